@@ -1,0 +1,52 @@
+"""``/health``: overall status plus each dependency (store, signal source, models, engines)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hx.errors import HxError
+from hx.platform import Platform
+
+
+def _check_store(platform: Platform) -> dict[str, Any]:
+    try:
+        platform.store.ping()
+    except HxError as err:
+        return {"status": "down", "detail": str(err)}
+    return {"status": "ok", "backend": platform.store.dialect, "revision": platform.store.current_revision()}
+
+
+def _check_source(platform: Platform) -> dict[str, Any]:
+    source = platform.source
+    if source is None:
+        return {"status": "ok", "detail": "no signal source configured for this component"}
+    probe = getattr(source, "health", None)
+    if probe is None:
+        return {"status": "ok", "kind": type(source).__name__}
+    try:
+        result: dict[str, Any] = probe()
+    except HxError as err:
+        return {"status": "down", "kind": type(source).__name__, "detail": str(err)}
+    return {"status": "ok", "kind": type(source).__name__, **result}
+
+
+def health_report(platform: Platform, component: str, engines: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    checks: dict[str, Any] = {
+        "store": _check_store(platform),
+        "signal_source": _check_source(platform),
+        "models": {name: h.health() for name, h in platform.model_handles.items()},
+        "engines": engines,
+        "event_handler_errors": platform.bus.handler_errors,
+    }
+    extra_checks = platform.extras.get("health_checks", {})
+    for name, fn in extra_checks.items():
+        checks[name] = fn()
+    status = "ok"
+    if checks["signal_source"]["status"] != "ok" or any(e.get("status") != "ok" for e in engines.values()):
+        status = "degraded"
+    if any(isinstance(v, dict) and v.get("status") == "degraded" for v in checks.values()):
+        status = "degraded"
+    if checks["store"]["status"] != "ok":
+        status = "down"
+    body = {"status": status, "component": component, "environment": platform.settings.environment, "checks": checks}
+    return (503 if status == "down" else 200), body

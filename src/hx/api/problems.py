@@ -1,0 +1,58 @@
+"""Errors as ``application/problem+json`` (RFC 9457), naming the field or cause."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hx.errors import HxError
+
+log = logging.getLogger(__name__)
+
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+async def _hx_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, HxError):
+        raise exc
+    if exc.status >= 500:
+        log.error("%s %s failed: %s", request.method, request.url.path, exc)
+    extra = {k: v for k, v in exc.data.items() if isinstance(v, str | int | float | bool | list) or v is None}
+    return problem(exc.status, exc.title, exc.message, **extra)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, RequestValidationError):
+        raise exc
+    errors = []
+    for e in exc.errors():
+        loc = [str(p) for p in e["loc"]]
+        field = ".".join(loc[1:] if loc and loc[0] in {"body", "query", "path", "header"} else loc)
+        errors.append({"field": field or loc[0] if loc else "", "in": loc[0] if loc else "", "message": e["msg"]})
+    first = errors[0] if errors else {"field": "", "message": "invalid request"}
+    detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+    return problem(422, "invalid input", detail, field=first["field"], errors=errors)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, StarletteHTTPException):
+        raise exc
+    return problem(exc.status_code, "error", str(exc.detail))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(HxError, _hx_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

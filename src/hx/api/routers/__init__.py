@@ -1,0 +1,1 @@
+"""One router module per component; ``core`` is shared by all."""

@@ -1,0 +1,171 @@
+"""Platform routes shared by every component: identity, events, audit, tokens, secrets, models."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+
+from hx.api.auth import authorize, require_mfa
+from hx.api.schemas import SecretPut, StageChange, TokenCreate
+from hx.components import COMPONENTS
+from hx.platform import Platform
+from hx.security.roles import Role
+from hx.security.tokens import Principal
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)])
+
+
+def _platform(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+@router.get("/whoami")
+def whoami(request: Request) -> dict[str, Any]:
+    p: Principal = request.state.principal
+    return {"id": p.token_id, "name": p.name, "role": p.role.value, "mfa": p.has_mfa}
+
+
+@router.get("/components")
+def components() -> list[dict[str, Any]]:
+    return [{"name": c.name, "port": c.port, "summary": c.summary} for c in COMPONENTS]
+
+
+@router.get("/events")
+def list_events(
+    request: Request,
+    after: int = Query(0, ge=0, description="cursor: return events with id > after"),
+    type: list[str] | None = Query(None, description="event types; 'deployment.*' matches a family"),
+    subject: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    events = _platform(request).bus.read(
+        after=after, types=type, subject=subject, since=since, until=until, limit=limit
+    )
+    cursor = events[-1].id if events else after
+    return {"events": [e.to_json() for e in events], "cursor": cursor}
+
+
+@router.get("/events/stream")
+async def stream_events(
+    request: Request,
+    after: int | None = Query(None, ge=0, description="start after this id (default: only new events)"),
+    type: list[str] | None = Query(None),
+    max_events: int | None = Query(None, ge=1, description="close the stream after this many events"),
+) -> StreamingResponse:
+    bus = _platform(request).bus
+    cursor = bus.last_id() if after is None else after
+
+    async def gen() -> AsyncIterator[str]:
+        nonlocal cursor
+        sent = 0
+        yield ": hx event stream\n\n"
+        while not await request.is_disconnected():
+            batch = await asyncio.to_thread(bus.read, after=cursor, types=type, limit=200)
+            for e in batch:
+                cursor = e.id
+                sent += 1
+                yield f"id: {e.id}\nevent: {e.type}\ndata: {json.dumps(e.to_json())}\n\n"
+                if max_events is not None and sent >= max_events:
+                    return
+            if not batch:
+                await asyncio.sleep(0.25)
+
+    return StreamingResponse(gen(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/audit")
+def audit_records(
+    request: Request, after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000), actor: str | None = None
+) -> dict[str, Any]:
+    records = _platform(request).audit.records(after=after, limit=limit, actor=actor)
+    return {"records": [r.to_json() for r in records]}
+
+
+@router.get("/audit/verify")
+def audit_verify(request: Request) -> dict[str, Any]:
+    res = _platform(request).audit.verify()
+    return {"ok": res.ok, "records": res.records, "first_broken": res.first_broken, "reason": res.reason}
+
+
+@router.get("/tokens")
+def list_tokens(request: Request) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": t.id,
+            "name": t.name,
+            "role": t.role.value,
+            "prefix": t.prefix,
+            "created_at": t.created_at.isoformat(),
+            "created_by": t.created_by,
+            "revoked": t.revoked,
+            "mfa": t.mfa,
+        }
+        for t in _platform(request).tokens.list()
+    ]
+
+
+@router.post("/tokens", status_code=201)
+def create_token(body: TokenCreate, request: Request) -> dict[str, Any]:
+    p: Principal = request.state.principal
+    platform = _platform(request)
+    if body.role is Role.ADMIN and "admin_token" in platform.settings.security.mfa_required_for:
+        require_mfa(request, p)
+    token, info = platform.tokens.create(body.name, body.role, created_by=p.actor)
+    return {"id": info.id, "name": info.name, "role": info.role.value, "token": token}
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+def revoke_token(token_id: int, request: Request) -> None:
+    _platform(request).tokens.revoke(token_id)
+
+
+@router.post("/tokens/{token_id}/mfa", status_code=201)
+def enroll_mfa(token_id: int, request: Request) -> dict[str, Any]:
+    secret, uri = _platform(request).tokens.enroll_mfa(token_id)
+    return {"token_id": token_id, "secret": secret, "otpauth_uri": uri}
+
+
+@router.get("/secrets")
+def list_secrets(request: Request) -> dict[str, Any]:
+    return {"names": _platform(request).secrets.names()}
+
+
+@router.put("/secrets/{name}", status_code=204)
+def put_secret(name: str, body: SecretPut, request: Request) -> None:
+    _platform(request).secrets.put(name, body.value)
+
+
+@router.delete("/secrets/{name}", status_code=204)
+def delete_secret(name: str, request: Request) -> None:
+    _platform(request).secrets.delete(name)
+
+
+@router.get("/models")
+def list_models(request: Request, name: str | None = None) -> dict[str, Any]:
+    platform = _platform(request)
+    return {
+        "versions": [v.to_json() for v in platform.models.versions(name)],
+        "in_use": {n: h.health() for n, h in platform.model_handles.items()},
+    }
+
+
+@router.post("/models/{name}/{version}/stage")
+def set_model_stage(name: str, version: int, body: StageChange, request: Request) -> dict[str, Any]:
+    platform = _platform(request)
+    platform.models.set_stage(name, version, body.stage)
+    return platform.models.get(name, version).to_json()
+
+
+@router.get("/engines")
+def engines(request: Request) -> dict[str, Any]:
+    runtime = request.app.state.runtime
+    return {"engines": runtime.health() if runtime is not None else {}}

@@ -1,0 +1,46 @@
+"""The component table: every service of the platform, its port, its routers and its engines.
+
+``hx serve`` runs them all in one process on 8080; ``hx serve --component NAME`` runs one on its
+own port.  Routers and engines are named by import path and loaded lazily, so a component's
+heavy dependencies are imported only where it runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hx.errors import UnknownName
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    port: int
+    summary: str
+    routers: tuple[str, ...] = ()
+    engines: tuple[str, ...] = ()
+
+
+COMPONENTS: tuple[Component, ...] = (
+    Component("ai-orchestrator", 8080, "deployments: risk, strategy decision, rollouts, approvals"),
+    Component("anomaly-detector", 8081, "streaming detection over signals, anomaly events"),
+    Component("predictive-scaler", 8082, "forecasts, scaling recommendations and actions"),
+    Component("cost-optimizer", 8083, "right-sizing, cost analysis and prediction"),
+    Component("monitoring-dashboard", 8084, "dashboards"),
+    Component("self-healing", 8085, "alert intake, incidents, runbooks, remediation, escalation"),
+    Component("multi-cloud", 8086, "catalog, placement, DR, terraform"),
+    Component("continuous-improvement", 8087, "quality gates, optimisation cycles, reports, model registry"),
+)
+
+ALL_IN_ONE_PORT = 8080
+
+
+def get_component(name: str) -> Component:
+    for c in COMPONENTS:
+        if c.name == name:
+            return c
+    raise UnknownName("component", name, [c.name for c in COMPONENTS])
+
+
+def component_names() -> list[str]:
+    return [c.name for c in COMPONENTS]

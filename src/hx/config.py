@@ -1,0 +1,483 @@
+"""One typed settings object, read once.
+
+Precedence: built-in defaults < YAML file < ``HX_*`` environment < CLI flags.
+
+The file format is the original platform's ``environments/<env>/ai-config/ai-ml-config.yml``.
+Environment variables address any key as ``HX_<SECTION>__<KEY>__<SUBKEY>`` (values are parsed
+as YAML scalars, so ``0.9``, ``true`` and ``[a, b]`` work), plus a few shortcuts
+(``HX_DATABASE_URL``, ``HX_HOME``, ``HX_SECRET_KEY``, ``HX_ENV``).  A wrong type or an unknown
+key is a :class:`~hx.errors.ConfigError` naming the file (or variable), the key path and what was
+expected.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from hx.errors import ConfigError
+
+Role = Literal["viewer", "operator", "approver", "admin"]
+Strategy = Literal["rolling", "blue_green", "canary", "recreate", "conservative"]
+
+
+class Section(BaseModel):
+    """Base of every settings section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# ---- ai_orchestrator ------------------------------------------------------------------
+
+
+class DecisionEngine(Section):
+    confidence_threshold: float = Field(0.85, ge=0.0, le=1.0)
+    fallback_strategy: Strategy = "conservative"
+
+
+class AutomationLevels(Section):
+    full_auto: list[str] = Field(default_factory=lambda: ["dev", "test"])
+    approval_required: list[str] = Field(default_factory=lambda: ["staging"])
+    manual_only: list[str] = Field(default_factory=lambda: ["prod"])
+
+
+class CanarySettings(Section):
+    steps: list[float] = Field(default_factory=lambda: [5.0, 25.0, 50.0, 100.0])
+    analysis_interval_s: float = Field(300.0, gt=0)
+    pass_threshold: float = Field(95.0, ge=0, le=100)
+    marginal_threshold: float = Field(75.0, ge=0, le=100)
+
+
+class AiOrchestrator(Section):
+    enabled: bool = True
+    decision_engine: DecisionEngine = Field(default_factory=DecisionEngine)
+    automation_levels: AutomationLevels = Field(default_factory=AutomationLevels)
+    canary: CanarySettings = Field(default_factory=CanarySettings)
+    rollout_timeout_s: float = Field(3600.0, gt=0)
+
+
+# ---- intelligent_monitoring ------------------------------------------------------------
+
+
+class AnomalyDetection(Section):
+    enabled: bool = True
+    sensitivity: Literal["low", "medium", "high"] = "medium"
+    alert_threshold: float = Field(0.8, ge=0.0, le=1.0)
+    detector: str = "default"
+    signals: list[str] = Field(
+        default_factory=lambda: ["request_rate", "error_rate", "latency_p95", "cpu_utilization", "memory_utilization"]
+    )
+    interval_s: float = Field(60.0, gt=0)
+    cooldown_s: float = Field(600.0, ge=0)
+
+
+class PredictiveScaling(Section):
+    enabled: bool = True
+    prediction_horizon: int = Field(3600, gt=0)
+    scaling_buffer: float = Field(0.2, ge=0.0)
+    mode: Literal["act", "recommend"] = "act"
+    target_utilization: float = Field(0.7, gt=0.0, le=1.0)
+    min_replicas: int = Field(1, ge=0)
+    max_replicas: int = Field(100, ge=1)
+    interval_s: float = Field(60.0, gt=0)
+
+
+class CostOptimization(Section):
+    enabled: bool = True
+    cpu_hour_usd: float = Field(0.0336, ge=0)
+    gib_hour_usd: float = Field(0.0045, ge=0)
+    safety_margin: float = Field(0.15, ge=0)
+
+
+class IntelligentMonitoring(Section):
+    anomaly_detection: AnomalyDetection = Field(default_factory=AnomalyDetection)
+    predictive_scaling: PredictiveScaling = Field(default_factory=PredictiveScaling)
+    cost_optimization: CostOptimization = Field(default_factory=CostOptimization)
+
+
+# ---- self_healing ------------------------------------------------------------------------
+
+
+class EscalationLevel(Section):
+    after_s: float = Field(0.0, ge=0)
+    notifiers: list[Literal["slack", "email", "pagerduty", "webhook"]] = Field(default_factory=lambda: ["slack"])
+
+
+class SelfHealing(Section):
+    enabled: bool = True
+    dry_run: bool = False
+    runbook_dirs: list[str] = Field(default_factory=list)
+    max_runs_per_hour: int = Field(3, ge=1)
+    circuit_breaker_failures: int = Field(3, ge=1)
+    blast_radius: float = Field(0.34, gt=0, le=1)
+    verify_timeout_s: float = Field(600.0, gt=0)
+    classifier_confidence: float = Field(0.6, ge=0, le=1)
+    escalation: list[EscalationLevel] = Field(
+        default_factory=lambda: [
+            EscalationLevel(after_s=0, notifiers=["slack", "email"]),
+            EscalationLevel(after_s=600, notifiers=["pagerduty"]),
+        ]
+    )
+
+
+# ---- multi_cloud / continuous_improvement ------------------------------------------------
+
+
+class MultiCloud(Section):
+    enabled: bool = True
+    clouds: list[Literal["aws", "azure", "gcp"]] = Field(default_factory=lambda: ["aws", "azure", "gcp"])
+    catalog_files: list[str] = Field(default_factory=list)
+
+
+class QualityGate(Section):
+    name: str
+    metric: str
+    max: float | None = None
+    min: float | None = None
+
+
+class ContinuousImprovement(Section):
+    enabled: bool = True
+    retrain_interval_s: float = Field(86400.0, gt=0)
+    shadow_min_samples: int = Field(50, ge=1)
+    quality_gates: list[QualityGate] = Field(default_factory=list)
+
+
+# ---- platform sections -------------------------------------------------------------------
+
+
+class Storage(Section):
+    database_url: str | None = None
+    data_dir: str = ".hx"
+
+
+class Security(Section):
+    secret_key: SecretStr | None = None
+    key_file: str | None = None
+    mfa_required_for: list[str] = Field(default_factory=lambda: ["prod_approval", "admin_token"])
+
+
+class PrometheusSettings(Section):
+    url: str = "http://127.0.0.1:9090"
+    bearer_token: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout_s: float = Field(10.0, gt=0)
+    retries: int = Field(2, ge=0, le=10)
+    templates: dict[str, str] = Field(default_factory=dict)
+
+
+class Telemetry(Section):
+    source: Literal["sim", "prometheus", "replay"] = "sim"
+    prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
+    replay_path: str | None = None
+
+
+class SlackSettings(Section):
+    enabled: bool = False
+    webhook_secret: str = "slack_webhook_url"
+
+
+class EmailSettings(Section):
+    enabled: bool = False
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(25, gt=0, lt=65536)
+    starttls: bool = False
+    username: str | None = None
+    password_secret: str | None = None
+    from_addr: str = "hx@localhost"
+    to: list[str] = Field(default_factory=list)
+
+
+class PagerDutySettings(Section):
+    enabled: bool = False
+    url: str = "https://events.pagerduty.com/v2/enqueue"
+    routing_key_secret: str = "pagerduty_routing_key"
+
+
+class WebhookSettings(Section):
+    enabled: bool = False
+    url_secret: str = "webhook_url"
+
+
+class Notifiers(Section):
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    max_attempts: int = Field(5, ge=1, le=20)
+
+
+class Server(Section):
+    host: str = "127.0.0.1"
+    port: int | None = Field(None, gt=0, lt=65536)
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    step_interval_s: float = Field(15.0, gt=0)
+
+
+class SimSettings(Section):
+    services: int = Field(5, ge=1, le=10000)
+    seed: int = 1
+    trace: Literal["nasa", "alibaba", "azure", "profile"] = "profile"
+    step_s: float = Field(60.0, gt=0)
+    startup_s: float = Field(120.0, ge=0)
+
+
+class ActuatorSettings(Section):
+    kind: Literal["sim", "shell", "ansible", "http"] = "sim"
+    shell: dict[str, list[str]] = Field(default_factory=dict)
+    ansible_inventory: str | None = None
+    ansible_playbooks: dict[str, str] = Field(default_factory=dict)
+    http: dict[str, str] = Field(default_factory=dict)
+    timeout_s: float = Field(120.0, gt=0)
+
+
+class Settings(Section):
+    """The whole effective configuration of hx."""
+
+    environment: str = "dev"
+    ai_orchestrator: AiOrchestrator = Field(default_factory=AiOrchestrator)
+    intelligent_monitoring: IntelligentMonitoring = Field(default_factory=IntelligentMonitoring)
+    self_healing: SelfHealing = Field(default_factory=SelfHealing)
+    multi_cloud: MultiCloud = Field(default_factory=MultiCloud)
+    continuous_improvement: ContinuousImprovement = Field(default_factory=ContinuousImprovement)
+    storage: Storage = Field(default_factory=Storage)
+    security: Security = Field(default_factory=Security)
+    telemetry: Telemetry = Field(default_factory=Telemetry)
+    notifiers: Notifiers = Field(default_factory=Notifiers)
+    server: Server = Field(default_factory=Server)
+    sim: SimSettings = Field(default_factory=SimSettings)
+    actuator: ActuatorSettings = Field(default_factory=ActuatorSettings)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.storage.data_dir).expanduser()
+
+    def automation_level(self, environment: str) -> Literal["full_auto", "approval_required", "manual_only"]:
+        """The automation level of an environment; unknown environments are treated as manual_only."""
+        levels = self.ai_orchestrator.automation_levels
+        if environment in levels.full_auto:
+            return "full_auto"
+        if environment in levels.approval_required:
+            return "approval_required"
+        return "manual_only"
+
+
+# ---- loading -------------------------------------------------------------------------------
+
+#: Environment shortcuts: variable -> key path.
+ENV_SHORTCUTS: dict[str, str] = {
+    "HX_DATABASE_URL": "storage.database_url",
+    "HX_HOME": "storage.data_dir",
+    "HX_SECRET_KEY": "security.secret_key",
+    "HX_ENV": "environment",
+    "HX_PROMETHEUS_URL": "telemetry.prometheus.url",
+}
+
+
+@dataclass
+class LoadedSettings:
+    """Settings plus where each value came from (key path -> source)."""
+
+    settings: Settings
+    sources: dict[str, str] = field(default_factory=dict)
+    file: Path | None = None
+
+    def source_of(self, key: str) -> str:
+        best = "default"
+        for k, src in self.sources.items():
+            if key == k or key.startswith(k + "."):
+                best = src
+        return best
+
+
+def environments_dir() -> Path:
+    """The shipped environments folder (``environments/<env>/ai-config/ai-ml-config.yml``)."""
+    return Path(str(resources.files("hx") / "environments"))
+
+
+def environment_file(env: str) -> Path:
+    path = environments_dir() / env / "ai-config" / "ai-ml-config.yml"
+    if not path.is_file():
+        valid = sorted(p.name for p in environments_dir().iterdir() if p.is_dir())
+        raise ConfigError(f"no shipped environment {env!r}", key="environment", expected=" or ".join(valid))
+    return path
+
+
+def read_yaml_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read configuration: {err.strerror}", file=str(path)) from err
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"not valid YAML: {err}", file=str(path)) from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError("the top level must be a mapping", file=str(path), expected="key: value pairs")
+    return data
+
+
+def _set_path(tree: dict[str, Any], path: list[str], value: Any) -> None:
+    node = tree
+    for part in path[:-1]:
+        nxt = node.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            nxt = {}
+            node[part] = nxt
+        node = nxt
+    node[path[-1]] = value
+
+
+def _merge(base: dict[str, Any], top: Mapping[str, Any], source: str, sources: dict[str, str], prefix: str) -> None:
+    for key, value in top.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value, source, sources, path + ".")
+        elif isinstance(value, Mapping):
+            base[key] = {}
+            _merge(base[key], value, source, sources, path + ".")
+        else:
+            base[key] = value
+            sources[path] = source
+
+
+def env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Parse ``HX_*`` variables into a nested override tree and a key path -> variable map."""
+    sections = set(Settings.model_fields)
+    tree: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    for var, raw in sorted(environ.items()):
+        if var in ENV_SHORTCUTS:
+            path = ENV_SHORTCUTS[var].split(".")
+        elif var.startswith("HX_") and "__" in var:
+            path = [p.lower() for p in var[3:].split("__")]
+            if path[0] not in sections:
+                raise ConfigError(
+                    f"unknown section {path[0]!r}", file=f"${var}", key=path[0], expected=" or ".join(sorted(sections))
+                )
+        else:
+            continue
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else raw
+        except yaml.YAMLError:
+            value = raw
+        if path[-1] in {"secret_key", "database_url", "url", "password", "bearer_token"}:
+            value = raw
+        _set_path(tree, path, value)
+        names[".".join(path)] = var
+    return tree, names
+
+
+def _error_from_validation(
+    err: ValidationError, file: Path | None, env_names: dict[str, str], cli_keys: set[str]
+) -> ConfigError:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    where: str | None = str(file) if file else None
+    for path, var in env_names.items():
+        if key == path or key.startswith(path + "."):
+            where = f"${var}"
+    if any(key == k or key.startswith(k + ".") for k in cli_keys):
+        where = "command line"
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        return ConfigError("unknown key", file=where, key=key, expected="one of the documented keys")
+    return ConfigError(first["msg"], file=where, key=key, expected=_expected(kind, first.get("ctx")))
+
+
+def _expected(kind: str, ctx: Mapping[str, Any] | None) -> str | None:
+    if ctx and "expected" in ctx:
+        return str(ctx["expected"])
+    labels = {
+        "float_parsing": "a number",
+        "float_type": "a number",
+        "int_parsing": "an integer",
+        "int_type": "an integer",
+        "bool_parsing": "true or false",
+        "bool_type": "true or false",
+        "string_type": "a string",
+        "list_type": "a list",
+        "dict_type": "a mapping",
+        "model_type": "a mapping",
+    }
+    if kind in labels:
+        return labels[kind]
+    if ctx:
+        return ", ".join(f"{k} {v}" for k, v in ctx.items())
+    return None
+
+
+def load_settings(
+    file: Path | str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    env_name: str | None = None,
+) -> LoadedSettings:
+    """Read the effective settings once.
+
+    ``file``: an explicit YAML file; else ``$HX_CONFIG``; else the shipped file of ``env_name``
+    (or ``$HX_ENV``) when given; else built-in defaults.  ``overrides``: CLI flags as
+    ``{"key.path": value}``.
+    """
+    environ = os.environ if environ is None else environ
+    path: Path | None = Path(file) if file else None
+    if path is None and environ.get("HX_CONFIG"):
+        path = Path(environ["HX_CONFIG"])
+    env_choice = env_name or environ.get("HX_ENV")
+    if path is None and env_choice:
+        path = environment_file(env_choice)
+    tree: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    if path is not None:
+        _merge(tree, read_yaml_file(path), f"file:{path}", sources, "")
+    env_tree, env_names = env_overrides(environ)
+    _merge(tree, env_tree, "env", sources, "")
+    for key, var in env_names.items():
+        sources[key] = f"env:{var}"
+    cli_tree: dict[str, Any] = {}
+    for key, value in (overrides or {}).items():
+        _set_path(cli_tree, key.split("."), value)
+    _merge(tree, cli_tree, "cli", sources, "")
+    try:
+        settings = Settings.model_validate(tree)
+    except ValidationError as err:
+        raise _error_from_validation(err, path, env_names, set((overrides or {}).keys())) from err
+    return LoadedSettings(settings=settings, sources=sources, file=path)
+
+
+def validate_file(path: Path | str) -> Settings:
+    """Check one configuration file on its own (no environment, no flags)."""
+    return load_settings(path, environ={}).settings
+
+
+def flatten(settings: Settings) -> dict[str, Any]:
+    """Leaf key paths -> values, secrets masked (for ``hx config show``)."""
+    out: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, BaseModel):
+            for name in type(node).model_fields:
+                walk(getattr(node, name), f"{prefix}{name}.")
+            return
+        key = prefix[:-1]
+        if isinstance(node, SecretStr):
+            out[key] = "**********"
+        elif isinstance(node, list):
+            out[key] = [item.model_dump() if isinstance(item, BaseModel) else item for item in node]
+        else:
+            out[key] = node
+
+    walk(settings, "")
+    return out

@@ -1,0 +1,173 @@
+"""The one exceptions module of hx.
+
+Exceptions carry data (what was wrong, where, what was expected) and are mapped to
+HTTP problem+json or CLI exit codes only at the edges (``hx.api.problems`` and
+``hx.cli``).  Messages say how to fix the problem.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HxError(Exception):
+    """Base of every error hx raises on purpose.
+
+    ``status`` is the HTTP status the API maps it to; ``exit_code`` the CLI exit code.
+    """
+
+    status: int = 500
+    exit_code: int = 1
+    title: str = "hx error"
+
+    def __init__(self, message: str, **data: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data: dict[str, Any] = data
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# ---- bad input (4xx / exit 2) ------------------------------------------------------
+
+
+class BadInput(HxError):
+    """Input that hx refuses; names the field or item that is wrong."""
+
+    status = 422
+    exit_code = 2
+    title = "invalid input"
+
+    def __init__(self, message: str, *, field: str | None = None, **data: Any) -> None:
+        super().__init__(message, field=field, **data)
+        self.field = field
+
+
+class ConfigError(BadInput):
+    """A configuration value is wrong: names the file, the key path and what was expected."""
+
+    title = "invalid configuration"
+
+    def __init__(
+        self, message: str, *, file: str | None = None, key: str | None = None, expected: str | None = None
+    ) -> None:
+        where = f"{file}: " if file else ""
+        at = f"{key}: " if key else ""
+        full = f"{where}{at}{message}"
+        if expected:
+            full += f" (expected {expected})"
+        super().__init__(full, field=key, file=file, expected=expected)
+        self.file = file
+        self.key = key
+        self.expected = expected
+
+
+class UnknownName(BadInput):
+    """A name that is not in a registry; lists the valid names."""
+
+    title = "unknown name"
+
+    def __init__(self, kind: str, name: str, valid: list[str]) -> None:
+        super().__init__(
+            f"unknown {kind} {name!r}; valid: {', '.join(sorted(valid)) or '(none registered)'}",
+            field=kind,
+            name=name,
+            valid=sorted(valid),
+        )
+
+
+class NotFound(HxError):
+    status = 404
+    exit_code = 2
+    title = "not found"
+
+
+class Conflict(HxError):
+    """The request clashes with the current state (a rollout already running, say)."""
+
+    status = 409
+    exit_code = 2
+    title = "conflict"
+
+
+class Unsupported(BadInput):
+    """The request asks for something the configured backend cannot do."""
+
+    title = "unsupported"
+
+
+# ---- security ------------------------------------------------------------------------
+
+
+class AuthError(HxError):
+    status = 401
+    exit_code = 2
+    title = "authentication required"
+
+
+class Forbidden(HxError):
+    status = 403
+    exit_code = 2
+    title = "forbidden"
+
+
+class MfaRequired(Forbidden):
+    title = "second factor required"
+
+
+class IntegrityError(HxError):
+    """Stored data failed an integrity check (a broken audit chain, a secret that will not decrypt)."""
+
+    title = "integrity check failed"
+
+
+# ---- failures of the world ------------------------------------------------------------
+
+
+class StoreError(HxError):
+    status = 503
+    title = "store unavailable"
+
+
+class TelemetryError(HxError):
+    status = 502
+    title = "signal source error"
+
+
+class SourceDown(TelemetryError):
+    status = 503
+    title = "signal source unreachable"
+
+
+class BadQuery(TelemetryError):
+    status = 422
+    exit_code = 2
+    title = "bad query"
+
+
+class EmptyResult(TelemetryError):
+    status = 404
+    exit_code = 1
+    title = "no data"
+
+
+class ActuatorError(HxError):
+    status = 502
+    title = "actuator failed"
+
+
+class ActuatorTimeout(ActuatorError):
+    status = 504
+    title = "actuator timed out"
+
+
+class NotifierError(HxError):
+    status = 502
+    title = "notifier failed"
+
+
+class ModelError(HxError):
+    """A model could not be trained, saved or loaded."""
+
+    title = "model error"

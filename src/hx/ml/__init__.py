@@ -1,0 +1,1 @@
+"""Machine learning plumbing: the model registry, training jobs, evaluation, shadow rollout."""

@@ -1,0 +1,101 @@
+"""The composition root: builds the shared services every component and engine uses.
+
+Everything here is injected (clock, store, signal source, actuator), so the demo, the tests and
+the benchmarks build a platform on simulated time and a temporary store with the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hx.clock import Clock, WallClock
+from hx.config import Settings
+from hx.events import EventBus
+from hx.ml.registry import ModelHandle, ModelRegistry
+from hx.security.audit import AuditLog
+from hx.security.roles import Role
+from hx.security.secrets import SecretBox, SecretStore, key_from_string, load_or_create_key_file
+from hx.security.tokens import TokenService, write_admin_token_file
+from hx.store import Store
+from hx.telemetry.selfmetrics import HxMetrics
+
+if TYPE_CHECKING:
+    from hx.actuate.base import Actuator
+    from hx.telemetry.base import SignalSource
+
+log = logging.getLogger(__name__)
+
+ADMIN_TOKEN_FILE = "admin.token"
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    store: Store
+    clock: Clock
+    bus: EventBus
+    audit: AuditLog
+    secrets: SecretStore
+    tokens: TokenService
+    models: ModelRegistry
+    metrics: HxMetrics
+    source: SignalSource | None = None
+    actuator: Actuator | None = None
+    model_handles: dict[str, ModelHandle] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    """The key comes from HX_SECRET_KEY / security.secret_key, else a 0600 key file."""
+    if settings.security.secret_key is not None:
+        return SecretBox(key_from_string(settings.security.secret_key.get_secret_value()))
+    key_file = Path(settings.security.key_file) if settings.security.key_file else settings.data_dir / "secret.key"
+    return SecretBox(load_or_create_key_file(key_file))
+
+
+def build_platform(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    source: SignalSource | None = None,
+    actuator: Actuator | None = None,
+    upgrade: bool = True,
+) -> Platform:
+    clock = clock or WallClock()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store.from_settings(settings.storage.database_url, settings.data_dir)
+    if upgrade:
+        store.upgrade()
+    box = secret_box(settings)
+    return Platform(
+        settings=settings,
+        store=store,
+        clock=clock,
+        bus=EventBus(store, clock),
+        audit=AuditLog(store, clock),
+        secrets=SecretStore(store, box, clock),
+        tokens=TokenService(store, box, clock),
+        models=ModelRegistry(store, clock),
+        metrics=HxMetrics(),
+        source=source,
+        actuator=actuator,
+    )
+
+
+def bootstrap_admin(platform: Platform) -> Path | None:
+    """On first start with no active token, create an admin token in a 0600 file; return its path."""
+    if platform.tokens.count_active() > 0:
+        return None
+    token, info = platform.tokens.create("bootstrap-admin", Role.ADMIN, created_by="bootstrap")
+    path = platform.data_dir / ADMIN_TOKEN_FILE
+    write_admin_token_file(path, token)
+    platform.audit.append("system", "token.bootstrap", f"token:{info.id}", "ok", {"file": str(path)})
+    log.warning("created the first admin token in %s (mode 0600); keep it safe", path)
+    return path

@@ -1,0 +1,170 @@
+"""The runtime steps engines: on a wall-clock schedule in ``hx serve``, in simulated time in ``hx demo``.
+
+A crash in one engine's step is logged, counted, recorded in ``engine_runs``, published as a
+``runtime.step_failed`` event and shown in ``/health``; it does not stop the other engines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from hx.clock import SimClock
+from hx.events import EventType
+from hx.platform import Platform
+from hx.store.tables import engine_runs
+
+log = logging.getLogger(__name__)
+
+
+class Engine(Protocol):
+    """Anything the runtime can step."""
+
+    name: str
+    interval_s: float
+
+    def step(self, now: datetime) -> None: ...
+
+
+@dataclass
+class EngineStatus:
+    name: str
+    steps: int = 0
+    errors: int = 0
+    consecutive_errors: int = 0
+    last_step_at: datetime | None = None
+    last_error: str | None = None
+    last_duration_s: float | None = None
+    next_due: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        status = "ok" if self.consecutive_errors == 0 else "failing"
+        return {
+            "status": status,
+            "steps": self.steps,
+            "errors": self.errors,
+            "last_step_at": self.last_step_at.isoformat() if self.last_step_at else None,
+            "last_error": self.last_error,
+            "last_duration_s": self.last_duration_s,
+        }
+
+
+class Runtime:
+    def __init__(self, platform: Platform, engines: Sequence[Engine]) -> None:
+        self.platform = platform
+        self.engines = list(engines)
+        self.status: dict[str, EngineStatus] = {e.name: EngineStatus(e.name) for e in self.engines}
+
+    def add(self, engine: Engine) -> None:
+        self.engines.append(engine)
+        self.status[engine.name] = EngineStatus(engine.name)
+
+    def step_due(self, now: datetime) -> int:
+        """Step every engine whose interval has elapsed; return how many ran."""
+        ran = 0
+        for engine in self.engines:
+            st = self.status[engine.name]
+            if st.next_due is not None and now < st.next_due:
+                continue
+            self._step_one(engine, st, now)
+            st.next_due = now + timedelta(seconds=engine.interval_s)
+            ran += 1
+        return ran
+
+    def _step_one(self, engine: Engine, st: EngineStatus, now: datetime) -> None:
+        m = self.platform.metrics
+        t0 = time.perf_counter()
+        try:
+            engine.step(now)
+        except Exception as err:  # isolation: recorded, counted, surfaced, published; others go on
+            st.errors += 1
+            st.consecutive_errors += 1
+            st.last_error = f"{type(err).__name__}: {err}"
+            m.engine_errors.labels(engine.name).inc()
+            log.error("engine %s failed at %s:\n%s", engine.name, now.isoformat(), traceback.format_exc())
+            self.platform.bus.publish(
+                EventType.RUNTIME_STEP_FAILED,
+                {"engine": engine.name, "error": st.last_error},
+                source="runtime",
+                subject=engine.name,
+            )
+        else:
+            st.consecutive_errors = 0
+        finally:
+            dt = time.perf_counter() - t0
+            st.steps += 1
+            st.last_step_at = now
+            st.last_duration_s = dt
+            m.engine_steps.labels(engine.name).inc()
+            m.engine_step_seconds.labels(engine.name).observe(dt)
+            self._record(st)
+
+    def _record(self, st: EngineStatus) -> None:
+        store = self.platform.store
+        values = {
+            "engine": st.name,
+            "steps": st.steps,
+            "errors": st.errors,
+            "last_step_at": st.last_step_at,
+            "last_error": st.last_error,
+            "last_duration_s": st.last_duration_s,
+        }
+        ins = sqlite_insert(engine_runs) if store.dialect == "sqlite" else pg_insert(engine_runs)
+        stmt = ins.values(**values).on_conflict_do_update(
+            index_elements=[engine_runs.c.engine], set_={k: v for k, v in values.items() if k != "engine"}
+        )
+        with store.begin() as conn:
+            conn.execute(stmt)
+
+    def health(self) -> dict[str, Any]:
+        return {name: st.to_json() for name, st in self.status.items()}
+
+    def persisted(self) -> dict[str, dict[str, Any]]:
+        """Engine run records as stored (what another process sees)."""
+        with self.platform.store.begin() as conn:
+            return {r.engine: dict(r._mapping) for r in conn.execute(select(engine_runs))}
+
+    def reset_errors(self, name: str) -> None:
+        with self.platform.store.begin() as conn:
+            conn.execute(update(engine_runs).where(engine_runs.c.engine == name).values(last_error=None))
+
+    # ---- schedules -------------------------------------------------------------------------
+
+    def run_simulated(
+        self,
+        clock: SimClock,
+        until: datetime,
+        tick_s: float,
+        on_tick: Callable[[datetime], None] | None = None,
+    ) -> int:
+        """Advance simulated time to ``until`` in ``tick_s`` ticks, stepping due engines each tick."""
+        ticks = 0
+        while clock.now() < until:
+            now = clock.advance(tick_s)
+            if on_tick is not None:
+                on_tick(now)
+            self.step_due(now)
+            ticks += 1
+        return ticks
+
+    async def run_wall(self, stop: asyncio.Event, tick_s: float = 1.0) -> None:
+        """Step due engines on wall-clock time until ``stop`` is set (steps run in a worker thread)."""
+        self.platform.bus.publish(
+            EventType.RUNTIME_STARTED, {"engines": [e.name for e in self.engines]}, source="runtime"
+        )
+        while not stop.is_set():
+            await asyncio.to_thread(self.step_due, self.platform.clock.now())
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=tick_s)
+            except TimeoutError:
+                continue

@@ -1,0 +1,1 @@
+"""Security: tokens and roles, the audit hash chain, secrets at rest, TOTP."""

@@ -1,0 +1,108 @@
+"""The store: one SQLAlchemy engine, SQLite (WAL) by default or PostgreSQL (psycopg 3)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from hx.errors import ConfigError, StoreError
+
+
+def normalise_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` URLs and use the psycopg 3 driver.
+
+    >>> normalise_url("postgres://u@h/db")
+    'postgresql+psycopg://u@h/db'
+    """
+    for prefix in ("postgresql+psycopg://", "sqlite://"):
+        if url.startswith(prefix):
+            return url
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    raise ConfigError(
+        "unsupported database URL", key="storage.database_url", expected="sqlite:///PATH or postgresql://..."
+    )
+
+
+def sqlite_url(data_dir: Path) -> str:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{data_dir / 'hx.db'}"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # BEGIN IMMEDIATE: writers serialise at the start of a transaction, so read-modify-write
+    # sequences (the audit hash chain, leases) cannot interleave.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Store:
+    """Owns the engine; hands out transactions; applies migrations."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalise_url(url)
+        self.dialect = "sqlite" if self.url.startswith("sqlite") else "postgresql"
+        kwargs: dict[str, Any] = {"future": True}
+        if self.dialect == "sqlite":
+            kwargs["connect_args"] = {"check_same_thread": False, "isolation_level": None, "timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: Engine = create_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
+        self._lock = threading.RLock()
+
+    @classmethod
+    def from_settings(cls, database_url: str | None, data_dir: Path) -> Store:
+        return cls(database_url or sqlite_url(data_dir))
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A transaction: committed on success, rolled back on error."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as err:
+            raise StoreError(f"store unavailable: {err.orig}", url=self.safe_url) from err
+
+    @property
+    def safe_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def ping(self) -> None:
+        """Raise StoreError when the database does not answer."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except OperationalError as err:
+            raise StoreError(f"store unavailable: {err.orig}", url=self.safe_url) from err
+
+    def upgrade(self, revision: str = "head") -> None:
+        from hx.store.migrate import upgrade
+
+        upgrade(self, revision)
+
+    def current_revision(self) -> str | None:
+        from hx.store.migrate import current_revision
+
+        return current_revision(self)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,134 @@
+"""The tables of hx's own state.  Schema changes go through Alembic migrations only."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from hx.store.types import UTCDateTime
+
+metadata = MetaData()
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ts", UTCDateTime(), nullable=False),
+    Column("type", String(80), nullable=False),
+    Column("source", String(80), nullable=False),
+    Column("subject", String(200), nullable=False, default=""),
+    Column("data", JSON, nullable=False),
+    Index("ix_events_type", "type"),
+    Index("ix_events_subject", "subject"),
+    Index("ix_events_ts", "ts"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ts", UTCDateTime(), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(200), nullable=False),
+    Column("target", String(400), nullable=False),
+    Column("outcome", String(40), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("totp_secret", LargeBinary, nullable=True),
+    Column("totp_last_step", BigInteger, nullable=True),
+)
+
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("kind", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("stage", String(20), nullable=False, default="candidate"),
+    Column("config", JSON, nullable=False),
+    Column("state", LargeBinary, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("training_data", String(40), nullable=False),
+    UniqueConstraint("name", "version", name="uq_models_name_version"),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+engine_state = Table(
+    "engine_state",
+    metadata,
+    Column("engine", String(100), primary_key=True),
+    Column("key", String(400), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+engine_runs = Table(
+    "engine_runs",
+    metadata,
+    Column("engine", String(100), primary_key=True),
+    Column("steps", BigInteger, nullable=False, default=0),
+    Column("errors", BigInteger, nullable=False, default=0),
+    Column("last_step_at", UTCDateTime(), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("last_duration_s", Float, nullable=True),
+)
+
+__all__ = [
+    "api_tokens",
+    "audit_log",
+    "engine_runs",
+    "engine_state",
+    "events",
+    "leases",
+    "metadata",
+    "models",
+    "secrets",
+]
