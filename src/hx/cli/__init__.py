@@ -1,0 +1,1 @@
+"""The ``hx`` command: one module per command group."""

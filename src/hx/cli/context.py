@@ -1,0 +1,67 @@
+"""What every command shares: the loaded settings, output mode, and the platform built lazily."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.console import Console
+
+from hx.config import LoadedSettings, load_settings
+from hx.errors import BadInput
+from hx.platform import Platform, build_platform
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``--set key.path=value`` pairs; values parsed as YAML scalars."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise BadInput(f"--set expects key.path=value, got {pair!r}", field="--set")
+        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else raw
+    return out
+
+
+@dataclass
+class Ctx:
+    config_file: Path | None = None
+    env_name: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    as_json: bool = False
+    _loaded: LoadedSettings | None = None
+    _platform: Platform | None = None
+    console: Console = field(default_factory=lambda: Console(stderr=False))
+    err: Console = field(default_factory=lambda: Console(stderr=True))
+
+    @property
+    def loaded(self) -> LoadedSettings:
+        if self._loaded is None:
+            self._loaded = load_settings(self.config_file, overrides=self.overrides, env_name=self.env_name)
+        return self._loaded
+
+    def platform(self, **kwargs: Any) -> Platform:
+        if self._platform is None:
+            self._platform = build_platform(self.loaded.settings, **kwargs)
+        return self._platform
+
+    def emit(self, data: Any, human: str | None = None) -> None:
+        """``--json``: machine output on stdout; else the human text (or pretty JSON)."""
+        if self.as_json:
+            sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        elif human is not None:
+            self.console.print(human)
+        else:
+            self.console.print_json(json.dumps(data, default=str))
+
+
+def ctx_of(typer_ctx: typer.Context) -> Ctx:
+    obj = typer_ctx.find_root().obj
+    if not isinstance(obj, Ctx):
+        raise RuntimeError("hx CLI context missing")
+    return obj

@@ -1,0 +1,211 @@
+"""Platform command groups: config, db, token, audit, events, secret, model."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from hx.cli.context import ctx_of
+from hx.config import flatten, validate_file
+from hx.errors import IntegrityError
+from hx.security.roles import Role
+
+config_app = typer.Typer(help="Show and validate configuration.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens and their second factor.", no_args_is_help=True)
+mfa_app = typer.Typer(help="TOTP second factor for a token.", no_args_is_help=True)
+token_app.add_typer(mfa_app, name="mfa")
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+events_app = typer.Typer(help="The event stream.", no_args_is_help=True)
+secret_app = typer.Typer(help="Secrets encrypted at rest.", no_args_is_help=True)
+model_app = typer.Typer(help="The model registry.", no_args_is_help=True)
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context) -> None:
+    """Print the effective configuration with the source of each value (secrets masked)."""
+    c = ctx_of(ctx)
+    loaded = c.loaded
+    flat = flatten(loaded.settings)
+    rows = {k: {"value": v, "source": loaded.source_of(k)} for k, v in flat.items()}
+    if c.as_json:
+        c.emit(rows)
+        return
+    table = Table("key", "value", "source", title=f"hx configuration ({loaded.file or 'built-in defaults'})")
+    for k, row in rows.items():
+        table.add_row(k, json.dumps(row["value"], default=str), row["source"])
+    c.console.print(table)
+
+
+@config_app.command("validate")
+def config_validate(ctx: typer.Context, file: Path = typer.Argument(..., help="an ai-ml-config.yml file")) -> None:
+    """Check a configuration file; exit 2 naming the file, key path and what was expected."""
+    validate_file(file)
+    ctx_of(ctx).emit({"file": str(file), "valid": True}, f"[green]{file}: valid[/green]")
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context, revision: str = typer.Option("head", help="target revision")) -> None:
+    """Apply migrations (the server also applies them on start)."""
+    c = ctx_of(ctx)
+    p = c.platform(upgrade=False)
+    p.store.upgrade(revision)
+    c.emit({"revision": p.store.current_revision(), "url": p.store.safe_url}, f"database at {p.store.current_revision()}")
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Show the applied migration revision."""
+    c = ctx_of(ctx)
+    p = c.platform(upgrade=False)
+    c.emit({"revision": p.store.current_revision(), "url": p.store.safe_url})
+
+
+@token_app.command("create")
+def token_create(
+    ctx: typer.Context,
+    role: Role = typer.Option(..., "--role", help="viewer, operator, approver or admin"),
+    name: str = typer.Option(..., "--name", help="who or what will use the token"),
+) -> None:
+    """Create a token and print it once (it is stored hashed)."""
+    c = ctx_of(ctx)
+    p = c.platform()
+    token, info = p.tokens.create(name, role, created_by="cli")
+    p.audit.append("cli", "token.create", f"token:{info.id}", "ok", {"role": role.value, "name": name})
+    c.emit({"id": info.id, "name": name, "role": role.value, "token": token}, f"{token}\n(id {info.id}; shown once)")
+
+
+@token_app.command("list")
+def token_list(ctx: typer.Context) -> None:
+    """List tokens (never the tokens themselves)."""
+    c = ctx_of(ctx)
+    infos = c.platform().tokens.list()
+    data = [
+        {"id": t.id, "name": t.name, "role": t.role.value, "prefix": t.prefix, "revoked": t.revoked, "mfa": t.mfa}
+        for t in infos
+    ]
+    if c.as_json:
+        c.emit(data)
+        return
+    table = Table("id", "name", "role", "prefix", "revoked", "mfa")
+    for d in data:
+        table.add_row(*(str(d[k]) for k in ("id", "name", "role", "prefix", "revoked", "mfa")))
+    c.console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(ctx: typer.Context, token_id: int = typer.Argument(...)) -> None:
+    """Revoke a token."""
+    c = ctx_of(ctx)
+    p = c.platform()
+    p.tokens.revoke(token_id)
+    p.audit.append("cli", "token.revoke", f"token:{token_id}", "ok")
+    c.emit({"revoked": token_id}, f"revoked token {token_id}")
+
+
+@mfa_app.command("enroll")
+def mfa_enroll(ctx: typer.Context, token_id: int = typer.Argument(..., help="the token's id")) -> None:
+    """Give a token a TOTP secret; load the printed URI into an authenticator app."""
+    c = ctx_of(ctx)
+    p = c.platform()
+    secret, uri = p.tokens.enroll_mfa(token_id)
+    p.audit.append("cli", "token.mfa_enroll", f"token:{token_id}", "ok")
+    c.emit({"token_id": token_id, "secret": secret, "otpauth_uri": uri}, f"secret: {secret}\nuri: {uri}")
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context) -> None:
+    """Recompute the hash chain; exit 1 naming the first broken record."""
+    c = ctx_of(ctx)
+    res = c.platform().audit.verify()
+    data = {"ok": res.ok, "records": res.records, "first_broken": res.first_broken, "reason": res.reason}
+    if not res.ok:
+        c.emit(data, f"[red]audit chain broken at record {res.first_broken}: {res.reason}[/red]")
+        raise IntegrityError(f"audit chain broken at record {res.first_broken}: {res.reason}")
+    c.emit(data, f"[green]audit chain intact ({res.records} records)[/green]")
+
+
+@audit_app.command("list")
+def audit_list(ctx: typer.Context, limit: int = typer.Option(20, min=1, max=1000)) -> None:
+    """Show the latest audit records."""
+    c = ctx_of(ctx)
+    recs = c.platform().audit.records(limit=100000)[-limit:]
+    if c.as_json:
+        c.emit([r.to_json() for r in recs])
+        return
+    table = Table("id", "ts", "actor", "action", "target", "outcome")
+    for r in recs:
+        table.add_row(str(r.id), r.ts.isoformat(timespec="seconds"), r.actor, r.action, r.target, r.outcome)
+    c.console.print(table)
+
+
+@events_app.command("tail")
+def events_tail(
+    ctx: typer.Context,
+    type: list[str] = typer.Option([], "--type", help="event type or family (deployment.*)"),
+    follow: bool = typer.Option(False, "--follow", "-f", help="keep reading new events"),
+    limit: int = typer.Option(20, min=1, max=1000),
+) -> None:
+    """Print recent events (and follow new ones with -f)."""
+    c = ctx_of(ctx)
+    bus = c.platform().bus
+    cursor = max(0, bus.last_id() - limit)
+    while True:
+        for e in bus.read(after=cursor, types=type or None, limit=limit):
+            cursor = e.id
+            if c.as_json:
+                c.emit(e.to_json())
+            else:
+                c.console.print(f"{e.ts.isoformat(timespec='seconds')} [bold]{e.type}[/bold] {e.subject} {dict(e.data)}")
+        if not follow:
+            return
+        time.sleep(1.0)
+
+
+@secret_app.command("set")
+def secret_set(
+    ctx: typer.Context,
+    name: str = typer.Argument(...),
+    value: str = typer.Option(..., prompt=True, hide_input=True, help="read from a prompt when not given"),
+) -> None:
+    """Store a secret, encrypted (notifier URLs and keys, cloud credentials)."""
+    c = ctx_of(ctx)
+    p = c.platform()
+    p.secrets.put(name, value)
+    p.audit.append("cli", "secret.set", f"secret:{name}", "ok")
+    c.emit({"name": name, "stored": True}, f"stored secret {name}")
+
+
+@secret_app.command("list")
+def secret_list(ctx: typer.Context) -> None:
+    """List secret names (never values)."""
+    c = ctx_of(ctx)
+    c.emit({"names": c.platform().secrets.names()})
+
+
+@model_app.command("list")
+def model_list(ctx: typer.Context, name: str | None = typer.Argument(None)) -> None:
+    """List model versions with their stage, metrics and training data."""
+    c = ctx_of(ctx)
+    versions = c.platform().models.versions(name)
+    if c.as_json:
+        c.emit([v.to_json() for v in versions])
+        return
+    table = Table("name", "version", "stage", "training_data", "metrics")
+    for v in versions:
+        table.add_row(v.name, str(v.version), v.stage, v.training_data, json.dumps(dict(v.metrics), default=str)[:80])
+    c.console.print(table)
+
+
+@model_app.command("promote")
+def model_promote(ctx: typer.Context, name: str = typer.Argument(...), version: int = typer.Argument(...)) -> None:
+    """Promote a model version (the previous promoted one is retired)."""
+    c = ctx_of(ctx)
+    p = c.platform()
+    p.models.promote(name, version)
+    p.audit.append("cli", "model.promote", f"model:{name}:{version}", "ok")
+    c.emit({"name": name, "version": version, "stage": "promoted"})

@@ -1,0 +1,25 @@
+"""``hx demo``: run the whole platform on the embedded default and print what happened."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hx.cli.context import ctx_of
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def demo(
+        ctx: typer.Context,
+        data_dir: Path | None = typer.Option(None, "--data-dir", help="where the demo's SQLite store goes (default: temp)"),
+        scene: list[str] = typer.Option([], "--scene", help="run only these scenes (repeatable)"),
+    ) -> None:
+        """Run every scene: fleet, anomaly, deployment, healing, scaling, placement."""
+        from hx.demo import run_demo
+
+        c = ctx_of(ctx)
+        results = run_demo(data_dir, console=c.err if c.as_json else c.console, only=scene or None)
+        if c.as_json:
+            c.emit(results)

@@ -1,0 +1,68 @@
+"""The ``hx`` command line.  Exit codes: 0 ok, 1 failure, 2 bad usage or input."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import typer
+
+from hx.cli import core
+from hx.cli.context import Ctx, parse_overrides
+from hx.errors import HxError
+
+app = typer.Typer(
+    name="hx",
+    help="hx: an AIOps control plane -- deploy safely, detect anomalies, scale ahead, heal, place across clouds.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(None, "--config", "-c", help="configuration file (ai-ml-config.yml)"),
+    env: str | None = typer.Option(None, "--env", help="use the shipped configuration of dev, staging or prod"),
+    set_: list[str] = typer.Option([], "--set", help="override a setting: key.path=value (repeatable)"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output on stdout"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="log at debug level"),
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    ctx.obj = Ctx(config_file=config, env_name=env, overrides=parse_overrides(set_), as_json=as_json)
+
+
+app.add_typer(core.config_app, name="config")
+app.add_typer(core.db_app, name="db")
+app.add_typer(core.token_app, name="token")
+app.add_typer(core.audit_app, name="audit")
+app.add_typer(core.events_app, name="events")
+app.add_typer(core.secret_app, name="secret")
+app.add_typer(core.model_app, name="model")
+
+from hx.cli import demo as _demo  # noqa: E402  (command modules register on `app`)
+from hx.cli import serve as _serve  # noqa: E402
+
+_serve.register(app)
+_demo.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: usage errors exit 2 (click's own), hx errors map to their exit codes here."""
+    try:
+        app(args=argv, prog_name="hx")
+    except SystemExit as done:
+        code = done.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except HxError as err:
+        typer.echo(f"hx: error: {err}", err=True)
+        return err.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""``hx serve``: all components in one process on 8080, or one component on its own port."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hx.cli.context import ctx_of
+from hx.components import ALL_IN_ONE_PORT, COMPONENTS, get_component
+from hx.errors import BadInput
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        ctx: typer.Context,
+        component: str | None = typer.Option(None, "--component", help="run one component on its own port"),
+        host: str | None = typer.Option(None, "--host", help="address to bind (default from server.host)"),
+        port: int | None = typer.Option(None, "--port", help="port (default: the component's port, or 8080)"),
+        tls_cert: Path | None = typer.Option(None, "--tls-cert", help="serve HTTPS with this certificate"),
+        tls_key: Path | None = typer.Option(None, "--tls-key", help="private key for --tls-cert"),
+        engines: bool = typer.Option(True, "--engines/--no-engines", help="run the component's engines"),
+    ) -> None:
+        """Run the API server (and the engines, stepped on the wall clock)."""
+        import uvicorn
+
+        from hx.api.app import create_app
+        from hx.platform import bootstrap_admin
+        from hx.wiring import build_runtime, build_world
+
+        c = ctx_of(ctx)
+        settings = c.loaded.settings
+        comps = [get_component(component)] if component else list(COMPONENTS)
+        cert = tls_cert or (Path(settings.server.tls_cert) if settings.server.tls_cert else None)
+        key = tls_key or (Path(settings.server.tls_key) if settings.server.tls_key else None)
+        if (cert is None) != (key is None):
+            raise BadInput("--tls-cert and --tls-key go together", field="--tls-key" if cert else "--tls-cert")
+        source, actuator = build_world(settings)
+        platform = c.platform(source=source, actuator=actuator)
+        token_file = bootstrap_admin(platform)
+        if token_file is not None:
+            c.err.print(f"[yellow]first start: admin token written to {token_file} (mode 0600)[/yellow]")
+        runtime = build_runtime(platform, comps)
+        app_ = create_app(platform, comps, runtime, run_engines=engines)
+        bind_port = port or settings.server.port or (comps[0].port if component else ALL_IN_ONE_PORT)
+        c.err.print(f"hx serving {', '.join(x.name for x in comps)} on {host or settings.server.host}:{bind_port}")
+        uvicorn.run(
+            app_,
+            host=host or settings.server.host,
+            port=bind_port,
+            ssl_certfile=str(cert) if cert else None,
+            ssl_keyfile=str(key) if key else None,
+            log_level="warning",
+        )

@@ -1,0 +1,37 @@
+"""The demo's scenes, in order."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from rich.table import Table
+
+from hx.api.health import health_report
+from hx.demo.runner import DemoContext, Scene
+from hx.housekeeping import AuditWatch
+
+
+def scene_platform(ctx: DemoContext) -> dict[str, Any]:
+    """The runtime stepping engines in simulated time, events flowing, health green."""
+    if not any(e.name == "audit-watch" for e in ctx.runtime.engines):
+        ctx.runtime.add(AuditWatch(ctx.platform, interval_s=600))
+    start = ctx.clock.now()
+    ctx.runtime.run_simulated(ctx.clock, start + timedelta(hours=1), tick_s=60)
+    events = ctx.platform.bus.read(limit=1000)
+    counts = Counter(e.type for e in events)
+    table = Table("engine", "steps", "errors", "status", title="runtime (1 simulated hour)")
+    for name, st in ctx.runtime.health().items():
+        table.add_row(name, str(st["steps"]), str(st["errors"]), st["status"])
+    ctx.console.print(table)
+    ctx.console.print(f"events so far: {dict(counts) or 'none yet'}")
+    code, body = health_report(ctx.platform, "all", ctx.runtime.health())
+    colour = "green" if body["status"] == "ok" else "red"
+    ctx.console.print(f"/health: [{colour}]{body['status']}[/{colour}] (store {body['checks']['store']['backend']})")
+    return {"health": body["status"], "engines": ctx.runtime.health(), "events": dict(counts)}
+
+
+SCENES: list[tuple[str, Scene]] = [
+    ("platform", scene_platform),
+]

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import json
+
+import httpx
+import pyotp
+
+from tests.api.conftest import Api
+
+
+def test_malformed_body_is_422_problem_naming_the_field(api: Api) -> None:
+    with api.client("admin") as c:
+        r = c.post("/api/v1/tokens", json={"name": "x", "role": "superuser"})
+        assert r.status_code == 422
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["field"] == "role"
+        r = c.post("/api/v1/tokens", json={"name": "x", "role": "viewer", "extra": 1})
+        assert r.status_code == 422 and r.json()["field"] == "extra"
+        r = c.post("/api/v1/tokens", content=b"{not json", headers={"content-type": "application/json"})
+        assert r.status_code == 422
+
+
+def test_mutations_are_audited_with_actor_and_outcome(api: Api) -> None:
+    with api.client("admin") as c:
+        assert c.post("/api/v1/tokens", json={"name": "ci", "role": "operator"}).status_code == 201
+        assert c.post("/api/v1/tokens", json={"name": "ci"}).status_code == 422
+        recs = c.get("/api/v1/audit").json()["records"]
+    mine = [r for r in recs if r["action"] == "POST /api/v1/tokens"]
+    assert [r["outcome"] for r in mine] == ["ok", "http_422"]
+    assert all(r["actor"].startswith("token:") for r in mine)
+    assert api.platform.audit.verify().ok
+
+
+def test_admin_token_creation_needs_totp(api: Api) -> None:
+    with api.client("admin") as c:
+        r = c.post("/api/v1/tokens", json={"name": "root2", "role": "admin"})
+        assert r.status_code == 403 and "second factor" in r.json()["title"]
+        me = c.get("/api/v1/whoami").json()
+        secret = c.post(f"/api/v1/tokens/{me['id']}/mfa").json()["secret"]
+        code = pyotp.TOTP(secret).now()
+        r = c.post("/api/v1/tokens", json={"name": "root2", "role": "admin"}, headers={"X-HX-OTP": code})
+        assert r.status_code == 201, r.text
+
+
+def test_events_list_and_stream(api: Api) -> None:
+    from hx.events import EventType
+
+    bus = api.platform.bus
+    first = bus.publish(EventType.INCIDENT_OPENED, {"n": 1}, source="test", subject="api")
+    with api.client("viewer") as c:
+        r = c.get("/api/v1/events", params={"type": "incident.*"}).json()
+        assert [e["id"] for e in r["events"]] == [first.id]
+        bus.publish(EventType.INCIDENT_RESOLVED, {"n": 2}, source="test", subject="api")
+        got = []
+        with c.stream("GET", "/api/v1/events/stream", params={"after": 0, "max_events": 2}) as s:
+            for line in s.iter_lines():
+                if line.startswith("data: "):
+                    got.append(json.loads(line[6:])["type"])
+        assert got == ["incident.opened", "incident.resolved"]
+
+
+def test_unknown_route_is_404_problem(api: Api) -> None:
+    r = httpx.get(api.url + "/nope")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")

@@ -1,0 +1,74 @@
+"""The CLI through its real entry point: exit codes 0 ok / 1 failure / 2 bad usage or input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+HX = [sys.executable, "-m", "hx.cli"]
+
+
+def run(args: list[str], home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    e = {**os.environ, "HX_HOME": str(home), **env}
+    return subprocess.run(HX + args, capture_output=True, text=True, env=e, timeout=120)
+
+
+def test_help_lists_the_groups(tmp_path: Path) -> None:
+    r = run(["--help"], tmp_path)
+    assert r.returncode == 0
+    for group in ("serve", "demo", "config", "db", "token", "audit", "events"):
+        assert group in r.stdout
+
+
+def test_config_validate_exit_codes(tmp_path: Path) -> None:
+    good = Path(__file__).parents[2] / "environments" / "prod" / "ai-config" / "ai-ml-config.yml"
+    assert run(["config", "validate", str(good)], tmp_path).returncode == 0
+    bad = tmp_path / "bad.yml"
+    bad.write_text("intelligent_monitoring:\n  anomaly_detection: {sensitivity: extreme}\n")
+    r = run(["config", "validate", str(bad)], tmp_path)
+    assert r.returncode == 2
+    assert "intelligent_monitoring.anomaly_detection.sensitivity" in r.stderr
+    assert str(bad) in r.stderr
+    assert run(["config", "nope"], tmp_path).returncode == 2
+    assert run(["--set", "novalue", "config", "show"], tmp_path).returncode == 2
+
+
+def test_config_show_json_with_sources(tmp_path: Path) -> None:
+    r = run(["--json", "--set", "sim.seed=5", "config", "show"], tmp_path, HX_SELF_HEALING__DRY_RUN="true")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["sim.seed"] == {"value": 5, "source": "cli"}
+    assert data["self_healing.dry_run"]["source"] == "env:HX_SELF_HEALING__DRY_RUN"
+    assert data["server.host"]["source"] == "default"
+
+
+def test_token_audit_round_trip_and_tamper(tmp_path: Path) -> None:
+    r = run(["--json", "token", "create", "--role", "operator", "--name", "ci"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    tok = json.loads(r.stdout)
+    assert tok["token"].startswith("hx_")
+    assert run(["token", "create", "--role", "root", "--name", "x"], tmp_path).returncode == 2
+    r = run(["--json", "audit", "verify"], tmp_path)
+    assert r.returncode == 0 and json.loads(r.stdout)["ok"] is True
+    from hx.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'hx.db'}")
+    with store.begin() as conn:
+        conn.execute(text("DROP TRIGGER audit_log_no_update"))
+        conn.execute(text("UPDATE audit_log SET actor='mallory' WHERE id=1"))
+    store.dispose()
+    r = run(["audit", "verify"], tmp_path)
+    assert r.returncode == 1
+    assert "record 1" in r.stderr
+
+
+@pytest.mark.parametrize("args", [["db", "upgrade"], ["--json", "db", "current"]])
+def test_db_commands(tmp_path: Path, args: list[str]) -> None:
+    r = run(args, tmp_path)
+    assert r.returncode == 0, r.stderr

@@ -1,0 +1,40 @@
+"""Shared fixtures: settings and platform in a temporary directory, a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hx.config import Settings, load_settings
+from hx.platform import Platform, build_platform
+from tests.support.postgres import create_database, postgres_server
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(environ={"HX_HOME": str(tmp_path / "hx")}).settings
+
+
+@pytest.fixture
+def platform(settings: Settings) -> Iterator[Platform]:
+    p = build_platform(settings)
+    yield p
+    p.store.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test runs on SQLite and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'hx.db'}"
+    server: str = request.getfixturevalue("pg_server")
+    return create_database(server, f"hx_{uuid.uuid4().hex[:12]}")

@@ -1,0 +1,70 @@
+"""The store suite runs on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import insert, select
+
+from hx.errors import ConfigError, StoreError
+from hx.store import Store, normalise_url
+from hx.store.tables import engine_state
+
+
+def test_migrations_apply_and_are_idempotent(store_url: str) -> None:
+    store = Store(store_url)
+    assert store.current_revision() is None
+    store.upgrade()
+    rev = store.current_revision()
+    assert rev is not None
+    store.upgrade()
+    assert store.current_revision() == rev
+    store.dispose()
+
+
+def test_datetimes_round_trip_as_aware_utc(store_url: str) -> None:
+    store = Store(store_url)
+    store.upgrade()
+    when = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
+    with store.begin() as conn:
+        conn.execute(insert(engine_state).values(engine="e", key="k", value={"a": [1, 2]}, updated_at=when))
+    with store.begin() as conn:
+        row = conn.execute(select(engine_state)).one()
+    assert row.updated_at == when and row.updated_at.tzinfo is not None
+    assert row.value == {"a": [1, 2]}
+    store.dispose()
+
+
+def test_transaction_rolls_back_on_error(store_url: str) -> None:
+    store = Store(store_url)
+    store.upgrade()
+    now = datetime.now(UTC)
+    with pytest.raises(RuntimeError), store.begin() as conn:
+        conn.execute(insert(engine_state).values(engine="e", key="k", value={}, updated_at=now))
+        raise RuntimeError("boom")
+    with store.begin() as conn:
+        assert conn.execute(select(engine_state)).all() == []
+    store.dispose()
+
+
+def test_naive_datetime_is_refused(store_url: str) -> None:
+    store = Store(store_url)
+    store.upgrade()
+    with pytest.raises(Exception, match="naive datetime"), store.begin() as conn:
+        conn.execute(insert(engine_state).values(engine="e", key="k", value={}, updated_at=datetime(2026, 1, 1)))
+    store.dispose()
+
+
+def test_url_normalisation_and_errors() -> None:
+    assert normalise_url("postgresql://u@h:5/d") == "postgresql+psycopg://u@h:5/d"
+    with pytest.raises(ConfigError, match="storage.database_url"):
+        normalise_url("mysql://x")
+
+
+def test_down_server_is_a_store_error() -> None:
+    from tests.support.net import free_port
+
+    store = Store(f"postgresql://postgres@127.0.0.1:{free_port()}/nope")
+    with pytest.raises(StoreError, match="store unavailable"):
+        store.ping()

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hx.config import environment_file, flatten, load_settings, validate_file
+from hx.errors import ConfigError
+
+
+def test_defaults_match_the_original_platform() -> None:
+    s = load_settings(environ={}).settings
+    assert s.ai_orchestrator.decision_engine.confidence_threshold == 0.85
+    assert s.ai_orchestrator.decision_engine.fallback_strategy == "conservative"
+    assert s.intelligent_monitoring.anomaly_detection.alert_threshold == 0.8
+    assert s.intelligent_monitoring.predictive_scaling.prediction_horizon == 3600
+    assert s.automation_level("prod") == "manual_only"
+    assert s.automation_level("dev") == "full_auto"
+    assert s.automation_level("unknown-env") == "manual_only"
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_shipped_environments_validate(env: str) -> None:
+    s = validate_file(environment_file(env))
+    assert s.environment == env
+
+
+def test_precedence_file_env_cli(tmp_path: Path) -> None:
+    f = tmp_path / "c.yml"
+    f.write_text("self_healing: {max_runs_per_hour: 5, dry_run: true}\nsim: {seed: 7}\n")
+    loaded = load_settings(
+        f,
+        environ={"HX_SELF_HEALING__MAX_RUNS_PER_HOUR": "6", "HX_SIM__SEED": "8"},
+        overrides={"sim.seed": 9},
+    )
+    s = loaded.settings
+    assert s.self_healing.dry_run is True
+    assert s.self_healing.max_runs_per_hour == 6
+    assert s.sim.seed == 9
+    assert loaded.source_of("self_healing.dry_run") == f"file:{f}"
+    assert loaded.source_of("self_healing.max_runs_per_hour") == "env:HX_SELF_HEALING__MAX_RUNS_PER_HOUR"
+    assert loaded.source_of("sim.seed") == "cli"
+    assert loaded.source_of("server.host") == "default"
+
+
+def test_unknown_key_names_file_and_path(tmp_path: Path) -> None:
+    f = tmp_path / "bad.yml"
+    f.write_text("ai_orchestrator:\n  decision_engine: {confidence_treshold: 0.9}\n")
+    with pytest.raises(ConfigError) as err:
+        validate_file(f)
+    msg = str(err.value)
+    assert str(f) in msg
+    assert "ai_orchestrator.decision_engine.confidence_treshold" in msg
+    assert "unknown key" in msg
+
+
+def test_wrong_type_names_expected(tmp_path: Path) -> None:
+    f = tmp_path / "bad.yml"
+    f.write_text("intelligent_monitoring:\n  predictive_scaling: {prediction_horizon: soon}\n")
+    with pytest.raises(ConfigError) as err:
+        validate_file(f)
+    assert "intelligent_monitoring.predictive_scaling.prediction_horizon" in str(err.value)
+    assert "an integer" in str(err.value)
+    assert err.value.exit_code == 2
+
+
+def test_env_error_names_the_variable() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={"HX_SIM__SEED": "abc"})
+    assert "$HX_SIM__SEED" in str(err.value)
+    with pytest.raises(ConfigError, match="unknown section"):
+        load_settings(environ={"HX_NOPE__X": "1"})
+
+
+def test_unrelated_hx_variables_are_ignored() -> None:
+    # HX_DATA_DIR points the benchmarks at their data; it is not a setting.
+    s = load_settings(environ={"HX_DATA_DIR": "/data"}).settings
+    assert s.storage.data_dir == ".hx"
+
+
+def test_secrets_are_masked_in_flatten() -> None:
+    s = load_settings(environ={"HX_SECRET_KEY": "hunter2-super-secret"}).settings
+    flat = flatten(s)
+    assert flat["security.secret_key"] == "**********"
+    assert "hunter2" not in repr(flat)
+
+
+def test_not_yaml_and_not_mapping(tmp_path: Path) -> None:
+    f = tmp_path / "x.yml"
+    f.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        validate_file(f)
+    f.write_text("a: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        validate_file(f)

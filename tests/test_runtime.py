@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hx.clock import SimClock
+from hx.platform import Platform
+from hx.runtime import Runtime
+
+
+class Counter:
+    def __init__(self, name: str, interval_s: float, fail_at: set[int] | None = None) -> None:
+        self.name = name
+        self.interval_s = interval_s
+        self.calls: list[datetime] = []
+        self.fail_at = fail_at or set()
+
+    def step(self, now: datetime) -> None:
+        self.calls.append(now)
+        if len(self.calls) in self.fail_at:
+            raise RuntimeError(f"boom at call {len(self.calls)}")
+
+
+def test_engines_step_on_their_interval_in_simulated_time(platform: Platform) -> None:
+    fast, slow = Counter("fast", 60), Counter("slow", 300)
+    rt = Runtime(platform, [fast, slow])
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    clock = SimClock(start)
+    rt.run_simulated(clock, start + timedelta(minutes=10), tick_s=60)
+    assert len(fast.calls) == 10
+    assert len(slow.calls) == 2
+
+
+def test_a_crashing_engine_is_isolated_recorded_and_published(platform: Platform) -> None:
+    bad, good = Counter("bad", 60, fail_at={2, 3}), Counter("good", 60)
+    rt = Runtime(platform, [bad, good])
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    clock = SimClock(start)
+    rt.run_simulated(clock, start + timedelta(minutes=3), tick_s=60)
+    assert len(good.calls) == 3
+    h = rt.health()
+    assert h["bad"]["errors"] == 2 and h["bad"]["status"] == "failing"
+    assert "boom at call 3" in h["bad"]["last_error"]
+    assert h["good"]["status"] == "ok"
+    rt.run_simulated(clock, start + timedelta(minutes=4), tick_s=60)
+    assert rt.health()["bad"]["status"] == "ok"
+    stored = rt.persisted()
+    assert stored["bad"]["errors"] == 2 and stored["good"]["steps"] == 4
+    failed = platform.bus.read(types=["runtime.step_failed"])
+    assert [e.subject for e in failed] == ["bad", "bad"]
+    assert platform.metrics.engine_errors.labels("bad")._value.get() == 2
