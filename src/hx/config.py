@@ -26,6 +26,8 @@ from hx.errors import ConfigError
 
 Role = Literal["viewer", "operator", "approver", "admin"]
 Strategy = Literal["rolling", "blue_green", "canary", "recreate", "conservative"]
+NotifierName = Literal["slack", "email", "pagerduty", "webhook"]
+CloudName = Literal["aws", "azure", "gcp"]
 
 
 class Section(BaseModel):
@@ -107,7 +109,7 @@ class IntelligentMonitoring(Section):
 
 class EscalationLevel(Section):
     after_s: float = Field(0.0, ge=0)
-    notifiers: list[Literal["slack", "email", "pagerduty", "webhook"]] = Field(default_factory=lambda: ["slack"])
+    notifiers: list[NotifierName] = Field(default_factory=lambda: list[NotifierName](["slack"]))
 
 
 class SelfHealing(Section):
@@ -132,7 +134,7 @@ class SelfHealing(Section):
 
 class MultiCloud(Section):
     enabled: bool = True
-    clouds: list[Literal["aws", "azure", "gcp"]] = Field(default_factory=lambda: ["aws", "azure", "gcp"])
+    clouds: list[CloudName] = Field(default_factory=lambda: list[CloudName](["aws", "azure", "gcp"]))
     catalog_files: list[str] = Field(default_factory=list)
 
 

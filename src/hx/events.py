@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import ColumnElement, func, insert, or_, select
 
 from hx.clock import Clock, WallClock
 from hx.errors import BadInput
@@ -150,7 +150,7 @@ class EventBus:
         exact = [t for t in type_list if not t.endswith(".*")]
         prefixes = [t[:-1] for t in type_list if t.endswith(".*")]
         if type_list:
-            conds = [events_table.c.type.in_(exact)] if exact else []
+            conds: list[ColumnElement[bool]] = [events_table.c.type.in_(exact)] if exact else []
             conds += [events_table.c.type.startswith(p) for p in prefixes]
 
 

@@ -14,7 +14,7 @@ from hx.errors import AuthError, Forbidden, HxError
 from hx.security.roles import Role
 from hx.security.tokens import Principal
 
-V, O, A, ADM = Role.VIEWER, Role.OPERATOR, Role.APPROVER, Role.ADMIN
+V, OP, APR, ADM = Role.VIEWER, Role.OPERATOR, Role.APPROVER, Role.ADMIN
 
 #: (method, path template) -> the least role allowed.
 ROUTE_ROLES: dict[tuple[str, str], Role] = {

@@ -54,7 +54,8 @@ def db_upgrade(ctx: typer.Context, revision: str = typer.Option("head", help="ta
     c = ctx_of(ctx)
     p = c.platform(upgrade=False)
     p.store.upgrade(revision)
-    c.emit({"revision": p.store.current_revision(), "url": p.store.safe_url}, f"database at {p.store.current_revision()}")
+    rev = p.store.current_revision()
+    c.emit({"revision": rev, "url": p.store.safe_url}, f"database at {rev}")
 
 
 @db_app.command("current")
@@ -160,7 +161,8 @@ def events_tail(
             if c.as_json:
                 c.emit(e.to_json())
             else:
-                c.console.print(f"{e.ts.isoformat(timespec='seconds')} [bold]{e.type}[/bold] {e.subject} {dict(e.data)}")
+                when = e.ts.isoformat(timespec="seconds")
+                c.console.print(f"{when} [bold]{e.type}[/bold] {e.subject} {dict(e.data)}")
         if not follow:
             return
         time.sleep(1.0)

@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
         ctx: typer.Context,
-        data_dir: Path | None = typer.Option(None, "--data-dir", help="where the demo's SQLite store goes (default: temp)"),
+        data_dir: Path | None = typer.Option(None, "--data-dir", help="where the demo's store goes (default: temp)"),
         scene: list[str] = typer.Option([], "--scene", help="run only these scenes (repeatable)"),
     ) -> None:
         """Run every scene: fleet, anomaly, deployment, healing, scaling, placement."""

@@ -26,7 +26,7 @@ def scene_platform(ctx: DemoContext) -> dict[str, Any]:
         table.add_row(name, str(st["steps"]), str(st["errors"]), st["status"])
     ctx.console.print(table)
     ctx.console.print(f"events so far: {dict(counts) or 'none yet'}")
-    code, body = health_report(ctx.platform, "all", ctx.runtime.health())
+    _code, body = health_report(ctx.platform, "all", ctx.runtime.health())
     colour = "green" if body["status"] == "ok" else "red"
     ctx.console.print(f"/health: [{colour}]{body['status']}[/{colour}] (store {body['checks']['store']['backend']})")
     return {"health": body["status"], "engines": ctx.runtime.health(), "events": dict(counts)}
