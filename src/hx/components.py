@@ -22,7 +22,13 @@ class Component:
 
 
 COMPONENTS: tuple[Component, ...] = (
-    Component("ai-orchestrator", 8080, "deployments: risk, strategy decision, rollouts, approvals"),
+    Component(
+        "ai-orchestrator",
+        8080,
+        "deployments: risk, strategy decision, rollouts, approvals",
+        routers=("hx.api.routers.deploy:router",),
+        engines=("hx.deploy.component:engines",),
+    ),
     Component("anomaly-detector", 8081, "streaming detection over signals, anomaly events"),
     Component("predictive-scaler", 8082, "forecasts, scaling recommendations and actions"),
     Component("cost-optimizer", 8083, "right-sizing, cost analysis and prediction"),

@@ -36,8 +36,9 @@ def register(app: typer.Typer) -> None:
         key = tls_key or (Path(settings.server.tls_key) if settings.server.tls_key else None)
         if (cert is None) != (key is None):
             raise BadInput("--tls-cert and --tls-key go together", field="--tls-key" if cert else "--tls-cert")
-        source, actuator = build_world(settings)
+        source, actuator, sim = build_world(settings)
         platform = c.platform(source=source, actuator=actuator)
+        platform.extras["sim"] = sim
         token_file = bootstrap_admin(platform)
         if token_file is not None:
             c.err.print(f"[yellow]first start: admin token written to {token_file} (mode 0600)[/yellow]")

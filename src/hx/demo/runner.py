@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +14,15 @@ from rich.panel import Panel
 
 from hx.clock import SimClock
 from hx.config import Settings, load_settings
+from hx.components import COMPONENTS
 from hx.platform import Platform, bootstrap_admin, build_platform
 from hx.runtime import Runtime
+from hx.wiring import build_runtime, build_world
 
-DEMO_START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday
+DEMO_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning
+WARMUP_HOURS = 6
+#: The demo's fleet: five services, 15-second steps so that analyses see enough points.
+DEMO_OVERRIDES: dict[str, Any] = {"sim.services": 5, "sim.step_s": 15.0, "sim.seed": 1}
 
 
 @dataclass
@@ -27,8 +32,14 @@ class DemoContext:
     clock: SimClock
     runtime: Runtime
     console: Console
+    sim: Any = None
     results: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
+
+    def run_for(self, seconds: float, tick_s: float | None = None) -> None:
+        """Advance simulated time, stepping every due engine."""
+        tick = tick_s or float(self.settings.sim.step_s)
+        self.runtime.run_simulated(self.clock, self.clock.now() + timedelta(seconds=seconds), tick_s=tick)
 
 
 Scene = Callable[[DemoContext], dict[str, Any]]
@@ -50,12 +61,16 @@ def run_demo(
     console = console or Console()
     home = data_dir or Path(tempfile.mkdtemp(prefix="hx-demo-"))
     env = {"HX_HOME": str(home)}
-    settings = load_settings(environ=env, overrides=overrides or {}).settings
-    clock = SimClock(DEMO_START)
-    platform = build_platform(settings, clock=clock)
+    settings = load_settings(environ=env, overrides={**DEMO_OVERRIDES, **(overrides or {})}).settings
+    clock = SimClock(DEMO_START - timedelta(hours=WARMUP_HOURS))
+    source, actuator, sim = build_world(settings, clock)
+    assert sim is not None  # the demo always embeds the sim (telemetry.source and actuator.kind are 'sim')
+    sim.run_until(DEMO_START)  # history for baselines and risk, before any engine runs
+    platform = build_platform(settings, clock=clock, source=source, actuator=actuator)
+    platform.extras["sim"] = sim
     token_file = bootstrap_admin(platform)
-    runtime = Runtime(platform, [])
-    ctx = DemoContext(settings, platform, clock, runtime, console)
+    runtime = build_runtime(platform, COMPONENTS)
+    ctx = DemoContext(settings, platform, clock, runtime, console, sim=sim)
     console.print(
         Panel.fit(
             f"hx demo -- data in {home} (SQLite), simulated fleet, simulated time from {DEMO_START:%Y-%m-%d %H:%M} UTC"

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from hx.api.health import health_report
 from hx.demo.runner import DemoContext, Scene
+from hx.demo.scene_deploy import scene_deploy
 from hx.housekeeping import AuditWatch
 
 
@@ -17,8 +18,7 @@ def scene_platform(ctx: DemoContext) -> dict[str, Any]:
     """The runtime stepping engines in simulated time, events flowing, health green."""
     if not any(e.name == "audit-watch" for e in ctx.runtime.engines):
         ctx.runtime.add(AuditWatch(ctx.platform, interval_s=600))
-    start = ctx.clock.now()
-    ctx.runtime.run_simulated(ctx.clock, start + timedelta(hours=1), tick_s=60)
+    ctx.run_for(3600)
     events = ctx.platform.bus.read(limit=1000)
     counts = Counter(e.type for e in events)
     table = Table("engine", "steps", "errors", "status", title="runtime (1 simulated hour)")
@@ -34,4 +34,5 @@ def scene_platform(ctx: DemoContext) -> dict[str, Any]:
 
 SCENES: list[tuple[str, Scene]] = [
     ("platform", scene_platform),
+    ("deployment", scene_deploy),
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
+    ForeignKey,
     Column,
     Float,
     Index,
@@ -121,7 +123,54 @@ engine_runs = Table(
     Column("last_duration_s", Float, nullable=True),
 )
 
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("service", String(200), nullable=False),
+    Column("environment", String(100), nullable=False),
+    Column("version", String(200), nullable=False),
+    Column("from_version", String(200), nullable=False),
+    Column("strategy", String(40), nullable=False),
+    Column("state", String(40), nullable=False),
+    Column("phase", String(20), nullable=False),
+    Column("step_index", Integer, nullable=False),
+    Column("step_started_at", UTCDateTime(), nullable=True),
+    Column("replicas", Integer, nullable=False),
+    Column("plan", JSON, nullable=False),
+    Column("rollback_plan", JSON, nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    Column("approvals", JSON, nullable=False),
+    Column("risk", JSON, nullable=False),
+    Column("decision", JSON, nullable=False),
+    Column("change", JSON, nullable=False),
+    Column("unsafe_rollback", Boolean, nullable=False),
+    Column("analyses", JSON, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("revision", Integer, nullable=False),
+    Index("ix_deployments_service_state", "service", "state"),
+)
+
+deployment_steps = Table(
+    "deployment_steps",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("deployment_id", Id, ForeignKey("deployments.id"), nullable=False),
+    Column("phase", String(20), nullable=False),
+    Column("step_index", Integer, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("ts", UTCDateTime(), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Index("ix_deployment_steps_dep", "deployment_id"),
+)
+
 __all__ = [
+    "deployment_steps",
+    "deployments",
     "api_tokens",
     "audit_log",
     "engine_runs",

@@ -1,0 +1,125 @@
+"""Canary analysis from live signals: the new version against the old one over the same window."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from hx.deploy.judge import JudgeConfig, MetricConfig, Verdict, judge
+from hx.errors import BadInput, TelemetryError, Unsupported
+from hx.telemetry.base import FloatArray, SignalSource
+
+#: What a rollout judges by default: latency and errors are critical, CPU is informative.
+DEFAULT_JUDGE = JudgeConfig(
+    metrics=[
+        MetricConfig(name="latency_p95", kind="continuous", direction="increase", critical=True, tolerance=0.05),
+        MetricConfig(name="errors", kind="count", direction="increase", critical=True, denominator="requests"),
+        MetricConfig(name="latency_p99", kind="continuous", direction="increase", tolerance=0.05),
+    ]
+)
+
+#: Derived metrics: name -> how to compute them from canonical signals (per interval counts).
+DERIVED = {"errors", "requests"}
+
+
+def version_signal(
+    source: SignalSource, service: str, version: str, name: str, start: datetime, end: datetime, step: float
+) -> FloatArray:
+    """One signal of one version; sources without per-version signals raise Unsupported."""
+    fn: Any = source.signal
+    try:
+        series = fn(service, name, start, end, step, version=version)
+    except TypeError as err:
+        raise Unsupported(
+            f"signal source {type(source).__name__} cannot read per-version signals", field="telemetry.source"
+        ) from err
+    return np.asarray(series.values, dtype=np.float64)
+
+
+def metric_values(
+    source: SignalSource, service: str, version: str, metric: str, start: datetime, end: datetime, step: float
+) -> FloatArray:
+    if metric in DERIVED:
+        rate = version_signal(source, service, version, "request_rate", start, end, step)
+        if metric == "requests":
+            return np.round(rate * step)
+        err = version_signal(source, service, version, "error_rate", start, end, step)
+        return np.round(rate * err * step)
+    return version_signal(source, service, version, metric, start, end, step)
+
+
+def _usable(values: FloatArray, min_points: int) -> bool:
+    return int(np.isfinite(values).sum()) >= min_points
+
+
+def collect(
+    source: SignalSource,
+    service: str,
+    version: str,
+    metrics: list[str],
+    start: datetime,
+    end: datetime,
+    step: float,
+) -> dict[str, FloatArray]:
+    return {m: metric_values(source, service, version, m, start, end, step) for m in metrics}
+
+
+def analyse(
+    source: SignalSource,
+    service: str,
+    baseline_version: str,
+    canary_version: str,
+    start: datetime,
+    end: datetime,
+    step: float,
+    config: JudgeConfig = DEFAULT_JUDGE,
+    pre_start: datetime | None = None,
+) -> tuple[Verdict, dict[str, Any]]:
+    """Judge ``canary_version`` against ``baseline_version`` over [start, end].
+
+    When the baseline carries no traffic in the window (after a full traffic switch), it is compared with
+    the baseline's own window of the same length just before ``pre_start`` (the rollout's start) instead,
+    and the record says so.
+    """
+    if end <= start:
+        raise BadInput("analysis window is empty", field="duration_s")
+    names = sorted({m.name for m in config.metrics} | {m.denominator for m in config.metrics if m.denominator})
+    try:
+        canary = collect(source, service, canary_version, names, start, end, step)
+        baseline = collect(source, service, baseline_version, names, start, end, step)
+        basis = "concurrent"
+        rate = metric_values(source, service, baseline_version, "request_rate", start, end, step)
+        if not _usable(np.where(rate > 0, rate, np.nan), 3) and pre_start is not None:
+            length = end - start
+            baseline = collect(source, service, baseline_version, names, pre_start - length, pre_start, step)
+            basis = "pre-deployment window"
+    except TelemetryError as err:
+        raise TelemetryError(f"analysis could not read signals: {err}") from err
+    verdict = judge(baseline, canary, config)
+    record = {
+        "window": [start.isoformat(), end.isoformat()],
+        "baseline": baseline_version,
+        "canary": canary_version,
+        "basis": basis,
+        "status": verdict.status,
+        "score": verdict.score,
+        "metrics": [
+            {
+                "name": m.name,
+                "status": m.status,
+                "test": m.test,
+                "effect": m.effect,
+                "ci": [m.ci_low, m.ci_high],
+                "p_value": m.p_value,
+                "reason": m.reason,
+            }
+            for m in verdict.metrics
+        ],
+    }
+    return verdict, record
+
+
+def window_before(start: datetime, seconds: float) -> tuple[datetime, datetime]:
+    return start - timedelta(seconds=seconds), start

@@ -1,0 +1,29 @@
+"""The ai-orchestrator component: its engine and the service its API and CLI use."""
+
+from __future__ import annotations
+
+from hx.deploy.rollout import RolloutEngine
+from hx.deploy.service import DeploymentService
+from hx.errors import ConfigError
+from hx.platform import Platform
+from hx.runtime import Engine
+
+KEY = "deploy.service"
+
+
+def service(platform: Platform) -> DeploymentService:
+    """The deployment service of this platform (built once)."""
+    existing = platform.extras.get(KEY)
+    if isinstance(existing, DeploymentService):
+        return existing
+    if platform.actuator is None:
+        raise ConfigError("the ai-orchestrator needs an actuator", key="actuator.kind")
+    step_s = float(platform.settings.sim.step_s) if platform.settings.telemetry.source == "sim" else 15.0
+    engine = RolloutEngine(platform, platform.actuator, signal_step_s=step_s)
+    svc = DeploymentService(platform, platform.actuator, engine)
+    platform.extras[KEY] = svc
+    return svc
+
+
+def engines(platform: Platform) -> list[Engine]:
+    return [service(platform).engine]

@@ -1,0 +1,209 @@
+"""Deployment requests and the actions people take on them (approve, pause, resume, promote, abort, rollback)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from hx.actuate.base import Actuator
+from hx.deploy import decision as decision_mod
+from hx.deploy.models import ACTIVE, Deployment, DeploymentRepo
+from hx.deploy.risk import assess
+from hx.deploy.rollout import RolloutEngine
+from hx.deploy.strategies import PlanInput, build_plan, check_capabilities, rollback_plan
+from hx.errors import BadInput, Conflict, Forbidden, NotFound, TelemetryError
+from hx.events import EventType
+from hx.ml.registry import load_or_fallback
+from hx.platform import Platform
+from hx.security.roles import Role
+from hx.security.tokens import Principal
+
+
+class Change(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lines_changed: int = Field(0, ge=0)
+    files_changed: int = Field(0, ge=0)
+    migration: bool = False
+    downtime_allowed: bool = False
+    description: str = ""
+    commit: str | None = None
+
+
+class DeploymentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    service: str = Field(min_length=1, max_length=200)
+    version: str = Field(min_length=1, max_length=200)
+    environment: str = Field(min_length=1, max_length=100)
+    strategy: Literal["rolling", "blue_green", "canary", "recreate", "conservative"] | None = None
+    from_version: str | None = None
+    change: Change = Field(default_factory=Change)
+
+
+class DeploymentService:
+    def __init__(self, platform: Platform, actuator: Actuator, engine: RolloutEngine) -> None:
+        self.platform = platform
+        self.actuator = actuator
+        self.engine = engine
+        self.repo = DeploymentRepo(platform.store)
+
+    # ---- discovery ---------------------------------------------------------------------------
+
+    def _current(self, service: str, now: datetime, override: str | None) -> tuple[str, int]:
+        source = self.platform.source
+        if source is None:
+            raise BadInput("no signal source configured: cannot see the service", field="service")
+        if service not in source.services():
+            raise NotFound(f"unknown service {service!r}; known: {', '.join(sorted(source.services())[:20])}")
+        versions_of = getattr(source, "versions", None)
+        versions: list[str] = list(versions_of(service)) if versions_of else []
+        if override is not None:
+            if versions and override not in versions:
+                raise BadInput(f"{service} does not run version {override!r}; it runs {versions}", field="from_version")
+            current = override
+        elif len(versions) == 1:
+            current = versions[0]
+        elif not versions:
+            raise BadInput("the signal source cannot tell the running version; give from_version", field="from_version")
+        else:
+            raise Conflict(f"{service} runs several versions {versions}: finish that rollout first")
+        try:
+            rep = source.signal(service, "replicas", now - timedelta(minutes=5), now, 60)
+        except TelemetryError as err:
+            raise BadInput(f"cannot read the replicas of {service}: {err}", field="service") from err
+        finite = rep.values[np.isfinite(rep.values)]
+        replicas = int(round(float(finite[-1]))) if finite.size else 0
+        if replicas < 1:
+            raise BadInput(f"{service} has no running replicas to roll out to", field="service")
+        return current, replicas
+
+    # ---- create --------------------------------------------------------------------------------
+
+    def create(self, req: DeploymentRequest, principal: Principal) -> Deployment:
+        now = self.platform.clock.now()
+        settings = self.platform.settings
+        if self.repo.active_for(req.service) is not None:
+            raise Conflict(f"a rollout of {req.service} is already in progress; finish or abort it first")
+        current, replicas = self._current(req.service, now, req.from_version)
+        if req.version == current:
+            raise BadInput(f"{req.service} already runs {req.version}", field="version")
+        risk = assess(self.platform.source, self.platform.bus, self.repo, req.service, req.change.model_dump(), now)  # type: ignore[arg-type]
+        handle = load_or_fallback(self.platform.models, decision_mod.MODEL_NAME)
+        self.platform.model_handles[decision_mod.MODEL_NAME] = handle
+        de = settings.ai_orchestrator.decision_engine
+        dec = decision_mod.decide(risk, handle, de.confidence_threshold, de.fallback_strategy)
+        strategy = req.strategy or dec.strategy
+        check_capabilities(strategy, self.actuator.capabilities())
+        canary = settings.ai_orchestrator.canary
+        p = PlanInput(req.service, current, req.version, replicas, canary.analysis_interval_s, tuple(canary.steps),
+                      req.change.downtime_allowed)  # fmt: skip
+        plan = build_plan(strategy, p)
+        level = settings.automation_level(req.environment)
+        if level != "full_auto":
+            plan = [{"kind": "approval", "reason": f"{level.replace('_', ' ')} in {req.environment}"}, *plan]
+        if level == "manual_only" and not any(s["kind"] == "approval" for s in plan[1:]):
+            last = max(i for i, s in enumerate(plan) if s["kind"] == "traffic")
+            plan.insert(last, {"kind": "approval", "reason": "before shifting all traffic (manual_only)"})
+        d = Deployment(
+            id=0, service=req.service, environment=req.environment, version=req.version, from_version=current,
+            strategy=strategy, state="running", phase="forward", step_index=0, step_started_at=None,
+            replicas=replicas, plan=plan, rollback_plan=rollback_plan(replicas, current, req.version),
+            requested_by=principal.actor, approvals=[], risk=risk.to_json(),
+            decision={**dec.to_json(), "requested_strategy": req.strategy, "automation_level": level},
+            change=req.change.model_dump(), unsafe_rollback=req.change.migration, analyses=[], reason="",
+            created_at=now, updated_at=now, finished_at=None,
+        )  # fmt: skip
+        d = self.repo.insert(d)
+        self._publish(EventType.DEPLOYMENT_REQUESTED, d, {"requested_by": principal.actor, "change": d.change})
+        self._publish(EventType.DEPLOYMENT_DECIDED, d, {"strategy": strategy, "risk": d.risk, "decision": d.decision})
+        return self.engine.advance(d, now)
+
+    # ---- people's actions -------------------------------------------------------------------------
+
+    def approve(self, dep_id: int, principal: Principal, otp: str | None) -> Deployment:
+        d = self.repo.get(dep_id)
+        if d.state != "awaiting_approval":
+            raise Conflict(f"deployment {dep_id} is {d.state}, not awaiting approval")
+        if not principal.role.allows(Role.APPROVER):
+            raise Forbidden("approving needs the approver role")
+        level = self.platform.settings.automation_level(d.environment)
+        if level == "manual_only":
+            if _same_token(principal.actor, d.requested_by):
+                raise Forbidden("segregation of duties: the requester cannot approve their own production change")
+            if "prod_approval" in self.platform.settings.security.mfa_required_for:
+                self.platform.tokens.verify_mfa(principal, otp)
+        now = self.platform.clock.now()
+        approval = {"by": principal.actor, "at": now.isoformat(), "step_index": d.step_index}
+        d = self.repo.save(
+            replace(d, state="running", approvals=[*d.approvals, approval], step_index=d.step_index + 1,
+                    step_started_at=None),
+            now, ("approved", approval),
+        )  # fmt: skip
+        self._publish(EventType.DEPLOYMENT_APPROVED, d, approval)
+        return self.engine.advance(d, now)
+
+    def pause(self, dep_id: int, principal: Principal) -> Deployment:
+        return self._transition(dep_id, principal, ("running",), "paused", EventType.DEPLOYMENT_PAUSED)
+
+    def resume(self, dep_id: int, principal: Principal) -> Deployment:
+        d = self._transition(dep_id, principal, ("paused", "needs_person"), "running", EventType.DEPLOYMENT_RESUMED)
+        return self.engine.advance(d, self.platform.clock.now())
+
+    def promote(self, dep_id: int, principal: Principal) -> Deployment:
+        """Skip the remaining analysis: full strength, all traffic to the new version, retire the old."""
+        d = self.repo.get(dep_id)
+        if d.state not in ("running", "paused", "needs_person", "awaiting_approval") or d.phase != "forward":
+            raise Conflict(f"deployment {dep_id} is {d.state} ({d.phase}); only a forward rollout can be promoted")
+        now = self.platform.clock.now()
+        rest = [
+            {"kind": "deploy", "version": d.version, "instances": d.replicas},
+            {"kind": "traffic", "weights": {d.from_version: 0.0, d.version: 100.0}},
+            {"kind": "retire", "version": d.from_version},
+        ]
+        d = self.repo.save(
+            replace(d, plan=[*d.plan[: d.step_index], *rest], state="running", step_started_at=None,
+                    reason=f"promoted by {principal.actor}"),
+            now, ("promote", {"by": principal.actor}),
+        )  # fmt: skip
+        return self.engine.advance(d, now)
+
+    def abort(self, dep_id: int, principal: Principal) -> Deployment:
+        return self._back(dep_id, principal, f"aborted by {principal.actor}")
+
+    def rollback(self, dep_id: int, principal: Principal) -> Deployment:
+        return self._back(dep_id, principal, f"rollback requested by {principal.actor}", allow_promoted=True)
+
+    def _back(self, dep_id: int, principal: Principal, reason: str, allow_promoted: bool = False) -> Deployment:
+        d = self.repo.get(dep_id)
+        allowed = (*ACTIVE, "promoted") if allow_promoted else ACTIVE
+        if d.state not in allowed or d.phase == "rollback" and d.state == "rolling_back":
+            raise Conflict(f"deployment {dep_id} is {d.state} ({d.phase}); nothing to {reason.split()[0]}")
+        now = self.platform.clock.now()
+        # A person asking explicitly is the decision an unsafe change waits for: the flag does not block it.
+        d = self.engine.start_rollback(replace(d, unsafe_rollback=False), now, reason)
+        return self.engine.advance(d, now)
+
+    def _transition(
+        self, dep_id: int, principal: Principal, from_states: tuple[str, ...], to: str, etype: EventType
+    ) -> Deployment:
+        d = self.repo.get(dep_id)
+        if d.state not in from_states:
+            raise Conflict(f"deployment {dep_id} is {d.state}; expected one of {', '.join(from_states)}")
+        now = self.platform.clock.now()
+        d = self.repo.save(replace(d, state=to), now, (to, {"by": principal.actor}))
+        self._publish(etype, d, {"by": principal.actor})
+        return d
+
+    def _publish(self, etype: EventType, d: Deployment, data: dict[str, Any]) -> None:
+        payload = {"deployment": d.id, "version": d.version, "environment": d.environment, "state": d.state, **data}
+        self.platform.bus.publish(etype, payload, source="ai-orchestrator", subject=d.service)
+
+
+def _same_token(actor_a: str, actor_b: str) -> bool:
+    """Actors look like ``token:<id>:<name>``; the same token id is the same requester."""
+    return actor_a.split(":")[:2] == actor_b.split(":")[:2]
