@@ -230,7 +230,10 @@ class SimSettings(Section):
     seed: int = 1
     trace: Literal["nasa", "alibaba", "azure", "profile"] = "profile"
     step_s: float = Field(60.0, gt=0)
-    startup_s: float = Field(120.0, ge=0)
+    startup_s: float | None = Field(None, ge=0, description="replica start-up time; default: each service's own")
+    checkpoint: bool = True
+    history_mb: float = Field(64.0, gt=0)
+    warmup_s: float = Field(86400.0, ge=0)
 
 
 class ActuatorSettings(Section):

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import logging
+import os
+import pickle
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hx.clock import Clock, SimClock, WallClock
@@ -14,10 +19,66 @@ from hx.errors import ConfigError
 from hx.platform import Platform
 from hx.runtime import Engine, Runtime
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from hx.actuate.base import Actuator
     from hx.sim import Simulation
     from hx.telemetry.base import SignalSource
+
+
+class SimCheckpoint:
+    """Keeps the embedded fleet across restarts of ``hx serve``: a pickle in the data directory, written
+    atomically after every actuator call and once a minute, so that what hx did to the world survives a
+    crash exactly as a real fleet would."""
+
+    def __init__(self, path: Path, fingerprint: str) -> None:
+        self.path = path
+        self.fingerprint = fingerprint
+        self.saved_at = 0.0
+
+    def save(self, sim: Simulation) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump({"fingerprint": self.fingerprint, "sim": sim}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+        self.saved_at = sim.t
+
+    def load(self) -> Simulation | None:
+        if not self.path.exists():
+            return None
+        with self.path.open("rb") as fh:
+            data = pickle.load(fh)  # written by this class into hx's own data directory
+        if not isinstance(data, dict) or data.get("fingerprint") != self.fingerprint:
+            log.warning("sim checkpoint %s is for another fleet configuration; starting a fresh fleet", self.path)
+            return None
+        sim = data["sim"]
+        return sim  # type: ignore[no-any-return]
+
+
+class CheckpointedActuator:
+    """The sim actuator, checkpointing the fleet after every call that may have changed it."""
+
+    def __init__(self, inner: Actuator, sim: Simulation, checkpoint: SimCheckpoint) -> None:
+        self.inner = inner
+        self.sim = sim
+        self.checkpoint = checkpoint
+        self.name = getattr(inner, "name", "sim")
+
+    def __getattr__(self, verb: str) -> Any:
+        fn = getattr(self.inner, verb)
+        if verb not in ("scale", "set_traffic_split", "deploy", "restart", "run"):
+            return fn
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.checkpoint.save(self.sim)
+
+        return call
 
 
 class SimEngine:
@@ -25,27 +86,45 @@ class SimEngine:
 
     name = "sim"
 
-    def __init__(self, sim: Simulation, interval_s: float | None = None) -> None:
+    def __init__(self, sim: Simulation, interval_s: float | None = None, checkpoint: SimCheckpoint | None = None) -> None:
         self.sim = sim
         self.interval_s = interval_s if interval_s is not None else sim.step_s
+        self.checkpoint = checkpoint
 
     def step(self, now: datetime) -> None:
         self.sim.run_until(now)
+        if self.checkpoint is not None and self.sim.t - self.checkpoint.saved_at >= 60:
+            self.checkpoint.save(self.sim)
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "t": self.sim.now.isoformat(), "services": len(self.sim.names)}
 
 
-def build_sim(settings: Settings, clock: Clock | None = None, warmup_s: float = 86400.0) -> Simulation:
-    """The embedded fleet; on the wall clock it starts ``warmup_s`` in the past and catches up, so history exists."""
+def sim_checkpoint(settings: Settings) -> SimCheckpoint:
+    s = settings.sim
+    fp = f"{s.services}:{s.seed}:{s.trace}:{s.step_s}:{s.startup_s}"
+    return SimCheckpoint(settings.data_dir / "sim.ckpt", fp)
+
+
+def build_sim(settings: Settings, clock: Clock | None = None) -> Simulation:
+    """The embedded fleet.
+
+    On simulated time (demo, tests, benchmarks) it starts at the clock.  On the wall clock it resumes
+    from its checkpoint when there is one, else starts ``sim.warmup_s`` in the past; either way it then
+    catches up to now, so history exists.
+    """
     from hx.sim import Simulation, make_fleet
 
     s = settings.sim
     spec = make_fleet(s.services, seed=s.seed, trace=s.trace, step_s=s.step_s)
+    if s.startup_s is not None:
+        spec = replace(spec, services=tuple(replace(svc, startup_s=s.startup_s) for svc in spec.services))
     if isinstance(clock, SimClock):
-        return Simulation(spec, clock=clock, step_s=s.step_s)
+        return Simulation(spec, clock=clock, step_s=s.step_s, history_mb=s.history_mb)
     now = (clock or WallClock()).now()
-    sim = Simulation(spec, step_s=s.step_s, start=now - timedelta(seconds=warmup_s))
+    sim = sim_checkpoint(settings).load() if s.checkpoint else None
+    if sim is None or sim.t < (now - timedelta(seconds=max(s.warmup_s, 3600))).timestamp():
+        sim = Simulation(spec, step_s=s.step_s, start=now - timedelta(seconds=s.warmup_s), history_mb=s.history_mb)
     sim.run_until(now)
     return sim
 
@@ -75,6 +154,8 @@ def build_world(
             raise ConfigError("replay needs a path", key="telemetry.replay_path", expected="a CSV file")
         source = ReplaySource.from_path(settings.telemetry.replay_path)
     actuator = build_actuator(settings, sim)
+    if sim is not None and settings.actuator.kind == "sim" and settings.sim.checkpoint and not isinstance(clock, SimClock):
+        actuator = CheckpointedActuator(actuator, sim, sim_checkpoint(settings))  # type: ignore[assignment]
     return source, actuator, sim
 
 
@@ -113,7 +194,9 @@ def build_runtime(platform: Platform, components: Sequence[Component]) -> Runtim
     engines: list[Engine] = []
     sim = platform.extras.get("sim")
     if sim is not None:
-        engines.append(SimEngine(sim))
+        s = platform.settings.sim
+        checkpoint = sim_checkpoint(platform.settings) if s.checkpoint and not isinstance(platform.clock, SimClock) else None
+        engines.append(SimEngine(sim, checkpoint=checkpoint))
     engines.append(AuditWatch(platform))
     seen: set[str] = set()
     for comp in components:

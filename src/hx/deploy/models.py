@@ -97,8 +97,13 @@ class DeploymentRepo:
         found = self.list(service=service, states=ACTIVE, limit=1)
         return found[0] if found else None
 
-    def save(self, d: Deployment, now: datetime, log: tuple[str, dict[str, Any]] | None = None) -> Deployment:
-        """Write ``d`` if nobody else changed it since it was read; append a step-log row in the same transaction."""
+    def save(
+        self, d: Deployment, now: datetime, log: tuple[str, dict[str, Any]] | None = None, of: Deployment | None = None
+    ) -> Deployment:
+        """Write ``d`` if nobody else changed it since it was read; append a step-log row in the same transaction.
+
+        The log row names the step of ``of`` (the record before the change) when given, else of ``d``.
+        """
         values = {k: v for k, v in d.__dict__.items() if k not in ("id", "extra", "revision", "created_at")}
         values["updated_at"] = now
         values["revision"] = d.revision + 1
@@ -112,12 +117,13 @@ class DeploymentRepo:
                 raise Conflict(f"deployment {d.id} changed concurrently; retry", deployment=d.id)
             if log is not None:
                 status, detail = log
-                step = d.current_step or {}
+                at = of or d
+                step = at.current_step or {}
                 conn.execute(
                     insert(deployment_steps).values(
                         deployment_id=d.id,
-                        phase=d.phase,
-                        step_index=d.step_index,
+                        phase=at.phase,
+                        step_index=at.step_index,
                         kind=str(step.get("kind", "-")),
                         status=status,
                         ts=now,

@@ -95,9 +95,7 @@ class RolloutEngine:
         return d
 
     def _done(self, d: Deployment, now: datetime, detail: dict[str, Any]) -> Deployment:
-        return self.repo.save(
-            replace(d, step_index=d.step_index + 1, step_started_at=None), now, ("done", detail)
-        )
+        return self.repo.save(replace(d, step_index=d.step_index + 1, step_started_at=None), now, ("done", detail), of=d)
 
     # ---- steps -----------------------------------------------------------------------------
 

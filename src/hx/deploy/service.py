@@ -142,7 +142,7 @@ class DeploymentService:
         d = self.repo.save(
             replace(d, state="running", approvals=[*d.approvals, approval], step_index=d.step_index + 1,
                     step_started_at=None),
-            now, ("approved", approval),
+            now, ("approved", approval), of=d,
         )  # fmt: skip
         self._publish(EventType.DEPLOYMENT_APPROVED, d, approval)
         return self.engine.advance(d, now)

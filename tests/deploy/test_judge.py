@@ -1,0 +1,253 @@
+"""Tests of the canary judge: hand-made cases, configuration loading, CSV input and a seeded FPR sanity check."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hx.deploy.judge import JudgeConfig, MetricConfig, judge, load_metrics_config, load_series_csv
+from hx.deploy.judge_stats import ar1_factor, binomial_tails, compare_continuous, compare_counts, pooled_lag1
+from hx.errors import BadInput, ConfigError
+
+
+def _lat(rng: np.random.Generator, n: int = 60, scale: float = 1.0) -> np.ndarray:
+    return rng.normal(100.0, 10.0, n) * scale
+
+
+def _ar1(rng: np.random.Generator, n: int, phi: float) -> np.ndarray:
+    x = np.empty(n)
+    x[0] = rng.standard_normal()
+    for t in range(1, n):
+        x[t] = phi * x[t - 1] + math.sqrt(1 - phi**2) * rng.standard_normal()
+    return x
+
+
+def test_identical_series_pass() -> None:
+    rng = np.random.default_rng(1)
+    data = {"latency": _lat(rng), "errors": rng.poisson(0.5, 60).astype(float)}
+    cfg = JudgeConfig(metrics=[MetricConfig(name="latency"), MetricConfig(name="errors", kind="count")])
+    v = judge(data, data, cfg)
+    assert v.status == "pass"
+    assert v.score == 100.0
+    assert all(m.status == "pass" and m.shift == "none" for m in v.metrics)
+
+
+def test_obvious_latency_increase_fails_with_direction_and_evidence() -> None:
+    rng = np.random.default_rng(2)
+    v = judge(
+        {"latency": _lat(rng)}, {"latency": _lat(rng, scale=1.5)}, JudgeConfig(metrics=[MetricConfig(name="latency")])
+    )
+    m = v.metric("latency")
+    assert v.status == "fail"
+    assert m.status == "fail" and m.shift == "higher"
+    assert "welch-t (AR(1)-corrected)" in m.test
+    assert m.p_value is not None and m.p_value < 1e-6
+    assert m.effect is not None and 0.4 < m.effect < 0.6
+    assert m.ci_low is not None and m.ci_high is not None and 0 < m.ci_low < m.effect < m.ci_high
+    assert "higher" in m.reason
+
+
+def test_decrease_passes_when_increase_is_bad_and_fails_when_decrease_is_bad() -> None:
+    rng = np.random.default_rng(3)
+    base, can = {"cpu": _lat(rng)}, {"cpu": _lat(rng, scale=0.6)}
+    up = judge(base, can, JudgeConfig(metrics=[MetricConfig(name="cpu", direction="increase")]))
+    assert up.status == "pass" and up.metric("cpu").shift == "lower"
+    down = judge(base, can, JudgeConfig(metrics=[MetricConfig(name="cpu", direction="decrease")]))
+    assert down.status == "fail" and down.metric("cpu").shift == "lower"
+    either = judge(base, can, JudgeConfig(metrics=[MetricConfig(name="cpu", direction="either")]))
+    assert either.status == "fail"
+
+
+def test_critical_metric_failing_fails_the_whole_verdict() -> None:
+    rng = np.random.default_rng(4)
+    names = [f"m{i}" for i in range(10)]
+    base = {n: _lat(rng) for n in names}
+    can = {n: base[n].copy() for n in names}
+    can["m0"] = _lat(rng, scale=1.5)
+    plain = JudgeConfig(metrics=[MetricConfig(name=n) for n in names])
+    assert judge(base, can, plain).status == "marginal"  # 9 of 10 pass: score 90, between 75 and 95
+    crit = JudgeConfig(metrics=[MetricConfig(name=n, critical=(n == "m0")) for n in names])
+    v = judge(base, can, crit)
+    assert v.status == "fail" and v.score == 90.0
+    assert "critical" in v.reasons[0]
+
+
+def test_insufficient_data_is_inconclusive_not_pass() -> None:
+    rng = np.random.default_rng(5)
+    base = {"a": _lat(rng), "b": _lat(rng, 3)}
+    can = {"a": base["a"].copy(), "b": _lat(rng, 3)}
+    cfg = JudgeConfig(metrics=[MetricConfig(name="a"), MetricConfig(name="b")])
+    v = judge(base, can, cfg)
+    assert v.status == "inconclusive"
+    assert v.metric("b").status == "inconclusive" and "insufficient" in v.metric("b").reason
+    ignore = judge(base, can, cfg.model_copy(update={"no_data": "ignore"}))
+    assert ignore.status == "pass" and ignore.score == 100.0
+    failing = judge(base, can, cfg.model_copy(update={"no_data": "fail"}))
+    assert failing.score == 50.0 and failing.status == "fail"
+    nan_only = judge(
+        {"a": np.full(30, np.nan)}, {"a": np.full(30, np.nan)}, JudgeConfig(metrics=[MetricConfig(name="a")])
+    )
+    assert nan_only.status == "inconclusive" and nan_only.score is None
+
+
+def test_groups_and_weights_combine_as_documented() -> None:
+    rng = np.random.default_rng(6)
+    names = ["lat1", "lat2", "cpu", "mem"]
+    base = {n: _lat(rng) for n in names}
+    can = {n: base[n].copy() for n in names}
+    can["lat1"] = _lat(rng, scale=1.5)  # fails
+    metrics = [
+        MetricConfig(name="lat1", group="latency", weight=3.0),
+        MetricConfig(name="lat2", group="latency", weight=1.0),
+        MetricConfig(name="cpu", group="resources"),
+        MetricConfig(name="mem", group="resources"),
+    ]
+    v = judge(base, can, JudgeConfig(metrics=metrics, groups={"latency": 3.0, "resources": 1.0}))
+    # latency group: 1 of weight 4 passes -> 25; resources: 100; overall (3*25 + 1*100) / 4 = 43.75
+    assert v.groups == {"latency": 25.0, "resources": 100.0}
+    assert v.score == pytest.approx(43.75)
+    assert v.status == "fail"
+    even = judge(base, can, JudgeConfig(metrics=metrics))
+    assert even.score == pytest.approx(62.5)
+
+
+def test_counts_behave_on_zeros() -> None:
+    zeros = np.zeros(30)
+    r = compare_counts(zeros, zeros)
+    assert r.status == "pass" and r.p_value == 1.0 and r.effect == 0.0
+    # baseline has no errors, canary has many: infinite ratio, still a clean failure
+    r = compare_counts(zeros, np.full(30, 2.0))
+    assert r.status == "fail" and r.effect == math.inf and r.p_value is not None and r.p_value < 1e-10
+    # canary has none, baseline some: a decrease, passes when increase is bad
+    r = compare_counts(np.full(30, 1.0), zeros)
+    assert r.status == "pass" and r.shift == "lower"
+    # a single extra error is no evidence
+    one = zeros.copy()
+    one[3] = 1
+    assert compare_counts(zeros, one).status == "pass"
+
+
+def test_count_rates_use_the_denominator() -> None:
+    rng = np.random.default_rng(7)
+    req_b, req_c = np.full(40, 1000.0), np.full(40, 100.0)  # canary gets a tenth of the traffic
+    err_b = rng.poisson(5.0, 40).astype(float)
+    err_c = rng.poisson(0.5, 40).astype(float)  # same error rate per request
+    cfg = JudgeConfig(metrics=[MetricConfig(name="errors", kind="count", denominator="requests")])
+    v = judge({"errors": err_b, "requests": req_b}, {"errors": err_c, "requests": req_c}, cfg)
+    assert v.status == "pass"
+    raw = judge({"errors": err_b}, {"errors": err_c}, JudgeConfig(metrics=[MetricConfig(name="errors", kind="count")]))
+    assert raw.metric("errors").shift == "lower"
+    worse = judge({"errors": err_b, "requests": req_b}, {"errors": err_c * 4, "requests": req_c}, cfg)
+    assert worse.status == "fail"
+
+
+def test_overdispersed_counts_are_judged_with_quasi_poisson() -> None:
+    rng = np.random.default_rng(8)
+    b = rng.negative_binomial(1, 0.1, 60).astype(float)  # mean 9, variance 90
+    c = rng.negative_binomial(1, 0.1, 60).astype(float)
+    r = compare_counts(b, c)
+    assert r.dispersion is not None and r.dispersion > 3
+    assert r.test.startswith("quasi-Poisson")
+
+
+def test_absent_metric_is_bad_input_naming_it() -> None:
+    cfg = JudgeConfig(metrics=[MetricConfig(name="latency_p99")])
+    with pytest.raises(BadInput, match="latency_p99") as exc:
+        judge({"cpu": np.ones(10)}, {"cpu": np.ones(10)}, cfg)
+    assert exc.value.field == "latency_p99"
+
+
+def test_constant_equal_series_pass_and_negative_values_use_raw_scale() -> None:
+    assert compare_continuous(np.full(20, 3.0), np.full(20, 3.0)).status == "pass"
+    rng = np.random.default_rng(9)
+    b = rng.normal(0.0, 1.0, 50)
+    r = compare_continuous(b, b + 5.0)
+    assert r.status == "fail" and not r.test.startswith("log")
+
+
+def test_autocorrelation_helpers() -> None:
+    assert ar1_factor(1000, 0.7) == pytest.approx(1.7 / 0.3, rel=0.01)
+    rng = np.random.default_rng(10)
+    series = [_ar1(rng, 400, 0.7) for _ in range(2)]
+    assert pooled_lag1(series) == pytest.approx(0.7, abs=0.06)
+    assert pooled_lag1([rng.standard_normal(400), rng.standard_normal(400)]) < 0.1
+    up, down = binomial_tails(7, 10, 0.5)
+    assert up == pytest.approx(0.171875) and down == pytest.approx(0.9453125)
+
+
+def test_history_is_used_only_for_autocorrelation() -> None:
+    rng = np.random.default_rng(11)
+    full = 100 + 20 * _ar1(rng, 300, 0.7)
+    can = 100 + 20 * _ar1(rng, 60, 0.7)
+    r = compare_continuous(full[240:], can, history=full[:240])
+    assert r.autocorrelation is not None and 0.55 < r.autocorrelation < 0.9
+    assert r.n_baseline == 60
+
+
+def test_fpr_sanity_ar1_identical_canaries() -> None:
+    """200 AR(1) (phi 0.7) baseline/canary pairs from the same process: a few percent flagged at most.
+
+    At alpha 1% the expected count is ~2; 10 or more (5%) has probability ~1e-4 under a valid test, and a judge
+    that treats points as independent flags ~10-20% here (Kayenta's known weakness), so this can fail.
+    """
+    rng = np.random.default_rng(20261128)
+    cfg = JudgeConfig(metrics=[MetricConfig(name="latency")])
+    flagged = 0
+    naive = 0
+    for _ in range(200):
+        b, c = 100 + 20 * _ar1(rng, 60, 0.7), 100 + 20 * _ar1(rng, 60, 0.7)
+        flagged += judge({"latency": b}, {"latency": c}, cfg).status == "fail"
+        naive += compare_continuous(b, c, autocorrelation=False).status == "fail"
+    assert flagged < 10
+    assert naive > 2 * flagged + 5  # the check has teeth: ignoring autocorrelation is visibly worse
+
+
+def test_load_metrics_config(tmp_path: Path) -> None:
+    p = tmp_path / "canary.yml"
+    p.write_text(
+        "pass_threshold: 90\nmetrics:\n  - name: latency_p99\n    critical: true\n"
+        "  - name: errors\n    kind: count\n    denominator: requests\n    group: errors\ngroups:\n  errors: 2\n"
+    )
+    cfg = load_metrics_config(p)
+    assert cfg.pass_threshold == 90 and cfg.metrics[0].critical and cfg.group_weight("errors") == 2
+    p.write_text("metrics:\n  - name: latency\n    direction: up\n")
+    with pytest.raises(ConfigError) as exc:
+        load_metrics_config(p)
+    assert str(p) in str(exc.value) and exc.value.key == "metrics.0.direction"
+    p.write_text("metrics:\n  - name: latency\n    colour: red\n")
+    with pytest.raises(ConfigError, match=r"metrics\.0\.colour"):
+        load_metrics_config(p)
+    p.write_text("metrics: [\n")
+    with pytest.raises(ConfigError, match="YAML"):
+        load_metrics_config(p)
+    with pytest.raises(ConfigError, match="not found"):
+        load_metrics_config(tmp_path / "missing.yml")
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ValueError, match="unique"):
+        JudgeConfig(metrics=[MetricConfig(name="a"), MetricConfig(name="a")])
+    with pytest.raises(ValueError, match="groups without metrics"):
+        JudgeConfig(metrics=[MetricConfig(name="a")], groups={"latncy": 2})
+    with pytest.raises(ValueError, match="marginal_threshold"):
+        JudgeConfig(metrics=[MetricConfig(name="a")], pass_threshold=50, marginal_threshold=80)
+    with pytest.raises(ValueError, match="denominator"):
+        MetricConfig(name="a", denominator="requests")
+
+
+def test_load_series_csv(tmp_path: Path) -> None:
+    p = tmp_path / "s.csv"
+    p.write_text("timestamp,latency,errors\n0,100.5,0\n60,,1\n120,99,2\n")
+    data = load_series_csv(p)
+    assert set(data) == {"latency", "errors"}
+    assert np.isnan(data["latency"][1]) and data["errors"].tolist() == [0.0, 1.0, 2.0]
+    p.write_text("latency\n1\n2\nabc\n")
+    with pytest.raises(BadInput, match="row 4") as exc:
+        load_series_csv(p)
+    assert exc.value.field == "row 4"
+    p.write_text("a,b\n1\n")
+    with pytest.raises(BadInput, match="row 2"):
+        load_series_csv(p)

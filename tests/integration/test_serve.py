@@ -1,0 +1,119 @@
+"""`hx serve` as a real process: health and metrics, one component on its own port, and a rollout that survives
+the server being killed (SIGKILL) in the middle."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.net import free_port, wait_http
+
+pytestmark = pytest.mark.integration
+
+FAST_SIM = {
+    "HX_SIM__SERVICES": "2",
+    "HX_SIM__STEP_S": "1",
+    "HX_SIM__STARTUP_S": "2",
+    "HX_SIM__WARMUP_S": "600",
+    "HX_AI_ORCHESTRATOR__CANARY__ANALYSIS_INTERVAL_S": "8",
+    "HX_AI_ORCHESTRATOR__CANARY__STEPS": "[20, 50, 100]",
+}
+
+
+@contextmanager
+def hx_serve(home: Path, args: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    e = {**os.environ, "HX_HOME": str(home), **(env or {})}
+    log = (home.parent / f"serve-{port}.log").open("ab")
+    proc = subprocess.Popen([sys.executable, "-m", "hx.cli", "serve", "--port", str(port), *args], env=e,
+                            stdout=log, stderr=log)  # fmt: skip
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", timeout=60)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+
+
+def test_serve_all_in_one_health_metrics_auth(tmp_path: Path) -> None:
+    port = free_port()
+    with hx_serve(tmp_path / "hx", [], port, FAST_SIM):
+        h = httpx.get(f"http://127.0.0.1:{port}/health").json()
+        assert h["status"] == "ok", h
+        assert h["checks"]["store"]["status"] == "ok"
+        assert "ai-orchestrator" in h["components"] and "self-healing" in h["components"]
+        assert "hx_http_requests_total" in httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/events").status_code == 401
+        assert (tmp_path / "hx" / "admin.token").stat().st_mode & 0o777 == 0o600
+
+
+def test_serve_one_component(tmp_path: Path) -> None:
+    from hx.components import get_component
+
+    assert get_component("self-healing").port == 8085
+    port = free_port()
+    with hx_serve(tmp_path / "hx", ["--component", "self-healing"], port, FAST_SIM):
+        h = httpx.get(f"http://127.0.0.1:{port}/health").json()
+        assert h["component"] == "self-healing" and h["components"] == ["self-healing"]
+
+
+def _wait(cond: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():  # type: ignore[operator]
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_rollout_survives_kill_9(tmp_path: Path) -> None:
+    home = tmp_path / "hx"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with hx_serve(home, [], port, FAST_SIM) as proc:
+        admin = (home / "admin.token").read_text().strip()
+        h = {"Authorization": f"Bearer {admin}"}
+        r = httpx.post(f"{url}/api/v1/deployments", headers=h,
+                       json={"service": "frontend", "version": "v2", "environment": "dev", "strategy": "canary"})  # fmt: skip
+        assert r.status_code == 201, r.text
+        dep = r.json()["id"]
+
+        def mid_analysis() -> bool:
+            d = httpx.get(f"{url}/api/v1/deployments/{dep}", headers=h).json()
+            step = d["current_step"] or {}
+            return bool(step.get("kind") == "analyze" and d["step_started_at"] and d["step_index"] > 3)
+
+        _wait(mid_analysis, 90, "the rollout to reach its second analysis")
+        before = httpx.get(f"{url}/api/v1/deployments/{dep}", headers=h).json()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    assert before["state"] == "running"
+    with hx_serve(home, [], port, FAST_SIM):
+        def finished() -> bool:
+            d = httpx.get(f"{url}/api/v1/deployments/{dep}", headers=h).json()
+            return d["state"] in ("promoted", "rolled_back", "failed", "aborted", "needs_person")
+
+        _wait(finished, 120, "the resumed rollout to finish")
+        d = httpx.get(f"{url}/api/v1/deployments/{dep}", headers=h).json()
+    assert d["state"] == "promoted", d["reason"]
+    steps = d["steps"]
+    done = [(s["phase"], s["step_index"]) for s in steps if s["status"] == "done"]
+    assert len(done) == len(set(done)), "a step was completed twice"
+    forward_done = sorted(i for p, i in done if p == "forward")
+    assert forward_done == list(range(len(d["plan"]))), "a step was skipped"
+    interrupted = before["step_index"]
+    started = [s for s in steps if s["step_index"] == interrupted and s["status"] == "started"]
+    assert len(started) == 1  # the interrupted step kept its recorded start and resumed
