@@ -138,10 +138,9 @@ def build_world(
     actuator: Actuator | None = None
     if settings.telemetry.source == "sim" or settings.actuator.kind == "sim":
         sim = build_sim(settings, clock)
-    if settings.telemetry.source == "sim":
+    if settings.telemetry.source == "sim" and sim is not None:
         from hx.sim import SimSource
 
-        assert sim is not None
         source = SimSource(sim)
     elif settings.telemetry.source == "prometheus":
         from hx.telemetry.prometheus import PrometheusSource
@@ -170,16 +169,16 @@ def build_actuator(settings: Settings, sim: Simulation | None) -> Actuator:
     if a.kind == "shell":
         from hx.actuate.shell import ShellActuator
 
-        return ShellActuator(a.shell, timeout=a.timeout_s)
+        return ShellActuator(a.shell)
     if a.kind == "ansible":
         from hx.actuate.ansible import AnsibleActuator
 
         if not a.ansible_inventory:
             raise ConfigError("ansible needs an inventory", key="actuator.ansible_inventory", expected="a path")
-        return AnsibleActuator(a.ansible_inventory, a.ansible_playbooks, timeout=a.timeout_s)
-    from hx.actuate.http import HttpActuator
+        return AnsibleActuator(inventory=a.ansible_inventory, playbooks=a.ansible_playbooks)
+    from hx.actuate.http import HttpActuator, Webhook
 
-    return HttpActuator(a.http, timeout=a.timeout_s)
+    return HttpActuator({verb: Webhook(url) for verb, url in a.http.items()})
 
 
 def _factory(path: str) -> Any:

@@ -40,7 +40,7 @@ from hx.actuate._common import (
     weights_text,
 )
 from hx.actuate.base import ActionResult, Capability
-from hx.errors import ActuatorError, ActuatorTimeout, ConfigError, Unsupported
+from hx.errors import ActuatorError, ActuatorTimeout, BadInput, ConfigError, Unsupported
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _RETRY_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
@@ -157,7 +157,11 @@ class HttpActuator:
                 f"{self.name}: no webhook for action {action!r}; configured: {configured}", field="action"
             )
         checked = check_params(params)
-        url = self._url(hook, {"action": action, **{k: v for k, v in checked.items() if isinstance(v, str | int)}})
+        values = {"action": action, **{k: v for k, v in checked.items() if isinstance(v, str | int | float)}}
+        missing = placeholders(hook.url) - set(values)
+        if missing:
+            raise BadInput(f"action {action!r} needs parameter(s) {', '.join(sorted(missing))}", field="params")
+        url = self._url(hook, values)
         return self._send("run", action, hook, url, {"verb": "run", "action": action, "params": checked}, timeout)
 
     # ---- internals --------------------------------------------------------------------

@@ -27,7 +27,13 @@ DERIVED = {"errors", "requests"}
 def version_signal(
     source: SignalSource, service: str, version: str, name: str, start: datetime, end: datetime, step: float
 ) -> FloatArray:
-    """One signal of one version; sources without per-version signals raise Unsupported."""
+    """One signal of one version (the sim reads it directly, Prometheus by the ``version`` label)."""
+    by: Any = getattr(source, "signal_by", None)
+    if by is not None:
+        for series in by(service, name, "version", start, end, step):
+            if series.labels.get("version") == version:
+                return np.asarray(series.values, dtype=np.float64)
+        return np.full(int((end - start).total_seconds() // step) + 1, np.nan)
     fn: Any = source.signal
     try:
         series = fn(service, name, start, end, step, version=version)

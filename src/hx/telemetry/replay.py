@@ -143,6 +143,17 @@ class ReplaySource:
             ts = np.array(sorted(points), dtype=np.float64)
             self._arrays[key] = (ts, np.array([points[t] for t in ts.tolist()], dtype=np.float64))
 
+    @classmethod
+    def from_path(cls, path: str | Path, *, on_bad_row: Literal["error", "skip"] = "error") -> ReplaySource:
+        """One CSV file, or every ``*.csv`` / ``*.csv.gz`` file in a directory (sorted by name)."""
+        p = Path(path)
+        if p.is_dir():
+            files = sorted([*p.glob("*.csv"), *p.glob("*.csv.gz")])
+            if not files:
+                raise NotFound(f"no *.csv or *.csv.gz files in {p}", file=str(p))
+            return cls(files, on_bad_row=on_bad_row)
+        return cls([p], on_bad_row=on_bad_row)
+
     # ---- loading ----------------------------------------------------------------------
 
     def _load(self, path: Path) -> None:

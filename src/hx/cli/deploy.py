@@ -1,0 +1,165 @@
+"""``hx deploy`` (through a running server) and ``hx canary judge`` (local)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from hx.cli.client import ApiClient
+from hx.cli.context import Ctx, ctx_of
+
+deploy_app = typer.Typer(help="Ship a version: risk, strategy, rollout, canary judgement.", no_args_is_help=True)
+canary_app = typer.Typer(help="Judge a canary against its baseline.", no_args_is_help=True)
+
+URL = typer.Option(None, "--url", help="hx server (default $HX_URL or http://127.0.0.1:8080)")
+TOKEN = typer.Option(None, "--token", help="API token (default $HX_TOKEN or the data dir's admin.token)")
+
+
+def _client(c: Ctx, url: str | None, token: str | None) -> ApiClient:
+    return ApiClient.from_env(url, token, c.loaded.settings.data_dir)
+
+
+def _show(c: Ctx, d: dict[str, Any]) -> None:
+    if c.as_json:
+        c.emit(d)
+        return
+    risk = d.get("risk", {})
+    c.console.print(
+        f"[bold]deployment {d['id']}[/bold] {d['service']} {d['from_version']} -> {d['version']} "
+        f"({d['environment']}) strategy [bold]{d['strategy']}[/bold] state [bold]{d['state']}[/bold]"
+    )
+    c.console.print(f"risk {risk.get('score')} (top: {', '.join(risk.get('top', []))}); {d['decision'].get('reason')}")
+    table = Table("#", "step", "detail")
+    for i, step in enumerate(d["plan"] if d["phase"] == "forward" else d["rollback_plan"]):
+        mark = "->" if i == d["step_index"] else ("ok" if i < d["step_index"] else "")
+        table.add_row(f"{mark} {i}", step["kind"], json.dumps({k: v for k, v in step.items() if k != "kind"}))
+    c.console.print(table)
+    if d.get("reason"):
+        c.console.print(f"reason: {d['reason']}")
+
+
+@deploy_app.command("create")
+def create(
+    ctx: typer.Context,
+    service: str = typer.Argument(...),
+    version: str = typer.Argument(...),
+    env: str = typer.Option(..., "--environment", "-e", help="target environment (dev, staging, prod, ...)"),
+    strategy: str | None = typer.Option(None, help="rolling, blue_green, canary, recreate, conservative"),
+    lines_changed: int = typer.Option(0, min=0),
+    files_changed: int = typer.Option(0, min=0),
+    migration: bool = typer.Option(False, help="the change migrates data: rollback is unsafe"),
+    url: str | None = URL,
+    token: str | None = TOKEN,
+) -> None:
+    """Request a deployment; hx scores its risk, picks the strategy and starts the rollout."""
+    c = ctx_of(ctx)
+    body = {
+        "service": service,
+        "version": version,
+        "environment": env,
+        "strategy": strategy,
+        "change": {"lines_changed": lines_changed, "files_changed": files_changed, "migration": migration},
+    }
+    _show(c, _client(c, url, token).request("POST", "/api/v1/deployments", json=body))
+
+
+@deploy_app.command("status")
+def status(ctx: typer.Context, dep_id: int | None = typer.Argument(None), url: str | None = URL,
+           token: str | None = TOKEN) -> None:  # fmt: skip
+    """One deployment with its plan and analyses, or the latest ones."""
+    c = ctx_of(ctx)
+    api = _client(c, url, token)
+    if dep_id is not None:
+        _show(c, api.request("GET", f"/api/v1/deployments/{dep_id}"))
+        return
+    deps = api.request("GET", "/api/v1/deployments")["deployments"]
+    if c.as_json:
+        c.emit(deps)
+        return
+    table = Table("id", "service", "version", "env", "strategy", "state")
+    for d in deps:
+        table.add_row(str(d["id"]), d["service"], d["version"], d["environment"], d["strategy"], d["state"])
+    c.console.print(table)
+
+
+def _action(name: str, help_text: str) -> None:
+    def command(
+        ctx: typer.Context,
+        dep_id: int = typer.Argument(...),
+        otp: str | None = typer.Option(None, "--otp", help="TOTP code (production approvals)"),
+        url: str | None = URL,
+        token: str | None = TOKEN,
+    ) -> None:
+        c = ctx_of(ctx)
+        headers = {"X-HX-OTP": otp} if otp else {}
+        _show(c, _client(c, url, token).request("POST", f"/api/v1/deployments/{dep_id}/{name}", headers=headers))
+
+    command.__doc__ = help_text
+    deploy_app.command(name)(command)
+
+
+for _name, _help in (
+    ("approve", "Approve the waiting step (approver role; prod: not the requester, and --otp)."),
+    ("pause", "Pause a running rollout."),
+    ("resume", "Resume a paused rollout."),
+    ("promote", "Skip the remaining analysis and promote."),
+    ("abort", "Stop the rollout and return to the old version."),
+    ("rollback", "Roll back (also after promotion)."),
+):
+    _action(_name, _help)
+
+
+@deploy_app.command("train")
+def train(
+    ctx: typer.Context,
+    scenarios: int = typer.Option(40, min=8, help="simulated scenarios when history is too short"),
+    seed: int = typer.Option(0),
+    promote: bool = typer.Option(True, help="promote the new model version"),
+) -> None:
+    """Retrain the strategy model from the store's deployment history (or the simulator's outcomes)."""
+    from rich.progress import Progress
+
+    from hx.deploy.training import train_decision_model
+
+    c = ctx_of(ctx)
+    p = c.platform()
+    with Progress(console=c.err, transient=True) as bar:
+        task = bar.add_task("training", total=None)
+        meta = train_decision_model(p, scenarios=scenarios, seed=seed, promote=promote,
+                                    progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip
+    c.emit(meta.to_json(), f"trained {meta.name} v{meta.version} on {meta.training_data} data: {dict(meta.metrics)}")
+
+
+@canary_app.command("judge")
+def judge_cmd(
+    ctx: typer.Context,
+    baseline: Path = typer.Option(..., exists=True, dir_okay=False, help="CSV: one column per metric"),
+    canary: Path = typer.Option(..., exists=True, dir_okay=False),
+    config: Path = typer.Option(..., exists=True, dir_okay=False, help="metrics.yml"),
+) -> None:
+    """Judge the canary's metrics against the baseline's (exit 1 when the verdict is fail)."""
+    from hx.deploy.judge import judge, load_metrics_config, load_series_csv
+    from hx.errors import BadInput
+
+    c = ctx_of(ctx)
+    cfg = load_metrics_config(config)
+    b, k = load_series_csv(baseline), load_series_csv(canary)
+    need = {m.name for m in cfg.metrics} | {m.denominator for m in cfg.metrics if m.denominator}
+    for side, data, path in (("baseline", b, baseline), ("canary", k, canary)):
+        missing = sorted(n for n in need if n not in data)
+        if missing:
+            raise BadInput(f"{path}: no column for metric(s) {', '.join(missing)} named in {config}", field=missing[0])
+    v = judge(b, k, cfg)
+    if c.as_json:
+        c.emit(v.model_dump())
+    else:
+        table = Table("metric", "status", "test", "effect", "interval", "reason", title=f"verdict: {v.status} ({v.score})")
+        for m in v.metrics:
+            table.add_row(m.name, m.status, m.test, f"{m.effect}", f"[{m.ci_low}, {m.ci_high}]", m.reason)
+        c.console.print(table)
+    if v.status == "fail":
+        raise typer.Exit(1)

@@ -1,0 +1,102 @@
+"""The ensemble: calibrated detectors combined, with alerts folded per incident.
+
+Every component's score is a calibrated tail probability on the same scale, so the ensemble takes the
+most confident one (the maximum score): each component is specialised (range novelty for values never
+seen, the seasonal likelihood for points or stretches unusual for their time of day) and a point need
+only be clearly anomalous to one of them.  After a score reaches ``alert_threshold``, the scores of the
+next ``cooldown`` points are halved, so one incident raises one alert, as an operator wants (and as
+NAB rewards).  ``explain()`` names each component's score and the tightest expected range.
+
+The default components were chosen on NAB (see ``bench/nab.py``): adding the raw robust z or the
+forecast residual raised recall a little but false alarms more.
+
+>>> import numpy as np
+>>> t = np.arange(0, 10 * 86400, 3600.0)
+>>> v = np.where((t % 86400) < 43200, 10.0, 0.0) + np.sin(t / 977.0)
+>>> v[-5] = 40.0
+>>> det = Ensemble()
+>>> s = det.process(v, t)
+>>> bool(s[-5] >= 0.8), bool(s[:-5].max() < 0.8), sorted(det.explain()["components"])
+(True, True, ['likelihood', 'novelty'])
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from hx.detect.base import DETECTORS, Detector, make
+
+DEFAULT_COMPONENTS = ("likelihood", "novelty")
+
+
+@DETECTORS.register("ensemble")
+class Ensemble(Detector):
+    """Maximum of calibrated component scores, with per-incident alert folding."""
+
+    def __init__(
+        self,
+        components: tuple[str, ...] = DEFAULT_COMPONENTS,
+        alert_threshold: float = 0.8,
+        cooldown: int = 100,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.components = tuple(components)
+        self.alert_threshold = alert_threshold
+        self.cooldown = cooldown
+        self.seed = seed
+        self._parts = [make(name, seed=seed) for name in self.components]
+        self._since_alert = cooldown
+        self._raw = 0.0
+
+    @property
+    def warmup(self) -> int:  # type: ignore[override]
+        return max(p.warmup for p in self._parts)
+
+    def _combine(self, scores: list[float]) -> float:
+        raw = max(scores)
+        self._raw = raw
+        s = raw * 0.5 if self._since_alert < self.cooldown else raw
+        self._exp = (s, math.nan, math.nan)
+        return s
+
+    def explain(self) -> dict[str, Any]:
+        """The last point: the tightest expected range any component gives, each component's score."""
+        lows = [lo for p in self._parts if (lo := p._exp[1]) == lo]
+        highs = [hi for p in self._parts if (hi := p._exp[2]) == hi]
+        lo, hi = (max(lows), min(highs)) if lows and highs else (math.nan, math.nan)
+        if lo > hi:
+            lo, hi = min(lows), max(highs)
+        return {
+            "score": self._exp[0],
+            "expected_low": lo,
+            "expected_high": hi,
+            "components": {name: p._exp[0] for name, p in zip(self.components, self._parts, strict=True)},
+            "suppressed": self._exp[0] < self._raw,
+        }
+
+    def _gap(self) -> None:
+        self._exp = (0.0, math.nan, math.nan)
+        for p in self._parts:
+            p._gap()
+
+    def _score(self, x: float, t: float) -> float:
+        return self._combine([p._score(x, t) for p in self._parts])
+
+    def _learn(self, x: float, t: float) -> None:
+        self._score(x, t)
+        for p in self._parts:
+            p._learn(x, t)
+        self._fold()
+
+    def _fold(self) -> None:
+        if self._raw >= self.alert_threshold and self._since_alert >= self.cooldown:
+            self._since_alert = 0
+        else:
+            self._since_alert += 1
+
+    def _step(self, x: float, t: float) -> float:
+        s = self._combine([p._step(x, t) for p in self._parts])
+        self._fold()
+        return s

@@ -1,0 +1,502 @@
+"""PrometheusSource: signals read over the Prometheus HTTP API (works with anything that speaks it).
+
+Each canonical signal is a PromQL *template* from configuration.  Templates may use three
+placeholders, and no others:
+
+``{service}``
+    the service name, escaped for a PromQL double-quoted string literal; it must appear inside
+    double quotes, e.g. ``hx_sim_cpu_utilization{service="{service}"}``.
+``{by}``
+    the grouping label list of an aggregation, e.g. ``sum by ({by}) (...)``: empty for a
+    per-service read (``sum by () (x)`` is ``sum(x)``), ``instance`` (or ``version``) for a
+    per-instance read through :meth:`PrometheusSource.signal_by`.
+``{window}``
+    the range of ``rate()`` and friends (``PrometheusConfig.window``, e.g. ``1m``; make it at least
+    four scrape intervals).
+
+The default templates (:data:`DEFAULT_TEMPLATES`) assume the simulated fleet's metrics, each
+labelled ``service``, ``instance`` and ``version``:
+
+- counters ``hx_sim_requests_total``, ``hx_sim_errors_total``;
+- gauges ``hx_sim_cpu_utilization``, ``hx_sim_memory_utilization`` (fractions 0..1),
+  ``hx_sim_latency_seconds{quantile="0.5"|"0.95"|"0.99"}`` (a summary), ``hx_sim_saturation`` (falling
+  back to ``hx_sim_utilization`` when there is no saturation gauge);
+- ``hx_sim_replicas`` per ``service`` and ``version`` (live replicas; summed over versions).
+
+Scrape the fleet with ``honor_labels: true``: it sets its own ``instance`` label.
+``error_rate`` is the *fraction* of requests that failed (errors/s over requests/s; 0 when no error
+counter exists yet, NaN when there are no requests).  Latency quantiles are the worst instance's.
+To point hx at other metrics, pass your own ``templates`` (a full mapping; start from
+``{**DEFAULT_TEMPLATES, ...}`` to override a few).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+import numpy as np
+
+from hx.errors import BadInput, BadQuery, ConfigError, EmptyResult, NotFound, SourceDown, TelemetryError, Unsupported
+from hx.telemetry.base import FloatArray, Series
+from hx.telemetry.common import SourceHealth, align_to_grid, step_grid, to_unix
+
+_Q = '{service="{service}"}'
+
+DEFAULT_TEMPLATES: Mapping[str, str] = {
+    "request_rate": "sum by ({by}) (rate(hx_sim_requests_total" + _Q + "[{window}]))",
+    "error_rate": (
+        "(sum by ({by}) (rate(hx_sim_errors_total" + _Q + "[{window}]))"
+        " or 0 * sum by ({by}) (rate(hx_sim_requests_total" + _Q + "[{window}])))"
+        " / sum by ({by}) (rate(hx_sim_requests_total" + _Q + "[{window}]))"
+    ),
+    "latency_p50": 'max by ({by}) (hx_sim_latency_seconds{service="{service}",quantile="0.5"})',
+    "latency_p95": 'max by ({by}) (hx_sim_latency_seconds{service="{service}",quantile="0.95"})',
+    "latency_p99": 'max by ({by}) (hx_sim_latency_seconds{service="{service}",quantile="0.99"})',
+    "cpu_utilization": "avg by ({by}) (hx_sim_cpu_utilization" + _Q + ")",
+    "memory_utilization": "avg by ({by}) (hx_sim_memory_utilization" + _Q + ")",
+    "replicas": "sum by ({by}) (hx_sim_replicas" + _Q + ")",
+    "saturation": ("avg by ({by}) (hx_sim_saturation" + _Q + ") or avg by ({by}) (hx_sim_utilization" + _Q + ")"),
+}
+
+#: Prometheus refuses more than 11,000 points per series in one range query; reads are split below that.
+MAX_POINTS_PER_QUERY = 10_000
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_KNOWN_PLACEHOLDERS = ("service", "by", "window")
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+_RETRY_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadError, httpx.RemoteProtocolError)
+
+
+def escape_label_value(value: str) -> str:
+    """``value`` escaped for a PromQL double-quoted string literal (Go escaping rules).
+
+    >>> print(escape_label_value('a"b\\\\c'))
+    a\\"b\\\\c
+    >>> escape_label_value("line\\nbreak")
+    'line\\\\nbreak'
+    """
+    out: list[str] = []
+    for ch in value:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _quoted_spans(template: str) -> list[tuple[int, int, str]]:
+    """(start, end, quote) of each string literal in a PromQL expression."""
+    spans: list[tuple[int, int, str]] = []
+    i = 0
+    while i < len(template):
+        ch = template[i]
+        if ch == "#":  # a comment runs to the end of the line
+            nl = template.find("\n", i)
+            i = len(template) if nl < 0 else nl
+            continue
+        if ch in "\"'`":
+            j = i + 1
+            while j < len(template) and template[j] != ch:
+                j += 2 if (template[j] == "\\" and ch != "`") else 1
+            spans.append((i, j, ch))
+            i = j + 1
+            continue
+        i += 1
+    return spans
+
+
+def check_template(signal: str, template: str) -> None:
+    """Refuse a template with an unknown placeholder or a ``{service}`` outside double quotes.
+
+    >>> check_template("cpu", 'avg(cpu{service="{service}"})')
+    >>> try:
+    ...     check_template("cpu", "avg(cpu{service={service}})")
+    ... except ConfigError as err:
+    ...     print(err.key)
+    telemetry.prometheus.templates.cpu
+    """
+    key = f"telemetry.prometheus.templates.{signal}"
+    if not isinstance(template, str) or not template.strip():
+        raise ConfigError("empty template", key=key, expected="a PromQL template")
+    spans = _quoted_spans(template)
+    for m in _PLACEHOLDER.finditer(template):
+        name = m.group(1)
+        if name not in _KNOWN_PLACEHOLDERS:
+            raise ConfigError(
+                f"unknown placeholder {{{name}}}; templates may use {{service}}, {{by}}, {{window}}",
+                key=key,
+                expected="a PromQL template",
+            )
+        quote = next((q for s, e, q in spans if s < m.start() < e), None)
+        if name == "service" and quote != '"':
+            raise ConfigError(
+                '{service} must sit inside a double-quoted label value, e.g. service="{service}"',
+                key=key,
+                expected="a PromQL template",
+            )
+        if name != "service" and quote is not None:
+            raise ConfigError(f"{{{name}}} must not sit inside a string literal", key=key, expected="a PromQL template")
+
+
+def render_template(template: str, *, service: str, by: str = "", window: str = "1m") -> str:
+    """The template with its placeholders filled in (the service escaped).
+
+    >>> render_template('sum by ({by}) (rate(x{service="{service}"}[{window}]))', service='we"ird', by="instance")
+    'sum by (instance) (rate(x{service="we\\\\"ird"}[1m]))'
+    """
+    values = {"service": escape_label_value(service), "by": by, "window": window}
+
+    def fill(m: re.Match[str]) -> str:
+        return values.get(m.group(1), m.group(0))
+
+    return _PLACEHOLDER.sub(fill, template)
+
+
+@dataclass(frozen=True)
+class PrometheusConfig:
+    """Where Prometheus is and how to talk to it.  ``templates`` replaces the defaults as a whole."""
+
+    url: str
+    templates: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
+    window: str = "1m"
+    timeout_s: float = 10.0
+    retries: int = 3
+    backoff_s: float = 0.2
+    max_backoff_s: float = 5.0
+    bearer_token: str | None = field(default=None, repr=False)
+    basic_auth: tuple[str, str] | None = field(default=None, repr=False)
+    verify_tls: bool | str = True
+    #: The label whose values are the services, and a series selector that limits where to look.
+    service_label: str = "service"
+    services_match: str | None = "hx_sim_requests_total"
+
+    def __post_init__(self) -> None:
+        key = "telemetry.prometheus"
+        if not self.url.startswith(("http://", "https://")):
+            raise ConfigError(f"url {self.url!r} is not an http(s) URL", key=f"{key}.url", expected="http://host:9090")
+        if not _DURATION.match(self.window):
+            raise ConfigError(f"window {self.window!r}", key=f"{key}.window", expected="a PromQL duration such as 1m")
+        if not (self.timeout_s > 0 and math.isfinite(self.timeout_s)):
+            raise ConfigError(f"timeout_s {self.timeout_s!r}", key=f"{key}.timeout_s", expected="a positive number")
+        if not 0 <= self.retries <= 10:
+            raise ConfigError(f"retries {self.retries!r}", key=f"{key}.retries", expected="0..10")
+        if self.bearer_token and self.basic_auth:
+            raise ConfigError("set bearer_token or basic_auth, not both", key=f"{key}.bearer_token")
+        if not _LABEL_NAME.match(self.service_label):
+            raise ConfigError(f"service_label {self.service_label!r}", key=f"{key}.service_label", expected="a label")
+        for name, template in self.templates.items():
+            check_template(name, template)
+
+
+def _parse_value(raw: Any) -> float:
+    try:
+        return float(raw)
+    except (TypeError, ValueError) as err:
+        raise TelemetryError(f"Prometheus sent a sample value {raw!r} that is not a number") from err
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    raw = resp.headers.get("Retry-After")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None  # an HTTP-date: fall back to our own backoff
+
+
+class PrometheusSource:
+    """A SignalSource over the Prometheus HTTP API (``/api/v1/query``, ``/api/v1/query_range``).
+
+    ``client`` is injectable (tests pass an ``httpx.Client`` with a mock transport); ``sleep`` too.
+
+    >>> src = PrometheusSource(PrometheusConfig(url="http://127.0.0.1:9090"))
+    >>> src.render("cpu_utilization", "api")
+    'avg by () (hx_sim_cpu_utilization{service="api"})'
+    >>> src.close()
+    """
+
+    def __init__(
+        self,
+        config: PrometheusConfig,
+        *,
+        client: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config = config
+        self._base = config.url.rstrip("/")
+        self._own_client = client is None
+        self._client = client if client is not None else httpx.Client(verify=config.verify_tls)
+        self._sleep = sleep
+        self._auth: httpx.Auth | None = httpx.BasicAuth(*config.basic_auth) if config.basic_auth else None
+        self._headers = {"Authorization": f"Bearer {config.bearer_token}"} if config.bearer_token else {}
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, client: httpx.Client | None = None) -> PrometheusSource:
+        """Build from a settings section with ``url``, ``bearer_token``, ``username``, ``password``,
+        ``timeout_s``, ``retries`` and ``templates`` (secrets may be pydantic ``SecretStr``).
+
+        ``templates`` there override the defaults by name (an empty mapping keeps the defaults).
+        """
+
+        def secret(value: Any) -> str | None:
+            if value is None:
+                return None
+            return str(value.get_secret_value() if hasattr(value, "get_secret_value") else value)
+
+        username, password = getattr(settings, "username", None), secret(getattr(settings, "password", None))
+        config = PrometheusConfig(
+            url=settings.url,
+            templates={**DEFAULT_TEMPLATES, **(getattr(settings, "templates", None) or {})},
+            timeout_s=float(getattr(settings, "timeout_s", 10.0)),
+            retries=int(getattr(settings, "retries", 3)),
+            bearer_token=secret(getattr(settings, "bearer_token", None)),
+            basic_auth=(username, password or "") if username else None,
+        )
+        return cls(config, client=client)
+
+    # ---- lifecycle --------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._own_client:
+            self._client.close()
+
+    def __enter__(self) -> PrometheusSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- SignalSource -----------------------------------------------------------------
+
+    def services(self) -> list[str]:
+        """Values of the service label (``/api/v1/label/<service_label>/values``)."""
+        params = {"match[]": self.config.services_match} if self.config.services_match else {}
+        data = self._get(f"/api/v1/label/{self.config.service_label}/values", params)
+        if not isinstance(data, list):
+            raise TelemetryError(f"Prometheus sent label values that are not a list: {str(data)[:200]}")
+        return sorted(str(v) for v in data)
+
+    def signal(self, service: str, name: str, start: datetime, end: datetime, step: float) -> Series:
+        """The named canonical signal of a service, one value per step (NaN where Prometheus has none)."""
+        promql = self.render(name, service)
+        found = self._range(promql, start, end, step)
+        if not found:
+            raise EmptyResult(
+                f"no data for signal {name!r} of service {service!r}; check the service name "
+                f"(services() lists the known ones) and that it is scraped",
+                service=service,
+                signal=name,
+                query=promql,
+            )
+        if len(found) > 1:
+            raise BadQuery(
+                f"the template for {name!r} returned {len(found)} series for service {service!r}; "
+                f"it must aggregate to one, e.g. sum by ({{by}}) (...)",
+                signal=name,
+                query=promql,
+            )
+        grid, values = next(iter(found.values()))
+        return Series(name, grid, values, {"service": service})
+
+    def signal_by(self, service: str, name: str, by: str, start: datetime, end: datetime, step: float) -> list[Series]:
+        """The named signal per value of label ``by`` (``instance``, ``version``), sorted by that value."""
+        if not _LABEL_NAME.match(by):
+            raise BadInput(f"{by!r} is not a label name", field="by")
+        template = self._template(name)
+        if "{by}" not in template:
+            raise Unsupported(
+                f"the template for {name!r} has no {{by}} grouping, so it cannot be read per {by}; "
+                f"write it as e.g. sum by ({{by}}) (...)",
+                field="by",
+            )
+        promql = render_template(template, service=service, by=by, window=self.config.window)
+        found = self._range(promql, start, end, step)
+        if not found:
+            raise EmptyResult(
+                f"no data for signal {name!r} of service {service!r} per {by}",
+                service=service,
+                signal=name,
+                query=promql,
+            )
+        out: list[Series] = []
+        for labels, (grid, values) in found.items():
+            label_map = dict(labels)
+            if by not in label_map:
+                raise BadQuery(f"the template for {name!r} returned a series without label {by!r}", query=promql)
+            out.append(Series(name, grid, values, {"service": service, by: label_map[by]}))
+        return sorted(out, key=lambda s: s.labels[by])
+
+    def query(self, promql: str, start: datetime, end: datetime, step: float) -> list[Series]:
+        """A raw PromQL range query; one Series per result series ([] when nothing matched)."""
+        out: list[Series] = []
+        for labels, (grid, values) in sorted(self._range(promql, start, end, step).items()):
+            label_map = dict(labels)
+            out.append(Series(label_map.pop("__name__", promql), grid, values, label_map))
+        return out
+
+    # ---- more -------------------------------------------------------------------------
+
+    def instant(self, service: str, name: str, at: datetime | None = None) -> float:
+        """The named signal's value now (or ``at``), from ``/api/v1/query``."""
+        promql = self.render(name, service)
+        params: dict[str, str] = {"query": promql}
+        if at is not None:
+            params["time"] = f"{to_unix(at, field='at'):.3f}"
+        data = self._get("/api/v1/query", params)
+        if not isinstance(data, dict):
+            raise TelemetryError(f"Prometheus sent an instant result that is not an object: {str(data)[:200]}")
+        result = data.get("result")
+        if data.get("resultType") == "scalar" and isinstance(result, list):
+            return _parse_value(result[1])
+        if not result:
+            raise EmptyResult(f"no data for signal {name!r} of service {service!r}", service=service, signal=name)
+        if len(result) > 1:
+            raise BadQuery(f"the template for {name!r} returned {len(result)} series; it must aggregate to one")
+        return _parse_value(result[0]["value"][1])
+
+    def health(self) -> SourceHealth:
+        """One quick query (no retries): ok with the round-trip time, or the error."""
+        t0 = time.monotonic()
+        try:
+            self._get("/api/v1/query", {"query": "1"}, retries=0)
+        except TelemetryError as err:
+            return SourceHealth(False, f"{self._base}: {err}", time.monotonic() - t0)
+        took = time.monotonic() - t0
+        return SourceHealth(True, f"{self._base} answered in {took * 1000:.0f} ms", took)
+
+    def render(self, name: str, service: str) -> str:
+        """The per-service PromQL for a signal."""
+        return render_template(self._template(name), service=service, by="", window=self.config.window)
+
+    # ---- internals --------------------------------------------------------------------
+
+    def _template(self, name: str) -> str:
+        try:
+            return self.config.templates[name]
+        except KeyError:
+            valid = ", ".join(sorted(self.config.templates)) or "(none configured)"
+            raise NotFound(f"no template for signal {name!r}; configured: {valid}", signal=name) from None
+
+    def _range(
+        self, promql: str, start: datetime, end: datetime, step: float
+    ) -> dict[tuple[tuple[str, str], ...], tuple[FloatArray, FloatArray]]:
+        """Series of a range query keyed by sorted labels, each aligned on the step grid."""
+        grid = step_grid(to_unix(start, field="start"), to_unix(end, field="end"), step)
+        samples: dict[tuple[tuple[str, str], ...], tuple[list[float], list[float]]] = {}
+        for lo in range(0, grid.size, MAX_POINTS_PER_QUERY):
+            chunk = grid[lo : lo + MAX_POINTS_PER_QUERY]
+            params = {
+                "query": promql,
+                "start": f"{chunk[0]:.3f}",
+                "end": f"{chunk[-1]:.3f}",
+                "step": f"{round(step * 1000) / 1000:.3f}",
+            }
+            data = self._get("/api/v1/query_range", params)
+            for metric, ts, vs in _matrix(data):
+                got = samples.setdefault(metric, ([], []))
+                got[0].extend(ts)
+                got[1].extend(vs)
+        return {
+            key: (grid, align_to_grid(grid, step, np.array(ts, dtype=np.float64), np.array(vs, dtype=np.float64)))
+            for key, (ts, vs) in samples.items()
+        }
+
+    def _get(self, path: str, params: Mapping[str, str], *, retries: int | None = None) -> Any:
+        """GET an API path and return its ``data``, retrying connection errors, 5xx and 429 with backoff."""
+        url = self._base + path
+        attempts = 1 + (self.config.retries if retries is None else retries)
+        for attempt in range(attempts):
+            last = attempt + 1 == attempts
+            try:
+                resp = self._client.get(
+                    url, params=params, headers=self._headers, auth=self._auth or httpx.USE_CLIENT_DEFAULT,
+                    timeout=self.config.timeout_s,
+                )  # fmt: skip
+            except _RETRY_ERRORS as err:
+                if last:
+                    raise SourceDown(
+                        f"Prometheus at {self._base} is unreachable ({type(err).__name__}: {err}) after "
+                        f"{attempts} attempt(s); check that it runs and that the URL is right",
+                        url=self._base,
+                    ) from err
+                self._sleep(self._backoff(attempt))
+                continue
+            except httpx.TimeoutException as err:
+                raise SourceDown(
+                    f"Prometheus at {self._base} did not answer within {self.config.timeout_s} s; "
+                    f"raise telemetry.prometheus.timeout_s or ask for a shorter range",
+                    url=self._base,
+                ) from err
+            except httpx.HTTPError as err:
+                raise TelemetryError(f"request to {url} failed: {type(err).__name__}: {err}", url=url) from err
+            if resp.status_code in _RETRY_STATUS and not last:
+                wait = _retry_after(resp)
+                self._sleep(min(wait, self.config.max_backoff_s) if wait is not None else self._backoff(attempt))
+                continue
+            return self._decode(resp, url, attempts)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(self, attempt: int) -> float:
+        return float(min(self.config.max_backoff_s, self.config.backoff_s * 2**attempt))
+
+    def _decode(self, resp: httpx.Response, url: str, attempts: int) -> Any:
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        error = body.get("error") if isinstance(body, dict) else None
+        if resp.status_code == 200 and isinstance(body, dict) and body.get("status") == "success":
+            return body.get("data")
+        if resp.status_code in (400, 422) and error:
+            raise BadQuery(f"Prometheus rejected the query: {error}", error_type=body.get("errorType"), url=url)
+        if resp.status_code in (401, 403):
+            raise TelemetryError(
+                f"Prometheus at {self._base} refused the request (HTTP {resp.status_code}); "
+                "check telemetry.prometheus.bearer_token / basic_auth",
+                status=resp.status_code,
+            )
+        if resp.status_code in _RETRY_STATUS:
+            what = f": {error}" if error else ""
+            cls = TelemetryError if error else SourceDown
+            raise cls(
+                f"Prometheus at {self._base} answered HTTP {resp.status_code}{what} after {attempts} attempt(s)",
+                status=resp.status_code,
+            )
+        raise TelemetryError(
+            f"{url} answered HTTP {resp.status_code} with {resp.text[:200]!r}; is {self._base} a Prometheus API?",
+            status=resp.status_code,
+        )
+
+
+def _matrix(data: Any) -> list[tuple[tuple[tuple[str, str], ...], list[float], list[float]]]:
+    """(sorted labels, timestamps, values) of each series in a range-query result."""
+    if not isinstance(data, dict) or data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
+        raise TelemetryError(f"Prometheus sent a range result that is not a matrix: {str(data)[:200]}")
+    out = []
+    for item in data["result"]:
+        metric = item.get("metric") or {}
+        pairs = item.get("values") or []
+        ts = [float(p[0]) for p in pairs]
+        vs = [_parse_value(p[1]) for p in pairs]
+        out.append((tuple(sorted((str(k), str(v)) for k, v in metric.items())), ts, vs))
+    return out
