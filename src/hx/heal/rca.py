@@ -1,0 +1,473 @@
+"""Root-cause analysis: rank the services that most likely started an incident.
+
+The method, in five steps (each a small pure function below):
+
+1. **Baseline and onset.**  The baseline is, in order of preference, a separate normal-operation data set
+   (``normal``), a known normal period (``normal_period``), or the rows before the incident onset.  The
+   onset is one multivariate change point over all metrics (:mod:`hx.heal.rca_onset`); when the alert time
+   ``anomaly_start`` is known the onset is searched at or before the row that holds it (an alert is a
+   symptom, so the change cannot come later), and that row is used when no significant change shows first.
+2. **Robust deviation.**  Every metric is scored with a robust z-score ``(x - level) / scale``.  The level
+   is the median just before the onset (so a level that drifted since a separate normal period is not
+   taken for the incident); the scale is the largest of the baseline's IQR- and MAD-based spread and 1 % of
+   the level (so a flat baseline does not turn a 0.002 % wobble into a huge score).  A baseline of fewer
+   than ``MIN_BASELINE`` values cannot tell its own spread, so its relative noise is taken from its peers:
+   the spread of the relative changes of all same-named metrics (most services are not at fault).  Only
+   the harmful direction counts when the metric's name tells it (latency, errors, CPU, memory, saturation:
+   up; availability, success: down); load metrics (requests, traffic, replicas) never name a root cause,
+   since load changes follow from faults elsewhere as often as they cause them.  A metric's deviation is
+   the median of its z-scores after the onset -- a sustained shift, not a spike -- and needs most of that
+   window observed.
+3. **Service score and the metric that moved first.**  A service scores its largest metric deviation; the
+   metric that moved first is the one whose excursion above ``threshold`` began earliest.
+4. **Propagation along the call graph** (``{caller: [callees]}``).  Faults travel from a callee up to its
+   callers.  An anomalous callee that moved no later than its caller explains the caller, in proportion to
+   how much of the caller's move (in the metric's own units: latency adds up along calls) the callee's own
+   move covers; the caller's score shrinks by up to ``threshold / a(callee)``.  Conversely, a candidate
+   gains the anomaly of the callers it can explain, reached through anomalous callers: a true root has a
+   trail of anomalous services above it, a noisy leaf has not.  Services without data are looked through.
+   With ``alert_service`` named, anomalous candidates with an anomalous call path up to it come first.
+5. **Without a graph**, time is the only order: a service that moved clearly (more than one sample) after
+   another anomalous one is explained by it in the same way.
+
+Parameters are few and set by principle, not fitted: ``threshold`` (3 robust standard deviations mark a
+metric anomalous), the 1 % relative scale floor and ``MIN_BASELINE``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hx.errors import BadInput
+from hx.heal.rca_input import FloatArray, MetricTable, check_graph, check_timestamps, to_table
+from hx.heal.rca_onset import MAD_TO_SIGMA, detect_onset, nan_median, robust_center_scale, scale_floor
+
+__all__ = ["Candidate", "MetricEvidence", "metric_direction", "rank_root_causes"]
+
+#: Robust scale floor, as a share of a metric's level: a 1 % move is never more than one unit of noise.
+REL_FLOOR = 0.01
+#: Fewer baseline values than this cannot estimate their own spread (IQR/MAD of a handful of points).
+MIN_BASELINE = 5
+
+_UP = re.compile(r"lat|p\d\d|duration|time|err|fail|fault|5xx|4xx|cpu|mem|sat|queue|util|gc|restart|disk|io|swap")
+_DOWN = re.compile(r"avail|success|uptime|apdex|health")
+_LOAD = re.compile(r"req|rps|qps|lod|load|traffic|throughput|replica|count|conn|sum")
+
+
+def metric_direction(metric: str) -> int:
+    """+1 if only a rise is harmful, -1 if only a fall is, 0 if either way; 2 marks a load metric.
+
+    Load metrics (requests, traffic, replicas) are reported as evidence but never name a root cause.
+
+    >>> [metric_direction(m) for m in ("latency_p95", "availability", "cpu", "request_rate", "foo")]
+    [1, -1, 1, 2, 0]
+    """
+    name = metric.lower()
+    if _DOWN.search(name):
+        return -1
+    if _LOAD.search(name) and not re.search(r"err|fail|lat|cpu|mem", name):
+        return 2
+    if _UP.search(name):
+        return 1
+    return 0
+
+
+@dataclass(frozen=True)
+class MetricEvidence:
+    """How far one metric moved: its deviation (robust z, harmful direction) and when it crossed."""
+
+    metric: str
+    deviation: float
+    onset: float | None
+    change: float = 0.0  # the same move in the metric's own units (e.g. seconds of latency)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate root cause, best first in :func:`rank_root_causes`' answer."""
+
+    service: str
+    score: float
+    metric: str
+    onset: float | None
+    explanation: str
+    deviation: float = 0.0
+    evidence: tuple[MetricEvidence, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class _Graded:
+    """A service's ranking score, the services that explain it, how many anomalous callers it would
+    explain (-1: ordered by time, no graph) and whether it has an anomalous path to the alerting service."""
+
+    score: float
+    by: list[str]
+    n_up: int
+    linked: bool
+
+
+@dataclass(frozen=True)
+class _Window:
+    base_rows: FloatArray | None  # baseline values (rows x columns) or None = use rows before onset
+    onset_row: int
+    onset_time: float
+    how: str
+    separate: bool = False
+
+
+def _row_at(ts: FloatArray, t: float) -> int:
+    """The row whose interval ``[ts[i], ts[i+1])`` holds time ``t``: a sample stamped at the start of its
+    aggregation period already carries part of what happened during that period."""
+    return max(int(np.searchsorted(ts, t, side="right")) - 1, 0)
+
+
+def _check_start(anomaly_start: float | None) -> float | None:
+    if anomaly_start is None:
+        return None
+    try:
+        val = float(anomaly_start)
+    except (TypeError, ValueError) as err:
+        raise BadInput(f"anomaly_start must be a number, got {anomaly_start!r}", field="anomaly_start") from err
+    if not math.isfinite(val):
+        raise BadInput("anomaly_start must be a finite time", field="anomaly_start")
+    return val
+
+
+def _align_normal(normal: Any, table: MetricTable, known: Sequence[str]) -> FloatArray:
+    ref = to_table(normal, known, name="normal")
+    index = {k: j for j, k in enumerate(ref.keys())}
+    out = np.full((ref.n_rows, len(table.services)), np.nan)
+    for j, key in enumerate(table.keys()):
+        if key in index:
+            out[:, j] = ref.values[:, index[key]]
+    return out
+
+
+def _window(
+    table: MetricTable,
+    ts: FloatArray,
+    start: float | None,
+    normal_base: FloatArray | None,
+    normal_period: tuple[float, float] | None,
+) -> _Window:
+    n = table.n_rows
+    if normal_base is not None:
+        row = 0 if start is None else _row_at(ts, start)
+        return _Window(normal_base, row, float(ts[min(row, n - 1)]), "separate normal data", separate=True)
+    if normal_period is not None:
+        t0, t1 = normal_period
+        if not t0 <= t1:
+            raise BadInput("normal_period must be (start, end) with start <= end", field="normal_period")
+        mask = (ts >= t0) & (ts <= t1)
+        if not mask.any():
+            raise BadInput("normal_period covers no row of the data", field="normal_period")
+        if start is not None and start <= t1:
+            raise BadInput("anomaly_start must come after the normal period", field="anomaly_start")
+        row = _row_at(ts, start) if start is not None else int(np.nonzero(mask)[0][-1]) + 1
+        row = max(row, int(np.nonzero(mask)[0][-1]) + 1)
+        if row >= n:
+            raise BadInput("no data after the normal period to analyse", field="normal_period")
+        return _Window(table.values[mask], row, float(ts[row]), "the given normal period")
+    if n < 2:
+        raise BadInput("need at least 2 rows to split into before and after the onset", field="metrics")
+    alert = n - 1 if start is None else min(max(_row_at(ts, start), 1), n - 1)
+    found = detect_onset(table.values, 1, alert)
+    row = found.index if found.significant else alert
+    how = "change point" if found.significant else ("alert time" if start is not None else "last row")
+    return _Window(None, row, float(ts[row]), f"rows before the onset ({how})")
+
+
+def _center_scale(values: FloatArray, win: _Window, metrics: Sequence[str]) -> tuple[FloatArray, FloatArray]:
+    """Level and noise scale per column.
+
+    The level is the median just before the onset when there are such rows (so a level that drifted since
+    a separate normal period is not mistaken for the incident); the noise scale is the largest of the
+    baseline's robust spread, the pre-onset spread and the 1 % floor.  A baseline of fewer than
+    ``MIN_BASELINE`` values cannot tell its own spread: its relative noise is then taken from the peers,
+    the spread across all such metrics of the same name of their relative change after the onset (most
+    services are not at fault, so their changes say how much a metric of this kind moves by chance).
+    """
+    pre = values[: win.onset_row]
+    ref = win.base_rows if win.base_rows is not None else pre
+    center, scale = robust_center_scale(ref, REL_FLOOR)
+    if win.base_rows is not None and win.separate and pre.shape[0]:
+        c_pre, s_pre = robust_center_scale(pre, REL_FLOOR)
+        has_pre = ~np.isnan(c_pre)
+        center = np.where(has_pre, c_pre, center)
+        scale = np.where(has_pre, np.fmax(scale, s_pre), scale)
+    short = (~np.isnan(ref)).sum(axis=0) < MIN_BASELINE
+    if short.any() and win.onset_row < values.shape[0]:
+        scale = np.where(short, np.fmax(scale, _peer_scale(values[win.onset_row :], center, metrics, short)), scale)
+    scale = np.fmax(scale, scale_floor(np.nan_to_num(center, nan=0.0), REL_FLOOR))
+    return center, scale
+
+
+def _peer_scale(post: FloatArray, center: FloatArray, metrics: Sequence[str], mask: np.ndarray) -> FloatArray:
+    """Noise scale from peers: robust spread of relative post-onset change among same-named metrics."""
+    level = np.abs(np.nan_to_num(center, nan=0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = (nan_median(post) - center) / level
+    rel = np.where(np.isfinite(rel), rel, np.nan)
+    out = np.zeros(len(metrics))
+    names = np.array(metrics)
+    for name in set(names[mask]):
+        group = (names == name) & mask & ~np.isnan(rel)
+        if group.sum() < 3:
+            group = mask & ~np.isnan(rel)
+        if not group.any():
+            continue
+        r = rel[group]
+        spread = MAD_TO_SIGMA * float(np.median(np.abs(r - np.median(r))))
+        sel = (names == name) & mask
+        out[sel] = spread * level[sel]
+    return out
+
+
+def _deviations(table: MetricTable, win: _Window, threshold: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per column: the harmful-direction deviation after onset (robust sd), the same in the metric's own
+    units, and the row where it first crossed ``threshold``."""
+    center, scale = _center_scale(table.values, win, table.metrics)
+    z = (table.values - center) / scale
+    signs = np.array([metric_direction(m) for m in table.metrics])
+    zs = np.where(signs == -1, -z, np.where(signs == 1, z, np.abs(z)))
+    post = zs[win.onset_row :]
+    dev = nan_median(post) if post.shape[0] else np.full(zs.shape[1], np.nan)
+    sparse = (~np.isnan(post)).sum(axis=0) * 2 < post.shape[0]  # a shift needs most of the window observed
+    dev = np.where(sparse, np.nan, dev)
+    dev = np.where(np.isnan(center), np.nan, dev)
+    return dev, dev * scale, _first_crossing(zs, win.onset_row, threshold)
+
+
+def _first_crossing(zs: FloatArray, onset_row: int, threshold: float) -> FloatArray:
+    """Row where each column's excursion that is under way at (or first after) the onset began; -1 if none."""
+    crossed = np.nan_to_num(zs, nan=0.0) >= threshold
+    first = np.full(zs.shape[1], -1.0)
+    for j in range(zs.shape[1]):
+        after = np.nonzero(crossed[onset_row:, j])[0]
+        if not after.size:
+            continue
+        r = onset_row + int(after[0])
+        while r > 0 and crossed[r - 1, j]:
+            r -= 1
+        first[j] = r
+    return first
+
+
+def _service_evidence(
+    table: MetricTable, dev: FloatArray, change: FloatArray, first: FloatArray, ts: FloatArray
+) -> dict[str, list[MetricEvidence]]:
+    out: dict[str, list[MetricEvidence]] = {}
+    for j, (svc, met) in enumerate(table.keys()):
+        if np.isnan(dev[j]):
+            continue
+        onset = float(ts[int(first[j])]) if first[j] >= 0 else None
+        out.setdefault(svc, []).append(MetricEvidence(met, float(dev[j]), onset, float(change[j])))
+    for ev in out.values():
+        ev.sort(key=lambda e: -e.deviation)
+    return out
+
+
+def _lead_metric(evidence: list[MetricEvidence], threshold: float) -> MetricEvidence | None:
+    naming = [e for e in evidence if metric_direction(e.metric) != 2]
+    if not naming:
+        return None
+    moved = [e for e in naming if e.deviation >= threshold and e.onset is not None]
+    if moved:
+        return min(moved, key=lambda e: (e.onset, -e.deviation))
+    return max(naming, key=lambda e: e.deviation)
+
+
+def _effective_callees(graph: Mapping[str, Sequence[str]], svc: str, has_data: set[str]) -> set[str]:
+    """Callees of ``svc``, looking through callees that have no data of their own."""
+    out: set[str] = set()
+    stack, seen = list(graph.get(svc, ())), {svc}
+    while stack:
+        c = stack.pop()
+        if c in seen:
+            continue
+        seen.add(c)
+        if c in has_data:
+            out.add(c)
+        else:
+            stack.extend(graph.get(c, ()))
+    return out
+
+
+def _covered_share(evidence: Mapping[str, Sequence[MetricEvidence]], caller: str, callee: str) -> float:
+    """How much of the caller's main move the callee's move of the same metric can account for, in [0, 1].
+
+    Latency adds up along a call and failures pass up at most one for one, so a callee whose latency rose
+    by 3 ms cannot explain a caller's 400 ms; when the callee lacks the caller's metric, assume it can.
+    """
+    top = max(evidence[caller], key=lambda e: e.deviation if metric_direction(e.metric) != 2 else -np.inf)
+    mine = next((e for e in evidence.get(callee, ()) if e.metric == top.metric), None)
+    if mine is None or top.change <= 0:
+        return 1.0
+    return float(np.clip(mine.change / top.change, 0.0, 1.0))
+
+
+def _anomalous_callers(
+    callers: Mapping[str, Sequence[str]], svc: str, scores: Mapping[str, float], threshold: float
+) -> set[str]:
+    """Services upstream of ``svc`` reachable through anomalous callers (callers without data are looked through)."""
+    out: set[str] = set()
+    stack, seen = list(callers.get(svc, ())), {svc}
+    while stack:
+        u = stack.pop()
+        if u in seen:
+            continue
+        seen.add(u)
+        if u not in scores:
+            stack.extend(callers.get(u, ()))
+        elif scores[u] >= threshold:
+            out.add(u)
+            stack.extend(callers.get(u, ()))
+    return out
+
+
+def _propagate(
+    scores: dict[str, float],
+    onsets: dict[str, float | None],
+    graph: Mapping[str, Sequence[str]],
+    threshold: float,
+    step: float,
+    alert: str | None = None,
+    evidence: Mapping[str, Sequence[MetricEvidence]] | None = None,
+) -> dict[str, _Graded]:
+    """Graph score per service: (own + explained upstream anomaly) x (share not explained by callees), and
+    whether an anomalous path leads from the service up to the alerting service (True when none is named)."""
+    has_data = set(scores)
+    callers: dict[str, list[str]] = {}
+    for caller, callees in graph.items():
+        for c in callees:
+            callers.setdefault(c, []).append(caller)
+    evidence_keys = set(scores) if evidence is None else set(evidence)
+    marked = dict(scores)
+    if alert is not None and alert in marked:
+        marked[alert] = max(marked[alert], threshold)  # the alert says the alerting service is anomalous
+    out: dict[str, _Graded] = {}
+    for svc, a in scores.items():
+        factor, by = 1.0, []
+        for c in sorted(_effective_callees(graph, svc, has_data)):
+            ac, oc, os_ = scores[c], onsets.get(c), onsets.get(svc)
+            later = oc is not None and os_ is not None and oc > os_ + step
+            share = _covered_share(evidence, svc, c) if evidence is not None else 1.0
+            if ac >= threshold and not later and share > 0:
+                factor *= 1.0 - share * (1.0 - threshold / ac)
+                by.append(c)
+        own = max(a, 0.0)
+        upstream = _anomalous_callers(callers, svc, marked, threshold) if own >= threshold else set()
+        explained = sum(
+            min(max(scores[u], 0.0), own) * (_covered_share(evidence, u, svc) if evidence is not None else 1.0)
+            for u in upstream
+            if u in evidence_keys
+        )
+        linked = alert is None or (own >= threshold and (svc == alert or alert in upstream))
+        out[svc] = _Graded((own + explained) * factor, by, len(upstream), linked)
+    return out
+
+
+def _precedence(
+    scores: dict[str, float], onsets: dict[str, float | None], threshold: float, step: float
+) -> dict[str, _Graded]:
+    """Without a graph, time is the only order: an anomalous service that moved clearly earlier (by more
+    than one sample) may have caused a later one, and explains it as an anomalous callee would."""
+    out: dict[str, _Graded] = {}
+    for svc, a in scores.items():
+        factor, by = 1.0, []
+        mine = onsets.get(svc)
+        for c, ac in sorted(scores.items()):
+            oc = onsets.get(c)
+            if c != svc and ac >= threshold and oc is not None and mine is not None and oc < mine - step:
+                factor *= threshold / ac
+                by.append(c)
+        out[svc] = _Graded(max(a, 0.0) * factor, by, -1, True)
+    return out
+
+
+def _explain(svc: str, lead: MetricEvidence, by: list[str], n_up: int, how: str, threshold: float) -> str:
+    moved = "moved" if lead.deviation >= threshold else "moved little"
+    when = f" from t={lead.onset:g}" if lead.onset is not None else ""
+    text = f"{svc}: {lead.metric} {moved} ({lead.deviation:.1f} robust sd{when}; baseline: {how})"
+    if n_up > 0:
+        text += f"; would explain {n_up} anomalous upstream caller(s)"
+    if by:
+        kind = "anomalous callee(s)" if n_up >= 0 else "earlier anomalies in"
+        text += f"; partly explained by {kind} {', '.join(by)}"
+    return text
+
+
+def rank_root_causes(
+    metrics: Any,
+    timestamps: Any = None,
+    anomaly_start: float | None = None,
+    graph: Mapping[str, Sequence[str]] | None = None,
+    *,
+    normal: Any = None,
+    normal_period: tuple[float, float] | None = None,
+    services: Sequence[str] = (),
+    alert_service: str | None = None,
+    threshold: float = 3.0,
+) -> list[Candidate]:
+    """Rank candidate root-cause services, most likely first.
+
+    ``metrics``: ``{service: {metric: values}}``, ``{"service_metric": values}`` or a frame with such
+    columns; ``timestamps``: one per row (default ``0..n-1``); ``anomaly_start``: alert time, if known;
+    ``graph``: ``{caller: [callees]}``; ``normal``: separate normal-operation data of the same shape (any
+    length); ``normal_period``: ``(start, end)`` of known normal rows.  Services with no usable metric
+    (all gaps, or only load metrics) are left out.
+
+    >>> t = np.arange(40.0)
+    >>> db = np.r_[np.ones(20), np.full(20, 9.0)]
+    >>> api = np.r_[np.ones(22), np.full(18, 4.0)]
+    >>> ranked = rank_root_causes({"api": {"latency": api}, "db": {"latency": db}}, t, graph={"api": ["db"]})
+    >>> [c.service for c in ranked], ranked[0].onset
+    (['db', 'api'], 20.0)
+    """
+    if not threshold > 0:
+        raise BadInput("threshold must be positive", field="threshold")
+    calls = check_graph(graph)
+    known = sorted({*calls, *(c for cs in calls.values() for c in cs), *services})
+    table = to_table(metrics, known)
+    ts = check_timestamps(timestamps, table.n_rows)
+    start = _check_start(anomaly_start)
+    normal_base = None if normal is None else _align_normal(normal, table, known)
+    win = _window(table, ts, start, normal_base, normal_period)
+    dev, change, first = _deviations(table, win, threshold)
+    evidence = _service_evidence(table, dev, change, first, ts)
+    leads = {s: lm for s, ev in evidence.items() if (lm := _lead_metric(ev, threshold)) is not None}
+    scores = {s: max(e.deviation for e in evidence[s] if metric_direction(e.metric) != 2) for s in leads}
+    onsets = {s: leads[s].onset for s in leads}
+    step = float(np.median(np.diff(ts))) if len(ts) > 1 else 0.0
+    prop = (
+        _propagate(scores, onsets, calls, threshold, step, alert_service, evidence)
+        if calls
+        else _precedence(scores, onsets, threshold, step)
+    )
+    return _assemble(leads, scores, prop, evidence, win.how, threshold, alert_service)
+
+
+def _assemble(
+    leads: Mapping[str, MetricEvidence],
+    scores: Mapping[str, float],
+    graded: Mapping[str, _Graded],
+    evidence: Mapping[str, Sequence[MetricEvidence]],
+    how: str,
+    threshold: float,
+    alert_service: str | None,
+) -> list[Candidate]:
+    ranked = sorted(leads, key=lambda s: (not graded[s].linked, -graded[s].score, -scores[s], s))
+    out = []
+    for s in ranked:
+        g = graded[s]
+        text = _explain(s, leads[s], g.by, g.n_up, how, threshold)
+        if not g.linked:
+            text += f"; no anomalous call path up to the alerting service {alert_service}"
+        out.append(Candidate(s, g.score, leads[s].metric, leads[s].onset, text, scores[s], tuple(evidence[s])))
+    return out

@@ -1,0 +1,256 @@
+"""Tests for hx.heal.rca: synthetic incidents with a known root cause, input checks, one real case."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hx.errors import BadInput
+from hx.heal.rca import Candidate, metric_direction, rank_root_causes
+from hx.heal.rca_input import split_column, to_table
+from hx.heal.rca_onset import detect_onset
+
+SERVICES = ("frontend", "checkout", "payments", "db", "search")
+#: frontend -> checkout -> payments -> db ; frontend -> search
+GRAPH = {"frontend": ["checkout", "search"], "checkout": ["payments"], "payments": ["db"], "search": []}
+
+
+def fleet(root: str, onset: int = 120, n: int = 200, lag: int = 4, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+    """hx-fleet-like signals; ``root`` saturates its CPU at ``onset`` and its latency rises, and the
+    latency rise reaches each caller ``lag`` samples later, hop by hop, somewhat damped."""
+    rng = np.random.default_rng(seed)
+    callers = {c: p for p, cs in GRAPH.items() for c in cs}
+    hops = {root: 0}
+    node = root
+    while node in callers:
+        hops[callers[node]] = hops[node] + 1
+        node = callers[node]
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for svc in SERVICES:
+        lat = 0.05 + 0.002 * rng.standard_normal(n)
+        cpu = 0.30 + 0.02 * rng.standard_normal(n)
+        req = 100 + 5 * rng.standard_normal(n)
+        err = np.abs(0.001 * rng.standard_normal(n))
+        if svc in hops:
+            start = onset + lag * hops[svc]
+            lat[start:] += 0.20 * 0.8 ** hops[svc]
+        if svc == root:
+            cpu[onset:] = 0.98 + 0.01 * rng.standard_normal(n - onset)
+        out[svc] = {"latency_p95": lat, "cpu_utilization": cpu, "request_rate": req, "error_rate": err}
+    return out
+
+
+@pytest.mark.parametrize("root", ["db", "payments", "checkout", "search"])
+def test_graph_ranks_the_true_root_first(root: str) -> None:
+    metrics = fleet(root)
+    t = 1000.0 + 60.0 * np.arange(200)
+    ranked = rank_root_causes(metrics, t, anomaly_start=float(t[135]), graph=GRAPH)
+    assert ranked[0].service == root
+    assert ranked[0].onset == pytest.approx(t[120])
+    assert ranked[0].metric in {"latency_p95", "cpu_utilization"}
+    assert all(isinstance(c, Candidate) for c in ranked)
+    assert [c.score for c in ranked] == sorted((c.score for c in ranked), reverse=True)
+
+
+def test_callers_are_explained_by_the_root() -> None:
+    ranked = rank_root_causes(fleet("db"), None, graph=GRAPH)
+    by = {c.service: c for c in ranked}
+    assert "explained by anomalous callee(s) db" in by["payments"].explanation
+    assert by["payments"].score < by["db"].score
+    assert by["payments"].deviation >= 3  # its own latency did move
+    assert by["frontend"].onset is not None and by["db"].onset is not None
+    assert by["frontend"].onset > by["db"].onset
+
+
+def test_metric_that_moved_first_is_reported() -> None:
+    metrics = fleet("db")
+    # db's latency moves 10 samples before its CPU in this variant
+    metrics["db"]["latency_p95"][110:120] += 0.2
+    ranked = rank_root_causes(metrics, None, anomaly_start=130, graph=GRAPH)
+    assert ranked[0].service == "db"
+    assert ranked[0].metric == "latency_p95"
+    assert ranked[0].onset == 110
+
+
+def test_no_graph_mode_ranks_the_resource_culprit_first() -> None:
+    ranked = rank_root_causes(fleet("payments"), None)
+    assert ranked[0].service == "payments"
+    assert ranked[0].metric in {"cpu_utilization", "latency_p95"}
+    assert "partly explained" not in ranked[0].explanation
+    later = next(c for c in ranked if c.service == "checkout")
+    assert "earlier anomalies in payments" in later.explanation
+
+
+def test_alert_time_without_change_point_search_and_normal_period() -> None:
+    metrics = fleet("db")
+    by_start = rank_root_causes(metrics, None, anomaly_start=120, graph=GRAPH)
+    by_period = rank_root_causes(metrics, None, anomaly_start=120, graph=GRAPH, normal_period=(0, 100))
+    assert by_start[0].service == by_period[0].service == "db"
+    assert "normal period" in by_period[0].explanation
+
+
+def test_separate_normal_data() -> None:
+    metrics = fleet("checkout", onset=0, n=80, seed=1)
+    normal = fleet("checkout", onset=80, n=80, seed=2)  # the fault never starts: normal operation
+    ranked = rank_root_causes(metrics, None, graph=GRAPH, normal=normal)
+    assert ranked[0].service == "checkout"
+    assert "separate normal data" in ranked[0].explanation
+
+
+def test_flat_columns_and_frames() -> None:
+    pd = pytest.importorskip("pandas")
+    metrics = fleet("search")
+    flat = {f"{s}_{m}": v for s, ms in metrics.items() for m, v in ms.items()}
+    frame = pd.DataFrame(flat)
+    assert rank_root_causes(flat, None)[0].service == "search"
+    assert rank_root_causes(frame, None, graph=GRAPH)[0].service == "search"
+
+
+def test_alert_service_demotes_candidates_with_no_anomalous_path() -> None:
+    metrics = fleet("db")
+    # an unrelated, isolated service with a huge memory jump
+    n = 200
+    mem = np.r_[np.full(120, 0.4), np.full(80, 4.0)] + 0.001 * np.sin(np.arange(n))
+    metrics["batch"] = {"memory_utilization": mem}
+    plain = rank_root_causes(metrics, None, graph=GRAPH)
+    alerted = rank_root_causes(metrics, None, graph=GRAPH, alert_service="frontend")
+    assert plain[0].service == "batch"
+    assert alerted[0].service == "db"
+    batch = next(c for c in alerted if c.service == "batch")
+    assert "no anomalous call path" in batch.explanation
+
+
+def test_short_baseline_uses_peer_noise() -> None:
+    """Five 5-minute rows and one of them before the alert (PetShop-like): relative noise comes from peers."""
+    rng = np.random.default_rng(7)
+    metrics = {f"svc{i}": {"latency": 0.1 * (1 + 0.1 * rng.standard_normal(5))} for i in range(20)}
+    metrics["svc3"]["latency"][1:] *= 4.0  # the root: 4x slower from row 1 on
+    metrics["jumpy"] = {"latency": 0.1 * np.array([1.0, 1.2, 0.8, 1.3, 0.9])}
+    ranked = rank_root_causes(metrics, 300.0 * np.arange(5), anomaly_start=400.0)
+    assert ranked[0].service == "svc3"
+    assert ranked[0].onset == 300.0
+    assert ranked[0].evidence[0].change == pytest.approx(0.3, rel=0.35)  # in seconds, not robust sd
+
+
+def test_a_small_callee_move_does_not_explain_a_big_caller_move() -> None:
+    """A callee whose latency rose by 1 ms cannot explain its caller's 200 ms."""
+    n = 60
+    rng = np.random.default_rng(11)
+    api = 0.1 + 0.001 * rng.standard_normal(n)
+    api[40:] += 0.2
+    db = 0.005 + 0.00001 * rng.standard_normal(n)  # so precise that its 1 ms rise is a huge z-score
+    db[40:] += 0.001
+    ranked = rank_root_causes({"api": {"latency": api}, "db": {"latency": db}}, None, 45, {"api": ["db"]})
+    assert [c.service for c in ranked] == ["api", "db"]
+
+
+def test_gaps_are_tolerated() -> None:
+    metrics = fleet("db")
+    metrics["search"]["latency_p95"][::7] = np.nan
+    metrics["db"]["cpu_utilization"][150:160] = np.nan
+    assert rank_root_causes(metrics, None, graph=GRAPH)[0].service == "db"
+
+
+def test_metric_direction() -> None:
+    assert metric_direction("latency_p99") == 1
+    assert metric_direction("availability_Average") == -1
+    assert metric_direction("request_rate") == 2
+    assert metric_direction("replicas") == 2
+    assert metric_direction("error_rate") == 1
+    assert metric_direction("saturation") == 1
+
+
+def test_split_column() -> None:
+    assert split_column("carts-db_mem") == ("carts-db", "mem")
+    assert split_column("carts_lat_50") == ("carts", "lat_50")
+    assert split_column("my_svc_cpu", ["my_svc"]) == ("my_svc", "cpu")
+
+
+def test_detect_onset_finds_a_shift() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((100, 3))
+    x[60:, 1] += 6.0
+    found = detect_onset(x)
+    assert found.index == 60 and found.significant
+    assert not detect_onset(rng.standard_normal((100, 3)), z_min=6.0).significant
+
+
+# ---- bad input --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("metrics", "field", "words"),
+    [
+        ({}, "metrics", "empty"),
+        ({"api": {}}, "api", "no metrics"),
+        ({"api": {"cpu": [1.0, 2.0, 3.0]}, "db": {"cpu": [1.0, 2.0]}}, "db/cpu", "different lengths"),
+        ({"api": {"cpu": [np.nan, np.nan]}}, "metrics", "all NaN"),
+        ({"api": {"cpu": [1.0, np.inf]}}, "metrics['api']['cpu']", "infinite"),
+        ({"api": {"cpu": ["a", "b"]}}, "metrics['api']['cpu']", "not numbers"),
+        ({"api": {"cpu": [[1.0], [2.0]]}}, "metrics['api']['cpu']", "1-D"),
+        ({"nounderscore": [1.0, 2.0]}, "nounderscore", "does not name"),
+        ([1, 2, 3], "metrics", "mapping"),
+    ],
+)
+def test_bad_metrics_name_the_problem(metrics: object, field: str, words: str) -> None:
+    with pytest.raises(BadInput) as err:
+        rank_root_causes(metrics)
+    assert err.value.field == field
+    assert words in str(err.value)
+
+
+def test_bad_timestamps_and_arguments() -> None:
+    m = {"api": {"cpu": [1.0, 2.0, 3.0]}}
+    cases = [
+        ({"timestamps": [1.0, 2.0]}, "timestamps", "2 timestamps"),
+        ({"timestamps": [1.0, np.nan, 3.0]}, "timestamps", "NaN"),
+        ({"timestamps": [3.0, 2.0, 1.0]}, "timestamps", "increasing"),
+        ({"anomaly_start": float("nan")}, "anomaly_start", "finite"),
+        ({"anomaly_start": "soon"}, "anomaly_start", "number"),
+        ({"graph": ["api"]}, "graph", "map"),
+        ({"graph": {"api": "db"}}, "graph.api", "list"),
+        ({"normal_period": (5.0, 1.0)}, "normal_period", "start <= end"),
+        ({"normal_period": (50.0, 60.0)}, "normal_period", "no row"),
+        ({"normal_period": (0.0, 1.0), "anomaly_start": 0.5}, "anomaly_start", "after the normal period"),
+        ({"normal_period": (0.0, 2.0)}, "normal_period", "no data after"),
+        ({"threshold": 0.0}, "threshold", "positive"),
+        ({"normal": {}}, "normal", "empty"),
+    ]
+    for kwargs, field, words in cases:
+        with pytest.raises(BadInput) as err:
+            rank_root_causes(m, **kwargs)  # type: ignore[arg-type]
+        assert err.value.field == field, kwargs
+        assert words in str(err.value), kwargs
+
+
+def test_single_row_is_refused() -> None:
+    with pytest.raises(BadInput, match="at least 2 rows"):
+        rank_root_causes({"api": {"cpu": [1.0]}})
+
+
+def test_to_table_rejects_duplicates() -> None:
+    with pytest.raises(BadInput, match="given twice"):
+        to_table({"api": {"cpu": [1.0]}, "api_cpu": [2.0]})
+
+
+# ---- one real case ------------------------------------------------------------------------------------------
+
+
+def _data_dir() -> Path:
+    env = os.environ.get("HX_DATA_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def test_real_sock_shop_case() -> None:
+    pd = pytest.importorskip("pandas")
+    case = _data_dir() / "rca" / "rcd-sock-shop" / "sock-shop-data" / "carts-cpu" / "1"
+    if not case.exists():
+        pytest.skip(f"RCA benchmark data not found at {case} (set HX_DATA_DIR or place shared/data beside the repo)")
+    anom = pd.read_csv(case / "anomalous.csv")
+    norm = pd.read_csv(case / "normal.csv")
+    ranked = rank_root_causes(anom.drop(columns="time"), anom["time"].to_numpy(float), normal=norm.drop(columns="time"))
+    assert ranked[0].service == "carts"
+    assert ranked[0].metric == "cpu"
