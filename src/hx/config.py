@@ -68,16 +68,24 @@ class AiOrchestrator(Section):
 # ---- intelligent_monitoring ------------------------------------------------------------
 
 
+class SignalDetector(Section):
+    detector: str = "ensemble"
+
+
 class AnomalyDetection(Section):
     enabled: bool = True
     sensitivity: Literal["low", "medium", "high"] = "medium"
     alert_threshold: float = Field(0.8, ge=0.0, le=1.0)
-    detector: str = "default"
+    detector: str = "ensemble"
+    per_signal: dict[str, SignalDetector] = Field(default_factory=dict, description="detector per signal")
     signals: list[str] = Field(
         default_factory=lambda: ["request_rate", "error_rate", "latency_p95", "cpu_utilization", "memory_utilization"]
     )
     interval_s: float = Field(60.0, gt=0)
     cooldown_s: float = Field(600.0, ge=0)
+    min_history_s: float = Field(86400.0, ge=0, description="history a signal needs before it may alert")
+    learn_history_s: float = Field(8 * 86400.0, ge=0, description="history a new signal learns from at start")
+    save_interval_s: float = Field(600.0, gt=0)
 
 
 class PredictiveScaling(Section):
@@ -233,7 +241,7 @@ class SimSettings(Section):
     startup_s: float | None = Field(None, ge=0, description="replica start-up time; default: each service's own")
     checkpoint: bool = True
     history_mb: float = Field(64.0, gt=0)
-    warmup_s: float = Field(86400.0, ge=0)
+    warmup_s: float = Field(8 * 86400.0, ge=0)
 
 
 class ActuatorSettings(Section):

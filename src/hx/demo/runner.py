@@ -19,10 +19,15 @@ from hx.platform import Platform, bootstrap_admin, build_platform
 from hx.runtime import Runtime
 from hx.wiring import build_runtime, build_world
 
-DEMO_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning
-WARMUP_HOURS = 6
-#: The demo's fleet: five services, 15-second steps so that analyses see enough points.
-DEMO_OVERRIDES: dict[str, Any] = {"sim.services": 5, "sim.step_s": 15.0, "sim.seed": 1}
+DEMO_START = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)  # a Tuesday morning (the day before is alike)
+WARMUP_HOURS = 8 * 24  # eight days of history: detectors learn daily and weekly cycles before they may alert
+#: The demo's fleet: five services, one-minute steps; canary analyses of ten minutes (ten points each).
+DEMO_OVERRIDES: dict[str, Any] = {
+    "sim.services": 5,
+    "sim.step_s": 60.0,
+    "sim.seed": 1,
+    "ai_orchestrator.canary.analysis_interval_s": 600.0,
+}
 
 
 @dataclass

@@ -11,6 +11,7 @@ from rich.table import Table
 from hx.api.health import health_report
 from hx.demo.runner import DemoContext, Scene
 from hx.demo.scene_deploy import scene_deploy
+from hx.demo.scene_detect import scene_detect
 from hx.housekeeping import AuditWatch
 
 
@@ -34,5 +35,6 @@ def scene_platform(ctx: DemoContext) -> dict[str, Any]:
 
 SCENES: list[tuple[str, Scene]] = [
     ("platform", scene_platform),
+    ("anomaly", scene_detect),
     ("deployment", scene_deploy),
 ]

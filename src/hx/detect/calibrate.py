@@ -138,7 +138,8 @@ class AnomalyLikelihood:
 
     The mean of the last ``short`` raw scores is compared with the mean and spread of that same
     average over the last ``long`` points; the Gaussian tail of the deviation is the probability
-    that recent behaviour is normal.  Returns that tail probability (1 until ``min_history`` averages
+    that recent behaviour is normal (``short`` 10 and ``long`` 8640 -- 30 days of 5-minute points -- are
+    Numenta's published defaults).  Returns that tail probability (1 until ``min_history`` averages
     are known).  The spread is floored at ``min_spread`` (a quiet history must not make a small rise
     look infinitely unusual).
 
@@ -148,7 +149,7 @@ class AnomalyLikelihood:
     True
     """
 
-    def __init__(self, short: int = 10, long: int = 2000, min_history: int = 100, min_spread: float = 0.03) -> None:
+    def __init__(self, short: int = 10, long: int = 8640, min_history: int = 100, min_spread: float = 0.03) -> None:
         self.min_spread = min_spread
         self.short = short
         self.long = long
@@ -199,6 +200,32 @@ class AnomalyLikelihood:
         self._s2 += mean * mean
 
     def update(self, raw: float) -> float:
-        p = self.peek(raw)
-        self.learn(raw)
+        """The probability for a new raw score (as :meth:`peek`), then learn it; one pass, for streaming."""
+        recent = self._recent
+        recent.append(raw)
+        self._recent_sum += raw
+        if len(recent) > self.short:
+            self._recent_sum -= recent.pop(0)
+        mean = self._recent_sum / len(recent)
+        hist = self._hist
+        n = len(hist)
+        p = 1.0
+        if n >= self.min_history:
+            mu = self._s1 / n
+            if mean > mu:
+                var = self._s2 / n - mu * mu
+                sd = math.sqrt(var) if var > 0.0 else 0.0
+                if sd < self.min_spread:
+                    sd = self.min_spread
+                p = 0.5 * math.erfc((mean - mu) / sd / math.sqrt(2.0))
+        if n < self.long:
+            hist.append(mean)
+        else:
+            old = hist[self._hist_pos]
+            self._s1 -= old
+            self._s2 -= old * old
+            hist[self._hist_pos] = mean
+            self._hist_pos = (self._hist_pos + 1) % self.long
+        self._s1 += mean
+        self._s2 += mean * mean
         return p

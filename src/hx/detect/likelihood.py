@@ -1,7 +1,7 @@
 """Anomaly likelihood as a detector: a base detector's scores, re-read against their own history.
 
 Wraps any registered detector: its score of each point is the *raw* score, and the output is the
-Numenta anomaly likelihood of the mean of the last ``short`` raw scores (see
+Numenta anomaly likelihood of the mean of the last ``short`` raw scores against the last ``long`` (see
 :class:`hx.detect.calibrate.AnomalyLikelihood`), as a calibrated score.  A lone blip in a noisy signal
 moves the short mean little; a run of unusual points, or one far outside the usual, moves it a lot.
 
@@ -24,7 +24,7 @@ from hx.detect.calibrate import AnomalyLikelihood, p_to_score
 class Likelihood(Detector):
     """Anomaly likelihood over the scores of the ``base`` detector."""
 
-    def __init__(self, base: str = "seasonal", short: int = 10, long: int = 2000, seed: int = 0) -> None:
+    def __init__(self, base: str = "seasonal", short: int = 10, long: int = 8640, seed: int = 0) -> None:
         super().__init__()
         self.base = base
         self.short = short
@@ -69,8 +69,7 @@ class Likelihood(Detector):
         if not ready:
             self._explain(0.0, raw)
             return 0.0
-        s = p_to_score(self._al.peek(raw))
-        self._al.learn(raw)
+        s = p_to_score(self._al.update(raw))
         self._explain(s, raw)
         return s
 

@@ -1,0 +1,26 @@
+"""The anomaly-detector component: its engine."""
+
+from __future__ import annotations
+
+from hx.detect.engine import AnomalyEngine
+from hx.platform import Platform
+from hx.runtime import Engine
+
+KEY = "detect.engine"
+
+
+def engine(platform: Platform) -> AnomalyEngine | None:
+    existing = platform.extras.get(KEY)
+    if isinstance(existing, AnomalyEngine):
+        return existing
+    if platform.source is None or not platform.settings.intelligent_monitoring.anomaly_detection.enabled:
+        return None
+    eng = AnomalyEngine(platform, platform.source)
+    platform.extras[KEY] = eng
+    platform.extras.setdefault("health_checks", {})["anomaly_detector"] = eng.health
+    return eng
+
+
+def engines(platform: Platform) -> list[Engine]:
+    eng = engine(platform)
+    return [eng] if eng is not None else []

@@ -1,0 +1,312 @@
+"""The streaming anomaly engine: every configured signal of every service, scored as it arrives.
+
+Each step reads the points since the last one from the signal source, scores each point before
+learning it, and keeps one alert state per service/signal: ``normal``, ``anomalous`` (one open
+anomaly until it clears; then a cool-down) or ``no_data`` (missing data is its own state, never
+scored as normal or anomalous).  Opening publishes ``anomaly.detected`` with the score, the expected
+range, the observed value and the detectors that agreed; clearing publishes ``anomaly.resolved``.
+Detector state is saved to the store, so a restart resumes without a new warm-up.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import math
+import pickle
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from hx.config import AnomalyDetection
+from hx.detect.base import Detector, make
+from hx.detect.calibrate import effective_threshold
+from hx.errors import HxError, NotFound, TelemetryError
+from hx.events import EventType
+from hx.platform import Platform
+from hx.store.tables import engine_state
+from hx.telemetry.base import SignalSource
+
+log = logging.getLogger(__name__)
+
+ENGINE = "anomaly-detector"
+#: points below the threshold in a row that clear an open anomaly
+CLEAR_POINTS = 5
+#: gaps in a row that make a signal ``no_data``
+NO_DATA_POINTS = 5
+TRACK_FIELDS = ("cursor", "state", "anomaly_id", "opened_at", "peak", "below", "gaps", "cooldown_until", "learned",
+                "normal_low", "normal_high")
+
+
+@dataclass
+class Track:
+    """One service/signal: its detector, cursor and alert state."""
+
+    service: str
+    signal: str
+    detector: Detector
+    cursor: float = 0.0
+    state: str = "normal"
+    anomaly_id: str | None = None
+    opened_at: float | None = None
+    peak: float = 0.0
+    below: int = 0
+    gaps: int = 0
+    cooldown_until: float = 0.0
+    learned: int = 0
+    normal_low: float | None = None
+    normal_high: float | None = None
+    dirty: bool = False
+    last: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.service}/{self.signal}"
+
+    def snapshot(self) -> dict[str, Any]:
+        blob = base64.b64encode(pickle.dumps(self.detector.get_state(), protocol=pickle.HIGHEST_PROTOCOL)).decode()
+        meta = {k: getattr(self, k) for k in TRACK_FIELDS}
+        return {"detector": type(self.detector).__name__, "params": self.detector.get_params(), "blob": blob, **meta}
+
+
+class AnomalyEngine:
+    name = ENGINE
+
+    def __init__(self, platform: Platform, source: SignalSource, warmup_s: float | None = None) -> None:
+        self.platform = platform
+        self.source = source
+        self.cfg: AnomalyDetection = platform.settings.intelligent_monitoring.anomaly_detection
+        self.interval_s = self.cfg.interval_s
+        self.step_s = float(platform.settings.sim.step_s) if platform.settings.telemetry.source == "sim" else 60.0
+        self.threshold = effective_threshold(self.cfg.alert_threshold, self.cfg.sensitivity)
+        self.warmup_s = warmup_s if warmup_s is not None else max(self.cfg.learn_history_s, self.cfg.min_history_s)
+        self.min_points = int(self.cfg.min_history_s // self.step_s)
+        self.tracks: dict[str, Track] = {}
+        self._loaded = False
+        self._saved_at = 0.0
+
+    # ---- state ---------------------------------------------------------------------------------
+
+    def _detector_name(self, signal: str) -> str:
+        per = self.cfg.per_signal.get(signal)
+        return per.detector if per is not None else self.cfg.detector
+
+    def _load(self) -> None:
+        with self.platform.store.begin() as conn:
+            rows = conn.execute(select(engine_state).where(engine_state.c.engine == ENGINE)).all()
+        for r in rows:
+            v = r.value
+            service, _, signal = r.key.partition("/")
+            det = make(self._detector_name(signal))
+            if type(det).__name__ != v.get("detector"):
+                continue  # the configured detector changed: start that track afresh
+            det.set_state(pickle.loads(base64.b64decode(v["blob"])))  # hx's own store, written by save()
+            t = Track(service, signal, det)
+            for k in TRACK_FIELDS:
+                setattr(t, k, v.get(k, getattr(t, k)))
+            self.tracks[t.key] = t
+        self._loaded = True
+
+    def save(self, now: datetime) -> int:
+        dirty = [t for t in self.tracks.values() if t.dirty]
+        if not dirty:
+            return 0
+        store = self.platform.store
+        ins = sqlite_insert(engine_state) if store.dialect == "sqlite" else pg_insert(engine_state)
+        with store.begin() as conn:
+            for t in dirty:
+                stmt = ins.values(engine=ENGINE, key=t.key, value=t.snapshot(), updated_at=now)
+                conn.execute(stmt.on_conflict_do_update(
+                    index_elements=[engine_state.c.engine, engine_state.c.key],
+                    set_={"value": stmt.excluded.value, "updated_at": now},
+                ))  # fmt: skip
+                t.dirty = False
+        return len(dirty)
+
+    # ---- stepping ------------------------------------------------------------------------------
+
+    def step(self, now: datetime) -> None:
+        if not self._loaded:
+            self._load()
+        for service in self.source.services():
+            for signal in self.cfg.signals:
+                key = f"{service}/{signal}"
+                track = self.tracks.get(key)
+                if track is None:
+                    track = self._new_track(service, signal, now)
+                    if track is None:
+                        continue
+                self._advance(track, now)
+        if now.timestamp() - self._saved_at >= self.cfg.save_interval_s:
+            self.save(now)
+            self._saved_at = now.timestamp()
+
+    def _new_track(self, service: str, signal: str, now: datetime) -> Track | None:
+        """Warm a fresh detector on the history before now (learn only: no alerts about the past)."""
+        det = make(self._detector_name(signal))
+        start = now - timedelta(seconds=self.warmup_s)
+        try:
+            series = self.source.signal(service, signal, start, now, self.step_s)
+        except NotFound:
+            return None
+        except TelemetryError as err:
+            log.warning("no history for %s/%s: %s", service, signal, err)
+            series = None
+        track = Track(service, signal, det, cursor=start.timestamp(), dirty=True)
+        if series is not None:
+            for x, t in zip(series.values, series.timestamps, strict=True):
+                det.learn_one(float(x), float(t))
+            track.learned = int(np.isfinite(series.values).sum())
+            track.cursor = float(series.timestamps[-1]) if len(series) else start.timestamp()
+        self.tracks[track.key] = track
+        return track
+
+    def _advance(self, t: Track, now: datetime) -> None:
+        start = datetime.fromtimestamp(t.cursor + self.step_s, tz=UTC)
+        if start > now:
+            return
+        try:
+            series = self.source.signal(t.service, t.signal, start, now, self.step_s)
+        except TelemetryError as err:
+            self._no_data(t, now.timestamp(), f"signal source: {err}")
+            return
+        for x, ts in zip(series.values, series.timestamps, strict=True):
+            if ts <= t.cursor:
+                continue
+            self._point(t, float(x), float(ts))
+            t.cursor = float(ts)
+            t.dirty = True
+
+    def _point(self, t: Track, x: float, ts: float) -> None:
+        if math.isnan(x):
+            t.gaps += 1
+            t.detector.score_one(x, ts)  # a gap: the detector records it, nothing is learned
+            if t.gaps >= NO_DATA_POINTS:
+                self._no_data(t, ts, f"{t.gaps} points missing")
+            return
+        if t.state == "no_data":
+            t.state = "normal"
+        t.gaps = 0
+        score = t.detector.score_one(x, ts)
+        explanation = t.detector.explain()
+        t.detector.learn_one(x, ts)
+        t.learned += 1
+        t.last = {"score": score, "value": x, "ts": ts}
+        if t.learned < max(self.min_points, t.detector.warmup):
+            return  # still learning this signal: its scores do not alert yet
+        if t.state == "anomalous":
+            t.peak = max(t.peak, score)
+            t.below = t.below + 1 if self._back_to_normal(t, x, score) else 0
+            if t.below >= CLEAR_POINTS:
+                self._resolve(t, ts, x)
+        elif score >= self.threshold and ts >= t.cooldown_until:
+            self._open(t, ts, x, score, explanation)
+
+    @staticmethod
+    def _back_to_normal(t: Track, x: float, score: float) -> bool:
+        """Cleared when the value is back inside the range expected when the anomaly opened (the detector keeps
+        learning during an anomaly, so its own score alone would clear a persisting fault too early)."""
+        if t.normal_low is None or t.normal_high is None:
+            return False
+        pad = 0.25 * max(t.normal_high - t.normal_low, 1e-9)
+        return t.normal_low - pad <= x <= t.normal_high + pad
+
+    def _open(self, t: Track, ts: float, x: float, score: float, exp: dict[str, Any]) -> None:
+        t.state, t.anomaly_id, t.opened_at, t.peak, t.below = "anomalous", uuid.uuid4().hex[:12], ts, score, 0
+        t.normal_low, t.normal_high = _finite(exp.get("expected_low")), _finite(exp.get("expected_high"))
+        agreed = sorted(k for k, v in exp.get("components", {}).items() if v >= self.threshold)
+        data = {
+            "anomaly_id": t.anomaly_id,
+            "service": t.service,
+            "signal": t.signal,
+            "score": round(score, 4),
+            "threshold": self.threshold,
+            "observed": x,
+            "expected_low": _finite(exp.get("expected_low")),
+            "expected_high": _finite(exp.get("expected_high")),
+            "detectors": agreed,
+            "components": {k: round(v, 4) for k, v in exp.get("components", {}).items()},
+            "at": datetime.fromtimestamp(ts, tz=UTC).isoformat(),
+        }
+        self.platform.bus.publish(EventType.ANOMALY_DETECTED, data, source=ENGINE, subject=t.service)
+
+    def _resolve(self, t: Track, ts: float, x: float) -> None:
+        data = {
+            "anomaly_id": t.anomaly_id,
+            "service": t.service,
+            "signal": t.signal,
+            "peak_score": round(t.peak, 4),
+            "observed": x,
+            "duration_s": ts - (t.opened_at or ts),
+            "at": datetime.fromtimestamp(ts, tz=UTC).isoformat(),
+        }
+        self.platform.bus.publish(EventType.ANOMALY_RESOLVED, data, source=ENGINE, subject=t.service)
+        t.state, t.anomaly_id, t.opened_at, t.below = "normal", None, None, 0
+        t.cooldown_until = ts + self.cfg.cooldown_s
+
+    def _no_data(self, t: Track, ts: float, why: str) -> None:
+        if t.state == "no_data":
+            return
+        if t.state == "anomalous":
+            self.platform.bus.publish(
+                EventType.ANOMALY_RESOLVED,
+                {"anomaly_id": t.anomaly_id, "service": t.service, "signal": t.signal, "reason": "no_data"},
+                source=ENGINE, subject=t.service,
+            )  # fmt: skip
+        t.state, t.anomaly_id = "no_data", None
+        data = {"service": t.service, "signal": t.signal, "reason": why, "at": datetime.fromtimestamp(ts, tz=UTC).isoformat()}
+        self.platform.bus.publish(EventType.ANOMALY_NO_DATA, data, source=ENGINE, subject=t.service)
+
+    def health(self) -> dict[str, Any]:
+        try:
+            states = [t.state if t.learned >= self.min_points else "learning" for t in self.tracks.values()]
+        except HxError as err:
+            return {"status": "down", "detail": str(err)}
+        return {
+            "status": "ok",
+            "tracks": len(states),
+            "anomalous": states.count("anomalous"),
+            "no_data": states.count("no_data"),
+            "learning": states.count("learning"),
+            "threshold": self.threshold,
+        }
+
+
+def _finite(x: Any) -> float | None:
+    return float(x) if isinstance(x, int | float) and math.isfinite(x) else None
+
+
+def list_anomalies(
+    platform: Platform,
+    service: str | None = None,
+    signal: str | None = None,
+    state: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Anomalies reconstructed from their events (opened, and resolved when they cleared)."""
+    events = platform.bus.read(types=["anomaly.detected", "anomaly.resolved"], subject=service, since=since,
+                               until=until, limit=10000)  # fmt: skip
+    opened: dict[str, dict[str, Any]] = {}
+    for e in events:
+        aid = e.data.get("anomaly_id")
+        if not aid:
+            continue
+        if e.type == "anomaly.detected":
+            opened[aid] = {**e.data, "state": "open", "opened_at": e.ts.isoformat(), "resolved_at": None}
+        elif aid in opened:
+            opened[aid].update(state="resolved", resolved_at=e.ts.isoformat(), peak_score=e.data.get("peak_score"))
+    out = [a for a in opened.values() if (signal is None or a["signal"] == signal) and (state is None or a["state"] == state)]
+    return out[-limit:]
+
+
+def score_series(values: np.ndarray, timestamps: np.ndarray, detector: str, **params: Any) -> np.ndarray:
+    """Ad-hoc scoring of a whole series as a stream (each point scored before it is learned)."""
+    return make(detector, **params).process(values, timestamps)

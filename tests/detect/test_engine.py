@@ -1,0 +1,80 @@
+"""The streaming engine on the simulated fleet: a fault detected and explained, resolved after it heals,
+missing data as its own state, state persisted across a restart."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hx.clock import SimClock
+from hx.config import load_settings
+from hx.detect.engine import AnomalyEngine, list_anomalies
+from hx.platform import build_platform
+from hx.runtime import Runtime
+from hx.sim import Fault
+from hx.wiring import SimEngine, build_world
+
+START = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+
+
+def _world(home: Path, seed: int = 2):  # type: ignore[no-untyped-def]
+    overrides = {"sim.services": 2, "sim.step_s": 60.0, "sim.seed": seed,
+                 "intelligent_monitoring.anomaly_detection.signals": ["error_rate", "latency_p95"],
+                 "intelligent_monitoring.anomaly_detection.learn_history_s": 2 * 86400}  # fmt: skip
+    settings = load_settings(environ={"HX_HOME": str(home)}, overrides=overrides).settings
+    clock = SimClock(START - timedelta(days=2, hours=1))
+    source, actuator, sim = build_world(settings, clock)
+    assert sim is not None
+    sim.run_until(START)
+    platform = build_platform(settings, clock=clock, source=source, actuator=actuator)
+    assert source is not None
+    engine = AnomalyEngine(platform, source)
+    runtime = Runtime(platform, [SimEngine(sim), engine])
+    return platform, clock, sim, engine, runtime
+
+
+def test_fault_detected_explained_and_resolved(tmp_path: Path) -> None:
+    platform, clock, sim, engine, runtime = _world(tmp_path)
+    target = sim.names[-1]
+    runtime.run_simulated(clock, START + timedelta(minutes=30), tick_s=60)
+    quiet = platform.bus.read(types=["anomaly.detected"])
+    sim.inject(Fault("error_spike", service=target, magnitude=0.2, duration_s=15 * 60))
+    runtime.run_simulated(clock, START + timedelta(minutes=75), tick_s=60)
+    detected = [e for e in platform.bus.read(types=["anomaly.detected"]) if e.subject == target]
+    assert quiet == [], [e.data for e in quiet]
+    assert detected, "the error spike was not detected"
+    d = detected[0].data
+    assert d["signal"] == "error_rate" and d["score"] >= d["threshold"]
+    assert d["observed"] > (d["expected_high"] or 0) and d["detectors"]
+    resolved = [e for e in platform.bus.read(types=["anomaly.resolved"]) if e.subject == target]
+    assert [e.data["anomaly_id"] for e in resolved] == [d["anomaly_id"]]
+    rows = list_anomalies(platform, service=target, state="resolved")
+    assert rows and rows[0]["resolved_at"] is not None
+
+
+def test_missing_data_is_its_own_state(tmp_path: Path) -> None:
+    platform, clock, sim, engine, runtime = _world(tmp_path)
+    runtime.run_simulated(clock, START + timedelta(minutes=10), tick_s=60)
+    # the source stops answering for one service: its points are gaps, never scored as normal or anomalous
+    sim_engine = runtime.engines[0]
+    runtime.engines.remove(sim_engine)  # the fleet stops reporting
+    runtime.status.pop(sim_engine.name)
+    runtime.run_simulated(clock, START + timedelta(minutes=30), tick_s=60)
+    no_data = platform.bus.read(types=["anomaly.no_data"])
+    assert no_data and all(e.type == "anomaly.no_data" for e in no_data)
+    assert platform.bus.read(types=["anomaly.detected"]) == []
+    assert engine.health()["no_data"] >= 1
+
+
+def test_state_survives_a_restart_without_new_warmup(tmp_path: Path) -> None:
+    platform, clock, sim, engine, runtime = _world(tmp_path)
+    runtime.run_simulated(clock, START + timedelta(minutes=20), tick_s=60)
+    engine.save(clock.now())
+    again = AnomalyEngine(platform, engine.source)
+    again._load()
+    assert set(again.tracks) == set(engine.tracks)
+    for key, t in engine.tracks.items():
+        u = again.tracks[key]
+        assert u.cursor == t.cursor and u.learned == t.learned
+        x, ts = 0.01, t.cursor + 60
+        assert u.detector.score_one(x, ts) == t.detector.score_one(x, ts)
