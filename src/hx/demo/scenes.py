@@ -12,6 +12,7 @@ from hx.api.health import health_report
 from hx.demo.runner import DemoContext, Scene
 from hx.demo.scene_deploy import scene_deploy
 from hx.demo.scene_detect import scene_detect
+from hx.demo.scene_fleet import scene_fleet
 from hx.housekeeping import AuditWatch
 
 
@@ -35,6 +36,7 @@ def scene_platform(ctx: DemoContext) -> dict[str, Any]:
 
 SCENES: list[tuple[str, Scene]] = [
     ("platform", scene_platform),
+    ("fleet", scene_fleet),
     ("anomaly", scene_detect),
     ("deployment", scene_deploy),
 ]

@@ -1,0 +1,80 @@
+"""``hx sim``: replay days of traffic through the simulated fleet, or serve it to Prometheus in real time."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from hx.cli.context import ctx_of
+
+sim_app = typer.Typer(help="The simulated fleet: replay traces, serve metrics to Prometheus.", no_args_is_help=True)
+
+
+@sim_app.command("run")
+def run(
+    ctx: typer.Context,
+    days: float = typer.Option(7.0, min=0.01, help="simulated days"),
+    services: int = typer.Option(5, min=1, max=10000),
+    seed: int = typer.Option(1),
+    trace: str = typer.Option("nasa", help="profile (vendored), nasa, alibaba or azure"),
+    step_s: float = typer.Option(60.0, min=1.0, help="simulated seconds per step"),
+    faults: bool = typer.Option(True, help="inject one seeded fault a day"),
+) -> None:
+    """Replay DAYS of TRACE-shaped traffic over a seeded fleet and print a summary per service."""
+    from hx.sim import run_summary
+
+    c = ctx_of(ctx)
+    with Progress(console=c.err, transient=True) as bar:
+        task = bar.add_task(f"simulating {days:g} days of {services} services", total=None)
+        summary = run_summary(days, services, seed, trace, lambda done, total: bar.update(task, completed=done,
+                              total=total), faults=faults, step_s=step_s)  # fmt: skip
+    if c.as_json:
+        c.emit(summary)
+        return
+    _print(c, summary)
+
+
+def _print(c: Any, summary: dict[str, Any]) -> None:
+    rows = summary.get("per_service", [])
+    table = Table(title=f"{summary.get('days')} days ({summary.get('steps')} steps of {summary.get('step_s')} s), "
+                  f"seed {summary.get('seed')}, trace {summary.get('trace')}")  # fmt: skip
+    if rows:
+        for key in rows[0]:
+            table.add_column(str(key))
+        for r in rows:
+            table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in r.values()))
+    c.console.print(table)
+    for f in summary.get("faults", []):
+        c.console.print(f"fault: {f}")
+
+
+@sim_app.command("serve")
+def serve_cmd(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(9464, min=0, max=65535, help="0 picks a free port"),
+    services: int = typer.Option(5, min=1, max=10000),
+    seed: int = typer.Option(1),
+    speed: float = typer.Option(1.0, min=0.001, help="simulated seconds per wall second"),
+    step_s: float = typer.Option(15.0, min=0.1),
+) -> None:
+    """Serve the fleet in Prometheus exposition format in real time (one target per instance at /targets)."""
+    from hx.sim import Simulation, make_fleet, serve
+
+    c = ctx_of(ctx)
+    sim = Simulation(make_fleet(services, seed=seed, step_s=step_s), step_s=step_s)
+    server = serve(sim, host=host, port=port, speed=speed)
+    c.err.print(f"hx sim serving {services} services at http://{server.address}/metrics (targets: /targets)")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
