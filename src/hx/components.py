@@ -39,7 +39,13 @@ COMPONENTS: tuple[Component, ...] = (
     Component("predictive-scaler", 8082, "forecasts, scaling recommendations and actions"),
     Component("cost-optimizer", 8083, "right-sizing, cost analysis and prediction"),
     Component("monitoring-dashboard", 8084, "dashboards"),
-    Component("self-healing", 8085, "alert intake, incidents, runbooks, remediation, escalation"),
+    Component(
+        "self-healing",
+        8085,
+        "alert intake, incidents, runbooks, remediation, escalation",
+        routers=("hx.api.routers.heal:router",),
+        engines=("hx.heal.component:engines",),
+    ),
     Component("multi-cloud", 8086, "catalog, placement, DR, terraform"),
     Component("continuous-improvement", 8087, "quality gates, optimisation cycles, reports, model registry"),
 )

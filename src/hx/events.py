@@ -153,7 +153,6 @@ class EventBus:
             conds: list[ColumnElement[bool]] = [events_table.c.type.in_(exact)] if exact else []
             conds += [events_table.c.type.startswith(p) for p in prefixes]
 
-
             q = q.where(or_(*conds))
         if subject is not None:
             q = q.where(events_table.c.subject == subject)

@@ -86,7 +86,9 @@ class SimEngine:
 
     name = "sim"
 
-    def __init__(self, sim: Simulation, interval_s: float | None = None, checkpoint: SimCheckpoint | None = None) -> None:
+    def __init__(
+        self, sim: Simulation, interval_s: float | None = None, checkpoint: SimCheckpoint | None = None
+    ) -> None:
         self.sim = sim
         self.interval_s = interval_s if interval_s is not None else sim.step_s
         self.checkpoint = checkpoint
@@ -153,8 +155,13 @@ def build_world(
             raise ConfigError("replay needs a path", key="telemetry.replay_path", expected="a CSV file")
         source = ReplaySource.from_path(settings.telemetry.replay_path)
     actuator = build_actuator(settings, sim)
-    if sim is not None and settings.actuator.kind == "sim" and settings.sim.checkpoint and not isinstance(clock, SimClock):
-        actuator = CheckpointedActuator(actuator, sim, sim_checkpoint(settings))  # type: ignore[assignment]
+    if (
+        sim is not None
+        and settings.actuator.kind == "sim"
+        and settings.sim.checkpoint
+        and not isinstance(clock, SimClock)
+    ):
+        actuator = CheckpointedActuator(actuator, sim, sim_checkpoint(settings))
     return source, actuator, sim
 
 
@@ -194,7 +201,9 @@ def build_runtime(platform: Platform, components: Sequence[Component]) -> Runtim
     sim = platform.extras.get("sim")
     if sim is not None:
         s = platform.settings.sim
-        checkpoint = sim_checkpoint(platform.settings) if s.checkpoint and not isinstance(platform.clock, SimClock) else None
+        checkpoint = (
+            sim_checkpoint(platform.settings) if s.checkpoint and not isinstance(platform.clock, SimClock) else None
+        )
         engines.append(SimEngine(sim, checkpoint=checkpoint))
     engines.append(AuditWatch(platform))
     seen: set[str] = set()

@@ -9,8 +9,20 @@ from pathlib import Path
 
 def test_sim_run_prints_a_summary(tmp_path: Path) -> None:
     env = {**os.environ, "HX_HOME": str(tmp_path)}
-    cmd = [sys.executable, "-m", "hx.cli", "--json", "sim", "run", "--days", "0.5", "--services", "3",
-           "--trace", "profile"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "hx.cli",
+        "--json",
+        "sim",
+        "run",
+        "--days",
+        "0.5",
+        "--services",
+        "3",
+        "--trace",
+        "profile",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)

@@ -38,8 +38,12 @@ class World:
     def run(self, seconds: float) -> None:
         self.runtime.run_simulated(self.clock, self.clock.now() + timedelta(seconds=seconds), tick_s=15)
 
-    def until(self, dep_id: int, states: tuple[str, ...] = (*TERMINAL, "needs_person", "awaiting_approval"),
-              limit_s: float = 6 * 3600) -> Deployment:  # fmt: skip
+    def until(
+        self,
+        dep_id: int,
+        states: tuple[str, ...] = (*TERMINAL, "needs_person", "awaiting_approval"),
+        limit_s: float = 6 * 3600,
+    ) -> Deployment:
         waited = 0.0
         d = self.svc.repo.get(dep_id)
         while d.state not in states and waited < limit_s:
@@ -53,7 +57,12 @@ def make_world(home: Path, **overrides: object) -> World:
     env = {"HX_HOME": str(home)}
     settings = load_settings(
         environ=env,
-        overrides={"sim.services": 3, "sim.step_s": 15.0, "ai_orchestrator.canary.analysis_interval_s": 300, **overrides},
+        overrides={
+            "sim.services": 3,
+            "sim.step_s": 15.0,
+            "ai_orchestrator.canary.analysis_interval_s": 300,
+            **overrides,
+        },
     ).settings
     clock = SimClock(START - timedelta(hours=2))
     source, actuator, sim = build_world(settings, clock)

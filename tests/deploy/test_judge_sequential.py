@@ -77,3 +77,21 @@ def test_missing_metric_in_chunk_is_bad_input() -> None:
         sj.update({"cpu": np.ones(5)}, {"latency": np.ones(5)})
     with pytest.raises(BadInput):
         SequentialJudge(JudgeConfig(metrics=[MetricConfig(name="latency")]), looks=0)
+
+
+def test_either_direction_and_planned_points() -> None:
+    rng = np.random.default_rng(3)
+    cfg = JudgeConfig(metrics=[MetricConfig(name="cpu", direction="either")])
+    sj = SequentialJudge(cfg, looks=4, spending="obf", planned_points=80)
+    stopped_at = 0
+    for k in range(4):
+        sv = sj.update({"cpu": rng.normal(50, 5, 20)}, {"cpu": rng.normal(40, 5, 20)})
+        assert "cpu" in sv.boundaries and sv.boundaries["cpu"] > 0
+        if sv.stop:
+            stopped_at = k + 1
+            break
+    assert stopped_at >= 1
+    assert sv.verdict.metric("cpu").shift == "lower"
+    # O'Brien-Fleming-type spending is strict at the first look: its boundary is far above the fixed one
+    first = boundaries((0.25,), 0.005, "obf")[0]
+    assert first > 4.0

@@ -11,9 +11,12 @@ from hx.sim import Fault
 from tests.deploy.conftest import World
 
 
-def _req(w: World, version: str, strategy: str | None = "canary", env: str = "dev", **change: object) -> DeploymentRequest:
-    return DeploymentRequest(service=w.sim.names[0], version=version, environment=env, strategy=strategy,
-                             change=Change(**change))  # fmt: skip
+def _req(
+    w: World, version: str, strategy: str | None = "canary", env: str = "dev", **change: object
+) -> DeploymentRequest:
+    return DeploymentRequest(
+        service=w.sim.names[0], version=version, environment=env, strategy=strategy, change=Change(**change)
+    )
 
 
 def test_good_canary_is_promoted(world: World) -> None:

@@ -18,9 +18,13 @@ START = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
 
 
 def _world(home: Path, seed: int = 2):  # type: ignore[no-untyped-def]
-    overrides = {"sim.services": 2, "sim.step_s": 60.0, "sim.seed": seed,
-                 "intelligent_monitoring.anomaly_detection.signals": ["error_rate", "latency_p95"],
-                 "intelligent_monitoring.anomaly_detection.learn_history_s": 2 * 86400}  # fmt: skip
+    overrides = {
+        "sim.services": 2,
+        "sim.step_s": 60.0,
+        "sim.seed": seed,
+        "intelligent_monitoring.anomaly_detection.signals": ["error_rate", "latency_p95"],
+        "intelligent_monitoring.anomaly_detection.learn_history_s": 2 * 86400,
+    }
     settings = load_settings(environ={"HX_HOME": str(home)}, overrides=overrides).settings
     clock = SimClock(START - timedelta(days=2, hours=1))
     source, actuator, sim = build_world(settings, clock)
@@ -34,7 +38,7 @@ def _world(home: Path, seed: int = 2):  # type: ignore[no-untyped-def]
 
 
 def test_fault_detected_explained_and_resolved(tmp_path: Path) -> None:
-    platform, clock, sim, engine, runtime = _world(tmp_path)
+    platform, clock, sim, _engine, runtime = _world(tmp_path)
     target = sim.names[-1]
     runtime.run_simulated(clock, START + timedelta(minutes=30), tick_s=60)
     quiet = platform.bus.read(types=["anomaly.detected"])
@@ -53,7 +57,7 @@ def test_fault_detected_explained_and_resolved(tmp_path: Path) -> None:
 
 
 def test_missing_data_is_its_own_state(tmp_path: Path) -> None:
-    platform, clock, sim, engine, runtime = _world(tmp_path)
+    platform, clock, _sim, engine, runtime = _world(tmp_path)
     runtime.run_simulated(clock, START + timedelta(minutes=10), tick_s=60)
     # the source stops answering for one service: its points are gaps, never scored as normal or anomalous
     sim_engine = runtime.engines[0]
@@ -67,7 +71,7 @@ def test_missing_data_is_its_own_state(tmp_path: Path) -> None:
 
 
 def test_state_survives_a_restart_without_new_warmup(tmp_path: Path) -> None:
-    platform, clock, sim, engine, runtime = _world(tmp_path)
+    platform, clock, _sim, engine, runtime = _world(tmp_path)
     runtime.run_simulated(clock, START + timedelta(minutes=20), tick_s=60)
     engine.save(clock.now())
     again = AnomalyEngine(platform, engine.source)

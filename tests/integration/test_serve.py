@@ -30,11 +30,14 @@ FAST_SIM = {
 
 
 @contextmanager
-def hx_serve(home: Path, args: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def hx_serve(
+    home: Path, args: list[str], port: int, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     e = {**os.environ, "HX_HOME": str(home), **(env or {})}
     log = (home.parent / f"serve-{port}.log").open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "hx.cli", "serve", "--port", str(port), *args], env=e,
-                            stdout=log, stderr=log)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hx.cli", "serve", "--port", str(port), *args], env=e, stdout=log, stderr=log
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/health", timeout=60)
         yield proc
@@ -86,8 +89,11 @@ def test_rollout_survives_kill_9(tmp_path: Path) -> None:
     with hx_serve(home, [], port, FAST_SIM) as proc:
         admin = (home / "admin.token").read_text().strip()
         h = {"Authorization": f"Bearer {admin}"}
-        r = httpx.post(f"{url}/api/v1/deployments", headers=h,
-                       json={"service": "frontend", "version": "v2", "environment": "dev", "strategy": "canary"})  # fmt: skip
+        r = httpx.post(
+            f"{url}/api/v1/deployments",
+            headers=h,
+            json={"service": "frontend", "version": "v2", "environment": "dev", "strategy": "canary"},
+        )
         assert r.status_code == 201, r.text
         dep = r.json()["id"]
 
@@ -102,6 +108,7 @@ def test_rollout_survives_kill_9(tmp_path: Path) -> None:
         proc.wait(timeout=10)
     assert before["state"] == "running"
     with hx_serve(home, [], port, FAST_SIM):
+
         def finished() -> bool:
             d = httpx.get(f"{url}/api/v1/deployments/{dep}", headers=h).json()
             return d["state"] in ("promoted", "rolled_back", "failed", "aborted", "needs_person")

@@ -75,8 +75,6 @@ def test_rehashed_record_still_breaks_the_link(store_url: str) -> None:
     r = recs[1]
     forged = record_hash(r.prev_hash, r.ts, "mallory", r.action, r.target, r.outcome, r.detail)
     with log.store.begin() as conn:
-        conn.execute(
-            text("UPDATE audit_log SET actor='mallory', hash=:h WHERE id=:id"), {"h": forged, "id": r.id}
-        )
+        conn.execute(text("UPDATE audit_log SET actor='mallory', hash=:h WHERE id=:id"), {"h": forged, "id": r.id})
     res = log.verify()
     assert not res.ok and res.first_broken == recs[2].id

@@ -68,8 +68,9 @@ def create(
 
 
 @deploy_app.command("status")
-def status(ctx: typer.Context, dep_id: int | None = typer.Argument(None), url: str | None = URL,
-           token: str | None = TOKEN) -> None:  # fmt: skip
+def status(
+    ctx: typer.Context, dep_id: int | None = typer.Argument(None), url: str | None = URL, token: str | None = TOKEN
+) -> None:
     """One deployment with its plan and analyses, or the latest ones."""
     c = ctx_of(ctx)
     api = _client(c, url, token)
@@ -129,8 +130,13 @@ def train(
     p = c.platform()
     with Progress(console=c.err, transient=True) as bar:
         task = bar.add_task("training", total=None)
-        meta = train_decision_model(p, scenarios=scenarios, seed=seed, promote=promote,
-                                    progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip
+        meta = train_decision_model(
+            p,
+            scenarios=scenarios,
+            seed=seed,
+            promote=promote,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     c.emit(meta.to_json(), f"trained {meta.name} v{meta.version} on {meta.training_data} data: {dict(meta.metrics)}")
 
 
@@ -149,7 +155,7 @@ def judge_cmd(
     cfg = load_metrics_config(config)
     b, k = load_series_csv(baseline), load_series_csv(canary)
     need = {m.name for m in cfg.metrics} | {m.denominator for m in cfg.metrics if m.denominator}
-    for side, data, path in (("baseline", b, baseline), ("canary", k, canary)):
+    for _side, data, path in (("baseline", b, baseline), ("canary", k, canary)):
         missing = sorted(n for n in need if n not in data)
         if missing:
             raise BadInput(f"{path}: no column for metric(s) {', '.join(missing)} named in {config}", field=missing[0])
@@ -157,7 +163,9 @@ def judge_cmd(
     if c.as_json:
         c.emit(v.model_dump())
     else:
-        table = Table("metric", "status", "test", "effect", "interval", "reason", title=f"verdict: {v.status} ({v.score})")
+        table = Table(
+            "metric", "status", "test", "effect", "interval", "reason", title=f"verdict: {v.status} ({v.score})"
+        )
         for m in v.metrics:
             table.add_row(m.name, m.status, m.test, f"{m.effect}", f"[{m.ci_low}, {m.ci_high}]", m.reason)
         c.console.print(table)

@@ -38,13 +38,22 @@ def run(
             w.writerow(["timestamp", "value", "anomaly_score"])
             for t, v, s in zip(vs.timestamps, vs.values, scores, strict=True):
                 w.writerow([f"{t:.0f}", v, f"{s:.6f}"])
-    hits = [(float(t), float(v), float(s)) for t, v, s in zip(vs.timestamps, vs.values, scores, strict=True) if s >= thr]
-    data = {"file": str(file), "detector": name, "threshold": thr, "points": len(scores),
-            "anomalies": [{"timestamp": t, "value": v, "score": s} for t, v, s in hits]}  # fmt: skip
+    hits = [
+        (float(t), float(v), float(s)) for t, v, s in zip(vs.timestamps, vs.values, scores, strict=True) if s >= thr
+    ]
+    data = {
+        "file": str(file),
+        "detector": name,
+        "threshold": thr,
+        "points": len(scores),
+        "anomalies": [{"timestamp": t, "value": v, "score": s} for t, v, s in hits],
+    }
     if c.as_json:
         c.emit(data)
         return
-    table = Table("timestamp", "value", "score", title=f"{len(hits)} anomalies in {len(scores)} points ({name}, >= {thr})")
+    table = Table(
+        "timestamp", "value", "score", title=f"{len(hits)} anomalies in {len(scores)} points ({name}, >= {thr})"
+    )
     from datetime import UTC, datetime
 
     for t, v, s in hits[:200]:

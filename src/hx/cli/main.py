@@ -44,11 +44,11 @@ app.add_typer(core.events_app, name="events")
 app.add_typer(core.secret_app, name="secret")
 app.add_typer(core.model_app, name="model")
 
+from hx.cli import demo as _demo  # noqa: E402  (command modules register on `app`)
 from hx.cli import deploy as _deploy  # noqa: E402
 from hx.cli import detect as _detect  # noqa: E402
-from hx.cli import sim as _sim  # noqa: E402
-from hx.cli import demo as _demo  # noqa: E402  (command modules register on `app`)
 from hx.cli import serve as _serve  # noqa: E402
+from hx.cli import sim as _sim  # noqa: E402
 
 app.add_typer(_deploy.deploy_app, name="deploy")
 app.add_typer(_detect.detect_app, name="detect")

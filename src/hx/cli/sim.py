@@ -31,8 +31,15 @@ def run(
     c = ctx_of(ctx)
     with Progress(console=c.err, transient=True) as bar:
         task = bar.add_task(f"simulating {days:g} days of {services} services", total=None)
-        summary = run_summary(days, services, seed, trace, lambda done, total: bar.update(task, completed=done,
-                              total=total), faults=faults, step_s=step_s)  # fmt: skip
+        summary = run_summary(
+            days,
+            services,
+            seed,
+            trace,
+            lambda done, total: bar.update(task, completed=done, total=total),
+            faults=faults,
+            step_s=step_s,
+        )
     if c.as_json:
         c.emit(summary)
         return
@@ -41,8 +48,10 @@ def run(
 
 def _print(c: Any, summary: dict[str, Any]) -> None:
     rows = summary.get("per_service", [])
-    table = Table(title=f"{summary.get('days')} days ({summary.get('steps')} steps of {summary.get('step_s')} s), "
-                  f"seed {summary.get('seed')}, trace {summary.get('trace')}")  # fmt: skip
+    table = Table(
+        title=f"{summary.get('days')} days ({summary.get('steps')} steps of {summary.get('step_s')} s), "
+        f"seed {summary.get('seed')}, trace {summary.get('trace')}"
+    )
     if rows:
         for key in rows[0]:
             table.add_column(str(key))

@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.panel import Panel
 
 from hx.clock import SimClock
-from hx.config import Settings, load_settings
 from hx.components import COMPONENTS
+from hx.config import Settings, load_settings
 from hx.platform import Platform, bootstrap_admin, build_platform
 from hx.runtime import Runtime
 from hx.wiring import build_runtime, build_world

@@ -6,10 +6,10 @@ from typing import Any
 
 from rich.table import Table
 
+from hx.demo.runner import DemoContext
 from hx.deploy.component import service
 from hx.deploy.models import TERMINAL, Deployment
 from hx.deploy.service import Change, DeploymentRequest
-from hx.demo.runner import DemoContext
 from hx.security.roles import Role
 from hx.sim import Fault
 
@@ -44,17 +44,27 @@ def scene_deploy(ctx: DemoContext) -> dict[str, Any]:
     bot = ctx.platform.tokens.authenticate(ctx.platform.tokens.create("demo-ci", Role.OPERATOR)[0])
     target = ctx.sim.names[1]
     good = svc.create(
-        DeploymentRequest(service=target, version="v2", environment="dev", strategy="canary",
-                          change=Change(lines_changed=120, files_changed=4, description="feature flag cleanup")),
+        DeploymentRequest(
+            service=target,
+            version="v2",
+            environment="dev",
+            strategy="canary",
+            change=Change(lines_changed=120, files_changed=4, description="feature flag cleanup"),
+        ),
         bot,
-    )  # fmt: skip
+    )
     good = _until_done(ctx, good.id)
     _show(ctx, good)
     bad = svc.create(
-        DeploymentRequest(service=target, version="v3", environment="dev", strategy="canary",
-                          change=Change(lines_changed=900, files_changed=31, description="new query planner")),
+        DeploymentRequest(
+            service=target,
+            version="v3",
+            environment="dev",
+            strategy="canary",
+            change=Change(lines_changed=900, files_changed=31, description="new query planner"),
+        ),
         bot,
-    )  # fmt: skip
+    )
     # v3 carries a latency regression: the sim slows every request it serves (ground truth recorded).
     ctx.sim.inject(Fault("latency_regression", service=target, version="v3", magnitude=0.25))
     bad = _until_done(ctx, bad.id)

@@ -24,14 +24,24 @@ def scene_detect(ctx: DemoContext) -> dict[str, Any]:
         lo, hi = d.get("expected_low"), d.get("expected_high")
         expected = f"{lo:.4g} .. {hi:.4g}" if lo is not None and hi is not None else "-"
         score = d.get("score", d.get("peak_score"))
-        table.add_row(e.ts.strftime("%H:%M"), e.type, f"{d.get('service')}/{d.get('signal')}",
-                      f"{score:.2f}" if isinstance(score, float) else "-", f"{d.get('observed', '-')!s:.6}", expected,
-                      ", ".join(d.get("detectors", [])))  # fmt: skip
+        table.add_row(
+            e.ts.strftime("%H:%M"),
+            e.type,
+            f"{d.get('service')}/{d.get('signal')}",
+            f"{score:.2f}" if isinstance(score, float) else "-",
+            f"{d.get('observed', '-')!s:.6}",
+            expected,
+            ", ".join(d.get("detectors", [])),
+        )
     ctx.console.print(table)
     truth = [g.to_dict() for g in sim.ground_truth() if g.id == fid]
-    times, values = sim.series(target, "error_rate", t_from=ctx.clock.now().timestamp() - 3600)
+    _times, values = sim.series(target, "error_rate", t_from=ctx.clock.now().timestamp() - 3600)
     ctx.console.print(f"{target} error_rate, last hour: {sparkline(values, width=60)}")
     detected = [e for e in events if e.type == "anomaly.detected" and e.subject == target]
     resolved = [e for e in events if e.type == "anomaly.resolved" and e.subject == target]
-    return {"detected": len(detected), "resolved": len(resolved), "false_alarms": sum(1 for e in events if e.type ==
-            "anomaly.detected" and e.subject != target), "ground_truth": truth}  # fmt: skip
+    return {
+        "detected": len(detected),
+        "resolved": len(resolved),
+        "false_alarms": sum(1 for e in events if e.type == "anomaly.detected" and e.subject != target),
+        "ground_truth": truth,
+    }

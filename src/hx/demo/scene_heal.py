@@ -31,7 +31,7 @@ def _http_receiver() -> Iterator[tuple[str, list[tuple[str, Any]]]]:
     got: list[tuple[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 -- http.server's naming
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             got.append((self.path, json.loads(body or b"{}")))
             self.send_response(202 if self.path == "/pd" else 200)
@@ -39,7 +39,7 @@ def _http_receiver() -> Iterator[tuple[str, list[tuple[str, Any]]]]:
             self.end_headers()
             self.wfile.write(b"ok")
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -61,7 +61,7 @@ def _smtp_receiver() -> Iterator[tuple[int, list[bytes]]]:
     mails: list[bytes] = []
 
     class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             mails.append(envelope.original_content or envelope.content)
             return "250 OK"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
 from typing import Any
 
 from rich.table import Table
@@ -13,6 +12,7 @@ from hx.demo.runner import DemoContext, Scene
 from hx.demo.scene_deploy import scene_deploy
 from hx.demo.scene_detect import scene_detect
 from hx.demo.scene_fleet import scene_fleet
+from hx.demo.scene_heal import scene_heal
 from hx.housekeeping import AuditWatch
 
 
@@ -39,4 +39,5 @@ SCENES: list[tuple[str, Scene]] = [
     ("fleet", scene_fleet),
     ("anomaly", scene_detect),
     ("deployment", scene_deploy),
+    ("healing", scene_heal),
 ]

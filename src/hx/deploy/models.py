@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -84,7 +85,9 @@ class DeploymentRepo:
             raise NotFound(f"no deployment {dep_id}")
         return _row(r)
 
-    def list(self, service: str | None = None, states: tuple[str, ...] | None = None, limit: int = 100) -> list[Deployment]:
+    def list(
+        self, service: str | None = None, states: tuple[str, ...] | None = None, limit: int = 100
+    ) -> builtins.list[Deployment]:
         q = select(deployments).order_by(deployments.c.id.desc()).limit(limit)
         if service:
             q = q.where(deployments.c.service == service)
@@ -132,10 +135,12 @@ class DeploymentRepo:
                 )
         return replace(d, updated_at=now, revision=d.revision + 1)
 
-    def steps(self, dep_id: int) -> list[dict[str, Any]]:
+    def steps(self, dep_id: int) -> builtins.list[dict[str, Any]]:
         with self.store.begin() as conn:
             rows = conn.execute(
-                select(deployment_steps).where(deployment_steps.c.deployment_id == dep_id).order_by(deployment_steps.c.id)
+                select(deployment_steps)
+                .where(deployment_steps.c.deployment_id == dep_id)
+                .order_by(deployment_steps.c.id)
             ).all()
         return [
             {

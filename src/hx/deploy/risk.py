@@ -128,9 +128,15 @@ def assess(
     f["error_budget"] = clip01(used)
     f["migration"] = 1.0 if change.get("migration") or change.get("unsafe_rollback") else 0.0
     ev.update(
-        cpu=cpu, memory=mem, error_rate=err, request_rate=rate_now, weekly_p95_rate=peak,
-        incidents_7d=len(incidents), failed_deployments_30d=len(failed), error_budget_used=used,
-    )  # fmt: skip
+        cpu=cpu,
+        memory=mem,
+        error_rate=err,
+        request_rate=rate_now,
+        weekly_p95_rate=peak,
+        incidents_7d=len(incidents),
+        failed_deployments_30d=len(failed),
+        error_budget_used=used,
+    )
     ev = {k: (round(v, 4) if isinstance(v, float) and math.isfinite(v) else v) for k, v in ev.items()}
     ev = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in ev.items()}
     return Risk(combine(f), f, ev)

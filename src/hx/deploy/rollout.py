@@ -17,9 +17,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from hx.actuate.base import ActionResult, Actuator
 import numpy as np
 
+from hx.actuate.base import ActionResult, Actuator
 from hx.deploy.analysis import analyse, version_signal
 from hx.deploy.judge import JudgeConfig
 from hx.deploy.models import TERMINAL, Deployment, DeploymentRepo
@@ -95,7 +95,9 @@ class RolloutEngine:
         return d
 
     def _done(self, d: Deployment, now: datetime, detail: dict[str, Any]) -> Deployment:
-        return self.repo.save(replace(d, step_index=d.step_index + 1, step_started_at=None), now, ("done", detail), of=d)
+        return self.repo.save(
+            replace(d, step_index=d.step_index + 1, step_started_at=None), now, ("done", detail), of=d
+        )
 
     # ---- steps -----------------------------------------------------------------------------
 
@@ -137,8 +139,9 @@ class RolloutEngine:
         if source is None:
             return None
         try:
-            values = version_signal(source, service, version, "ready_replicas", now - timedelta(minutes=2), now,
-                                    self.signal_step_s)  # fmt: skip
+            values = version_signal(
+                source, service, version, "ready_replicas", now - timedelta(minutes=2), now, self.signal_step_s
+            )
         except (Unsupported, TelemetryError):
             return None
         finite = values[np.isfinite(values)]
@@ -151,9 +154,12 @@ class RolloutEngine:
         except ActuatorError as err:
             return self._step_failed(d, step, now, str(err))
         self.platform.audit.append(
-            "hx:rollouts", f"actuate.{result.verb}", f"{d.service}", "ok" if result.ok else "failed",
+            "hx:rollouts",
+            f"actuate.{result.verb}",
+            f"{d.service}",
+            "ok" if result.ok else "failed",
             {"deployment": d.id, "step": step, "detail": result.detail},
-        )  # fmt: skip
+        )
         if not result.ok:
             return self._step_failed(d, step, now, result.detail or f"{kind} failed")
         self._publish(EventType.DEPLOYMENT_STEP, d, {"step": step, "phase": d.phase, "index": d.step_index})
@@ -172,8 +178,9 @@ class RolloutEngine:
         if d.phase == "rollback":
             d = self.repo.save(
                 replace(d, state="failed", reason=f"rollback step failed: {why}", finished_at=now),
-                now, ("failed", {"error": why}),
-            )  # fmt: skip
+                now,
+                ("failed", {"error": why}),
+            )
             self._publish(EventType.DEPLOYMENT_FAILED, d, {"error": why, "needs": "a person: the rollback failed"})
             return d
         return self.start_rollback(d, now, f"step {step['kind']} failed: {why}")
@@ -184,9 +191,16 @@ class RolloutEngine:
         kwargs = {"config": self.judge_config} if self.judge_config is not None else {}
         try:
             verdict, record = analyse(
-                self.platform.source, d.service, d.from_version, d.version, started, now, self.signal_step_s,
-                pre_start=d.created_at, **kwargs,
-            )  # fmt: skip
+                self.platform.source,
+                d.service,
+                d.from_version,
+                d.version,
+                started,
+                now,
+                self.signal_step_s,
+                pre_start=d.created_at,
+                **kwargs,
+            )
         except TelemetryError as err:
             verdict, record = None, {"status": "inconclusive", "error": str(err)}
         record["step_index"] = d.step_index
@@ -203,8 +217,9 @@ class RolloutEngine:
             return self.repo.save(replace(d, analyses=analyses, step_started_at=now), now, ("extended", record))
         d = self.repo.save(
             replace(d, analyses=analyses, state="needs_person", reason=f"analysis {status}: a person decides"),
-            now, ("needs_person", record),
-        )  # fmt: skip
+            now,
+            ("needs_person", record),
+        )
         self._publish(EventType.DEPLOYMENT_PAUSED, d, {"reason": d.reason})
         return d
 
@@ -214,14 +229,16 @@ class RolloutEngine:
         if d.unsafe_rollback:
             d = self.repo.save(
                 replace(d, state="needs_person", reason=f"{reason}; rollback is unsafe (marked), a person decides"),
-                now, ("needs_person", {"reason": reason}),
-            )  # fmt: skip
+                now,
+                ("needs_person", {"reason": reason}),
+            )
             self._publish(EventType.DEPLOYMENT_PAUSED, d, {"reason": d.reason})
             return d
         d = self.repo.save(
             replace(d, state="rolling_back", phase="rollback", step_index=0, step_started_at=None, reason=reason),
-            now, ("rollback", {"reason": reason}),
-        )  # fmt: skip
+            now,
+            ("rollback", {"reason": reason}),
+        )
         self._publish(EventType.DEPLOYMENT_ROLLED_BACK, d, {"reason": reason, "stage": "started"})
         return d
 

@@ -77,7 +77,7 @@ class DeploymentService:
         except TelemetryError as err:
             raise BadInput(f"cannot read the replicas of {service}: {err}", field="service") from err
         finite = rep.values[np.isfinite(rep.values)]
-        replicas = int(round(float(finite[-1]))) if finite.size else 0
+        replicas = round(float(finite[-1])) if finite.size else 0
         if replicas < 1:
             raise BadInput(f"{service} has no running replicas to roll out to", field="service")
         return current, replicas
@@ -100,8 +100,15 @@ class DeploymentService:
         strategy = req.strategy or dec.strategy
         check_capabilities(strategy, self.actuator.capabilities())
         canary = settings.ai_orchestrator.canary
-        p = PlanInput(req.service, current, req.version, replicas, canary.analysis_interval_s, tuple(canary.steps),
-                      req.change.downtime_allowed)  # fmt: skip
+        p = PlanInput(
+            req.service,
+            current,
+            req.version,
+            replicas,
+            canary.analysis_interval_s,
+            tuple(canary.steps),
+            req.change.downtime_allowed,
+        )
         plan = build_plan(strategy, p)
         level = settings.automation_level(req.environment)
         if level != "full_auto":
@@ -110,14 +117,31 @@ class DeploymentService:
             last = max(i for i, s in enumerate(plan) if s["kind"] == "traffic")
             plan.insert(last, {"kind": "approval", "reason": "before shifting all traffic (manual_only)"})
         d = Deployment(
-            id=0, service=req.service, environment=req.environment, version=req.version, from_version=current,
-            strategy=strategy, state="running", phase="forward", step_index=0, step_started_at=None,
-            replicas=replicas, plan=plan, rollback_plan=rollback_plan(replicas, current, req.version),
-            requested_by=principal.actor, approvals=[], risk=risk.to_json(),
+            id=0,
+            service=req.service,
+            environment=req.environment,
+            version=req.version,
+            from_version=current,
+            strategy=strategy,
+            state="running",
+            phase="forward",
+            step_index=0,
+            step_started_at=None,
+            replicas=replicas,
+            plan=plan,
+            rollback_plan=rollback_plan(replicas, current, req.version),
+            requested_by=principal.actor,
+            approvals=[],
+            risk=risk.to_json(),
             decision={**dec.to_json(), "requested_strategy": req.strategy, "automation_level": level},
-            change=req.change.model_dump(), unsafe_rollback=req.change.migration, analyses=[], reason="",
-            created_at=now, updated_at=now, finished_at=None,
-        )  # fmt: skip
+            change=req.change.model_dump(),
+            unsafe_rollback=req.change.migration,
+            analyses=[],
+            reason="",
+            created_at=now,
+            updated_at=now,
+            finished_at=None,
+        )
         d = self.repo.insert(d)
         self._publish(EventType.DEPLOYMENT_REQUESTED, d, {"requested_by": principal.actor, "change": d.change})
         self._publish(EventType.DEPLOYMENT_DECIDED, d, {"strategy": strategy, "risk": d.risk, "decision": d.decision})
@@ -140,10 +164,17 @@ class DeploymentService:
         now = self.platform.clock.now()
         approval = {"by": principal.actor, "at": now.isoformat(), "step_index": d.step_index}
         d = self.repo.save(
-            replace(d, state="running", approvals=[*d.approvals, approval], step_index=d.step_index + 1,
-                    step_started_at=None),
-            now, ("approved", approval), of=d,
-        )  # fmt: skip
+            replace(
+                d,
+                state="running",
+                approvals=[*d.approvals, approval],
+                step_index=d.step_index + 1,
+                step_started_at=None,
+            ),
+            now,
+            ("approved", approval),
+            of=d,
+        )
         self._publish(EventType.DEPLOYMENT_APPROVED, d, approval)
         return self.engine.advance(d, now)
 
@@ -160,16 +191,22 @@ class DeploymentService:
         if d.state not in ("running", "paused", "needs_person", "awaiting_approval") or d.phase != "forward":
             raise Conflict(f"deployment {dep_id} is {d.state} ({d.phase}); only a forward rollout can be promoted")
         now = self.platform.clock.now()
-        rest = [
+        rest: list[dict[str, Any]] = [
             {"kind": "deploy", "version": d.version, "instances": d.replicas},
             {"kind": "traffic", "weights": {d.from_version: 0.0, d.version: 100.0}},
             {"kind": "retire", "version": d.from_version},
         ]
         d = self.repo.save(
-            replace(d, plan=[*d.plan[: d.step_index], *rest], state="running", step_started_at=None,
-                    reason=f"promoted by {principal.actor}"),
-            now, ("promote", {"by": principal.actor}),
-        )  # fmt: skip
+            replace(
+                d,
+                plan=[*d.plan[: d.step_index], *rest],
+                state="running",
+                step_started_at=None,
+                reason=f"promoted by {principal.actor}",
+            ),
+            now,
+            ("promote", {"by": principal.actor}),
+        )
         return self.engine.advance(d, now)
 
     def abort(self, dep_id: int, principal: Principal) -> Deployment:
@@ -181,7 +218,7 @@ class DeploymentService:
     def _back(self, dep_id: int, principal: Principal, reason: str, allow_promoted: bool = False) -> Deployment:
         d = self.repo.get(dep_id)
         allowed = (*ACTIVE, "promoted") if allow_promoted else ACTIVE
-        if d.state not in allowed or d.phase == "rollback" and d.state == "rolling_back":
+        if d.state not in allowed or (d.phase == "rollback" and d.state == "rolling_back"):
             raise Conflict(f"deployment {dep_id} is {d.state} ({d.phase}); nothing to {reason.split()[0]}")
         now = self.platform.clock.now()
         # A person asking explicitly is the decision an unsafe change waits for: the flag does not block it.

@@ -18,7 +18,7 @@ Each strategy names the actuator capabilities it needs; the check lives in one p
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,7 +136,7 @@ def conservative(p: PlanInput) -> list[Step]:
 def build_plan(strategy: str, p: PlanInput) -> list[Step]:
     if p.replicas < 1:
         raise BadInput("the service has no replicas to roll out to", field="replicas")
-    builders = {
+    builders: dict[str, Callable[[PlanInput], list[Step]]] = {
         "rolling": rolling,
         "blue_green": blue_green,
         "canary": canary,
@@ -154,8 +154,9 @@ def with_readiness(plan: list[Step], timeout_s: float = 900.0) -> list[Step]:
     for step in plan:
         out.append(step)
         if step["kind"] == "deploy" and int(step["instances"]) > 0:
-            out.append({"kind": "ready", "version": step["version"], "instances": step["instances"],
-                        "timeout_s": timeout_s})  # fmt: skip
+            out.append(
+                {"kind": "ready", "version": step["version"], "instances": step["instances"], "timeout_s": timeout_s}
+            )
     return out
 
 

@@ -28,7 +28,7 @@ from hx.deploy.models import TERMINAL, Deployment, DeploymentRepo
 from hx.deploy.risk import FEATURES
 from hx.errors import ModelError
 from hx.events import EventType
-from hx.ml.registry import ModelVersion, fingerprint
+from hx.ml.registry import ModelVersion, TrainingData, fingerprint
 from hx.platform import Platform, build_platform
 
 Progress = Callable[[int, int], None]
@@ -72,20 +72,50 @@ def _scenario(i: int, rng: np.random.Generator, start: datetime) -> dict[str, An
     bad = bool(rng.random() < 1 / (1 + math.exp(-logit)))
     kind = str(rng.choice(["latency_regression", "error_spike"]))
     magnitude = float(rng.uniform(0.08, 0.4) if kind == "latency_regression" else rng.uniform(0.03, 0.3))
-    return {"seed": 1000 + i, "lines": lines, "prior_failures": prior_failures, "incidents": incidents,
-            "when": when, "bad": bad, "kind": kind, "magnitude": magnitude}  # fmt: skip
+    return {
+        "seed": 1000 + i,
+        "lines": lines,
+        "prior_failures": prior_failures,
+        "incidents": incidents,
+        "when": when,
+        "bad": bad,
+        "kind": kind,
+        "magnitude": magnitude,
+    }
 
 
 def _seed_history(platform: Platform, service: str, sc: dict[str, Any], now: datetime) -> None:
     repo = DeploymentRepo(platform.store)
     for k in range(sc["prior_failures"]):
         at = now - timedelta(days=2 + k)
-        repo.insert(Deployment(
-            id=0, service=service, environment="dev", version=f"old{k}", from_version="v0", strategy="canary",
-            state="rolled_back", phase="rollback", step_index=0, step_started_at=None, replicas=1, plan=[],
-            rollback_plan=[], requested_by="history", approvals=[], risk={}, decision={}, change={},
-            unsafe_rollback=False, analyses=[], reason="canary failed", created_at=at, updated_at=at, finished_at=at,
-        ))  # fmt: skip
+        repo.insert(
+            Deployment(
+                id=0,
+                service=service,
+                environment="dev",
+                version=f"old{k}",
+                from_version="v0",
+                strategy="canary",
+                state="rolled_back",
+                phase="rollback",
+                step_index=0,
+                step_started_at=None,
+                replicas=1,
+                plan=[],
+                rollback_plan=[],
+                requested_by="history",
+                approvals=[],
+                risk={},
+                decision={},
+                change={},
+                unsafe_rollback=False,
+                analyses=[],
+                reason="canary failed",
+                created_at=at,
+                updated_at=at,
+                finished_at=at,
+            )
+        )
     for _ in range(sc["incidents"]):
         platform.bus.publish(EventType.INCIDENT_OPENED, {"class": "history"}, source="training", subject=service)
 
@@ -100,8 +130,12 @@ def run_scenario(
     from hx.sim import Fault
     from hx.wiring import build_runtime, build_world
 
-    overrides = {"sim.services": len(CANDIDATES), "sim.seed": sc["seed"], "sim.step_s": 15.0,
-                 "ai_orchestrator.canary.analysis_interval_s": 300.0}  # fmt: skip
+    overrides = {
+        "sim.services": len(CANDIDATES),
+        "sim.seed": sc["seed"],
+        "sim.step_s": 15.0,
+        "ai_orchestrator.canary.analysis_interval_s": 300.0,
+    }
     settings = load_settings(environ={"HX_HOME": str(workdir)}, overrides=overrides).settings
     clock = SimClock(sc["when"] - timedelta(hours=3))
     source, actuator, sim = build_world(settings, clock)
@@ -116,8 +150,13 @@ def run_scenario(
     deps: dict[str, Deployment] = {}
     for strategy, name in zip(CANDIDATES, sim.names, strict=False):
         _seed_history(platform, name, sc, clock.now())
-        req = DeploymentRequest(service=name, version="v2", environment="dev", strategy=strategy,  # type: ignore[arg-type]
-                                change=Change(lines_changed=sc["lines"], files_changed=max(1, sc["lines"] // 40)))
+        req = DeploymentRequest(
+            service=name,
+            version="v2",
+            environment="dev",
+            strategy=strategy,
+            change=Change(lines_changed=sc["lines"], files_changed=max(1, sc["lines"] // 40)),
+        )
         deps[strategy] = svc.create(req, bot)
         if sc["bad"]:
             sim.inject(Fault(sc["kind"], service=name, version="v2", magnitude=sc["magnitude"]))
@@ -166,7 +205,7 @@ def train_decision_model(
 ) -> ModelVersion:
     """Train on history when there is enough of it, else on simulated outcomes; save (and promote) the model."""
     x, y = history_dataset(platform)
-    source = "history"
+    source: TrainingData = "history"
     if len(x) < MIN_HISTORY or len(set(y.tolist())) < 2:
         x, y = simulated_dataset(scenarios, seed, progress)
         source = "simulated"
@@ -176,8 +215,14 @@ def train_decision_model(
     acc = _cv_accuracy(x, y, seed)
     counts = {str(k): int(v) for k, v in zip(*np.unique(y, return_counts=True), strict=True)}
     metrics = {"cv_accuracy": acc, "examples": len(y), "labels": counts}
-    meta = platform.models.save(MODEL_NAME, model, metrics=metrics, data_fingerprint=fingerprint(x, y.astype(str)),
-                                training_data=source, promote=promote)  # type: ignore[arg-type]  # fmt: skip
+    meta = platform.models.save(
+        MODEL_NAME,
+        model,
+        metrics=metrics,
+        data_fingerprint=fingerprint(x, y.astype(str)),
+        training_data=source,
+        promote=promote,
+    )
     platform.bus.publish(EventType.MODEL_TRAINED, meta.to_json(), source="ai-orchestrator", subject=MODEL_NAME)
     return meta
 
@@ -189,5 +234,5 @@ def _cv_accuracy(x: np.ndarray, y: np.ndarray, seed: int) -> float | None:
     folds = int(min(5, counts.min()))
     if folds < 2:
         return None
-    scores = cross_val_score(StrategyModel(seed=seed).fit(x, y).model, x, y, cv=folds)  # type: ignore[arg-type]
+    scores = cross_val_score(StrategyModel(seed=seed).fit(x, y).model, x, y, cv=folds)
     return round(float(scores.mean()), 4)

@@ -40,8 +40,19 @@ ENGINE = "anomaly-detector"
 CLEAR_POINTS = 5
 #: gaps in a row that make a signal ``no_data``
 NO_DATA_POINTS = 5
-TRACK_FIELDS = ("cursor", "state", "anomaly_id", "opened_at", "peak", "below", "gaps", "cooldown_until", "learned",
-                "normal_low", "normal_high")
+TRACK_FIELDS = (
+    "cursor",
+    "state",
+    "anomaly_id",
+    "opened_at",
+    "peak",
+    "below",
+    "gaps",
+    "cooldown_until",
+    "learned",
+    "normal_low",
+    "normal_high",
+)
 
 
 @dataclass
@@ -122,10 +133,12 @@ class AnomalyEngine:
         with store.begin() as conn:
             for t in dirty:
                 stmt = ins.values(engine=ENGINE, key=t.key, value=t.snapshot(), updated_at=now)
-                conn.execute(stmt.on_conflict_do_update(
-                    index_elements=[engine_state.c.engine, engine_state.c.key],
-                    set_={"value": stmt.excluded.value, "updated_at": now},
-                ))  # fmt: skip
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[engine_state.c.engine, engine_state.c.key],
+                        set_={"value": stmt.excluded.value, "updated_at": now},
+                    )
+                )
                 t.dirty = False
         return len(dirty)
 
@@ -257,10 +270,16 @@ class AnomalyEngine:
             self.platform.bus.publish(
                 EventType.ANOMALY_RESOLVED,
                 {"anomaly_id": t.anomaly_id, "service": t.service, "signal": t.signal, "reason": "no_data"},
-                source=ENGINE, subject=t.service,
-            )  # fmt: skip
+                source=ENGINE,
+                subject=t.service,
+            )
         t.state, t.anomaly_id = "no_data", None
-        data = {"service": t.service, "signal": t.signal, "reason": why, "at": datetime.fromtimestamp(ts, tz=UTC).isoformat()}
+        data = {
+            "service": t.service,
+            "signal": t.signal,
+            "reason": why,
+            "at": datetime.fromtimestamp(ts, tz=UTC).isoformat(),
+        }
         self.platform.bus.publish(EventType.ANOMALY_NO_DATA, data, source=ENGINE, subject=t.service)
 
     def health(self) -> dict[str, Any]:
@@ -292,8 +311,9 @@ def list_anomalies(
     limit: int = 200,
 ) -> list[dict[str, Any]]:
     """Anomalies reconstructed from their events (opened, and resolved when they cleared)."""
-    events = platform.bus.read(types=["anomaly.detected", "anomaly.resolved"], subject=service, since=since,
-                               until=until, limit=10000)  # fmt: skip
+    events = platform.bus.read(
+        types=["anomaly.detected", "anomaly.resolved"], subject=service, since=since, until=until, limit=10000
+    )
     opened: dict[str, dict[str, Any]] = {}
     for e in events:
         aid = e.data.get("anomaly_id")
@@ -303,7 +323,11 @@ def list_anomalies(
             opened[aid] = {**e.data, "state": "open", "opened_at": e.ts.isoformat(), "resolved_at": None}
         elif aid in opened:
             opened[aid].update(state="resolved", resolved_at=e.ts.isoformat(), peak_score=e.data.get("peak_score"))
-    out = [a for a in opened.values() if (signal is None or a["signal"] == signal) and (state is None or a["state"] == state)]
+    out = [
+        a
+        for a in opened.values()
+        if (signal is None or a["signal"] == signal) and (state is None or a["state"] == state)
+    ]
     return out[-limit:]
 
 

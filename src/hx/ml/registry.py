@@ -205,9 +205,7 @@ class ModelRegistry:
             raise NotFound(f"no {stage} version of model {name!r}")
         with self.store.begin() as conn:
             blob = conn.execute(
-                select(models_table.c.state).where(
-                    models_table.c.name == name, models_table.c.version == meta.version
-                )
+                select(models_table.c.state).where(models_table.c.name == name, models_table.c.version == meta.version)
             ).scalar_one()
         cls = _import_class(meta.kind)
         try:

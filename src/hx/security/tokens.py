@@ -157,9 +157,7 @@ class TokenService:
                 if pyotp.utils.strings_equal(totp.generate_otp(candidate), code.strip()):
                     if row.totp_last_step is not None and candidate <= row.totp_last_step:
                         raise MfaRequired("this TOTP code was already used; wait for the next one")
-                    conn.execute(
-                        update(api_tokens).where(api_tokens.c.id == row.id).values(totp_last_step=candidate)
-                    )
+                    conn.execute(update(api_tokens).where(api_tokens.c.id == row.id).values(totp_last_step=candidate))
                     return
         raise MfaRequired("wrong TOTP code")
 

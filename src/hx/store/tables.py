@@ -6,9 +6,9 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    ForeignKey,
     Column,
     Float,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -169,10 +169,10 @@ deployment_steps = Table(
 )
 
 __all__ = [
-    "deployment_steps",
-    "deployments",
     "api_tokens",
     "audit_log",
+    "deployment_steps",
+    "deployments",
     "engine_runs",
     "engine_state",
     "events",

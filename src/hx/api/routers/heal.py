@@ -1,0 +1,140 @@
+"""self-healing routes: alert intake (Alertmanager webhook, hx's own schema), incidents, remediation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from hx.api.auth import authorize, register_roles
+from hx.heal.component import heal_engine
+from hx.heal.intake import MAX_BODY_BYTES, PayloadTooLarge
+from hx.heal.models import ExecutionRepo, IncidentRepo
+from hx.security.roles import Role
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)], tags=["self-healing"])
+
+register_roles(
+    {
+        ("POST", "/api/v1/alerts/alertmanager"): Role.OPERATOR,
+        ("POST", "/api/v1/alerts"): Role.OPERATOR,
+        ("GET", "/api/v1/incidents"): Role.VIEWER,
+        ("GET", "/api/v1/incidents/{incident_id}"): Role.VIEWER,
+        ("POST", "/api/v1/incidents/{incident_id}/acknowledge"): Role.OPERATOR,
+        ("POST", "/api/v1/incidents/{incident_id}/resolve"): Role.OPERATOR,
+        ("GET", "/api/v1/remediations"): Role.VIEWER,
+        ("POST", "/api/v1/remediations/{execution_id}/approve"): Role.APPROVER,
+        ("POST", "/api/v1/remediations/{execution_id}/reject"): Role.APPROVER,
+        ("POST", "/api/v1/remediations/breakers/{service}/reset"): Role.APPROVER,
+        ("GET", "/api/v1/runbooks"): Role.VIEWER,
+    }
+)
+
+
+class ResolveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field("", max_length=2000)
+
+
+async def _body(request: Request) -> bytes:
+    """The raw body, refusing early (413) when the declared or actual size is over the limit."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the body is {declared} bytes; the limit is {MAX_BODY_BYTES} bytes (1 MiB)",
+                              field="body", limit=MAX_BODY_BYTES)  # fmt: skip
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"the body is over the limit of {MAX_BODY_BYTES} bytes (1 MiB)", field="body",
+                                  limit=MAX_BODY_BYTES)  # fmt: skip
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post("/alerts/alertmanager", status_code=200)
+async def alertmanager_webhook(request: Request) -> JSONResponse:
+    """Alertmanager's webhook (version 4). Stores the alerts and answers at once; idempotent on re-sends."""
+    body = await _body(request)
+    platform = request.app.state.platform
+    result = heal_engine(platform).intake.alertmanager(body, platform.clock.now())
+    return JSONResponse({"status": "accepted", **result}, status_code=200)
+
+
+@router.post("/alerts", status_code=202)
+async def post_alerts(request: Request) -> JSONResponse:
+    """hx's own alert schema: ``{"alerts": [{"name", "service", "status", "severity", "starts_at", ...}]}``."""
+    body = await _body(request)
+    platform = request.app.state.platform
+    result = heal_engine(platform).intake.hx_alerts(body, platform.clock.now())
+    return JSONResponse({"status": "accepted", **result}, status_code=202)
+
+
+@router.get("/incidents")
+def list_incidents(
+    request: Request,
+    status: str | None = Query(None, pattern="^(open|acknowledged|resolved)$"),
+    service: str | None = None,
+    limit: int = Query(50, ge=1, le=500),
+) -> dict[str, Any]:
+    repo = IncidentRepo(request.app.state.platform.store)
+    found = repo.list(status=(status,) if status else None, service=service, limit=limit)
+    return {"incidents": [i.to_json() for i in found]}
+
+
+@router.get("/incidents/{incident_id}")
+def get_incident(incident_id: int, request: Request) -> dict[str, Any]:
+    platform = request.app.state.platform
+    repo = IncidentRepo(platform.store)
+    inc = repo.get(incident_id)
+    executions = ExecutionRepo(platform.store).list(incident_id=incident_id, limit=50)
+    return {**inc.to_json(), "timeline": repo.timeline(incident_id), "executions": [e.to_json() for e in executions]}
+
+
+@router.post("/incidents/{incident_id}/acknowledge")
+def acknowledge(incident_id: int, request: Request) -> dict[str, Any]:
+    engine = heal_engine(request.app.state.platform)
+    return engine.acknowledge(incident_id, request.state.principal.actor).to_json()
+
+
+@router.post("/incidents/{incident_id}/resolve")
+def resolve(incident_id: int, body: ResolveBody, request: Request) -> dict[str, Any]:
+    engine = heal_engine(request.app.state.platform)
+    return engine.resolve_manually(incident_id, request.state.principal.actor, body.reason).to_json()
+
+
+@router.get("/remediations")
+def list_remediations(
+    request: Request, state: str | None = None, limit: int = Query(50, ge=1, le=500)
+) -> dict[str, Any]:
+    repo = ExecutionRepo(request.app.state.platform.store)
+    return {"remediations": [e.to_json() for e in repo.list(states=(state,) if state else None, limit=limit)]}
+
+
+@router.post("/remediations/{execution_id}/approve")
+def approve(execution_id: int, request: Request) -> dict[str, Any]:
+    engine = heal_engine(request.app.state.platform)
+    return engine.remediation.approve(execution_id, request.state.principal.actor).to_json()
+
+
+@router.post("/remediations/{execution_id}/reject")
+def reject(execution_id: int, body: ResolveBody, request: Request) -> dict[str, Any]:
+    engine = heal_engine(request.app.state.platform)
+    return engine.remediation.reject(execution_id, request.state.principal.actor, body.reason).to_json()
+
+
+@router.post("/remediations/breakers/{service}/reset")
+def reset_breaker(service: str, request: Request) -> dict[str, Any]:
+    engine = heal_engine(request.app.state.platform)
+    engine.remediation.reset_breaker(service, request.state.principal.actor)
+    return {"service": service, "breaker": "closed"}
+
+
+@router.get("/runbooks")
+def list_runbooks(request: Request) -> dict[str, Any]:
+    engine = heal_engine(request.app.state.platform)
+    return {"runbooks": [{**rb.model_dump(exclude={"source"}), "source": rb.source} for rb in engine.runbooks]}

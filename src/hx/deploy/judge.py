@@ -1,0 +1,274 @@
+"""The statistical canary judge: compare each metric of the canary with the baseline running at the same time.
+
+Each metric gets its own test (see :mod:`hx.deploy.judge_stats`): an autocorrelation-aware Welch t-test for
+continuous metrics, the exact conditional binomial test for counts.  Metric verdicts combine Kayenta-style into a
+score 0-100: within a group, the weighted share of conclusive metrics that pass; across groups, the weighted mean.
+A failing critical metric fails the whole judgement; a metric with insufficient data makes it inconclusive (by
+default), never a silent pass.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(1)
+>>> base = {"latency": rng.normal(100, 10, 60), "errors": rng.poisson(0.5, 60).astype(float)}
+>>> canary = {"latency": rng.normal(100, 10, 60) * 1.5, "errors": rng.poisson(0.5, 60).astype(float)}
+>>> cfg = JudgeConfig(metrics=[MetricConfig(name="latency"), MetricConfig(name="errors", kind="count")])
+>>> v = judge(base, canary, cfg)
+>>> v.status, v.score, [m.status for m in v.metrics]
+('fail', 50.0, ['fail', 'pass'])
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from hx.deploy.judge_config import JudgeConfig, MetricConfig, NoDataPolicy, load_metrics_config
+from hx.deploy.judge_stats import Comparison, FloatArray, compare_continuous, compare_counts
+from hx.errors import BadInput
+
+__all__ = [
+    "JudgeConfig",
+    "MetricConfig",
+    "MetricVerdict",
+    "Verdict",
+    "judge",
+    "judge_metric",
+    "load_metrics_config",
+    "load_series_csv",
+]
+
+VerdictStatus = Literal["pass", "marginal", "fail", "inconclusive"]
+
+
+def _finite(x: float | None) -> float | None:
+    """JSON-safe float: infinities and NaN become None."""
+    return x if x is not None and math.isfinite(x) else None
+
+
+class MetricVerdict(BaseModel):
+    """One metric's verdict and the evidence that led to it (test, p-value, relative effect and its interval)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    kind: str
+    group: str
+    weight: float
+    critical: bool
+    direction: str
+    status: Literal["pass", "fail", "inconclusive"]
+    shift: Literal["higher", "lower", "none"]
+    test: str
+    p_value: float | None
+    alpha: float
+    statistic: float | None
+    effect: float | None
+    effect_infinite: bool = False
+    ci_low: float | None
+    ci_high: float | None
+    tolerance: float
+    n_baseline: int
+    n_canary: int
+    effective_n: float | None
+    autocorrelation: float | None
+    dispersion: float | None
+    reason: str
+
+    @classmethod
+    def from_result(cls, cfg: MetricConfig, alpha: float, res: Comparison) -> MetricVerdict:
+        """Wrap a :class:`Comparison` with the metric's configuration."""
+        return cls(
+            name=cfg.name,
+            kind=cfg.kind,
+            group=cfg.group,
+            weight=cfg.weight,
+            critical=cfg.critical,
+            direction=cfg.direction,
+            status=res.status,
+            shift=res.shift,
+            test=res.test,
+            p_value=res.p_value,
+            alpha=alpha,
+            statistic=_finite(res.statistic),
+            effect=_finite(res.effect),
+            effect_infinite=res.effect is not None and math.isinf(res.effect),
+            ci_low=_finite(res.ci_low),
+            ci_high=_finite(res.ci_high),
+            tolerance=cfg.tolerance,
+            n_baseline=res.n_baseline,
+            n_canary=res.n_canary,
+            effective_n=_finite(res.effective_n),
+            autocorrelation=res.autocorrelation,
+            dispersion=res.dispersion,
+            reason=res.reason,
+        )
+
+
+class Verdict(BaseModel):
+    """The whole judgement: status, score 0-100 (None when nothing was conclusive), per-group scores, reasons."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: VerdictStatus
+    score: float | None
+    groups: dict[str, float]
+    metrics: list[MetricVerdict]
+    reasons: list[str]
+
+    def metric(self, name: str) -> MetricVerdict:
+        """The verdict of metric ``name``."""
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        raise BadInput(f"no metric {name!r} in this verdict", field="metric")
+
+
+def _series(data: Mapping[str, FloatArray], name: str, which: str) -> FloatArray:
+    if name not in data:
+        have = ", ".join(sorted(data)) or "(none)"
+        raise BadInput(f"metric {name!r} is configured but absent from the {which} data (have: {have})", field=name)
+    return np.asarray(data[name], dtype=np.float64)
+
+
+def judge_metric(
+    cfg: MetricConfig,
+    baseline: Mapping[str, FloatArray],
+    canary: Mapping[str, FloatArray],
+    alpha: float,
+    history: Mapping[str, FloatArray] | None = None,
+) -> MetricVerdict:
+    """Test one metric; ``alpha`` is the judge's budget unless the metric overrides it."""
+    a = cfg.alpha if cfg.alpha is not None else alpha
+    b, c = _series(baseline, cfg.name, "baseline"), _series(canary, cfg.name, "canary")
+    tol, mp = cfg.tolerance, cfg.min_points
+    if cfg.kind == "count":
+        den_b = _series(baseline, cfg.denominator, "baseline") if cfg.denominator else None
+        den_c = _series(canary, cfg.denominator, "canary") if cfg.denominator else None
+        res = compare_counts(
+            b,
+            c,
+            cfg.direction,
+            alpha=a,
+            tolerance=tol,
+            min_points=mp,
+            baseline_denominator=den_b,
+            canary_denominator=den_c,
+        )
+    else:
+        hist = history.get(cfg.name) if history is not None else None
+        res = compare_continuous(
+            b,
+            c,
+            cfg.direction,
+            autocorrelation=cfg.autocorrelation,
+            log_scale=cfg.log_scale,
+            history=hist,
+            alpha=a,
+            tolerance=tol,
+            min_points=mp,
+        )
+    return MetricVerdict.from_result(cfg, a, res)
+
+
+def _policy(cfg: JudgeConfig, m: MetricVerdict) -> NoDataPolicy:
+    mc = next(x for x in cfg.metrics if x.name == m.name)
+    return mc.no_data or cfg.no_data
+
+
+def _scores(cfg: JudgeConfig, metrics: list[MetricVerdict]) -> tuple[float | None, dict[str, float]]:
+    """Group scores (weighted share passing among scored metrics) and their weighted mean."""
+    groups: dict[str, float] = {}
+    for g in dict.fromkeys(m.group for m in metrics):
+        scored = [m for m in metrics if m.group == g and (m.status != "inconclusive" or _policy(cfg, m) == "fail")]
+        total = sum(m.weight for m in scored)
+        if total > 0:
+            groups[g] = 100.0 * sum(m.weight for m in scored if m.status == "pass") / total
+    if not groups:
+        return None, groups
+    wsum = sum(cfg.group_weight(g) for g in groups)
+    return sum(cfg.group_weight(g) * s for g, s in groups.items()) / wsum, groups
+
+
+def combine(cfg: JudgeConfig, metrics: list[MetricVerdict]) -> Verdict:
+    """Combine metric verdicts into the judgement (documented in the module docstring)."""
+    score, groups = _scores(cfg, metrics)
+    reasons = [f"{m.name}: {m.reason}" for m in metrics if m.status != "pass"]
+    critical_fail = [
+        m.name
+        for m in metrics
+        if m.critical and (m.status == "fail" or (m.status == "inconclusive" and _policy(cfg, m) == "fail"))
+    ]
+    pending = [m.name for m in metrics if m.status == "inconclusive" and _policy(cfg, m) == "inconclusive"]
+    status: VerdictStatus
+    if critical_fail:
+        status = "fail"
+        reasons.insert(0, f"critical metric failed: {', '.join(critical_fail)}")
+    elif score is not None and score < cfg.marginal_threshold:
+        status = "fail"
+    elif pending or score is None:
+        status = "inconclusive"
+        reasons.insert(0, f"insufficient data: {', '.join(pending) or 'no metric was conclusive'}")
+    elif score >= cfg.pass_threshold:
+        status = "pass"
+    else:
+        status = "marginal"
+    if score is not None:
+        reasons.append(f"score {score:.1f} (pass >= {cfg.pass_threshold:g}, marginal >= {cfg.marginal_threshold:g})")
+    return Verdict(status=status, score=score, groups=groups, metrics=metrics, reasons=reasons)
+
+
+def judge(
+    baseline: Mapping[str, FloatArray],
+    canary: Mapping[str, FloatArray],
+    metrics_config: JudgeConfig,
+    *,
+    history: Mapping[str, FloatArray] | None = None,
+) -> Verdict:
+    """Judge a canary against the baseline that ran at the same time.
+
+    ``baseline`` and ``canary`` map metric name to a time-ordered array of per-interval values (NaN = gap).
+    A configured metric (or denominator) absent from either mapping raises :class:`BadInput` naming it.
+    ``history`` (optional) maps metric name to the baseline's values before the canary started: continuous
+    metrics use it only to estimate autocorrelation and noise level (short windows estimate both poorly).
+    """
+    metrics = [judge_metric(m, baseline, canary, metrics_config.alpha, history) for m in metrics_config.metrics]
+    return combine(metrics_config, metrics)
+
+
+def load_series_csv(path: str | Path) -> dict[str, FloatArray]:
+    """Read per-interval metric values from a CSV: one column per metric, an optional ``timestamp`` column.
+
+    Empty cells are gaps (NaN).  A cell that is not a number raises :class:`BadInput` naming the row (1 = header).
+    """
+    p = Path(path)
+    try:
+        with p.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except FileNotFoundError as err:
+        raise BadInput(f"{p}: file not found", field=str(p)) from err
+    if not rows or not any(h.strip() for h in rows[0]):
+        raise BadInput(f"{p}: empty file or no header row", field=str(p))
+    header = [h.strip() for h in rows[0]]
+    cols = [i for i, h in enumerate(header) if h.lower() not in ("timestamp", "time", "ts")]
+    if len(set(header)) != len(header) or any(not header[i] for i in cols):
+        raise BadInput(f"{p}: header row has empty or repeated column names: {header}", field=str(p))
+    values: dict[str, list[float]] = {header[i]: [] for i in cols}
+    for lineno, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise BadInput(f"{p}: row {lineno} has {len(row)} cells, header has {len(header)}", field=f"row {lineno}")
+        for i in cols:
+            cell = row[i].strip()
+            try:
+                values[header[i]].append(float(cell) if cell else math.nan)
+            except ValueError as err:
+                raise BadInput(
+                    f"{p}: row {lineno}, column {header[i]!r}: {cell!r} is not a number", field=f"row {lineno}"
+                ) from err
+    return {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}

@@ -1,0 +1,118 @@
+"""Configuration of the canary judge: which metrics, how each is tested, how verdicts combine.
+
+>>> cfg = JudgeConfig(metrics=[MetricConfig(name="latency_p99"), MetricConfig(name="errors", kind="count")])
+>>> cfg.pass_threshold, cfg.marginal_threshold, cfg.alpha
+(95.0, 75.0, 0.01)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hx.errors import ConfigError
+
+NoDataPolicy = Literal["inconclusive", "fail", "ignore"]
+
+
+class MetricConfig(BaseModel):
+    """How one metric is judged.
+
+    ``direction`` names the bad direction (``increase``: higher is worse, as for latency and errors).
+    ``tolerance`` is the relative effect considered negligible (0.02 = 2%): a significant effect smaller than it
+    passes.  ``min_points`` is the fewest finite points each series needs, below which the metric is
+    inconclusive.  ``denominator`` (counts only) names a request-count series so that rates are compared.
+    ``alpha`` overrides the judge's false-positive budget for this metric.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    kind: Literal["continuous", "count"] = "continuous"
+    direction: Literal["increase", "decrease", "either"] = "increase"
+    critical: bool = False
+    group: str = Field(default="default", min_length=1)
+    weight: float = Field(default=1.0, gt=0)
+    tolerance: float = Field(default=0.02, ge=0)
+    min_points: int = Field(default=5, ge=2)
+    denominator: str | None = None
+    alpha: float | None = Field(default=None, gt=0, lt=0.5)
+    log_scale: bool | None = None
+    autocorrelation: bool = True
+    no_data: NoDataPolicy | None = None
+
+    @model_validator(mode="after")
+    def _denominator_for_counts(self) -> MetricConfig:
+        if self.denominator is not None and self.kind != "count":
+            raise ValueError("denominator is only for kind 'count'")
+        return self
+
+
+class JudgeConfig(BaseModel):
+    """The whole judgement: metrics, group weights, score thresholds and the false-positive budget.
+
+    ``groups`` maps group name to weight (groups not listed weigh 1).  ``alpha`` is the per-metric false-positive
+    rate (one-sided in the bad direction; split over both sides for ``either``).  ``no_data`` says what a metric
+    with insufficient data does: make the verdict ``inconclusive`` (default), count as ``fail``, or be ``ignore``d.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metrics: list[MetricConfig] = Field(min_length=1)
+    groups: dict[str, float] = Field(default_factory=dict)
+    pass_threshold: float = Field(default=95.0, ge=0, le=100)
+    marginal_threshold: float = Field(default=75.0, ge=0, le=100)
+    alpha: float = Field(default=0.01, gt=0, lt=0.5)
+    no_data: NoDataPolicy = "inconclusive"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JudgeConfig:
+        if self.marginal_threshold > self.pass_threshold:
+            raise ValueError("marginal_threshold must not exceed pass_threshold")
+        names = [m.name for m in self.metrics]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"metric names must be unique; repeated: {', '.join(dupes)}")
+        used = {m.group for m in self.metrics}
+        unused = sorted(set(self.groups) - used)
+        if unused:
+            raise ValueError(f"groups without metrics: {', '.join(unused)} (used: {', '.join(sorted(used))})")
+        bad = sorted(g for g, w in self.groups.items() if not w > 0)
+        if bad:
+            raise ValueError(f"group weights must be > 0: {', '.join(bad)}")
+        return self
+
+    def group_weight(self, group: str) -> float:
+        """The weight of ``group`` (1 when not listed)."""
+        return self.groups.get(group, 1.0)
+
+
+def _key_of(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def load_metrics_config(path: str | Path) -> JudgeConfig:
+    """Read a :class:`JudgeConfig` from YAML; errors name the file and the key.
+
+    The file holds the JudgeConfig fields at the top level, or under a ``canary`` key.
+    """
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise ConfigError("file not found", file=str(p)) from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"not valid YAML: {err}", file=str(p)) from err
+    if isinstance(raw, dict) and set(raw) == {"canary"}:
+        raw = raw["canary"]
+    if not isinstance(raw, dict):
+        raise ConfigError("expected a mapping with a 'metrics' list", file=str(p), key="(top level)")
+    try:
+        return JudgeConfig.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = _key_of(tuple(first["loc"]))
+        raise ConfigError(first["msg"], file=str(p), key=key) from err

@@ -1,0 +1,438 @@
+"""Pure statistics behind the canary judge: one test per metric kind.
+
+Everything here is a pure function over numpy arrays; :mod:`hx.deploy.judge` wires it to configuration and
+:mod:`hx.deploy.judge_sequential` adds group-sequential boundaries.
+
+Continuous metrics (latency, cpu)
+    A Welch-type t-test on the difference of means -- on the log scale when every value is positive and the logs
+    are less skewed (the effect is then a ratio of geometric means) -- whose variance accounts for lag-1
+    autocorrelation.  ``phi`` is estimated once from both series (demeaned separately, pooled), bias-corrected for
+    the short series, clipped to [0, 0.95], and raised by ``PHI_MARGIN + PHI_MARGIN_SMALL / n`` of its standard
+    error (the variance factor is convex in ``phi``: a noisy estimate plugged in would understate it).  The
+    variance of each mean uses the exact AR(1) finite-sample factor ``f(n, phi) = 1 + 2 sum_k (1 - k/n) phi^k`` and
+    an unbiased marginal variance ``s^2 (n-1) / (n-f)``; the reference distribution is Student's t with
+    Welch-Satterthwaite degrees of freedom from the *effective* sample sizes ``n / f``.  Successive intervals are
+    therefore not counted as independent evidence.  Optional pre-canary baseline history sharpens ``phi`` and
+    the marginal variance (pooled).  Margins were tuned on simulated development seeds (bench/canary.py uses
+    another seed).
+
+Count metrics (errors)
+    The exact conditional test for two Poisson rates: given the total ``S`` of events, the canary's count is
+    Binomial(S, E_c / (E_b + E_c)) under equal rates, where ``E`` is the exposure (number of intervals, or the sum
+    of a request-count denominator).  Over-dispersion (Pearson statistic significant at 0.1%) divides the counts by
+    the estimated dispersion (quasi-Poisson), with a continuous extension of the binomial tail.
+
+A metric fails when its one-sided p-value in a bad direction is below ``alpha`` (``alpha / 2`` a side for
+``either``) *and* the relative effect is beyond ``tolerance`` (a minimum practical effect on the point estimate).
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> base = rng.normal(100, 10, 60)
+>>> res = compare_continuous(base, base * 1.5, "increase", alpha=0.01, tolerance=0.02)
+>>> res.status, res.shift
+('fail', 'higher')
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from scipy import special, stats
+
+from hx.errors import BadInput
+
+FloatArray = npt.NDArray[np.float64]
+Direction = Literal["increase", "decrease", "either"]
+Status = Literal["pass", "fail", "inconclusive"]
+Shift = Literal["higher", "lower", "none"]
+
+#: Upper clip of the estimated lag-1 autocorrelation (beyond it a series carries almost no independent evidence).
+PHI_MAX = 0.95
+#: Standard errors of the autocorrelation estimate added to it (its uncertainty would otherwise understate the
+#: variance: the variance factor is convex in phi).
+PHI_MARGIN = 0.7
+#: ... plus this many divided by the series length (short series: the estimate is noisy and skewed).
+PHI_MARGIN_SMALL = 8.0
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What one metric's test found.
+
+    ``effect`` is relative (0.2 = canary 20% higher); ``ci_low``/``ci_high`` bound it at the level the test used
+    (one-sided tests at ``alpha``: the two-sided ``1 - 2 alpha`` interval; ``either``: the ``1 - alpha`` interval).
+    ``p_value`` is for the configured direction (two-sided for ``either``).
+    """
+
+    status: Status
+    shift: Shift
+    test: str
+    p_value: float | None
+    statistic: float | None
+    effect: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n_baseline: int
+    n_canary: int
+    effective_n: float | None
+    autocorrelation: float | None
+    reason: str
+    dispersion: float | None = None
+
+
+def inconclusive(test: str, n_b: int, n_c: int, reason: str) -> Comparison:
+    """A result that says the data cannot decide (never a pass)."""
+    return Comparison("inconclusive", "none", test, None, None, None, None, None, n_b, n_c, None, None, reason)
+
+
+def clean(values: FloatArray) -> FloatArray:
+    """The finite values of ``values`` as float64 (NaN = a gap, dropped)."""
+    arr = np.asarray(values, dtype=np.float64).ravel()
+    return arr[np.isfinite(arr)]
+
+
+# ---- autocorrelation ------------------------------------------------------------------------------------------
+
+
+def pooled_lag1(series: list[FloatArray], margin: float = 0.0, small_margin: float = 0.0) -> float:
+    """Bias-corrected lag-1 autocorrelation pooled over several series (each demeaned), clipped to [0, PHI_MAX].
+
+    The plain estimator of a series of length ``n`` whose mean is estimated is biased down by about
+    ``(1 + 3 phi) / n`` (Marriott and Pope); pooled over ``k`` series of ``N`` points in all, by ``(1 + 3 phi) k / N``,
+    which we invert.  Then ``margin + small_margin / (N / k)`` standard errors of the estimate are added: the
+    variance factor is convex in ``phi``, so plugging in an unbiased but noisy estimate would understate it.
+
+    >>> round(pooled_lag1([np.arange(10.0)]), 2)
+    0.95
+    """
+    num = 0.0
+    den = 0.0
+    total = 0
+    k = 0
+    for x in series:
+        if x.size < 3:
+            continue
+        r = x - x.mean()
+        num += float(np.dot(r[1:], r[:-1]))
+        den += float(np.dot(r, r))
+        total += x.size
+        k += 1
+    if den <= 0.0 or k == 0:
+        return 0.0
+    raw = num / den
+    inv = k / total
+    corrected = (raw + inv) / (1.0 - 3.0 * inv) if 3.0 * inv < 1.0 else PHI_MAX
+    corrected = min(max(corrected, 0.0), PHI_MAX)
+    corrected += (margin + small_margin * inv) * math.sqrt((1.0 - corrected**2) / total)
+    return float(min(corrected, PHI_MAX))
+
+
+def ar1_factor(n: int, phi: float) -> float:
+    """``n * Var(mean) / Var(x)`` for an AR(1) series of length ``n``: ``1 + 2 sum_{k<n} (1 - k/n) phi^k``.
+
+    >>> ar1_factor(10, 0.0)
+    1.0
+    >>> round(ar1_factor(10_000, 0.5), 2)
+    3.0
+    """
+    if phi <= 0.0 or n < 2:
+        return 1.0
+    k = np.arange(1, n)
+    return float(1.0 + 2.0 * np.sum((1.0 - k / n) * phi**k))
+
+
+def _mean_variance(x: FloatArray, phi: float) -> tuple[float, float]:
+    """Variance of the mean of ``x`` under AR(1) with ``phi`` and the effective sample size."""
+    n = x.size
+    f = ar1_factor(n, phi)
+    s2 = float(np.var(x, ddof=1))
+    gamma0 = s2 * (n - 1) / max(n - f, 1e-9)
+    return gamma0 * f / n, n / f
+
+
+def _skew(series: list[FloatArray]) -> float:
+    r = np.concatenate([x - x.mean() for x in series])
+    sd = float(r.std())
+    return float(np.mean(r**3)) / sd**3 if sd > 0 else 0.0
+
+
+def prefer_log(b: FloatArray, c: FloatArray) -> bool:
+    """Whether to compare on the log scale: every value positive, and the logs less skewed than the raw values.
+
+    The choice looks only at the pooled within-series residuals, so it does not depend on which series is which.
+
+    >>> rng = np.random.default_rng(0)
+    >>> prefer_log(np.exp(rng.normal(0, 0.5, 60)), np.exp(rng.normal(0, 0.5, 60)))
+    True
+    >>> prefer_log(rng.normal(100, 20, 60), rng.normal(100, 20, 60))
+    False
+    """
+    if not (np.all(b > 0) and np.all(c > 0)):
+        return False
+    return abs(_skew([np.log(b), np.log(c)])) < abs(_skew([b, c]))
+
+
+def _variances(
+    b: FloatArray, c: FloatArray, history: list[FloatArray], phi: float
+) -> tuple[float, float, float, float]:
+    """Variances of both means, total effective sample size and degrees of freedom.
+
+    Without history: Welch (each series its own variance; Satterthwaite df on effective sizes).  With history:
+    one marginal variance pooled over history, baseline and canary (each demeaned), which assumes the canary's
+    noise level is the baseline's; df = effective points minus one per series.
+    """
+    if not history:
+        v_b, ne_b = _mean_variance(b, phi)
+        v_c, ne_c = _mean_variance(c, phi)
+        den = v_b**2 / max(ne_b - 1.0, 0.5) + v_c**2 / max(ne_c - 1.0, 0.5)
+        df = (v_b + v_c) ** 2 / den if den > 0 else 1.0
+        return v_b, v_c, ne_b + ne_c, max(df, 1.0)
+    series = [b, c, *history]
+    fs = [ar1_factor(x.size, phi) for x in series]
+    ss = sum(float(np.sum((x - x.mean()) ** 2)) for x in series)
+    gamma0 = ss / max(sum(x.size - f for x, f in zip(series, fs, strict=True)), 1e-9)
+    df = sum(x.size / f - 1.0 for x, f in zip(series, fs, strict=True))
+    return gamma0 * fs[0] / b.size, gamma0 * fs[1] / c.size, b.size / fs[0] + c.size / fs[1], max(df, 1.0)
+
+
+# ---- continuous -----------------------------------------------------------------------------------------------
+
+
+def _p_values(stat: float, df: float) -> tuple[float, float]:
+    """(P(T >= stat), P(T <= stat)) under Student's t with ``df``."""
+    return float(stats.t.sf(stat, df)), float(stats.t.cdf(stat, df))
+
+
+def _decide(
+    p_up: float, p_down: float, effect: float, direction: Direction, alpha: float, tolerance: float
+) -> tuple[Status, Shift, float]:
+    """Verdict, significant shift and the p-value reported for ``direction``."""
+    a_tail = alpha / 2.0 if direction == "either" else alpha
+    shift: Shift = "none"
+    if p_up < a_tail and effect > 0:
+        shift = "higher"
+    elif p_down < a_tail and effect < 0:
+        shift = "lower"
+    bad_up = direction in ("increase", "either") and shift == "higher" and effect > tolerance
+    bad_down = direction in ("decrease", "either") and shift == "lower" and effect < -tolerance
+    p = {"increase": p_up, "decrease": p_down, "either": min(1.0, 2.0 * min(p_up, p_down))}[direction]
+    return ("fail" if bad_up or bad_down else "pass"), shift, p
+
+
+def _reason(status: Status, shift: Shift, effect: float, direction: Direction, tolerance: float) -> str:
+    pct = f"{effect * 100:+.1f}%" if math.isfinite(effect) else "+inf%"
+    if status == "fail":
+        return f"canary {shift} than baseline by {pct} (significant, beyond tolerance {tolerance:.0%})"
+    if shift != "none":
+        bad = (shift == "higher" and direction != "decrease") or (shift == "lower" and direction != "increase")
+        if bad:
+            return f"canary {shift} by {pct}: significant but within tolerance {tolerance:.0%}"
+        return f"canary {shift} by {pct}: significant in the harmless direction"
+    return f"no significant difference ({pct})"
+
+
+def compare_continuous(
+    baseline: FloatArray,
+    canary: FloatArray,
+    direction: Direction = "increase",
+    *,
+    alpha: float = 0.01,
+    tolerance: float = 0.02,
+    min_points: int = 5,
+    autocorrelation: bool = True,
+    log_scale: bool | None = None,
+    phi_margin: float = PHI_MARGIN,
+    history: FloatArray | None = None,
+) -> Comparison:
+    """Compare a continuous metric of the canary with the baseline (see the module docstring).
+
+    ``history`` (optional): the baseline's values *before* the canary started, used only to estimate the
+    autocorrelation and the noise level (pooled), never as evidence about the canary's level.
+    ``log_scale=None`` uses logs when :func:`prefer_log` says so (positive, right-skewed values such as latency).
+    Fails when the one-sided p-value in a bad direction is below ``alpha`` (``alpha/2`` per side for ``either``)
+    and the relative effect exceeds ``tolerance``.
+    """
+    b, c = clean(baseline), clean(canary)
+    name = "welch-t (AR(1)-corrected)" if autocorrelation else "welch-t"
+    if b.size < min_points or c.size < min_points:
+        return inconclusive(name, b.size, c.size, f"insufficient data: need {min_points} points in each series")
+    use_log = prefer_log(b, c) if log_scale is None else log_scale
+    if use_log and (np.any(b <= 0) or np.any(c <= 0)):
+        raise BadInput("log scale requested but the series has values <= 0", field="log_scale")
+    if use_log:
+        b, c = np.log(b), np.log(c)
+        name = "log-" + name
+    extra: list[FloatArray] = []
+    if history is not None:
+        h = clean(history)
+        if use_log:
+            h = np.log(h[h > 0])
+        extra = [h] if h.size >= 3 else []
+    phi = pooled_lag1([b, c, *extra], phi_margin, PHI_MARGIN_SMALL) if autocorrelation else 0.0
+    v_b, v_c, n_eff, df = _variances(b, c, extra, phi)
+    diff = float(c.mean() - b.mean())
+    var = v_b + v_c
+    scale = 1.0 if use_log else max(abs(float(b.mean())), 1e-12)
+    if var <= 0.0:
+        if diff == 0.0:
+            why = "both series constant and equal"
+            return Comparison("pass", "none", name, 1.0, 0.0, 0.0, 0.0, 0.0, b.size, c.size, n_eff, phi, why)
+        var = (abs(diff) * 1e-9) ** 2
+    se = math.sqrt(var)
+    stat = diff / se
+    p_up, p_down = _p_values(stat, df)
+    q = float(stats.t.ppf(1.0 - alpha / 2.0 if direction == "either" else 1.0 - alpha, df))
+
+    def rel(d: float) -> float:
+        return math.expm1(d) if use_log else d / scale
+
+    effect = rel(diff)
+    status, shift, p = _decide(p_up, p_down, effect, direction, alpha, tolerance)
+    return Comparison(
+        status,
+        shift,
+        name,
+        p,
+        stat,
+        effect,
+        rel(diff - q * se),
+        rel(diff + q * se),
+        b.size,
+        c.size,
+        n_eff,
+        phi,
+        _reason(status, shift, effect, direction, tolerance),
+    )
+
+
+# ---- counts ---------------------------------------------------------------------------------------------------
+
+
+def binomial_tails(k: float, n: float, p: float) -> tuple[float, float]:
+    """(P(X >= k), P(X <= k)) for X ~ Binomial(n, p), continuous in ``k`` and ``n`` (regularised beta).
+
+    >>> [round(v, 4) for v in binomial_tails(3, 3, 0.5)]
+    [0.125, 1.0]
+    """
+    up = 1.0 if k <= 0 else float(special.betainc(k, n - k + 1.0, p)) if k <= n else 0.0
+    down = 1.0 if k >= n else float(special.betainc(n - k, k + 1.0, 1.0 - p)) if k >= 0 else 0.0
+    return up, down
+
+
+def _clopper_pearson(k: float, n: float, level: float) -> tuple[float, float]:
+    """Two-sided Clopper-Pearson interval for a binomial proportion at ``level``."""
+    a = (1.0 - level) / 2.0
+    lo = 0.0 if k <= 0 else float(special.betaincinv(k, n - k + 1.0, a))
+    hi = 1.0 if k >= n else float(special.betaincinv(k + 1.0, n - k, 1.0 - a))
+    return lo, hi
+
+
+def _dispersion(y_b: FloatArray, e_b: FloatArray, y_c: FloatArray, e_c: FloatArray) -> float:
+    """Quasi-Poisson dispersion (>= 1) when the Pearson statistic rejects Poisson at 0.1%, else 1."""
+    x2 = 0.0
+    for y, e in ((y_b, e_b), (y_c, e_c)):
+        lam = y.sum() / e.sum()
+        mu = lam * e
+        keep = mu > 0
+        x2 += float(np.sum((y[keep] - mu[keep]) ** 2 / mu[keep]))
+    df = y_b.size + y_c.size - 2
+    if df <= 0 or x2 <= df or float(stats.chi2.sf(x2, df)) >= 0.001:
+        return 1.0
+    return x2 / df
+
+
+def _aligned(values: FloatArray, denominator: FloatArray | None, which: str) -> tuple[FloatArray, FloatArray]:
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if denominator is None:
+        keep = np.isfinite(v)
+        return np.rint(v[keep]), np.ones(int(keep.sum()))
+    d = np.asarray(denominator, dtype=np.float64).ravel()
+    if d.size != v.size:
+        raise BadInput(f"{which} counts and denominator differ in length ({v.size} vs {d.size})", field=which)
+    keep = np.isfinite(v) & np.isfinite(d)
+    if np.any(d[keep] < 0):
+        raise BadInput(f"{which} denominator has negative values", field=which)
+    return np.rint(v[keep]), d[keep]
+
+
+def compare_counts(
+    baseline: FloatArray,
+    canary: FloatArray,
+    direction: Direction = "increase",
+    *,
+    alpha: float = 0.01,
+    tolerance: float = 0.02,
+    min_points: int = 5,
+    baseline_denominator: FloatArray | None = None,
+    canary_denominator: FloatArray | None = None,
+) -> Comparison:
+    """Compare event counts (optionally per request) with the exact conditional binomial test.
+
+    Zero events in both series is a pass (no evidence of a difference), not an error.
+
+    >>> r = compare_counts(np.zeros(20), np.zeros(20))
+    >>> r.status, r.p_value
+    ('pass', 1.0)
+    """
+    y_b, e_b = _aligned(baseline, baseline_denominator, "baseline")
+    y_c, e_c = _aligned(canary, canary_denominator, "canary")
+    name = "exact conditional binomial (Poisson rates)"
+    if y_b.size < min_points or y_c.size < min_points:
+        return inconclusive(name, y_b.size, y_c.size, f"insufficient data: need {min_points} points in each series")
+    if np.any(y_b < 0) or np.any(y_c < 0):
+        raise BadInput("counts must be >= 0", field="counts")
+    ex_b, ex_c = float(e_b.sum()), float(e_c.sum())
+    if ex_b <= 0 or ex_c <= 0:
+        return inconclusive(name, y_b.size, y_c.size, "no exposure (denominator sums to zero)")
+    s_b, s_c = float(y_b.sum()), float(y_c.sum())
+    if s_b + s_c == 0:
+        return Comparison(
+            "pass",
+            "none",
+            name,
+            1.0,
+            0.0,
+            0.0,
+            None,
+            None,
+            y_b.size,
+            y_c.size,
+            None,
+            None,
+            "no events in either series",
+        )
+    disp = _dispersion(y_b, e_b, y_c, e_c)
+    if disp > 1.0:
+        name = "quasi-Poisson conditional binomial"
+    k, n = s_c / disp, (s_b + s_c) / disp
+    p0 = ex_c / (ex_b + ex_c)
+    p_up, p_down = binomial_tails(k, n, p0)
+
+    def ratio_of(p: float) -> float:
+        return math.inf if p >= 1.0 else p / (1.0 - p) * ex_b / ex_c
+
+    level = 1.0 - alpha if direction == "either" else 1.0 - 2.0 * alpha
+    lo, hi = _clopper_pearson(k, n, level)
+    effect = (s_c / ex_c) / (s_b / ex_b) - 1.0 if s_b > 0 else math.inf
+    status, shift, p = _decide(p_up, p_down, effect, direction, alpha, tolerance)
+    stat = (k - n * p0) / math.sqrt(n * p0 * (1.0 - p0))
+    return Comparison(
+        status,
+        shift,
+        name,
+        p,
+        stat,
+        effect,
+        ratio_of(lo) - 1.0,
+        ratio_of(hi) - 1.0,
+        y_b.size,
+        y_c.size,
+        None,
+        None,
+        _reason(status, shift, effect, direction, tolerance),
+        disp,
+    )

@@ -1,0 +1,34 @@
+"""The self-healing component: its engines and the engine object its API uses (built once per platform)."""
+
+from __future__ import annotations
+
+from hx.heal.engine import HealEngine
+from hx.heal.escalation import Escalator, build_notifiers
+from hx.heal.predictive import PredictiveEngine
+from hx.platform import Platform
+from hx.runtime import Engine
+
+KEY = "heal.engine"
+
+
+def heal_engine(platform: Platform) -> HealEngine:
+    """The self-healing engine of this platform (built once; notifiers from settings and the secret store)."""
+    existing = platform.extras.get(KEY)
+    if isinstance(existing, HealEngine):
+        return existing
+    notifiers, problem = build_notifiers(platform)
+    port = platform.settings.server.port or 8085
+    escalator = Escalator(
+        platform, notifiers, base_url=f"http://{platform.settings.server.host}:{port}", problem=problem
+    )
+    step_s = float(platform.settings.sim.step_s) if platform.settings.telemetry.source == "sim" else 60.0
+    engine = HealEngine(platform, escalator, signal_step_s=step_s)
+    platform.extras[KEY] = engine
+    platform.extras.setdefault("health_checks", {})["self_healing"] = engine.health
+    return engine
+
+
+def engines(platform: Platform) -> list[Engine]:
+    engine = heal_engine(platform)
+    step_s = engine.signal_step_s
+    return [engine, PredictiveEngine(platform, engine.manager, step_s=step_s)]

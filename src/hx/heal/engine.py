@@ -1,0 +1,196 @@
+"""The self-healing engine: intake processing, triage, remediation, closing and escalation, one tick at a time.
+
+Each ``step(now)``: (1) catch up on ``anomaly.*`` events by the persisted cursor (the bus subscription
+only wakes it sooner), (2) apply stored, unprocessed alerts to incidents, (3) triage new incidents
+(features, class, root causes) and start the matching runbook within the guardrails -- or escalate
+when the class is unknown or no runbook fits, (4) drive running executions, (5) resolve incidents
+whose fix was verified or whose alerts all resolved, (6) fire due escalation levels.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from hx.events import Event, EventType
+from hx.heal import triage
+from hx.heal.classify import MODEL_NAME
+from hx.heal.escalation import Escalator
+from hx.heal.features import recent_changes
+from hx.heal.incidents import IncidentManager
+from hx.heal.intake import AlertIntake, anomaly_row
+from hx.heal.models import EXEC_ACTIVE, OPEN_STATES, AlertRepo, Execution, ExecutionRepo, Incident, IncidentRepo
+from hx.heal.remediation import RemediationEngine
+from hx.heal.runbooks import Runbook, load_runbooks, select_runbook
+from hx.heal.state import get_state, put_state
+from hx.ml.registry import load_or_fallback
+from hx.platform import Platform
+
+log = logging.getLogger(__name__)
+CURSOR_KEY = "anomaly_cursor"
+
+
+def call_graph(platform: Platform) -> Mapping[str, Sequence[str]]:
+    """{caller: [callees]} from the embedded sim when there is one (else empty)."""
+    sim = platform.extras.get("sim") or getattr(platform.source, "sim", None)
+    spec = getattr(sim, "spec", None)
+    if spec is None:
+        return {}
+    return {s.name: [d for d, _ in s.dependencies] for s in spec.services}
+
+
+class HealEngine:
+    """Steps the whole self-healing loop; see the module docstring."""
+
+    name = "self-healing"
+
+    def __init__(self, platform: Platform, escalator: Escalator, runbooks: list[Runbook] | None = None,
+                 interval_s: float = 15.0, signal_step_s: float = 60.0) -> None:  # fmt: skip
+        self.platform = platform
+        self.interval_s = interval_s
+        self.signal_step_s = signal_step_s
+        self.runbooks = runbooks if runbooks is not None else load_runbooks(platform.settings.self_healing.runbook_dirs)
+        self.escalator = escalator
+        self.incidents = IncidentRepo(platform.store)
+        self.executions = ExecutionRepo(platform.store)
+        self.intake = AlertIntake(AlertRepo(platform.store), platform.settings.environment)
+        self.manager = IncidentManager(platform, lambda: call_graph(platform))
+        self.remediation = RemediationEngine(platform, platform.actuator, self._execution_finished,
+                                             signal_step_s=signal_step_s)  # fmt: skip
+        self.handle = load_or_fallback(platform.models, MODEL_NAME)
+        platform.model_handles[MODEL_NAME] = self.handle
+        self._wake = False
+        platform.bus.subscribe(self._on_anomaly, types=["anomaly.detected", "anomaly.resolved"], name="self-healing")
+
+    def reload_model(self) -> None:
+        self.handle = load_or_fallback(self.platform.models, MODEL_NAME)
+        self.platform.model_handles[MODEL_NAME] = self.handle
+
+    # ---- the loop -------------------------------------------------------------------------------
+
+    def step(self, now: datetime) -> None:
+        if not self.platform.settings.self_healing.enabled:
+            return
+        self.catch_up_anomalies()
+        for iid in self.manager.process_pending(now):
+            self._after_alerts(iid, now)
+        for inc in self.incidents.list(status=OPEN_STATES, limit=500):
+            if inc.classified_by == "pending":
+                self.triage(inc, now)
+        self.remediation.step(now)
+        self.escalator.step()
+
+    def _on_anomaly(self, event: Event) -> None:
+        self._wake = True  # the store is the source of truth: the next step reads by cursor
+
+    def catch_up_anomalies(self) -> int:
+        cursor = int((get_state(self.platform, CURSOR_KEY) or {}).get("after", 0))
+        total = 0
+        while True:
+            events = self.platform.bus.read(after=cursor, types=["anomaly.detected", "anomaly.resolved"], limit=500)
+            if not events:
+                break
+            rows = [
+                anomaly_row(e.id, e.ts, e.type, e.subject, e.data, self.platform.settings.environment) for e in events
+            ]
+            total += self.intake.accept(rows)["accepted"]
+            cursor = events[-1].id
+            put_state(self.platform, CURSOR_KEY, {"after": cursor})
+        self._wake = False
+        return total
+
+    # ---- triage ----------------------------------------------------------------------------------
+
+    def triage(self, inc: Incident, now: datetime) -> Incident:
+        alerts = AlertRepo(self.platform.store).for_incident(inc.id)
+        names = sorted({a.name for a in alerts}) or [inc.title]
+        alerting = sorted({a.service for a in alerts}) or [inc.service]
+        changes = recent_changes(self.platform.bus, inc.service, now)
+        feats = triage.incident_features(self.platform.source, inc.service, inc.opened_at, now, names, changes,
+                                         self.signal_step_s)  # fmt: skip
+        if inc.kind == "predicted":
+            cls_name, conf, by, reason = inc.incident_class, 1.0, "trend", "predicted by a robust linear trend"
+        else:
+            c = triage.decide_class(feats, self.handle, self.platform.settings.self_healing.classifier_confidence)
+            cls_name, conf, by, reason = c.incident_class, c.confidence, c.by, c.reason
+        graph = call_graph(self.platform)
+        scope = sorted(set(alerting) | {d for s in alerting for d in graph.get(s, ())})
+        onset = inc.opened_at - triage_lead()
+        causes = triage.rca_candidates(self.platform.source, scope, graph, onset, now, inc.service, self.signal_step_s)
+        inc = self.incidents.save(replace(inc, incident_class=cls_name, confidence=round(conf, 4), classified_by=by,
+                                          root_causes=causes, features=feats), now)  # fmt: skip
+        self.incidents.note(inc.id, now, "classified", {"class": cls_name, "confidence": conf, "by": by,
+                                                        "reason": reason, "root_causes": causes})  # fmt: skip
+        self.platform.bus.publish(EventType.INCIDENT_CLASSIFIED, {"incident": inc.id, "class": cls_name,
+                                  "confidence": conf, "by": by, "root_causes": causes},
+                                  source="self-healing", subject=inc.service)  # fmt: skip
+        return self._plan(inc, triage.choose_target(inc.service, alerting, causes), now)
+
+    def _plan(self, inc: Incident, target: str, now: datetime) -> Incident:
+        if inc.incident_class == "unknown":
+            self.escalator.escalate(inc, "the incident could not be classified")
+            return inc
+        rb, why_not = select_runbook(self.runbooks, inc.incident_class, inc.labels, inc.environment, inc.features)
+        if rb is None:
+            self.escalator.escalate(inc, "; ".join(why_not))
+            return inc
+        self.escalator.notify(inc, summary=f"{inc.incident_class} on {target}: running runbook {rb.name}")
+        ex = self.remediation.start(inc, rb, target, now)
+        if ex is None:
+            self.escalator.escalate(self.incidents.get(inc.id), "automation refused by a guardrail (see timeline)")
+        return inc
+
+    # ---- endings ---------------------------------------------------------------------------------
+
+    def _after_alerts(self, incident_id: int, now: datetime) -> None:
+        inc = self.incidents.get(incident_id)
+        if not inc.is_open or inc.firing or inc.classified_by == "pending":
+            return
+        active = self.executions.list(incident_id=inc.id, states=EXEC_ACTIVE, limit=5)
+        if active:
+            return
+        self._resolve(inc, "hx", "every alert resolved", now)
+
+    def _execution_finished(self, ex: Execution, now: datetime) -> None:
+        inc = self.incidents.get(ex.incident_id)
+        if not inc.is_open:
+            return
+        if ex.state == "succeeded":
+            self._resolve(inc, "hx:self-healing", f"fixed by runbook {ex.runbook} on {ex.target}, verified", now)
+        else:
+            self.escalator.escalate(inc, f"runbook {ex.runbook} ended {ex.state}: {ex.reason}")
+
+    def _resolve(self, inc: Incident, by: str, reason: str, now: datetime) -> None:
+        inc = self.manager.resolve(inc.id, by, reason, now)
+        self.escalator.notify(inc, "resolved", summary=reason)
+        self.escalator.forget_resolved(inc.id)
+
+    def resolve_manually(self, incident_id: int, actor: str, reason: str) -> Incident:
+        for ex in self.executions.list(incident_id=incident_id, states=EXEC_ACTIVE, limit=5):
+            self.remediation.reject(ex.id, actor, "incident resolved manually")
+        inc = self.manager.resolve(incident_id, actor, reason or f"resolved by {actor}")
+        self.escalator.notify(inc, "resolved", summary=inc.resolution)
+        self.escalator.forget_resolved(inc.id)
+        return inc
+
+    def acknowledge(self, incident_id: int, actor: str) -> Incident:
+        inc = self.manager.acknowledge(incident_id, actor)
+        try:
+            self.escalator._record(self.escalator.dispatcher.acknowledge(str(inc.id)))
+        except Exception as err:
+            log.info("no notification state for incident %s: %s", inc.id, err)
+        return inc
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "ok", "classifier": self.handle.health(), "runbooks": len(self.runbooks),
+                "open_incidents": len(self.incidents.list(status=OPEN_STATES, limit=1000)),
+                "notifications": self.escalator.health()}  # fmt: skip
+
+
+def triage_lead() -> Any:
+    from datetime import timedelta
+
+    return timedelta(seconds=triage.ONSET_LEAD_S)

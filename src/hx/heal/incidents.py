@@ -1,0 +1,166 @@
+"""Grouping alerts into incidents, and the incident's life: open, acknowledged, resolved.
+
+A firing alert joins the open incident of the same environment whose service is the alert's service
+or a neighbour in the call graph (caller or callee) and that was updated within ``window_s``;
+otherwise it opens a new incident.  A resolved alert takes its fingerprint off the incident's firing
+list; it never triggers an action.  Everything lands on the incident's timeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from hx.errors import Conflict
+from hx.events import EventType
+from hx.heal.models import OPEN_STATES, AlertRepo, AlertRow, Incident, IncidentRepo
+from hx.platform import Platform
+
+Graph = Callable[[], Mapping[str, Sequence[str]]]
+SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2, "critical": 3}
+
+
+def neighbours(graph: Mapping[str, Sequence[str]], service: str) -> set[str]:
+    """The service, its callees and its callers.
+
+    >>> sorted(neighbours({"web": ["api"], "api": ["db"]}, "api"))
+    ['api', 'db', 'web']
+    """
+    out = {service, *graph.get(service, ())}
+    out |= {caller for caller, callees in graph.items() if service in callees}
+    return out
+
+
+class IncidentManager:
+    """Applies stored alerts to incidents."""
+
+    def __init__(
+        self, platform: Platform, graph: Graph | None = None, window_s: float = 900.0, settle_s: float = 900.0
+    ) -> None:
+        self.platform = platform
+        self.repo = IncidentRepo(platform.store)
+        self.alerts = AlertRepo(platform.store)
+        self.graph = graph or (lambda: {})
+        self.window_s = window_s
+        self.settle_s = settle_s
+
+    def process_pending(self, now: datetime, limit: int = 500) -> list[int]:
+        """Process stored, unprocessed alerts in arrival order; return the ids of incidents touched."""
+        touched: list[int] = []
+        for row in self.alerts.unprocessed(limit):
+            inc = self.apply(row, now)
+            self.alerts.mark_processed(row.id, inc.id if inc is not None else None)
+            if inc is not None and inc.id not in touched:
+                touched.append(inc.id)
+        return touched
+
+    def apply(self, row: AlertRow, now: datetime) -> Incident | None:
+        if row.status == "resolved":
+            return self._resolved(row, now)
+        inc = self._find(row, now)
+        if inc is None:
+            return self._open(row, now)
+        if row.fingerprint in inc.firing:
+            return inc
+        if not inc.is_open:
+            self.repo.note(inc.id, now, "alert_after_fix", _alert_detail(row))
+            return inc
+        sev = row.severity if SEVERITY_RANK.get(row.severity, 1) > SEVERITY_RANK.get(inc.severity, 1) else inc.severity
+        inc = self._save(replace(inc, firing=[*inc.firing, row.fingerprint], severity=sev), now)
+        self.repo.note(inc.id, now, "alert", _alert_detail(row))
+        self._publish(EventType.INCIDENT_UPDATED, inc, {"alert": row.name, "alert_service": row.service})
+        return inc
+
+    def _find(self, row: AlertRow, now: datetime) -> Incident | None:
+        related = neighbours(self.graph(), row.service)
+        cutoff = now - timedelta(seconds=self.window_s)
+        for inc in self.repo.list(status=OPEN_STATES, limit=200):
+            if inc.environment != row.environment or inc.kind == "predicted":
+                continue
+            if inc.service == row.service or (inc.service in related and inc.updated_at >= cutoff):
+                return inc
+        settle = now - timedelta(seconds=self.settle_s)
+        for inc in self.repo.list(status=("resolved",), limit=50):
+            # an aftershock: symptoms on the service or a neighbour just after the fix settle by themselves
+            if inc.environment == row.environment and inc.service in related and inc.resolved_at is not None \
+                    and inc.resolved_at >= settle and inc.resolution.startswith("fixed by"):  # fmt: skip
+                return inc
+        return None
+
+    def _open(self, row: AlertRow, now: datetime) -> Incident:
+        inc = Incident(
+            id=0, service=row.service, environment=row.environment, title=f"{row.name} on {row.service}",
+            severity=row.severity, status="open", kind="reactive", incident_class="unknown", confidence=0.0,
+            classified_by="pending", root_causes=[], labels=dict(row.labels), firing=[row.fingerprint], features={},
+            escalation={}, opened_at=now, updated_at=now, resolution="",
+        )  # fmt: skip
+        inc = self.repo.insert(inc)
+        self.repo.note(inc.id, now, "opened", {"by": "alert", **_alert_detail(row)})
+        self._publish(EventType.INCIDENT_OPENED, inc, {"alert": row.name, "labels": row.labels})
+        return inc
+
+    def open_predicted(self, service: str, environment: str, incident_class: str, title: str,
+                       detail: dict[str, Any], now: datetime) -> Incident:  # fmt: skip
+        inc = Incident(
+            id=0, service=service, environment=environment, title=title, severity="warning", status="open",
+            kind="predicted", incident_class=incident_class, confidence=0.0, classified_by="pending", root_causes=[],
+            labels={"service": service, "predicted": "true"}, firing=[], features={}, escalation={}, opened_at=now,
+            updated_at=now, resolution="",
+        )  # fmt: skip
+        inc = self.repo.insert(inc)
+        self.repo.note(inc.id, now, "predicted", detail)
+        self._publish(EventType.INCIDENT_PREDICTED, inc, detail)
+        return inc
+
+    def _resolved(self, row: AlertRow, now: datetime) -> Incident | None:
+        for inc in self.repo.list(status=OPEN_STATES, limit=200):
+            if row.fingerprint in inc.firing:
+                inc = self._save(replace(inc, firing=[f for f in inc.firing if f != row.fingerprint]), now)
+                self.repo.note(inc.id, now, "alert_resolved", _alert_detail(row))
+                return inc
+        return None
+
+    def _save(self, inc: Incident, now: datetime) -> Incident:
+        for _ in range(3):
+            try:
+                return self.repo.save(inc, now)
+            except Conflict:
+                fresh = self.repo.get(inc.id)
+                inc = replace(inc, revision=fresh.revision)
+        return self.repo.save(inc, now)
+
+    # ---- people and endings -------------------------------------------------------------------
+
+    def acknowledge(self, incident_id: int, actor: str) -> Incident:
+        inc = self.repo.get(incident_id)
+        if inc.status != "open":
+            raise Conflict(f"incident {incident_id} is {inc.status}; only an open incident can be acknowledged")
+        now = self.platform.clock.now()
+        inc = self.repo.save(replace(inc, status="acknowledged", acknowledged_at=now), now)
+        self.repo.note(inc.id, now, "acknowledged", {"by": actor})
+        self.platform.audit.append(actor, "incident.acknowledge", f"incident:{inc.id}", "ok", {})
+        self._publish(EventType.INCIDENT_UPDATED, inc, {"acknowledged_by": actor})
+        return inc
+
+    def resolve(self, incident_id: int, by: str, reason: str, now: datetime | None = None) -> Incident:
+        inc = self.repo.get(incident_id)
+        if inc.status not in OPEN_STATES:
+            raise Conflict(f"incident {incident_id} is already {inc.status}")
+        now = now or self.platform.clock.now()
+        inc = self.repo.save(replace(inc, status="resolved", resolved_at=now, resolution=reason), now)
+        self.repo.note(inc.id, now, "resolved", {"by": by, "reason": reason, "mttr_s": inc.mttr_s()})
+        self._publish(EventType.INCIDENT_RESOLVED, inc, {"by": by, "reason": reason, "mttr_s": inc.mttr_s()})
+        return inc
+
+    def _publish(self, etype: EventType, inc: Incident, data: dict[str, Any]) -> None:
+        payload = {"incident": inc.id, "environment": inc.environment, "status": inc.status,
+                   "class": inc.incident_class, **data}  # fmt: skip
+        self.platform.bus.publish(etype, payload, source="self-healing", subject=inc.service)
+
+
+def _alert_detail(row: AlertRow) -> dict[str, Any]:
+    return {"alert": row.name, "service": row.service, "status": row.status, "fingerprint": row.fingerprint,
+            "severity": row.severity, "labels": row.labels, "source": row.source,
+            "starts_at": row.starts_at.isoformat()}  # fmt: skip

@@ -1,0 +1,257 @@
+"""Alert intake: Alertmanager webhooks, hx's own alert schema and anomaly events, stored before anything else.
+
+The HTTP handlers only *store* alert rows (one per alert and status) and answer at once; the engine
+processes stored, unprocessed rows later, so an accepted alert is never lost and the answer is fast.
+Intake is idempotent: every row has a dedup key (SHA-256 of source, group key, fingerprint,
+startsAt and status), so a group Alertmanager re-sends, or retries after a 5xx, adds nothing.
+
+Alertmanager's payload is a third-party format: unknown fields are tolerated.  hx's own schema
+(``POST /api/v1/alerts``) is strict.  Limits: a body over :data:`MAX_BODY_BYTES` or with more than
+:data:`MAX_ALERTS` alerts is refused with 413 naming the limit.
+
+>>> p = parse_alertmanager(b'{"version": "4", "status": "firing", "groupKey": "g", "alerts": '
+...     b'[{"status": "firing", "labels": {"alertname": "HighErrors", "service": "api"}, '
+...     b'"startsAt": "2026-01-01T00:00:00Z", "fingerprint": "abc"}]}')
+>>> rows = alertmanager_rows(p, datetime(2026, 1, 1, 0, 1, tzinfo=UTC), "dev")
+>>> rows[0].name, rows[0].service, rows[0].status
+('HighErrors', 'api', 'firing')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hx.errors import BadInput
+from hx.heal.models import AlertRepo, AlertRow
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_ALERTS = 1000
+SEVERITIES = ("critical", "error", "warning", "info")
+_SEVERITY_ALIASES = {"page": "critical", "high": "error", "major": "error", "minor": "warning", "low": "info",
+                     "none": "info", "medium": "warning"}  # fmt: skip
+
+
+class PayloadTooLarge(BadInput):
+    """The request is over an intake limit (413)."""
+
+    status = 413
+    title = "payload too large"
+
+
+class AmAlert(BaseModel):
+    """One alert of an Alertmanager webhook (unknown fields tolerated)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: datetime
+    endsAt: datetime | None = None
+    generatorURL: str = ""
+    fingerprint: str = ""
+
+
+class AlertmanagerPayload(BaseModel):
+    """Alertmanager's webhook body, version 4 (unknown fields tolerated)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    version: str = "4"
+    groupKey: str = ""
+    truncatedAlerts: int = 0
+    status: Literal["firing", "resolved"] = "firing"
+    receiver: str = ""
+    groupLabels: dict[str, str] = Field(default_factory=dict)
+    commonLabels: dict[str, str] = Field(default_factory=dict)
+    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    externalURL: str = ""
+    alerts: list[AmAlert] = Field(default_factory=list)
+
+
+class HxAlert(BaseModel):
+    """hx's own alert schema (strict: unknown fields are refused)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    service: str = Field(min_length=1, max_length=200)
+    status: Literal["firing", "resolved"] = "firing"
+    severity: Literal["critical", "error", "warning", "info"] = "warning"
+    environment: str | None = Field(None, min_length=1, max_length=100)
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    starts_at: datetime
+    ends_at: datetime | None = None
+    fingerprint: str | None = Field(None, max_length=200)
+
+
+class HxAlertBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alerts: list[HxAlert] = Field(min_length=1)
+
+
+# ---- parsing with limits ----------------------------------------------------------------------
+
+
+def _load_json(body: bytes) -> Any:
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(
+            f"the body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes (1 MiB)", field="body",
+            limit=MAX_BODY_BYTES,
+        )  # fmt: skip
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise BadInput(f"the body is not valid JSON: {err}", field="body") from err
+
+
+def _check_count(data: Any) -> None:
+    if isinstance(data, dict) and isinstance(data.get("alerts"), list) and len(data["alerts"]) > MAX_ALERTS:
+        n = len(data["alerts"])
+        raise PayloadTooLarge(f"{n} alerts in one request; the limit is {MAX_ALERTS}", field="alerts", limit=MAX_ALERTS)
+
+
+def _validation(err: ValidationError) -> BadInput:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    return BadInput(f"{where}: {first['msg']}", field=where)
+
+
+def parse_alertmanager(body: bytes) -> AlertmanagerPayload:
+    """Parse and check an Alertmanager webhook body (limits first, then shape)."""
+    data = _load_json(body)
+    _check_count(data)
+    try:
+        return AlertmanagerPayload.model_validate(data)
+    except ValidationError as err:
+        raise _validation(err) from err
+
+
+def parse_hx_alerts(body: bytes) -> HxAlertBatch:
+    data = _load_json(body)
+    _check_count(data)
+    try:
+        return HxAlertBatch.model_validate(data)
+    except ValidationError as err:
+        raise _validation(err) from err
+
+
+# ---- normalisation ------------------------------------------------------------------------------
+
+
+def dedup_key(source: str, group_key: str, fingerprint: str, starts_at: datetime, status: str) -> str:
+    """The idempotency key of one alert state.
+
+    >>> len(dedup_key("am", "g", "f", datetime(2026, 1, 1, tzinfo=UTC), "firing"))
+    64
+    """
+    raw = "\x1f".join((source, group_key, fingerprint, _utc(starts_at).isoformat(), status))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _utc(t: datetime) -> datetime:
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def label_fingerprint(labels: Mapping[str, str]) -> str:
+    """A stable fingerprint of a label set (when the sender gives none)."""
+    return hashlib.sha256(json.dumps(dict(sorted(labels.items()))).encode()).hexdigest()[:16]
+
+
+def severity_of(labels: Mapping[str, str]) -> str:
+    raw = str(labels.get("severity", "warning")).lower()
+    raw = _SEVERITY_ALIASES.get(raw, raw)
+    return raw if raw in SEVERITIES else "warning"
+
+
+def service_of(labels: Mapping[str, str]) -> str:
+    for key in ("service", "app", "job", "deployment", "container", "namespace"):
+        if labels.get(key):
+            return str(labels[key])
+    return "unknown"
+
+
+def environment_of(labels: Mapping[str, str], default_env: str) -> str:
+    return str(labels.get("environment") or labels.get("env") or default_env)
+
+
+def alertmanager_rows(p: AlertmanagerPayload, now: datetime, default_env: str) -> list[AlertRow]:
+    rows = []
+    for a in p.alerts:
+        labels = {**p.commonLabels, **a.labels}
+        annotations = {**p.commonAnnotations, **a.annotations}
+        fp = a.fingerprint or label_fingerprint(labels)
+        ends = a.endsAt if a.endsAt is not None and a.endsAt.year > 1 else None
+        rows.append(
+            AlertRow(
+                dedup_key=dedup_key("alertmanager", p.groupKey, fp, a.startsAt, a.status), source="alertmanager",
+                group_key=p.groupKey[:400], fingerprint=fp[:200], status=a.status,
+                name=labels.get("alertname", "alert")[:200], service=service_of(labels)[:200],
+                environment=environment_of(labels, default_env)[:100], severity=severity_of(labels), labels=labels,
+                annotations=annotations, starts_at=_utc(a.startsAt), ends_at=_utc(ends) if ends else None,
+                received_at=now,
+            )
+        )  # fmt: skip
+    return rows
+
+
+def hx_rows(batch: HxAlertBatch, now: datetime, default_env: str) -> list[AlertRow]:
+    rows = []
+    for a in batch.alerts:
+        labels = {**a.labels, "alertname": a.name, "service": a.service}
+        fp = a.fingerprint or label_fingerprint(labels)
+        rows.append(
+            AlertRow(
+                dedup_key=dedup_key("api", "", fp, a.starts_at, a.status), source="api", group_key="", fingerprint=fp,
+                status=a.status, name=a.name, service=a.service, environment=a.environment or default_env,
+                severity=a.severity, labels=labels, annotations=dict(a.annotations), starts_at=_utc(a.starts_at),
+                ends_at=_utc(a.ends_at) if a.ends_at else None, received_at=now,
+            )
+        )  # fmt: skip
+    return rows
+
+
+def anomaly_row(event_id: int, ts: datetime, etype: str, subject: str, data: Mapping[str, Any],
+                default_env: str) -> AlertRow:  # fmt: skip
+    """An ``anomaly.detected`` / ``anomaly.resolved`` event as an alert row (the pair shares a fingerprint)."""
+    service = str(data.get("service") or subject or "unknown")
+    signal = str(data.get("signal") or data.get("metric") or "signal")
+    started = data.get("started_at") or data.get("onset")
+    starts_at = _utc(datetime.fromisoformat(started)) if isinstance(started, str) else ts
+    status = "resolved" if etype.endswith("resolved") else "firing"
+    labels = {"alertname": f"Anomaly_{signal}", "service": service, "signal": signal}
+    labels.update({str(k): str(v) for k, v in dict(data.get("labels") or {}).items()})
+    fp = str(data.get("anomaly_id") or label_fingerprint({"service": service, "signal": signal}))
+    annotations = {"score": str(data.get("score", "")), "value": str(data.get("value", "")), "event": str(event_id)}
+    return AlertRow(
+        dedup_key=dedup_key("anomaly", str(event_id) if status == "firing" else "", fp, starts_at, status),
+        source="anomaly", group_key="", fingerprint=fp, status=status, name=labels["alertname"], service=service,
+        environment=environment_of(labels, default_env), severity=severity_of(data), labels=labels,
+        annotations=annotations, starts_at=starts_at, ends_at=ts if status == "resolved" else None, received_at=ts,
+    )  # fmt: skip
+
+
+class AlertIntake:
+    """Stores alerts (persist first); returns how many were new and how many were duplicates."""
+
+    def __init__(self, repo: AlertRepo, default_env: str) -> None:
+        self.repo = repo
+        self.default_env = default_env
+
+    def accept(self, rows: list[AlertRow]) -> dict[str, int]:
+        added = self.repo.insert_new(rows)
+        return {"received": len(rows), "accepted": added, "duplicates": len(rows) - added}
+
+    def alertmanager(self, body: bytes, now: datetime) -> dict[str, int]:
+        return self.accept(alertmanager_rows(parse_alertmanager(body), now, self.default_env))
+
+    def hx_alerts(self, body: bytes, now: datetime) -> dict[str, int]:
+        return self.accept(hx_rows(parse_hx_alerts(body), now, self.default_env))

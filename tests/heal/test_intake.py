@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from hx.errors import BadInput
+from hx.heal.intake import MAX_ALERTS, AlertIntake, PayloadTooLarge, parse_alertmanager, parse_hx_alerts
+from hx.heal.models import AlertRepo
+from hx.store import Store
+
+NOW = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
+
+
+def am_payload(status: str = "firing", n: int = 1, **extra: object) -> dict[str, object]:
+    alerts = [
+        {"status": status, "labels": {"alertname": "HighErrorRate", "service": "api", "severity": "critical",
+                                      "instance": f"i{k}"},
+         "annotations": {"summary": "errors"}, "startsAt": "2026-03-03T09:58:00Z",
+         "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else "2026-03-03T10:05:00Z",
+         "generatorURL": "http://prom/graph", "fingerprint": f"fp{k}", "someNewField": {"x": 1}}
+        for k in range(n)
+    ]  # fmt: skip
+    return {"version": "4", "groupKey": '{}:{alertname="HighErrorRate"}', "truncatedAlerts": 0, "status": status,
+            "receiver": "hx", "groupLabels": {"alertname": "HighErrorRate"}, "commonLabels": {"env": "staging"},
+            "commonAnnotations": {}, "externalURL": "http://am", "alerts": alerts, **extra}  # fmt: skip
+
+
+@pytest.fixture
+def intake(tmp_path: Path) -> AlertIntake:
+    store = Store(f"sqlite:///{tmp_path / 'hx.db'}")
+    store.upgrade()
+    return AlertIntake(AlertRepo(store), "dev")
+
+
+def test_alertmanager_payload_is_parsed_with_unknown_fields_tolerated() -> None:
+    p = parse_alertmanager(json.dumps(am_payload(futureTopLevel=True)).encode())
+    assert p.alerts[0].labels["alertname"] == "HighErrorRate"
+
+
+def test_resent_group_is_deduplicated_and_resolution_is_a_new_row(intake: AlertIntake) -> None:
+    body = json.dumps(am_payload(n=3)).encode()
+    assert intake.alertmanager(body, NOW) == {"received": 3, "accepted": 3, "duplicates": 0}
+    assert intake.alertmanager(body, NOW) == {"received": 3, "accepted": 0, "duplicates": 3}
+    resolved = intake.alertmanager(json.dumps(am_payload("resolved", n=3)).encode(), NOW)
+    assert resolved["accepted"] == 3
+    rows = intake.repo.unprocessed()
+    assert len(rows) == 6
+    assert {r.environment for r in rows} == {"staging"}
+    assert {r.severity for r in rows} == {"critical"}
+    assert rows[0].ends_at is None and rows[-1].ends_at is not None
+
+
+def test_too_many_alerts_is_413_naming_the_limit() -> None:
+    with pytest.raises(PayloadTooLarge) as err:
+        parse_alertmanager(json.dumps(am_payload(n=MAX_ALERTS + 1)).encode())
+    assert err.value.status == 413 and str(MAX_ALERTS) in str(err.value)
+
+
+def test_huge_body_is_413() -> None:
+    body = json.dumps(am_payload(commonAnnotations={"blob": "x" * (1024 * 1024 + 1)})).encode()
+    with pytest.raises(PayloadTooLarge, match="1 MiB"):
+        parse_alertmanager(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"{not json", "body"),
+        (json.dumps({"alerts": [{"status": "firing", "labels": {}}]}).encode(), "alerts.0.startsAt"),
+        (json.dumps({"alerts": [{"status": "weird", "startsAt": "2026-01-01T00:00:00Z"}]}).encode(), "alerts.0.status"),
+    ],
+)
+def test_malformed_payload_names_the_field(body: bytes, field: str) -> None:
+    with pytest.raises(BadInput) as err:
+        parse_alertmanager(body)
+    assert err.value.data["field"] == field
+
+
+def test_hx_schema_is_strict() -> None:
+    ok = {"alerts": [{"name": "Disk", "service": "db", "starts_at": "2026-03-03T10:00:00Z"}]}
+    assert parse_hx_alerts(json.dumps(ok).encode()).alerts[0].service == "db"
+    bad = {"alerts": [{"name": "Disk", "service": "db", "starts_at": "2026-03-03T10:00:00Z", "colour": "red"}]}
+    with pytest.raises(BadInput) as err:
+        parse_hx_alerts(json.dumps(bad).encode())
+    assert err.value.data["field"] == "alerts.0.colour"

@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hx.actuate.base import ActionResult, Actuator, Capability
+from hx.errors import ActuatorTimeout
+from hx.heal.models import AlertRow, Incident
+from hx.heal.remediation import MAX_ATTEMPTS, RemediationEngine
+from hx.heal.runbooks import Runbook, load_runbooks, select_runbook
+from hx.sim import Fault
+from tests.heal.conftest import HealWorld, make_heal_world
+
+
+def leak_runbook() -> Runbook:
+    rb, _ = select_runbook(load_runbooks(), "memory_leak", {}, "dev")
+    assert rb is not None
+    return rb
+
+
+def incident(w: HealWorld, service: str, env: str = "dev") -> Incident:
+    now = w.clock.now()
+    row = AlertRow(dedup_key=f"k-{service}-{now.timestamp()}", source="api", group_key="", fingerprint=f"f-{service}",
+                   status="firing", name="MemoryGrowing", service=service, environment=env, severity="error",
+                   labels={"service": service}, annotations={}, starts_at=now, ends_at=None, received_at=now)  # fmt: skip
+    inc = w.engine.manager.apply(row, now)
+    assert inc is not None
+    return inc
+
+
+class BrokenActuator:
+    """Every call times out (a hung actuator that the adapter's timeout cut off)."""
+
+    name = "broken"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset(Capability)
+
+    def _fail(self, *args: Any, **kwargs: Any) -> ActionResult:
+        self.calls += 1
+        raise ActuatorTimeout("no answer within 120s")
+
+    scale = set_traffic_split = deploy = restart = _fail
+
+    def run(self, action: str, params: Mapping[str, Any], *, timeout: float = 300.0) -> ActionResult:
+        return self._fail()
+
+
+def engine_with(w: HealWorld, actuator: Actuator | None) -> RemediationEngine:
+    return RemediationEngine(w.platform, actuator, signal_step_s=15.0)
+
+
+def test_rolling_restart_respects_blast_radius_and_heals(hworld: HealWorld) -> None:
+    svc = hworld.sim.names[1]
+    n = len(hworld.sim.instances(svc))
+    fid = hworld.sim.inject(Fault("memory_leak", service=svc, magnitude=0.01))
+    hworld.run(300, alerts=False)
+    eng = engine_with(hworld, hworld.platform.actuator)
+    ex = eng.start(incident(hworld, svc), leak_runbook(), svc, hworld.clock.now())
+    assert ex is not None
+    progress = ex.steps[0]["_progress"]
+    assert len(progress["done"]) == max(1, int(n * 0.34)) < n  # only one batch at once
+    for _ in range(80):
+        hworld.clock.advance(15)
+        hworld.sim.run_until(hworld.clock.now())
+        eng.step(hworld.clock.now())
+    ex = eng.repo.get(ex.id)
+    assert ex.state == "succeeded", ex.reason
+    assert hworld.sim.faults[fid].healed_by == "restart"
+    actions = [r for r in hworld.platform.audit.records(limit=1000) if r.action == "heal.restart"]
+    assert len(actions) == n
+
+
+def test_dry_run_acts_on_nothing(tmp_path: Path) -> None:
+    w = make_heal_world(tmp_path / "hx", {"self_healing.dry_run": True})
+    svc = w.sim.names[1]
+    fid = w.sim.inject(Fault("memory_leak", service=svc))
+    eng = engine_with(w, w.platform.actuator)
+    ex = eng.start(incident(w, svc), leak_runbook(), svc, w.clock.now())
+    assert ex is not None and ex.state == "dry_run"
+    assert w.sim.faults[fid].active
+    timeline = w.engine.incidents.timeline(ex.incident_id)
+    assert any(e["kind"] == "action" and e["detail"]["dry_run"] for e in timeline)
+
+
+def test_one_execution_per_target_and_rate_limit(tmp_path: Path) -> None:
+    w = make_heal_world(tmp_path / "hx", {"self_healing.max_runs_per_hour": 1})
+    svc = w.sim.names[1]
+    eng = engine_with(w, w.platform.actuator)
+    first = eng.start(incident(w, svc), leak_runbook(), svc, w.clock.now())
+    assert first is not None and first.state == "running"
+    assert eng.check(leak_runbook(), svc, w.clock.now()).guardrail == "one_at_a_time"
+    eng.reject(first.id, "tester")
+    second = eng.start(incident(w, svc), leak_runbook(), svc, w.clock.now() + timedelta(minutes=5))
+    assert second is None
+    notes = [e for e in w.engine.incidents.timeline(first.incident_id) if e["kind"] == "guardrail"]
+    assert notes and notes[-1]["detail"]["guardrail"] == "rate_limit"
+
+
+def test_hung_actuator_is_bounded_then_escalated_and_breaker_opens(tmp_path: Path) -> None:
+    w = make_heal_world(tmp_path / "hx", {"self_healing.circuit_breaker_failures": 2,
+                                          "self_healing.max_runs_per_hour": 10})  # fmt: skip
+    svc = w.sim.names[1]
+    broken = BrokenActuator()
+    eng = engine_with(w, broken)  # type: ignore[arg-type]
+    for k in range(2):
+        now = w.clock.now() + timedelta(minutes=10 * k)
+        ex = eng.start(incident(w, svc), leak_runbook(), svc, now)
+        assert ex is not None
+        ex = eng.advance(ex, now + timedelta(seconds=15))
+        assert ex.state == "escalated" and "failed 2 times" in ex.reason
+    assert broken.calls == 2 * MAX_ATTEMPTS
+    verdict = eng.check(leak_runbook(), svc, w.clock.now() + timedelta(minutes=30))
+    assert verdict.guardrail == "circuit_breaker"
+    eng.reset_breaker(svc, "tester")
+    w.clock.advance(60)
+    assert eng.check(leak_runbook(), svc, w.clock.now()).allowed
+
+
+def test_approval_required_outside_full_auto(tmp_path: Path) -> None:
+    w = make_heal_world(tmp_path / "hx")
+    svc = w.sim.names[1]
+    eng = engine_with(w, w.platform.actuator)
+    ex = eng.start(incident(w, svc, env="staging"), leak_runbook(), svc, w.clock.now())
+    assert ex is not None and ex.state == "awaiting_approval"
+    ex = eng.approve(ex.id, "token:9:approver")
+    assert ex.state == "running" and ex.results[0]["approved_by"] == "token:9:approver"
+
+
+def test_resume_after_crash_from_the_store(tmp_path: Path) -> None:
+    w = make_heal_world(tmp_path / "hx")
+    svc = w.sim.names[1]
+    fid = w.sim.inject(Fault("memory_leak", service=svc, magnitude=0.01))
+    eng = engine_with(w, w.platform.actuator)
+    ex = eng.start(incident(w, svc), leak_runbook(), svc, w.clock.now())
+    assert ex is not None and ex.state == "running"
+    del eng  # the process dies mid-execution; a new engine is built from the store
+    fresh = engine_with(w, w.platform.actuator)
+    for _ in range(80):
+        w.clock.advance(15)
+        w.sim.run_until(w.clock.now())
+        fresh.step(w.clock.now())
+    done = fresh.repo.get(ex.id)
+    assert done.state == "succeeded"
+    assert not w.sim.faults[fid].active
+    restarted = done.steps[0]["_progress"]["done"]
+    assert len(restarted) == len(set(restarted)) == len(w.sim.instances(svc))
+
+
+@pytest.mark.parametrize("share", [0.5, 1.0])
+def test_scale_down_beyond_blast_radius_fails(tmp_path: Path, share: float) -> None:
+    from hx.heal.guardrails import blast_radius
+
+    assert not blast_radius(int(10 * share), 10, 0.34).allowed
+    assert blast_radius(3, 10, 0.34).allowed
