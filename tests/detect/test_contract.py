@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from hx.detect import DETECTORS, Detector
+from hx.detect.base import make
 
 
 def _series(n: int = 1400, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -78,8 +79,8 @@ def test_state_round_trip(name: str) -> None:
 
 def test_deterministic_under_seed(name: str) -> None:
     v, t = _series()
-    a = DETECTORS.get(name)(seed=7).process(v, t)
-    b = DETECTORS.get(name)(seed=7).process(v, t)
+    a = make(name, seed=7).process(v, t)
+    b = make(name, seed=7).process(v, t)
     np.testing.assert_array_equal(a, b)
 
 

@@ -92,6 +92,7 @@ def analyse(
     if end <= start:
         raise BadInput("analysis window is empty", field="duration_s")
     names = sorted({m.name for m in config.metrics} | {m.denominator for m in config.metrics if m.denominator})
+    history: dict[str, FloatArray] | None = None
     try:
         canary = collect(source, service, canary_version, names, start, end, step)
         baseline = collect(source, service, baseline_version, names, start, end, step)
@@ -101,9 +102,12 @@ def analyse(
             length = end - start
             baseline = collect(source, service, baseline_version, names, pre_start - length, pre_start, step)
             basis = "pre-deployment window"
+        elif pre_start is not None:
+            # the baseline's own recent past: used only to estimate its autocorrelation and noise, not as evidence
+            history = collect(source, service, baseline_version, names, pre_start - timedelta(hours=1), pre_start, step)
     except TelemetryError as err:
         raise TelemetryError(f"analysis could not read signals: {err}") from err
-    verdict = judge(baseline, canary, config)
+    verdict = judge(baseline, canary, config, history=history)
     record = {
         "window": [start.isoformat(), end.isoformat()],
         "baseline": baseline_version,

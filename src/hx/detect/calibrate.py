@@ -89,6 +89,7 @@ class TailCalibrator:
         self.min_history = min_history
         self.tail = tail
         self._ring: list[float] = []
+        self._live: list[float] = []  # the ring's values, sorted
         self._pos = 0
         self._since = 0
         self._sorted: list[float] = []
@@ -109,11 +110,14 @@ class TailCalibrator:
 
     def learn(self, surprise: float) -> None:
         ring = self._ring
+        live = self._live
         if len(ring) < self.history:
             ring.append(surprise)
         else:
+            del live[bisect.bisect_left(live, ring[self._pos])]
             ring[self._pos] = surprise
             self._pos = (self._pos + 1) % self.history
+        bisect.insort(live, surprise)
         self._since += 1
         n = len(ring)
         if self._since >= self.refit or (n < self.min_history * 2 and n >= self.min_history):
@@ -121,7 +125,7 @@ class TailCalibrator:
 
     def _fit(self) -> None:
         self._since = 0
-        srt = sorted(self._ring)
+        srt = self._live.copy()  # the history, kept sorted as it is learned (a frozen copy: p() reads it)
         n = len(srt)
         self._sorted = srt
         k = min(n - 1, int((1.0 - self.tail) * n))

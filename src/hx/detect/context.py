@@ -6,12 +6,14 @@ symbols: equal-width bins over the range learned so far.  The *context* of order
 ``k`` symbols before it; the detector remembers every (context -> symbol) transition it has learned, for
 orders 1..``depth``.  A transition counts as known when the context has been followed by this symbol
 or one within ``tolerance`` bins of it (noise near a bin edge is not novelty).  The raw novelty of a
-point is the share of its orders whose transition is new.  Noisy signals make some transitions new all the time, so the
-raw novelty is read against its own history with Numenta's anomaly likelihood (see
+point is the share of its orders whose transition is new.  Noisy signals make some transitions new all
+the time, so the raw novelty is read against its own history with Numenta's anomaly likelihood (see
 :class:`hx.detect.calibrate.AnomalyLikelihood`): the score is high when transitions turn new more often
 than this signal's usual rate, as happens when a learned rhythm breaks.
 
 The memory holds at most ``max_transitions`` transitions; beyond that the oldest learned are forgotten.
+With the defaults (8 levels, depth 3) there are only 8**2 + 8**3 + 8**4 = 4,672 possible transitions, so
+the memory stays small whatever the stream's length.
 
 >>> import numpy as np
 >>> t = np.arange(3000.0)
@@ -100,7 +102,7 @@ class ContextNovelty(Detector):
         tolerance: int = 1,
         short: int = 10,
         long: int = 8640,
-        max_transitions: int = 500_000,
+        max_transitions: int = 100_000,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -119,6 +121,10 @@ class ContextNovelty(Detector):
         self.max_transitions = max_transitions
         self.seed = seed
         self._steps = channel == "step"
+        #: per symbol, the offsets of the other symbols within ``tolerance`` bins (a code + offset is theirs)
+        self._near = [
+            tuple(d for d in range(-tolerance, tolerance + 1) if d and 0 <= k + d < levels) for k in range(levels)
+        ]
         self._lo = math.inf  # range of the symbolised input learned so far
         self._hi = -math.inf
         self._vlo = math.inf  # range of the values (the expected range explain() shows)
@@ -137,13 +143,12 @@ class ContextNovelty(Detector):
         if not codes:
             return 1.0
         seen = self._seen
-        lo = -min(self.tolerance, sym)
-        hi = min(self.tolerance, self.levels - 1 - sym)
+        near = self._near[sym]
         new = 0
         for c in codes:
             if c in seen:
                 continue
-            for d in range(lo, hi + 1):
+            for d in near:
                 if c + d in seen:
                     break
             else:
@@ -212,7 +217,7 @@ class StepContextNovelty(ContextNovelty):
         tolerance: int = 1,
         short: int = 10,
         long: int = 8640,
-        max_transitions: int = 500_000,
+        max_transitions: int = 100_000,
         seed: int = 0,
     ) -> None:
         super().__init__(channel, levels, depth, tolerance, short, long, max_transitions, seed)
