@@ -1,0 +1,70 @@
+"""The ai-orchestrator API against the simulated fleet."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hx.api.app import create_app
+from hx.security.roles import Role
+from tests.deploy.conftest import World, make_world
+from tests.support.live import live_server
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[World, str, dict[str, str]]]:
+    w = make_world(tmp_path / "hx")
+    tokens = {r.value: w.platform.tokens.create(f"t-{r.value}", r)[0] for r in Role}
+    with live_server(create_app(w.platform, runtime=w.runtime)) as url:
+        yield w, url, tokens
+    w.platform.store.dispose()
+
+
+def _h(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_deployment_lifecycle_over_http(served: tuple[World, str, dict[str, str]]) -> None:
+    w, url, tok = served
+    svc = w.sim.names[0]
+    body = {"service": svc, "version": "v2", "environment": "dev", "strategy": "canary"}
+    with httpx.Client(base_url=url, timeout=30) as c:
+        assert c.post("/api/v1/deployments", json=body, headers=_h(tok["viewer"])).status_code == 403
+        r = c.post("/api/v1/deployments", json={**body, "colour": "blue"}, headers=_h(tok["operator"]))
+        assert r.status_code == 422 and r.json()["field"] == "colour"
+        r = c.post("/api/v1/deployments", json={**body, "service": "nope"}, headers=_h(tok["operator"]))
+        assert r.status_code == 404 and "unknown service" in r.json()["detail"]
+        r = c.post("/api/v1/deployments", json=body, headers=_h(tok["operator"]))
+        assert r.status_code == 201, r.text
+        dep = r.json()
+        assert dep["risk"]["factors"] and dep["decision"]["reason"]
+        r = c.post("/api/v1/deployments", json={**body, "version": "v3"}, headers=_h(tok["operator"]))
+        assert r.status_code == 409
+        assert c.post(f"/api/v1/deployments/{dep['id']}/pause", headers=_h(tok["operator"])).json()["state"] == "paused"
+        r = c.post(f"/api/v1/deployments/{dep['id']}/approve", headers=_h(tok["approver"]))
+        assert r.status_code == 409  # nothing awaits approval
+        assert c.post(f"/api/v1/deployments/{dep['id']}/abort", headers=_h(tok["operator"])).status_code == 200
+        got = c.get(f"/api/v1/deployments/{dep['id']}", headers=_h(tok["viewer"])).json()
+        assert got["steps"] and got["state"] in ("rolling_back", "aborted")
+
+
+def test_canary_judge_endpoint(served: tuple[World, str, dict[str, str]]) -> None:
+    _, url, tok = served
+    cfg = {"metrics": [{"name": "latency", "critical": True}]}
+    base = [100.0 + (i % 7) for i in range(40)]
+    with httpx.Client(base_url=url, timeout=30) as c:
+        r = c.post(
+            "/api/v1/canary/judge",
+            headers=_h(tok["operator"]),
+            json={"baseline": {"latency": base}, "canary": {"latency": [v * 1.5 for v in base]}, "config": cfg},
+        )
+        assert r.status_code == 200 and r.json()["status"] == "fail"
+        r = c.post(
+            "/api/v1/canary/judge",
+            headers=_h(tok["operator"]),
+            json={"baseline": {"lat": base}, "canary": {"latency": base}, "config": cfg},
+        )
+        assert r.status_code == 422 and r.json()["field"] == "baseline.latency"
