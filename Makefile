@@ -38,7 +38,7 @@ demo: install
 	$(BIN)/hx demo
 
 lint: install-test
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check --output-format concise src tests bench
 	$(BIN)/mypy
 
 unit: install-test
