@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from hx.deploy.judge import JudgeConfig, MetricConfig, Verdict, judge
+from hx.deploy.judge_sequential import SequentialJudge
 from hx.errors import BadInput, TelemetryError, Unsupported
 from hx.telemetry.base import FloatArray, SignalSource
 
@@ -72,6 +73,31 @@ def collect(
     return {m: metric_values(source, service, version, m, start, end, step) for m in metrics}
 
 
+def _record(
+    verdict: Verdict, start: datetime, end: datetime, baseline_version: str, canary_version: str, basis: str
+) -> dict[str, Any]:
+    return {
+        "window": [start.isoformat(), end.isoformat()],
+        "baseline": baseline_version,
+        "canary": canary_version,
+        "basis": basis,
+        "status": verdict.status,
+        "score": verdict.score,
+        "metrics": [
+            {
+                "name": m.name,
+                "status": m.status,
+                "test": m.test,
+                "effect": m.effect,
+                "ci": [m.ci_low, m.ci_high],
+                "p_value": m.p_value,
+                "reason": m.reason,
+            }
+            for m in verdict.metrics
+        ],
+    }
+
+
 def analyse(
     source: SignalSource,
     service: str,
@@ -82,8 +108,15 @@ def analyse(
     step: float,
     config: JudgeConfig = DEFAULT_JUDGE,
     pre_start: datetime | None = None,
+    earlier: list[tuple[datetime, datetime]] | None = None,
+    looks: int | None = None,
 ) -> tuple[Verdict, dict[str, Any]]:
     """Judge ``canary_version`` against ``baseline_version`` over [start, end].
+
+    With ``looks`` (the rollout's planned number of analyses) the judgement is *sequential*: the windows of the
+    ``earlier`` analyses and this one are fed to a group-sequential judge in order, so analysing at every canary
+    step does not inflate the false-positive rate, and a bad canary stops at the earliest step.  The windows are
+    re-read from the signal source each time, so nothing but the recorded windows needs to survive a restart.
 
     When the baseline carries no traffic in the window (after a full traffic switch), it is compared with
     the baseline's own window of the same length just before ``pre_start`` (the rollout's start) instead,
@@ -105,30 +138,28 @@ def analyse(
         elif pre_start is not None:
             # the baseline's own recent past: used only to estimate its autocorrelation and noise, not as evidence
             history = collect(source, service, baseline_version, names, pre_start - timedelta(hours=1), pre_start, step)
+        chunks = [
+            (
+                collect(source, service, baseline_version, names, a, b, step),
+                collect(source, service, canary_version, names, a, b, step),
+            )
+            for a, b in (earlier or [])
+        ]
     except TelemetryError as err:
         raise TelemetryError(f"analysis could not read signals: {err}") from err
-    verdict = judge(baseline, canary, config, history=history)
-    record = {
-        "window": [start.isoformat(), end.isoformat()],
-        "baseline": baseline_version,
-        "canary": canary_version,
-        "basis": basis,
-        "status": verdict.status,
-        "score": verdict.score,
-        "metrics": [
-            {
-                "name": m.name,
-                "status": m.status,
-                "test": m.test,
-                "effect": m.effect,
-                "ci": [m.ci_low, m.ci_high],
-                "p_value": m.p_value,
-                "reason": m.reason,
-            }
-            for m in verdict.metrics
-        ],
-    }
-    return verdict, record
+    if looks is None or basis != "concurrent":
+        verdict = judge(baseline, canary, config, history=history)
+        return verdict, _record(verdict, start, end, baseline_version, canary_version, basis)
+    seq = SequentialJudge(config, looks=max(looks, len(chunks) + 1), history=history)
+    windows = [*chunks, (baseline, canary)]
+    result = seq.update(*windows[0])
+    for b, c in windows[1:]:
+        if result.stop:
+            break
+        result = seq.update(b, c)
+    record = _record(result.verdict, start, end, baseline_version, canary_version, basis)
+    record["sequential"] = {"look": result.look, "looks": result.looks, "boundaries": result.boundaries}
+    return result.verdict, record
 
 
 def window_before(start: datetime, seconds: float) -> tuple[datetime, datetime]:

@@ -189,6 +189,12 @@ class RolloutEngine:
         if self.platform.source is None:
             return self.start_rollback(d, now, "no signal source to analyse the new version with")
         kwargs = {"config": self.judge_config} if self.judge_config is not None else {}
+        looks = sum(1 for s in d.plan if s["kind"] == "analyze") * (1 + MAX_INCONCLUSIVE)
+        earlier = [
+            (datetime.fromisoformat(a["window"][0]), datetime.fromisoformat(a["window"][1]))
+            for a in d.analyses
+            if a.get("window") and a.get("phase", "forward") == "forward"
+        ]
         try:
             verdict, record = analyse(
                 self.platform.source,
@@ -199,6 +205,8 @@ class RolloutEngine:
                 now,
                 self.signal_step_s,
                 pre_start=d.created_at,
+                earlier=earlier,
+                looks=looks,
                 **kwargs,
             )
         except TelemetryError as err:
