@@ -38,7 +38,12 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     Component("predictive-scaler", 8082, "forecasts, scaling recommendations and actions"),
     Component("cost-optimizer", 8083, "right-sizing, cost analysis and prediction"),
-    Component("monitoring-dashboard", 8084, "dashboards"),
+    Component(
+        "monitoring-dashboard",
+        8084,
+        "dashboards: a live page over the API",
+        routers=("hx.api.routers.dashboard:router",),
+    ),
     Component(
         "self-healing",
         8085,
