@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hx.errors import BadInput, ModelError
+from hx.forecast import Naive, SeasonalNaive, mase, mase_scale, select_model, smape
+from hx.forecast.backtest import rolling_forecasts
+
+
+def seasonal(days: int = 10, step: float = 1800.0) -> tuple[np.ndarray, np.ndarray]:
+    ts = step * np.arange(int(days * 86400 / step))
+    rng = np.random.default_rng(3)
+    return ts, 100 + 50 * np.sin(2 * np.pi * ts / 86400) + rng.normal(0, 2, ts.size)
+
+
+def test_metrics() -> None:
+    assert smape(np.array([0.0, 10.0]), np.array([0.0, 10.0])) == 0.0
+    assert smape(np.array([np.nan, 10.0]), np.array([5.0, 10.0])) == 0.0
+    assert mase_scale(np.array([1.0, 3.0, 2.0, 4.0]), 2) == 1.0
+    assert mase(np.array([1.0, 2.0]), np.array([2.0, 2.0]), 0.5) == 1.0
+    with pytest.raises(BadInput):
+        mase_scale(np.ones(10), 2)  # no seasonal error: undefined
+
+
+def test_rolling_forecasts_has_no_look_ahead() -> None:
+    ts, y = seasonal()
+    r = rolling_forecasts(Naive(), ts, y, 100, 110, horizon=3)
+    # the naive forecast made at origin o is the value just before o
+    np.testing.assert_allclose(r.pred[:, 0], y[99:109])
+    np.testing.assert_allclose(r.actual[:, 0], y[100:110])
+
+
+def test_select_model_prefers_the_seasonal_model_and_reports_errors() -> None:
+    ts, y = seasonal()
+    best, scores = select_model(
+        ts, y, {"naive": Naive(), "seasonal_naive": SeasonalNaive()}, horizon=6, folds=2, every=2
+    )
+    assert best == "seasonal_naive"
+    assert scores["seasonal_naive"].mase < scores["naive"].mase
+    assert set(scores["naive"].to_dict()) >= {"smape", "mase", "folds"}
+    assert len(scores["naive"].folds) == 2
+
+
+class Broken(Naive):
+    name = "naive"
+
+    def _fit(self, y: np.ndarray) -> None:
+        raise ModelError("cannot fit this")
+
+
+def test_select_model_records_why_a_candidate_failed() -> None:
+    ts, y = seasonal(days=4)
+    best, scores = select_model(ts, y, {"naive": Naive(), "broken": Broken()}, horizon=4, folds=1, every=6)
+    assert best == "naive"
+    assert scores["broken"].error == "cannot fit this"
+    with pytest.raises(BadInput, match="no candidate"):
+        select_model(ts, y, {"broken": Broken()}, horizon=4, folds=1, every=6)
+
+
+def test_select_model_needs_enough_history() -> None:
+    ts, y = seasonal(days=2)
+    with pytest.raises(BadInput):
+        select_model(ts, y, ["naive"], horizon=4, folds=3)

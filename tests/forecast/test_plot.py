@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hx.errors import BadInput
+from hx.forecast import plot_scaling
+
+
+def test_plot_writes_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    t = 1_700_000_000.0 + 60.0 * np.arange(120)
+    demand = 100 + 50 * np.sin(t / 600.0)
+    band = (demand * 0.9, demand * 1.1)
+    out = plot_scaling(
+        tmp_path / "s.png", t, demand, band, {"hpa": np.full(120, 3), "predictive": np.full(120, 4)}, capacity_rps=50.0
+    )
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(BadInput):
+        plot_scaling(tmp_path / "bad.png", t, demand[:-1], None, {})

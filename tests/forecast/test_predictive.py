@@ -1,0 +1,90 @@
+"""The predictive scaling policy: scale out ahead, reactive floor, stabilised scale-in, bad input."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from hx.errors import BadInput
+from hx.forecast import Forecast, PredictivePolicy, replicas_for
+
+
+def flat_forecast(start: float, level: float, spread: float = 0.0, step: float = 60.0, n: int = 60) -> Forecast:
+    t = start + step * np.arange(1, n + 1)
+    mean = np.full(n, level)
+    return Forecast(t, mean, mean - spread, mean + spread, level=0.8)
+
+
+def test_no_capacity_is_bad_input() -> None:
+    for cap in (None, 0.0, -5.0, float("nan")):
+        with pytest.raises(BadInput):
+            PredictivePolicy(cap)
+    with pytest.raises(BadInput):
+        replicas_for(10.0, 0.0)
+
+
+def test_scales_out_early_for_a_forecast_peak() -> None:
+    p = PredictivePolicy(100.0, startup_s=120.0, lookahead_s=300.0, min_replicas=1)
+    t = np.arange(60.0, 3660.0, 60.0)
+    mean = np.where((t >= 200) & (t <= 400), 1000.0, 100.0)  # a peak 200-400 s from now
+    fc = Forecast(t, mean, mean * 0.9, mean * 1.1)
+    d = p.decide(0.0, 2, 100.0, fc)
+    # window [120, 420] holds the peak: p90 = 1100 -> x1.2 / 100 = 13.2 -> 14
+    assert d.replicas == 14
+    assert d.predictive_replicas == 14 and d.reactive_replicas == 2
+    assert d.window == (120.0, 420.0)
+    assert d.forecast is fc and "scale out" in d.reason
+
+
+def test_never_below_the_reactive_need() -> None:
+    p = PredictivePolicy(100.0, target_utilization=0.5)
+    d = p.decide(0.0, 1, 900.0, flat_forecast(0.0, 10.0))
+    assert d.replicas == 18 == d.reactive_replicas  # 900 / (100 x 0.5)
+
+
+def test_missing_forecast_falls_back_to_reactive() -> None:
+    p = PredictivePolicy(100.0)
+    d = p.decide(0.0, 1, 350.0, None)
+    assert d.replicas == math.ceil(350 / 70) and "no forecast" in d.reason
+
+
+def test_bounds_and_no_negative_or_nan() -> None:
+    p = PredictivePolicy(100.0, min_replicas=2, max_replicas=5)
+    assert p.decide(0.0, 3, 1e9, flat_forecast(0.0, 1e9)).replicas == 5
+    p = PredictivePolicy(100.0, min_replicas=2, max_replicas=5)
+    d = p.decide(0.0, 3, float("nan"), flat_forecast(0.0, float("nan")))
+    assert d.replicas == 3
+    with pytest.raises(BadInput):
+        p.decide(0.0, -1, 1.0, None)
+
+
+def test_scale_in_waits_for_the_window_and_steps_down() -> None:
+    p = PredictivePolicy(100.0, scale_in_window_s=600.0, scale_in_step=0.2, min_replicas=1)
+    reps = 20
+    seen = []
+    for k in range(0, 40):
+        now = 60.0 * k
+        d = p.decide(now, reps, 50.0, flat_forecast(now, 50.0))
+        reps = d.replicas
+        seen.append(reps)
+    # nothing happens during the first 10 minutes
+    assert seen[:10] == [20] * 10
+    # then it steps down by at most 20 % a decision, never up
+    assert all(b <= a for a, b in itertools.pairwise(seen))
+    assert all(a - b <= max(1, math.floor(a * 0.2)) for a, b in itertools.pairwise(seen))
+    assert seen[-1] == 1  # 50 req/s: 1 replica (p90 50 x 1.2 = 60 < 100; 50 / 70 -> 1)
+
+
+def test_no_flapping_on_an_oscillating_forecast() -> None:
+    p = PredictivePolicy(100.0, scale_in_window_s=600.0)
+    reps, changes = 10, 0
+    for k in range(60):
+        now = 60.0 * k
+        level = 900.0 if k % 4 < 2 else 300.0  # need alternates every two minutes
+        d = p.decide(now, reps, level / 2, flat_forecast(now, level, n=10))
+        changes += d.replicas != reps
+        reps = d.replicas
+    assert changes <= 2  # up once, then held: the 10-minute window always contains a high need
