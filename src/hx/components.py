@@ -51,7 +51,7 @@ COMPONENTS: tuple[Component, ...] = (
         routers=("hx.api.routers.heal:router",),
         engines=("hx.heal.component:engines",),
     ),
-    Component("multi-cloud", 8086, "catalog, placement, DR, terraform"),
+    Component("multi-cloud", 8086, "catalog, placement, DR, terraform", routers=("hx.api.routers.cloud:router",)),
     Component("continuous-improvement", 8087, "quality gates, optimisation cycles, reports, model registry"),
 )
 

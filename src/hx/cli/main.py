@@ -45,6 +45,7 @@ app.add_typer(core.secret_app, name="secret")
 app.add_typer(core.model_app, name="model")
 
 from hx.cli import demo as _demo  # noqa: E402  (command modules register on `app`)
+from hx.cli import cloud as _cloud  # noqa: E402
 from hx.cli import deploy as _deploy  # noqa: E402
 from hx.cli import detect as _detect  # noqa: E402
 from hx.cli import serve as _serve  # noqa: E402
@@ -55,6 +56,7 @@ app.add_typer(_detect.detect_app, name="detect")
 app.add_typer(_sim.sim_app, name="sim")
 app.add_typer(_deploy.canary_app, name="canary")
 _serve.register(app)
+_cloud.register(app)
 _demo.register(app)
 
 

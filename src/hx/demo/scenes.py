@@ -9,6 +9,7 @@ from rich.table import Table
 
 from hx.api.health import health_report
 from hx.demo.runner import DemoContext, Scene
+from hx.demo.scene_cloud import scene_cloud
 from hx.demo.scene_deploy import scene_deploy
 from hx.demo.scene_detect import scene_detect
 from hx.demo.scene_fleet import scene_fleet
@@ -40,4 +41,5 @@ SCENES: list[tuple[str, Scene]] = [
     ("anomaly", scene_detect),
     ("deployment", scene_deploy),
     ("healing", scene_heal),
+    ("multi-cloud", scene_cloud),
 ]
