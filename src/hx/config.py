@@ -181,6 +181,7 @@ class PrometheusSettings(Section):
     password: SecretStr | None = None
     timeout_s: float = Field(10.0, gt=0)
     retries: int = Field(2, ge=0, le=10)
+    window: str = Field("1m", pattern=r"^[0-9]+(ms|s|m|h)$", description="range of rate() in the templates")
     templates: dict[str, str] = Field(default_factory=dict)
 
 

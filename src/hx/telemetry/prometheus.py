@@ -269,6 +269,7 @@ class PrometheusSource:
             templates={**DEFAULT_TEMPLATES, **(getattr(settings, "templates", None) or {})},
             timeout_s=float(getattr(settings, "timeout_s", 10.0)),
             retries=int(getattr(settings, "retries", 3)),
+            window=str(getattr(settings, "window", "1m")),
             bearer_token=secret(getattr(settings, "bearer_token", None)),
             basic_auth=(username, password or "") if username else None,
         )
