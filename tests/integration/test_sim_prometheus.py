@@ -30,7 +30,9 @@ def test_prometheus_source_matches_what_the_sim_recorded(tmp_path: Path) -> None
     server = serve(sim, host="127.0.0.1", port=0, speed=1.0, tick_s=0.2)  # simulated time = wall time
     try:
         with prometheus_server(tmp_path, [server.address]) as prom:
-            source = PrometheusSource.from_settings(PrometheusSettings(url=prom.url, timeout_s=5, retries=1, window="5s"))
+            source = PrometheusSource.from_settings(
+                PrometheusSettings(url=prom.url, timeout_s=5, retries=1, window="5s")
+            )
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and len(source.services()) < 2:
                 time.sleep(0.5)
