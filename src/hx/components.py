@@ -36,8 +36,16 @@ COMPONENTS: tuple[Component, ...] = (
         routers=("hx.api.routers.detect:router",),
         engines=("hx.detect.component:engines",),
     ),
-    Component("predictive-scaler", 8082, "forecasts, scaling recommendations and actions"),
-    Component("cost-optimizer", 8083, "right-sizing, cost analysis and prediction"),
+    Component(
+        "predictive-scaler",
+        8082,
+        "forecasts, scaling recommendations and actions",
+        routers=("hx.api.routers.scale:router",),
+        engines=("hx.forecast.component:engines",),
+    ),
+    Component(
+        "cost-optimizer", 8083, "right-sizing, cost analysis and prediction", routers=("hx.api.routers.cost:router",)
+    ),
     Component(
         "monitoring-dashboard",
         8084,

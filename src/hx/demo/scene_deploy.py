@@ -39,8 +39,28 @@ def _show(ctx: DemoContext, d: Deployment) -> None:
     ctx.console.print(f"final state: [{colour}]{d.state}[/{colour}] {d.reason}")
 
 
+def _train(ctx: DemoContext, scenarios: int = 10) -> dict[str, Any]:
+    """No deployment history yet: the strategy model learns from real rollouts in small simulated fleets."""
+    from rich.progress import Progress
+
+    from hx.deploy.training import train_decision_model
+
+    with Progress(console=ctx.console, transient=True) as bar:
+        task = bar.add_task(f"training the strategy model on {scenarios} simulated rollout scenarios", total=scenarios)
+        meta = train_decision_model(
+            ctx.platform, scenarios=scenarios, seed=0, progress=lambda done, total: bar.update(task, completed=done)
+        )
+    ctx.console.print(
+        f"strategy model {meta.name} v{meta.version}: training_data={meta.training_data}, "
+        f"{meta.metrics['examples']} examples, best strategies {meta.metrics['labels']}, "
+        f"cross-validated accuracy {meta.metrics['cv_accuracy']}"
+    )
+    return meta.to_json()
+
+
 def scene_deploy(ctx: DemoContext) -> dict[str, Any]:
     svc = service(ctx.platform)
+    model = _train(ctx)
     bot = ctx.platform.tokens.authenticate(ctx.platform.tokens.create("demo-ci", Role.OPERATOR)[0])
     target = ctx.sim.names[1]
     good = svc.create(
@@ -70,6 +90,7 @@ def scene_deploy(ctx: DemoContext) -> dict[str, Any]:
     bad = _until_done(ctx, bad.id)
     _show(ctx, bad)
     return {
+        "model": {"version": model["version"], "training_data": model["training_data"]},
         "good": {"id": good.id, "state": good.state, "analyses": len(good.analyses)},
         "bad": {"id": bad.id, "state": bad.state, "reason": bad.reason},
     }

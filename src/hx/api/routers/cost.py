@@ -1,0 +1,126 @@
+"""cost-optimizer routes: right-sizing of ad-hoc series and of the watched services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from hx.api.auth import authorize, register_roles
+from hx.cost import Prices, recommend
+from hx.errors import BadInput, TelemetryError
+from hx.events import EventType
+from hx.security.roles import Role
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)], tags=["cost-optimizer"])
+
+register_roles(
+    {
+        ("POST", "/api/v1/cost/rightsize"): Role.OPERATOR,
+        ("GET", "/api/v1/cost/rightsizing"): Role.VIEWER,
+    }
+)
+
+
+class WorkloadUsage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    timestamps: list[float] = Field(min_length=12, max_length=200_000, description="unix seconds")
+    cpu: list[float | None] = Field(description="vCPU in use per interval")
+    memory_gib: list[float | None] = Field(description="GiB in use per interval")
+    current_cpu: float | None = Field(None, gt=0)
+    current_memory_gib: float | None = Field(None, gt=0)
+
+
+class RightsizeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workloads: list[WorkloadUsage] = Field(min_length=1, max_length=1000)
+    vcpu_hour_usd: float | None = Field(None, ge=0)
+    gib_hour_usd: float | None = Field(None, ge=0)
+
+
+def _arr(values: list[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def _prices(request: Request, vcpu: float | None = None, gib: float | None = None) -> Prices:
+    cfg = request.app.state.platform.settings.intelligent_monitoring.cost_optimization
+    return Prices(
+        vcpu_hour=vcpu if vcpu is not None else cfg.cpu_hour_usd, gib_hour=gib if gib is not None else cfg.gib_hour_usd
+    )
+
+
+@router.post("/cost/rightsize")
+def rightsize(body: RightsizeRequest, request: Request) -> dict[str, Any]:
+    """CPU and memory recommendations (percentile-based, cycle- and trend-aware) with saving and risk."""
+    prices = _prices(request, body.vcpu_hour_usd, body.gib_hour_usd)
+    out = []
+    for i, w in enumerate(body.workloads):
+        if not len(w.timestamps) == len(w.cpu) == len(w.memory_gib):
+            raise BadInput(
+                f"workload {w.name!r}: timestamps, cpu and memory_gib differ in length", field=f"workloads.{i}.cpu"
+            )
+        rec = recommend(
+            w.name,
+            np.asarray(w.timestamps),
+            _arr(w.cpu),
+            _arr(w.memory_gib),
+            current_cpu=w.current_cpu,
+            current_memory_gib=w.current_memory_gib,
+            prices=prices,
+        )
+        out.append(rec.to_dict())
+    return {"recommendations": out}
+
+
+@router.get("/cost/rightsizing")
+def rightsizing(
+    request: Request,
+    days: float = Query(7.0, gt=0, le=60),
+    vcpu_per_replica: float = Query(2.0, gt=0),
+    gib_per_replica: float = Query(4.0, gt=0),
+) -> dict[str, Any]:
+    """Recommendations for every watched service from its utilisation history (replicas x per-replica size)."""
+    p = request.app.state.platform
+    if p.source is None:
+        raise BadInput("no signal source configured", field="telemetry.source")
+    now = p.clock.now()
+    start, step = now - timedelta(days=days), 300.0
+    prices = _prices(request)
+    out, skipped = [], {}
+    for service in p.source.services():
+        try:
+            cpu = p.source.signal(service, "cpu_utilization", start, now, step)
+            mem = p.source.signal(service, "memory_utilization", start, now, step)
+            rep = p.source.signal(service, "replicas", start, now, step)
+        except TelemetryError as err:
+            skipped[service] = str(err)
+            continue
+        replicas = rep.values
+        current = float(np.nanmax(replicas)) if np.isfinite(replicas).any() else None
+        if current is None or np.isfinite(cpu.values).sum() < 12:
+            skipped[service] = "not enough history"
+            continue
+        rec = recommend(
+            service,
+            cpu.timestamps,
+            cpu.values * replicas * vcpu_per_replica,
+            mem.values * replicas * gib_per_replica,
+            current_cpu=current * vcpu_per_replica,
+            current_memory_gib=current * gib_per_replica,
+            prices=prices,
+        )
+        out.append(rec.to_dict())
+    total = sum(r["monthly_saving_usd"] or 0.0 for r in out)
+    report = {"recommendations": out, "skipped": skipped, "monthly_saving_usd": round(total, 2), "days": days}
+    p.bus.publish(
+        EventType.COST_REPORT,
+        {"kind": "rightsizing", "monthly_saving_usd": report["monthly_saving_usd"], "services": len(out)},
+        source="cost-optimizer",
+    )
+    return report

@@ -1,0 +1,91 @@
+"""predictive-scaler routes: a forecast with its band, the current recommendations, the scaling decisions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from hx.api.auth import authorize, register_roles
+from hx.errors import BadInput, Unsupported
+from hx.forecast import FORECASTERS
+from hx.forecast.component import KEY
+from hx.forecast.engine import PredictiveScaler, forecast_series
+from hx.platform import Platform
+from hx.security.roles import Role
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)], tags=["predictive-scaler"])
+
+register_roles(
+    {
+        ("GET", "/api/v1/forecasts"): Role.VIEWER,
+        ("GET", "/api/v1/scaling/recommendations"): Role.VIEWER,
+        ("GET", "/api/v1/scaling/decisions"): Role.VIEWER,
+    }
+)
+
+#: history read for an ad-hoc forecast, and its grid
+HISTORY = timedelta(days=14)
+GRID_S = 300.0
+
+
+def _engine(p: Platform) -> PredictiveScaler | None:
+    eng = p.extras.get(KEY)
+    return eng if isinstance(eng, PredictiveScaler) else None
+
+
+@router.get("/forecasts")
+def forecasts(
+    request: Request,
+    service: str = Query(..., min_length=1),
+    signal: str = Query("request_rate", min_length=1),
+    horizon: int = Query(3600, gt=0, le=7 * 86400, description="seconds ahead"),
+    model: str | None = None,
+) -> dict[str, Any]:
+    """Forecast a service's signal ``horizon`` seconds ahead from its last 14 days, with the interval band."""
+    p: Platform = request.app.state.platform
+    if p.source is None:
+        raise Unsupported("no signal source is configured (telemetry.source)", field="service")
+    name = model or "holt_winters"
+    FORECASTERS.get(name)
+    now = p.clock.now()
+    s = p.source.signal(service, signal, now - HISTORY, now, GRID_S)
+    if s.last() is None:
+        raise BadInput(f"no {signal} data for {service} in the last {HISTORY.days} days", field="service")
+    fc = forecast_series(s.timestamps, s.values, float(horizon), model=name, grid_s=GRID_S)
+    return {"service": service, "signal": signal, "horizon_s": horizon, "issued_at": now.isoformat(),
+            "history_points": len(s), **fc.to_dict()}  # fmt: skip
+
+
+@router.get("/scaling/recommendations")
+def recommendations(request: Request, service: str | None = None) -> dict[str, Any]:
+    """The scaler's latest recommendation per service (from the engine in this process, else its events)."""
+    p: Platform = request.app.state.platform
+    eng = _engine(p)
+    if eng is not None:
+        recs = eng.recommendations()
+    else:
+        latest: dict[str, dict[str, Any]] = {}
+        for e in p.bus.read(types=["scaling.decided"], subject=service, limit=1000):
+            latest[e.subject] = {**e.data, "event_id": e.id}
+        recs = list(latest.values())
+    if service is not None:
+        recs = [r for r in recs if r.get("service") == service]
+    return {"recommendations": recs}
+
+
+@router.get("/scaling/decisions")
+def decisions(
+    request: Request,
+    service: str | None = None,
+    type: str | None = Query(None, pattern="^(decided|acted)$"),
+    since: datetime | None = None,
+    after: int = Query(0, ge=0),
+    limit: int = Query(200, ge=1, le=1000),
+) -> dict[str, Any]:
+    """``scaling.decided`` / ``scaling.acted`` events, oldest first (``after``: an event id cursor)."""
+    p: Platform = request.app.state.platform
+    types = [f"scaling.{type}"] if type else ["scaling.*"]
+    events = p.bus.read(after=after, types=types, subject=service, since=since, limit=limit)
+    return {"decisions": [e.to_json() for e in events]}

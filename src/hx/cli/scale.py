@@ -1,0 +1,131 @@
+"""``hx scale simulate`` (replay a trace under a scaling policy) and ``hx forecast`` (a forecast table)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from hx.cli.context import ctx_of
+from hx.errors import BadInput
+
+scale_app = typer.Typer(help="Scaling policies replayed over traces.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``hx scale ...`` and ``hx forecast`` (a plain command, so its options may follow SERVICE)."""
+    app.add_typer(scale_app, name="scale")
+    app.command("forecast")(forecast)
+
+
+@scale_app.command("simulate")
+def simulate(
+    ctx: typer.Context,
+    trace: str = typer.Option(..., "--trace", help="nasa, alibaba, azure, or a CSV file of timestamp,value"),
+    policy: list[str] = typer.Option(["predictive"], "--policy", help="hpa, predictive or static (repeatable)"),
+    days: float | None = typer.Option(None, "--days", help="days replayed at the end of the trace (default: 1)"),
+    png: Path | None = typer.Option(None, "--png", dir_okay=False, help="write a plot of demand and replicas here"),
+    capacity: float = typer.Option(50.0, "--capacity", help="req/s one replica serves"),
+    startup: float = typer.Option(120.0, "--startup", help="replica start-up time, seconds"),
+    seed: int = typer.Option(1, "--seed"),
+) -> None:
+    """Replay the last days of a trace through the simulated fleet; SLO-violation minutes and replica-hours."""
+    from hx.forecast.plot import plot_scaling
+    from hx.forecast.replay import POLICIES, prepare_trace, replay
+
+    c = ctx_of(ctx)
+    for p in policy:
+        if p not in POLICIES:
+            raise BadInput(f"policy must be one of {', '.join(POLICIES)}, got {p!r}", field="--policy")
+    tr = prepare_trace(trace, test_days=days or 1.0)
+    results = {p: replay(tr, p, cap=capacity, startup_s=startup, seed=seed) for p in dict.fromkeys(policy)}
+    data: dict[str, Any] = {**tr.describe(), "capacity_rps": capacity, "startup_s": startup,
+                            "results": [r.summary() for r in results.values()]}  # fmt: skip
+    if png is not None:
+        first = next(iter(results.values()))
+        pred = results.get("predictive")
+        band = tuple(pred.band) if pred is not None and pred.band is not None else None
+        plot_scaling(png, first.times, first.demand, band, {p: r.replicas for p, r in results.items()},
+                     capacity_rps=capacity, title=f"{tr.name}: replay of {days or 1.0:g} day(s)")  # fmt: skip
+        data["png"] = str(png)
+    if c.as_json:
+        c.emit(data)
+        return
+    table = Table("policy", "SLO-violation min", "replica-hours", "actions",
+                  title=f"{tr.name}: {data['replayed'][0]} .. {data['replayed'][1]} (simulated)")  # fmt: skip
+    for r in results.values():
+        table.add_row(r.policy, f"{r.slo_violation_minutes:.0f}", f"{r.replica_hours:.1f}", str(r.actions))
+    c.console.print(table)
+    if png is not None:
+        c.console.print(f"plot written to {png}")
+
+
+def forecast(
+    ctx: typer.Context,
+    service: str | None = typer.Argument(None, help="a service of the configured signal source"),
+    trace: str | None = typer.Option(None, "--trace", help="forecast the end of nasa/alibaba/azure or a CSV file"),
+    horizon: float = typer.Option(3600.0, "--horizon", help="seconds ahead"),
+    signal: str = typer.Option("request_rate", "--signal"),
+    model: str = typer.Option("holt_winters", "--model", help="a forecaster name"),
+) -> None:
+    """Print a forecast (mean and 80 % band) of a service's signal, or of the end of a trace."""
+    from hx.forecast.engine import forecast_series
+
+    c = ctx_of(ctx)
+    if (service is None) == (trace is None):
+        raise BadInput("give a SERVICE or --trace (one of them)", field="service")
+    if trace is not None:
+        ts, vs, label = _trace_history(trace)
+    else:
+        ts, vs, label = _service_history(ctx, str(service), signal)
+    fc = forecast_series(ts, vs, horizon, model=model, grid_s=300.0)
+    rows: list[dict[str, Any]] = [
+        {"at": _iso(float(t)), "mean": float(m), "lower": float(lo), "upper": float(hi)}
+        for t, m, lo, hi in zip(fc.timestamps, fc.mean, fc.lower, fc.upper, strict=True)
+    ]
+    data = {"series": label, "model": fc.model, "level": fc.level, "horizon_s": horizon, "forecast": rows}
+    if c.as_json:
+        c.emit(data)
+        return
+    table = Table("time (UTC)", "lower", "mean", "upper", title=f"{label}: {fc.model}, {fc.level:.0%} interval")
+    for r in rows:
+        table.add_row(str(r["at"]), f"{r['lower']:.4g}", f"{r['mean']:.4g}", f"{r['upper']:.4g}")
+    c.console.print(table)
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="minutes")
+
+
+def _trace_history(trace: str) -> tuple[np.ndarray, np.ndarray, str]:
+    from hx.forecast.replay import read_csv_trace
+    from hx.sim import TRACE_NAMES, load_trace
+
+    if trace in TRACE_NAMES:
+        ts, vs = load_trace(trace)
+        return ts, vs, trace
+    if not Path(trace).is_file():
+        raise BadInput(f"--trace must be one of {', '.join(TRACE_NAMES)} or a CSV file; got {trace!r}", field="--trace")
+    ts, vs = read_csv_trace(trace)
+    return ts, vs, Path(trace).name
+
+
+def _service_history(ctx: typer.Context, service: str, signal: str) -> tuple[np.ndarray, np.ndarray, str]:
+    from hx.wiring import build_world
+
+    settings = ctx_of(ctx).loaded.settings
+    source, _actuator, _sim = build_world(settings)
+    if source is None:
+        raise BadInput("no signal source configured (telemetry.source)", field="telemetry.source")
+    now = datetime.now(UTC)
+    s = source.signal(service, signal, now - timedelta(days=14), now, 300.0)
+    ok = np.isfinite(s.values)
+    if not ok.any() or math.isnan(float(np.nanmax(s.values[ok]))):
+        raise BadInput(f"no {signal} data for {service} in the last 14 days", field="service")
+    first = int(np.argmax(ok))
+    return s.timestamps[first:], s.values[first:], f"{service}/{signal}"

@@ -1,0 +1,81 @@
+"""The predictive-scaler component: its engine, and where each service's capacity comes from.
+
+A service's per-replica capacity and start-up time come, in order, from:
+
+1. the embedded simulated fleet (``platform.extras["sim"]``): its ``capacity_rps`` and ``startup_s``;
+2. an estimate from telemetry: the median of ``request_rate / (ready_replicas x utilization)`` over
+   the last hour of samples with utilisation >= 5 % (start-up time then defaults to 60 s);
+3. none: the service is reported once as not scalable (``scaling.decided`` with the reason) and left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import timedelta
+
+import numpy as np
+
+from hx.errors import BadInput, NotFound, TelemetryError
+from hx.forecast.engine import PredictiveScaler, ProfileFn, ServiceProfile
+from hx.platform import Platform
+from hx.runtime import Engine
+from hx.telemetry.base import SignalSource
+
+log = logging.getLogger(__name__)
+
+KEY = "forecast.engine"
+DEFAULT_STARTUP_S = 60.0
+
+
+def estimate_capacity(source: SignalSource, service: str, platform: Platform) -> float | None:
+    """Per-replica req/s from the last hour of telemetry, or None when the signals are missing."""
+    now = platform.clock.now()
+    start = now - timedelta(hours=1)
+    try:
+        rate = source.signal(service, "request_rate", start, now, 60.0).values
+        reps = source.signal(service, "ready_replicas", start, now, 60.0).values
+        util = source.signal(service, "utilization", start, now, 60.0).values
+    except (TelemetryError, NotFound, BadInput):
+        return None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cap = rate / (reps * util)
+    ok = np.isfinite(cap) & (util >= 0.05) & (cap > 0)
+    return float(np.median(cap[ok])) if ok.any() else None
+
+
+def profiles_for(platform: Platform, source: SignalSource) -> ProfileFn:
+    """The profile lookup of the list above, bound to a platform."""
+    sim = platform.extras.get("sim")
+
+    def lookup(service: str) -> ServiceProfile | None:
+        if sim is not None and service in getattr(sim, "svc_index", {}):
+            i = sim.svc_index[service]
+            return ServiceProfile(float(sim.cap[i]), float(sim.startup[i]), origin="sim")
+        cap = estimate_capacity(source, service, platform)
+        if cap is not None and math.isfinite(cap):
+            return ServiceProfile(cap, DEFAULT_STARTUP_S, origin="estimated from telemetry")
+        return None
+
+    return lookup
+
+
+def engine(platform: Platform) -> PredictiveScaler | None:
+    existing = platform.extras.get(KEY)
+    if isinstance(existing, PredictiveScaler):
+        return existing
+    cfg = platform.settings.intelligent_monitoring.predictive_scaling
+    if platform.source is None or not cfg.enabled:
+        return None
+    step = float(platform.settings.sim.step_s) if platform.settings.telemetry.source == "sim" else 60.0
+    eng = PredictiveScaler(
+        platform, platform.source, platform.actuator, profiles_for(platform, platform.source), signal_step_s=step
+    )
+    platform.extras[KEY] = eng
+    platform.extras.setdefault("health_checks", {})["predictive_scaler"] = eng.health
+    return eng
+
+
+def engines(platform: Platform) -> list[Engine]:
+    eng = engine(platform)
+    return [eng] if eng is not None else []

@@ -1,0 +1,523 @@
+"""The predictive scaler: forecast each service's demand and set its replicas ahead of it.
+
+Two layers:
+
+- :class:`ServiceScaler` is pure (no clock, no I/O): it keeps one service's request-rate history on a
+  regular grid, refits its forecaster every ``refit_s`` (between refits it only ``update``-s it with
+  the new points), forecasts ``prediction_horizon`` ahead and asks
+  :class:`~hx.forecast.predictive.PredictivePolicy` for the replicas (upper quantile + ``scaling_buffer``
+  over per-replica capacity, early by the start-up time, never below the current load's need, bounded,
+  scale-in stabilised).  The benchmark (``bench/scaling.py``) replays traces through this same class.
+- :class:`PredictiveScaler` is the engine the runtime steps: for each service it reads new points from
+  the signal source, decides, publishes ``scaling.decided`` (with the forecast summary and the reason)
+  and -- in ``mode: act`` -- scales through the actuator, publishes ``scaling.acted`` and appends the
+  action to the audit log.  In ``mode: recommend`` it only publishes.
+
+Bad input, handled here once:
+
+- history points are sorted and de-duplicated (:func:`~hx.forecast.base.regularize`); points at or
+  before the last one seen are ignored; NaN / +-inf / negative rates are gaps;
+- a horizon longer than the history supports is shortened to the history's length (the decision's
+  reason says so); with too little history to fit at all the decision is reactive only;
+- a service without a per-replica capacity cannot be scaled: :class:`~hx.errors.BadInput` from
+  :class:`ServiceScaler`; the engine publishes one ``scaling.decided`` saying so and leaves it alone;
+- the replica count returned is always a finite integer within ``[min_replicas, max_replicas]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hx.config import PredictiveScaling
+from hx.errors import BadInput, HxError, ModelError, NotFound, TelemetryError
+from hx.events import EventType
+from hx.forecast.base import FORECASTERS, Forecast, Forecaster, regularize
+from hx.forecast.predictive import PredictivePolicy, ScalingDecision
+
+if TYPE_CHECKING:
+    from hx.actuate.base import Actuator
+    from hx.platform import Platform
+    from hx.telemetry.base import SignalSource
+
+log = logging.getLogger(__name__)
+
+ENGINE = "predictive-scaler"
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class ServiceProfile:
+    """What the scaler must know about a service: one replica's capacity (req/s) and its start-up time."""
+
+    capacity_rps: float | None
+    startup_s: float = 60.0
+    origin: str = "configured"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"capacity_rps": self.capacity_rps, "startup_s": self.startup_s, "origin": self.origin}
+
+
+@dataclass(frozen=True)
+class ScalerConfig:
+    """Tuning of :class:`ServiceScaler` (the settings' ``predictive_scaling`` plus model choices)."""
+
+    prediction_horizon_s: float = 3600.0
+    scaling_buffer: float = 0.2
+    target_utilization: float = 0.7
+    min_replicas: int = 1
+    max_replicas: int = 100
+    forecaster: str = "holt_winters"
+    grid_s: float = 300.0
+    history_s: float = 21 * 86400.0
+    refit_s: float = 6 * 3600.0
+    quantile: float = 0.9
+    lookahead_s: float = 600.0
+    scale_in_window_s: float = 600.0
+    scale_in_step: float = 0.2
+    #: the reactive need uses the mean demand over this trailing window (0: the latest sample only)
+    demand_window_s: float = 0.0
+
+    @classmethod
+    def from_settings(cls, cfg: PredictiveScaling, **overrides: Any) -> ScalerConfig:
+        base = {
+            "prediction_horizon_s": float(cfg.prediction_horizon),
+            "scaling_buffer": cfg.scaling_buffer,
+            "target_utilization": cfg.target_utilization,
+            "min_replicas": cfg.min_replicas,
+            "max_replicas": cfg.max_replicas,
+        }
+        return cls(**{**base, **overrides})
+
+
+@dataclass(frozen=True)
+class _CachedForecast(Forecast):
+    """A forecast that remembers its quantiles (the policy asks for the same one every minute)."""
+
+    cache: dict[float, FloatArray] = field(default_factory=dict, repr=False, compare=False)
+
+    def quantile(self, q: float) -> FloatArray:
+        if q not in self.cache:
+            self.cache[q] = super().quantile(q)
+        return self.cache[q]
+
+
+def clean_history(
+    timestamps: npt.ArrayLike, values: npt.ArrayLike, grid_s: float | None
+) -> tuple[FloatArray, FloatArray]:
+    """Sorted, de-duplicated, on a ``grid_s`` grid; NaN, inf and negative rates become gaps.
+
+    >>> t, v = clean_history([600.0, 0.0, 300.0, 300.0], [3.0, -1.0, float("inf"), 2.0], 300.0)
+    >>> t.tolist(), v.tolist()
+    ([0.0, 300.0, 600.0], [nan, 2.0, 3.0])
+    """
+    vs = np.asarray(values, dtype=np.float64).ravel()
+    vs = np.where(np.isfinite(vs) & (vs >= 0), vs, np.nan)
+    return regularize(timestamps, vs, grid_s)
+
+
+class ServiceScaler:
+    """One service's forecaster and policy (pure).  ``observe`` new points, then ``decide``.
+
+    >>> t = np.arange(0.0, 3 * 86400.0, 300.0)
+    >>> s = ServiceScaler(ServiceProfile(100.0, startup_s=120.0), ScalerConfig(forecaster="seasonal_naive"))
+    >>> s.observe(t, 400.0 + 300.0 * np.sin(2 * np.pi * t / 86400.0))
+    >>> d = s.decide(float(t[-1]), current_replicas=5, current_demand=400.0)
+    >>> d.replicas >= 6, d.predictive_replicas is not None
+    (True, True)
+    """
+
+    def __init__(self, profile: ServiceProfile, config: ScalerConfig | None = None) -> None:
+        self.profile = profile
+        self.config = cfg = config or ScalerConfig()
+        if not (math.isfinite(cfg.grid_s) and cfg.grid_s > 0):
+            raise BadInput(f"grid_s must be > 0 seconds, got {cfg.grid_s}", field="grid_s")
+        self.policy = PredictivePolicy(
+            profile.capacity_rps,
+            startup_s=profile.startup_s,
+            min_replicas=cfg.min_replicas,
+            max_replicas=cfg.max_replicas,
+            prediction_horizon_s=cfg.prediction_horizon_s,
+            lookahead_s=cfg.lookahead_s,
+            scaling_buffer=cfg.scaling_buffer,
+            quantile=cfg.quantile,
+            target_utilization=cfg.target_utilization,
+            scale_in_window_s=cfg.scale_in_window_s,
+            scale_in_step=cfg.scale_in_step,
+        )
+        self.template: Forecaster = FORECASTERS.get(cfg.forecaster)(step=cfg.grid_s)
+        self.model: Forecaster | None = None
+        self.ts: FloatArray = np.zeros(0)
+        self.ys: FloatArray = np.zeros(0)
+        self.fitted_at: float | None = None
+        self.fit_error: str | None = None
+        self._pending: tuple[FloatArray, FloatArray] | None = None
+        self._forecast: Forecast | None = None
+        self._note = ""
+        self._demand: deque[tuple[float, float]] = deque()
+
+    # ---- history -------------------------------------------------------------------------------
+
+    @property
+    def last_t(self) -> float | None:
+        return float(self.ts[-1]) if self.ts.size else None
+
+    def observe(self, timestamps: npt.ArrayLike, values: npt.ArrayLike) -> None:
+        """Add request-rate points (req/s, unix seconds); older-than-seen points are ignored."""
+        ts = np.asarray(timestamps, dtype=np.float64).ravel()
+        vs = np.asarray(values, dtype=np.float64).ravel()
+        if ts.shape != vs.shape:
+            raise BadInput(f"{ts.shape[0]} timestamps but {vs.shape[0]} values", field="values")
+        keep = np.isfinite(ts)
+        if self.ts.size:
+            keep &= ts > self.ts[-1] + self.config.grid_s / 2
+        if not keep.any():
+            return
+        t, v = clean_history(ts[keep], vs[keep], self.config.grid_s)
+        if self.ts.size:  # stay on the existing grid
+            k = np.rint((t - self.ts[0]) / self.config.grid_s)
+            t = self.ts[0] + k * self.config.grid_s
+            ok = t > self.ts[-1]
+            t, v = t[ok], v[ok]
+        self.ts = np.concatenate([self.ts, t])
+        self.ys = np.concatenate([self.ys, v])
+        cut = self.ts[-1] - self.config.history_s
+        if self.ts[0] < cut:
+            first = int(np.searchsorted(self.ts, cut))
+            self.ts, self.ys = self.ts[first:], self.ys[first:]
+        if self.model is not None and t.size:
+            pt, pv = self._pending if self._pending is not None else (np.zeros(0), np.zeros(0))
+            self._pending = (np.concatenate([pt, t]), np.concatenate([pv, v]))
+        self._forecast = None
+
+    # ---- forecasting ---------------------------------------------------------------------------
+
+    def _refit(self, now_s: float) -> None:
+        self.fitted_at = now_s
+        self._pending = None
+        try:
+            self.model = self.template.clone().fit(self.ts, self.ys)
+            self.fit_error = None
+        except (BadInput, ModelError) as err:
+            self.model, self.fit_error = None, str(err)
+
+    def forecast(self, now_s: float) -> Forecast | None:
+        """The current forecast (refitting or updating the model first when due); None when impossible."""
+        if self.ts.size == 0:
+            self._note = "no history yet"
+            return None
+        if self.model is None or self.fitted_at is None or now_s - self.fitted_at >= self.config.refit_s:
+            if self.model is None and self.fitted_at is not None and now_s - self.fitted_at < self.config.grid_s:
+                return None  # the last fit failed moments ago: wait for more data
+            self._refit(now_s)
+            self._forecast = None
+        if self.model is None:
+            self._note = f"no forecast: {self.fit_error}"
+            return None
+        if self._pending is not None:
+            self.model.update(*self._pending)
+            self._pending = None
+        if self._forecast is None:
+            self._forecast = self._make_forecast()
+        return self._forecast
+
+    def _make_forecast(self) -> Forecast | None:
+        model = self.model
+        if model is None:
+            return None
+        want = max(1, math.ceil(self.config.prediction_horizon_s / self.config.grid_s))
+        have = int(model.y_.shape[0])
+        h = min(want, have)
+        self._note = "" if h == want else f"horizon cut to {h * self.config.grid_s:.0f} s (the history's length)"
+        try:
+            fc = model.forecast(h)
+        except (BadInput, ModelError) as err:
+            self._note = f"no forecast: {err}"
+            return None
+        return _CachedForecast(fc.timestamps, fc.mean, fc.lower, fc.upper, fc.level, fc.model, fc.meta)
+
+    # ---- deciding ------------------------------------------------------------------------------
+
+    def decide(self, now_s: float, current_replicas: int, current_demand: float) -> ScalingDecision:
+        """The replicas to run from ``now_s`` on (always a finite int within the bounds)."""
+        if current_replicas < 0:
+            raise BadInput(f"current_replicas must be >= 0, got {current_replicas}", field="current_replicas")
+        fc = self.forecast(now_s)
+        d = self.policy.decide(now_s, int(current_replicas), self._smoothed(now_s, float(current_demand)), fc)
+        reps = d.replicas if isinstance(d.replicas, int) and d.replicas >= 0 else current_replicas
+        reps = int(min(max(reps, self.config.min_replicas), self.config.max_replicas))
+        reason = d.reason + (f" ({self._note})" if self._note else "")
+        return ScalingDecision(reps, reason, d.reactive_replicas, d.predictive_replicas, d.forecast_peak, d.window, fc)
+
+    def _smoothed(self, now_s: float, demand: float) -> float:
+        if self.config.demand_window_s <= 0 or not (math.isfinite(demand) and demand >= 0):
+            return demand
+        self._demand.append((now_s, demand))
+        while self._demand and self._demand[0][0] <= now_s - self.config.demand_window_s:
+            self._demand.popleft()
+        return float(np.mean([v for _, v in self._demand]))
+
+
+def forecast_summary(fc: Forecast | None, quantile: float = 0.9) -> dict[str, Any] | None:
+    """A small JSON summary of a forecast for events: model, span, mean/upper peaks, the quantile's peak."""
+    if fc is None or len(fc) == 0:
+        return None
+    q = fc.quantile(quantile)
+    return {
+        "model": fc.model,
+        "from": _iso(float(fc.timestamps[0])),
+        "to": _iso(float(fc.timestamps[-1])),
+        "steps": len(fc),
+        "mean_min": round(float(np.min(fc.mean)), 3),
+        "mean_max": round(float(np.max(fc.mean)), 3),
+        "upper_max": round(float(np.max(fc.upper)), 3),
+        "quantile": quantile,
+        "quantile_max": round(float(np.max(q)), 3),
+        "level": fc.level,
+    }
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat()
+
+
+ProfileFn = Callable[[str], ServiceProfile | None]
+
+
+@dataclass
+class _Track:
+    scaler: ServiceScaler | None
+    profile: ServiceProfile | None
+    last: dict[str, Any] = field(default_factory=dict)
+    published: int | None = None
+    published_at: float = -math.inf
+    unscalable_reported: bool = False
+
+
+class PredictiveScaler:
+    """The predictive-scaler engine: one :class:`ServiceScaler` per service, stepped by the runtime.
+
+    ``profiles(service)`` gives each service's capacity and start-up time (None: unknown; see
+    :func:`hx.forecast.component.profiles_for`).  A ``scaling.decided`` event is published whenever the
+    recommendation differs from the current replicas or from the last one published, and at least every
+    ``publish_every_s`` per service; ``scaling.acted`` and an audit record follow every action.
+    """
+
+    def __init__(
+        self,
+        platform: Platform,
+        source: SignalSource,
+        actuator: Actuator | None,
+        profiles: ProfileFn,
+        *,
+        config: ScalerConfig | None = None,
+        mode: str | None = None,
+        interval_s: float | None = None,
+        signal_step_s: float = 60.0,
+        publish_every_s: float = 3600.0,
+        name: str = ENGINE,
+    ) -> None:
+        cfg = platform.settings.intelligent_monitoring.predictive_scaling
+        self.platform = platform
+        self.source = source
+        self.actuator = actuator
+        self.profiles = profiles
+        self.config = config or ScalerConfig.from_settings(cfg)
+        self.mode = mode or cfg.mode
+        if self.mode not in ("act", "recommend"):
+            raise BadInput(f"mode must be 'act' or 'recommend', got {self.mode!r}", field="mode")
+        self.interval_s = float(interval_s if interval_s is not None else cfg.interval_s)
+        self.signal_step_s = signal_step_s
+        self.publish_every_s = publish_every_s
+        self.name = name
+        self.tracks: dict[str, _Track] = {}
+
+    # ---- stepping ------------------------------------------------------------------------------
+
+    def step(self, now: datetime) -> None:
+        for service in self.source.services():
+            self.step_service(service, now)
+
+    def step_service(self, service: str, now: datetime) -> dict[str, Any] | None:
+        """Decide (and act on) one service; returns the recommendation, None if it cannot be scaled."""
+        track = self._track(service, now)
+        if track.scaler is None:
+            return None
+        self._feed(service, track.scaler, now)
+        current = self._current_replicas(service, now, track)
+        if current is None:
+            return None
+        demand = self._latest(service, "request_rate", now)
+        d = track.scaler.decide(now.timestamp(), current, math.nan if demand is None else demand)
+        rec = self._recommendation(service, now, current, demand, d, track)
+        track.last = rec
+        if self._should_publish(track, rec, now.timestamp()):
+            self.platform.bus.publish(EventType.SCALING_DECIDED, rec, source=self.name, subject=service)
+            track.published, track.published_at = d.replicas, now.timestamp()
+        if self.mode == "act" and d.replicas != current and self.actuator is not None:
+            if self._rollout_in_progress(service):
+                # one controller at a time: a rollout owns the service's replicas until it ends
+                rec["held"] = "a rollout of this service is in progress"
+            else:
+                self._act(service, current, d, rec)
+        return rec
+
+    def _rollout_in_progress(self, service: str) -> bool:
+        from hx.deploy.models import DeploymentRepo
+
+        return DeploymentRepo(self.platform.store).active_for(service) is not None
+
+    def _track(self, service: str, now: datetime) -> _Track:
+        track = self.tracks.get(service)
+        if track is not None:
+            return track
+        profile = self.profiles(service)
+        try:
+            scaler = ServiceScaler(profile or ServiceProfile(None), self.config)
+        except BadInput as err:
+            scaler = None
+            self.platform.bus.publish(
+                EventType.SCALING_DECIDED,
+                {"service": service, "replicas": None, "mode": self.mode, "reason": f"cannot scale: {err}"},
+                source=self.name,
+                subject=service,
+            )
+        track = self.tracks[service] = _Track(scaler, profile, unscalable_reported=scaler is None)
+        if scaler is not None:
+            self._warm(service, scaler, now)
+        return track
+
+    def _warm(self, service: str, scaler: ServiceScaler, now: datetime) -> None:
+        start = now - timedelta(seconds=self.config.history_s)
+        self._read_into(service, scaler, start, now)
+
+    def _feed(self, service: str, scaler: ServiceScaler, now: datetime) -> None:
+        last = scaler.last_t
+        start = (
+            now - timedelta(seconds=self.config.history_s)
+            if last is None
+            else datetime.fromtimestamp(last + self.config.grid_s, UTC)
+        )
+        if start <= now:
+            self._read_into(service, scaler, start, now)
+
+    def _read_into(self, service: str, scaler: ServiceScaler, start: datetime, now: datetime) -> None:
+        grid = self.config.grid_s
+        # grid points strictly before now only when their whole bucket has been observed
+        end = datetime.fromtimestamp(math.floor(now.timestamp() / grid) * grid, UTC)
+        start = datetime.fromtimestamp(math.ceil(start.timestamp() / grid) * grid, UTC)
+        if end < start:
+            return
+        try:
+            s = self.source.signal(service, "request_rate", start, end, grid)
+        except (TelemetryError, NotFound) as err:
+            log.warning("%s: no request_rate history for %s: %s", self.name, service, err)
+            return
+        scaler.observe(s.timestamps, s.values)
+
+    def _latest(self, service: str, signal: str, now: datetime) -> float | None:
+        step = self.signal_step_s
+        try:
+            s = self.source.signal(service, signal, now - timedelta(seconds=10 * step), now, step)
+        except (TelemetryError, NotFound, BadInput):
+            return None
+        return s.last()
+
+    def _current_replicas(self, service: str, now: datetime, track: _Track) -> int | None:
+        for signal in ("desired_replicas", "replicas"):
+            v = self._latest(service, signal, now)
+            if v is not None and math.isfinite(v) and v >= 0:
+                return round(v)
+        acted = track.last.get("replicas") if track.last else None
+        return int(acted) if isinstance(acted, int) else None
+
+    def _recommendation(
+        self, service: str, now: datetime, current: int, demand: float | None, d: ScalingDecision, track: _Track
+    ) -> dict[str, Any]:
+        return {
+            "service": service,
+            "at": now.isoformat(),
+            "current_replicas": current,
+            "replicas": d.replicas,
+            "reactive_replicas": d.reactive_replicas,
+            "predictive_replicas": d.predictive_replicas,
+            "forecast_peak": None if d.forecast_peak is None else round(d.forecast_peak, 3),
+            "window": [_iso(d.window[0]), _iso(d.window[1])] if d.window else None,
+            "demand": None if demand is None else round(demand, 3),
+            "reason": d.reason,
+            "mode": self.mode,
+            "profile": track.profile.to_dict() if track.profile else None,
+            "forecast": forecast_summary(d.forecast, self.config.quantile),
+        }
+
+    def _should_publish(self, track: _Track, rec: Mapping[str, Any], now_s: float) -> bool:
+        return (
+            rec["replicas"] != rec["current_replicas"]
+            or rec["replicas"] != track.published
+            or now_s - track.published_at >= self.publish_every_s
+        )
+
+    def _act(self, service: str, current: int, d: ScalingDecision, rec: dict[str, Any]) -> None:
+        actuator = self.actuator
+        if actuator is None:
+            return
+        detail = {"before": current, "after": d.replicas, "reason": d.reason}
+        try:
+            res = actuator.scale(service, d.replicas)
+        except HxError as err:
+            self.platform.audit.append(self.name, "scale", service, "failed", {**detail, "error": str(err)})
+            self.platform.bus.publish(
+                EventType.SCALING_ACTED, {**rec, **detail, "ok": False, "error": str(err)}, source=self.name,
+                subject=service,
+            )  # fmt: skip
+            log.error("%s: scaling %s to %d failed: %s", self.name, service, d.replicas, err)
+            return
+        outcome = "ok" if res.ok else "failed"
+        self.platform.audit.append(self.name, "scale", service, outcome, {**detail, "detail": res.detail})
+        self.platform.bus.publish(
+            EventType.SCALING_ACTED, {"service": service, **detail, "ok": res.ok, "detail": res.detail},
+            source=self.name, subject=service,
+        )  # fmt: skip
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def recommendations(self) -> list[dict[str, Any]]:
+        return [t.last for t in self.tracks.values() if t.last]
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "mode": self.mode,
+            "services": len(self.tracks),
+            "unscalable": sorted(s for s, t in self.tracks.items() if t.scaler is None),
+        }
+
+
+def forecast_series(
+    timestamps: npt.ArrayLike,
+    values: npt.ArrayLike,
+    horizon_s: float,
+    *,
+    model: str = "holt_winters",
+    grid_s: float | None = None,
+) -> Forecast:
+    """Fit ``model`` on a series and forecast ``horizon_s`` ahead (pure; for the API and the CLI).
+
+    A horizon longer than the history is :class:`~hx.errors.BadInput` (here the caller asked for it).
+    """
+    if not (math.isfinite(horizon_s) and horizon_s > 0):
+        raise BadInput(f"horizon must be > 0 seconds, got {horizon_s}", field="horizon")
+    t, v = clean_history(timestamps, values, grid_s) if grid_s else regularize(timestamps, values)
+    if t.size < 2:
+        raise BadInput("need at least two points of history to forecast", field="values")
+    step = float(t[1] - t[0])
+    fc = FORECASTERS.get(model)(step=step).fit(t, v)
+    return fc.forecast(max(1, math.ceil(horizon_s / step)))

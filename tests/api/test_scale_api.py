@@ -1,0 +1,77 @@
+"""predictive-scaler routes over a live server: forecast with a band, recommendations, decisions, roles."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hx.api.app import create_app
+from hx.components import Component
+from hx.config import load_settings
+from hx.forecast.component import engine
+from hx.platform import Platform, bootstrap_admin, build_platform
+from hx.runtime import Runtime
+from hx.security.roles import Role
+from hx.sim import SimActuator, SimSource, Simulation
+from hx.wiring import SimEngine
+from tests.support.live import live_server
+
+SCALER = Component("predictive-scaler", 8082, "forecasts", routers=("hx.api.routers.scale:router",))
+_BASE: list[Simulation] = []
+
+
+def _sim() -> Simulation:
+    from tests.forecast.test_engine import RUN_DAY, history_sim
+
+    if not _BASE:
+        _BASE.append(history_sim(False))
+    sim = copy.deepcopy(_BASE[0])
+    assert sim.now == RUN_DAY + timedelta(hours=9)
+    return sim
+
+
+@pytest.fixture
+def scaler_platform(tmp_path: Path) -> Iterator[Platform]:
+    sim = _sim()
+    settings = load_settings(environ={"HX_HOME": str(tmp_path / "hx")}).settings
+    p = build_platform(settings, clock=sim.clock, source=SimSource(sim), actuator=SimActuator(sim))
+    p.extras["sim"] = sim
+    yield p
+    p.store.dispose()
+
+
+def test_routes(scaler_platform: Platform) -> None:
+    p = scaler_platform
+    eng = engine(p)
+    assert eng is not None
+    runtime = Runtime(p, [SimEngine(p.extras["sim"]), eng])
+    runtime.run_simulated(p.clock, p.clock.now() + timedelta(hours=1, minutes=25), tick_s=60.0)  # type: ignore[arg-type]
+    admin = (bootstrap_admin(p) or Path()).read_text().strip()
+    viewer, _ = p.tokens.create("v", Role.VIEWER)
+    with live_server(create_app(p, components=[SCALER])) as url:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {viewer}"}, timeout=30) as c:
+            r = c.get("/api/v1/forecasts", params={"service": "shop", "horizon": 3600, "model": "seasonal_naive"})
+            assert r.status_code == 200, r.text
+            fc = r.json()
+            assert len(fc["mean"]) == 12 and all(
+                lo <= m <= hi for lo, m, hi in zip(fc["lower"], fc["mean"], fc["upper"], strict=True)
+            )
+            assert max(fc["upper"]) >= 290.0  # tomorrow's 10:00 ramp is in the next hour
+            assert c.get("/api/v1/forecasts", params={"service": "nope"}).status_code == 404
+            assert c.get("/api/v1/forecasts", params={"service": "shop", "model": "nope"}).status_code == 422
+            assert c.get("/api/v1/forecasts", params={"service": "shop", "horizon": -5}).status_code == 422
+            recs = c.get("/api/v1/scaling/recommendations").json()["recommendations"]
+            assert recs[0]["service"] == "shop" and recs[0]["replicas"] >= 8
+            dec = c.get("/api/v1/scaling/decisions", params={"type": "acted"}).json()["decisions"]
+            assert dec and all(d["type"] == "scaling.acted" for d in dec)
+            assert c.get("/api/v1/scaling/decisions", params={"type": "x"}).status_code == 422
+        assert httpx.get(f"{url}/api/v1/scaling/decisions").status_code == 401
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}) as c:
+            p.extras.pop("forecast.engine")  # another process: recommendations come from the events
+            recs = c.get("/api/v1/scaling/recommendations", params={"service": "shop"}).json()["recommendations"]
+            assert recs and recs[0]["replicas"] >= 8 and "event_id" in recs[0]

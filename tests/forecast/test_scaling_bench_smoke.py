@@ -1,0 +1,99 @@
+"""The scaling benchmark's core on tiny synthetic data, and the replay's handling of bad traces."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from hx.errors import BadInput
+from hx.forecast.replay import PredictiveController, grid_history, make_controller, replay, split_trace
+
+DAY = 86400.0
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_scaling", ROOT / "bench" / "scaling.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["bench_scaling"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def tiny(days: float = 2.5) -> tuple[np.ndarray, np.ndarray]:
+    """A daily ramp (1x at night, 3x from 10:00 to 14:00) at 5-minute steps, with gaps, zeros and a spike."""
+    t = 1_700_006_400.0 + np.arange(0.0, days * DAY, 300.0)
+    hour = (t % DAY) / 3600.0
+    y = 100.0 * (1.0 + 2.0 * np.clip((hour - 10.0) * 3, 0, 1) * (hour < 14.0))
+    y[20:30] = np.nan
+    y[40:44] = 0.0
+    y[60] = 50_000.0
+    return t, y
+
+
+def test_bench_core_on_tiny_data(tmp_path: Path) -> None:
+    b = bench()
+    t, y = tiny()
+    tr = split_trace("tiny", t, y, test_days=0.5, peak_rps=300.0)
+    res = b.run_trace(tr)
+    assert set(res) == {"hpa", "predictive", "static"}
+    for r in res.values():
+        assert r.replica_hours > 0 and r.slo_violation_minutes >= 0 and r.actions >= 0
+        assert r.replicas.shape == r.times.shape and np.all(r.replicas >= 1)
+    assert res["static"].actions == 0
+    v = b.verdict(res)
+    assert set(v) >= {"slo_minutes_cut", "replica_hours_ratio", "target_met"}
+    png = b.plot(tmp_path / "s.png", {"tiny": res})
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert b.table([r.summary() for r in res.values()], {"tiny": v}, True).row_count == 3
+
+
+def test_split_cleans_and_scales() -> None:
+    t, y = tiny()
+    order = np.random.default_rng(0).permutation(t.size)
+    tr = split_trace("tiny", t[order], y[order], test_days=0.5, peak_rps=300.0)
+    assert np.all(np.diff(tr.ts) > 0) and tr.step_s == 300.0
+    assert tr.test_start % 3600 == 0 and tr.test_end == tr.ts[-1] + 300.0
+    assert abs(float(np.nanpercentile(tr.rps, 99.5)) - 300.0) < 1e-6
+    yn = y.copy()
+    yn[5] = -4.0
+    assert np.isnan(split_trace("tiny", t, yn, test_days=0.5).rps[5])
+
+
+@pytest.mark.parametrize(
+    ("days", "peak", "match"),
+    [(3.0, 1000.0, "history"), (0.0, 1000.0, "days"), (0.5, -1.0, "peak"), (float("nan"), 1000.0, "days")],
+)
+def test_split_rejects(days: float, peak: float, match: str) -> None:
+    t, y = tiny()
+    with pytest.raises(BadInput, match=match):
+        split_trace("tiny", t, y, test_days=days, peak_rps=peak)
+
+
+def test_split_rejects_a_trace_without_demand() -> None:
+    t, _ = tiny()
+    with pytest.raises(BadInput):
+        split_trace("zeros", t, np.zeros(t.size), test_days=0.5)
+
+
+def test_predictive_sees_no_future() -> None:
+    t, y = tiny()
+    tr = split_trace("tiny", t, y, test_days=0.25, peak_rps=300.0)
+    ctl = make_controller("predictive", tr, 50.0, 120.0)
+    assert isinstance(ctl, PredictiveController)
+    assert ctl.scaler.last_t is not None and ctl.scaler.last_t <= tr.test_start
+    r = replay(tr, "predictive", cap=50.0)
+    assert r.band is not None and np.all(np.isfinite(r.replicas))
+    with pytest.raises(BadInput, match="policy"):
+        make_controller("magic", tr, 50.0, 120.0)
+
+
+def test_grid_history_is_a_trailing_mean() -> None:
+    g, v = grid_history(np.array([0.0, 60.0, 120.0, 180.0, 240.0, 300.0]), np.array([1.0, 2, 3, 4, 5, 6]), 60.0)
+    assert g.tolist() == [300.0, 600.0] and v.tolist() == [3.0, 6.0]
