@@ -179,3 +179,13 @@ def test_a_pickled_simulation_resumes_exactly() -> None:
     copy.run(steps=30)
     assert np.array_equal(_history(sim), _history(copy), equal_nan=True)
     assert copy.clock.now() == sim.clock.now()
+
+
+def test_a_fleet_with_every_node_drained_keeps_stepping_and_fails_all_requests() -> None:
+    from hx.sim import Simulation, make_fleet
+
+    sim = Simulation(make_fleet(2, seed=0))
+    for node in sim.node_names:
+        sim.drain_node(node)
+    sim.run(steps=3)
+    assert sim.series(sim.names[0], "error_rate")[1][-1] == 1.0

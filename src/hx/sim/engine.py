@@ -191,7 +191,7 @@ class Simulation(World):
         disk_err = np.where(inst.col("disk")[ix] >= DISK_FULL, DISK_FULL_ERROR, 0.0)
         keep = (1.0 - self.base_error[svc] - grp.col("error_extra")[g]).clip(0, 1) * (1.0 - disk_err)
         e_i = 1.0 - keep * (1.0 - self.dep_fail_err[svc])
-        own_err_n = np.bincount(svc, weights=drop + adm * e_i, minlength=n_s)
+        own_err_n = np.bincount(svc, weights=drop + adm * e_i, minlength=n_s).astype(np.float64)
         own_err_n += np.bincount(grp.col("service"), weights=unserved_g, minlength=n_s)
         with np.errstate(invalid="ignore", divide="ignore"):
             own_err_s = np.where(offered_s > 0, own_err_n / offered_s, 0.0)
