@@ -27,7 +27,8 @@ DEMO_OVERRIDES: dict[str, Any] = {
     "sim.step_s": 60.0,
     "sim.seed": 1,
     "ai_orchestrator.canary.analysis_interval_s": 600.0,
-    "intelligent_monitoring.predictive_scaling.min_replicas": 2,
+    # the main fleet's scaler only recommends (as in prod); the scaling scene shows it acting on its own fleet
+    "intelligent_monitoring.predictive_scaling.mode": "recommend",
 }
 
 
