@@ -37,7 +37,7 @@ def test_exposition_parses_with_one_series_per_instance(make_sim: Make) -> None:
 def test_promtool_accepts_the_exposition(make_sim: Make) -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
-        pytest.skip("promtool is not installed (apt-get install prometheus)")
+        pytest.fail("promtool is not installed: `make test` installs it (Debian package prometheus)")
     sim = make_sim()
     sim.step()
     out = subprocess.run([promtool, "check", "metrics"], input=render_exposition(sim), text=True, capture_output=True)

@@ -27,7 +27,7 @@ def _free_port() -> int:
 def test_prometheus_scrapes_each_replica_as_its_own_target(tmp_path: Path) -> None:
     binary = shutil.which("prometheus")
     if binary is None:
-        pytest.skip("the prometheus binary is not installed (apt-get install prometheus)")
+        pytest.fail("the prometheus binary is not installed: `make test` installs it (Debian package prometheus)")
     sim = Simulation(make_fleet(2, seed=0))
     srv = serve(sim, host="127.0.0.1", port=0, speed=60.0, tick_s=0.2)
     port = _free_port()
