@@ -15,18 +15,29 @@ def base(**kw: float) -> dict[str, float]:
     return dict.fromkeys(FEATURE_NAMES, 0.0) | {"deploy_age_min": 999.0, "ready_ratio": 1.0} | kw
 
 
+HOG_WHILE_LOAD_FELL = base(
+    cpu_utilization_post=0.66, cpu_utilization_rel=0.3, saturation_pre=0.5, saturation_post=0.18,
+    memory_utilization_slope=0.3, memory_utilization_rel=0.1, kw_memory=1.0,
+)  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("feats", "expected"),
     [
         (base(kw_node=1.0), "node_failure"),
         (base(restarts_pre=0.0, restarts_post=10.0), "crash_loop"),
         (base(disk_utilization_post=0.9), "disk_full"),
-        (base(memory_utilization_slope=0.6, memory_utilization_rel=0.5), "memory_leak"),
+        (base(memory_utilization_slope=0.6, memory_utilization_rel=0.5, kw_memory=1.0), "memory_leak"),
+        (base(memory_utilization_slope=0.3, memory_utilization_rel=0.2, kw_cpu=1.0), "unknown"),  # no memory alert
         (base(error_rate_post=0.3, error_rate_rel=20.0, deploy_recent=1.0), "error_spike"),
         (base(latency_p99_rel=3.0, deploy_recent=1.0), "latency_regression"),
         (base(error_rate_post=0.9, error_rate_rel=50.0, latency_p99_rel=6.0), "dependency_failure"),
         (base(request_rate_rel=4.0, saturation_post=0.9), "traffic_surge"),
         (base(cpu_utilization_post=0.7, cpu_utilization_rel=5.0), "cpu_saturation"),
+        # CPU up while the load fell: the excess over saturation gives the hog away (memory rising with it too)
+        (HOG_WHILE_LOAD_FELL, "cpu_saturation"),
+        # CPU high because the load is high: not a hog
+        (base(cpu_utilization_post=0.8, cpu_utilization_rel=0.3, saturation_pre=0.6, saturation_post=0.78), "unknown"),
         (base(), "unknown"),
     ],
 )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -24,9 +25,11 @@ def leak_runbook() -> Runbook:
 
 def incident(w: HealWorld, service: str, env: str = "dev") -> Incident:
     now = w.clock.now()
-    row = AlertRow(dedup_key=f"k-{service}-{now.timestamp()}", source="api", group_key="", fingerprint=f"f-{service}",
-                   status="firing", name="MemoryGrowing", service=service, environment=env, severity="error",
-                   labels={"service": service}, annotations={}, starts_at=now, ends_at=None, received_at=now)  # fmt: skip
+    row = AlertRow(
+        dedup_key=f"k-{service}-{now.timestamp()}", source="api", group_key="", fingerprint=f"f-{service}",
+        status="firing", name="MemoryGrowing", service=service, environment=env, severity="error",
+        labels={"service": service}, annotations={}, starts_at=now, ends_at=None, received_at=now,
+    )  # fmt: skip
     inc = w.engine.manager.apply(row, now)
     assert inc is not None
     return inc
@@ -76,6 +79,25 @@ def test_rolling_restart_respects_blast_radius_and_heals(hworld: HealWorld) -> N
     assert hworld.sim.faults[fid].healed_by == "restart"
     actions = [r for r in hworld.platform.audit.records(limit=1000) if r.action == "heal.restart"]
     assert len(actions) == n
+
+
+def test_scale_to_target_saturation_sizes_from_the_measured_saturation(hworld: HealWorld) -> None:
+    w = hworld
+    entry = next(s.name for s in w.sim.spec.services if s.base_rate_rps > 0)
+    w.sim.inject(Fault("traffic_surge", service=entry, magnitude=10.0))
+    w.run(600, alerts=False)
+    rb = Runbook.model_validate({"name": "surge", "match": {"classes": ["traffic_surge"]}, "steps": [
+        {"kind": "scale", "target_saturation": 0.6, "max_replicas": 500},
+        {"kind": "verify", "signal": "saturation", "below": 0.7}]})  # fmt: skip
+    eng = engine_with(w, w.platform.actuator)
+    sat = eng._latest(entry, "saturation", w.clock.now())
+    before = eng._replicas(entry, w.clock.now())
+    assert sat is not None and sat > 0.9
+    ex = eng.start(incident(w, entry), rb, entry, w.clock.now())
+    assert ex is not None
+    eng.step(w.clock.now())
+    group = w.sim.primary_group(w.sim.service_id(entry))
+    assert int(w.sim.groups.col("desired")[group]) == max(before + 1, math.ceil(before * sat / 0.6))
 
 
 def test_dry_run_acts_on_nothing(tmp_path: Path) -> None:

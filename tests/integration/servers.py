@@ -107,7 +107,12 @@ class PrometheusHandle:
 
 
 def _write_prometheus_config(
-    path: Path, scrape_targets: list[str], rules_file: Path | None, scrape_interval: str, honor_labels: bool
+    path: Path,
+    scrape_targets: list[str],
+    rules_file: Path | None,
+    scrape_interval: str,
+    honor_labels: bool,
+    alertmanagers: list[str] | None = None,
 ) -> None:
     lines = [
         "global:",
@@ -116,6 +121,13 @@ def _write_prometheus_config(
     ]
     if rules_file is not None:
         lines += ["rule_files:", f"  - {str(rules_file)!r}"]
+    if alertmanagers:
+        lines += [
+            "alerting:",
+            "  alertmanagers:",
+            "    - static_configs:",
+            "        - targets: [" + ", ".join(repr(t) for t in alertmanagers) + "]",
+        ]
     lines += [
         "scrape_configs:",
         "  - job_name: hx",
@@ -136,18 +148,22 @@ def prometheus_server(
     scrape_interval: str = "1s",
     honor_labels: bool = True,
     startup_timeout: float = 30.0,
+    alertmanagers: list[str] | None = None,
+    extra_args: list[str] | None = None,
 ) -> Iterator[PrometheusHandle]:
     """A real Prometheus on a free loopback port, scraping ``scrape_targets`` (``host:port``).
 
     ``honor_labels`` defaults to true because one exporter (the simulated fleet) speaks for many
     instances: its own ``instance`` label must win over the target address Prometheus would set.
+    ``alertmanagers`` (``host:port``) receive the alerts of the rules in ``rules_file``; ``extra_args``
+    are appended to the command line (e.g. ``--rules.alert.resend-delay=1s``).
     """
     binary = prometheus_binary()
     root = tmp_path / "prometheus"
     data_dir = root / "data"
     data_dir.mkdir(parents=True)
     config = root / "prometheus.yml"
-    _write_prometheus_config(config, scrape_targets, rules_file, scrape_interval, honor_labels)
+    _write_prometheus_config(config, scrape_targets, rules_file, scrape_interval, honor_labels, alertmanagers)
     port = free_port()
     log_path = root / "prometheus.log"
     argv = [
@@ -157,6 +173,7 @@ def prometheus_server(
         f"--web.listen-address=127.0.0.1:{port}",
         "--storage.tsdb.retention.time=1d",
         "--log.level=info",
+        *(extra_args or []),
     ]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -182,6 +199,135 @@ def _wait_ready(handle: PrometheusHandle, timeout: float) -> None:
             return False
 
     wait_until("Prometheus to be ready", ready, timeout)
+
+
+# ---- Alertmanager ----------------------------------------------------------------------
+
+ALERTMANAGER_HINT = "`make test` installs it (Debian package `prometheus-alertmanager`)"
+
+
+def alertmanager_binary() -> str:
+    """The Alertmanager binary, or a test failure saying how to install it (CI must run these tests)."""
+    found = os.environ.get("HX_ALERTMANAGER_BIN") or shutil.which("prometheus-alertmanager")
+    found = found or shutil.which("alertmanager")
+    if not found:
+        pytest.fail(f"the Alertmanager binary (prometheus-alertmanager) is not installed; {ALERTMANAGER_HINT}",
+                    pytrace=False)  # fmt: skip
+    return found
+
+
+@dataclass
+class AlertmanagerHandle:
+    url: str
+    port: int
+    process: subprocess.Popen[bytes]
+    config_path: Path
+    log_path: Path
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+    def alerts(self) -> list[dict[str, object]]:
+        """The alerts Alertmanager holds now (API v2)."""
+        resp = httpx.get(f"{self.url}/api/v2/alerts", timeout=5)
+        resp.raise_for_status()
+        found = resp.json()
+        return found if isinstance(found, list) else []
+
+
+def _write_alertmanager_config(
+    path: Path, webhook_url: str, bearer_token: str | None, group_by: list[str], timings: dict[str, str]
+) -> None:
+    lines = [
+        "global:",
+        f"  resolve_timeout: {timings['resolve_timeout']}",
+        "route:",
+        "  receiver: hx",
+        "  group_by: [" + ", ".join(repr(g) for g in group_by) + "]",
+        f"  group_wait: {timings['group_wait']}",
+        f"  group_interval: {timings['group_interval']}",
+        f"  repeat_interval: {timings['repeat_interval']}",
+        "receivers:",
+        "  - name: hx",
+        "    webhook_configs:",
+        f"      - url: {webhook_url!r}",
+        "        send_resolved: true",
+        "        max_alerts: 0",
+    ]
+    if bearer_token is not None:
+        lines += [
+            "        http_config:",
+            "          authorization:",
+            "            type: Bearer",
+            f"            credentials: {bearer_token!r}",
+        ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@contextlib.contextmanager
+def alertmanager_server(
+    tmp_path: Path,
+    webhook_url: str,
+    *,
+    bearer_token: str | None = None,
+    group_by: list[str] | None = None,
+    group_wait: str = "1s",
+    group_interval: str = "1s",
+    repeat_interval: str = "1m",
+    resolve_timeout: str = "10s",
+    startup_timeout: float = 30.0,
+) -> Iterator[AlertmanagerHandle]:
+    """A real Alertmanager on a free loopback port (no clustering) sending every group to one webhook.
+
+    The webhook receiver sends resolved notifications too; ``bearer_token`` becomes the webhook's
+    ``Authorization: Bearer`` header. Storage lives under ``tmp_path``.
+    """
+    binary = alertmanager_binary()
+    root = tmp_path / "alertmanager"
+    data_dir = root / "data"
+    data_dir.mkdir(parents=True)
+    config = root / "alertmanager.yml"
+    timings = {"group_wait": group_wait, "group_interval": group_interval, "repeat_interval": repeat_interval,
+               "resolve_timeout": resolve_timeout}  # fmt: skip
+    _write_alertmanager_config(config, webhook_url, bearer_token, group_by or ["alertname", "service"], timings)
+    port = free_port()
+    log_path = root / "alertmanager.log"
+    argv = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.path={data_dir}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+        "--log.level=debug",
+    ]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    handle = AlertmanagerHandle(f"http://127.0.0.1:{port}", port, proc, config, log_path)
+    ok = False
+    try:
+        _wait_http_ready("Alertmanager", handle.process, f"{handle.url}/-/ready", startup_timeout)
+        yield handle
+        ok = True
+    finally:
+        _stop(proc)
+        if not ok:
+            _dump_log("alertmanager", log_path)
+
+
+def _wait_http_ready(name: str, proc: subprocess.Popen[bytes], url: str, timeout: float) -> None:
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode} during startup")
+        try:
+            return httpx.get(url, timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_until(f"{name} to be ready", ready, timeout)
 
 
 # ---- a scripted HTTP server (stands in for an API in unit tests; loopback only) -------------

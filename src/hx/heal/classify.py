@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from hx.errors import BadInput, ModelError
-from hx.heal.features import FEATURE_NAMES, vector
+from hx.heal.features import FEATURE_NAMES, cpu_excess, vector
 from hx.ml.registry import ModelHandle
 
 MODEL_NAME = "heal.incident_classifier"
@@ -74,9 +74,10 @@ def _rule_checks(f: Mapping[str, float]) -> list[tuple[str, float, str]]:
         out.append(("traffic_surge", 0.75, "request rate and saturation up"))
     if _g(f, "cpu_utilization_post") > 0.5 and _g(f, "cpu_utilization_rel") > 1.0 and _g(f, "request_rate_rel") < 1.0:
         out.append(("cpu_saturation", 0.75, "CPU up without more requests"))
-    if _g(f, "memory_utilization_post") > 0.8 or (
-        _g(f, "memory_utilization_slope") > 0.2 and (_g(f, "memory_utilization_rel") > 0.05 or _g(f, "kw_memory"))
-    ):
+    elif _g(f, "cpu_utilization_post") > 0.5 and cpu_excess(f) > 0.25:
+        out.append(("cpu_saturation", 0.75, "CPU well above what the served load explains"))
+    # memory that follows the load also rises a little: a steady rise counts only with a memory alert
+    if _g(f, "memory_utilization_post") > 0.8 or (_g(f, "memory_utilization_slope") > 0.2 and _g(f, "kw_memory")):
         out.append(("memory_leak", 0.8, "memory growing steadily"))
     if err_up:
         out.append(("error_spike", 0.55, "error rate up"))

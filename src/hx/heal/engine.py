@@ -2,9 +2,12 @@
 
 Each ``step(now)``: (1) catch up on ``anomaly.*`` events by the persisted cursor (the bus subscription
 only wakes it sooner), (2) apply stored, unprocessed alerts to incidents, (3) triage new incidents
-(features, class, root causes) and start the matching runbook within the guardrails -- or escalate
-when the class is unknown or no runbook fits, (4) drive running executions, (5) resolve incidents
-whose fix was verified or whose alerts all resolved, (6) fire due escalation levels.
+once they settled for ``triage_delay_s`` (focus on the alerting service whose callees do not alert,
+features, class, root causes) and start the matching runbook within the guardrails -- or escalate
+when the class is unknown, no runbook fits, or the symptoms are likely those of an alerting callee;
+an incident whose alerts all resolved before triage is closed untouched (resolved alerts never
+trigger actions), (4) drive running executions, (5) resolve incidents whose fix was verified or
+whose alerts all resolved, (6) fire due escalation levels.
 """
 
 from __future__ import annotations
@@ -22,7 +25,16 @@ from hx.heal.escalation import Escalator
 from hx.heal.features import recent_changes
 from hx.heal.incidents import IncidentManager
 from hx.heal.intake import AlertIntake, anomaly_row
-from hx.heal.models import EXEC_ACTIVE, OPEN_STATES, AlertRepo, Execution, ExecutionRepo, Incident, IncidentRepo
+from hx.heal.models import (
+    EXEC_ACTIVE,
+    OPEN_STATES,
+    AlertRepo,
+    AlertRow,
+    Execution,
+    ExecutionRepo,
+    Incident,
+    IncidentRepo,
+)
 from hx.heal.remediation import RemediationEngine
 from hx.heal.runbooks import Runbook, load_runbooks, select_runbook
 from hx.heal.state import get_state, put_state
@@ -48,8 +60,10 @@ class HealEngine:
     name = "self-healing"
 
     def __init__(self, platform: Platform, escalator: Escalator, runbooks: list[Runbook] | None = None,
-                 interval_s: float = 15.0, signal_step_s: float = 60.0) -> None:  # fmt: skip
+                 interval_s: float = 15.0, signal_step_s: float = 60.0,
+                 triage_delay_s: float = triage.TRIAGE_DELAY_S) -> None:  # fmt: skip
         self.platform = platform
+        self.triage_delay_s = triage_delay_s
         self.interval_s = interval_s
         self.signal_step_s = signal_step_s
         self.runbooks = runbooks if runbooks is not None else load_runbooks(platform.settings.self_healing.runbook_dirs)
@@ -79,9 +93,19 @@ class HealEngine:
             self._after_alerts(iid, now)
         for inc in self.incidents.list(status=OPEN_STATES, limit=500):
             if inc.classified_by == "pending":
-                self.triage(inc, now)
+                self._maybe_triage(inc, now)
         self.remediation.step(now)
         self.escalator.step()
+
+    def _maybe_triage(self, inc: Incident, now: datetime) -> None:
+        """Triage once the incident has settled for ``triage_delay_s`` (more alerts and samples arrive, as with
+        Alertmanager's group_wait); an incident whose alerts all resolved before that is closed untouched."""
+        if inc.kind == "predicted":
+            self.triage(inc, now)
+        elif not inc.firing:
+            self._resolve(inc, "hx", "every alert resolved before triage (no action taken)", now)
+        elif (now - inc.opened_at).total_seconds() >= self.triage_delay_s:
+            self.triage(inc, now)
 
     def _on_anomaly(self, event: Event) -> None:
         self._wake = True  # the store is the source of truth: the next step reads by cursor
@@ -106,33 +130,61 @@ class HealEngine:
 
     def triage(self, inc: Incident, now: datetime) -> Incident:
         alerts = AlertRepo(self.platform.store).for_incident(inc.id)
-        names = sorted({a.name for a in alerts}) or [inc.title]
-        alerting = sorted({a.service for a in alerts}) or [inc.service]
-        changes = recent_changes(self.platform.bus, inc.service, now)
-        feats = triage.incident_features(self.platform.source, inc.service, inc.opened_at, now, names, changes,
+        first = triage.first_firing(alerts)
+        alerting = sorted(first) or [inc.service]
+        graph = call_graph(self.platform)
+        scope = sorted(set(alerting) | {d for s in alerting for d in graph.get(s, ())})
+        onset = inc.opened_at - triage_lead()
+        causes = triage.rca_candidates(self.platform.source, scope, graph, onset, now, inc.service, self.signal_step_s)
+        focus = triage.focus_service(inc.service, first, graph, causes) if inc.kind != "predicted" else inc.service
+        names = sorted({a.name for a in alerts if a.service == focus or a.name == "NodeDown"}) or [inc.title]
+        changes = recent_changes(self.platform.bus, focus, now)
+        feats = triage.incident_features(self.platform.source, focus, inc.opened_at, now, names, changes,
                                          self.signal_step_s)  # fmt: skip
         if inc.kind == "predicted":
             cls_name, conf, by, reason = inc.incident_class, 1.0, "trend", "predicted by a robust linear trend"
         else:
             c = triage.decide_class(feats, self.handle, self.platform.settings.self_healing.classifier_confidence)
             cls_name, conf, by, reason = c.incident_class, c.confidence, c.by, c.reason
-        graph = call_graph(self.platform)
-        scope = sorted(set(alerting) | {d for s in alerting for d in graph.get(s, ())})
-        onset = inc.opened_at - triage_lead()
-        causes = triage.rca_candidates(self.platform.source, scope, graph, onset, now, inc.service, self.signal_step_s)
-        inc = self.incidents.save(replace(inc, incident_class=cls_name, confidence=round(conf, 4), classified_by=by,
-                                          root_causes=causes, features=feats), now)  # fmt: skip
+        if cls_name == "traffic_surge":  # a surge flows down the call graph: act where it enters
+            focus, feats = self._surge_target(inc, focus, feats, first, graph, alerts, now)
+        if focus != inc.service:
+            self.incidents.note(inc.id, now, "refocused", {"from": inc.service, "to": focus, "alerting": alerting,
+                                                           "class": cls_name})  # fmt: skip
+        inc = self.incidents.save(replace(inc, service=focus, incident_class=cls_name, confidence=round(conf, 4),
+                                          classified_by=by, root_causes=causes, features=feats), now)  # fmt: skip
         self.incidents.note(inc.id, now, "classified", {"class": cls_name, "confidence": conf, "by": by,
                                                         "reason": reason, "root_causes": causes})  # fmt: skip
         self.platform.bus.publish(EventType.INCIDENT_CLASSIFIED, {"incident": inc.id, "class": cls_name,
                                   "confidence": conf, "by": by, "root_causes": causes},
                                   source="self-healing", subject=inc.service)  # fmt: skip
-        return self._plan(inc, triage.choose_target(inc.service, alerting, causes), now)
+        return self._plan(inc, focus, now)
+
+    def _surge_target(self, inc: Incident, focus: str, feats: dict[str, float], first: Mapping[str, datetime],
+                      graph: Mapping[str, Sequence[str]], alerts: Sequence[AlertRow],
+                      now: datetime) -> tuple[str, dict[str, float]]:  # fmt: skip
+        """The alerting service upstream of ``focus`` where the surge enters, if its own requests rose (else focus)."""
+        entry = triage.surge_entry(focus, first, graph)
+        if entry == focus:
+            return focus, feats
+        names = sorted({a.name for a in alerts if a.service == entry}) or [inc.title]
+        changes = recent_changes(self.platform.bus, entry, now)
+        theirs = triage.incident_features(self.platform.source, entry, inc.opened_at, now, names, changes,
+                                          self.signal_step_s)  # fmt: skip
+        if theirs.get("request_rate_rel", 0.0) >= triage.SURGE_MIN_REL:
+            return entry, theirs
+        return focus, feats
 
     def _plan(self, inc: Incident, target: str, now: datetime) -> Incident:
         if inc.incident_class == "unknown":
             self.escalator.escalate(inc, "the incident could not be classified")
             return inc
+        if inc.incident_class in triage.CALLEE_SENSITIVE:
+            upstream_of = sorted(triage.downstream(call_graph(self.platform), target) & self._firing_elsewhere(inc.id))
+            if upstream_of:
+                self.escalator.escalate(inc, f"{inc.incident_class} on {target} while its callee(s) {upstream_of} "
+                                             "alert too: likely a symptom of theirs, no automatic action")  # fmt: skip
+                return inc
         rb, why_not = select_runbook(self.runbooks, inc.incident_class, inc.labels, inc.environment, inc.features)
         if rb is None:
             self.escalator.escalate(inc, "; ".join(why_not))
@@ -142,6 +194,15 @@ class HealEngine:
         if ex is None:
             self.escalator.escalate(self.incidents.get(inc.id), "automation refused by a guardrail (see timeline)")
         return inc
+
+    def _firing_elsewhere(self, incident_id: int) -> set[str]:
+        """Services with a firing alert in another open incident."""
+        repo = AlertRepo(self.platform.store)
+        out: set[str] = set()
+        for other in self.incidents.list(status=OPEN_STATES, limit=200):
+            if other.id != incident_id and other.firing:
+                out |= {a.service for a in repo.for_incident(other.id) if a.fingerprint in other.firing}
+        return out
 
     # ---- endings ---------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from hx.errors import TelemetryError, Unsupported
+from hx.errors import NotFound, TelemetryError, Unsupported
 from hx.events import EventBus
 from hx.telemetry.base import SignalSource
 
@@ -40,10 +40,24 @@ SIGNAL_FEATURES: tuple[str, ...] = tuple(
     f"{s}_{k}" for s in SIGNALS if s != "replicas" for k in ("pre", "post", "rel", "slope")
 )
 FEATURE_NAMES: tuple[str, ...] = (
-    *KEYWORDS, *SIGNAL_FEATURES, "ready_ratio", "deploy_recent", "deploy_age_min", "scaled_recent",
+    *KEYWORDS, *SIGNAL_FEATURES, "ready_ratio", "cpu_excess", "deploy_recent", "deploy_age_min", "scaled_recent",
 )  # fmt: skip
 PRE_S = 3600.0
 POST_S = 900.0
+
+
+def cpu_excess(f: Mapping[str, float]) -> float:
+    """CPU the served load does not explain: CPU utilisation minus saturation (offered load over capacity,
+    capped at 1) after onset; 0 without a saturation signal.  CPU taken by something other than requests
+    (a runaway process) shows here, while a load rise (a surge, a daily ramp) moves both together.
+
+    >>> cpu_excess({"cpu_utilization_post": 0.7, "saturation_post": 0.2, "saturation_pre": 0.3})
+    0.5
+    """
+    sat_pre, sat_post = float(f.get("saturation_pre", 0.0)), float(f.get("saturation_post", 0.0))
+    if sat_pre <= 0 and sat_post <= 0:
+        return 0.0
+    return round(float(f.get("cpu_utilization_post", 0.0)) - min(sat_post, 1.0), 6)
 
 
 def keyword_features(names: Iterable[str]) -> dict[str, float]:
@@ -81,7 +95,7 @@ def read_window(source: SignalSource, service: str, signal: str, start: datetime
                 step_s: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     try:
         s = source.signal(service, signal, start, end, step_s)
-    except (TelemetryError, Unsupported):
+    except (TelemetryError, Unsupported, NotFound):  # NotFound: a source with no template for this signal
         return np.array([end.timestamp()]), np.array([np.nan])
     return s.timestamps, s.values
 
@@ -126,6 +140,7 @@ def extract(
         if sig == "ready_replicas":
             ready = _nanmed(v[-3:])
     feats["ready_ratio"] = float(ready / replicas) if np.isfinite(ready) and replicas > 0 else 1.0
+    feats["cpu_excess"] = cpu_excess(feats)
     feats.update(changes or {"deploy_recent": 0.0, "deploy_age_min": 999.0, "scaled_recent": 0.0})
     return {k: float(feats.get(k, 0.0)) for k in FEATURE_NAMES}
 

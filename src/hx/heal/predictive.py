@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from hx.errors import TelemetryError, Unsupported
+from hx.errors import NotFound, TelemetryError, Unsupported
 from hx.heal.incidents import IncidentManager
 from hx.heal.models import OPEN_STATES, IncidentRepo
 from hx.platform import Platform
@@ -89,7 +89,7 @@ class PredictiveEngine:
                     continue
                 try:
                     s = source.signal(svc, signal, now - timedelta(seconds=self.window_s), now, self.step_s)
-                except (TelemetryError, Unsupported):
+                except (TelemetryError, Unsupported, NotFound):
                     continue
                 p = predict_breach(s.timestamps, s.values, limit, self.horizon_s)
                 if p is not None:

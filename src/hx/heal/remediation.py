@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from hx.actuate.base import ActionResult, Actuator
-from hx.errors import Conflict, HxError, TelemetryError, Unsupported
+from hx.errors import Conflict, HxError, NotFound, TelemetryError, Unsupported
 from hx.events import EventType
 from hx.heal import guardrails
 from hx.heal.models import EXEC_ACTIVE, Execution, ExecutionRepo, Incident, IncidentRepo
@@ -192,8 +192,7 @@ class RemediationEngine:
         timeout = float(self.platform.settings.actuator.timeout_s)
         if kind == "scale":
             current = self._replicas(svc, now)
-            want = int(step["replicas"]) if "replicas" in step else int(np.ceil(current * float(step["factor"])))
-            want = min(want, int(step.get("max_replicas", 100)))
+            want = min(self._scale_want(svc, current, step, now), int(step.get("max_replicas", 100)))
             if want < current:
                 verdict = guardrails.blast_radius(current - want, current, self.cfg.blast_radius)
                 if not verdict.allowed:
@@ -325,7 +324,7 @@ class RemediationEngine:
             return np.array([np.nan])
         try:
             return self.platform.source.signal(svc, signal, start, end, self.signal_step_s).values
-        except (TelemetryError, Unsupported):
+        except (TelemetryError, Unsupported, NotFound):
             return np.array([np.nan])
 
     def _latest(self, svc: str, signal: str, now: datetime) -> float | None:
@@ -333,11 +332,21 @@ class RemediationEngine:
         f = v[np.isfinite(v)]
         return float(f[-1]) if f.size else None
 
+    def _scale_want(self, svc: str, current: int, step: Mapping[str, Any], now: datetime) -> int:
+        if step.get("replicas") is not None:
+            return int(step["replicas"])
+        if step.get("factor") is not None:
+            return int(np.ceil(current * float(step["factor"])))
+        sat = self._latest(svc, "saturation", now)
+        if sat is None:
+            raise StepFailed(f"cannot read the saturation of {svc}")
+        return max(current + 1, int(np.ceil(current * sat / float(step["target_saturation"]))))
+
     def _replicas(self, svc: str, now: datetime) -> int:
         n = self._latest(svc, "replicas", now)
         if n is None:
             raise StepFailed(f"cannot read the replica count of {svc}")
-        return int(round(n))
+        return round(n)
 
     def _instances(self, svc: str) -> list[str]:
         lister = getattr(self.platform.source, "instances", None)
@@ -406,8 +415,9 @@ class RemediationEngine:
         from sqlalchemy import select
 
         with self.platform.store.begin() as conn:
-            row = conn.execute(select(engine_state.c.value).where(
-                engine_state.c.engine == "self-healing", engine_state.c.key == f"breaker_reset:{target}")).first()  # fmt: skip
+            key = f"breaker_reset:{target}"
+            where = (engine_state.c.engine == "self-healing", engine_state.c.key == key)
+            row = conn.execute(select(engine_state.c.value).where(*where)).first()
         return datetime.fromisoformat(row.value["at"]) if row is not None else None
 
     def reset_breaker(self, target: str, actor: str) -> None:

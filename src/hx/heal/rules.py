@@ -19,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 
-from hx.errors import TelemetryError, Unsupported
+from hx.errors import NotFound, TelemetryError, Unsupported
 from hx.heal.intake import dedup_key
 from hx.heal.models import AlertRow
 from hx.telemetry.base import SignalSource
@@ -118,7 +118,7 @@ class RuleAlerter:
         lookback = timedelta(hours=2) if rule.relative else timedelta(seconds=rule.for_s)
         try:
             s = self.source.signal(svc, rule.signal, now - lookback - timedelta(seconds=rule.for_s), now, self.step_s)
-        except (TelemetryError, Unsupported):
+        except (TelemetryError, Unsupported, NotFound):
             return False
         cut = now.timestamp() - rule.for_s
         recent = s.timestamps >= cut - 1e-6

@@ -5,11 +5,12 @@ file is validated on load (pydantic, unknown keys refused); an error is a Config
 file and the step.  A runbook matches an incident by class, labels and environment; the most
 specific match (most label conditions, then user over shipped) is chosen.
 
-Step kinds: ``restart`` (rolling, batch size bounded by the blast radius), ``scale`` (``factor`` or
-``replicas``), ``rollback`` (the last deployment), ``drain_node``, ``clear_disk``, ``run`` (a named
-actuator action: Ansible playbook, command), ``webhook``, ``wait``, ``verify`` (a signal back under a
-limit within ``timeout_s``) and ``approval``.  ``on_failure``: ``escalate`` (default), ``continue``
-or ``abort``.
+Step kinds: ``restart`` (rolling, batch size bounded by the blast radius), ``scale`` (``factor``,
+``replicas`` or ``target_saturation``: enough replicas to bring the current saturation down to it),
+``rollback`` (the last deployment), ``drain_node``, ``clear_disk``, ``run`` (a named actuator action:
+Ansible playbook, command), ``webhook``, ``wait``, ``verify`` (a signal back under a limit within
+``timeout_s``) and ``approval``.  ``on_failure``: ``escalate`` (default), ``continue`` or ``abort``.
+A runbook's ``match`` may also require a recent deployment or minimum incident features (``min_facts``).
 
 >>> rb = Runbook.model_validate({"name": "r", "match": {"classes": ["memory_leak"]},
 ...                              "steps": [{"kind": "restart"}, {"kind": "verify", "signal": "memory_utilization",
@@ -44,6 +45,7 @@ class Step(BaseModel):
     # scale
     factor: float | None = Field(None, gt=0, le=10)
     replicas: int | None = Field(None, ge=0, le=10000)
+    target_saturation: float | None = Field(None, gt=0, le=1)
     max_replicas: int = Field(100, ge=1)
     # run / webhook
     action: str | None = None
@@ -61,8 +63,9 @@ class Step(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Step:
-        if self.kind == "scale" and (self.factor is None) == (self.replicas is None):
-            raise ValueError("a scale step needs exactly one of factor or replicas")
+        sizes = (self.factor, self.replicas, self.target_saturation)
+        if self.kind == "scale" and sum(x is not None for x in sizes) != 1:
+            raise ValueError("a scale step needs exactly one of factor, replicas or target_saturation")
         if self.kind == "run" and not self.action:
             raise ValueError("a run step needs action (the actuator action or playbook name)")
         if self.kind == "webhook" and not (self.url or "").startswith(("http://", "https://")):
@@ -81,6 +84,8 @@ class Match(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     environments: list[str] = Field(default_factory=list)
     recent_deployment: bool = False
+    #: incident features that must be at least these values (e.g. ``request_rate_rel: 1.0``: requests doubled)
+    min_facts: dict[str, float] = Field(default_factory=dict)
 
 
 class Runbook(BaseModel):
@@ -109,6 +114,8 @@ class Runbook(BaseModel):
         if incident_class not in self.match.classes:
             return False
         if self.match.recent_deployment and not (facts or {}).get("deploy_recent"):
+            return False
+        if any(float((facts or {}).get(k, float("-inf"))) < v for k, v in self.match.min_facts.items()):
             return False
         if self.match.environments and environment not in self.match.environments:
             return False
@@ -164,8 +171,13 @@ def load_runbooks(dirs: Iterable[str | Path] = (), include_shipped: bool = True)
     return list(by_name.values())
 
 
-def select_runbook(runbooks: Iterable[Runbook], incident_class: str, labels: Mapping[str, str],
-                   environment: str, facts: Mapping[str, float] | None = None) -> tuple[Runbook | None, list[str]]:  # fmt: skip
+def select_runbook(
+    runbooks: Iterable[Runbook],
+    incident_class: str,
+    labels: Mapping[str, str],
+    environment: str,
+    facts: Mapping[str, float] | None = None,
+) -> tuple[Runbook | None, list[str]]:
     """The most specific matching runbook, and why each other one was not chosen.
 
     ``facts`` are the incident's features (``deploy_recent`` for runbooks that need a recent deployment).
@@ -173,6 +185,10 @@ def select_runbook(runbooks: Iterable[Runbook], incident_class: str, labels: Map
     found = [rb for rb in runbooks if rb.matches(incident_class, labels, environment, facts)]
     if not found:
         extra = "" if (facts or {}).get("deploy_recent") else " (and no recent deployment to roll back)"
+        unmet = [f"{k} >= {v:g}" for rb in runbooks if incident_class in rb.match.classes
+                 for k, v in rb.match.min_facts.items() if float((facts or {}).get(k, float("-inf"))) < v]  # fmt: skip
+        if unmet:
+            extra += f" (unmet: {', '.join(unmet)})"
         return None, [f"no runbook matches class {incident_class!r} in {environment}{extra}"]
     found.sort(key=lambda rb: (len(rb.match.labels) + len(rb.match.environments), rb.source), reverse=True)
     return found[0], [f"{rb.name}: less specific than {found[0].name}" for rb in found[1:]]

@@ -18,7 +18,7 @@ import numpy as np
 from hx.heal import features as feat
 from hx.heal.classify import FAULT_CLASS
 from hx.heal.rules import RuleAlerter
-from hx.heal.triage import ONSET_LEAD_S
+from hx.heal.triage import ONSET_LEAD_S, TRIAGE_DELAY_S
 from hx.sim import Fault, SimSource, Simulation, make_fleet
 
 #: kind -> (low, high) magnitude drawn uniformly.
@@ -106,14 +106,22 @@ def training_example(seed: int, kind: str, step_s: float = 60.0, max_wait_s: flo
     while waited < max_wait_s:
         sim.run(seconds=60)
         waited += 60
-        names = [r.name for r, svc in alerter.firing([sc.service], sim.now) if svc == sc.service] + node_alerts(sim, sc)
+        names = _alert_names(alerter, sim, sc)
         if names:
-            changes = {"deploy_recent": 1.0 if deployed_at else 0.0, "scaled_recent": 0.0,
-                       "deploy_age_min": (sim.now - deployed_at).total_seconds() / 60 if deployed_at else 999.0}  # fmt: skip
-            onset = sim.now - timedelta(seconds=ONSET_LEAD_S)
+            # as the engine does: triage once the incident has settled (TRIAGE_DELAY_S, on the step grid)
+            opened = sim.now
+            sim.run(seconds=float(np.ceil(TRIAGE_DELAY_S / step_s) * step_s))
+            names = sorted(set(names) | set(_alert_names(alerter, sim, sc)))
+            age = (sim.now - deployed_at).total_seconds() / 60 if deployed_at else 999.0
+            changes = {"deploy_recent": 1.0 if deployed_at else 0.0, "scaled_recent": 0.0, "deploy_age_min": age}
+            onset = opened - timedelta(seconds=ONSET_LEAD_S)
             x = feat.extract(SimSource(sim), sc.service, onset, sim.now, names, changes, step_s)
             return {"features": x, "label": sc.incident_class, "kind": kind, "seed": seed, "alerts": names}
     return None
+
+
+def _alert_names(alerter: RuleAlerter, sim: Simulation, sc: Scenario) -> list[str]:
+    return [r.name for r, svc in alerter.firing([sc.service], sim.now) if svc == sc.service] + node_alerts(sim, sc)
 
 
 def training_set(n_per_kind: int = 12, seed: int = 100) -> list[dict[str, Any]]:
