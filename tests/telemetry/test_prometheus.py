@@ -81,7 +81,8 @@ def test_bad_templates_are_config_errors(template: str, message: str) -> None:
 def test_default_templates_are_valid_and_cover_the_canonical_signals() -> None:
     from hx.telemetry.base import CANONICAL_SIGNALS
 
-    assert set(DEFAULT_TEMPLATES) == set(CANONICAL_SIGNALS)
+    assert set(CANONICAL_SIGNALS) <= set(DEFAULT_TEMPLATES)
+    assert set(DEFAULT_TEMPLATES) - set(CANONICAL_SIGNALS) == {"disk_utilization", "ready_replicas", "restarts"}
     for name, template in DEFAULT_TEMPLATES.items():
         check_template(name, template)
 
@@ -97,7 +98,7 @@ def test_config_errors_name_the_key(field: str, value: object) -> None:
 
 def test_unknown_signal_lists_the_configured_ones() -> None:
     src = PrometheusSource(PrometheusConfig(url="http://prom:9090"))
-    with pytest.raises(NotFound, match="configured: cpu_utilization, error_rate"):
+    with pytest.raises(NotFound, match="configured: cpu_utilization, disk_utilization, error_rate"):
         src.signal("api", "cpu", T0, T1, 60)
 
 

@@ -63,6 +63,9 @@ DEFAULT_TEMPLATES: Mapping[str, str] = {
     "memory_utilization": "avg by ({by}) (hx_sim_memory_utilization" + _Q + ")",
     "replicas": "sum by ({by}) (hx_sim_replicas" + _Q + ")",
     "saturation": ("avg by ({by}) (hx_sim_saturation" + _Q + ") or avg by ({by}) (hx_sim_utilization" + _Q + ")"),
+    "disk_utilization": "max by ({by}) (hx_sim_disk_utilization" + _Q + ")",
+    "ready_replicas": "sum by ({by}) (hx_sim_ready" + _Q + ")",
+    "restarts": "sum by ({by}) (increase(hx_sim_restarts_total" + _Q + "[{window}]))",
 }
 
 #: Prometheus refuses more than 11,000 points per series in one range query; reads are split below that.
