@@ -1,0 +1,61 @@
+"""`hx deploy` drives a running server through its API."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+from hx.api.app import create_app
+from hx.cli.main import main
+from hx.security.roles import Role
+from tests.deploy.conftest import make_world
+from tests.support.live import live_server
+
+
+def _hx(args: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(args)
+    return code, out.getvalue()
+
+
+def test_deploy_create_status_abort_over_the_api(tmp_path: Path) -> None:
+    w = make_world(tmp_path / "hx")
+    op, _ = w.platform.tokens.create("cli", Role.OPERATOR)
+    viewer, _ = w.platform.tokens.create("ro", Role.VIEWER)
+    with live_server(create_app(w.platform, runtime=w.runtime)) as url:
+        base = ["--json", "deploy"]
+        code, out = _hx(
+            [
+                *base,
+                "create",
+                w.sim.names[0],
+                "v2",
+                "-e",
+                "dev",
+                "--strategy",
+                "canary",
+                "--lines-changed",
+                "40",
+                "--url",
+                url,
+                "--token",
+                op,
+            ]
+        )
+        assert code == 0, out
+        dep = json.loads(out)
+        assert dep["strategy"] == "canary" and dep["state"] == "running"
+        code, out = _hx([*base, "status", "--url", url, "--token", viewer])
+        assert code == 0 and json.loads(out)[0]["id"] == dep["id"]
+        code, _ = _hx([*base, "abort", str(dep["id"]), "--url", url, "--token", viewer])
+        assert code == 2  # a viewer may not abort: 403 maps to exit 2
+        code, out = _hx([*base, "abort", str(dep["id"]), "--url", url, "--token", op])
+        assert code == 0 and json.loads(out)["state"] in ("rolling_back", "aborted")
+        code, _ = _hx([*base, "create", "nope", "v2", "-e", "dev", "--url", url, "--token", op])
+        assert code == 2
+    code, _ = _hx([*base, "status", "--url", "http://127.0.0.1:9", "--token", op])
+    assert code == 1  # the server is down: a failure of the world, not bad input
+    w.platform.store.dispose()
