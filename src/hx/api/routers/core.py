@@ -60,9 +60,13 @@ async def stream_events(
     after: int | None = Query(None, ge=0, description="start after this id (default: only new events)"),
     type: list[str] | None = Query(None),
     max_events: int | None = Query(None, ge=1, description="close the stream after this many events"),
+    last: int | None = Query(None, ge=1, le=1000, description="start with the last N events (when no cursor)"),
 ) -> StreamingResponse:
     bus = _platform(request).bus
-    cursor = bus.last_id() if after is None else after
+    if after is not None:
+        cursor = after
+    else:
+        cursor = max(0, bus.last_id() - (last or 0))
 
     async def gen() -> AsyncIterator[str]:
         nonlocal cursor
