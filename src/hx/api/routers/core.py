@@ -63,10 +63,7 @@ async def stream_events(
     last: int | None = Query(None, ge=1, le=1000, description="start with the last N events (when no cursor)"),
 ) -> StreamingResponse:
     bus = _platform(request).bus
-    if after is not None:
-        cursor = after
-    else:
-        cursor = max(0, bus.last_id() - (last or 0))
+    cursor = after if after is not None else max(0, bus.last_id() - (last or 0))
 
     async def gen() -> AsyncIterator[str]:
         nonlocal cursor
