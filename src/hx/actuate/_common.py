@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hx.actuate.base import Capability
+from hx.actuate.base import ActionResult, Capability
 from hx.errors import ActuatorError, ActuatorTimeout, BadInput, ConfigError
 
 #: Verb name -> the capability it needs.
@@ -262,3 +262,32 @@ def run_process(
 def last_line(text: str) -> str:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     return lines[-1][:300] if lines else ""
+
+
+class VerbDispatch:
+    """The four typed verbs of the Actuator protocol, checked and funnelled into one ``_verb`` hook.
+
+    Shell, Ansible and HTTP actuators differ only in how they carry out a verb; the checks and the
+    parameter names are the same for all of them, so they live here once.
+    """
+
+    def _verb(self, verb: str, target: str, params: dict[str, Any], timeout: float) -> ActionResult:
+        raise NotImplementedError
+
+    def _traffic_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Adapt the checked traffic-split parameters (the shell actuator adds text forms)."""
+        return params
+
+    def scale(self, service: str, replicas: int, *, timeout: float = 60.0) -> ActionResult:
+        return self._verb("scale", service, verb_params("scale", service=service, replicas=replicas), timeout)
+
+    def set_traffic_split(self, service: str, weights: Mapping[str, float], *, timeout: float = 60.0) -> ActionResult:
+        params = self._traffic_params(verb_params("set_traffic_split", service=service, weights=weights))
+        return self._verb("set_traffic_split", service, params, timeout)
+
+    def deploy(self, service: str, version: str, instances: int, *, timeout: float = 300.0) -> ActionResult:
+        params = verb_params("deploy", service=service, version=version, instances=instances)
+        return self._verb("deploy", service, params, timeout)
+
+    def restart(self, instance: str, *, timeout: float = 60.0) -> ActionResult:
+        return self._verb("restart", instance, verb_params("restart", instance=instance), timeout)

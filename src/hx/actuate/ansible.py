@@ -38,6 +38,7 @@ from hx.actuate._common import (
     PLACEHOLDER,
     VERB_CAPABILITY,
     VERB_PARAMS,
+    VerbDispatch,
     check_name,
     check_params,
     check_timeout,
@@ -47,7 +48,6 @@ from hx.actuate._common import (
     placeholders,
     run_process,
     truncate,
-    verb_params,
     weights_text,
 )
 from hx.actuate.base import ActionResult, Capability
@@ -122,7 +122,7 @@ def decide(returncode: int, report: Mapping[str, Any] | None, stderr: str) -> tu
     return True, changed, f"ok on {len(stats)} host(s)" + (", changed" if changed else ", no change")
 
 
-class AnsibleActuator:
+class AnsibleActuator(VerbDispatch):
     """An Actuator that runs ansible-playbook / ansible against an inventory."""
 
     def __init__(
@@ -179,20 +179,6 @@ class AnsibleActuator:
         return frozenset(caps)
 
     # ---- verbs ------------------------------------------------------------------------
-
-    def scale(self, service: str, replicas: int, *, timeout: float = 60.0) -> ActionResult:
-        return self._verb("scale", service, verb_params("scale", service=service, replicas=replicas), timeout)
-
-    def set_traffic_split(self, service: str, weights: Mapping[str, float], *, timeout: float = 60.0) -> ActionResult:
-        params = verb_params("set_traffic_split", service=service, weights=weights)
-        return self._verb("set_traffic_split", service, params, timeout)
-
-    def deploy(self, service: str, version: str, instances: int, *, timeout: float = 300.0) -> ActionResult:
-        params = verb_params("deploy", service=service, version=version, instances=instances)
-        return self._verb("deploy", service, params, timeout)
-
-    def restart(self, instance: str, *, timeout: float = 60.0) -> ActionResult:
-        return self._verb("restart", instance, verb_params("restart", instance=instance), timeout)
 
     def run(self, action: str, params: Mapping[str, Any], *, timeout: float = 300.0) -> ActionResult:
         playbook = self._actions.get(action)

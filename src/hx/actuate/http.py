@@ -29,6 +29,7 @@ import httpx
 from hx.actuate._common import (
     VERB_CAPABILITY,
     VERB_PARAMS,
+    VerbDispatch,
     check_name,
     check_params,
     check_timeout,
@@ -36,7 +37,6 @@ from hx.actuate._common import (
     fill,
     placeholders,
     truncate,
-    verb_params,
     weights_text,
 )
 from hx.actuate.base import ActionResult, Capability
@@ -88,7 +88,7 @@ def _public_url(url: str) -> str:
     return urlunsplit((p.scheme, p.netloc, p.path, "", ""))
 
 
-class HttpActuator:
+class HttpActuator(VerbDispatch):
     """An Actuator that calls webhooks.  ``client``, ``sleep`` and ``clock`` are injectable."""
 
     def __init__(
@@ -134,20 +134,6 @@ class HttpActuator:
         return frozenset(caps)
 
     # ---- verbs ------------------------------------------------------------------------
-
-    def scale(self, service: str, replicas: int, *, timeout: float = 60.0) -> ActionResult:
-        return self._verb("scale", service, verb_params("scale", service=service, replicas=replicas), timeout)
-
-    def set_traffic_split(self, service: str, weights: Mapping[str, float], *, timeout: float = 60.0) -> ActionResult:
-        params = verb_params("set_traffic_split", service=service, weights=weights)
-        return self._verb("set_traffic_split", service, params, timeout)
-
-    def deploy(self, service: str, version: str, instances: int, *, timeout: float = 300.0) -> ActionResult:
-        params = verb_params("deploy", service=service, version=version, instances=instances)
-        return self._verb("deploy", service, params, timeout)
-
-    def restart(self, instance: str, *, timeout: float = 60.0) -> ActionResult:
-        return self._verb("restart", instance, verb_params("restart", instance=instance), timeout)
 
     def run(self, action: str, params: Mapping[str, Any], *, timeout: float = 300.0) -> ActionResult:
         hook = self._actions.get(action)

@@ -30,6 +30,7 @@ from typing import Any
 from hx.actuate._common import (
     VERB_CAPABILITY,
     VERB_PARAMS,
+    VerbDispatch,
     check_name,
     check_params,
     check_timeout,
@@ -39,7 +40,6 @@ from hx.actuate._common import (
     placeholders,
     run_process,
     truncate,
-    verb_params,
     weights_text,
 )
 from hx.actuate.base import ActionResult, Capability
@@ -76,7 +76,7 @@ def _text(value: Any) -> str:
     raise BadInput(f"parameter value {value!r} is not a string or a number", field="params")
 
 
-class ShellActuator:
+class ShellActuator(VerbDispatch):
     """An Actuator whose verbs run configured commands.
 
     >>> act = ShellActuator({"scale": ["echo", "scale", "{service}", "{replicas}"]})
@@ -123,22 +123,10 @@ class ShellActuator:
 
     # ---- verbs ------------------------------------------------------------------------
 
-    def scale(self, service: str, replicas: int, *, timeout: float = 60.0) -> ActionResult:
-        params = verb_params("scale", service=service, replicas=replicas)
-        return self._verb("scale", service, params, timeout)
-
-    def set_traffic_split(self, service: str, weights: Mapping[str, float], *, timeout: float = 60.0) -> ActionResult:
-        params = verb_params("set_traffic_split", service=service, weights=weights)
+    def _traffic_params(self, params: dict[str, Any]) -> dict[str, Any]:
         params["weights_json"] = json.dumps(params["weights"], sort_keys=True)
         params["weights"] = weights_text(params["weights"])
-        return self._verb("set_traffic_split", service, params, timeout)
-
-    def deploy(self, service: str, version: str, instances: int, *, timeout: float = 300.0) -> ActionResult:
-        params = verb_params("deploy", service=service, version=version, instances=instances)
-        return self._verb("deploy", service, params, timeout)
-
-    def restart(self, instance: str, *, timeout: float = 60.0) -> ActionResult:
-        return self._verb("restart", instance, verb_params("restart", instance=instance), timeout)
+        return params
 
     def run(self, action: str, params: Mapping[str, Any], *, timeout: float = 300.0) -> ActionResult:
         if action not in self._actions:
@@ -158,7 +146,7 @@ class ShellActuator:
 
     # ---- internals --------------------------------------------------------------------
 
-    def _verb(self, verb: str, target: str, params: Mapping[str, Any], timeout: float) -> ActionResult:
+    def _verb(self, verb: str, target: str, params: dict[str, Any], timeout: float) -> ActionResult:
         template = self._templates.get(verb)
         if template is None:
             configured = ", ".join(sorted(self._templates)) or "(none)"
