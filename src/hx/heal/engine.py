@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from hx.errors import NotFound
 from hx.events import Event, EventType
 from hx.heal import triage
 from hx.heal.classify import MODEL_NAME
@@ -241,8 +242,9 @@ class HealEngine:
         inc = self.manager.acknowledge(incident_id, actor)
         try:
             self.escalator._record(self.escalator.dispatcher.acknowledge(str(inc.id)))
-        except Exception as err:
-            log.info("no notification state for incident %s: %s", inc.id, err)
+        except NotFound:
+            # nobody has been notified about this incident yet, so there is nobody to tell it is acknowledged
+            log.info("incident %s acknowledged before any notification went out", inc.id)
         return inc
 
     def health(self) -> dict[str, Any]:
