@@ -12,18 +12,11 @@ import bisect
 import numpy as np
 
 from hx.errors import BadInput
-from hx.telemetry.base import FloatArray
+from hx.telemetry.base import CANONICAL_SIGNALS, FloatArray
 
+#: Services and versions record every canonical signal first, then the sim's own extras.
 SERVICE_SIGNALS: tuple[str, ...] = (
-    "request_rate",
-    "error_rate",
-    "latency_p50",
-    "latency_p95",
-    "latency_p99",
-    "cpu_utilization",
-    "memory_utilization",
-    "replicas",
-    "saturation",
+    *CANONICAL_SIGNALS,
     "ready_replicas",
     "desired_replicas",
     "utilization",
@@ -34,21 +27,7 @@ SERVICE_SIGNALS: tuple[str, ...] = (
     "capacity_rps",
     "slo_violation",
 )
-VERSION_SIGNALS: tuple[str, ...] = (
-    "request_rate",
-    "error_rate",
-    "latency_p50",
-    "latency_p95",
-    "latency_p99",
-    "cpu_utilization",
-    "memory_utilization",
-    "replicas",
-    "saturation",
-    "ready_replicas",
-    "utilization",
-    "traffic_weight",
-    "restarts",
-)
+VERSION_SIGNALS: tuple[str, ...] = (*CANONICAL_SIGNALS, "ready_replicas", "utilization", "traffic_weight", "restarts")
 INSTANCE_SIGNALS: tuple[str, ...] = (
     "request_rate",
     "error_rate",
