@@ -147,6 +147,54 @@ def test_a_small_callee_move_does_not_explain_a_big_caller_move() -> None:
     assert [c.service for c in ranked] == ["api", "db"]
 
 
+def _petshop_like(with_requests: bool) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, np.ndarray]]]:
+    """site calls search and a load balancer ``elb``; ``client`` calls search too.  search fails 4 % of
+    its 800 calls, which is what site's 5 % of 500 requests are made of; the elb's view fails 15 % but of
+    only 40 calls (6 failures), so it cannot account for site's 25 failed requests."""
+    avail = {"site": 95.0, "search": 96.0, "elb": 85.0, "client": 92.0}
+    volume = {"site": 500.0, "search": 800.0, "elb": 40.0, "client": 50.0}
+    metrics: dict[str, dict[str, np.ndarray]] = {}
+    normal: dict[str, dict[str, np.ndarray]] = {}
+    for svc, low in avail.items():
+        metrics[svc] = {"availability": np.array([100.0, 100.0, low, low, 100.0])}
+        normal[svc] = {"availability": np.full(30, 100.0)}
+        if with_requests:
+            metrics[svc]["requests"] = np.full(5, volume[svc])
+            normal[svc]["requests"] = np.full(30, volume[svc])
+    return metrics, normal
+
+
+PETSHOP_LIKE_GRAPH = {"site": ["search", "elb"], "client": ["search"]}
+
+
+@pytest.mark.parametrize("with_requests", [True, False])
+def test_failures_are_compared_in_totals_when_request_counts_are_known(with_requests: bool) -> None:
+    metrics, normal = _petshop_like(with_requests)
+    t = 300.0 * np.arange(5)
+    ranked = rank_root_causes(metrics, t, 550.0, PETSHOP_LIKE_GRAPH, normal=normal, alert_service="site")
+    # without request counts the steepest failure rate (the elb's) wins: the counts are what tell them apart
+    assert ranked[0].service == ("search" if with_requests else "elb")
+    assert all(c.metric == "availability" for c in ranked)  # request counts never name a root cause
+
+
+def test_a_transient_incident_is_judged_while_the_alert_lasts() -> None:
+    """The alert row holds little of the fault and the fault is over two rows later: the median over every
+    row after the alert would call the root's move small."""
+    t = 300.0 * np.arange(6)
+    site = np.array([0.1, 0.1, 0.1, 0.5, 0.5, 0.1])
+    db = np.array([0.01, 0.01, 0.01, 0.4, 0.4, 0.01])
+    noise = np.array([0.05, 0.05, 0.05, 0.05, 0.05, 0.05])
+    metrics = {"site": {"latency": site}, "db": {"latency": db}, "cache": {"latency": noise}}
+    normal = {
+        s: {"latency": np.r_[np.full(20, m["latency"][0]), np.full(20, m["latency"][0] * 1.02)]}
+        for s, m in metrics.items()
+    }
+    graph = {"site": ["db", "cache"]}
+    ranked = rank_root_causes(metrics, t, 550.0, graph, normal=normal, alert_service="site")
+    assert ranked[0].service == "db"
+    assert ranked[0].deviation >= 3.0
+
+
 def test_gaps_are_tolerated() -> None:
     metrics = fleet("db")
     metrics["search"]["latency_p95"][::7] = np.nan

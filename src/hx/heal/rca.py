@@ -57,6 +57,10 @@ MIN_BASELINE = 5
 
 _UP = re.compile(r"lat|p\d\d|duration|time|err|fail|fault|5xx|4xx|cpu|mem|sat|queue|util|gc|restart|disk|io|swap")
 _DOWN = re.compile(r"avail|success|uptime|apdex|health")
+#: Metrics that are a per-request average or ratio, so that rate x request volume is a total.
+_PER_REQUEST = re.compile(r"lat|p\d\d|duration|time|avail|success|err|fail|apdex")
+#: Load metrics that count requests (the volume behind a per-request metric).
+_VOLUME = re.compile(r"req|rps|qps|throughput|calls")
 _LOAD = re.compile(r"req|rps|qps|lod|load|traffic|throughput|replica|count|conn|sum")
 
 
@@ -86,6 +90,7 @@ class MetricEvidence:
     deviation: float
     onset: float | None
     change: float = 0.0  # the same move in the metric's own units (e.g. seconds of latency)
+    level: float = math.nan  # the metric's median reading while the incident lasts
 
 
 @dataclass(frozen=True)
@@ -229,19 +234,36 @@ def _peer_scale(post: FloatArray, center: FloatArray, metrics: Sequence[str], ma
     return out
 
 
-def _deviations(table: MetricTable, win: _Window, threshold: float) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Per column: the harmful-direction deviation after onset (robust sd), the same in the metric's own
-    units, and the row where it first crossed ``threshold``."""
+def _incident_rows(zs: FloatArray, onset_row: int, alert_cols: Sequence[int], threshold: float) -> np.ndarray:
+    """The post-onset rows during which the alerting service shows the symptom (any of its non-load
+    metrics at or past ``threshold``): a short or transient incident is judged while it lasts, not
+    diluted by the rows around it.  All post-onset rows when no alerting service is known or none of
+    its rows crosses."""
+    rows = np.arange(onset_row, zs.shape[0])
+    if not alert_cols or not rows.size:
+        return rows
+    hit = (np.nan_to_num(zs[onset_row:, list(alert_cols)], nan=0.0) >= threshold).any(axis=1)
+    return rows[hit] if hit.any() else rows
+
+
+def _deviations(
+    table: MetricTable, win: _Window, threshold: float, alert_cols: Sequence[int] = ()
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Per column: the harmful-direction deviation after onset (robust sd) while the incident lasts, the
+    same in the metric's own units, the row where it first crossed ``threshold`` and the metric's level
+    during the incident."""
     center, scale = _center_scale(table.values, win, table.metrics)
     z = (table.values - center) / scale
     signs = np.array([metric_direction(m) for m in table.metrics])
     zs = np.where(signs == -1, -z, np.where(signs == 1, z, np.abs(z)))
-    post = zs[win.onset_row :]
+    rows = _incident_rows(zs, win.onset_row, alert_cols, threshold)
+    post = zs[rows]
     dev = nan_median(post) if post.shape[0] else np.full(zs.shape[1], np.nan)
     sparse = (~np.isnan(post)).sum(axis=0) * 2 < post.shape[0]  # a shift needs most of the window observed
     dev = np.where(sparse, np.nan, dev)
     dev = np.where(np.isnan(center), np.nan, dev)
-    return dev, dev * scale, _first_crossing(zs, win.onset_row, threshold)
+    level = nan_median(table.values[rows]) if rows.size else np.full(zs.shape[1], np.nan)
+    return dev, dev * scale, _first_crossing(zs, win.onset_row, threshold), level
 
 
 def _first_crossing(zs: FloatArray, onset_row: int, threshold: float) -> FloatArray:
@@ -260,14 +282,14 @@ def _first_crossing(zs: FloatArray, onset_row: int, threshold: float) -> FloatAr
 
 
 def _service_evidence(
-    table: MetricTable, dev: FloatArray, change: FloatArray, first: FloatArray, ts: FloatArray
+    table: MetricTable, dev: FloatArray, change: FloatArray, first: FloatArray, ts: FloatArray, level: FloatArray
 ) -> dict[str, list[MetricEvidence]]:
     out: dict[str, list[MetricEvidence]] = {}
     for j, (svc, met) in enumerate(table.keys()):
         if np.isnan(dev[j]):
             continue
         onset = float(ts[int(first[j])]) if first[j] >= 0 else None
-        out.setdefault(svc, []).append(MetricEvidence(met, float(dev[j]), onset, float(change[j])))
+        out.setdefault(svc, []).append(MetricEvidence(met, float(dev[j]), onset, float(change[j]), float(level[j])))
     for ev in out.values():
         ev.sort(key=lambda e: -e.deviation)
     return out
@@ -299,17 +321,35 @@ def _effective_callees(graph: Mapping[str, Sequence[str]], svc: str, has_data: s
     return out
 
 
+def _volume(evidence: Sequence[MetricEvidence]) -> dict[str, float]:
+    """A service's request volume during the incident, per request-count metric name."""
+    return {
+        e.metric: e.level
+        for e in evidence
+        if _VOLUME.search(e.metric.lower()) and math.isfinite(e.level) and e.level > 0
+    }
+
+
 def _covered_share(evidence: Mapping[str, Sequence[MetricEvidence]], caller: str, callee: str) -> float:
     """How much of the caller's main move the callee's move of the same metric can account for, in [0, 1].
 
     Latency adds up along a call and failures pass up at most one for one, so a callee whose latency rose
     by 3 ms cannot explain a caller's 400 ms; when the callee lacks the caller's metric, assume it can.
+    A per-request metric (latency, availability, error rate) is compared in totals when both services
+    report the same request-count metric: 5 failed calls in a callee cannot explain 30 failed requests
+    in its caller however steep the callee's failure *rate*, and likewise for the time spent.
     """
     top = max(evidence[caller], key=lambda e: e.deviation if metric_direction(e.metric) != 2 else -np.inf)
     mine = next((e for e in evidence.get(callee, ()) if e.metric == top.metric), None)
     if mine is None or top.change <= 0:
         return 1.0
-    return float(np.clip(mine.change / top.change, 0.0, 1.0))
+    ratio = mine.change / top.change
+    if _PER_REQUEST.search(top.metric.lower()):
+        v_caller, v_callee = _volume(evidence[caller]), _volume(evidence.get(callee, ()))
+        common = sorted(set(v_caller) & set(v_callee))
+        if common:
+            ratio *= v_callee[common[0]] / v_caller[common[0]]
+    return float(np.clip(ratio, 0.0, 1.0))
 
 
 def _anomalous_callers(
@@ -369,7 +409,13 @@ def _propagate(
             if u in evidence_keys
         )
         linked = alert is None or (own >= threshold and (svc == alert or alert in upstream))
-        out[svc] = _Graded((own + explained) * factor, by, len(upstream), linked)
+        # a root cause of the alert must account for the alert's own move, in totals where known
+        accounts = (
+            _covered_share(evidence, alert, svc)
+            if evidence is not None and alert is not None and alert in evidence and svc != alert and linked
+            else 1.0
+        )
+        out[svc] = _Graded((own + explained) * factor * accounts, by, len(upstream), linked)
     return out
 
 
@@ -439,8 +485,9 @@ def rank_root_causes(
     start = _check_start(anomaly_start)
     normal_base = None if normal is None else _align_normal(normal, table, known)
     win = _window(table, ts, start, normal_base, normal_period)
-    dev, change, first = _deviations(table, win, threshold)
-    evidence = _service_evidence(table, dev, change, first, ts)
+    alert_cols = [j for j, (svc, met) in enumerate(table.keys()) if svc == alert_service and metric_direction(met) != 2]
+    dev, change, first, level = _deviations(table, win, threshold, alert_cols)
+    evidence = _service_evidence(table, dev, change, first, ts, level)
     leads = {s: lm for s, ev in evidence.items() if (lm := _lead_metric(ev, threshold)) is not None}
     scores = {s: max(e.deviation for e in evidence[s] if metric_direction(e.metric) != 2) for s in leads}
     onsets = {s: leads[s].onset for s in leads}
