@@ -27,6 +27,19 @@ def test_holt_winters_tracks_a_level_shift() -> None:
     assert m.forecast(1).mean[0] > 130  # above anything seen before the jump (max 120)
 
 
+def test_gbt_uses_the_weekday_only_with_two_weeks_of_history() -> None:
+    """On a shorter history the weekday is a day counter: a day never seen would fall on any split."""
+    ts = 1800.0 * np.arange(48 * 15)
+    y = 100 + 20 * np.sin(2 * np.pi * ts / 86400) + np.random.default_rng(2).normal(0, 2, ts.size)
+    params = FORECASTERS.get("gbt")._unit_test_params()
+    short = FORECASTERS.get("gbt")(**params).fit(ts[: 48 * 10], y[: 48 * 10])
+    full = FORECASTERS.get("gbt")(**params).fit(ts, y)
+    assert not short.weekday_ and full.weekday_
+    # one feature fewer (the weekday), and the forecast still works
+    assert short.models_[0].n_features_in_ == full.models_[0].n_features_in_ - 1
+    assert np.all(np.isfinite(short.forecast(12).mean))
+
+
 def test_regularize_sorts_and_fills_gaps() -> None:
     t, v = regularize([0.0, 120.0, 60.0, 300.0], [1.0, 3.0, 2.0, 6.0])
     assert t.tolist() == [0.0, 60.0, 120.0, 180.0, 240.0, 300.0]

@@ -9,8 +9,9 @@ the trees learn shapes rather than absolute levels and carry over to level shift
 Features (all known at the origin, no look-ahead): the last few values and short/long means relative
 to the level; the values around the same time of day and of week before the target (the most recent
 ones at or before the origin) and how they moved from the same origin time on that day; the learnt
-daily/weekly seasonal profile at the target relative to the origin; hour of day, day of week, and the
-horizon.  Gaps are NaN features, which the trees route natively.
+daily/weekly seasonal profile at the target relative to the origin; hour of day, day of week (only
+with at least two weeks of history, as for the weekly profile), and the horizon.  Gaps are NaN
+features, which the trees route natively.
 
 Training and prediction run with one OpenMP thread: on small machines (2 vCPUs) scikit-learn's
 OpenMP pool spends most of its time spinning and is ten times slower than a single thread.
@@ -30,6 +31,10 @@ from hx.forecast.base import DAY_S, FORECASTERS, WEEK_S, FloatArray, Forecaster
 from hx.forecast.seasonal import SeasonalProfile, rolling_nanmean
 
 IntArray = npt.NDArray[np.int64]
+
+#: the day-of-week feature needs every weekday seen at least twice; on a shorter history it is only
+#: a day counter, and a target day never seen in training (or seen once) falls on an arbitrary split
+WEEKDAY_MIN_S = 2 * WEEK_S
 
 
 @functools.cache
@@ -157,7 +162,8 @@ class GradientBoosted(Forecaster):
             for ew in self._smoothed_levels(z, t0):
                 cols.append(ew[t] + prof_j - level)
         cols.append(np.mod(tsj, DAY_S) / 3600.0)
-        cols.append(np.floor(np.mod(tsj, WEEK_S) / DAY_S))
+        if self.weekday_:
+            cols.append(np.floor(np.mod(tsj, WEEK_S) / DAY_S))
         cols.append((h if h_feat is None else h_feat).astype(np.float64))
         return np.column_stack(cols)
 
@@ -189,6 +195,7 @@ class GradientBoosted(Forecaster):
         self.w_ = max(2, round(self.level_window_s / self.step_))
         z = self._z(y)
         n = z.shape[0]
+        self.weekday_ = bool(np.sum(~np.isnan(z)) * self.step_ >= WEEKDAY_MIN_S)
         self.profile_ = SeasonalProfile.fit(self.timestamps_(0, n), z, self.step_)
         hs = self._horizons()
         hs = hs[hs < n - self.w_]
