@@ -42,6 +42,23 @@ def test_select_model_prefers_the_seasonal_model_and_reports_errors() -> None:
     assert len(scores["naive"].folds) == 2
 
 
+def test_select_model_judges_the_horizon_steps_asked_for() -> None:
+    """A drifting level with a daily cycle: the last value wins one step ahead, yesterday wins later."""
+    step = 1800.0
+    ts = step * np.arange(48 * 8)
+    rng = np.random.default_rng(4)
+    y = 500 + np.cumsum(rng.normal(0, 1, ts.size)) + 20 * np.sin(2 * np.pi * ts / 86400)
+    cands = {"naive": Naive(), "seasonal_naive": SeasonalNaive()}
+    first, s1 = select_model(ts, y, cands, horizon=12, folds=2, score_at=(1,))
+    last, s12 = select_model(ts, y, cands, horizon=12, folds=2, score_at=(12,))
+    assert (first, last) == ("naive", "seasonal_naive")
+    assert s1["naive"].mase < s12["naive"].mase
+    with pytest.raises(BadInput):
+        select_model(ts, y, cands, horizon=12, folds=2, score_at=(13,))
+    with pytest.raises(BadInput):
+        select_model(ts, y, cands, horizon=12, folds=2, score_at=())
+
+
 class Broken(Naive):
     name = "naive"
 

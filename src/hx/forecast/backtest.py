@@ -111,7 +111,7 @@ def rolling_forecasts(
 
 @dataclass
 class BacktestScore:
-    """Backtest errors of one candidate, averaged over folds and over horizon steps 1..horizon."""
+    """Backtest errors of one candidate, averaged over folds and over the scored horizon steps."""
 
     name: str
     smape: float
@@ -139,14 +139,16 @@ def select_model(
     fold_s: float = DAY_S,
     every: int = 1,
     season_s: float = DAY_S,
+    score_at: Sequence[int] | None = None,
 ) -> tuple[str, dict[str, BacktestScore]]:
     """Choose the candidate with the lowest rolling-origin backtest MASE.
 
     The last ``folds`` x ``fold_s`` seconds of the history are split into ``folds`` windows; for each,
     a clone of the candidate is fitted on everything before the window and forecasts ``horizon`` steps
-    from every ``every``-th origin in it.  Errors are averaged over the horizon steps and the folds;
-    MASE is scaled by the seasonal naive of period ``season_s`` on the data before the first window.
-    A candidate that fails is kept in ``scores`` with its ``error`` and never chosen.
+    from every ``every``-th origin in it.  Errors are averaged over the horizon steps ``score_at``
+    (default every step 1..horizon; pass ``(horizon,)`` to judge only the horizon that matters) and
+    over the folds; MASE is scaled by the seasonal naive of period ``season_s`` on the data before the
+    first window.  A candidate that fails is kept in ``scores`` with its ``error`` and never chosen.
 
     Returns ``(best_name, scores)``.
     """
@@ -161,6 +163,9 @@ def select_model(
             f"at least {max(m, horizon, 8)} steps of fitting data",
             field="folds",
         )
+    hs = list(range(1, horizon + 1)) if score_at is None else [int(h) for h in score_at]
+    if not hs or not all(1 <= h <= horizon for h in hs):
+        raise BadInput(f"score_at must be horizon steps in 1..{horizon}, got {score_at}", field="score_at")
     scale = mase_scale(y[:first], m)
     scores: dict[str, BacktestScore] = {}
     for name, model in _candidates(candidates).items():
@@ -169,7 +174,7 @@ def select_model(
             for k in range(folds):
                 start = first + k * fold_n
                 r = rolling_forecasts(model, ts, y, start, start + fold_n, horizon, every)
-                errs = [r.errors_at(h, scale) for h in range(1, horizon + 1)]
+                errs = [r.errors_at(h, scale) for h in hs]
                 per_fold.append(
                     {
                         "start": float(ts[start]),
