@@ -108,4 +108,4 @@ def test_short_and_odd_histories_never_give_nan(name: str) -> None:
 
 
 def test_registry_lists_the_models() -> None:
-    assert {"naive", "seasonal_naive", "holt_winters", "gbt", "lstm"} <= set(FORECASTERS.names())
+    assert {"naive", "seasonal_naive", "holt_winters", "gbt", "lstm", "combination"} <= set(FORECASTERS.names())

@@ -6,6 +6,7 @@ needs torch only when it is fitted).
 
 from hx.forecast.backtest import BacktestScore, mase, mase_scale, rolling_forecasts, select_model, smape
 from hx.forecast.base import FORECASTERS, Forecast, Forecaster, regularize
+from hx.forecast.combination import Combination
 from hx.forecast.gbt import GradientBoosted
 from hx.forecast.holt_winters import HoltWinters
 from hx.forecast.hpa import HpaPolicy, hpa_desired
@@ -17,6 +18,7 @@ from hx.forecast.predictive import PredictivePolicy, ScalingDecision, replicas_f
 __all__ = [
     "FORECASTERS",
     "BacktestScore",
+    "Combination",
     "Forecast",
     "Forecaster",
     "GradientBoosted",
