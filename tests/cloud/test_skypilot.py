@@ -1,3 +1,4 @@
+import csv
 import os
 from pathlib import Path
 
@@ -74,3 +75,18 @@ def test_missing_column_is_named(tmp_path: Path) -> None:
 def test_junk_rows_are_rejected_with_row_and_column(tmp_path: Path, row: str, match: str) -> None:
     with pytest.raises(BadInput, match=match):
         import_skypilot_csv(_write(tmp_path, HEADER + row + "\n"), "aws")
+
+
+@needs_data
+def test_builtin_on_demand_prices_agree_with_skypilot_rows() -> None:
+    """Where the built-in catalog and SkyPilot's real rows hold the same offer, the list prices agree."""
+    builtin = Catalog.builtin()
+    devs = []
+    for path, cloud in [("v6/azure", "azure"), ("v8/gcp", "gcp"), ("v8/aws", "aws")]:
+        with (DATA / path / "vms.subset.csv").open(newline="") as f:
+            for row in csv.DictReader(f):
+                o = builtin.offers.get((cloud, row["Region"], row["InstanceType"]))
+                if o is not None:
+                    devs.append(abs(o.price / float(row["Price"]) - 1))
+    assert len(devs) >= 50  # Azure D4s/D4as/D4ps/E8as_v5 in 9 US regions, GCP n2d-highcpu-16 in 19
+    assert sum(d <= 0.01 for d in devs) >= 0.95 * len(devs)
