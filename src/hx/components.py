@@ -60,7 +60,13 @@ COMPONENTS: tuple[Component, ...] = (
         engines=("hx.heal.component:engines",),
     ),
     Component("multi-cloud", 8086, "catalog, placement, DR, terraform", routers=("hx.api.routers.cloud:router",)),
-    Component("continuous-improvement", 8087, "quality gates, optimisation cycles, reports, model registry"),
+    Component(
+        "continuous-improvement",
+        8087,
+        "quality gates, optimisation cycles, reports, model registry",
+        routers=("hx.api.routers.improve:router",),
+        engines=("hx.improve.component:engines",),
+    ),
 )
 
 ALL_IN_ONE_PORT = 8080

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from hx.errors import ConfigError
 
@@ -147,17 +147,38 @@ class MultiCloud(Section):
 
 
 class QualityGate(Section):
-    name: str
-    metric: str
+    """A bound on one KPI (``hx.improve.kpis``); the name of an unknown KPI is refused when gates are built."""
+
+    name: str = Field(min_length=1, max_length=100)
+    metric: str = Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_\-]+)+$")
     max: float | None = None
     min: float | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> QualityGate:
+        if self.max is None and self.min is None:
+            raise ValueError("a quality gate needs max or min (or both)")
+        if self.max is not None and self.min is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+def _default_gates() -> list[QualityGate]:
+    return [
+        QualityGate(name="change failure rate", metric="deploy.change_failure_rate", max=0.15),
+        QualityGate(name="MTTR", metric="heal.mttr_median_s", max=900.0),
+        QualityGate(name="incidents healed automatically", metric="heal.auto_resolved_rate", min=0.5),
+    ]
 
 
 class ContinuousImprovement(Section):
     enabled: bool = True
-    retrain_interval_s: float = Field(86400.0, gt=0)
-    shadow_min_samples: int = Field(50, ge=1)
-    quality_gates: list[QualityGate] = Field(default_factory=list)
+    cycle_interval_s: float = Field(3600.0, gt=0, description="how often an optimisation cycle runs")
+    kpi_window_s: float = Field(7 * 86400.0, gt=0, description="the window KPIs and gates are computed over")
+    retrain_interval_s: float = Field(86400.0, gt=0, description="least time between two trainings of one model")
+    shadow_min_samples: int = Field(50, ge=1, description="live labelled examples before a shadow model is judged")
+    promotion_margin: float = Field(0.0, ge=0, le=1, description="accuracy a shadow must gain over the incumbent")
+    quality_gates: list[QualityGate] = Field(default_factory=_default_gates)
 
 
 # ---- platform sections -------------------------------------------------------------------

@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
         data_dir: Path | None = typer.Option(None, "--data-dir", help="where the demo's store goes (default: temp)"),
         scene: list[str] = typer.Option([], "--scene", help="run only these scenes (repeatable)"),
     ) -> None:
-        """Run every scene: fleet, anomaly, deployment, healing, scaling, placement."""
+        """Run every scene: fleet, anomaly, deployment, healing, scaling, placement, improvement."""
         from hx.demo import run_demo
 
         c = ctx_of(ctx)

@@ -49,12 +49,14 @@ from hx.cli import cost as _cost  # noqa: E402
 from hx.cli import demo as _demo  # noqa: E402  (command modules register on `app`)
 from hx.cli import deploy as _deploy  # noqa: E402
 from hx.cli import detect as _detect  # noqa: E402
+from hx.cli import improve as _improve  # noqa: E402
 from hx.cli import scale as _scale  # noqa: E402
 from hx.cli import serve as _serve  # noqa: E402
 from hx.cli import sim as _sim  # noqa: E402
 
 app.add_typer(_deploy.deploy_app, name="deploy")
 app.add_typer(_cost.cost_app, name="cost")
+app.add_typer(_improve.improve_app, name="improve")
 app.add_typer(_detect.detect_app, name="detect")
 app.add_typer(_sim.sim_app, name="sim")
 app.add_typer(_deploy.canary_app, name="canary")

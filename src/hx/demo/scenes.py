@@ -14,6 +14,7 @@ from hx.demo.scene_deploy import scene_deploy
 from hx.demo.scene_detect import scene_detect
 from hx.demo.scene_fleet import scene_fleet
 from hx.demo.scene_heal import scene_heal
+from hx.demo.scene_improve import scene_improve
 from hx.demo.scene_scale import scene_scale
 from hx.housekeeping import AuditWatch
 
@@ -44,4 +45,5 @@ SCENES: list[tuple[str, Scene]] = [
     ("healing", scene_heal),
     ("scaling", scene_scale),
     ("multi-cloud", scene_cloud),
+    ("improvement", scene_improve),
 ]

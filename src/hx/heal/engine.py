@@ -18,10 +18,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from hx.errors import NotFound
+from hx.errors import BadInput, NotFound
 from hx.events import Event, EventType
 from hx.heal import triage
-from hx.heal.classify import MODEL_NAME
+from hx.heal.classify import CLASSES, MODEL_NAME
 from hx.heal.escalation import Escalator
 from hx.heal.features import recent_changes
 from hx.heal.incidents import IncidentManager
@@ -79,6 +79,23 @@ class HealEngine:
         platform.model_handles[MODEL_NAME] = self.handle
         self._wake = False
         platform.bus.subscribe(self._on_anomaly, types=["anomaly.detected", "anomaly.resolved"], name="self-healing")
+        platform.bus.subscribe(self._on_model_change, types=["model.promoted"], name="self-healing.models")
+
+    def _on_model_change(self, event: Event) -> None:
+        if event.data.get("model") == MODEL_NAME:
+            self.reload_model()
+
+    def label(self, incident_id: int, incident_class: str, actor: str) -> Incident:
+        """A person says what the incident really was: the label the classifier learns from."""
+        if incident_class not in CLASSES:
+            raise BadInput(f"unknown incident class {incident_class!r}; valid: {', '.join(CLASSES)}", field="class")
+        inc = self.incidents.get(incident_id)
+        now = self.platform.clock.now()
+        self.incidents.note(inc.id, now, "labelled", {"class": incident_class, "by": actor,
+                                                      "predicted": inc.incident_class})  # fmt: skip
+        self.platform.bus.publish(EventType.INCIDENT_UPDATED, {"incident": inc.id, "labelled": incident_class,
+                                  "by": actor}, source="self-healing", subject=inc.service)  # fmt: skip
+        return inc
 
     def reload_model(self) -> None:
         self.handle = load_or_fallback(self.platform.models, MODEL_NAME)

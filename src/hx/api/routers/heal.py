@@ -24,6 +24,7 @@ register_roles(
         ("GET", "/api/v1/incidents/{incident_id}"): Role.VIEWER,
         ("POST", "/api/v1/incidents/{incident_id}/acknowledge"): Role.OPERATOR,
         ("POST", "/api/v1/incidents/{incident_id}/resolve"): Role.OPERATOR,
+        ("POST", "/api/v1/incidents/{incident_id}/label"): Role.OPERATOR,
         ("GET", "/api/v1/remediations"): Role.VIEWER,
         ("POST", "/api/v1/remediations/{execution_id}/approve"): Role.APPROVER,
         ("POST", "/api/v1/remediations/{execution_id}/reject"): Role.APPROVER,
@@ -105,6 +106,20 @@ def acknowledge(incident_id: int, request: Request) -> dict[str, Any]:
 def resolve(incident_id: int, body: ResolveBody, request: Request) -> dict[str, Any]:
     engine = heal_engine(request.app.state.platform)
     return engine.resolve_manually(incident_id, request.state.principal.actor, body.reason).to_json()
+
+
+class LabelBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    incident_class: str = Field(alias="class", min_length=1, max_length=40, description="what the incident was")
+
+
+@router.post("/incidents/{incident_id}/label")
+def label(incident_id: int, body: LabelBody, request: Request) -> dict[str, Any]:
+    """Say what the incident really was; the continuous-improvement cycle trains the classifier on it."""
+    engine = heal_engine(request.app.state.platform)
+    inc = engine.label(incident_id, body.incident_class, request.state.principal.actor)
+    return {**inc.to_json(), "labelled": body.incident_class}
 
 
 @router.get("/remediations")

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hx.heal.models import IncidentRepo
+from tests.api.conftest import Api
+from tests.improve.conftest import add_history, incident
+
+
+def test_kpis_gates_and_cycles_over_the_api(api: Api) -> None:
+    now = api.platform.clock.now()
+    add_history(api.platform, 30, now - timedelta(hours=2), seed=1)
+    with api.client("viewer") as c:
+        k = c.get("/api/v1/improve/kpis").json()
+        assert k["kpis"]["deploy.change_failure_rate"] == 0.0 and k["definitions"]
+        g = c.get("/api/v1/improve/gates").json()
+        assert g["passed"] and {x["metric"] for x in g["gates"]} >= {"deploy.change_failure_rate"}
+        assert c.post("/api/v1/improve/cycles").status_code == 403
+        assert c.get("/api/v1/improve/cycles").json() == {"cycles": []}
+    with api.client("operator") as c:
+        r = c.post("/api/v1/improve/cycles")
+        assert r.status_code == 200, r.text
+        models = {m["model"]: m for m in r.json()["models"]}
+        assert models["deploy-strategy"]["shadow"] == 1
+    with api.client("viewer") as c:
+        cycles = c.get("/api/v1/improve/cycles").json()["cycles"]
+        assert len(cycles) == 1 and cycles[0]["passed"]
+        m = {x["model"]: x for x in c.get("/api/v1/improve/models").json()["models"]}
+        assert m["deploy-strategy"]["versions"][0]["stage"] == "shadow"
+        assert m["heal.incident_classifier"]["last_review"]["examples"] == 0
+
+
+def test_labelling_an_incident(api: Api) -> None:
+    now = api.platform.clock.now()
+    inc = IncidentRepo(api.platform.store).insert(incident(now, {"kw_memory": 1.0}, "unknown", "resolved by bob"))
+    with api.client("operator") as c:
+        bad = c.post(f"/api/v1/incidents/{inc.id}/label", json={"class": "gremlins"})
+        assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
+        assert "gremlins" in bad.text and "memory_leak" in bad.text
+        assert c.post("/api/v1/incidents/999/label", json={"class": "disk_full"}).status_code == 404
+        assert c.post(f"/api/v1/incidents/{inc.id}/label", json={"klass": "disk_full"}).status_code == 422
+        ok = c.post(f"/api/v1/incidents/{inc.id}/label", json={"class": "disk_full"})
+        assert ok.status_code == 200, ok.text
+        tl = c.get(f"/api/v1/incidents/{inc.id}").json()["timeline"]
+        assert tl[-1]["kind"] == "labelled" and tl[-1]["detail"]["class"] == "disk_full"
+    with api.client("viewer") as c:
+        assert c.post(f"/api/v1/incidents/{inc.id}/label", json={"class": "disk_full"}).status_code == 403

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hx.events import EventType
+from hx.improve import kpis
+from hx.platform import Platform
+from tests.improve.conftest import T0, add_incident, deployment
+
+
+def test_kpis_from_the_records_of_the_window(iplatform: Platform) -> None:
+    from hx.deploy.models import DeploymentRepo
+
+    repo = DeploymentRepo(iplatform.store)
+    f = {"cpu": 0.1}
+    repo.insert(deployment(T0 - timedelta(hours=2), f, "canary", minutes=20))
+    repo.insert(deployment(T0 - timedelta(hours=1), f, "canary", minutes=40))
+    repo.insert(deployment(T0 - timedelta(minutes=30), f, "canary", state="rolled_back", reason="canary failed"))
+    repo.insert(deployment(T0 - timedelta(days=30), f, "canary", state="rolled_back"))  # outside the window
+    a = add_incident(iplatform, T0 - timedelta(hours=3), "memory_leak", "fixed by runbook restart on api, verified")
+    add_incident(iplatform, T0 - timedelta(hours=2), "unknown", "resolved by alice")
+    iplatform.bus.publish(EventType.INCIDENT_ESCALATED, {"incident": a + 1, "reason": "x"}, source="test")
+    iplatform.bus.publish(EventType.ANOMALY_DETECTED, {"score": 0.9}, source="test", subject="api")
+    v = kpis.compute(kpis.gather(iplatform, T0, 7 * 86400.0))
+    assert v["deploy.change_failure_rate"] == 1 / 3
+    assert v["deploy.median_rollout_s"] == 30 * 60
+    assert v["deploy.per_day"] == 3 / 7
+    assert v["heal.mttr_median_s"] == 600.0 and v["heal.mttr_p90_s"] == 600.0
+    assert v["heal.auto_resolved_rate"] == 0.5
+    assert v["heal.escalation_rate"] == 0.5
+    assert v["heal.open_incidents"] == 0.0
+    assert v["detect.anomalies_per_day"] == 1 / 7
+
+
+def test_an_empty_window_has_no_data(iplatform: Platform) -> None:
+    v = kpis.compute(kpis.gather(iplatform, T0, 86400.0))
+    assert v["deploy.change_failure_rate"] is None and v["heal.mttr_median_s"] is None
+    assert v["heal.auto_resolved_rate"] is None and v["detect.anomalies_per_day"] == 0.0
