@@ -48,3 +48,41 @@ def test_a_crashing_engine_is_isolated_recorded_and_published(platform: Platform
     failed = platform.bus.read(types=["runtime.step_failed"])
     assert [e.subject for e in failed] == ["bad", "bad"]
     assert platform.metrics.engine_errors.labels("bad")._value.get() == 2
+
+
+def test_two_replicas_on_one_store_step_each_engine_once_and_fail_over(platform: Platform) -> None:
+    from hx.store.leases import LeaseManager
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    clock = SimClock(start)
+    a_eng, b_eng = Counter("cycle", 60), Counter("cycle", 60)
+    a, b = Runtime(platform, [a_eng]), Runtime(platform, [b_eng])
+    a.enable_leases(LeaseManager(platform.store, clock, "replica-a"), ttl_s=30)
+    b.enable_leases(LeaseManager(platform.store, clock, "replica-b"), ttl_s=30)
+    for _ in range(10):  # both tick every 15 s for 150 s
+        now = clock.advance(15)
+        a.step_due(now)
+        b.step_due(now)
+    assert len(a_eng.calls) == 3 and b_eng.calls == []
+    assert a.health()["cycle"]["role"] == "leader" and b.health()["cycle"]["role"] == "standby"
+    for _ in range(6):  # replica a dies; b takes over once a's lease has run out
+        b.step_due(clock.advance(15))
+    assert len(b_eng.calls) >= 1 and b.health()["cycle"]["role"] == "leader"
+    assert not a.leases.acquire("engine:cycle", 30)  # type: ignore[union-attr]
+    b.release_leases()
+    assert a.leases.acquire("engine:cycle", 30)  # type: ignore[union-attr]
+
+
+def test_per_process_engines_ignore_leases(platform: Platform) -> None:
+    from hx.store.leases import LeaseManager
+
+    clock = SimClock(datetime(2026, 1, 1, tzinfo=UTC))
+    mine, theirs = Counter("sim", 60), Counter("sim", 60)
+    mine.per_process = theirs.per_process = True  # type: ignore[attr-defined]
+    a, b = Runtime(platform, [mine]), Runtime(platform, [theirs])
+    a.enable_leases(LeaseManager(platform.store, clock, "a"), 30)
+    b.enable_leases(LeaseManager(platform.store, clock, "b"), 30)
+    now = clock.advance(60)
+    a.step_due(now)
+    b.step_due(now)
+    assert len(mine.calls) == len(theirs.calls) == 1 and a.health()["sim"]["role"] == "single"

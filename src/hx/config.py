@@ -253,6 +253,8 @@ class Server(Section):
     tls_cert: str | None = None
     tls_key: str | None = None
     step_interval_s: float = Field(15.0, gt=0)
+    leader_election: bool = Field(True, description="several replicas on one store: one steps each engine")
+    lease_ttl_s: float = Field(30.0, ge=3, description="a leader that stops renewing is replaced after this")
 
 
 class SimSettings(Section):

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from hx.clock import SimClock
 from hx.events import EventType
 from hx.platform import Platform
+from hx.store.leases import LeaseManager
 from hx.store.tables import engine_runs
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class EngineStatus:
     last_error: str | None = None
     last_duration_s: float | None = None
     next_due: datetime | None = None
+    role: str = "single"  # "single" (no leases), "leader" (holds the engine's lease) or "standby"
 
     def to_json(self) -> dict[str, Any]:
         status = "ok" if self.consecutive_errors == 0 else "failing"
@@ -56,30 +58,76 @@ class EngineStatus:
             "last_step_at": self.last_step_at.isoformat() if self.last_step_at else None,
             "last_error": self.last_error,
             "last_duration_s": self.last_duration_s,
+            "role": self.role,
         }
 
 
 class Runtime:
+    """Steps engines.  With leases enabled (``hx serve`` on a shared store), each engine is stepped only by the
+    replica holding its lease; the others stand by and take over when the holder stops renewing.  Engines that
+    mark themselves ``per_process = True`` (the embedded sim) are stepped by every process."""
+
     def __init__(self, platform: Platform, engines: Sequence[Engine]) -> None:
         self.platform = platform
         self.engines = list(engines)
         self.status: dict[str, EngineStatus] = {e.name: EngineStatus(e.name) for e in self.engines}
+        self.leases: LeaseManager | None = None
+        self.lease_ttl_s = 30.0
+        self._lease_until: dict[str, datetime] = {}
+        self._lease_retry: dict[str, datetime] = {}
 
     def add(self, engine: Engine) -> None:
         self.engines.append(engine)
         self.status[engine.name] = EngineStatus(engine.name)
 
+    def enable_leases(self, leases: LeaseManager, ttl_s: float) -> None:
+        self.leases, self.lease_ttl_s = leases, ttl_s
+
     def step_due(self, now: datetime) -> int:
-        """Step every engine whose interval has elapsed; return how many ran."""
+        """Step every engine whose interval has elapsed (and whose lease this process holds); return how many ran."""
         ran = 0
         for engine in self.engines:
             st = self.status[engine.name]
+            if not self._leads(engine, st, now):
+                continue
             if st.next_due is not None and now < st.next_due:
                 continue
             self._step_one(engine, st, now)
             st.next_due = now + timedelta(seconds=engine.interval_s)
             ran += 1
         return ran
+
+    def _leads(self, engine: Engine, st: EngineStatus, now: datetime) -> bool:
+        """Hold (renewing at half its life) or try to take the engine's lease; standbys retry at a quarter."""
+        if self.leases is None or getattr(engine, "per_process", False):
+            return True
+        ttl = self.lease_ttl_s
+        held_until = self._lease_until.get(engine.name)
+        if held_until is not None and now < held_until - timedelta(seconds=ttl / 2):
+            return True
+        retry = self._lease_retry.get(engine.name)
+        if held_until is None and retry is not None and now < retry:
+            return False
+        if self.leases.acquire(f"engine:{engine.name}", ttl):
+            self._lease_until[engine.name] = now + timedelta(seconds=ttl)
+            if st.role != "leader":
+                log.info("engine %s: this process (%s) leads", engine.name, self.leases.holder)
+            st.role = "leader"
+            return True
+        if st.role == "leader":
+            log.warning("engine %s: lost its lease to another replica", engine.name)
+        self._lease_until.pop(engine.name, None)
+        self._lease_retry[engine.name] = now + timedelta(seconds=ttl / 4)
+        st.role = "standby"
+        return False
+
+    def release_leases(self) -> None:
+        if self.leases is None:
+            return
+        for name in list(self._lease_until):
+            self.leases.release(f"engine:{name}")
+            self.status[name].role = "standby"
+        self._lease_until.clear()
 
     def _step_one(self, engine: Engine, st: EngineStatus, now: datetime) -> None:
         m = self.platform.metrics
@@ -168,3 +216,4 @@ class Runtime:
                 await asyncio.wait_for(stop.wait(), timeout=tick_s)
             except TimeoutError:
                 continue
+        await asyncio.to_thread(self.release_leases)

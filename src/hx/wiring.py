@@ -85,6 +85,7 @@ class SimEngine:
     """Advances the simulated fleet to the runtime's ``now`` (wall clock in ``hx serve``, simulated in the demo)."""
 
     name = "sim"
+    per_process = True  # each process advances its own embedded world; no lease
 
     def __init__(
         self, sim: Simulation, interval_s: float | None = None, checkpoint: SimCheckpoint | None = None

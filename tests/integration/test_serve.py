@@ -197,3 +197,35 @@ def test_serve_with_tls(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def _roles(port: int) -> dict[str, str]:
+    h = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).json()
+    return {name: e["role"] for name, e in h["checks"]["engines"].items()}
+
+
+def test_two_replicas_on_postgresql_share_each_engine_and_fail_over(tmp_path: Path, pg_server: str) -> None:
+    import uuid
+
+    from tests.integration.servers import wait_until
+    from tests.support.postgres import create_database
+
+    url = create_database(pg_server, f"hx_{uuid.uuid4().hex[:12]}")
+    env = {**FAST_SIM, "HX_DATABASE_URL": url, "HX_SERVER__LEASE_TTL_S": "4"}
+    comp = ["--component", "continuous-improvement"]
+    pa, pb = free_port(), free_port()
+    with hx_serve(tmp_path / "a", comp, pa, env) as a, hx_serve(tmp_path / "b", comp, pb, env) as b:
+
+        def one_leader() -> bool:
+            ra, rb = _roles(pa), _roles(pb)
+            return sorted([ra["improvement"], rb["improvement"]]) == ["leader", "standby"]
+
+        wait_until("one leader for the improvement engine", one_leader, timeout=30)
+        ra, rb = _roles(pa), _roles(pb)
+        assert ra["sim"] == rb["sim"] == "single"  # each process advances its own embedded sim
+        assert sorted([ra["audit-watch"], rb["audit-watch"]]) == ["leader", "standby"]
+        leader, other, other_port = (a, b, pb) if ra["improvement"] == "leader" else (b, a, pa)
+        leader.kill()  # SIGKILL: no release, so the lease must run out before the standby takes over
+        leader.wait(timeout=10)
+        wait_until("the standby takes over", lambda: _roles(other_port)["improvement"] == "leader", timeout=30)
+        assert other.poll() is None

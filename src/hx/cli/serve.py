@@ -43,6 +43,10 @@ def register(app: typer.Typer) -> None:
         if token_file is not None:
             c.err.print(f"[yellow]first start: admin token written to {token_file} (mode 0600)[/yellow]")
         runtime = build_runtime(platform, comps)
+        if settings.server.leader_election:
+            from hx.store.leases import LeaseManager
+
+            runtime.enable_leases(LeaseManager(platform.store, platform.clock), settings.server.lease_ttl_s)
         app_ = create_app(platform, comps, runtime, run_engines=engines)
         bind_port = port or settings.server.port or (comps[0].port if component else ALL_IN_ONE_PORT)
         c.err.print(f"hx serving {', '.join(x.name for x in comps)} on {host or settings.server.host}:{bind_port}")
