@@ -195,6 +195,26 @@ def test_a_transient_incident_is_judged_while_the_alert_lasts() -> None:
     assert ranked[0].deviation >= 3.0
 
 
+def test_a_level_that_drifted_since_the_normal_data_is_not_taken_for_the_incident() -> None:
+    """``batch`` ran at 0.5 s in the normal data and at 1.0 s just before the alert: a further 0.4 s is
+    within what it did without an incident, unlike ``db``'s 0.2 s over a level it always held."""
+    t = 300.0 * np.arange(5)
+    metrics = {
+        "site": {"latency": np.array([0.2, 0.2, 0.45, 0.45, 0.45])},
+        "db": {"latency": np.array([0.1, 0.1, 0.3, 0.3, 0.3])},
+        "batch": {"latency": np.array([1.0, 1.0, 1.4, 1.4, 1.4])},
+    }
+    normal = {
+        "site": {"latency": np.full(30, 0.2)},
+        "db": {"latency": np.full(30, 0.1)},
+        "batch": {"latency": np.full(30, 0.5)},
+    }
+    ranked = rank_root_causes(metrics, t, 650.0, {"site": ["db", "batch"]}, normal=normal, alert_service="site")
+    assert ranked[0].service == "db"
+    batch = next(c for c in ranked if c.service == "batch")
+    assert batch.deviation < 3.0
+
+
 def test_gaps_are_tolerated() -> None:
     metrics = fleet("db")
     metrics["search"]["latency_p95"][::7] = np.nan

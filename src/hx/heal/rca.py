@@ -188,7 +188,9 @@ def _window(
     return _Window(None, row, float(ts[row]), f"rows before the onset ({how})")
 
 
-def _center_scale(values: FloatArray, win: _Window, metrics: Sequence[str]) -> tuple[FloatArray, FloatArray]:
+def _center_scale(
+    values: FloatArray, win: _Window, metrics: Sequence[str], threshold: float
+) -> tuple[FloatArray, FloatArray]:
     """Level and noise scale per column.
 
     The level is the median just before the onset when there are such rows (so a level that drifted since
@@ -204,8 +206,10 @@ def _center_scale(values: FloatArray, win: _Window, metrics: Sequence[str]) -> t
     if win.base_rows is not None and win.separate and pre.shape[0]:
         c_pre, s_pre = robust_center_scale(pre, REL_FLOOR)
         has_pre = ~np.isnan(c_pre)
+        # the level drifted this far from the normal data without an incident: such a move alone is not one
+        drift = np.abs(np.nan_to_num(c_pre - center, nan=0.0)) / threshold
+        scale = np.where(has_pre, np.fmax(np.fmax(scale, s_pre), drift), scale)
         center = np.where(has_pre, c_pre, center)
-        scale = np.where(has_pre, np.fmax(scale, s_pre), scale)
     short = (~np.isnan(ref)).sum(axis=0) < MIN_BASELINE
     if short.any() and win.onset_row < values.shape[0]:
         scale = np.where(short, np.fmax(scale, _peer_scale(values[win.onset_row :], center, metrics, short)), scale)
@@ -242,8 +246,11 @@ def _incident_rows(zs: FloatArray, onset_row: int, alert_cols: Sequence[int], th
     rows = np.arange(onset_row, zs.shape[0])
     if not alert_cols or not rows.size:
         return rows
-    hit = (np.nan_to_num(zs[onset_row:, list(alert_cols)], nan=0.0) >= threshold).any(axis=1)
-    return rows[hit] if hit.any() else rows
+    symptom = np.nan_to_num(zs[onset_row:, list(alert_cols)], nan=0.0).max(axis=1)
+    peak = float(symptom.max())
+    if peak <= 0:
+        return rows
+    return rows[symptom >= min(threshold, peak / 2)]
 
 
 def _deviations(
@@ -252,7 +259,7 @@ def _deviations(
     """Per column: the harmful-direction deviation after onset (robust sd) while the incident lasts, the
     same in the metric's own units, the row where it first crossed ``threshold`` and the metric's level
     during the incident."""
-    center, scale = _center_scale(table.values, win, table.metrics)
+    center, scale = _center_scale(table.values, win, table.metrics, threshold)
     z = (table.values - center) / scale
     signs = np.array([metric_direction(m) for m in table.metrics])
     zs = np.where(signs == -1, -z, np.where(signs == 1, z, np.abs(z)))
@@ -330,25 +337,29 @@ def _volume(evidence: Sequence[MetricEvidence]) -> dict[str, float]:
     }
 
 
-def _covered_share(evidence: Mapping[str, Sequence[MetricEvidence]], caller: str, callee: str) -> float:
+def _covered_share(
+    evidence: Mapping[str, Sequence[MetricEvidence]], caller: str, callee: str, *, totals_only: bool = False
+) -> float:
     """How much of the caller's main move the callee's move of the same metric can account for, in [0, 1].
 
     Latency adds up along a call and failures pass up at most one for one, so a callee whose latency rose
     by 3 ms cannot explain a caller's 400 ms; when the callee lacks the caller's metric, assume it can.
     A per-request metric (latency, availability, error rate) is compared in totals when both services
     report the same request-count metric: 5 failed calls in a callee cannot explain 30 failed requests
-    in its caller however steep the callee's failure *rate*, and likewise for the time spent.
+    in its caller however steep the callee's failure *rate*, and likewise for the time spent.  With
+    ``totals_only``, a comparison that cannot be made in totals assumes the callee can account for it.
     """
     top = max(evidence[caller], key=lambda e: e.deviation if metric_direction(e.metric) != 2 else -np.inf)
     mine = next((e for e in evidence.get(callee, ()) if e.metric == top.metric), None)
     if mine is None or top.change <= 0:
         return 1.0
     ratio = mine.change / top.change
-    if _PER_REQUEST.search(top.metric.lower()):
-        v_caller, v_callee = _volume(evidence[caller]), _volume(evidence.get(callee, ()))
-        common = sorted(set(v_caller) & set(v_callee))
-        if common:
-            ratio *= v_callee[common[0]] / v_caller[common[0]]
+    v_caller, v_callee = _volume(evidence[caller]), _volume(evidence.get(callee, ()))
+    common = sorted(set(v_caller) & set(v_callee)) if _PER_REQUEST.search(top.metric.lower()) else []
+    if common:
+        ratio *= v_callee[common[0]] / v_caller[common[0]]
+    elif totals_only:
+        return 1.0
     return float(np.clip(ratio, 0.0, 1.0))
 
 
@@ -409,9 +420,10 @@ def _propagate(
             if u in evidence_keys
         )
         linked = alert is None or (own >= threshold and (svc == alert or alert in upstream))
-        # a root cause of the alert must account for the alert's own move, in totals where known
+        # a root cause of the alert must account for the alert's own move; checked in totals only, since a
+        # per-request rate alone cannot tell a callee called k times per request from a partial cause
         accounts = (
-            _covered_share(evidence, alert, svc)
+            _covered_share(evidence, alert, svc, totals_only=True)
             if evidence is not None and alert is not None and alert in evidence and svc != alert and linked
             else 1.0
         )
