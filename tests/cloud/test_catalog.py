@@ -72,3 +72,25 @@ def test_catalog_round_trips_through_json(tmp_path: Path) -> None:
     assert again.egress_price(Location("gcp", "us-east1"), Location("aws", "us-east-1")) == 0.12
     with pytest.raises(BadInput):
         load_catalog(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize(
+    ("cloud", "amd", "intel"),
+    [
+        ("aws", "m6a.xlarge", "m6i.xlarge"),
+        ("aws", "c6a.xlarge", "c6i.xlarge"),
+        ("aws", "r6a.xlarge", "r6i.xlarge"),
+        ("azure", "Standard_D4as_v5", "Standard_D4s_v5"),
+        ("azure", "Standard_E4as_v5", "Standard_E4s_v5"),
+        ("gcp", "n2d-standard-4", "n2-standard-4"),
+        ("gcp", "n2d-highmem-4", "n2-highmem-4"),
+    ],
+)
+def test_amd_types_are_listed_below_their_intel_siblings_everywhere(cloud: str, amd: str, intel: str) -> None:
+    cat = Catalog.builtin()
+    a, i = cat.instance_type(cloud, amd), cat.instance_type(cloud, intel)
+    assert (a.vcpus, a.memory_gib) == (i.vcpus, i.memory_gib)
+    both = [(o.region, o.price) for o in cat.offers.values() if o.cloud == cloud and o.instance_type == amd]
+    assert len(both) >= 6
+    for region, price in both:
+        assert price < cat.offer(cloud, region, intel).price, region
