@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from hx.deploy.judge import JudgeConfig, MetricConfig, judge, load_metrics_config, load_series_csv
-from hx.deploy.judge_stats import ar1_factor, binomial_tails, compare_continuous, compare_counts, pooled_lag1
+from hx.deploy.judge_stats import (
+    ar1_factor,
+    binomial_tails,
+    compare_continuous,
+    compare_counts,
+    pooled_lag1,
+    prefer_log,
+)
 from hx.errors import BadInput, ConfigError
 
 
@@ -251,3 +258,19 @@ def test_load_series_csv(tmp_path: Path) -> None:
     p.write_text("a,b\n1\n")
     with pytest.raises(BadInput, match="row 2"):
         load_series_csv(p)
+
+
+def test_log_scale_choice_is_box_cox_and_uses_history() -> None:
+    rng = np.random.default_rng(12)
+    skewed = [np.exp(rng.normal(4.6, 0.5, 60)) for _ in range(2)]
+    normal = [rng.normal(100.0, 20.0, 400) for _ in range(2)]
+    assert prefer_log(skewed[0], skewed[1])
+    assert not prefer_log(normal[0], normal[1])
+    # a long history of the metric's shape outweighs two short, ambiguous windows
+    b, c = rng.normal(100.0, 20.0, 8), rng.normal(100.0, 20.0, 8)
+    assert prefer_log(b, c, np.exp(rng.normal(4.6, 0.5, 400)))
+    assert not prefer_log(b, c, rng.normal(100.0, 20.0, 400))
+    # a history with zeros rules logs out; the verdict names the scale it used
+    assert not prefer_log(skewed[0], skewed[1], np.zeros(10))
+    assert compare_continuous(skewed[0], skewed[1]).test.startswith("log-")
+    assert not compare_continuous(normal[0], normal[1]).test.startswith("log-")

@@ -4,11 +4,12 @@ Everything here is a pure function over numpy arrays; :mod:`hx.deploy.judge` wir
 :mod:`hx.deploy.judge_sequential` adds group-sequential boundaries.
 
 Continuous metrics (latency, cpu)
-    A Welch-type t-test on the difference of means -- on the log scale when every value is positive and the logs
-    are less skewed (the effect is then a ratio of geometric means) -- whose variance accounts for lag-1
-    autocorrelation.  ``phi`` is estimated once from both series (demeaned separately, pooled), bias-corrected for
-    the short series, clipped to [0, 0.95], and raised by ``PHI_MARGIN + PHI_MARGIN_SMALL / n`` of its standard
-    error (the variance factor is convex in ``phi``: a noisy estimate plugged in would understate it).  The
+    A Welch-type t-test on the difference of means -- on the log scale when every value is positive and the
+    Box-Cox likelihood prefers logs to raw values (the effect is then a ratio of geometric means) -- whose variance
+    accounts for lag-1 autocorrelation.  ``phi`` is estimated once from both series (demeaned separately, pooled),
+    bias-corrected for the short series, clipped to [0, 0.95], and raised by ``PHI_MARGIN + PHI_MARGIN_SMALL / n``
+    of its standard error (the variance factor is convex in ``phi``: a noisy estimate plugged in would understate
+    it).  The
     variance of each mean uses the exact AR(1) finite-sample factor ``f(n, phi) = 1 + 2 sum_k (1 - k/n) phi^k`` and
     an unbiased marginal variance ``s^2 (n-1) / (n-f)``; the reference distribution is Student's t with
     Welch-Satterthwaite degrees of freedom from the *effective* sample sizes ``n / f``.  Successive intervals are
@@ -154,16 +155,14 @@ def _mean_variance(x: FloatArray, phi: float) -> tuple[float, float]:
     return gamma0 * f / n, n / f
 
 
-def _skew(series: list[FloatArray]) -> float:
-    r = np.concatenate([x - x.mean() for x in series])
-    sd = float(r.std())
-    return float(np.mean(r**3)) / sd**3 if sd > 0 else 0.0
+def prefer_log(b: FloatArray, c: FloatArray, history: FloatArray | None = None) -> bool:
+    """Whether to compare on the log scale: every value positive, and the Box-Cox likelihood prefers logs.
 
-
-def prefer_log(b: FloatArray, c: FloatArray) -> bool:
-    """Whether to compare on the log scale: every value positive, and the logs less skewed than the raw values.
-
-    The choice looks only at the pooled within-series residuals, so it does not depend on which series is which.
+    The Box-Cox profile log-likelihood of the pooled within-series residuals (each series demeaned) is compared
+    at lambda = 0 (logs) and lambda = 1 (raw values): logs win when ``N/2 log(SS_raw / SS_log) > sum(log y)``,
+    i.e. when the residual spread of the logs is smaller than that of the raw values relative to their geometric
+    mean.  It looks only at residuals, so it does not depend on which series is which; ``history`` (pre-canary
+    baseline values) adds evidence about the metric's shape.
 
     >>> rng = np.random.default_rng(0)
     >>> prefer_log(np.exp(rng.normal(0, 0.5, 60)), np.exp(rng.normal(0, 0.5, 60)))
@@ -171,9 +170,16 @@ def prefer_log(b: FloatArray, c: FloatArray) -> bool:
     >>> prefer_log(rng.normal(100, 20, 60), rng.normal(100, 20, 60))
     False
     """
-    if not (np.all(b > 0) and np.all(c > 0)):
+    series = [b, c] if history is None or history.size < 3 else [b, c, history]
+    if not all(np.all(x > 0) for x in series):
         return False
-    return abs(_skew([np.log(b), np.log(c)])) < abs(_skew([b, c]))
+    logs = [np.log(x) for x in series]
+    ss_raw = sum(float(np.sum((x - x.mean()) ** 2)) for x in series)
+    ss_log = sum(float(np.sum((x - x.mean()) ** 2)) for x in logs)
+    if ss_raw <= 0.0 or ss_log <= 0.0:
+        return False
+    total = sum(x.size for x in series)
+    return 0.5 * total * math.log(ss_raw / ss_log) > sum(float(x.sum()) for x in logs)
 
 
 def _variances(
@@ -260,18 +266,15 @@ def compare_continuous(
     name = "welch-t (AR(1)-corrected)" if autocorrelation else "welch-t"
     if b.size < min_points or c.size < min_points:
         return inconclusive(name, b.size, c.size, f"insufficient data: need {min_points} points in each series")
-    use_log = prefer_log(b, c) if log_scale is None else log_scale
+    h = clean(history) if history is not None else np.empty(0)
+    use_log = prefer_log(b, c, h) if log_scale is None else log_scale
     if use_log and (np.any(b <= 0) or np.any(c <= 0)):
         raise BadInput("log scale requested but the series has values <= 0", field="log_scale")
     if use_log:
         b, c = np.log(b), np.log(c)
+        h = np.log(h[h > 0])
         name = "log-" + name
-    extra: list[FloatArray] = []
-    if history is not None:
-        h = clean(history)
-        if use_log:
-            h = np.log(h[h > 0])
-        extra = [h] if h.size >= 3 else []
+    extra = [h] if h.size >= 3 else []
     phi = pooled_lag1([b, c, *extra], phi_margin, PHI_MARGIN_SMALL) if autocorrelation else 0.0
     v_b, v_c, n_eff, df = _variances(b, c, extra, phi)
     diff = float(c.mean() - b.mean())
