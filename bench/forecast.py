@@ -20,7 +20,12 @@ Reference: the *seasonal naive*, "same time last week" (m = 2016 steps) on NASA 
 last value are reported too.  MASE of every model on a trace is scaled by one number: the in-sample MAE
 of the daily seasonal naive (m = 288) on that trace's fitting data.  Target: MASE at 60 minutes at
 least 25 % below the reference on every trace, for the model that ``select_model`` chooses on the
-fitting data alone (rolling-origin backtest, two one-day folds).
+fitting data alone (rolling-origin backtest, two one-day folds, judged on the 60-minute MASE that the
+target is about).  The candidates are Holt-Winters, gradient boosting, their equal-weight combination
+(``combination``), and the LSTM when torch is installed.
+
+``--trace alibaba`` (repeatable) runs some of the traces only; pass ``--out`` then, to keep the full
+results file.
 
 Writes bench/results/forecast.json and prints a table.
 """
@@ -120,8 +125,14 @@ def evaluate(model: Forecaster, tr: Trace, scale: float) -> dict[str, Any]:
 
 
 def candidates(quick: bool) -> dict[str, Forecaster]:
-    gbt = FORECASTERS.get("gbt")(max_iter=40, max_rows=10_000) if quick else FORECASTERS.get("gbt")()
-    c: dict[str, Forecaster] = {"holt_winters": FORECASTERS.get("holt_winters")(), "gbt": gbt}
+    gbt_params: dict[str, Any] = {"max_iter": 40, "max_rows": 10_000} if quick else {}
+    c: dict[str, Forecaster] = {
+        "holt_winters": FORECASTERS.get("holt_winters")(),
+        "gbt": FORECASTERS.get("gbt")(**gbt_params),
+        "combination": FORECASTERS.get("combination")(
+            members=("holt_winters", "gbt"), member_params={"gbt": gbt_params} if gbt_params else None
+        ),
+    }
     try:
         import torch  # noqa: F401
 
@@ -146,7 +157,10 @@ def run_trace(tr: Trace, quick: bool, console: Console) -> dict[str, Any]:
         rows[name] = evaluate(model, tr, scale)
     cands = candidates(quick)
     t0 = time.perf_counter()
-    best, scores = select_model(tr.ts[: tr.test_start], fit_y, cands, horizon=12, folds=2, every=3 if quick else 1)
+    h60 = HORIZONS["60min"]
+    best, scores = select_model(
+        tr.ts[: tr.test_start], fit_y, cands, horizon=h60, folds=2, every=3 if quick else 1, score_at=(h60,)
+    )
     sel_s = round(time.perf_counter() - t0, 1)
     console.log(f"{tr.name}: select_model chose {best} in {sel_s} s")
     for name, model in cands.items():
@@ -236,21 +250,25 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="lighter GBT and sparser selection (a smoke run)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "forecast.json"))
+    ap.add_argument("--trace", choices=["nasa", "alibaba", "azure"], action="append", help="only these traces")
     args = ap.parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 170)
     base = data_dir()
     if not (base / "traces").is_dir():
         console.print(f"[red]no traces under {base}: set HX_DATA_DIR[/red]")
         return 2
-    traces = [load_nasa(base), load_alibaba(base), load_azure(base)]
+    loaders = {"nasa": load_nasa, "alibaba": load_alibaba, "azure": load_azure}
+    traces = [load(base) for key, load in loaders.items() if not args.trace or key in args.trace]
     results = []
     t0 = time.perf_counter()
     for tr in traces:
         console.log(f"{tr.name}: {tr.test_start} fitting points, {tr.test_stop - tr.test_start} test points")
         results.append(run_trace(tr, args.quick, console))
     console.print(table(results))
-    check = nasa_published_check(traces[0])
-    console.print(f"NASA published check: {json.dumps(check['ours'])}  (published {json.dumps(check['published'])})")
+    check = nasa_published_check(traces[0]) if traces[0].name.startswith("nasa") else None
+    if check:
+        ours, published = json.dumps(check["ours"]), json.dumps(check["published"])
+        console.print(f"NASA published check: {ours}  (published {published})")
     for r in results:
         tg = r["target"]
         console.print(
@@ -261,13 +279,15 @@ def main(argv: list[str] | None = None) -> int:
     payload = {
         "benchmark": "forecast",
         "quick": args.quick,
+        "traces_run": [tr.name for tr in traces],
         "horizons_steps": HORIZONS,
         "step_s": STEP,
         "seconds": round(time.perf_counter() - t0, 1),
         "lstm": "included" if any("lstm" in r["models"] for r in results) else "skipped: torch not installed",
         "nasa_published_check": check,
         "traces": results,
-        "all_targets_met": all(r["target"]["met"] for r in results),
+        # a run on some of the traces cannot say that every target is met
+        "all_targets_met": all(r["target"]["met"] for r in results) if len(traces) == len(loaders) else None,
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
