@@ -144,11 +144,12 @@ def _batches(groups: list[list[str]], size: int) -> list[list[list[str]]]:
     return [b for b in out if b]
 
 
-def _sub_estate(estate: Estate, names: dict[str, Workload], members: list[str]) -> Estate:
+def _sub_estate(estate: Estate, names: dict[str, Workload], members: list[str], by_src: dict[str, list[int]]) -> Estate:
+    """The members' part of ``estate``; ``by_src`` indexes its egress pairs by sender (in estate order)."""
     keep = set(members)
     return Estate.model_construct(  # parts of a validated estate: no need to validate again
         workloads=[names[n] for n in members],
-        egress=[p for p in estate.egress if p.src in keep],
+        egress=[estate.egress[i] for i in sorted(i for n in members for i in by_src.get(n, ()))],
         budget_usd_per_hour=None,
         region_vcpu_quota={},
         current={k: v for k, v in estate.current.items() if k in keep},
@@ -170,11 +171,14 @@ def _solve_components(
     """
     total = Solution({}, 0.0, 0.0, None, "optimal", 0, 0)
     names = {w.name: w for w in estate.workloads}
+    by_src: dict[str, list[int]] = defaultdict(list)
+    for i, pair in enumerate(estate.egress):
+        by_src[pair.src].append(i)
     for batch in _batches(components(estate), opts.batch_workloads):
         members = [n for g in batch for n in g]
         tag_of = {n: i for i, g in enumerate(batch) for n in g}
         model, wvs = _build(
-            _sub_estate(estate, names, members), cat, {n: csets[n] for n in members}, current, opts, tag_of
+            _sub_estate(estate, names, members, by_src), cat, {n: csets[n] for n in members}, current, opts, tag_of
         )
         total.variables += len(model.cost)
         total.constraints += len(model.rlb)
@@ -190,7 +194,7 @@ def _solve_components(
             total.dual_bound = (total.dual_bound or 0.0) + value
         for i in sorted(frac):
             sub_model, sub_wvs = _build(
-                _sub_estate(estate, names, batch[i]), cat, {n: csets[n] for n in batch[i]}, current, opts
+                _sub_estate(estate, names, batch[i], by_src), cat, {n: csets[n] for n in batch[i]}, current, opts
             )
             sol = solve(
                 sub_model,
