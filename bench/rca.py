@@ -312,7 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}",
         "quick": args.quick,
         "seconds": round(elapsed, 1),
-        "method": "hx.heal.rca.rank_root_causes, defaults (threshold=3 robust sd, 1% scale floor)",
+        "method": "hx.heal.rca.rank_root_causes, defaults (threshold=3 robust sd, 1% scale floor); PetShop "
+        "primary variant: the alert's metric plus request counts, the scenario's noissue file as normal "
+        "reference, or for the temporal scenarios (no noissue file) the other issues' pre-alert rows",
         "data": str(root),
         "references": {
             "petshop_traversal_baseline_top1": PETSHOP_REF_TOP1,

@@ -10,20 +10,28 @@ The method, in five steps (each a small pure function below):
 2. **Robust deviation.**  Every metric is scored with a robust z-score ``(x - level) / scale``.  The level
    is the median just before the onset (so a level that drifted since a separate normal period is not
    taken for the incident); the scale is the largest of the baseline's IQR- and MAD-based spread and 1 % of
-   the level (so a flat baseline does not turn a 0.002 % wobble into a huge score).  A baseline of fewer
-   than ``MIN_BASELINE`` values cannot tell its own spread, so its relative noise is taken from its peers:
-   the spread of the relative changes of all same-named metrics (most services are not at fault).  Only
+   the level (so a flat baseline does not turn a 0.002 % wobble into a huge score); with a separate normal
+   data set, also at least ``1 / threshold`` of how far the pre-onset level drifted from it (a drift that
+   came without an incident is no incident by itself).  A baseline of fewer than ``MIN_BASELINE`` values
+   cannot tell its own spread, so its relative noise is taken from its peers: the spread of the relative
+   changes of all same-named metrics (most services are not at fault).  Only
    the harmful direction counts when the metric's name tells it (latency, errors, CPU, memory, saturation:
    up; availability, success: down); load metrics (requests, traffic, replicas) never name a root cause,
    since load changes follow from faults elsewhere as often as they cause them.  A metric's deviation is
    the median of its z-scores after the onset -- a sustained shift, not a spike -- and needs most of that
-   window observed.
+   window observed.  With ``alert_service`` named, "after the onset" means while the incident lasts: the
+   rows where the alerting service's symptom is past ``threshold`` (or half its peak, when it never gets
+   there), so a short incident is not diluted by the quiet rows around it.
 3. **Service score and the metric that moved first.**  A service scores its largest metric deviation; the
    metric that moved first is the one whose excursion above ``threshold`` began earliest.
 4. **Propagation along the call graph** (``{caller: [callees]}``).  Faults travel from a callee up to its
    callers.  An anomalous callee that moved no later than its caller explains the caller, in proportion to
    how much of the caller's move (in the metric's own units: latency adds up along calls) the callee's own
-   move covers; the caller's score shrinks by up to ``threshold / a(callee)``.  Conversely, a candidate
+   move covers; the caller's score shrinks by up to ``threshold / a(callee)``.  Per-request metrics
+   (latency, availability, error rate) are compared in totals when both services report a request count:
+   a callee's 5 failed calls cannot explain its caller's 30 failed requests, however steep the callee's
+   failure rate; and a candidate's score is scaled by the share of the alerting service's move it can
+   account for in such totals (a root cause of the alert must account for it).  Conversely, a candidate
    gains the anomaly of the callers it can explain, reached through anomalous callers: a true root has a
    trail of anomalous services above it, a noisy leaf has not.  Services without data are looked through.
    With ``alert_service`` named, anomalous candidates with an anomalous call path up to it come first.
