@@ -46,7 +46,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from hx.forecast import FORECASTERS, Forecaster, SeasonalNaive, mase_scale, rolling_forecasts, select_model
+from hx.forecast import FORECASTERS, Combination, Forecaster, SeasonalNaive, mase_scale, rolling_forecasts, select_model
 from hx.forecast.base import DAY_S, WEEK_S
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,7 +129,7 @@ def candidates(quick: bool) -> dict[str, Forecaster]:
     c: dict[str, Forecaster] = {
         "holt_winters": FORECASTERS.get("holt_winters")(),
         "gbt": FORECASTERS.get("gbt")(**gbt_params),
-        "combination": FORECASTERS.get("combination")(
+        "combination": Combination(
             members=("holt_winters", "gbt"), member_params={"gbt": gbt_params} if gbt_params else None
         ),
     }

@@ -73,4 +73,5 @@ def test_bad_config_is_refused(kwargs: dict[str, object], error: type[Exception]
 
 
 def test_registered_with_its_default_members() -> None:
-    assert FORECASTERS.get("combination")().members == ("holt_winters", "gbt")
+    assert FORECASTERS.get("combination") is Combination
+    assert Combination().members == ("holt_winters", "gbt")

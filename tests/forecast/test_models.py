@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hx.errors import BadInput, ModelError
-from hx.forecast import FORECASTERS, Forecast, HoltWinters, SeasonalNaive, regularize
+from hx.forecast import FORECASTERS, Forecast, GradientBoosted, HoltWinters, SeasonalNaive, regularize
 
 
 def test_seasonal_naive_weekly_bridges_gaps_and_falls_back() -> None:
@@ -31,9 +31,9 @@ def test_gbt_uses_the_weekday_only_with_two_weeks_of_history() -> None:
     """On a shorter history the weekday is a day counter: a day never seen would fall on any split."""
     ts = 1800.0 * np.arange(48 * 15)
     y = 100 + 20 * np.sin(2 * np.pi * ts / 86400) + np.random.default_rng(2).normal(0, 2, ts.size)
-    params = FORECASTERS.get("gbt")._unit_test_params()
-    short = FORECASTERS.get("gbt")(**params).fit(ts[: 48 * 10], y[: 48 * 10])
-    full = FORECASTERS.get("gbt")(**params).fit(ts, y)
+    params = GradientBoosted._unit_test_params()
+    short = GradientBoosted(**params).fit(ts[: 48 * 10], y[: 48 * 10])
+    full = GradientBoosted(**params).fit(ts, y)
     assert not short.weekday_ and full.weekday_
     # one feature fewer (the weekday), and the forecast still works
     assert short.models_[0].n_features_in_ == full.models_[0].n_features_in_ - 1
