@@ -181,6 +181,9 @@ def test_autocorrelation_helpers() -> None:
     series = [_ar1(rng, 400, 0.7) for _ in range(2)]
     assert pooled_lag1(series) == pytest.approx(0.7, abs=0.06)
     assert pooled_lag1([rng.standard_normal(400), rng.standard_normal(400)]) < 0.1
+    # evidence against autocorrelation is kept: the margin is added before the clip at 0, not after
+    alternating = np.array([1.0, -1.0] * 5)
+    assert pooled_lag1([alternating, -alternating], margin=0.7, small_margin=8.0) == 0.0
     up, down = binomial_tails(7, 10, 0.5)
     assert up == pytest.approx(0.171875) and down == pytest.approx(0.9453125)
 

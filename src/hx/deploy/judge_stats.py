@@ -7,15 +7,14 @@ Continuous metrics (latency, cpu)
     A Welch-type t-test on the difference of means -- on the log scale when every value is positive and the
     Box-Cox likelihood prefers logs to raw values (the effect is then a ratio of geometric means) -- whose variance
     accounts for lag-1 autocorrelation.  ``phi`` is estimated once from both series (demeaned separately, pooled),
-    bias-corrected for the short series, clipped to [0, 0.95], and raised by ``PHI_MARGIN + PHI_MARGIN_SMALL / n``
-    of its standard error (the variance factor is convex in ``phi``: a noisy estimate plugged in would understate
-    it).  The
-    variance of each mean uses the exact AR(1) finite-sample factor ``f(n, phi) = 1 + 2 sum_k (1 - k/n) phi^k`` and
-    an unbiased marginal variance ``s^2 (n-1) / (n-f)``; the reference distribution is Student's t with
-    Welch-Satterthwaite degrees of freedom from the *effective* sample sizes ``n / f``.  Successive intervals are
-    therefore not counted as independent evidence.  Optional pre-canary baseline history sharpens ``phi`` and
-    the marginal variance (pooled).  Margins were tuned on simulated development seeds (bench/canary.py uses
-    another seed).
+    bias-corrected for the short series, raised by ``PHI_MARGIN + PHI_MARGIN_SMALL / n`` of its standard error
+    (the variance factor is convex in ``phi``: a noisy estimate plugged in would understate it), then clipped to
+    [0, 0.95].  The variance of each mean uses the exact AR(1) finite-sample factor
+    ``f(n, phi) = 1 + 2 sum_k (1 - k/n) phi^k`` and an unbiased marginal variance ``s^2 (n-1) / (n-f)``; the
+    reference distribution is Student's t with Welch-Satterthwaite degrees of freedom from the *effective* sample
+    sizes ``n / f``.  Successive intervals are therefore not counted as independent evidence.  Optional
+    pre-canary baseline history sharpens ``phi`` and the marginal variance (pooled).  Margins were tuned on
+    simulated development seeds (bench/canary.py uses another seed).
 
 Count metrics (errors)
     The exact conditional test for two Poisson rates: given the total ``S`` of events, the canary's count is
@@ -106,6 +105,8 @@ def pooled_lag1(series: list[FloatArray], margin: float = 0.0, small_margin: flo
     ``(1 + 3 phi) / n`` (Marriott and Pope); pooled over ``k`` series of ``N`` points in all, by ``(1 + 3 phi) k / N``,
     which we invert.  Then ``margin + small_margin / (N / k)`` standard errors of the estimate are added: the
     variance factor is convex in ``phi``, so plugging in an unbiased but noisy estimate would understate it.
+    The clip to [0, PHI_MAX] comes last: a negative estimate is evidence against autocorrelation, which clipping
+    it to 0 before adding the margin would throw away (short independent windows then paid the full margin).
 
     >>> round(pooled_lag1([np.arange(10.0)]), 2)
     0.95
@@ -127,9 +128,9 @@ def pooled_lag1(series: list[FloatArray], margin: float = 0.0, small_margin: flo
     raw = num / den
     inv = k / total
     corrected = (raw + inv) / (1.0 - 3.0 * inv) if 3.0 * inv < 1.0 else PHI_MAX
-    corrected = min(max(corrected, 0.0), PHI_MAX)
-    corrected += (margin + small_margin * inv) * math.sqrt((1.0 - corrected**2) / total)
-    return float(min(corrected, PHI_MAX))
+    at = min(max(corrected, 0.0), PHI_MAX)  # where the standard error is evaluated
+    raised = corrected + (margin + small_margin * inv) * math.sqrt((1.0 - at**2) / total)
+    return float(min(max(raised, 0.0), PHI_MAX))
 
 
 def ar1_factor(n: int, phi: float) -> float:
