@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from hx.errors import BadInput
 from hx.heal.rca_input import FloatArray, MetricTable, check_graph, check_timestamps, to_table
@@ -246,19 +247,20 @@ def _peer_scale(post: FloatArray, center: FloatArray, metrics: Sequence[str], ma
     return out
 
 
-def _incident_rows(zs: FloatArray, onset_row: int, alert_cols: Sequence[int], threshold: float) -> np.ndarray:
-    """The post-onset rows during which the alerting service shows the symptom (any of its non-load
-    metrics at or past ``threshold``): a short or transient incident is judged while it lasts, not
-    diluted by the rows around it.  All post-onset rows when no alerting service is known or none of
-    its rows crosses."""
-    rows = np.arange(onset_row, zs.shape[0])
+def _incident_rows(zs: FloatArray, onset_row: int, alert_cols: Sequence[int], threshold: float) -> npt.NDArray[np.intp]:
+    """The post-onset rows during which the alerting service shows the symptom: any of its non-load
+    metrics at or past ``threshold``, or past half its peak when it never gets that far (the alert says
+    the symptom is real).  A short or transient incident is judged while it lasts, not diluted by the
+    quiet rows around it.  All post-onset rows when no alerting service is known or it never moved."""
+    rows = np.arange(onset_row, zs.shape[0], dtype=np.intp)
     if not alert_cols or not rows.size:
         return rows
     symptom = np.nan_to_num(zs[onset_row:, list(alert_cols)], nan=0.0).max(axis=1)
     peak = float(symptom.max())
     if peak <= 0:
         return rows
-    return rows[symptom >= min(threshold, peak / 2)]
+    keep: npt.NDArray[np.intp] = rows[symptom >= min(threshold, peak / 2)]
+    return keep
 
 
 def _deviations(
