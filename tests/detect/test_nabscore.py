@@ -10,6 +10,7 @@ import pytest
 from hx.detect.nabscore import (
     PROFILES,
     FileLabels,
+    cross_validate,
     normalize,
     optimise_threshold,
     probation_length,
@@ -17,6 +18,7 @@ from hx.detect.nabscore import (
     score_corpus,
     score_file,
 )
+from hx.errors import BadInput
 
 STANDARD = PROFILES["standard"]
 
@@ -109,3 +111,43 @@ def test_optimised_threshold_is_the_best_single_threshold() -> None:
 def test_window_in_probation_is_not_counted() -> None:
     lab = FileLabels(100, ((2, 8), (40, 49)))
     assert lab.scored_windows() == [1]
+
+
+def _two_folds() -> dict[str, FileLabels]:
+    return {"A/a.csv": FileLabels(100, ((40, 49),)), "B/b.csv": FileLabels(100, ((40, 49),))}
+
+
+def test_cross_validation_exposes_a_choice_that_does_not_generalise() -> None:
+    # X finds only a's window (at its first row: reward 1), Y only b's (at row 45: y = -0.5).
+    labels = _two_folds()
+    x = {"A/a.csv": np.zeros(100), "B/b.csv": np.zeros(100)}
+    y = {"A/a.csv": np.zeros(100), "B/b.csv": np.zeros(100)}
+    x["A/a.csv"][40] = 1.0
+    y["B/b.csv"][45] = 1.0
+    cv = cross_validate(labels, {"X": x, "Y": y}, "standard", STANDARD, threshold=0.5)
+    # without a, Y looks best (0.857 vs -1) and misses a; without b, X looks best and misses b
+    assert [(f.fold, f.candidate) for f in cv.folds] == [("A", "Y"), ("B", "X")]
+    assert cv.folds[0].train_raw == pytest.approx(sig(-0.5) / sig(-1.0))
+    assert cv.raw == pytest.approx(-2.0)
+    assert cv.normalized == pytest.approx(0.0)
+    # chosen on all files, X would claim 100 * (0 + 2) / 4 = 50
+    assert score_corpus(labels, x, 0.5, "standard", STANDARD).normalized == pytest.approx(50.0)
+
+
+def test_cross_validation_chooses_the_threshold_on_the_other_folds() -> None:
+    # one candidate: 0.9 at each window's row 42, background 0.3 with a 0.6 blip at row 20 of a only
+    labels = _two_folds()
+    z = {"A/a.csv": np.full(100, 0.3), "B/b.csv": np.full(100, 0.3)}
+    z["A/a.csv"][42] = z["B/b.csv"][42] = 0.9
+    z["A/a.csv"][20] = 0.6
+    cv = cross_validate(labels, {"Z": z}, "standard", STANDARD)
+    # on b alone the best threshold is 0.9 (0.6 is not a score there), applied to a: the TP, not the blip
+    assert [f.threshold for f in cv.folds] == [0.9, 0.9]
+    reward = sig(-0.8) / sig(-1.0)
+    assert cv.raw == pytest.approx(2 * reward)
+    assert cv.normalized == pytest.approx(100.0 * (2 * reward + 2) / 4)
+
+
+def test_cross_validation_needs_candidates() -> None:
+    with pytest.raises(BadInput):
+        cross_validate(_two_folds(), {}, "standard", STANDARD)

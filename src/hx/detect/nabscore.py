@@ -264,3 +264,72 @@ def optimise_threshold(
     thresholds, totals = sweep_thresholds(labels, scores, profile)
     best = int(np.argmax(totals))
     return score_corpus(labels, scores, float(thresholds[best]), profile_name, profile)
+
+
+@dataclass(frozen=True)
+class FoldChoice:
+    """One fold of :func:`cross_validate`: what was chosen without the fold's files, and how it did on them."""
+
+    fold: str
+    candidate: str
+    threshold: float
+    train_raw: float
+    test_raw: float
+    test_windows: int
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """A cross-validated corpus score: each fold scored at the candidate and threshold chosen on the other folds."""
+
+    profile: str
+    raw: float
+    normalized: float
+    folds: tuple[FoldChoice, ...]
+
+
+def category_folds(labels: Mapping[str, FileLabels]) -> dict[str, str]:
+    """Each file's fold: its NAB category (the folder of ``category/name.csv``)."""
+    return {key: key.split("/", 1)[0] for key in labels}
+
+
+def cross_validate(
+    labels: Mapping[str, FileLabels],
+    candidates: Mapping[str, Mapping[str, FloatArray]],
+    profile_name: str,
+    profile: tuple[float, float, float],
+    folds: Mapping[str, str] | None = None,
+    threshold: float | None = None,
+) -> CrossValidation:
+    """Leave-one-fold-out selection of a candidate (and, unless ``threshold`` is fixed, its threshold).
+
+    For each fold, every candidate's scores are judged on the files of the *other* folds (at its best
+    single threshold there, or at the fixed ``threshold``); the best candidate (the first listed on a
+    tie) and its threshold then score the fold's own files.  The raw fold scores are summed and
+    normalised over every window, so the figure says how well the *selection procedure* does on files
+    it never saw.  ``folds`` maps each file to its fold (default: its NAB category).
+    """
+    if not candidates:
+        raise BadInput("cross_validate needs at least one candidate", field="candidates")
+    fold_of = dict(folds) if folds is not None else category_folds(labels)
+    choices: list[FoldChoice] = []
+    total = 0.0
+    for fold in sorted(set(fold_of.values())):
+        train = {k: v for k, v in labels.items() if fold_of[k] != fold}
+        test = {k: v for k, v in labels.items() if fold_of[k] == fold}
+        judged = []
+        for order, (name, scores) in enumerate(candidates.items()):
+            if threshold is None:
+                ths, totals = sweep_thresholds(train, scores, profile)
+                j = int(np.argmax(totals))
+                judged.append((float(totals[j]), -order, name, float(ths[j])))
+            else:
+                raw = score_corpus(train, scores, threshold, profile_name, profile).raw
+                judged.append((raw, -order, name, threshold))
+        train_raw, _, chosen, th = max(judged)  # the first listed wins a tie
+        got = score_corpus(test, candidates[chosen], th, profile_name, profile)
+        n_win = sum(len(v.scored_windows()) for v in test.values())
+        choices.append(FoldChoice(fold, chosen, th, train_raw, got.raw, n_win))
+        total += got.raw
+    n_windows = sum(len(v.scored_windows()) for v in labels.values())
+    return CrossValidation(profile_name, total, normalize(total, n_windows, profile), tuple(choices))
