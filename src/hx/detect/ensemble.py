@@ -41,14 +41,19 @@ class Ensemble(Detector):
         components: tuple[str, ...] = DEFAULT_COMPONENTS,
         alert_threshold: float = 0.8,
         cooldown: int = 100,
+        options: dict[str, dict[str, Any]] | None = None,
+        rearm: int = 0,
         seed: int = 0,
     ) -> None:
         super().__init__()
         self.components = tuple(components)
+        self.options = {k: dict(v) for k, v in (options or {}).items()}
+        self.rearm = rearm
         self.alert_threshold = alert_threshold
         self.cooldown = cooldown
         self.seed = seed
-        self._parts = [make(name, seed=seed) for name in self.components]
+        self._parts = [make(name, **self.options.get(name, {}), seed=seed) for name in self.components]
+        self._quiet = 0
         self._since_alert = cooldown
         self._raw = 0.0
 
@@ -93,24 +98,27 @@ class Ensemble(Detector):
         self._fold()
 
     def _fold(self) -> None:
-        if self._raw >= self.alert_threshold and self._since_alert >= self.cooldown:
+        """Advance the cooldown after a point: an alert starts it; with ``rearm``, a quiet stretch ends it."""
+        if self._since_alert < self.cooldown:
+            self._since_alert += 1
+            if self.rearm:
+                self._quiet = self._quiet + 1 if self._raw < 0.5 * self.alert_threshold else 0
+                if self._quiet >= self.rearm:
+                    self._since_alert = self.cooldown
+        elif self._raw >= self.alert_threshold:
             self._since_alert = 0
+            self._quiet = 0
         else:
             self._since_alert += 1
 
     def _step(self, x: float, t: float) -> float:
-        # _combine then _fold, inlined: this runs once per point per signal
         raw = 0.0
         for p in self._parts:
             s = p._step(x, t)
             if s > raw:
                 raw = s
         self._raw = raw
-        if self._since_alert < self.cooldown:
-            s = raw * 0.5
-            self._since_alert += 1
-        else:
-            s = raw
-            self._since_alert = 0 if raw >= self.alert_threshold else self._since_alert + 1
+        s = raw * 0.5 if self._since_alert < self.cooldown else raw
+        self._fold()
         self._exp = (s, math.nan, math.nan)
         return s

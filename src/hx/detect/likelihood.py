@@ -16,6 +16,8 @@ moves the short mean little; a run of unusual points, or one far outside the usu
 
 from __future__ import annotations
 
+from typing import Any
+
 from hx.detect.base import DETECTORS, Detector, make
 from hx.detect.calibrate import AnomalyLikelihood, p_to_score
 
@@ -24,13 +26,21 @@ from hx.detect.calibrate import AnomalyLikelihood, p_to_score
 class Likelihood(Detector):
     """Anomaly likelihood over the scores of the ``base`` detector."""
 
-    def __init__(self, base: str = "seasonal", short: int = 10, long: int = 8640, seed: int = 0) -> None:
+    def __init__(
+        self,
+        base: str = "seasonal",
+        short: int = 10,
+        long: int = 8640,
+        base_params: dict[str, Any] | None = None,
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         self.base = base
+        self.base_params = dict(base_params or {})
         self.short = short
         self.long = long
         self.seed = seed
-        self._base = make(base, seed=seed)
+        self._base = make(base, **self.base_params, seed=seed)
         self._al = AnomalyLikelihood(short=short, long=long)
 
     @property

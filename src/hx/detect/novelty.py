@@ -14,6 +14,7 @@ is rarer still, decaying exponentially with the excess in units of the margin.
 from __future__ import annotations
 
 import math
+from collections import deque
 
 from hx.detect.base import DETECTORS, Detector
 from hx.detect.calibrate import p_to_score
@@ -21,17 +22,21 @@ from hx.detect.calibrate import p_to_score
 
 @DETECTORS.register("novelty")
 class RangeNovelty(Detector):
-    """Scores how far a value lies beyond the range of every value learned so far."""
+    """Scores how far a value lies beyond the range of every value learned so far (or of the last ``window``)."""
 
     warmup = 100
 
-    def __init__(self, margin: float = 0.05, seed: int = 0) -> None:
+    def __init__(self, margin: float = 0.05, window: int = 0, seed: int = 0) -> None:
         super().__init__()
         self.margin = margin
+        self.window = window
         self.seed = seed
         self._lo = math.inf
         self._hi = -math.inf
         self._n = 0
+        # with a window: the running max and min of the last ``window`` values, as monotone queues
+        self._maxq: deque[tuple[int, float]] = deque()
+        self._minq: deque[tuple[int, float]] = deque()
 
     def _score(self, x: float, t: float) -> float:
         lo, hi, n = self._lo, self._hi, self._n
@@ -42,13 +47,28 @@ class RangeNovelty(Detector):
         excess = x - hi if x > hi else lo - x
         s = 0.0
         if excess > m:
-            s = p_to_score(math.exp(-(excess - m) / m) / (n + 1.0))
+            seen = n if self.window <= 0 or n < self.window else self.window
+            s = p_to_score(math.exp(-(excess - m) / m) / (seen + 1.0))
         self._exp = (s, lo - m, hi + m)
         return s
 
     def _learn(self, x: float, t: float) -> None:
-        if x < self._lo:
-            self._lo = x
-        if x > self._hi:
-            self._hi = x
         self._n += 1
+        if self.window <= 0:
+            if x < self._lo:
+                self._lo = x
+            if x > self._hi:
+                self._hi = x
+            return
+        n, maxq, minq = self._n, self._maxq, self._minq
+        while maxq and maxq[-1][1] <= x:
+            maxq.pop()
+        maxq.append((n, x))
+        while minq and minq[-1][1] >= x:
+            minq.pop()
+        minq.append((n, x))
+        while maxq[0][0] <= n - self.window:
+            maxq.popleft()
+        while minq[0][0] <= n - self.window:
+            minq.popleft()
+        self._hi, self._lo = maxq[0][1], minq[0][1]

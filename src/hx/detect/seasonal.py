@@ -32,9 +32,12 @@ class SeasonalBaseline(Detector):
 
     warmup = 2
 
-    def __init__(self, period: float = DAY, days: int = 5, max_slots: int = 1440, seed: int = 0) -> None:
+    def __init__(
+        self, period: float = DAY, days: int = 5, max_slots: int = 1440, phase: int = 0, seed: int = 0
+    ) -> None:
         super().__init__()
         self.period = period
+        self.phase = phase
         self.days = days
         self.max_slots = max_slots
         self.seed = seed
@@ -66,6 +69,13 @@ class SeasonalBaseline(Detector):
         h = m // 2
         return (vals[h] if m % 2 else 0.5 * (vals[h - 1] + vals[h])), k
 
+    def _distance(self, x: float, k: int, exp: float) -> float:
+        """|x - expected|, or with ``phase`` the phase-tolerant :func:`phase_distance` (when periods are stored)."""
+        if self.phase <= 0:
+            return abs(x - exp)
+        d = phase_distance(x, self._slots, k, self.phase)
+        return d if d == d else abs(x - exp)
+
     def _scale(self) -> float:
         return max(1.2533 * self._dev, 1e-6 * (abs(self._level) + 1e-3))
 
@@ -76,7 +86,7 @@ class SeasonalBaseline(Detector):
             self._exp = (0.0, math.nan, math.nan)
             return 0.0
         scale = self._scale()
-        z = abs(x - exp) / scale
+        z = self._distance(x, k, exp) / scale
         self._pending = (t, z, k, exp)
         s = p_to_score(self._cal.p(z))
         self._exp = (s, exp - EXPECTED_Z * scale, exp + EXPECTED_Z * scale)
@@ -99,7 +109,8 @@ class SeasonalBaseline(Detector):
         if exp == exp:
             self._n_res += 1
             rate = max(1.0 / self._n_res, 1.0 / 2000)
-            self._dev += rate * (abs(x - exp) - self._dev)
+            dev = z * self._scale() if z >= 0.0 else self._distance(x, k, exp)
+            self._dev += rate * (dev - self._dev)
         self._level += 0.01 * (x - self._level)
         self._slots[k].append(x)
 
@@ -118,3 +129,30 @@ class SeasonalBaseline(Detector):
         s = self._score(x, t)
         self._learn(x, t)
         return s
+
+
+def phase_distance(x: float, slots: list[deque[float]] | None, k: int, phase: int) -> float:
+    """How far ``x`` is from this slot's history, allowing the pattern to arrive up to ``phase`` slots early or late.
+
+    For each stored period (counted back from the newest), the distance to the nearest value among the
+    slots ``k - phase .. k + phase`` of that period; the result is the median over periods, so a value
+    must match most past periods (one odd day does not make it normal).
+
+    >>> from collections import deque
+    >>> slots = [deque([0.0, 0.0, 0.0]), deque([0.0, 9.0, 0.0]), deque([9.0, 0.0, 9.0]), deque([0.0, 0.0, 0.0])]
+    >>> phase_distance(9.0, slots, 1, 0), phase_distance(9.0, slots, 1, 1)  # a spike a slot early or late each day
+    (9.0, 0.0)
+    """
+    if slots is None:
+        return math.nan
+    n = len(slots)
+    near = [slots[(k + o) % n] for o in range(-phase, phase + 1)]
+    depth = min(len(d) for d in near)
+    if depth == 0:
+        return math.nan
+    best = []
+    for j in range(1, depth + 1):
+        best.append(min(abs(x - d[-j]) for d in near))
+    best.sort()
+    h = depth // 2
+    return best[h] if depth % 2 else 0.5 * (best[h - 1] + best[h])
