@@ -16,6 +16,9 @@ On AR(1) the reference's raw power is inflated by its own false alarms, so its c
 calibrated by simulation (on the same null pairs) until its FPR equals ours at that n, and power is compared
 at that equal FPR.
 
+Reporting only (no target): the false-positive rate on identical AR(1) canaries at phi 0.3, 0.5 and 0.9 (the grid
+uses 0.7), to show whether the judge's autocorrelation handling holds beyond the one value it is scored on.
+
 Run: .venv/bin/python bench/canary.py [--quick] [--reps N] [--seed S]
 """
 
@@ -50,6 +53,7 @@ MODELS = ("iid_normal", "lognormal", "ar1", "poisson")
 MU, SD, LN_SIGMA, PHI, RATE = 100.0, 20.0, 0.5, 0.7, 0.5
 KAYENTA_CONF, KAYENTA_TOL = 0.98, 0.25
 HISTORY = 240  # pre-canary baseline points offered to hx (only to estimate autocorrelation) in the extra AR(1) column
+SWEEP_PHIS = (0.3, 0.5, 0.9)  # reporting only: identical-canary FPR at other autocorrelations than the grid's 0.7
 
 
 # ---- simulation ------------------------------------------------------------------------------------------------
@@ -209,6 +213,26 @@ def run_grid(reps: int, seed: int, log: Callable[[str], None], null_factor: int 
     return rows
 
 
+def run_phi_sweep(reps: int, seed: int) -> list[dict[str, object]]:
+    """Reporting only (no target): false-positive rate on identical AR(1) canaries at other ``phi`` than the grid's."""
+    rows: list[dict[str, object]] = []
+    z98 = kayenta_z()
+    for phi in SWEEP_PHIS:
+        for n in NS:
+            rng = cell_rng(seed, "phi-sweep", phi, n)
+            base, can = (MU + SD * ar1_noise(rng, reps, n, phi) for _ in range(2))
+            rows.append(
+                {
+                    "phi": phi,
+                    "n": n,
+                    "reps": reps,
+                    "hx": float(hx_flags("ar1", base, can).mean()),
+                    "kayenta": float((kayenta_statistic(base, can) > z98).mean()),
+                }
+            )
+    return rows
+
+
 # ---- sequential ------------------------------------------------------------------------------------------------
 
 
@@ -262,6 +286,17 @@ def _pct(x: object) -> str:
     return "-" if x is None else f"{100 * float(x):5.1f}"  # type: ignore[arg-type]
 
 
+def print_sweep(sweep: list[dict[str, object]], console: Console) -> None:
+    t = Table(title="AR(1) identical canaries at other phi (reporting only): % flagged hx | kayenta-style")
+    t.add_column("phi")
+    for n in NS:
+        t.add_column(f"n={n}", justify="right")
+    for phi in SWEEP_PHIS:
+        cells = {r["n"]: r for r in sweep if r["phi"] == phi}
+        t.add_row(f"{phi:g}", *(f"{_pct(cells[n]['hx'])} | {_pct(cells[n]['kayenta'])}" for n in NS))
+    console.print(t)
+
+
 def print_tables(grid: list[dict[str, object]], seq: list[dict[str, object]], console: Console) -> None:
     for model in MODELS:
         cells = [r for r in grid if r["model"] == model]
@@ -307,6 +342,16 @@ def print_tables(grid: list[dict[str, object]], seq: list[dict[str, object]], co
     console.print(t)
 
 
+def machine() -> str:
+    return f"{platform.node()} {platform.machine()} python {platform.python_version()} (shared 2-core box)"
+
+
+def write_result(path: Path, result: dict[str, object], console: Console) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    console.print(f"wrote {path} in {result['seconds']} s")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="100 repetitions a cell (smoke run)")
@@ -322,11 +367,13 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     grid = run_grid(reps, args.seed, lambda s: console.log(s), args.null_factor)
     seq = run_sequential(max(reps // 2, 50), args.seed, args.looks, args.chunk)
+    sweep = run_phi_sweep(reps * args.null_factor // 2, args.seed)
     print_tables(grid, seq, console)
+    print_sweep(sweep, console)
     result = {
         "benchmark": "canary",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.node()} {platform.machine()} python {platform.python_version()} (shared 2-core box)",
+        "machine": machine(),
         "data": "simulated (no real traces)",
         "seed": args.seed,
         "reps_per_cell": reps,
@@ -343,11 +390,10 @@ def main(argv: list[str] | None = None) -> int:
         },
         "grid": grid,
         "sequential": seq,
+        "ar1_phi_sweep_null": sweep,
         "seconds": round(time.time() - t0, 1),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    console.print(f"wrote {args.out} in {result['seconds']} s")
+    write_result(args.out, result, console)
     return 0
 
 
