@@ -258,3 +258,17 @@ def test_demand_window_smooths_the_reactive_need() -> None:
         a = plain.decide(now + 60 * k, 3, demand)
         b = smooth.decide(now + 60 * k, 3, demand)
     assert a.reactive_replicas == 20 and b.reactive_replicas == 9  # 700 / 35 vs mean 300 / 35
+
+
+def test_calibrated_mode_is_off_by_default_and_switched_on_by_alpha() -> None:
+    assert ScalerConfig().calibration_alpha is None and ScalerConfig().scaling_buffer == 0.2
+    assert ServiceScaler(ServiceProfile(50.0)).policy.calibration is None
+    t, y = _history()
+    s = ServiceScaler(ServiceProfile(50.0, 120.0), ScalerConfig(forecaster="seasonal_naive", calibration_alpha=0.05))
+    assert s.policy.calibration is not None and s.policy.calibration.lead_s == 120.0
+    s.observe(t, y)
+    now, rng = float(t[-1]), np.random.default_rng(2)
+    for k in range(120):
+        d = s.decide(now + 60.0 * k, 8, float(rng.poisson(250.0)) if k % 17 else math.nan)
+        assert isinstance(d.replicas, int) and 1 <= d.replicas <= 100
+    assert "calibrated bound" in d.reason or "hold" in d.reason

@@ -10,6 +10,7 @@ import pytest
 
 from hx.errors import BadInput
 from hx.forecast import Forecast, PredictivePolicy, replicas_for
+from hx.forecast.conformal import ConformalUpper
 
 
 def flat_forecast(start: float, level: float, spread: float = 0.0, step: float = 60.0, n: int = 60) -> Forecast:
@@ -88,3 +89,32 @@ def test_no_flapping_on_an_oscillating_forecast() -> None:
         changes += d.replicas != reps
         reps = d.replicas
     assert changes <= 2  # up once, then held: the 10-minute window always contains a high need
+
+
+def test_calibrated_mode_waits_for_scores_then_provisions_the_bound() -> None:
+    cal = ConformalUpper(120.0, 0.1, min_scores=5)
+    p = PredictivePolicy(100.0, startup_s=120.0, calibration=cal, max_utilization=0.8, target_utilization=0.8)
+    reasons = []
+    for k in range(10):
+        now = 60.0 * k
+        d = p.decide(now, 5, 400.0, flat_forecast(now, 400.0, spread=50.0))
+        reasons.append(d.reason)
+    assert "calibrated" not in reasons[0]  # no scores yet: the quantile + buffer rule decides
+    # 400 req/s, predicted exactly: bound 400 -> 400 / (100 x 0.8) = 5 replicas
+    assert d.predictive_replicas == 5 and d.forecast_peak == pytest.approx(400.0)
+    assert any("calibrated bound" in r for r in reasons[5:])
+
+
+def test_calibrated_mode_keeps_the_reactive_floor_and_bounds() -> None:
+    cal = ConformalUpper(120.0, 0.1, min_scores=3)
+    p = PredictivePolicy(100.0, calibration=cal, max_utilization=0.8, target_utilization=0.5, max_replicas=30)
+    for k in range(40):
+        d = p.decide(60.0 * k, 5, 100.0, None)
+    # a jump: one large error among 40 does not move the 90 % quantile (0), so the bound is 1000 / 80
+    # -> 13 replicas, and the reactive floor 1000 / 50 = 20 outbids it
+    d = p.decide(2400.0, 5, 1000.0, None)
+    assert d.predictive_replicas == 13 and d.reactive_replicas == 20 and d.replicas == 20
+    d = p.decide(2460.0, 20, 1e9, None)
+    assert d.replicas == 30
+    with pytest.raises(BadInput):
+        PredictivePolicy(100.0, max_utilization=0.0)

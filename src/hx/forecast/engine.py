@@ -41,6 +41,7 @@ from hx.config import PredictiveScaling
 from hx.errors import BadInput, HxError, ModelError, NotFound, TelemetryError
 from hx.events import EventType
 from hx.forecast.base import FORECASTERS, Forecast, Forecaster, regularize
+from hx.forecast.conformal import ConformalUpper
 from hx.forecast.predictive import PredictivePolicy, ScalingDecision
 
 if TYPE_CHECKING:
@@ -85,6 +86,13 @@ class ScalerConfig:
     scale_in_step: float = 0.2
     #: the reactive need uses the mean demand over this trailing window (0: the latest sample only)
     demand_window_s: float = 0.0
+    #: calibrated mode (None: off, the documented default of quantile + ``scaling_buffer``): the demand
+    #: bound one start-up ahead is exceeded at about this rate (:class:`~hx.forecast.conformal.ConformalUpper`)
+    calibration_alpha: float | None = None
+    #: calibrated mode: the utilisation the calibrated bound is provisioned at (the SLO's limit)
+    max_utilization: float = 0.8
+    #: calibrated mode: the trailing window of prediction errors the quantile is taken over
+    calibration_window_s: float = 86400.0
 
     @classmethod
     def from_settings(cls, cfg: PredictiveScaling, **overrides: Any) -> ScalerConfig:
@@ -152,6 +160,10 @@ class ServiceScaler:
             target_utilization=cfg.target_utilization,
             scale_in_window_s=cfg.scale_in_window_s,
             scale_in_step=cfg.scale_in_step,
+            calibration=None
+            if cfg.calibration_alpha is None
+            else ConformalUpper(profile.startup_s, cfg.calibration_alpha, window_s=cfg.calibration_window_s),
+            max_utilization=cfg.max_utilization,
         )
         self.template: Forecaster = FORECASTERS.get(cfg.forecaster)(step=cfg.grid_s)
         self.model: Forecaster | None = None
@@ -251,7 +263,8 @@ class ServiceScaler:
         if current_replicas < 0:
             raise BadInput(f"current_replicas must be >= 0, got {current_replicas}", field="current_replicas")
         fc = self.forecast(now_s)
-        d = self.policy.decide(now_s, int(current_replicas), self._smoothed(now_s, float(current_demand)), fc)
+        demand = float(current_demand)
+        d = self.policy.decide(now_s, int(current_replicas), self._smoothed(now_s, demand), fc, observed=demand)
         reps = d.replicas if isinstance(d.replicas, int) and d.replicas >= 0 else current_replicas
         reps = int(min(max(reps, self.config.min_replicas), self.config.max_replicas))
         reason = d.reason + (f" ({self._note})" if self._note else "")

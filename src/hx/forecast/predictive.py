@@ -14,6 +14,14 @@ Each ``decide`` call:
    -- the target is the highest need over that window -- and by at most ``scale_in_step`` of the
    replicas per decision (at least one).  This is what keeps it from flapping.
 
+Calibrated mode (``calibration=ConformalUpper(...)``, off by default): step 2 instead takes the
+demand bound at ``now + startup`` from :class:`ConformalUpper` -- the sharpest of several short-term
+predictors (the forecast's mean among them) widened by the ``1 - alpha`` conformal quantile of its own
+recent errors -- and converts it at ``max_utilization`` (the highest utilisation at which the service
+still meets its SLO): the calibrated interval carries the headroom that the flat ``scaling_buffer``
+and the 70 % target carry otherwise.  Until the calibrator has seen ``min_scores`` errors the default
+path (quantile + buffer) decides.
+
 A service without a positive per-replica capacity is :class:`~hx.errors.BadInput`.  NaN demand or
 forecast values are ignored (a missing forecast falls back to the reactive need, with the reason).
 """
@@ -29,6 +37,7 @@ import numpy as np
 
 from hx.errors import BadInput
 from hx.forecast.base import Forecast
+from hx.forecast.conformal import Bound, ConformalUpper
 
 
 def replicas_for(demand: float, capacity_rps: float, utilization: float = 1.0) -> int:
@@ -93,6 +102,8 @@ class PredictivePolicy:
         target_utilization: float = 0.7,
         scale_in_window_s: float = 600.0,
         scale_in_step: float = 0.2,
+        calibration: ConformalUpper | None = None,
+        max_utilization: float = 0.8,
     ) -> None:
         if capacity_rps is None or not (math.isfinite(capacity_rps) and capacity_rps > 0):
             raise BadInput(
@@ -119,6 +130,8 @@ class PredictivePolicy:
             raise BadInput(
                 f"target_utilization must be in (0, 1], got {target_utilization}", field="target_utilization"
             )
+        if not 0 < max_utilization <= 1:
+            raise BadInput(f"max_utilization must be in (0, 1], got {max_utilization}", field="max_utilization")
         if not 0 < scale_in_step <= 1:
             raise BadInput(f"scale_in_step must be in (0, 1], got {scale_in_step}", field="scale_in_step")
         self.capacity_rps = float(capacity_rps)
@@ -132,6 +145,8 @@ class PredictivePolicy:
         self.target_utilization = target_utilization
         self.scale_in_window_s = scale_in_window_s
         self.scale_in_step = scale_in_step
+        self.calibration = calibration
+        self.max_utilization = max_utilization
         self._needs: deque[tuple[float, int]] = deque()
         self._first_t: float | None = None
 
@@ -152,9 +167,19 @@ class PredictivePolicy:
         return float(np.max(np.maximum(q[sel], 0.0)))
 
     def decide(
-        self, now_s: float, current_replicas: int, current_demand: float, forecast: Forecast | None
+        self,
+        now_s: float,
+        current_replicas: int,
+        current_demand: float,
+        forecast: Forecast | None,
+        *,
+        observed: float | None = None,
     ) -> ScalingDecision:
-        """Decide the replicas at ``now_s`` (unix seconds; the forecast's timestamps are absolute too)."""
+        """Decide the replicas at ``now_s`` (unix seconds; the forecast's timestamps are absolute too).
+
+        ``observed`` is the latest raw demand sample the calibrator scores its predictions with, when
+        ``current_demand`` (the reactive need's input) is smoothed; it defaults to ``current_demand``.
+        """
         if current_replicas < 0:
             raise BadInput(f"current_replicas must be >= 0, got {current_replicas}", field="current_replicas")
         if self._first_t is None:
@@ -163,19 +188,32 @@ class PredictivePolicy:
         reactive = (
             replicas_for(current_demand, self.capacity_rps, self.target_utilization) if demand_ok else current_replicas
         )
-        horizon_end = now_s + self.prediction_horizon_s
-        up_win = (now_s + self.startup_s, min(now_s + self.startup_s + self.lookahead_s, horizon_end))
-        peak_up = self._peak(forecast, *up_win)
-        peak_keep = self._peak(forecast, now_s, up_win[1])
-        factor = (1.0 + self.scaling_buffer) / self.capacity_rps
-        pred_up = math.ceil(peak_up * factor - 1e-9) if peak_up is not None else None
-        pred_keep = math.ceil(peak_keep * factor - 1e-9) if peak_keep is not None else None
+        raw = current_demand if observed is None else observed
+        bound = self.calibration.update(now_s, raw, forecast) if self.calibration else None
+        peak_up: float | None
+        peak_keep: float | None
+        pred_up: int | None
+        pred_keep: int | None
+        if bound is not None:
+            peak_up = peak_keep = bound.upper
+            up_win = (bound.at, bound.at)
+            pred_up = pred_keep = replicas_for(bound.upper, self.capacity_rps, self.max_utilization)
+        else:
+            horizon_end = now_s + self.prediction_horizon_s
+            up_win = (now_s + self.startup_s, min(now_s + self.startup_s + self.lookahead_s, horizon_end))
+            peak_up = self._peak(forecast, *up_win)
+            peak_keep = self._peak(forecast, now_s, up_win[1])
+            factor = (1.0 + self.scaling_buffer) / self.capacity_rps
+            pred_up = math.ceil(peak_up * factor - 1e-9) if peak_up is not None else None
+            pred_keep = math.ceil(peak_keep * factor - 1e-9) if peak_keep is not None else None
         need_up = self._bound(max(reactive, pred_up or 0))
         need_keep = self._bound(max(reactive, pred_keep or 0, need_up))
         self._needs.append((now_s, need_keep))
         while self._needs and self._needs[0][0] < now_s - self.scale_in_window_s:
             self._needs.popleft()
         src = "forecast" if pred_up is not None and pred_up >= reactive else "current load"
+        if bound is not None and src == "forecast":
+            src = _describe(bound)
         if peak_up is None:
             src = "current load (no forecast for the window)"
         if need_up > current_replicas:
@@ -206,3 +244,7 @@ class PredictivePolicy:
         step = max(1, math.floor(current * self.scale_in_step))
         target = max(held, current - step)
         return target, f"scale in to {target}: need stayed <= {held} for {self.scale_in_window_s:.0f} s"
+
+
+def _describe(b: Bound) -> str:
+    return f"calibrated bound {b.upper:.1f} req/s ({b.predictor} {b.predicted:.1f} + {b.quantile:.2f} x sqrt)"
