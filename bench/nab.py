@@ -205,6 +205,10 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "likelihood over the robust rolling z instead of the seasonal baseline": {
         "options": {"likelihood": {"base": "robust"}}
     },
+    "range novelty margin 0.01 of the range": {"options": {"novelty": {"margin": 0.01}}},
+    "range novelty margin 0.02 of the range": {"options": {"novelty": {"margin": 0.02}}},
+    "range novelty margin 0.1 of the range": {"options": {"novelty": {"margin": 0.1}}},
+    "range novelty margin 0.2 of the range": {"options": {"novelty": {"margin": 0.2}}},
     "range novelty over the last 1000 points": {"options": {"novelty": {"window": 1000}}},
     "range novelty over the last 2000 points": {"options": {"novelty": {"window": 2000}}},
     "cooldown re-armed after 10 quiet points": {"rearm": 10},
