@@ -83,6 +83,19 @@ SELECTION = (
     "chosen on all files in rounds 1-2 wherever a choice there is not among the candidates."
 )
 
+CV_NOTE = (
+    "Why the cross-validated figures fall below the all-files ones: (1) the threshold. The ensemble halves "
+    "the scores of the 100 points after its first score >= alert_threshold 0.8, and most incidents first "
+    "cross 0.8 on the likelihood's ramp at 0.80-0.81, so a threshold a little above 0.8 loses whole "
+    "incidents (all files at 0.81: 50 TP instead of 53). The other categories' best threshold for "
+    "realTraffic is 0.829, which scores 1.8 there instead of 7.3 at 0.806 (9.1 at 0.8). The shipped 0.8 is "
+    "not fitted, "
+    "so the 'default threshold' column carries no threshold selection. (2) The configuration: choosing "
+    "among the candidates on four categories picks another one than the shipped default for every "
+    "held-out category; on the two artificial ones it scores the same, on the three real ones worse: on "
+    "41 files, differences between candidates of 1-2 points are a window or two found by luck."
+)
+
 #: every configuration scored in round 2 (threshold optimised per profile; standard, low FP, low FN;
 #: TP/FP/FN at the standard profile's optimum). 'context alone' runs had the ensemble's 100-point cooldown.
 EXPERIMENTS: list[dict[str, object]] = [
@@ -223,6 +236,60 @@ CANDIDATES: dict[str, dict[str, Any]] = {
 #: beat the shipped default on all files.  Scores: all-files optimised (standard, low FP, low FN); cv: the
 #: standard score with the threshold chosen by leave-one-category-out cross-validation.
 OFFLINE: list[dict[str, object]] = [
+    {
+        "config": "cooldown per component instead of one for the ensemble",
+        "scores": [72.6, 68.0, 76.0],
+        "tp_fp_fn": [53, 60, 11],
+        "cv": 71.2,
+    },
+    {
+        "config": "cooldown per component, then the ensemble's (+0.1: within noise, not kept)",
+        "scores": [73.6, 69.8, 76.7],
+        "tp_fp_fn": [53, 47, 11],
+        "cv": 67.9,
+    },
+    {
+        "config": "range novelty with its own cooldown, the other three sharing one",
+        "scores": [73.4, 69.2, 76.5],
+        "tp_fp_fn": [53, 50, 11],
+        "cv": 69.1,
+    },
+    {
+        "config": "+ silence novelty: a run below 0.1 of the seen range longer than any seen run by 0.05 of it",
+        "scores": [69.0, 60.3, 74.1],
+        "tp_fp_fn": [54, 107, 10],
+        "cv": 67.5,
+    },
+    {
+        "config": "+ silence novelty: a run below 0.1 of the seen range longer than any seen run by 0.2 of it",
+        "scores": [71.6, 65.6, 75.3],
+        "tp_fp_fn": [53, 74, 11],
+        "cv": 65.8,
+    },
+    {
+        "config": "+ silence novelty: a run below 0.25 of the seen range longer than any seen run by 0.05 of it",
+        "scores": [62.3, 50.7, 68.1],
+        "tp_fp_fn": [51, 144, 13],
+        "cv": 51.9,
+    },
+    {
+        "config": "+ silence novelty: a run below 0.25 of the seen range longer than any seen run by 0.2 of it",
+        "scores": [66.0, 57.4, 70.5],
+        "tp_fp_fn": [51, 106, 13],
+        "cv": 60.3,
+    },
+    {
+        "config": "+ silence novelty: a run below 0.5 of the seen range longer than any seen run by 0.05 of it",
+        "scores": [57.0, 41.6, 64.1],
+        "tp_fp_fn": [50, 190, 14],
+        "cv": 49.7,
+    },
+    {
+        "config": "+ silence novelty: a run below 0.5 of the seen range longer than any seen run by 0.2 of it",
+        "scores": [59.1, 48.1, 64.4],
+        "tp_fp_fn": [48, 134, 16],
+        "cv": 53.4,
+    },
     {"config": "seasonal phase search +-3 slots", "scores": [71.8, 67.3, 75.0], "tp_fp_fn": [52, 53, 12]},
     {
         "config": "likelihood over the Isolation Forest instead of the seasonal baseline",
@@ -611,6 +678,7 @@ def main() -> None:
             for p, entry in cv.items()
         },
         "best_candidate_on_all_files": best_on_all_files(round3),
+        "cross_validation_note": CV_NOTE,
         "targets_met": {k: bool(met[k] >= v) for k, v in TARGETS.items() if k in met},
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
