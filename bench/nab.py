@@ -237,19 +237,19 @@ CANDIDATES: dict[str, dict[str, Any]] = {
 #: standard score with the threshold chosen by leave-one-category-out cross-validation.
 OFFLINE: list[dict[str, object]] = [
     {
-        "config": "combination: max of the maximum and Fisher's method with the statistic and degrees of freedom divided by 1.5 (Brown-style correlation correction)",
+        "config": "combination: max of the maximum and a Brown-style Fisher (statistic and df divided by 1.5)",
         "scores": [73.5, 69.4, 76.6],
         "tp_fp_fn": [53, 49, 11],
         "cv": 67.8,
     },
     {
-        "config": "combination: max of the maximum and Fisher's method with the statistic and degrees of freedom divided by 2.0 (Brown-style correlation correction)",
+        "config": "combination: max of the maximum and a Brown-style Fisher (statistic and df divided by 2.0)",
         "scores": [73.5, 69.4, 76.6],
         "tp_fp_fn": [53, 49, 11],
         "cv": 67.8,
     },
     {
-        "config": "combination: max of the maximum and Fisher's method with the statistic and degrees of freedom divided by 3.0 (Brown-style correlation correction)",
+        "config": "combination: max of the maximum and a Brown-style Fisher (statistic and df divided by 3.0)",
         "scores": [73.5, 69.4, 76.6],
         "tp_fp_fn": [53, 49, 11],
         "cv": 67.8,
