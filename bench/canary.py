@@ -52,7 +52,7 @@ COUNT_EFFECTS = (1.0, 1.5, 2.0, 3.0, 5.0)
 MODELS = ("iid_normal", "lognormal", "ar1", "poisson")
 MU, SD, LN_SIGMA, PHI, RATE = 100.0, 20.0, 0.5, 0.7, 0.5
 KAYENTA_CONF, KAYENTA_TOL = 0.98, 0.25
-HISTORY = 240  # pre-canary baseline points offered to hx (only to estimate autocorrelation) in the extra AR(1) column
+HISTORY = 240  # pre-canary baseline points offered to hx (to estimate autocorrelation and scale) in the extra columns
 SWEEP_PHIS = (0.3, 0.5, 0.9)  # reporting only: identical-canary FPR at other autocorrelations than the grid's 0.7
 
 
@@ -89,6 +89,12 @@ def simulate_ar1_with_history(n: int, effect: float, reps: int, rng: np.random.G
     """(history, baseline, canary): the baseline window continues a HISTORY-point pre-canary baseline series."""
     full = MU + SD * ar1_noise(rng, reps, HISTORY + n)
     return full[:, :HISTORY], full[:, HISTORY:], MU * (1 + effect) + SD * ar1_noise(rng, reps, n)
+
+
+def simulate_history(model: str, reps: int, rng: np.random.Generator) -> Array:
+    """HISTORY pre-canary baseline points of an iid model (independent of the cell's own draws)."""
+    z = rng.standard_normal((reps, HISTORY))
+    return MU + SD * z if model == "iid_normal" else MU * np.exp(LN_SIGMA * z)
 
 
 def cell_rng(seed: int, *key: object) -> np.random.Generator:
@@ -199,6 +205,9 @@ def run_grid(reps: int, seed: int, log: Callable[[str], None], null_factor: int 
                     "hx": float(ours.mean()),
                     "kayenta": float((kst > z98).mean()),
                 }
+                if model in ("iid_normal", "lognormal"):  # reporting: what a rollout, which has history, sees
+                    hist_iid = simulate_history(model, cell_reps, cell_rng(seed, model, n, eff, "history"))
+                    row["hx_with_history"] = float(hx_flags(model, base, can, hist_iid).mean())
                 if model == "ar1":
                     with_hist = hx_flags(model, base, can, hist)
                     if cal_z is None or cal_h is None:  # the first effect is the null: calibrate on it
@@ -307,6 +316,8 @@ def print_tables(grid: list[dict[str, object]], seq: list[dict[str, object]], co
                 " | kayenta calibrated to hx FPR || hx given 240 pre-canary baseline points (for phi only)"
                 " | kayenta calibrated to that FPR"
                 if model == "ar1"
+                else " || hx given 240 pre-canary baseline points"
+                if model in ("iid_normal", "lognormal")
                 else ""
             )
         )
@@ -321,6 +332,8 @@ def print_tables(grid: list[dict[str, object]], seq: list[dict[str, object]], co
                 if model == "ar1":
                     v += f" | {_pct(r['kayenta_calibrated'])} || {_pct(r['hx_with_history'])}"
                     v += f" | {_pct(r['kayenta_calibrated_to_hx_with_history'])}"
+                elif "hx_with_history" in r:
+                    v += f" || {_pct(r['hx_with_history'])}"
                 vals.append(v)
             t.add_row(str(n), *vals)
         console.print(t)
