@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -11,7 +12,16 @@ import numpy as np
 import pytest
 
 from hx.errors import BadInput
-from hx.forecast.replay import PredictiveController, grid_history, make_controller, replay, split_trace
+from hx.forecast.replay import (
+    PredictiveController,
+    choose_alpha,
+    development_split,
+    grid_history,
+    make_controller,
+    replay,
+    split_trace,
+    usable_warmup,
+)
 
 DAY = 86400.0
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,8 +51,10 @@ def test_bench_core_on_tiny_data(tmp_path: Path) -> None:
     b = bench()
     t, y = tiny()
     tr = split_trace("tiny", t, y, test_days=0.5, peak_rps=300.0)
-    res = b.run_trace(tr)
-    assert set(res) == {"hpa", "predictive", "static"}
+    res, tuning = b.run_trace(tr)
+    assert set(res) == {"hpa", "predictive", "static", "predictive-default"}
+    assert tuning.config.calibration_alpha == tuning.alpha and tuning.tried
+    assert tuning.development.test_end == tr.test_start and tuning.to_dict()["alpha"] == tuning.alpha
     for r in res.values():
         assert r.replica_hours > 0 and r.slo_violation_minutes >= 0 and r.actions >= 0
         assert r.replicas.shape == r.times.shape and np.all(r.replicas >= 1)
@@ -51,7 +63,7 @@ def test_bench_core_on_tiny_data(tmp_path: Path) -> None:
     assert set(v) >= {"slo_minutes_cut", "replica_hours_ratio", "target_met"}
     png = b.plot(tmp_path / "s.png", {"tiny": res})
     assert png.read_bytes()[:4] == b"\x89PNG"
-    assert b.table([r.summary() for r in res.values()], {"tiny": v}, True).row_count == 3
+    assert b.table([r.summary() for r in res.values()], {"tiny": v}, True).row_count == 4
 
 
 def test_split_cleans_and_scales() -> None:
@@ -97,3 +109,62 @@ def test_predictive_sees_no_future() -> None:
 def test_grid_history_is_a_trailing_mean() -> None:
     g, v = grid_history(np.array([0.0, 60.0, 120.0, 180.0, 240.0, 300.0]), np.array([1.0, 2, 3, 4, 5, 6]), 60.0)
     assert g.tolist() == [300.0, 600.0] and v.tolist() == [3.0, 6.0]
+
+
+def test_development_split_ends_where_the_test_begins() -> None:
+    t, y = tiny()
+    tr = split_trace("tiny", t, y, test_days=0.5, peak_rps=300.0)
+    dev = development_split(tr)
+    assert dev.test_end == tr.test_start and dev.test_start == tr.test_start - 0.5 * DAY
+    assert float(dev.ts[-1]) + dev.step_s <= tr.test_start  # nothing of the test period is in it
+    with pytest.raises(BadInput, match="development"):
+        development_split(split_trace("tiny", t, y, test_days=1.0, peak_rps=300.0))
+
+
+Outcome = tuple[float, float]
+
+
+def outcomes(table: dict[float, Outcome]) -> tuple[list[float], list[float], Callable[[float], Outcome]]:
+    asked: list[float] = []
+
+    def evaluate(a: float) -> Outcome:
+        asked.append(a)
+        return table[a]
+
+    return list(table), asked, evaluate
+
+
+@pytest.mark.parametrize(
+    ("table", "hpa", "want"),
+    [
+        # the smallest SLO-safe alpha with replica-hours <= 0.98 x HPA's
+        ({0.01: (1.0, 120.0), 0.02: (2.0, 97.0), 0.05: (6.0, 90.0), 0.1: (40.0, 80.0)}, (40.0, 100.0), 0.02),
+        # none leaves the cost margin: the cheapest SLO-safe one
+        ({0.01: (1.0, 120.0), 0.02: (4.0, 110.0), 0.05: (9.0, 105.0), 0.1: (40.0, 80.0)}, (40.0, 100.0), 0.05),
+        # HPA has no violations: only zero is SLO-safe
+        ({0.01: (0.0, 95.0), 0.02: (0.0, 90.0), 0.05: (1.0, 85.0)}, (0.0, 100.0), 0.01),
+        # nothing SLO-safe: the most cautious
+        ({0.01: (30.0, 95.0), 0.02: (35.0, 90.0)}, (40.0, 100.0), 0.01),
+    ],
+)
+def test_choose_alpha_rule(table: dict[float, tuple[float, float]], hpa: tuple[float, float], want: float) -> None:
+    alphas, asked, evaluate = outcomes(table)
+    assert choose_alpha(alphas, evaluate, hpa) == want
+    assert len(asked) == len(set(asked))  # each development replay at most once
+
+
+def test_warm_up_runs_before_the_test_days_and_is_not_counted() -> None:
+    t, y = tiny(days=3.0)
+    tr = split_trace("tiny", t, y, test_days=0.5, peak_rps=300.0)
+    assert usable_warmup(tr) == 86400.0
+    assert usable_warmup(split_trace("tiny", t, y, test_days=1.5, peak_rps=300.0)) == 0.5 * DAY
+    cold = replay(tr, "predictive", cap=50.0)
+    warm = replay(tr, "predictive", cap=50.0, warmup_s=usable_warmup(tr))
+    for r in (cold, warm):
+        assert r.times[0] > tr.test_start and r.times.size == r.replicas.size == 720
+    assert warm.meta["warmup_days"] == 1.0 and "warmup_days" not in cold.meta
+    assert warm.provisioned is not None and warm.provisioned.shape == warm.times.shape
+    # a whole day of replicas counted would be > 720 minutes x 1 replica / 60 = 12 h more than the test's own
+    assert warm.replica_hours == pytest.approx(float(np.sum(warm.replicas)) / 60.0, rel=0.05)
+    with pytest.raises(BadInput, match="warm-up"):
+        replay(tr, "predictive", cap=50.0, warmup_s=2.0 * DAY)

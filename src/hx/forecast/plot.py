@@ -27,13 +27,17 @@ def plot_scaling(
     *,
     capacity_rps: float | None = None,
     title: str = "scaling replay",
+    provisioned: ArrayLike | None = None,
 ) -> Path:
     """Write a two-panel PNG and return its path.
 
     ``times`` are unix seconds; ``forecast_band`` is ``(lower, upper)`` or ``(mean, lower, upper)``
     aligned with ``times`` (NaN where there was no forecast), or None; ``replicas_by_policy`` maps a
     policy name to its replicas at each time.  With ``capacity_rps`` the top panel also shows each
-    policy's capacity (replicas x capacity) against the demand.
+    policy's capacity (replicas x capacity) against the demand, up to 1.6x the demand's peak (a static
+    peak provisioning line above that is off the chart; its replicas are in the bottom panel).
+    ``provisioned`` (like ``times``, NaN where absent) is the demand the predictive policy provisioned
+    for, drawn as a dotted line.
     """
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -59,6 +63,11 @@ def plot_scaling(
         top.fill_between(when, lower, upper, color="tab:blue", alpha=0.25, lw=0, label="forecast interval")
         if len(band) == 3:
             top.plot(when, band[0], color="tab:blue", lw=1.0, ls="--", label="forecast")
+    if provisioned is not None:
+        pv = np.asarray(provisioned, dtype=np.float64)
+        if pv.shape != t.shape:
+            raise BadInput(f"provisioned must be like times, got {pv.shape}", field="provisioned")
+        top.plot(when, pv, color="tab:blue", lw=0.8, ls=":", label="predictive: demand provisioned for")
     colors = ["tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink"]
     for i, (name, reps) in enumerate(replicas_by_policy.items()):
         r = np.asarray(reps, dtype=np.float64)
@@ -70,10 +79,13 @@ def plot_scaling(
             top.step(when, r * capacity_rps, where="post", color=c, lw=0.8, alpha=0.7, label=f"{name} capacity")
     top.set_ylabel("req/s")
     top.set_title(title)
-    top.legend(loc="upper left", fontsize=8)
+    peak = float(np.nanmax(d)) if np.isfinite(d).any() else 0.0
+    if peak > 0:  # a far higher capacity line (static peak provisioning) must not flatten the demand
+        top.set_ylim(0.0, 1.6 * peak)
+    top.legend(loc="upper left", fontsize=7, ncol=4, framealpha=0.85)
     bottom.set_ylabel("replicas")
     bottom.set_xlabel("time (UTC)")
-    bottom.legend(loc="upper left", fontsize=8)
+    bottom.legend(loc="upper left", fontsize=7, ncol=len(replicas_by_policy) or 1, framealpha=0.85)
     fig.autofmt_xdate()
     fig.tight_layout()
     out = Path(out_png)

@@ -14,19 +14,24 @@ Policies (all start from the replicas the first minute needs at 70 % utilisation
   pod at 0 % on scale-up -- read once per simulated minute and evaluated at each of the minute's four
   15-second syncs (the rate limit applies per sync);
 - ``predictive``: :class:`~hx.forecast.engine.ServiceScaler`, the predictive-scaler engine's own logic,
-  deciding once a minute (the engine's default interval);
+  deciding once a minute (the engine's default interval), with the engine's defaults unless a
+  ``config`` is given -- the benchmark gives the calibrated mode of :func:`tune_predictive`;
 - ``static``: the replicas the training history's peak (of 5-minute means) needs at 70 % utilisation,
   never changed.
 
 Every change of the replica count is one scaling action.
+
+Development split: :func:`development_split` replays the ``test_days`` just before the test period,
+with the history before *them* to learn from -- what :func:`tune_predictive` chooses the calibrated
+policy's ``alpha`` on, so nothing is tuned on the replayed test days.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,6 +55,33 @@ TARGET = 0.7
 #: days replayed by default: the last week, except Alibaba (7.8 days in all: its last two days)
 DEFAULT_TEST_DAYS = {"nasa": 7.0, "azure": 7.0, "alibaba": 2.0}
 MIN_TRAIN_DAYS = 1.0
+#: the benchmark's predictive policy: the engine's calibrated mode (the flat 20 % buffer and 70 % floor
+#: of the defaults cost more replica-hours than HPA on the development period of every trace).  The
+#: calibrated bound is provisioned at 80 % utilisation (the simulated SLO targets are set at 1.2x the
+#: p99 at 80 %), the reactive floor is the last start-up time's mean demand at 80 %, and scale-in
+#: waits one start-up time (a replica removed sooner could not be back in time) with no step limit.
+CALIBRATED: dict[str, float] = {
+    "max_utilization": 0.8,
+    "target_utilization": 0.8,
+    "demand_window_s": 120.0,
+    "scale_in_window_s": 120.0,
+    "scale_in_step": 1.0,
+}
+#: the calibration's exceedance rates tried on the development period, most cautious first
+ALPHAS: tuple[float, ...] = (0.001, 0.003, 0.01, 0.02, 0.035, 0.05, 0.07, 0.085, 0.1, 0.14)
+#: SLO half on development data: violations + SLO_Z x sqrt(violations) within half of HPA's (Poisson room)
+SLO_Z = 2.0
+#: cost half on development data: replica-hours at most (1 - COST_MARGIN) x HPA's
+COST_MARGIN = 0.02
+#: the benchmark starts its predictive policies this long before the replayed days (not counted), so
+#: that the calibration has a day of its own errors when the judged period begins
+WARMUP_S = 86400.0
+
+
+def usable_warmup(tr: ReplayTrace, want_s: float = WARMUP_S) -> float:
+    """``want_s``, shortened so that at least :data:`MIN_TRAIN_DAYS` of history remain before the warm-up."""
+    room = tr.test_start - float(tr.ts[0]) - MIN_TRAIN_DAYS * 86400.0
+    return max(0.0, min(want_s, math.floor(room / 3600.0) * 3600.0))
 
 
 @dataclass(frozen=True)
@@ -175,6 +207,21 @@ def grid_history(ts: FloatArray, rps: FloatArray, step_s: float) -> tuple[FloatA
         return first + GRID_S * np.arange(n), np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
+def development_split(tr: ReplayTrace) -> ReplayTrace:
+    """The same service's ``test_days`` before the test period, replayed with only the history before them."""
+    span = tr.test_end - tr.test_start
+    keep = tr.ts + tr.step_s <= tr.test_start
+    ts, rps = tr.ts[keep], tr.rps[keep]
+    start = tr.test_start - span
+    if ts.size == 0 or start - float(ts[0]) < MIN_TRAIN_DAYS * 86400.0:
+        raise BadInput(
+            f"{tr.name}: a development period of {span / 86400.0:g} days before the test leaves less than "
+            f"{MIN_TRAIN_DAYS:g} day of history; replay fewer days",
+            field="days",
+        )
+    return ReplayTrace(f"{tr.name} (development)", ts, rps, tr.step_s, start, tr.test_start)
+
+
 # ---- controllers ----------------------------------------------------------------------------------
 
 
@@ -208,6 +255,8 @@ class PredictiveController:
     scaler: ServiceScaler
     startup_s: float
     band: list[tuple[float, float, float, float]] = field(default_factory=list)
+    #: (ready at, the demand the decision provisioned for: the calibrated bound or the forecast's peak)
+    provisioned: list[tuple[float, float]] = field(default_factory=list)
 
     def decide(self, now_s: float, replicas: int, demand: float, sim: Simulation) -> int:
         if now_s % GRID_S < 1e-6:  # a 5-minute bucket just closed: the scaler may see it
@@ -220,6 +269,8 @@ class PredictiveController:
             at = now_s + self.startup_s
             m, lo, hi = (float(np.interp(at, fc.timestamps, a)) for a in (fc.mean, fc.lower, fc.upper))
             self.band.append((at, m, lo, hi))
+        if d.forecast_peak is not None and math.isfinite(d.forecast_peak):
+            self.provisioned.append((now_s + self.startup_s, d.forecast_peak))
         return d.replicas
 
 
@@ -238,6 +289,8 @@ class ReplayResult:
     replicas: FloatArray
     band: FloatArray | None
     meta: dict[str, Any] = field(default_factory=dict)
+    #: predictive only: the demand each decision provisioned for, at the time its replicas are ready
+    provisioned: FloatArray | None = None
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -250,7 +303,9 @@ class ReplayResult:
         }
 
 
-def build_sim(tr: ReplayTrace, cap: float, startup_s: float, replicas: int, seed: int) -> Simulation:
+def build_sim(
+    tr: ReplayTrace, cap: float, startup_s: float, replicas: int, seed: int, start: float | None = None
+) -> Simulation:
     idx = np.arange(tr.ts.size)
     ok = np.isfinite(tr.rps)
     filled = np.interp(idx, idx[ok], tr.rps[ok])  # the sim needs a level everywhere: gaps interpolated
@@ -260,7 +315,8 @@ def build_sim(tr: ReplayTrace, cap: float, startup_s: float, replicas: int, seed
     svc = ServiceSpec(SERVICE, capacity_rps=cap, replicas=replicas, base_rate_rps=mean, startup_s=startup_s,
                       slo=SLO(latency_p99_s=slo, error_rate=0.01), base_latency_s=0.004)  # fmt: skip
     spec = FleetSpec((svc,), shape=shape, nodes=4, seed=seed)
-    return Simulation(spec, step_s=STEP_S, start=datetime.fromtimestamp(tr.test_start, UTC), history_mb=64.0)
+    at = datetime.fromtimestamp(tr.test_start if start is None else start, UTC)
+    return Simulation(spec, step_s=STEP_S, start=at, history_mb=64.0)
 
 
 def make_controller(
@@ -288,43 +344,196 @@ def replay(
     startup_s: float = 120.0,
     seed: int = 1,
     config: ScalerConfig | None = None,
+    warmup_s: float = 0.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> ReplayResult:
-    """Replay ``tr``'s test period under ``policy``; SLO-violation minutes, replica-hours and actions."""
-    ctl = make_controller(policy, tr, cap, startup_s, config)
-    first = float(tr.rps[np.searchsorted(tr.ts, tr.test_start)]) if tr.ts[-1] >= tr.test_start else math.nan
+    """Replay ``tr``'s test period under ``policy``; SLO-violation minutes, replica-hours and actions.
+
+    ``warmup_s``: the policy starts running that long before the test period, on the same simulated
+    service, fitted only on the history before *its* start; nothing of the warm-up is counted (a
+    scaler in production has been running before any week one judges it on).
+    """
+    if not (math.isfinite(warmup_s) and warmup_s >= 0):
+        raise BadInput(f"warmup_s must be >= 0 seconds, got {warmup_s}", field="warmup_s")
+    start = math.floor((tr.test_start - warmup_s) / STEP_S) * STEP_S
+    if warmup_s > 0 and start - float(tr.ts[0]) < MIN_TRAIN_DAYS * 86400.0:
+        have = f"less than {MIN_TRAIN_DAYS:g} day of history"
+        raise BadInput(f"a warm-up of {warmup_s:g} s leaves {have}; see usable_warmup", field="warmup_s")
+    ctl = make_controller(policy, replace(tr, test_start=start), cap, startup_s, config)
+    first = float(tr.rps[np.searchsorted(tr.ts, start)]) if tr.ts[-1] >= start else math.nan
     start_reps = max(1, replicas_for(first if math.isfinite(first) else 0.0, cap, TARGET))
     if isinstance(ctl, StaticController):
         start_reps = ctl.replicas
-    sim = build_sim(tr, cap, startup_s, start_reps, seed)
-    steps = int((tr.test_end - tr.test_start) // STEP_S)
-    reps, actions = start_reps, 0
-    desired = np.empty(steps)
+    sim = build_sim(tr, cap, startup_s, start_reps, seed, start)
+    steps = int((tr.test_end - start) // STEP_S)
+    reps, actions, test_reps = start_reps, 0, start_reps
+    desired: list[int] = []
     every = max(1, steps // 50)
     for k in range(steps):
         sim.step()
         demand = float(sim.series(SERVICE, "request_rate", t_from=sim.t)[1][-1])
         new = ctl.decide(sim.t, reps, demand, sim)
+        counted = sim.t > tr.test_start + 1e-6
+        if not counted:
+            test_reps = new
         if new != reps:
             sim.scale(SERVICE, new)
-            reps, actions = new, actions + 1
-        desired[k] = reps
+            reps, actions = new, actions + counted
+        if counted:
+            desired.append(reps)
         if progress is not None and (k % every == 0 or k == steps - 1):
             progress(k + 1, steps)
-    times, demand_s = sim.series(SERVICE, "request_rate")
-    band = _band(ctl, times) if isinstance(ctl, PredictiveController) else None
+    t0 = tr.test_start + 1e-6
+    times, demand_s = sim.series(SERVICE, "request_rate", t_from=t0)
+    band = prov = None
+    if isinstance(ctl, PredictiveController):
+        band = _along(ctl.band, times)
+        prov = _along(ctl.provisioned, times)
+    meta: dict[str, Any] = {"start_replicas": test_reps}
+    if warmup_s > 0:
+        meta["warmup_days"] = round((tr.test_start - start) / 86400.0, 3)
     return ReplayResult(
-        tr.name, policy, slo_violation_minutes(sim), replica_minutes(sim) / 60.0, actions, times, demand_s,
-        desired[: times.size], band, meta={"start_replicas": start_reps},
+        tr.name, policy, slo_violation_minutes(sim, t_from=t0), replica_minutes(sim, t_from=t0) / 60.0, actions,
+        times, demand_s, np.asarray(desired[: times.size], dtype=np.float64), band, meta=meta,
+        provisioned=None if prov is None else prov[0],
     )  # fmt: skip
 
 
-def _band(ctl: PredictiveController, times: FloatArray) -> FloatArray | None:
-    if not ctl.band:
+def _along(rows: Sequence[tuple[float, ...]], times: FloatArray) -> FloatArray | None:
+    """Rows of ``(t, v1, v2, ...)`` interpolated onto ``times`` (NaN outside them): shape (k, len(times))."""
+    if not rows:
         return None
-    b = np.array(ctl.band)
-    out = np.full((3, times.size), np.nan)
+    b = np.array(rows)
+    out = np.full((b.shape[1] - 1, times.size), np.nan)
     inside = (times >= b[0, 0]) & (times <= b[-1, 0])
-    for i in range(3):
+    for i in range(b.shape[1] - 1):
         out[i, inside] = np.interp(times[inside], b[:, 0], b[:, i + 1])
     return out
+
+
+# ---- choosing the calibrated policy on development data -------------------------------------------
+
+Outcome = tuple[float, float]  # (SLO-violation minutes, replica-hours)
+
+
+def choose_alpha(alphas: Sequence[float], evaluate: Callable[[float], Outcome], hpa: Outcome) -> float:
+    """The calibration's ``alpha`` by the development rule (pure given ``evaluate``; it is called lazily).
+
+    1. *SLO-safe*: violations ``v`` with ``v + SLO_Z sqrt(v) <= 0.5 x`` HPA's (``v == 0`` when HPA has
+       none) -- the target's SLO half with room for the count's own noise;
+    2. among the SLO-safe ``alpha`` (a prefix of ``alphas``: violations grow with ``alpha``), the smallest
+       whose replica-hours are at most ``(1 - COST_MARGIN)`` x HPA's (cost falls with ``alpha``) -- the
+       most SLO headroom that still leaves the cost half some room; when none does, the cheapest
+       SLO-safe one; when none is SLO-safe, the most cautious ``alpha``.
+
+    Both searches are bisections over ``alphas`` (sorted ascending), so few replays are needed.
+
+    >>> outcomes = {0.01: (2.0, 110.0), 0.02: (4.0, 100.0), 0.05: (9.0, 95.0), 0.1: (30.0, 90.0)}
+    >>> choose_alpha(list(outcomes), outcomes.__getitem__, (40.0, 100.0))
+    0.05
+    """
+    a = sorted(alphas)
+    if not a:
+        raise BadInput("need at least one alpha to choose from", field="alphas")
+    seen: dict[float, Outcome] = {}
+
+    def out(i: int) -> Outcome:
+        if a[i] not in seen:
+            seen[a[i]] = evaluate(a[i])
+        return seen[a[i]]
+
+    def safe(i: int) -> bool:
+        v = out(i)[0]
+        return v == 0 if hpa[0] <= 0 else v + SLO_Z * math.sqrt(v) <= 0.5 * hpa[0]
+
+    def cheap(i: int) -> bool:
+        return out(i)[1] <= (1.0 - COST_MARGIN) * hpa[1]
+
+    if not safe(0):
+        return a[0]
+    top = _first_true(lambda i: not safe(i), 0, len(a) - 1) - 1
+    if not cheap(top):
+        return a[top]
+    return a[_first_true(cheap, 0, top)]
+
+
+def _first_true(pred: Callable[[int], bool], lo: int, hi: int) -> int:
+    """The first index in ``[lo, hi]`` where ``pred`` (false, then true) holds; ``hi + 1`` if none does."""
+    if not pred(hi):
+        return hi + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if pred(mid) else (mid + 1, hi)
+    return lo
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The calibrated policy chosen on a development period, with what was tried there."""
+
+    alpha: float
+    config: ScalerConfig
+    development: ReplayTrace
+    hpa: Outcome
+    tried: dict[float, Outcome]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alpha": self.alpha,
+            "settings": {**CALIBRATED, "calibration_alpha": self.alpha, "scaling_buffer": "not used (calibrated)"},
+            "development": self.development.describe(),
+            "hpa": {"slo_violation_minutes": self.hpa[0], "replica_hours": round(self.hpa[1], 1)},
+            "tried": [
+                {"alpha": k, "slo_violation_minutes": v[0], "replica_hours": round(v[1], 1)}
+                for k, v in sorted(self.tried.items())
+            ],
+            "rule": (
+                f"SLO-safe: v + {SLO_Z:g} sqrt(v) <= 0.5 x HPA's (0 if HPA has none); of those the smallest "
+                f"alpha with replica-hours <= {1 - COST_MARGIN:g} x HPA's, else the cheapest SLO-safe one"
+            ),
+        }
+
+
+def calibrated_config(alpha: float, base: ScalerConfig | None = None) -> ScalerConfig:
+    """The benchmark's predictive settings (:data:`CALIBRATED`) with calibration ``alpha``."""
+    cfg = base or ScalerConfig(min_replicas=1, max_replicas=1000, refit_s=86400.0)
+    c = CALIBRATED
+    return replace(
+        cfg,
+        calibration_alpha=alpha,
+        max_utilization=c["max_utilization"],
+        target_utilization=c["target_utilization"],
+        demand_window_s=c["demand_window_s"],
+        scale_in_window_s=c["scale_in_window_s"],
+        scale_in_step=c["scale_in_step"],
+    )
+
+
+def tune_predictive(
+    tr: ReplayTrace,
+    *,
+    cap: float = 50.0,
+    startup_s: float = 120.0,
+    seed: int = 1,
+    alphas: Sequence[float] = ALPHAS,
+) -> Tuning:
+    """Choose the calibrated policy's ``alpha`` on ``tr``'s development split (never its test days).
+
+    HPA replays the development days as it does the test days; each calibrated candidate is warmed up
+    for :func:`usable_warmup` before them, as the benchmark warms it before the test days.
+    """
+    dev = development_split(tr)
+    h = replay(dev, "hpa", cap=cap, startup_s=startup_s, seed=seed)
+    hpa = (h.slo_violation_minutes, h.replica_hours)
+    tried: dict[float, Outcome] = {}
+
+    warm = usable_warmup(dev)
+
+    def evaluate(alpha: float) -> Outcome:
+        cfg = calibrated_config(alpha)
+        r = replay(dev, "predictive", cap=cap, startup_s=startup_s, seed=seed, config=cfg, warmup_s=warm)
+        tried[alpha] = (r.slo_violation_minutes, r.replica_hours)
+        return tried[alpha]
+
+    alpha = choose_alpha(alphas, evaluate, hpa)
+    return Tuning(alpha, calibrated_config(alpha), dev, hpa, tried)
