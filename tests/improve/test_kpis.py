@@ -36,3 +36,15 @@ def test_an_empty_window_has_no_data(iplatform: Platform) -> None:
     v = kpis.compute(kpis.gather(iplatform, T0, 86400.0))
     assert v["deploy.change_failure_rate"] is None and v["heal.mttr_median_s"] is None
     assert v["heal.auto_resolved_rate"] is None and v["detect.anomalies_per_day"] == 0.0
+
+
+def test_a_predicted_incident_fixed_by_a_runbook_counts_as_healed_but_not_for_mttr(iplatform: Platform) -> None:
+    from dataclasses import replace
+
+    from hx.heal.models import IncidentRepo
+    from tests.improve.conftest import incident
+
+    inc = incident(T0 - timedelta(hours=1), {}, "memory_leak", "fixed by runbook restart on api, verified")
+    IncidentRepo(iplatform.store).insert(replace(inc, kind="predicted"))
+    v = kpis.compute(kpis.gather(iplatform, T0, 86400.0))
+    assert v["heal.auto_resolved_rate"] == 1.0 and v["heal.mttr_median_s"] is None

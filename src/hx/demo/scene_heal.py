@@ -116,15 +116,21 @@ def scene_heal(ctx: DemoContext) -> dict[str, Any]:
         target = ctx.sim.names[2]
         ctx.sim.inject(Fault("memory_leak", service=target, magnitude=0.02))
         ctx.console.print(f"injected a memory leak into [bold]{target}[/bold] (2 % of memory per minute)")
+        injected_at = ctx.clock.now()
         _run(ctx, engine, alerter, 3600)
-        leak = [i for i in engine.incidents.list(limit=50) if i.service == target]
+        # the newest incident on the target since the fault (earlier scenes' incidents may be on it too)
+        leak = [i for i in engine.incidents.list(limit=50) if i.service == target and i.opened_at >= injected_at]
         if leak:
-            _show(ctx, engine, leak[-1].id)
+            _show(ctx, engine, leak[0].id)
         body = {"alerts": [{"name": "MysteryBehaviour", "service": ctx.sim.names[0], "severity": "error",
                             "starts_at": ctx.clock.now().isoformat()}]}  # fmt: skip
         engine.intake.hx_alerts(json.dumps(body).encode(), ctx.clock.now())
         _run(ctx, engine, alerter, 120)
         unknown = engine.incidents.list(limit=1)[0]
+        for _ in range(30):  # triage waits for the picture, then the policy pages on-call after its delay
+            if any(p == "/pd" for p, _ in got):
+                break
+            _run(ctx, engine, alerter, 60)
         _show(ctx, engine, unknown.id)
         for path, payload in got:
             text = payload.get("text") or payload.get("payload", {}).get("summary") or payload.get("event_action")
@@ -133,7 +139,7 @@ def scene_heal(ctx: DemoContext) -> dict[str, Any]:
             subject = next((ln for ln in raw.decode(errors="replace").splitlines() if ln.startswith("Subject:")), "")
             ctx.console.print(f"[cyan]email[/cyan] received: {subject}")
         return {
-            "leak_incident": leak[-1].to_json() if leak else None,
+            "leak_incident": leak[0].to_json() if leak else None,
             "unknown_incident": unknown.to_json(),
             "slack_messages": sum(1 for p, _ in got if p == "/slack"),
             "pagerduty_events": sum(1 for p, _ in got if p == "/pd"),

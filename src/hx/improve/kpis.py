@@ -78,15 +78,14 @@ def mttr_p90_s(kp: KpiInputs) -> float | None:
 
 
 def auto_resolved_rate(kp: KpiInputs) -> float | None:
-    """Share of resolved reactive incidents that a verified runbook fixed."""
-    done = [i for i in kp.incidents if i.kind == "reactive" and i.resolved_at is not None]
+    """Share of resolved incidents (reactive or predicted) that a verified runbook fixed."""
+    done = [i for i in kp.incidents if i.resolved_at is not None]
     return sum(i.resolution.startswith(FIXED_BY_RUNBOOK) for i in done) / len(done) if done else None
 
 
 def escalation_rate(kp: KpiInputs) -> float | None:
-    """Share of reactive incidents that were escalated to people."""
-    react = [i for i in kp.incidents if i.kind == "reactive"]
-    return sum(i.id in kp.escalated for i in react) / len(react) if react else None
+    """Share of incidents (reactive or predicted) that were escalated to people."""
+    return sum(i.id in kp.escalated for i in kp.incidents) / len(kp.incidents) if kp.incidents else None
 
 
 def open_incidents(kp: KpiInputs) -> float | None:
