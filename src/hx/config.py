@@ -97,6 +97,10 @@ class PredictiveScaling(Section):
     min_replicas: int = Field(1, ge=0)
     max_replicas: int = Field(100, ge=1)
     interval_s: float = Field(60.0, gt=0)
+    calibration_alpha: float | None = Field(
+        None, gt=0, lt=0.5, description="calibrated mode: the rate at which the demand bound may be exceeded (off)"
+    )
+    max_utilization: float = Field(0.8, gt=0.0, le=1.0, description="calibrated mode: bound sized at this")
 
 
 class CostOptimization(Section):

@@ -272,3 +272,14 @@ def test_calibrated_mode_is_off_by_default_and_switched_on_by_alpha() -> None:
         d = s.decide(now + 60.0 * k, 8, float(rng.poisson(250.0)) if k % 17 else math.nan)
         assert isinstance(d.replicas, int) and 1 <= d.replicas <= 100
     assert "calibrated bound" in d.reason or "hold" in d.reason
+
+
+def test_calibrated_mode_is_switched_on_from_the_settings() -> None:
+    from hx.config import load_settings
+    from hx.forecast.engine import ScalerConfig
+
+    s = load_settings(environ={}, overrides={"intelligent_monitoring.predictive_scaling.calibration_alpha": 0.05})
+    cfg = ScalerConfig.from_settings(s.settings.intelligent_monitoring.predictive_scaling)
+    assert cfg.calibration_alpha == 0.05 and cfg.max_utilization == 0.8
+    assert ScalerConfig.from_settings(load_settings(environ={}).settings.intelligent_monitoring.predictive_scaling
+                                      ).calibration_alpha is None  # fmt: skip

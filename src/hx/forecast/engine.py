@@ -102,6 +102,8 @@ class ScalerConfig:
             "target_utilization": cfg.target_utilization,
             "min_replicas": cfg.min_replicas,
             "max_replicas": cfg.max_replicas,
+            "calibration_alpha": cfg.calibration_alpha,
+            "max_utilization": cfg.max_utilization,
         }
         return cls(**{**base, **overrides})
 
