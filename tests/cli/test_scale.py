@@ -86,3 +86,16 @@ def test_forecast_a_service_of_the_sim(tmp_path: Path) -> None:
                           "sim.checkpoint=false", "forecast", "frontend", "--model", "naive"], tmp_path)  # fmt: skip
     assert code == 0, err
     assert json.loads(out)["series"] == "frontend/request_rate"
+
+
+def test_simulate_the_calibrated_mode(tmp_path: Path, trace_csv: Path) -> None:
+    base = ["--json", "scale", "simulate", "--trace", str(trace_csv), "--policy", "predictive", "--days", "0.25"]
+    code, out, err = run([*base, "--calibration-alpha", "0.05"], tmp_path)
+    assert code == 0, err
+    calibrated = json.loads(out)["results"][0]
+    code, out, err = run(base, tmp_path)
+    assert code == 0, err
+    default = json.loads(out)["results"][0]
+    assert calibrated["replica_hours"] > 0 and calibrated != default
+    code, _, err = run([*base, "--calibration-alpha", "0.9"], tmp_path)
+    assert code == 2

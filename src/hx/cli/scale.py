@@ -33,17 +33,31 @@ def simulate(
     capacity: float = typer.Option(50.0, "--capacity", help="req/s one replica serves"),
     startup: float = typer.Option(120.0, "--startup", help="replica start-up time, seconds"),
     seed: int = typer.Option(1, "--seed"),
+    calibration_alpha: float | None = typer.Option(
+        None,
+        "--calibration-alpha",
+        min=0.0005,
+        max=0.49,
+        help="predictive in calibrated mode: how often its demand bound may be exceeded (after a day's warm-up)",
+    ),
 ) -> None:
     """Replay the last days of a trace through the simulated fleet; SLO-violation minutes and replica-hours."""
     from hx.forecast.plot import plot_scaling
-    from hx.forecast.replay import POLICIES, prepare_trace, replay
+    from hx.forecast.replay import POLICIES, calibrated_config, prepare_trace, replay, usable_warmup
 
     c = ctx_of(ctx)
     for p in policy:
         if p not in POLICIES:
             raise BadInput(f"policy must be one of {', '.join(POLICIES)}, got {p!r}", field="--policy")
     tr = prepare_trace(trace, test_days=days or 1.0)
-    results = {p: replay(tr, p, cap=capacity, startup_s=startup, seed=seed) for p in dict.fromkeys(policy)}
+
+    def run(p: str) -> Any:
+        if p != "predictive" or calibration_alpha is None:
+            return replay(tr, p, cap=capacity, startup_s=startup, seed=seed)
+        cfg = calibrated_config(calibration_alpha)
+        return replay(tr, p, cap=capacity, startup_s=startup, seed=seed, config=cfg, warmup_s=usable_warmup(tr))
+
+    results = {p: run(p) for p in dict.fromkeys(policy)}
     data: dict[str, Any] = {**tr.describe(), "capacity_rps": capacity, "startup_s": startup,
                             "results": [r.summary() for r in results.values()]}  # fmt: skip
     if png is not None:
