@@ -75,20 +75,12 @@ def cycle(
 @improve_app.command("gates")
 def gates(ctx: typer.Context) -> None:
     """Evaluate the quality gates now, without acting on models. Exit 1 if one fails."""
-    from hx.improve.cycle import ImprovementCycle
-
-    c = ctx_of(ctx)
-    cyc = ImprovementCycle(c.platform())
-    from hx.improve import gates as gates_mod
     from hx.improve import reports
 
-    values = cyc.kpis(c.platform().clock.now())
-    for k, v in (reports.latest(c.platform()) or {}).get("kpis", {}).items():
-        if k.startswith("model."):
-            values[k] = v
-    results = [g.to_json() for g in gates_mod.evaluate(cyc.cfg.quality_gates, values)]
-    c.emit(results) if c.as_json else c.console.print(gate_table(results))
-    if any(g["status"] == "fail" for g in results):
+    c = ctx_of(ctx)
+    now = reports.gates_now(c.platform())
+    c.emit(now["gates"]) if c.as_json else c.console.print(gate_table(now["gates"]))
+    if not now["passed"]:
         raise typer.Exit(1)
 
 

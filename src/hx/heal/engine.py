@@ -28,6 +28,7 @@ from hx.heal.incidents import IncidentManager
 from hx.heal.intake import AlertIntake, anomaly_row
 from hx.heal.models import (
     EXEC_ACTIVE,
+    FIXED_BY_RUNBOOK,
     OPEN_STATES,
     AlertRepo,
     AlertRow,
@@ -238,7 +239,7 @@ class HealEngine:
         if not inc.is_open:
             return
         if ex.state == "succeeded":
-            self._resolve(inc, "hx:self-healing", f"fixed by runbook {ex.runbook} on {ex.target}, verified", now)
+            self._resolve(inc, "hx:self-healing", f"{FIXED_BY_RUNBOOK} {ex.runbook} on {ex.target}, verified", now)
         else:
             self.escalator.escalate(inc, f"runbook {ex.runbook} ended {ex.state}: {ex.reason}")
 

@@ -57,6 +57,10 @@ class AlertRow:
         return out
 
 
+#: how the engine words the resolution of an incident that a verified runbook fixed
+FIXED_BY_RUNBOOK = "fixed by runbook"
+
+
 @dataclass(frozen=True)
 class Incident:
     id: int
@@ -84,6 +88,11 @@ class Incident:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATES
+
+    @property
+    def healed_by_runbook(self) -> bool:
+        """Resolved by a runbook whose fix was verified (the engine's own resolution)."""
+        return self.resolved_at is not None and self.resolution.startswith(FIXED_BY_RUNBOOK)
 
     def mttr_s(self) -> float | None:
         return (self.resolved_at - self.opened_at).total_seconds() if self.resolved_at is not None else None

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from hx.platform import Platform
 
 FAILED_STATES = ("rolled_back", "failed")
-FIXED_BY_RUNBOOK = "fixed by runbook"
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,7 @@ def mttr_p90_s(kp: KpiInputs) -> float | None:
 def auto_resolved_rate(kp: KpiInputs) -> float | None:
     """Share of resolved incidents (reactive or predicted) that a verified runbook fixed."""
     done = [i for i in kp.incidents if i.resolved_at is not None]
-    return sum(i.resolution.startswith(FIXED_BY_RUNBOOK) for i in done) / len(done) if done else None
+    return sum(i.healed_by_runbook for i in done) / len(done) if done else None
 
 
 def escalation_rate(kp: KpiInputs) -> float | None:

@@ -22,9 +22,8 @@ import numpy as np
 from hx.registry import Registry
 
 if TYPE_CHECKING:
+    from hx.heal.models import Incident
     from hx.platform import Platform
-
-FIXED_BY_RUNBOOK = "fixed by runbook"
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,7 @@ class IncidentLearner:
         for inc in repo.list(status=("resolved",), limit=100_000):
             if not inc.features or inc.resolved_at is None:
                 continue
-            label, at = _incident_label(repo.timeline(inc.id), inc.incident_class, inc.resolution, inc.resolved_at)
+            label, at = _incident_label(repo.timeline(inc.id), inc)
             if label is None or label not in CLASSES:
                 continue
             rows.append((at, vector(inc.features).tolist(), label, classify_rules(inc.features)[0]))
@@ -133,16 +132,12 @@ class IncidentLearner:
         return list(model.predict(x)) if len(x) else []
 
 
-def _incident_label(
-    timeline: Sequence[dict[str, Any]], predicted: str, resolution: str, resolved_at: datetime
-) -> tuple[str | None, datetime]:
+def _incident_label(timeline: Sequence[dict[str, Any]], inc: Incident) -> tuple[str | None, datetime]:
     """A person's label wins (the latest one); else a verified runbook's fix confirms the class it was run for."""
     for entry in reversed(timeline):
         if entry["kind"] == "labelled":
             return str(entry["detail"]["class"]), datetime.fromisoformat(entry["ts"])
-    if resolution.startswith(FIXED_BY_RUNBOOK):
-        return predicted, resolved_at
-    return None, resolved_at
+    return (inc.incident_class if inc.healed_by_runbook else None), inc.resolved_at or inc.updated_at
 
 
 LEARNERS.add(StrategyLearner.model_name, StrategyLearner())

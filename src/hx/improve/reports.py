@@ -29,6 +29,23 @@ def latest(platform: Platform) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
+def gates_now(platform: Platform) -> dict[str, Any]:
+    """Every quality gate against the KPIs now, without acting on models: model gates use the latest cycle's
+    live accuracy.  A gate on a KPI nobody computes is a :class:`~hx.errors.ConfigError`."""
+    from hx.improve import gates, kpis
+    from hx.improve.learners import LEARNERS
+
+    cfg = platform.settings.continuous_improvement
+    gates.check_metrics(cfg.quality_gates, kpis.KPIS, LEARNERS.names())
+    now = platform.clock.now()
+    values = kpis.compute(kpis.gather(platform, now, cfg.kpi_window_s))
+    last = latest(platform)
+    values.update({k: v for k, v in (last or {}).get("kpis", {}).items() if k.startswith("model.")})
+    results = [g.to_json() for g in gates.evaluate(cfg.quality_gates, values)]
+    return {"at": now.isoformat(), "passed": all(g["status"] != "fail" for g in results), "gates": results,
+            "models_reviewed_at": last["at"] if last else None}  # fmt: skip
+
+
 def model_status(platform: Platform, names: list[str]) -> list[dict[str, Any]]:
     """Each learner's versions and stages, and what the latest cycle measured of it."""
     last = latest(platform)

@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from hx.api.auth import authorize, register_roles
-from hx.improve import gates as gates_mod
 from hx.improve import kpis as kpis_mod
 from hx.improve import reports
 from hx.improve.component import engine
@@ -44,17 +43,7 @@ def kpis(request: Request) -> dict[str, Any]:
 @router.get("/improve/gates")
 def gates(request: Request) -> dict[str, Any]:
     """Every quality gate against the KPIs now; model gates use the latest cycle's live accuracy."""
-    p = _platform(request)
-    cfg = p.settings.continuous_improvement
-    now = p.clock.now()
-    values = kpis_mod.compute(kpis_mod.gather(p, now, cfg.kpi_window_s))
-    last = reports.latest(p)
-    for k, v in (last or {}).get("kpis", {}).items():
-        if k.startswith("model."):
-            values[k] = v
-    results = gates_mod.evaluate(cfg.quality_gates, values)
-    return {"at": now.isoformat(), "passed": all(g.status != "fail" for g in results),
-            "gates": [g.to_json() for g in results], "models_reviewed_at": last["at"] if last else None}  # fmt: skip
+    return reports.gates_now(_platform(request))
 
 
 @router.get("/improve/cycles")
