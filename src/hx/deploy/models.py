@@ -86,9 +86,15 @@ class DeploymentRepo:
         return _row(r)
 
     def list(
-        self, service: str | None = None, states: tuple[str, ...] | None = None, limit: int = 100
+        self,
+        service: str | None = None,
+        states: tuple[str, ...] | None = None,
+        limit: int = 100,
+        since: datetime | None = None,
     ) -> builtins.list[Deployment]:
         q = select(deployments).order_by(deployments.c.id.desc()).limit(limit)
+        if since is not None:
+            q = q.where(deployments.c.created_at >= since)
         if service:
             q = q.where(deployments.c.service == service)
         if states:

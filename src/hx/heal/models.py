@@ -202,8 +202,11 @@ class IncidentRepo:
         service: str | None = None,
         kind: str | None = None,
         limit: int = 100,
+        since: datetime | None = None,
     ) -> list[Incident]:
         q = select(heal_incidents).order_by(heal_incidents.c.id.desc()).limit(limit)
+        if since is not None:
+            q = q.where(heal_incidents.c.opened_at >= since)
         if status:
             q = q.where(heal_incidents.c.status.in_(status))
         if service:

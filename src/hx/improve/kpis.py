@@ -117,8 +117,8 @@ def gather(platform: Platform, now: datetime, window_s: float) -> KpiInputs:
     from hx.store.tables import events
 
     since = now - timedelta(seconds=window_s)
-    deps = [d for d in DeploymentRepo(platform.store).list(limit=100_000) if since <= d.created_at <= now]
-    incs = [i for i in IncidentRepo(platform.store).list(limit=100_000) if since <= i.opened_at <= now]
+    deps = [d for d in DeploymentRepo(platform.store).list(limit=100_000, since=since) if d.created_at <= now]
+    incs = [i for i in IncidentRepo(platform.store).list(limit=100_000, since=since) if i.opened_at <= now]
     in_window = (events.c.ts >= since, events.c.ts <= now)
     count = select(func.count()).where(events.c.type == "anomaly.detected", *in_window)
     escalations = select(events.c.data).where(events.c.type == "incident.escalated", *in_window)
