@@ -99,3 +99,20 @@ def test_simulate_the_calibrated_mode(tmp_path: Path, trace_csv: Path) -> None:
     assert calibrated["replica_hours"] > 0 and calibrated != default
     code, _, err = run([*base, "--calibration-alpha", "0.9"], tmp_path)
     assert code == 2
+
+
+def test_simulate_at_a_coarser_resolution(tmp_path: Path) -> None:
+    t = 1_700_006_400.0 + np.arange(0.0, 2 * DAY, 60.0)  # per-minute rows, bursty every 5th minute
+    y = 300.0 + 200.0 * np.sin(2 * np.pi * t / DAY) + 400.0 * (np.arange(t.size) % 5 == 0)
+    path = tmp_path / "minutes.csv"
+    path.write_text("timestamp,value\n" + "\n".join(f"{int(a)},{b:.2f}" for a, b in zip(t, y, strict=True)) + "\n")
+    base = ["--json", "scale", "simulate", "--trace", str(path), "--policy", "hpa", "--days", "0.25"]
+    code, out, err = run(base, tmp_path)
+    assert code == 0, err
+    raw = json.loads(out)["results"][0]
+    code, out, err = run([*base, "--resolution", "300"], tmp_path)
+    assert code == 0, err
+    means = json.loads(out)["results"][0]
+    assert 0 < means["replica_hours"] < raw["replica_hours"]  # the bursts are averaged away: no replicas held for them
+    code, _, err = run([*base, "--resolution", "420"], tmp_path)  # does not divide 5 minutes
+    assert code == 2 and "resolution_s" in err

@@ -43,6 +43,21 @@ def test_an_exact_forecast_is_chosen_over_the_recent_demand() -> None:
     assert b.upper == pytest.approx(demand[591], abs=1e-6)
 
 
+def test_a_ramp_is_caught_by_the_drift_predictor() -> None:
+    # ramps up and down of 30 req/s a minute, as 5-minute rows interpolated give
+    c = ConformalUpper(120.0, 0.05, min_scores=60)
+    k = np.arange(3000)
+    demand = 500.0 + 30.0 * np.minimum(k % 40, 40 - k % 40)  # 20 minutes up, 20 down
+    bounds = [c.update(60.0 * i, float(d), None) for i, d in enumerate(demand)]
+    b = bounds[-3]
+    assert b is not None and b.predictor == "drift30"
+    hits = [demand[i + 2] > x.upper for i, x in enumerate(bounds[1500:-2], 1500) if x is not None]
+    assert np.mean(hits) <= 0.06
+    last_only = ConformalUpper(120.0, 0.05, min_scores=60, drift_s=())
+    lb = [last_only.update(60.0 * i, float(d), None) for i, d in enumerate(demand)][-3]
+    assert lb is not None and b.upper - b.predicted < lb.upper - lb.predicted  # a tighter bound at the same cover
+
+
 def test_bad_samples_never_give_a_negative_or_nan_bound() -> None:
     c = ConformalUpper(120.0, 0.1, min_scores=3)
     seq = [100.0, math.nan, -5.0, math.inf, 0.0, 0.0, 0.0, 0.0, 50.0, 0.0, 0.0, 0.0, 0.0, 0.0]
@@ -55,7 +70,15 @@ def test_bad_samples_never_give_a_negative_or_nan_bound() -> None:
 
 @pytest.mark.parametrize(
     "kw",
-    [{"lead_s": -1.0}, {"alpha": 0.0}, {"alpha": 1.0}, {"window_s": 0.0}, {"min_scores": 0}, {"ewma_s": (0.0,)}],
+    [
+        {"lead_s": -1.0},
+        {"alpha": 0.0},
+        {"alpha": 1.0},
+        {"window_s": 0.0},
+        {"min_scores": 0},
+        {"ewma_s": (0.0,)},
+        {"drift_s": (-60.0,)},
+    ],
 )
 def test_rejects_bad_settings(kw: dict[str, float]) -> None:
     args: dict[str, object] = {"lead_s": 120.0, "alpha": 0.1, **kw}

@@ -33,6 +33,11 @@ def simulate(
     capacity: float = typer.Option(50.0, "--capacity", help="req/s one replica serves"),
     startup: float = typer.Option(120.0, "--startup", help="replica start-up time, seconds"),
     seed: int = typer.Option(1, "--seed"),
+    resolution: float | None = typer.Option(
+        None,
+        "--resolution",
+        help="replay the trace's means over buckets of this many seconds (e.g. 300; default: its own rows)",
+    ),
     calibration_alpha: float | None = typer.Option(
         None,
         "--calibration-alpha",
@@ -49,7 +54,7 @@ def simulate(
     for p in policy:
         if p not in POLICIES:
             raise BadInput(f"policy must be one of {', '.join(POLICIES)}, got {p!r}", field="--policy")
-    tr = prepare_trace(trace, test_days=days or 1.0)
+    tr = prepare_trace(trace, test_days=days or 1.0, resolution_s=resolution)
 
     def run(p: str) -> Any:
         if p != "predictive" or calibration_alpha is None:

@@ -149,9 +149,17 @@ def _parse_time(cell: str) -> float:
 
 
 def prepare_trace(
-    trace: str, *, test_days: float | None = None, peak_rps: float = 1000.0, data_dir: str | Path | None = None
+    trace: str,
+    *,
+    test_days: float | None = None,
+    peak_rps: float = 1000.0,
+    data_dir: str | Path | None = None,
+    resolution_s: float | None = None,
 ) -> ReplayTrace:
-    """Load a named trace (nasa, alibaba, azure) or a CSV file and split it; ``test_days`` are replayed."""
+    """Load a named trace (nasa, alibaba, azure) or a CSV file and split it; ``test_days`` are replayed.
+
+    ``resolution_s``: replay the trace's means over buckets of this length (see :func:`split_trace`).
+    """
     if trace in TRACE_NAMES:
         ts, vs = load_trace(trace, data_dir)
         name = trace
@@ -160,13 +168,41 @@ def prepare_trace(
         name = Path(trace).name
     else:
         raise BadInput(f"trace must be one of {', '.join(TRACE_NAMES)} or a CSV file; got {trace!r}", field="trace")
-    return split_trace(name, ts, vs, test_days=test_days or DEFAULT_TEST_DAYS.get(trace, 1.0), peak_rps=peak_rps)
+    days = test_days or DEFAULT_TEST_DAYS.get(trace, 1.0)
+    return split_trace(name, ts, vs, test_days=days, peak_rps=peak_rps, resolution_s=resolution_s)
 
 
-def split_trace(name: str, ts: Any, vs: Any, *, test_days: float, peak_rps: float = 1000.0) -> ReplayTrace:
+def bucket_means(ts: FloatArray, vs: FloatArray, resolution_s: float) -> tuple[FloatArray, FloatArray]:
+    """Means over ``[k r, (k + 1) r)`` buckets (timestamped at their start); a bucket with fewer than half
+    of its rows present (the step is inferred from the series) is a gap (NaN).
+
+    >>> t = np.arange(0.0, 600.0, 60.0)
+    >>> v = np.arange(10.0); v[6:9] = np.nan
+    >>> bucket_means(t, v, 300.0)
+    (array([  0., 300.]), array([ 2., nan]))
+    """
+    step = float(np.median(np.diff(ts))) if ts.size > 1 else resolution_s
+    g = np.floor(ts / resolution_s + 1e-9) * resolution_s
+    keys, inv = np.unique(g, return_inverse=True)
+    ok = np.isfinite(vs)
+    sums = np.bincount(inv[ok], weights=vs[ok], minlength=keys.size)
+    counts = np.bincount(inv[ok], minlength=keys.size)
+    enough = counts >= max(1.0, 0.5 * resolution_s / step)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return keys, np.where(enough, sums / np.maximum(counts, 1), np.nan)
+
+
+def split_trace(
+    name: str, ts: Any, vs: Any, *, test_days: float, peak_rps: float = 1000.0, resolution_s: float | None = None
+) -> ReplayTrace:
     """Sort, de-duplicate and grid a raw series, scale it to ``peak_rps``, and keep ``test_days`` for replay.
 
     Negative and non-finite values are gaps; at least :data:`MIN_TRAIN_DAYS` of history must remain.
+    ``resolution_s`` (a multiple of the trace's step dividing 300 s): replay the means over buckets of
+    that length instead of the raw rows (the simulator interpolates between them).  Scaling a log of
+    under a request a second up to a service's rate multiplies its minute-to-minute sampling noise
+    along with its level; bucket means keep the traffic's shape with less of that noise, and put every
+    trace at the 5-minute resolution the Alibaba and Azure traces come in.
     """
     from hx.forecast.engine import clean_history
 
@@ -175,6 +211,16 @@ def split_trace(name: str, ts: Any, vs: Any, *, test_days: float, peak_rps: floa
     if not (math.isfinite(peak_rps) and peak_rps > 0):
         raise BadInput(f"peak_rps must be > 0, got {peak_rps}", field="peak_rps")
     t, v = clean_history(ts, vs, None)
+    if resolution_s is not None:
+        raw_step = float(t[1] - t[0]) if t.size > 1 else STEP_S
+        if not (math.isfinite(resolution_s) and resolution_s >= raw_step and GRID_S % resolution_s == 0):
+            raise BadInput(
+                f"resolution_s must be at least the trace's step ({raw_step:.0f} s) and divide {GRID_S:.0f} s, "
+                f"got {resolution_s}",
+                field="resolution_s",
+            )
+        if resolution_s > raw_step:
+            t, v = clean_history(*bucket_means(t, v, resolution_s), None)
     step = float(t[1] - t[0]) if t.size > 1 else STEP_S
     if step > GRID_S or GRID_S % step:
         raise BadInput(f"trace step {step:.0f} s must divide {GRID_S:.0f} s", field="timestamps")
