@@ -16,8 +16,14 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[demo]'
 	touch $@
 
+# The LSTM forecaster's optional extra, PyTorch CPU, from the machine's wheel cache when it holds one (PyPI's
+# default torch wheel pulls several GB of CUDA libraries); without it the LSTM's contract tests skip.
+TORCH_WHEEL := $(firstword $(wildcard /opt/wheels/torch-*+cpu-*.whl))
+
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
+	@if [ -n "$(TORCH_WHEEL)" ]; then echo "installing $(notdir $(TORCH_WHEEL)) (the LSTM extra)"; \
+	  $(BIN)/pip install -q "$(TORCH_WHEEL)"; fi
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
