@@ -190,9 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         verdicts[name] = verdict(res)
         rows += [r.summary() for r in res.values()]
     console.print(table(rows, verdicts, args.quick))
-    first = next(iter(per_trace))
-    res_s = splits[first]["resolution_s"]
-    png = plot(out_dir / "scaling.png", per_trace, f", {res_s / 60:g}-minute rows" if res_s else "")
+    res_s = splits[next(iter(per_trace))]["resolution_s"]
+    png = plot(out_dir / "scaling.png", per_trace, f", {res_s / 60:g}-minute rows")
     result = {
         "benchmark": "scaling",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

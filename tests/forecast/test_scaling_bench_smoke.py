@@ -81,12 +81,13 @@ def test_split_cleans_and_scales() -> None:
 def test_split_at_a_coarser_resolution_replays_bucket_means() -> None:
     t = 1_700_006_400.0 + np.arange(0.0, 2.5 * DAY, 60.0)  # per-minute rows
     y = 100.0 + 50.0 * (np.arange(t.size) % 5 == 0)  # one burst every 5 minutes
-    y[100:103] = np.nan  # 3 of a bucket's 5 rows missing: the bucket is a gap
+    y[100:105] = np.nan  # a whole bucket (minutes 100-104) missing: a gap
     tr = split_trace("minutes", t, y, test_days=0.5, peak_rps=300.0, resolution_s=300.0)
     assert tr.step_s == 300.0 and np.all(np.diff(tr.ts) == 300.0)
     ok = np.isfinite(tr.rps)
-    assert np.allclose(tr.rps[ok], 300.0)  # every full bucket has the same mean: the bursts are averaged
+    assert np.allclose(tr.rps[ok], 300.0)  # every bucket has the same mean: the bursts are averaged
     assert np.isnan(tr.rps[20]) and ok.sum() == tr.rps.size - 1
+    assert tr.ts[0] == t[0] and tr.test_end == t[-1] + 60.0  # stamped at the bucket's start: the span is kept
     same = split_trace("minutes", t, y, test_days=0.5, peak_rps=300.0, resolution_s=60.0)
     assert same.step_s == 60.0 and same.rps.size == t.size  # the trace's own step: unchanged
     for bad in (30.0, 420.0, float("nan")):

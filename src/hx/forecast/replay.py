@@ -172,34 +172,15 @@ def prepare_trace(
     return split_trace(name, ts, vs, test_days=days, peak_rps=peak_rps, resolution_s=resolution_s)
 
 
-def bucket_means(ts: FloatArray, vs: FloatArray, resolution_s: float) -> tuple[FloatArray, FloatArray]:
-    """Means over ``[k r, (k + 1) r)`` buckets (timestamped at their start); a bucket with fewer than half
-    of its rows present (the step is inferred from the series) is a gap (NaN).
-
-    >>> t = np.arange(0.0, 600.0, 60.0)
-    >>> v = np.arange(10.0); v[6:9] = np.nan
-    >>> bucket_means(t, v, 300.0)
-    (array([  0., 300.]), array([ 2., nan]))
-    """
-    step = float(np.median(np.diff(ts))) if ts.size > 1 else resolution_s
-    g = np.floor(ts / resolution_s + 1e-9) * resolution_s
-    keys, inv = np.unique(g, return_inverse=True)
-    ok = np.isfinite(vs)
-    sums = np.bincount(inv[ok], weights=vs[ok], minlength=keys.size)
-    counts = np.bincount(inv[ok], minlength=keys.size)
-    enough = counts >= max(1.0, 0.5 * resolution_s / step)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return keys, np.where(enough, sums / np.maximum(counts, 1), np.nan)
-
-
 def split_trace(
     name: str, ts: Any, vs: Any, *, test_days: float, peak_rps: float = 1000.0, resolution_s: float | None = None
 ) -> ReplayTrace:
     """Sort, de-duplicate and grid a raw series, scale it to ``peak_rps``, and keep ``test_days`` for replay.
 
     Negative and non-finite values are gaps; at least :data:`MIN_TRAIN_DAYS` of history must remain.
-    ``resolution_s`` (a multiple of the trace's step dividing 300 s): replay the means over buckets of
-    that length instead of the raw rows (the simulator interpolates between them).  Scaling a log of
+    ``resolution_s`` (at least the trace's step, dividing 300 s): replay the means of the rows present in
+    buckets of that length (:func:`grid_history`) instead of the raw rows (the simulator interpolates
+    between them).  Scaling a log of
     under a request a second up to a service's rate multiplies its minute-to-minute sampling noise
     along with its level; bucket means keep the traffic's shape with less of that noise, and put every
     trace at the 5-minute resolution the Alibaba and Azure traces come in.
@@ -219,8 +200,9 @@ def split_trace(
                 f"got {resolution_s}",
                 field="resolution_s",
             )
-        if resolution_s > raw_step:
-            t, v = clean_history(*bucket_means(t, v, resolution_s), None)
+        if resolution_s > raw_step:  # each bucket's mean, stamped at the bucket's start like a raw row
+            g, v = grid_history(t, v, raw_step, resolution_s)
+            t = g - resolution_s
     step = float(t[1] - t[0]) if t.size > 1 else STEP_S
     if step > GRID_S or GRID_S % step:
         raise BadInput(f"trace step {step:.0f} s must divide {GRID_S:.0f} s", field="timestamps")
@@ -240,17 +222,20 @@ def split_trace(
     return ReplayTrace(name, t, v * scale, step, start, end)
 
 
-def grid_history(ts: FloatArray, rps: FloatArray, step_s: float) -> tuple[FloatArray, FloatArray]:
-    """Trailing 5-minute means (the value at ``g`` is the mean over ``(g - 300, g]``), like the live signal."""
+def grid_history(
+    ts: FloatArray, rps: FloatArray, step_s: float, grid_s: float = GRID_S
+) -> tuple[FloatArray, FloatArray]:
+    """Trailing means (the value at ``g`` is the mean over ``(g - grid_s, g]`` of the rows present; NaN when
+    none is), like the live 5-minute signal."""
     ends = ts + step_s
-    g = np.ceil(ends / GRID_S - 1e-9) * GRID_S
+    g = np.ceil(ends / grid_s - 1e-9) * grid_s
     ok = np.isfinite(rps)
-    first, n = float(g[0]), round((g[-1] - g[0]) / GRID_S) + 1
-    idx = np.rint((g - first) / GRID_S).astype(np.int64)
+    first, n = float(g[0]), round((g[-1] - g[0]) / grid_s) + 1
+    idx = np.rint((g - first) / grid_s).astype(np.int64)
     sums = np.bincount(idx[ok], weights=rps[ok], minlength=n)
     counts = np.bincount(idx[ok], minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return first + GRID_S * np.arange(n), np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        return first + grid_s * np.arange(n), np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
 def development_split(tr: ReplayTrace) -> ReplayTrace:
