@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -62,6 +63,39 @@ def test_lstm_without_torch_gives_an_install_hint(monkeypatch: pytest.MonkeyPatc
     ts = 900.0 * np.arange(500)
     with pytest.raises(ModelError, match="pip install torch==2.13.0"):
         FORECASTERS.get("lstm")().fit(ts, np.ones(500))
+
+
+def test_lstm_failures_inside_torch_are_model_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A torch RuntimeError (out of memory, a bad tensor) or a diverging loss fails the fit as a ModelError."""
+    pytest.importorskip("torch")
+    from hx.forecast.lstm import LSTMForecaster
+
+    ts = 900.0 * np.arange(300)
+    y = 100 + 10 * np.sin(2 * np.pi * ts / 86400)
+    params = LSTMForecaster._unit_test_params()
+    with pytest.raises(BadInput, match="learning_rate"):
+        LSTMForecaster(**params, learning_rate=float("nan"))
+    fitted = LSTMForecaster(**params).fit(ts, y)
+    build = LSTMForecaster._build
+
+    def diverging(self: LSTMForecaster, torch: Any) -> Any:
+        net = build(self, torch)
+        forward = net.forward
+        net.forward = lambda x: forward(x) * float("inf")
+        return net
+
+    monkeypatch.setattr(LSTMForecaster, "_build", diverging)
+    with pytest.raises(ModelError, match="diverged"):
+        LSTMForecaster(**params).fit(ts, y)
+
+    def broken(self: LSTMForecaster, torch: Any) -> Any:
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setattr(LSTMForecaster, "_build", broken)
+    with pytest.raises(ModelError, match="training failed in torch: DefaultCPUAllocator"):
+        LSTMForecaster(**params).fit(ts, y)
+    with pytest.raises(ModelError, match="forecasting failed in torch"):
+        fitted.forecast(4)
 
 
 def test_bad_level() -> None:

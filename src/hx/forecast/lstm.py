@@ -2,6 +2,9 @@
 
 torch is imported lazily inside the class, so the model is always registered but only usable where
 torch is installed; without it ``fit`` raises :class:`~hx.errors.ModelError` with the install hint.
+A failure inside torch (its ``RuntimeError``: out of memory, a bad tensor) and a training run whose loss stops
+being finite also become :class:`~hx.errors.ModelError`, so the forecasting engine records the fit as failed and
+falls back, as for every other model.
 
 The network reads a window of the (``log1p``, standardised) series with hour-of-day and day-of-week
 encodings and outputs, in one shot, three quantiles (the median and the interval ends) for every step
@@ -11,11 +14,12 @@ horizon the last step is held.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from hx.errors import ModelError
+from hx.errors import BadInput, ModelError
 from hx.forecast.base import DAY_S, FORECASTERS, WEEK_S, FloatArray, Forecaster
 
 INSTALL_HINT = "the LSTM forecaster needs PyTorch: pip install torch==2.13.0 (or pip install 'hx[lstm]')"
@@ -58,6 +62,8 @@ class LSTMForecaster(Forecaster):
         step: float | None = None,
     ) -> None:
         super().__init__(level=level, step=step)
+        if not (math.isfinite(learning_rate) and learning_rate > 0):
+            raise BadInput(f"learning_rate must be a positive number, got {learning_rate}", field="learning_rate")
         self.window_s = window_s
         self.max_horizon_s = max_horizon_s
         self.hidden = hidden
@@ -107,6 +113,12 @@ class LSTMForecaster(Forecaster):
 
     def _fit(self, y: FloatArray) -> None:
         torch = _torch()
+        try:
+            self._train(torch, y)
+        except RuntimeError as err:  # torch's error type for failures at run time
+            raise ModelError(f"lstm: training failed in torch: {err}") from err
+
+    def _train(self, torch: Any, y: FloatArray) -> None:
         torch.manual_seed(self.random_state)
         torch.set_num_threads(1)
         self.log_ = self.nonneg_ if self.log is None else bool(self.log and self.nonneg_)
@@ -142,6 +154,9 @@ class LSTMForecaster(Forecaster):
                 out = net(x[sel]).view(-1, 3, self.hout_)
                 diff = tgt[sel].unsqueeze(1) - out
                 loss = (torch.maximum(qs * diff, (qs - 1) * diff) * mask[sel].unsqueeze(1)).mean()
+                if not bool(torch.isfinite(loss)):
+                    got = loss.detach().item()
+                    raise ModelError(f"lstm: training diverged (loss {got}); try a lower learning_rate")
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -149,6 +164,12 @@ class LSTMForecaster(Forecaster):
 
     def _forecast(self, h: int) -> tuple[FloatArray, FloatArray, FloatArray]:
         torch = _torch()
+        try:
+            return self._predict(torch, h)
+        except RuntimeError as err:
+            raise ModelError(f"lstm: forecasting failed in torch: {err}") from err
+
+    def _predict(self, torch: Any, h: int) -> tuple[FloatArray, FloatArray, FloatArray]:
         net = self._build(torch)
         net.load_state_dict({k: torch.from_numpy(v) for k, v in self.weights_.items()})
         net.eval()
