@@ -15,6 +15,7 @@ from rich.panel import Panel
 from hx.clock import SimClock
 from hx.components import COMPONENTS
 from hx.config import Settings, load_settings
+from hx.errors import UnknownName
 from hx.platform import Platform, bootstrap_admin, build_platform
 from hx.runtime import Runtime
 from hx.wiring import build_runtime, build_world
@@ -65,6 +66,10 @@ def run_demo(
     overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run every scene (or ``only`` those named); return each scene's summary."""
+    names = [name for name, _scene in _scenes()]
+    for name in only or []:
+        if name not in names:
+            raise UnknownName("scene", name, names)
     console = console or Console()
     home = data_dir or Path(tempfile.mkdtemp(prefix="hx-demo-"))
     env = {"HX_HOME": str(home)}

@@ -1,0 +1,18 @@
+"""``hx.demo.runner``: what the runner refuses before it builds anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hx.demo import run_demo
+from hx.errors import UnknownName
+
+
+def test_an_unknown_scene_is_refused_before_the_platform_is_built(tmp_path: Path) -> None:
+    with pytest.raises(UnknownName) as caught:
+        run_demo(tmp_path / "home", only=["anomaly", "nope"])
+    assert "'nope'" in str(caught.value) and "anomaly" in str(caught.value)
+    assert caught.value.exit_code == 2
+    assert not (tmp_path / "home").exists()
