@@ -36,6 +36,11 @@ def register(app: typer.Typer) -> None:
         key = tls_key or (Path(settings.server.tls_key) if settings.server.tls_key else None)
         if (cert is None) != (key is None):
             raise BadInput("--tls-cert and --tls-key go together", field="--tls-key" if cert else "--tls-cert")
+        if cert is not None and key is not None:
+            _check_tls(
+                (cert, "--tls-cert" if tls_cert else "server.tls_cert"),
+                (key, "--tls-key" if tls_key else "server.tls_key"),
+            )
         source, actuator, sim = build_world(settings)
         platform = c.platform(source=source, actuator=actuator)
         platform.extras["sim"] = sim
@@ -58,3 +63,20 @@ def register(app: typer.Typer) -> None:
             ssl_keyfile=str(key) if key else None,
             log_level="warning",
         )
+
+
+def _check_tls(cert: tuple[Path, str], key: tuple[Path, str]) -> None:
+    """Load the certificate and key (each with the option or key that gave it) once, so a wrong file is
+    named before anything is built or bound."""
+    import ssl
+
+    for path, option in (cert, key):
+        if not path.is_file():
+            raise BadInput(f"{option} {path}: no such file", field=option)
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert[0], key[0])
+    except ssl.SSLError as err:
+        raise BadInput(
+            f"{cert[1]} {cert[0]} / {key[1]} {key[0]}: not a PEM certificate and its private key ({err.reason})",
+            field=cert[1],
+        ) from err

@@ -1,0 +1,33 @@
+"""``hx serve``: what it refuses before it builds the platform or binds a port."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hx.cli.main import main
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("HX_HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+def test_a_missing_tls_file_is_named_with_its_option(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key = home / "key.pem"
+    key.write_text("x")
+    assert main(["serve", "--port", "0", "--tls-cert", str(home / "nope.pem"), "--tls-key", str(key)]) == 2
+    err = capsys.readouterr().err
+    assert "--tls-cert" in err and "nope.pem" in err
+    assert not (home / "home").exists()
+
+
+def test_a_file_that_is_no_certificate_is_refused(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cert, key = home / "cert.pem", home / "key.pem"
+    cert.write_text("not a certificate\n")
+    key.write_text("not a key\n")
+    assert main(["serve", "--port", "0", "--tls-cert", str(cert), "--tls-key", str(key)]) == 2
+    err = capsys.readouterr().err
+    assert "cert.pem" in err and "key.pem" in err
