@@ -8,6 +8,10 @@ from typing import TYPE_CHECKING
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+
+from hx.errors import BadInput
 
 if TYPE_CHECKING:
     from hx.store.db import Store
@@ -26,7 +30,13 @@ def upgrade(store: Store, revision: str = "head") -> None:
     with store.engine.connect() as conn:
         cfg = alembic_config(store)
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        try:
+            command.upgrade(cfg, revision)
+        except CommandError as err:  # alembic's word for a target revision it cannot resolve
+            valid = ", ".join(["head", *sorted(s.revision for s in ScriptDirectory.from_config(cfg).walk_revisions())])
+            raise BadInput(
+                f"cannot upgrade to revision {revision!r}: {err} (valid: {valid})", field="revision"
+            ) from err
         conn.commit()
 
 
