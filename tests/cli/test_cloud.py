@@ -134,3 +134,11 @@ def test_terraform_export_and_catalog(tmp_path: Path, hx: Hx) -> None:
     csv.write_text("InstanceType,vCPUs,Price,Region\nm6i.large,2,0.05,us-east-1\n")
     r = hx(["catalog", "import", str(csv), "--cloud", "aws"], tmp_path)
     assert r.returncode == 2 and "MemoryGiB" in r.stderr
+
+
+@pytest.mark.parametrize("args", [["place"], ["dr", "plan"], ["catalog", "import", "--cloud", "aws"]])
+def test_input_files_that_are_not_text_exit_2_naming_the_file(tmp_path: Path, hx: Hx, args: list[str]) -> None:
+    f = tmp_path / "input.bin"
+    f.write_bytes(b"\xff\xfe\x00workloads")
+    r = hx([*args, str(f)], tmp_path)
+    assert r.returncode == 2 and "input.bin: not UTF-8 text" in r.stderr, r.stderr

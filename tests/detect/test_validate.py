@@ -83,3 +83,10 @@ def test_csv_without_header_is_rejected(tmp_path: Path) -> None:
     f.write_text("1,2\n3,4\n")
     with pytest.raises(BadInput):
         read_series_csv(f)
+
+
+def test_csv_that_is_not_text_names_the_file(tmp_path: Path) -> None:
+    f = tmp_path / "s.csv"
+    f.write_bytes(b"\xff\xfetimestamp,value\n")
+    with pytest.raises(BadInput, match="s.csv: not UTF-8 text"):
+        read_series_csv(f)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hx.cloud.catalog import CLOUDS, Catalog, InstanceType, Location, Offer
 from hx.errors import BadInput, UnknownName
+from hx.files import open_text
 
 REQUIRED = ("InstanceType", "vCPUs", "MemoryGiB", "Price", "SpotPrice", "Region")
 GPU_HOST_FAMILIES = {"gcp": ("a2-", "a3-", "g2-")}
@@ -41,12 +42,8 @@ def import_skypilot_csv(
         raise BadInput("unknown_regions must be 'error' or 'skip'", field="unknown_regions")
     cat = base if base is not None else Catalog.builtin()
     p = Path(path)
-    try:
-        with p.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-            header = list(rows[0].keys()) if rows else []
-    except OSError as err:
-        raise BadInput(f"cannot read catalog CSV {p}: {err}", field="path") from err
+    rows = list(csv.DictReader(open_text(p)))
+    header = list(rows[0].keys()) if rows else []
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise BadInput(f"{p.name}: missing column(s) {', '.join(missing)}", field=missing[0], file=str(p))

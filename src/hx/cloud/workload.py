@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hx.errors import ConfigError
+from hx.files import read_text
 
 
 class LatencyTarget(BaseModel):
@@ -104,9 +105,7 @@ def load_estate(path: str | Path) -> Estate:
     """Read an estate YAML file; errors are :class:`ConfigError` naming the file and the key."""
     p = Path(path)
     try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"cannot read: {err}", file=str(p)) from err
+        doc = yaml.safe_load(read_text(p))
     except yaml.YAMLError as err:
         raise ConfigError(f"not valid YAML: {err}", file=str(p)) from err
     return estate_from_dict(doc, source=str(p))

@@ -40,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hx.errors import BadInput
+from hx.files import open_text
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -172,11 +173,7 @@ def _describe(ts: FloatArray, vs: FloatArray, disorder: int) -> ValidatedSeries:
 
 def read_series_csv(path: Path, *, min_rows: int = 2, strict_order: bool = True) -> ValidatedSeries:
     """Read and validate a ``timestamp,value`` CSV file (a header row naming both columns)."""
-    try:
-        handle = path.open(newline="")
-    except OSError as err:
-        raise BadInput(f"cannot read {path}: {err.strerror}", field="path") from err
-    with handle:
+    with open_text(path) as handle:
         reader = csv.reader(handle)
         header = [h.strip().lower() for h in next(reader, [])]
         if "timestamp" not in header or "value" not in header:
