@@ -32,3 +32,14 @@ def test_rightsize_endpoint(api: Api) -> None:
         assert c.post("/api/v1/cost/rightsize", json=body).status_code == 403
         r = c.get("/api/v1/cost/rightsizing")
         assert r.status_code == 422  # this platform has no signal source
+
+
+def test_rightsize_refuses_negative_usage_naming_the_sample(api: Api) -> None:
+    usage = {"name": "api", "timestamps": [300.0 * i for i in range(12)], "memory_gib": [1.0] * 12}
+    with api.client("operator") as c:
+        r = c.post("/api/v1/cost/rightsize", json={"workloads": [{**usage, "cpu": [0.5] * 11 + [-0.5]}]})
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["field"] == "workloads.0.cpu.11"
+        r = c.post("/api/v1/cost/rightsize", json={"workloads": [{**usage, "cpu": [0.5] * 6 + [None] * 6}]})
+        assert r.status_code == 200, r.text  # null is a gap

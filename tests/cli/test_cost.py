@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 
 def test_cost_rightsize_from_a_usage_export(tmp_path: Path) -> None:
@@ -25,3 +26,37 @@ def test_cost_rightsize_from_a_usage_export(tmp_path: Path) -> None:
     f.write_text("timestamp,cpu\n1,2\n")
     r = subprocess.run(run, capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 2 and "memory_gib" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("timestamp,cpu,memory_gib\n1,0.5,2\n2,0.5\n", ["row 3", "memory_gib"]),
+        ("timestamp,cpu,memory_gib\n1,0.5,2\n2,abc,2\n", ["row 3", "cpu", "'abc'"]),
+        ("timestamp,cpu,memory_gib\n1,0.5,2\n2,-0.5,2\n", ["row 3", "cpu", "negative"]),
+        ("timestamp,cpu,memory_gib\n", ["no usage rows"]),
+    ],
+)
+def test_cost_rightsize_names_the_bad_row_and_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], text: str, named: list[str]
+) -> None:
+    from hx.cli.main import main
+
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    f = tmp_path / "usage.csv"
+    f.write_text(text)
+    assert main(["--json", "cost", "rightsize", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert str(f) in err and all(n in err for n in named), err
+
+
+def test_cost_rightsize_refuses_a_file_that_is_not_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hx.cli.main import main
+
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    f = tmp_path / "usage.csv"
+    f.write_bytes(b"\xff\xfe\x00timestamp")
+    assert main(["cost", "rightsize", str(f)]) == 2
+    assert str(f) in capsys.readouterr().err

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from hx.cli.context import ctx_of
 from hx.errors import BadInput
+from hx.files import open_text
 
 cost_app = typer.Typer(help="Cost optimisation: right-sizing.", no_args_is_help=True)
 
@@ -19,23 +20,36 @@ cost_app = typer.Typer(help="Cost optimisation: right-sizing.", no_args_is_help=
 def read_usage(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """CSV with columns timestamp, cpu (vCPU used), memory_gib and an optional workload column."""
     rows: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = {"timestamp", "cpu", "memory_gib"} - set(reader.fieldnames or [])
-        if missing:
-            raise BadInput(f"{path}: missing column(s) {', '.join(sorted(missing))}", field=sorted(missing)[0])
-        for line, r in enumerate(reader, start=2):
-            try:
-                rows[r.get("workload") or path.stem].append(
-                    (float(r["timestamp"]), float(r["cpu"]), float(r["memory_gib"]))
-                )
-            except ValueError as err:
-                raise BadInput(f"{path}: row {line}: {err}", field=f"row {line}") from err
+    reader = csv.DictReader(open_text(path))
+    missing = {"timestamp", "cpu", "memory_gib"} - set(reader.fieldnames or [])
+    if missing:
+        raise BadInput(f"{path}: missing column(s) {', '.join(sorted(missing))}", field=sorted(missing)[0])
+    for line, r in enumerate(reader, start=2):
+        t, cpu, mem = (_number(path, line, r, column) for column in ("timestamp", "cpu", "memory_gib"))
+        rows[r.get("workload") or path.stem].append((t, cpu, mem))
+    if not rows:
+        raise BadInput(f"{path}: no usage rows after the header", field="path")
     out = {}
     for name, vals in rows.items():
         a = np.array(sorted(vals))
         out[name] = (a[:, 0], a[:, 1], a[:, 2])
     return out
+
+
+def _number(path: Path, line: int, row: dict[str, str | None], column: str) -> float:
+    """One cell as a number (nan is a gap); a missing or non-numeric cell, or negative usage, names its row and
+    column."""
+    cell = row.get(column)
+    where = f"{path}: row {line}, column {column!r}"
+    if cell is None:
+        raise BadInput(f"{where}: missing (the row is short)", field=column)
+    try:
+        value = float(cell)
+    except ValueError:
+        raise BadInput(f"{where}: {cell!r} is not a number", field=column) from None
+    if value < 0 and column != "timestamp":
+        raise BadInput(f"{where}: negative usage {cell!r}", field=column)
+    return value
 
 
 @cost_app.command("rightsize")

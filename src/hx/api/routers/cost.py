@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
@@ -25,13 +25,17 @@ register_roles(
 )
 
 
+#: one interval's usage: never negative
+Usage = Annotated[float, Field(ge=0)]
+
+
 class WorkloadUsage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     timestamps: list[float] = Field(min_length=12, max_length=200_000, description="unix seconds")
-    cpu: list[float | None] = Field(description="vCPU in use per interval")
-    memory_gib: list[float | None] = Field(description="GiB in use per interval")
+    cpu: list[Usage | None] = Field(description="vCPU in use per interval (null: a gap)")
+    memory_gib: list[Usage | None] = Field(description="GiB in use per interval (null: a gap)")
     current_cpu: float | None = Field(None, gt=0)
     current_memory_gib: float | None = Field(None, gt=0)
 
