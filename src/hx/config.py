@@ -55,6 +55,9 @@ class CanarySettings(Section):
     analysis_interval_s: float = Field(300.0, gt=0)
     pass_threshold: float = Field(95.0, ge=0, le=100)
     marginal_threshold: float = Field(75.0, ge=0, le=100)
+    #: hours of the baseline's own pre-canary signals read (in hourly blocks) to estimate its autocorrelation
+    #: and noise level for the judge; 0 = judge from the canary windows alone
+    history_hours: float = Field(6.0, ge=0, le=168)
 
 
 class AiOrchestrator(Section):

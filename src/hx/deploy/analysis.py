@@ -23,6 +23,9 @@ DEFAULT_JUDGE = JudgeConfig(
 
 #: Derived metrics: name -> how to compute them from canonical signals (per interval counts).
 DERIVED = {"errors", "requests"}
+#: The baseline's pre-canary history read by default, and the length of the blocks it is cut into.
+DEFAULT_HISTORY_S = 6 * 3600.0
+HISTORY_BLOCK_S = 3600.0
 
 
 def version_signal(
@@ -91,6 +94,8 @@ def _record(
                 "effect": m.effect,
                 "ci": [m.ci_low, m.ci_high],
                 "p_value": m.p_value,
+                "effective_n": m.effective_n,
+                "autocorrelation": m.autocorrelation,
                 "reason": m.reason,
             }
             for m in verdict.metrics
@@ -110,6 +115,7 @@ def analyse(
     pre_start: datetime | None = None,
     earlier: list[tuple[datetime, datetime]] | None = None,
     looks: int | None = None,
+    history_s: float = DEFAULT_HISTORY_S,
 ) -> tuple[Verdict, dict[str, Any]]:
     """Judge ``canary_version`` against ``baseline_version`` over [start, end].
 
@@ -118,6 +124,10 @@ def analyse(
     step does not inflate the false-positive rate, and a bad canary stops at the earliest step.  The windows are
     re-read from the signal source each time, so nothing but the recorded windows needs to survive a restart.
 
+    The baseline's own signals over the ``history_s`` before ``pre_start`` are read in hourly blocks (each
+    demeaned on its own, so a slow drift of the level is not read as autocorrelation) and given to the judge,
+    which uses them only to estimate the metrics' autocorrelation and noise level.
+
     When the baseline carries no traffic in the window (after a full traffic switch), it is compared with
     the baseline's own window of the same length just before ``pre_start`` (the rollout's start) instead,
     and the record says so.
@@ -125,7 +135,7 @@ def analyse(
     if end <= start:
         raise BadInput("analysis window is empty", field="duration_s")
     names = sorted({m.name for m in config.metrics} | {m.denominator for m in config.metrics if m.denominator})
-    history: dict[str, FloatArray] | None = None
+    history: dict[str, list[FloatArray]] | None = None
     try:
         canary = collect(source, service, canary_version, names, start, end, step)
         baseline = collect(source, service, baseline_version, names, start, end, step)
@@ -135,9 +145,12 @@ def analyse(
             length = end - start
             baseline = collect(source, service, baseline_version, names, pre_start - length, pre_start, step)
             basis = "pre-deployment window"
-        elif pre_start is not None:
+        elif pre_start is not None and history_s > 0:
             # the baseline's own recent past: used only to estimate its autocorrelation and noise, not as evidence
-            history = collect(source, service, baseline_version, names, pre_start - timedelta(hours=1), pre_start, step)
+            past = collect(
+                source, service, baseline_version, names, pre_start - timedelta(seconds=history_s), pre_start, step
+            )
+            history = {m: hourly_blocks(v, step) for m, v in past.items()}
         chunks = [
             (
                 collect(source, service, baseline_version, names, a, b, step),
@@ -160,6 +173,16 @@ def analyse(
     record = _record(result.verdict, start, end, baseline_version, canary_version, basis)
     record["sequential"] = {"look": result.look, "looks": result.looks, "boundaries": result.boundaries}
     return result.verdict, record
+
+
+def hourly_blocks(values: FloatArray, step: float) -> list[FloatArray]:
+    """``values`` (on a grid of ``step`` seconds) cut into consecutive blocks of an hour, the last one shorter.
+
+    >>> [b.size for b in hourly_blocks(np.arange(9.0), 900.0)]
+    [4, 4, 1]
+    """
+    size = max(1, round(HISTORY_BLOCK_S / step))
+    return [values[i : i + size] for i in range(0, values.size, size)]
 
 
 def window_before(start: datetime, seconds: float) -> tuple[datetime, datetime]:

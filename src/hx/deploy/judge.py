@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from hx.deploy.judge_config import JudgeConfig, MetricConfig, NoDataPolicy, load_metrics_config
-from hx.deploy.judge_stats import Comparison, FloatArray, compare_continuous, compare_counts
+from hx.deploy.judge_stats import Comparison, FloatArray, History, compare_continuous, compare_counts
 from hx.errors import BadInput
 
 __all__ = [
@@ -140,7 +140,7 @@ def judge_metric(
     baseline: Mapping[str, FloatArray],
     canary: Mapping[str, FloatArray],
     alpha: float,
-    history: Mapping[str, FloatArray] | None = None,
+    history: Mapping[str, History] | None = None,
 ) -> MetricVerdict:
     """Test one metric; ``alpha`` is the judge's budget unless the metric overrides it."""
     a = cfg.alpha if cfg.alpha is not None else alpha
@@ -227,14 +227,15 @@ def judge(
     canary: Mapping[str, FloatArray],
     metrics_config: JudgeConfig,
     *,
-    history: Mapping[str, FloatArray] | None = None,
+    history: Mapping[str, History] | None = None,
 ) -> Verdict:
     """Judge a canary against the baseline that ran at the same time.
 
     ``baseline`` and ``canary`` map metric name to a time-ordered array of per-interval values (NaN = gap).
     A configured metric (or denominator) absent from either mapping raises :class:`BadInput` naming it.
-    ``history`` (optional) maps metric name to the baseline's values before the canary started: continuous
-    metrics use it only to estimate autocorrelation and noise level (short windows estimate both poorly).
+    ``history`` (optional) maps metric name to the baseline's values before the canary started (one series or
+    several blocks, each demeaned on its own): continuous metrics use it only to estimate autocorrelation and
+    noise level (short windows estimate both poorly).
     """
     metrics = [judge_metric(m, baseline, canary, metrics_config.alpha, history) for m in metrics_config.metrics]
     return combine(metrics_config, metrics)

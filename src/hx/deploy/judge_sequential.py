@@ -38,7 +38,7 @@ from scipy import optimize, stats
 
 from hx.deploy.judge import MetricVerdict, Verdict, combine, judge_metric
 from hx.deploy.judge_config import JudgeConfig, MetricConfig
-from hx.deploy.judge_stats import FloatArray
+from hx.deploy.judge_stats import FloatArray, History
 from hx.errors import BadInput, Conflict
 
 Spending = Literal["pocock", "obf"]
@@ -129,7 +129,7 @@ class SequentialJudge:
         looks: int,
         spending: Spending = "pocock",
         planned_points: int | None = None,
-        history: Mapping[str, FloatArray] | None = None,
+        history: Mapping[str, History] | None = None,
     ) -> None:
         if looks < 1:
             raise BadInput("looks must be >= 1", field="looks")

@@ -13,8 +13,10 @@ Continuous metrics (latency, cpu)
     ``f(n, phi) = 1 + 2 sum_k (1 - k/n) phi^k`` and an unbiased marginal variance ``s^2 (n-1) / (n-f)``; the
     reference distribution is Student's t with Welch-Satterthwaite degrees of freedom from the *effective* sample
     sizes ``n / f``.  Successive intervals are therefore not counted as independent evidence.  Optional
-    pre-canary baseline history sharpens ``phi`` and the marginal variance (pooled).  Margins were tuned on
-    simulated development seeds (bench/canary.py uses another seed).
+    pre-canary baseline history sharpens ``phi`` and the marginal variance (pooled); it may come in blocks
+    (rollouts pass hourly blocks), each demeaned on its own, so a slow drift of the level across the history
+    is not read as autocorrelation.  Margins were tuned on simulated development seeds (bench/canary.py uses
+    another seed).
 
 Count metrics (errors)
     The exact conditional test for two Poisson rates: given the total ``S`` of events, the canary's count is
@@ -36,6 +38,7 @@ A metric fails when its one-sided p-value in a bad direction is below ``alpha`` 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -46,6 +49,8 @@ from scipy import special, stats
 from hx.errors import BadInput
 
 FloatArray = npt.NDArray[np.float64]
+#: Pre-canary baseline values: one series, or several blocks (each demeaned on its own).
+History = FloatArray | Sequence[FloatArray]
 Direction = Literal["increase", "decrease", "either"]
 Status = Literal["pass", "fail", "inconclusive"]
 Shift = Literal["higher", "lower", "none"]
@@ -156,7 +161,22 @@ def _mean_variance(x: FloatArray, phi: float) -> tuple[float, float]:
     return gamma0 * f / n, n / f
 
 
-def prefer_log(b: FloatArray, c: FloatArray, history: FloatArray | None = None) -> bool:
+def history_blocks(history: History | None, min_points: int = 3) -> list[FloatArray]:
+    """The finite values of each history block (one array is one block); blocks under ``min_points`` dropped.
+
+    >>> [b.size for b in history_blocks([np.arange(5.0), np.array([1.0, np.nan]), np.arange(4.0)])]
+    [5, 4]
+    """
+    if history is None:
+        return []
+    if isinstance(history, np.ndarray) and history.ndim <= 1:
+        blocks: list[FloatArray] = [clean(history)]
+    else:
+        blocks = [clean(h) for h in history]
+    return [b for b in blocks if b.size >= min_points]
+
+
+def prefer_log(b: FloatArray, c: FloatArray, history: History | None = None) -> bool:
     """Whether to compare on the log scale: every value positive, and the Box-Cox likelihood prefers logs.
 
     The Box-Cox profile log-likelihood of the pooled within-series residuals (each series demeaned) is compared
@@ -171,7 +191,7 @@ def prefer_log(b: FloatArray, c: FloatArray, history: FloatArray | None = None) 
     >>> prefer_log(rng.normal(100, 20, 60), rng.normal(100, 20, 60))
     False
     """
-    series = [b, c] if history is None or history.size < 3 else [b, c, history]
+    series = [b, c, *history_blocks(history)]
     if not all(np.all(x > 0) for x in series):
         return False
     logs = [np.log(x) for x in series]
@@ -253,12 +273,13 @@ def compare_continuous(
     autocorrelation: bool = True,
     log_scale: bool | None = None,
     phi_margin: float = PHI_MARGIN,
-    history: FloatArray | None = None,
+    history: History | None = None,
 ) -> Comparison:
     """Compare a continuous metric of the canary with the baseline (see the module docstring).
 
-    ``history`` (optional): the baseline's values *before* the canary started, used only to estimate the
-    autocorrelation and the noise level (pooled), never as evidence about the canary's level.
+    ``history`` (optional): the baseline's values *before* the canary started, one series or several blocks
+    (each demeaned on its own), used only to estimate the autocorrelation and the noise level (pooled), never
+    as evidence about the canary's level.
     ``log_scale=None`` uses logs when :func:`prefer_log` says so (positive, right-skewed values such as latency).
     Fails when the one-sided p-value in a bad direction is below ``alpha`` (``alpha/2`` per side for ``either``)
     and the relative effect exceeds ``tolerance``.
@@ -267,15 +288,14 @@ def compare_continuous(
     name = "welch-t (AR(1)-corrected)" if autocorrelation else "welch-t"
     if b.size < min_points or c.size < min_points:
         return inconclusive(name, b.size, c.size, f"insufficient data: need {min_points} points in each series")
-    h = clean(history) if history is not None else np.empty(0)
-    use_log = prefer_log(b, c, h) if log_scale is None else log_scale
+    extra = history_blocks(history)
+    use_log = prefer_log(b, c, extra) if log_scale is None else log_scale
     if use_log and (np.any(b <= 0) or np.any(c <= 0)):
         raise BadInput("log scale requested but the series has values <= 0", field="log_scale")
     if use_log:
         b, c = np.log(b), np.log(c)
-        h = np.log(h[h > 0])
+        extra = [np.log(h[h > 0]) for h in extra if np.sum(h > 0) >= 3]
         name = "log-" + name
-    extra = [h] if h.size >= 3 else []
     phi = pooled_lag1([b, c, *extra], phi_margin, PHI_MARGIN_SMALL) if autocorrelation else 0.0
     v_b, v_c, n_eff, df = _variances(b, c, extra, phi)
     diff = float(c.mean() - b.mean())

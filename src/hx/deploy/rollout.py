@@ -54,6 +54,7 @@ class RolloutEngine:
         self.interval_s = interval_s
         self.signal_step_s = signal_step_s
         self.timeout_s = platform.settings.ai_orchestrator.rollout_timeout_s
+        self.history_s = platform.settings.ai_orchestrator.canary.history_hours * 3600.0
 
     # ---- driving ---------------------------------------------------------------------------
 
@@ -207,6 +208,7 @@ class RolloutEngine:
                 pre_start=d.created_at,
                 earlier=earlier,
                 looks=looks,
+                history_s=self.history_s,
                 **kwargs,
             )
         except TelemetryError as err:
