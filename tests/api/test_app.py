@@ -17,7 +17,9 @@ def test_malformed_body_is_422_problem_naming_the_field(api: Api) -> None:
         r = c.post("/api/v1/tokens", json={"name": "x", "role": "viewer", "extra": 1})
         assert r.status_code == 422 and r.json()["field"] == "extra"
         r = c.post("/api/v1/tokens", content=b"{not json", headers={"content-type": "application/json"})
-        assert r.status_code == 422
+        assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["field"] == "body"
+        assert r.json()["detail"].startswith("body: not valid JSON at character 1: "), r.json()["detail"]
 
 
 def test_mutations_are_audited_with_actor_and_outcome(api: Api) -> None:

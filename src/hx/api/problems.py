@@ -39,6 +39,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = []
     for e in exc.errors():
         loc = [str(p) for p in e["loc"]]
+        if e["type"] == "json_invalid":  # loc is ("body", character offset): name the body, say where
+            at = f" at character {loc[1]}" if len(loc) > 1 else ""
+            why = (e.get("ctx") or {}).get("error", e["msg"])
+            errors.append({"field": "body", "in": "body", "message": f"not valid JSON{at}: {why}"})
+            continue
         field = ".".join(loc[1:] if loc and loc[0] in {"body", "query", "path", "header"} else loc)
         errors.append({"field": field or loc[0] if loc else "", "in": loc[0] if loc else "", "message": e["msg"]})
     first = errors[0] if errors else {"field": "", "message": "invalid request"}
