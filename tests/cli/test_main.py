@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -72,3 +73,51 @@ def test_token_audit_round_trip_and_tamper(tmp_path: Path) -> None:
 def test_db_commands(tmp_path: Path, args: list[str]) -> None:
     r = run(args, tmp_path)
     assert r.returncode == 0, r.stderr
+
+
+def test_every_command_takes_json_after_its_name() -> None:
+    import typer
+
+    from hx.cli.main import app
+
+    def leaves(cmd: Any, path: str) -> list[tuple[str, Any]]:
+        subs = getattr(cmd, "commands", None)  # a group (typer's own click)
+        if subs is not None:
+            return [leaf for name, sub in subs.items() for leaf in leaves(sub, f"{path} {name}")]
+        return [(path, cmd)]
+
+    servers = {"hx serve", "hx sim serve"}  # they run until stopped and print no result
+    commands = leaves(typer.main.get_command(app), "hx")
+    assert len(commands) > 40
+    missing = [p for p, cmd in commands if p not in servers and not any("--json" in o.opts for o in cmd.params)]
+    assert missing == []
+
+
+def test_json_after_the_command_is_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hx.cli.main import main
+
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    assert main(["config", "show", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sim.seed"]["source"] == "default"
+    assert main(["token", "mfa", "enroll", "7", "--json"]) == 2  # the option parses; the token does not exist
+    assert "no token with id 7" in capsys.readouterr().err
+
+
+def test_events_tail_json_is_one_json_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hx.cli.main import main
+    from hx.config import load_settings
+    from hx.events import EventType
+    from hx.platform import build_platform
+
+    p = build_platform(load_settings(environ={"HX_HOME": str(tmp_path)}).settings)
+    for services in (1, 2):
+        p.bus.publish(EventType.COST_REPORT, {"services": services}, source="test")
+    p.store.dispose()
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    assert main(["events", "tail", "--json", "--type", "cost.*"]) == 0
+    events = json.loads(capsys.readouterr().out)
+    assert [e["data"]["services"] for e in events] == [1, 2]

@@ -12,14 +12,13 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from hx.cli.context import Ctx, ctx_of
+from hx.cli.context import JSON, Ctx, ctx_of
 
 catalog_app = typer.Typer(help="The cloud catalog: clouds, regions, instance types, SkyPilot imports.")
 dr_app = typer.Typer(help="Disaster recovery: plans from RPO/RTO, drills in simulated time.", no_args_is_help=True)
 terraform_app = typer.Typer(help="Terraform JSON for a placement.", no_args_is_help=True)
 
 ESTATE = typer.Argument(..., exists=True, dir_okay=False, help="estate YAML (workloads, egress, budget)")
-JSON = typer.Option(False, "--json", help="machine-readable output on stdout (as hx --json)")
 
 
 def register(app: typer.Typer) -> None:
@@ -28,13 +27,6 @@ def register(app: typer.Typer) -> None:
     app.command("place")(place_cmd)
     app.add_typer(dr_app, name="dr")
     app.add_typer(terraform_app, name="terraform")
-
-
-def _ctx(ctx: typer.Context, as_json: bool = False) -> Ctx:
-    c = ctx_of(ctx)
-    if as_json:
-        c.as_json = True
-    return c
 
 
 def _catalog(c: Ctx) -> Any:
@@ -58,16 +50,17 @@ def _estate(c: Ctx, file: Path) -> tuple[Any, Any]:
 
 
 @catalog_app.callback(invoke_without_command=True)
-def catalog_root(ctx: typer.Context) -> None:
+def catalog_root(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Without a subcommand: the clouds of the catalog in force (as ``hx catalog list``)."""
+    ctx_of(ctx, as_json)
     if ctx.invoked_subcommand is None:
-        catalog_list(ctx)
+        catalog_list(ctx, as_json=False)
 
 
 @catalog_app.command("list")
-def catalog_list(ctx: typer.Context) -> None:
+def catalog_list(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Clouds with their counts of regions, instance types and priced offers."""
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     s = _catalog(c).summary()
     if c.as_json:
         c.emit(s)
@@ -83,11 +76,12 @@ def catalog_regions(
     ctx: typer.Context,
     cloud: str | None = typer.Option(None, help="aws, azure or gcp"),
     jurisdiction: str | None = typer.Option(None, help="e.g. EU, US, UK"),
+    as_json: bool = JSON,
 ) -> None:
     """Regions with country, jurisdiction and continent."""
     from hx.errors import UnknownName
 
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     cat = _catalog(c)
     if cloud is not None and cloud not in cat.clouds():
         raise UnknownName("cloud", cloud, cat.clouds())
@@ -107,11 +101,12 @@ def catalog_types(
     cloud: str | None = typer.Option(None, help="aws, azure or gcp"),
     min_vcpus: float = typer.Option(0.0, min=0.0),
     min_memory_gib: float = typer.Option(0.0, min=0.0),
+    as_json: bool = JSON,
 ) -> None:
     """Instance types with at least the given vCPUs and memory."""
     from hx.errors import UnknownName
 
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     cat = _catalog(c)
     if cloud is not None and cloud not in cat.clouds():
         raise UnknownName("cloud", cloud, cat.clouds())
@@ -132,13 +127,14 @@ def catalog_import(
     cloud: str = typer.Option(..., "--cloud", help="aws, azure or gcp"),
     out: Path | None = typer.Option(None, "--out", help="catalog file to write (default: <data dir>/catalog.json)"),
     skip_unknown_regions: bool = typer.Option(False, help="skip rows of regions the catalog does not know"),
+    as_json: bool = JSON,
 ) -> None:
     """Merge a SkyPilot CSV into the catalog (the data dir's, else the built-in one) and save it."""
     from hx.cloud.catalog import load_catalog, save_catalog
     from hx.cloud.ops import CATALOG_FILE
     from hx.cloud.skypilot import import_skypilot_csv
 
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     data_dir = c.loaded.settings.data_dir
     target = out or data_dir / CATALOG_FILE
     base = load_catalog(target if target.exists() else None)
@@ -165,7 +161,7 @@ def place_cmd(
     from hx.cloud.ops import plan_report
     from hx.cloud.placement import PlacementOptions, place
 
-    c = _ctx(ctx, as_json)
+    c = ctx_of(ctx, as_json)
     estate, cat = _estate(c, file)
     plan = place(estate, cat, PlacementOptions(time_limit_s=time_limit_s))
     report = plan_report(estate, cat, plan)
@@ -214,7 +210,7 @@ def dr_plan(ctx: typer.Context, file: Path = ESTATE, as_json: bool = JSON) -> No
     from hx.cloud.dr import plan_dr
     from hx.cloud.placement import place
 
-    c = _ctx(ctx, as_json)
+    c = ctx_of(ctx, as_json)
     estate, cat = _estate(c, file)
     plans = plan_dr(estate, place(estate, cat), cat)
     if c.as_json:
@@ -246,7 +242,7 @@ def dr_drill(
     achieved RTO misses the target or a step fails."""
     from hx.cloud.ops import drill_on_fresh_sim, plan_for
 
-    c = _ctx(ctx, as_json)
+    c = ctx_of(ctx, as_json)
     estate, cat = _estate(c, file)
     plan = plan_for(estate, cat, workload)
     w = next(x for x in estate.workloads if x.name == workload)
@@ -285,7 +281,7 @@ def terraform_export(
     from hx.cloud.placement import PlacementOptions, place
     from hx.cloud.terraform import export_terraform, schema_errors, terraform_documents
 
-    c = _ctx(ctx, as_json)
+    c = ctx_of(ctx, as_json)
     estate, cat = _estate(c, file)
     plan = place(estate, cat, PlacementOptions(explain=False))
     errors = {cloud: schema_errors(doc) for cloud, doc in terraform_documents(plan).items()}

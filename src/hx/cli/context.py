@@ -60,8 +60,15 @@ class Ctx:
             self.console.print_json(json.dumps(data, default=str))
 
 
-def ctx_of(typer_ctx: typer.Context) -> Ctx:
+#: ``--json`` after a command's name, as ``hx --json`` before it
+JSON = typer.Option(False, "--json", help="machine-readable output on stdout (as hx --json)")
+
+
+def ctx_of(typer_ctx: typer.Context, as_json: bool = False) -> Ctx:
+    """The shared context; ``as_json``: the command's own ``--json`` was given."""
     obj = typer_ctx.find_root().obj
     if not isinstance(obj, Ctx):
         raise RuntimeError("hx CLI context missing")
+    if as_json:
+        obj.as_json = True
     return obj

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from hx.cli.context import ctx_of
+from hx.cli.context import JSON, ctx_of
 from hx.config import flatten, validate_file
 from hx.errors import IntegrityError
 from hx.security.roles import Role
@@ -26,9 +27,9 @@ model_app = typer.Typer(help="The model registry.", no_args_is_help=True)
 
 
 @config_app.command("show")
-def config_show(ctx: typer.Context) -> None:
+def config_show(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Print the effective configuration with the source of each value (secrets masked)."""
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     loaded = c.loaded
     flat = flatten(loaded.settings)
     rows = {k: {"value": v, "source": loaded.source_of(k)} for k, v in flat.items()}
@@ -42,16 +43,20 @@ def config_show(ctx: typer.Context) -> None:
 
 
 @config_app.command("validate")
-def config_validate(ctx: typer.Context, file: Path = typer.Argument(..., help="an ai-ml-config.yml file")) -> None:
+def config_validate(
+    ctx: typer.Context, file: Path = typer.Argument(..., help="an ai-ml-config.yml file"), as_json: bool = JSON
+) -> None:
     """Check a configuration file; exit 2 naming the file, key path and what was expected."""
     validate_file(file)
-    ctx_of(ctx).emit({"file": str(file), "valid": True}, f"[green]{file}: valid[/green]")
+    ctx_of(ctx, as_json).emit({"file": str(file), "valid": True}, f"[green]{file}: valid[/green]")
 
 
 @db_app.command("upgrade")
-def db_upgrade(ctx: typer.Context, revision: str = typer.Option("head", help="target revision")) -> None:
+def db_upgrade(
+    ctx: typer.Context, revision: str = typer.Option("head", help="target revision"), as_json: bool = JSON
+) -> None:
     """Apply migrations (the server also applies them on start)."""
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     p = c.platform(upgrade=False)
     p.store.upgrade(revision)
     rev = p.store.current_revision()
@@ -59,9 +64,9 @@ def db_upgrade(ctx: typer.Context, revision: str = typer.Option("head", help="ta
 
 
 @db_app.command("current")
-def db_current(ctx: typer.Context) -> None:
+def db_current(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Show the applied migration revision."""
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     p = c.platform(upgrade=False)
     c.emit({"revision": p.store.current_revision(), "url": p.store.safe_url})
 
@@ -71,9 +76,10 @@ def token_create(
     ctx: typer.Context,
     role: Role = typer.Option(..., "--role", help="viewer, operator, approver or admin"),
     name: str = typer.Option(..., "--name", help="who or what will use the token"),
+    as_json: bool = JSON,
 ) -> None:
     """Create a token and print it once (it is stored hashed)."""
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     p = c.platform()
     token, info = p.tokens.create(name, role, created_by="cli")
     p.audit.append("cli", "token.create", f"token:{info.id}", "ok", {"role": role.value, "name": name})
@@ -81,9 +87,9 @@ def token_create(
 
 
 @token_app.command("list")
-def token_list(ctx: typer.Context) -> None:
+def token_list(ctx: typer.Context, as_json: bool = JSON) -> None:
     """List tokens (never the tokens themselves)."""
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     infos = c.platform().tokens.list()
     data = [
         {"id": t.id, "name": t.name, "role": t.role.value, "prefix": t.prefix, "revoked": t.revoked, "mfa": t.mfa}
@@ -99,9 +105,9 @@ def token_list(ctx: typer.Context) -> None:
 
 
 @token_app.command("revoke")
-def token_revoke(ctx: typer.Context, token_id: int = typer.Argument(...)) -> None:
+def token_revoke(ctx: typer.Context, token_id: int = typer.Argument(...), as_json: bool = JSON) -> None:
     """Revoke a token."""
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     p = c.platform()
     p.tokens.revoke(token_id)
     p.audit.append("cli", "token.revoke", f"token:{token_id}", "ok")
@@ -109,9 +115,11 @@ def token_revoke(ctx: typer.Context, token_id: int = typer.Argument(...)) -> Non
 
 
 @mfa_app.command("enroll")
-def mfa_enroll(ctx: typer.Context, token_id: int = typer.Argument(..., help="the token's id")) -> None:
+def mfa_enroll(
+    ctx: typer.Context, token_id: int = typer.Argument(..., help="the token's id"), as_json: bool = JSON
+) -> None:
     """Give a token a TOTP secret; load the printed URI into an authenticator app."""
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     p = c.platform()
     secret, uri = p.tokens.enroll_mfa(token_id)
     p.audit.append("cli", "token.mfa_enroll", f"token:{token_id}", "ok")
@@ -119,9 +127,9 @@ def mfa_enroll(ctx: typer.Context, token_id: int = typer.Argument(..., help="the
 
 
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context) -> None:
+def audit_verify(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Recompute the hash chain; exit 1 naming the first broken record."""
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     res = c.platform().audit.verify()
     data = {"ok": res.ok, "records": res.records, "first_broken": res.first_broken, "reason": res.reason}
     if not res.ok:
@@ -131,9 +139,9 @@ def audit_verify(ctx: typer.Context) -> None:
 
 
 @audit_app.command("list")
-def audit_list(ctx: typer.Context, limit: int = typer.Option(20, min=1, max=1000)) -> None:
+def audit_list(ctx: typer.Context, limit: int = typer.Option(20, min=1, max=1000), as_json: bool = JSON) -> None:
     """Show the latest audit records."""
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     recs = c.platform().audit.records(limit=100000)[-limit:]
     if c.as_json:
         c.emit([r.to_json() for r in recs])
@@ -150,16 +158,23 @@ def events_tail(
     type: list[str] = typer.Option([], "--type", help="event type or family (deployment.*)"),
     follow: bool = typer.Option(False, "--follow", "-f", help="keep reading new events"),
     limit: int = typer.Option(20, min=1, max=1000),
+    as_json: bool = JSON,
 ) -> None:
-    """Print recent events (and follow new ones with -f)."""
-    c = ctx_of(ctx)
+    """Print recent events (and follow new ones with -f).
+
+    With --json: a JSON list of the events; with -f as well, one JSON object per line as they arrive."""
+    c = ctx_of(ctx, as_json)
     bus = c.platform().bus
     cursor = max(0, bus.last_id() - limit)
+    if c.as_json and not follow:
+        c.emit([e.to_json() for e in bus.read(after=cursor, types=type or None, limit=limit)])
+        return
     while True:
         for e in bus.read(after=cursor, types=type or None, limit=limit):
             cursor = e.id
             if c.as_json:
-                c.emit(e.to_json())
+                sys.stdout.write(json.dumps(e.to_json(), default=str) + "\n")
+                sys.stdout.flush()
             else:
                 when = e.ts.isoformat(timespec="seconds")
                 c.console.print(f"{when} [bold]{e.type}[/bold] {e.subject} {dict(e.data)}")
@@ -173,9 +188,10 @@ def secret_set(
     ctx: typer.Context,
     name: str = typer.Argument(...),
     value: str = typer.Option(..., prompt=True, hide_input=True, help="read from a prompt when not given"),
+    as_json: bool = JSON,
 ) -> None:
     """Store a secret, encrypted (notifier URLs and keys, cloud credentials)."""
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     p = c.platform()
     p.secrets.put(name, value)
     p.audit.append("cli", "secret.set", f"secret:{name}", "ok")
@@ -183,16 +199,16 @@ def secret_set(
 
 
 @secret_app.command("list")
-def secret_list(ctx: typer.Context) -> None:
+def secret_list(ctx: typer.Context, as_json: bool = JSON) -> None:
     """List secret names (never values)."""
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     c.emit({"names": c.platform().secrets.names()})
 
 
 @model_app.command("list")
-def model_list(ctx: typer.Context, name: str | None = typer.Argument(None)) -> None:
+def model_list(ctx: typer.Context, name: str | None = typer.Argument(None), as_json: bool = JSON) -> None:
     """List model versions with their stage, metrics and training data."""
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     versions = c.platform().models.versions(name)
     if c.as_json:
         c.emit([v.to_json() for v in versions])
@@ -204,9 +220,11 @@ def model_list(ctx: typer.Context, name: str | None = typer.Argument(None)) -> N
 
 
 @model_app.command("promote")
-def model_promote(ctx: typer.Context, name: str = typer.Argument(...), version: int = typer.Argument(...)) -> None:
+def model_promote(
+    ctx: typer.Context, name: str = typer.Argument(...), version: int = typer.Argument(...), as_json: bool = JSON
+) -> None:
     """Promote a model version (the previous promoted one is retired)."""
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     p = c.platform()
     p.models.promote(name, version)
     p.audit.append("cli", "model.promote", f"model:{name}:{version}", "ok")

@@ -10,7 +10,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from hx.cli.context import ctx_of
+from hx.cli.context import JSON, ctx_of
 from hx.errors import BadInput
 from hx.files import open_text
 
@@ -58,11 +58,12 @@ def rightsize(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV: timestamp,cpu,memory_gib[,workload]"),
     current_cpu: float | None = typer.Option(None, min=0, help="vCPU provisioned now (for the saving)"),
     current_memory_gib: float | None = typer.Option(None, min=0, help="GiB provisioned now"),
+    as_json: bool = JSON,
 ) -> None:
     """Recommend CPU and memory per workload, with the monthly saving and the risk of exceeding it."""
     from hx.cost import Prices, recommend
 
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     cfg = c.loaded.settings.intelligent_monitoring.cost_optimization
     prices = Prices(vcpu_hour=cfg.cpu_hour_usd, gib_hour=cfg.gib_hour_usd)
     recs = [

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hx.cli.context import ctx_of
+from hx.cli.context import JSON, ctx_of
 
 
 def register(app: typer.Typer) -> None:
@@ -15,11 +15,12 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         data_dir: Path | None = typer.Option(None, "--data-dir", help="where the demo's store goes (default: temp)"),
         scene: list[str] = typer.Option([], "--scene", help="run only these scenes (repeatable)"),
+        as_json: bool = JSON,
     ) -> None:
         """Run every scene: fleet, anomaly, deployment, healing, scaling, placement, improvement."""
         from hx.demo import run_demo
 
-        c = ctx_of(ctx)
+        c = ctx_of(ctx, as_json)
         results = run_demo(data_dir, console=c.err if c.as_json else c.console, only=scene or None)
         if c.as_json:
             c.emit(results)

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from hx.cli.client import ApiClient
-from hx.cli.context import Ctx, ctx_of
+from hx.cli.context import JSON, Ctx, ctx_of
 
 deploy_app = typer.Typer(help="Ship a version: risk, strategy, rollout, canary judgement.", no_args_is_help=True)
 canary_app = typer.Typer(help="Judge a canary against its baseline.", no_args_is_help=True)
@@ -54,9 +54,10 @@ def create(
     migration: bool = typer.Option(False, help="the change migrates data: rollback is unsafe"),
     url: str | None = URL,
     token: str | None = TOKEN,
+    as_json: bool = JSON,
 ) -> None:
     """Request a deployment; hx scores its risk, picks the strategy and starts the rollout."""
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     body = {
         "service": service,
         "version": version,
@@ -69,10 +70,14 @@ def create(
 
 @deploy_app.command("status")
 def status(
-    ctx: typer.Context, dep_id: int | None = typer.Argument(None), url: str | None = URL, token: str | None = TOKEN
+    ctx: typer.Context,
+    dep_id: int | None = typer.Argument(None),
+    url: str | None = URL,
+    token: str | None = TOKEN,
+    as_json: bool = JSON,
 ) -> None:
     """One deployment with its plan and analyses, or the latest ones."""
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     api = _client(c, url, token)
     if dep_id is not None:
         _show(c, api.request("GET", f"/api/v1/deployments/{dep_id}"))
@@ -94,8 +99,9 @@ def _action(name: str, help_text: str) -> None:
         otp: str | None = typer.Option(None, "--otp", help="TOTP code (production approvals)"),
         url: str | None = URL,
         token: str | None = TOKEN,
+        as_json: bool = JSON,
     ) -> None:
-        c = ctx_of(ctx)
+        c = ctx_of(ctx, as_json)
         headers = {"X-HX-OTP": otp} if otp else {}
         _show(c, _client(c, url, token).request("POST", f"/api/v1/deployments/{dep_id}/{name}", headers=headers))
 
@@ -120,13 +126,14 @@ def train(
     scenarios: int = typer.Option(40, min=8, help="simulated scenarios when history is too short"),
     seed: int = typer.Option(0),
     promote: bool = typer.Option(True, help="promote the new model version"),
+    as_json: bool = JSON,
 ) -> None:
     """Retrain the strategy model from the store's deployment history (or the simulator's outcomes)."""
     from rich.progress import Progress
 
     from hx.deploy.training import train_decision_model
 
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     p = c.platform()
     with Progress(console=c.err, transient=True) as bar:
         task = bar.add_task("training", total=None)
@@ -146,12 +153,13 @@ def judge_cmd(
     baseline: Path = typer.Option(..., exists=True, dir_okay=False, help="CSV: one column per metric"),
     canary: Path = typer.Option(..., exists=True, dir_okay=False),
     config: Path = typer.Option(..., exists=True, dir_okay=False, help="metrics.yml"),
+    as_json: bool = JSON,
 ) -> None:
     """Judge the canary's metrics against the baseline's (exit 1 when the verdict is fail)."""
     from hx.deploy.judge import judge, load_metrics_config, load_series_csv
     from hx.errors import BadInput
 
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     cfg = load_metrics_config(config)
     b, k = load_series_csv(baseline), load_series_csv(canary)
     need = {m.name for m in cfg.metrics} | {m.denominator for m in cfg.metrics if m.denominator}

@@ -9,7 +9,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from hx.cli.context import ctx_of
+from hx.cli.context import JSON, ctx_of
 
 detect_app = typer.Typer(help="Anomaly detection on files and benchmarks.", no_args_is_help=True)
 
@@ -20,12 +20,13 @@ def run(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV with timestamp,value columns"),
     detector: str | None = typer.Option(None, help="detector name (default from configuration)"),
     out: Path | None = typer.Option(None, help="write timestamp,value,anomaly_score here"),
+    as_json: bool = JSON,
 ) -> None:
     """Score a series as a stream; print the points at or above the alert threshold."""
     from hx.detect import DETECTORS, effective_threshold, read_series_csv
     from hx.detect.engine import score_series
 
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     cfg = c.loaded.settings.intelligent_monitoring.anomaly_detection
     name = detector or cfg.detector
     DETECTORS.get(name)
@@ -67,11 +68,12 @@ def nab(
     data: Path = typer.Option(..., exists=True, file_okay=False, help="a directory in NAB's layout (data/...)"),
     out: Path = typer.Option(..., file_okay=False, help="where result files go"),
     detector: str | None = typer.Option(None, help="detector name (default: the NAB default)"),
+    as_json: bool = JSON,
 ) -> None:
     """Run a detector over every CSV under DATA/data as a stream; write OUT/<category>/<name>.csv."""
     from hx.detect.nab import DEFAULT_DETECTOR, run_nab
 
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     files = sorted((data / "data").rglob("*.csv"))
     with Progress(console=c.err, transient=True) as bar:
         task = bar.add_task("NAB", total=len(files))

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from hx.cli.context import ctx_of
+from hx.cli.context import JSON, ctx_of
 
 improve_app = typer.Typer(help="Continuous improvement: KPIs, quality gates, optimisation cycles.",
                           no_args_is_help=True)  # fmt: skip
@@ -20,11 +20,11 @@ def fmt_value(v: Any) -> str:
 
 
 @improve_app.command("kpis")
-def kpis(ctx: typer.Context) -> None:
+def kpis(ctx: typer.Context, as_json: bool = JSON) -> None:
     """The platform's KPIs over continuous_improvement.kpi_window_s."""
     from hx.improve import kpis as kpis_mod
 
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     p = c.platform()
     values = kpis_mod.compute(kpis_mod.gather(p, p.clock.now(), p.settings.continuous_improvement.kpi_window_s))
     if c.as_json:
@@ -50,11 +50,12 @@ def gate_table(gates: list[dict[str, Any]]) -> Table:
 def cycle(
     ctx: typer.Context,
     no_train: bool = typer.Option(False, "--no-train", help="review and gate only; train no new shadow model"),
+    as_json: bool = JSON,
 ) -> None:
     """Run one optimisation cycle now: gates, live accuracy, shadow judgement, retraining. Exit 1 if a gate fails."""
     from hx.improve.cycle import ImprovementCycle
 
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     report = ImprovementCycle(c.platform()).run(train=not no_train)
     if c.as_json:
         c.emit(report)
@@ -73,11 +74,11 @@ def cycle(
 
 
 @improve_app.command("gates")
-def gates(ctx: typer.Context) -> None:
+def gates(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Evaluate the quality gates now, without acting on models. Exit 1 if one fails."""
     from hx.improve import reports
 
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     now = reports.gates_now(c.platform())
     c.emit(now["gates"]) if c.as_json else c.console.print(gate_table(now["gates"]))
     if not now["passed"]:
@@ -85,11 +86,13 @@ def gates(ctx: typer.Context) -> None:
 
 
 @improve_app.command("report")
-def report(ctx: typer.Context, limit: int = typer.Option(10, min=1, max=200, help="how many cycles")) -> None:
+def report(
+    ctx: typer.Context, limit: int = typer.Option(10, min=1, max=200, help="how many cycles"), as_json: bool = JSON
+) -> None:
     """Past optimisation cycles, newest first."""
     from hx.improve import reports
 
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     found = reports.recent(c.platform(), limit)
     if c.as_json:
         c.emit(found)

@@ -11,7 +11,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from hx.cli.context import ctx_of
+from hx.cli.context import JSON, ctx_of
 from hx.errors import BadInput
 
 scale_app = typer.Typer(help="Scaling policies replayed over traces.", no_args_is_help=True)
@@ -45,12 +45,13 @@ def simulate(
         max=0.49,
         help="predictive in calibrated mode: how often its demand bound may be exceeded (after a day's warm-up)",
     ),
+    as_json: bool = JSON,
 ) -> None:
     """Replay the last days of a trace through the simulated fleet; SLO-violation minutes and replica-hours."""
     from hx.forecast.plot import plot_scaling
     from hx.forecast.replay import POLICIES, calibrated_config, prepare_trace, replay, usable_warmup
 
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     for p in policy:
         if p not in POLICIES:
             raise BadInput(f"policy must be one of {', '.join(POLICIES)}, got {p!r}", field="--policy")
@@ -91,11 +92,12 @@ def forecast(
     horizon: float = typer.Option(3600.0, "--horizon", help="seconds ahead"),
     signal: str = typer.Option("request_rate", "--signal"),
     model: str = typer.Option("holt_winters", "--model", help="a forecaster name"),
+    as_json: bool = JSON,
 ) -> None:
     """Print a forecast (mean and 80 % band) of a service's signal, or of the end of a trace."""
     from hx.forecast.engine import forecast_series
 
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     if (service is None) == (trace is None):
         raise BadInput("give a SERVICE or --trace (one of them)", field="service")
     if trace is not None:

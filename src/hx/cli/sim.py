@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from hx.cli.context import ctx_of
+from hx.cli.context import JSON, ctx_of
 
 sim_app = typer.Typer(help="The simulated fleet: replay traces, serve metrics to Prometheus.", no_args_is_help=True)
 
@@ -24,11 +24,12 @@ def run(
     trace: str = typer.Option("nasa", help="profile (vendored), nasa, alibaba or azure"),
     step_s: float = typer.Option(60.0, min=1.0, help="simulated seconds per step"),
     faults: bool = typer.Option(True, help="inject one seeded fault a day"),
+    as_json: bool = JSON,
 ) -> None:
     """Replay DAYS of TRACE-shaped traffic over a seeded fleet and print a summary per service."""
     from hx.sim import run_summary
 
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     with Progress(console=c.err, transient=True) as bar:
         task = bar.add_task(f"simulating {days:g} days of {services} services", total=None)
         summary = run_summary(
