@@ -116,3 +116,9 @@ def test_simulate_at_a_coarser_resolution(tmp_path: Path) -> None:
     assert 0 < means["replica_hours"] < raw["replica_hours"]  # the bursts are averaged away: no replicas held for them
     code, _, err = run([*base, "--resolution", "420"], tmp_path)  # does not divide 5 minutes
     assert code == 2 and "resolution_s" in err
+
+
+@pytest.mark.parametrize(("option", "value"), [("--days", "0"), ("--days", "-1"), ("--startup", "-5")])
+def test_simulate_names_a_bad_option(tmp_path: Path, trace_csv: Path, option: str, value: str) -> None:
+    code, out, err = run(["scale", "simulate", "--trace", str(trace_csv), "--policy", "hpa", option, value], tmp_path)
+    assert code == 2 and option in err, (out, err)

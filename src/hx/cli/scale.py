@@ -31,7 +31,7 @@ def simulate(
     days: float | None = typer.Option(None, "--days", help="days replayed at the end of the trace (default: 1)"),
     png: Path | None = typer.Option(None, "--png", dir_okay=False, help="write a plot of demand and replicas here"),
     capacity: float = typer.Option(50.0, "--capacity", help="req/s one replica serves"),
-    startup: float = typer.Option(120.0, "--startup", help="replica start-up time, seconds"),
+    startup: float = typer.Option(120.0, "--startup", min=0.0, help="replica start-up time, seconds"),
     seed: int = typer.Option(1, "--seed"),
     resolution: float | None = typer.Option(
         None,
@@ -52,6 +52,8 @@ def simulate(
     from hx.forecast.replay import POLICIES, calibrated_config, prepare_trace, replay, usable_warmup
 
     c = ctx_of(ctx, as_json)
+    if days is not None and not days > 0:  # 0 would silently mean the default day
+        raise BadInput(f"--days must be > 0, got {days:g}", field="--days")
     for p in policy:
         if p not in POLICIES:
             raise BadInput(f"policy must be one of {', '.join(POLICIES)}, got {p!r}", field="--policy")
