@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hx.errors import BadInput
-from hx.files import open_text, read_text
+from hx.errors import BadInput, HxError
+from hx.files import open_text, read_text, writing
 
 
 def test_text_round_trips_with_its_line_endings(tmp_path: Path) -> None:
@@ -29,3 +29,19 @@ def test_a_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
 def test_a_directory_is_named(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match=f"cannot read {tmp_path}"):
         read_text(tmp_path)
+
+
+def test_a_path_that_cannot_be_written_is_named_with_its_option(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(BadInput, match=f"--out {blocker / 'x.csv'}: cannot write") as caught, writing("--out"):
+        (blocker / "x.csv").write_text("x")
+    assert caught.value.field == "--out" and caught.value.exit_code == 2
+
+
+def test_other_write_failures_are_failures_not_bad_input(tmp_path: Path) -> None:
+    import errno
+
+    with pytest.raises(HxError, match="--out /x: cannot write: No space left") as caught, writing("--out"):
+        raise OSError(errno.ENOSPC, "No space left on device", "/x")
+    assert not isinstance(caught.value, BadInput) and caught.value.exit_code == 1

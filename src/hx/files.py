@@ -1,15 +1,23 @@
-"""Input files a user names (CSV exports, estate and metric YAML): read whole, as UTF-8 text.
+"""Files a user names: inputs (CSV exports, estate and metric YAML) read whole, as UTF-8 text, and
+outputs (``--out``, ``--png``) written under :func:`writing`.
 
-What cannot be read, or is not text, is :class:`~hx.errors.BadInput` naming the file, so a command
-exits 2 with one line instead of a traceback from the codec half-way through a CSV reader.
+An input that cannot be read, or is not text, and an output path that cannot be written are
+:class:`~hx.errors.BadInput` naming the file (and the option), so a command exits 2 with one line
+instead of a traceback from the codec half-way through a CSV reader or from ``open``.
 """
 
 from __future__ import annotations
 
+import errno
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from hx.errors import BadInput
+from hx.errors import BadInput, HxError
+
+#: what a wrong output path gives (the user can fix it); anything else (a full disk) is a failure
+_PATH_ERRORS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 def read_text(path: str | Path) -> str:
@@ -38,3 +46,15 @@ def read_text(path: str | Path) -> str:
 def open_text(path: str | Path) -> io.StringIO:
     """:func:`read_text` as a handle for :func:`csv.reader` (which wants ``newline=""``)."""
     return io.StringIO(read_text(path), newline="")
+
+
+@contextmanager
+def writing(option: str) -> Iterator[None]:
+    """Write what the body writes to the path given by ``option``; an :class:`OSError` names both."""
+    try:
+        yield
+    except OSError as err:
+        message = f"{option} {err.filename}: cannot write: {err.strerror}"
+        if err.errno in _PATH_ERRORS:
+            raise BadInput(message, field=option) from err
+        raise HxError(message) from err

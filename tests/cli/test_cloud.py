@@ -142,3 +142,9 @@ def test_input_files_that_are_not_text_exit_2_naming_the_file(tmp_path: Path, hx
     f.write_bytes(b"\xff\xfe\x00workloads")
     r = hx([*args, str(f)], tmp_path)
     assert r.returncode == 2 and "input.bin: not UTF-8 text" in r.stderr, r.stderr
+
+
+def test_terraform_export_names_an_out_dir_it_cannot_make(tmp_path: Path, hx: Hx) -> None:
+    (tmp_path / "blocker").write_text("")
+    r = hx(["terraform", "export", ESTATE, "--out", str(tmp_path / "blocker" / "tf")], tmp_path)
+    assert r.returncode == 2 and "--out" in r.stderr and "blocker" in r.stderr, r.stderr

@@ -75,3 +75,12 @@ def test_canary_judge_exit_codes(tmp_path: Path) -> None:
     cfg.write_text("metrics:\n  - {name: p99}\n")
     r = hx([*base, "--canary", str(tmp_path / "good.csv")], tmp_path)
     assert r.returncode == 2 and "p99" in r.stderr
+
+
+def test_detect_run_names_an_out_path_it_cannot_write(tmp_path: Path) -> None:
+    f = tmp_path / "s.csv"
+    _series(f, np.arange(20.0))
+    (tmp_path / "blocker").write_text("")
+    r = hx(["detect", "run", str(f), "--out", str(tmp_path / "blocker" / "scores.csv")], tmp_path)
+    assert r.returncode == 2 and "--out" in r.stderr and "blocker" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr

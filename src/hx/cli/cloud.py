@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from hx.cli.context import JSON, Ctx, ctx_of
+from hx.files import writing
 
 catalog_app = typer.Typer(help="The cloud catalog: clouds, regions, instance types, SkyPilot imports.")
 dr_app = typer.Typer(help="Disaster recovery: plans from RPO/RTO, drills in simulated time.", no_args_is_help=True)
@@ -139,8 +140,9 @@ def catalog_import(
     target = out or data_dir / CATALOG_FILE
     base = load_catalog(target if target.exists() else None)
     merged = import_skypilot_csv(file, cloud, base, unknown_regions="skip" if skip_unknown_regions else "error")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    save_catalog(merged, target)
+    with writing("--out"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        save_catalog(merged, target)
     before = sum(1 for k in base.offers if k[0] == cloud)
     after = sum(1 for k in merged.offers if k[0] == cloud)
     data = {"file": str(target), "cloud": cloud, "offers_before": before, "offers_after": after}
@@ -285,6 +287,7 @@ def terraform_export(
     estate, cat = _estate(c, file)
     plan = place(estate, cat, PlacementOptions(explain=False))
     errors = {cloud: schema_errors(doc) for cloud, doc in terraform_documents(plan).items()}
-    paths = export_terraform(plan, out)
+    with writing("--out"):
+        paths = export_terraform(plan, out)
     data = {"files": [str(p) for p in paths], "schema_errors": {k: v for k, v in errors.items() if v}}
     c.emit(data, "\n".join(str(p) for p in paths))

@@ -10,6 +10,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from hx.cli.context import JSON, ctx_of
+from hx.files import writing
 
 detect_app = typer.Typer(help="Anomaly detection on files and benchmarks.", no_args_is_help=True)
 
@@ -34,7 +35,7 @@ def run(
     scores = score_series(vs.values, vs.timestamps, name)
     thr = effective_threshold(cfg.alert_threshold, cfg.sensitivity)
     if out is not None:
-        with out.open("w", newline="") as fh:
+        with writing("--out"), out.open("w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(["timestamp", "value", "anomaly_score"])
             for t, v, s in zip(vs.timestamps, vs.values, scores, strict=True):
@@ -75,6 +76,8 @@ def nab(
 
     c = ctx_of(ctx, as_json)
     files = sorted((data / "data").rglob("*.csv"))
+    with writing("--out"):
+        out.mkdir(parents=True, exist_ok=True)
     with Progress(console=c.err, transient=True) as bar:
         task = bar.add_task("NAB", total=len(files))
         written = run_nab(data, out, detector or DEFAULT_DETECTOR, progress=lambda _: bar.advance(task))

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from hx.cli.context import JSON, ctx_of
 from hx.errors import BadInput
+from hx.files import writing
 
 scale_app = typer.Typer(help="Scaling policies replayed over traces.", no_args_is_help=True)
 
@@ -72,8 +73,9 @@ def simulate(
         first = next(iter(results.values()))
         pred = results.get("predictive")
         band = tuple(pred.band) if pred is not None and pred.band is not None else None
-        plot_scaling(png, first.times, first.demand, band, {p: r.replicas for p, r in results.items()},
-                     capacity_rps=capacity, title=f"{tr.name}: replay of {days or 1.0:g} day(s)")  # fmt: skip
+        with writing("--png"):
+            plot_scaling(png, first.times, first.demand, band, {p: r.replicas for p, r in results.items()},
+                         capacity_rps=capacity, title=f"{tr.name}: replay of {days or 1.0:g} day(s)")  # fmt: skip
         data["png"] = str(png)
     if c.as_json:
         c.emit(data)
