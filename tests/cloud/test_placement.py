@@ -166,3 +166,10 @@ def test_spread_workload_has_one_primary_for_traffic() -> None:
     s = plan.by_workload()["s"]
     assert sum(p.primary for p in s.placements) == 1
     assert s.primary() == plan.by_workload()["t"].placements[0].loc  # traffic stays local
+
+
+def test_an_estate_without_workloads_is_refused_naming_the_key(tmp_path: Path) -> None:
+    p = tmp_path / "estate.yml"
+    p.write_text("workloads: []\n")
+    with pytest.raises(ConfigError, match="estate.yml: workloads: .*at least 1"):
+        load_estate(p)

@@ -76,7 +76,7 @@ class Estate(BaseModel):
     """Everything ``place`` needs besides the catalog: workloads, traffic between them, budget, quotas."""
 
     model_config = ConfigDict(extra="forbid")
-    workloads: list[Workload]
+    workloads: list[Workload] = Field(min_length=1)
     egress: list[EgressPair] = Field(default_factory=list)
     budget_usd_per_hour: float | None = Field(default=None, gt=0)
     region_vcpu_quota: dict[str, float] = Field(default_factory=dict)
