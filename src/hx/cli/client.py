@@ -18,7 +18,10 @@ class ApiClient:
 
     @classmethod
     def from_env(cls, url: str | None, token: str | None, data_dir: Path) -> ApiClient:
+        where = "--url" if url else "$HX_URL"
         url = url or os.environ.get("HX_URL", "http://127.0.0.1:8080")
+        if not url.startswith(("http://", "https://")):
+            raise BadInput(f"{where} {url!r}: expected http://host:port or https://host:port", field=where)
         token = token or os.environ.get("HX_TOKEN")
         if not token:
             path = data_dir / "admin.token"

@@ -1,0 +1,24 @@
+"""``hx.cli.client``: the API client of the commands that act through a running server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hx.cli.client import ApiClient
+from hx.errors import BadInput
+
+
+def test_a_url_without_a_scheme_is_bad_input_naming_the_option(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="--url 'localhost:8080'") as caught:
+        ApiClient.from_env("localhost:8080", "hx_x", tmp_path)
+    assert caught.value.exit_code == 2
+
+
+def test_a_url_from_the_environment_is_named_by_its_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HX_URL", "ftp://host")
+    with pytest.raises(BadInput, match=r"\$HX_URL 'ftp://host'"):
+        ApiClient.from_env(None, "hx_x", tmp_path)
+    monkeypatch.setenv("HX_URL", "https://hx.example:8443/")
+    assert ApiClient.from_env(None, "hx_x", tmp_path).url == "https://hx.example:8443"
