@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from hx.api.app import create_app
@@ -68,3 +69,25 @@ def test_canary_judge_endpoint(served: tuple[World, str, dict[str, str]]) -> Non
             json={"baseline": {"lat": base}, "canary": {"latency": base}, "config": cfg},
         )
         assert r.status_code == 422 and r.json()["field"] == "baseline.latency"
+
+
+def test_canary_judge_endpoint_takes_the_baselines_history(served: tuple[World, str, dict[str, str]]) -> None:
+    _, url, tok = served
+    rng = np.random.default_rng(3)
+    x = np.empty(1500)
+    x[0] = 0.0
+    for t in range(1, x.size):
+        x[t] = 0.7 * x[t - 1] + rng.standard_normal()
+    past, base = (100 + 10 * x[:1440]).tolist(), (100 + 10 * x[1440:]).tolist()
+    body = {
+        "baseline": {"latency": base},
+        "canary": {"latency": base[::-1]},
+        "config": {"metrics": [{"name": "latency"}]},
+    }
+    with httpx.Client(base_url=url, timeout=30) as c:
+        r = c.post("/api/v1/canary/judge", headers=_h(tok["operator"]), json={**body, "history": {"latency": past}})
+        assert r.status_code == 200
+        assert 0.6 < r.json()["metrics"][0]["autocorrelation"] < 0.8
+        bad = {**body, "history": {"latency": past}, "history_block_points": 0}
+        r = c.post("/api/v1/canary/judge", headers=_h(tok["operator"]), json=bad)
+        assert r.status_code == 422 and "history_block_points" in r.json()["field"]

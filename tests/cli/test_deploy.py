@@ -7,6 +7,8 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
+
 from hx.api.app import create_app
 from hx.cli.main import main
 from hx.security.roles import Role
@@ -59,3 +61,32 @@ def test_deploy_create_status_abort_over_the_api(tmp_path: Path) -> None:
     code, _ = _hx([*base, "status", "--url", "http://127.0.0.1:9", "--token", op])
     assert code == 1  # the server is down: a failure of the world, not bad input
     w.platform.store.dispose()
+
+
+def _ar1(rng: np.random.Generator, n: int, phi: float = 0.7) -> np.ndarray:
+    x = np.empty(n)
+    x[0] = rng.standard_normal()
+    for t in range(1, n):
+        x[t] = phi * x[t - 1] + np.sqrt(1 - phi**2) * rng.standard_normal()
+    return x
+
+
+def test_canary_judge_takes_the_baselines_history(tmp_path: Path) -> None:
+    """--history gives the judge the baseline's past, in blocks: it estimates autocorrelation from it."""
+    rng = np.random.default_rng(5)
+    past = 100 + 20 * _ar1(rng, 1440 + 30)
+    files = {"history": past[:1440], "base": past[1440:], "canary": 100 + 20 * _ar1(rng, 30)}
+    for name, values in files.items():
+        (tmp_path / f"{name}.csv").write_text("latency\n" + "\n".join(f"{v:.4f}" for v in values) + "\n")
+    cfg = tmp_path / "metrics.yml"
+    cfg.write_text("metrics:\n  - {name: latency}\n")
+    args = ["--json", "canary", "judge", "--baseline", str(tmp_path / "base.csv")]
+    args += ["--canary", str(tmp_path / "canary.csv"), "--config", str(cfg)]
+    code, out = _hx([*args, "--history", str(tmp_path / "history.csv")])
+    assert code == 0
+    (metric,) = json.loads(out)["metrics"]
+    assert 0.6 < metric["autocorrelation"] < 0.8
+    code, out = _hx(args)
+    alone = json.loads(out)["metrics"][0]["autocorrelation"]
+    assert abs(alone - 0.7) > abs(metric["autocorrelation"] - 0.7)  # 30 points alone estimate it worse
+    assert _hx([*args, "--history", str(tmp_path / "history.csv"), "--history-block-points", "0"])[0] == 2

@@ -153,10 +153,21 @@ def judge_cmd(
     baseline: Path = typer.Option(..., exists=True, dir_okay=False, help="CSV: one column per metric"),
     canary: Path = typer.Option(..., exists=True, dir_okay=False),
     config: Path = typer.Option(..., exists=True, dir_okay=False, help="metrics.yml"),
+    history: Path | None = typer.Option(
+        None,
+        exists=True,
+        dir_okay=False,
+        help="CSV of the baseline's values before the canary started (same columns), used only to estimate "
+        "autocorrelation and noise: much more power on short, autocorrelated windows",
+    ),
+    block_points: int = typer.Option(
+        240, "--history-block-points", min=1, help="history is cut into blocks of this many rows, each demeaned"
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Judge the canary's metrics against the baseline's (exit 1 when the verdict is fail)."""
     from hx.deploy.judge import judge, load_metrics_config, load_series_csv
+    from hx.deploy.judge_stats import blocks_of
     from hx.errors import BadInput
 
     c = ctx_of(ctx, as_json)
@@ -167,7 +178,10 @@ def judge_cmd(
         missing = sorted(n for n in need if n not in data)
         if missing:
             raise BadInput(f"{path}: no column for metric(s) {', '.join(missing)} named in {config}", field=missing[0])
-    v = judge(b, k, cfg)
+    past = None
+    if history is not None:
+        past = {m: blocks_of(values, block_points) for m, values in load_series_csv(history).items()}
+    v = judge(b, k, cfg, history=past)
     if c.as_json:
         c.emit(v.model_dump())
     else:

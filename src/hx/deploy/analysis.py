@@ -9,6 +9,7 @@ import numpy as np
 
 from hx.deploy.judge import JudgeConfig, MetricConfig, Verdict, judge
 from hx.deploy.judge_sequential import SequentialJudge
+from hx.deploy.judge_stats import blocks_of
 from hx.errors import BadInput, TelemetryError, Unsupported
 from hx.telemetry.base import FloatArray, SignalSource
 
@@ -181,8 +182,7 @@ def hourly_blocks(values: FloatArray, step: float) -> list[FloatArray]:
     >>> [b.size for b in hourly_blocks(np.arange(9.0), 900.0)]
     [4, 4, 1]
     """
-    size = max(1, round(HISTORY_BLOCK_S / step))
-    return [values[i : i + size] for i in range(0, values.size, size)]
+    return blocks_of(values, max(1, round(HISTORY_BLOCK_S / step)))
 
 
 def window_before(start: datetime, seconds: float) -> tuple[datetime, datetime]:

@@ -176,6 +176,17 @@ def history_blocks(history: History | None, min_points: int = 3) -> list[FloatAr
     return [b for b in blocks if b.size >= min_points]
 
 
+def blocks_of(values: FloatArray, size: int) -> list[FloatArray]:
+    """``values`` cut into consecutive blocks of ``size`` points (the last one may be shorter).
+
+    >>> [b.size for b in blocks_of(np.arange(9.0), 4)]
+    [4, 4, 1]
+    """
+    if size < 1:
+        raise BadInput(f"history block size must be >= 1 point, got {size}", field="history_block_points")
+    return [values[i : i + size] for i in range(0, values.size, size)]
+
+
 def prefer_log(b: FloatArray, c: FloatArray, history: History | None = None) -> bool:
     """Whether to compare on the log scale: every value positive, and the Box-Cox likelihood prefers logs.
 

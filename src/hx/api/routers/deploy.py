@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hx.api.auth import authorize, register_roles
 from hx.deploy.component import service
 from hx.deploy.judge import JudgeConfig, judge
+from hx.deploy.judge_stats import blocks_of
 from hx.deploy.models import DeploymentRepo
 from hx.deploy.service import DeploymentRequest
 from hx.errors import BadInput
@@ -40,6 +41,16 @@ class JudgeRequest(BaseModel):
     baseline: dict[str, list[float | None]] = Field(description="metric -> values per interval")
     canary: dict[str, list[float | None]]
     config: JudgeConfig
+    history: dict[str, list[float | None]] | None = Field(
+        None,
+        description="metric -> the baseline's values per interval before the canary started, used only to estimate "
+        "autocorrelation and noise level (rollouts read 6 h)",
+    )
+    history_block_points: int = Field(
+        240,
+        ge=1,
+        description="history is cut into blocks of this many points, each demeaned on its own (240 = 1 h at 15 s)",
+    )
 
 
 def _arr(values: list[float | None]) -> np.ndarray:
@@ -105,7 +116,15 @@ def canary_judge(body: JudgeRequest) -> dict[str, Any]:
         missing = sorted(n for n in names if n not in data)
         if missing:
             raise BadInput(f"{side} has no series for metric(s) {', '.join(missing)}", field=f"{side}.{missing[0]}")
+    history = (
+        {k: blocks_of(_arr(v), body.history_block_points) for k, v in body.history.items()}
+        if body.history is not None
+        else None
+    )
     verdict = judge(
-        {k: _arr(v) for k, v in body.baseline.items()}, {k: _arr(v) for k, v in body.canary.items()}, body.config
+        {k: _arr(v) for k, v in body.baseline.items()},
+        {k: _arr(v) for k, v in body.canary.items()},
+        body.config,
+        history=history,
     )
     return verdict.model_dump()
