@@ -93,3 +93,17 @@ def test_not_yaml_and_not_mapping(tmp_path: Path) -> None:
     f.write_text("a: [\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         validate_file(f)
+
+
+def test_a_file_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    f = tmp_path / "x.yml"
+    f.write_bytes(b"\xff\xfe\x00sim: {}\n")
+    with pytest.raises(ConfigError, match=f"{f}: not UTF-8 text"):
+        validate_file(f)
+
+
+def test_an_unknown_key_under_a_flag_or_variable_names_where_it_came_from() -> None:
+    with pytest.raises(ConfigError, match="^command line: nosuch: unknown key"):
+        load_settings(environ={}, overrides={"nosuch.key": 1})
+    with pytest.raises(ConfigError, match=r"^\$HX_SIM__NOSUCH__KEY: sim.nosuch: unknown key"):
+        load_settings(environ={"HX_SIM__NOSUCH__KEY": "1"})

@@ -361,6 +361,8 @@ def read_yaml_file(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"cannot read configuration: {err.strerror}", file=str(path)) from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"not UTF-8 text (byte {err.start}: {err.reason})", file=str(path)) from err
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -430,14 +432,19 @@ def _error_from_validation(
     key = ".".join(str(p) for p in first["loc"])
     where: str | None = str(file) if file else None
     for path, var in env_names.items():
-        if key == path or key.startswith(path + "."):
+        if _related(key, path):
             where = f"${var}"
-    if any(key == k or key.startswith(k + ".") for k in cli_keys):
+    if any(_related(key, k) for k in cli_keys):
         where = "command line"
     kind = first["type"]
     if kind == "extra_forbidden":
         return ConfigError("unknown key", file=where, key=key, expected="one of the documented keys")
     return ConfigError(first["msg"], file=where, key=key, expected=_expected(kind, first.get("ctx")))
+
+
+def _related(key: str, given: str) -> bool:
+    """The error at ``key`` is about the setting ``given``: the same, inside it, or an unknown key above it."""
+    return key == given or key.startswith(given + ".") or given.startswith(key + ".")
 
 
 def _expected(kind: str, ctx: Mapping[str, Any] | None) -> str | None:
