@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hx.api.auth import authorize, register_roles
 from hx.heal.component import heal_engine
 from hx.heal.intake import MAX_BODY_BYTES, PayloadTooLarge
-from hx.heal.models import ExecutionRepo, IncidentRepo
+from hx.heal.models import EXEC_ACTIVE, EXEC_TERMINAL, ExecutionRepo, IncidentRepo
 from hx.security.roles import Role
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)], tags=["self-healing"])
@@ -124,7 +124,9 @@ def label(incident_id: int, body: LabelBody, request: Request) -> dict[str, Any]
 
 @router.get("/remediations")
 def list_remediations(
-    request: Request, state: str | None = None, limit: int = Query(50, ge=1, le=500)
+    request: Request,
+    state: str | None = Query(None, pattern=f"^({'|'.join(EXEC_ACTIVE + EXEC_TERMINAL)})$"),
+    limit: int = Query(50, ge=1, le=500),
 ) -> dict[str, Any]:
     repo = ExecutionRepo(request.app.state.platform.store)
     return {"remediations": [e.to_json() for e in repo.list(states=(state,) if state else None, limit=limit)]}
