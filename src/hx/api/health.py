@@ -6,6 +6,7 @@ from typing import Any
 
 from hx.errors import HxError
 from hx.platform import Platform
+from hx.telemetry.common import SourceHealth
 
 
 def _check_store(platform: Platform) -> dict[str, Any]:
@@ -24,10 +25,15 @@ def _check_source(platform: Platform) -> dict[str, Any]:
     if probe is None:
         return {"status": "ok", "kind": type(source).__name__}
     try:
-        result: dict[str, Any] = probe()
+        result: SourceHealth = probe()
     except HxError as err:
         return {"status": "down", "kind": type(source).__name__, "detail": str(err)}
-    return {"status": "ok", "kind": type(source).__name__, **result}
+    return {
+        "status": "ok" if result.ok else "down",
+        "kind": type(source).__name__,
+        "detail": result.detail,
+        "latency_s": round(result.latency_s, 3),
+    }
 
 
 def health_report(platform: Platform, component: str, engines: dict[str, Any]) -> tuple[int, dict[str, Any]]:
