@@ -68,3 +68,13 @@ def test_down_server_is_a_store_error() -> None:
     store = Store(f"postgresql://postgres@127.0.0.1:{free_port()}/nope")
     with pytest.raises(StoreError, match="store unavailable"):
         store.ping()
+
+
+def test_a_database_that_does_not_answer_is_a_store_error_for_migrations_too() -> None:
+    from tests.support.net import free_port
+
+    store = Store(f"postgresql://nobody@127.0.0.1:{free_port()}/hx")
+    for call in (store.ping, store.current_revision, store.upgrade):
+        with pytest.raises(StoreError, match="store unavailable"):
+            call()
+    store.dispose()

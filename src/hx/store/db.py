@@ -76,9 +76,14 @@ class Store:
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """A transaction: committed on success, rolled back on error."""
+        with self._answering(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _answering(self) -> Iterator[None]:
+        """A database that does not answer is a :class:`StoreError` naming it (not a driver traceback)."""
         try:
-            with self.engine.begin() as conn:
-                yield conn
+            yield
         except OperationalError as err:
             raise StoreError(f"store unavailable: {err.orig}", url=self.safe_url) from err
 
@@ -88,21 +93,20 @@ class Store:
 
     def ping(self) -> None:
         """Raise StoreError when the database does not answer."""
-        try:
-            with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except OperationalError as err:
-            raise StoreError(f"store unavailable: {err.orig}", url=self.safe_url) from err
+        with self._answering(), self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     def upgrade(self, revision: str = "head") -> None:
         from hx.store.migrate import upgrade
 
-        upgrade(self, revision)
+        with self._answering():
+            upgrade(self, revision)
 
     def current_revision(self) -> str | None:
         from hx.store.migrate import current_revision
 
-        return current_revision(self)
+        with self._answering():
+            return current_revision(self)
 
     def dispose(self) -> None:
         self.engine.dispose()
