@@ -48,3 +48,14 @@ def test_failing_handler_is_counted_not_fatal(bus: EventBus) -> None:
     bus.publish(EventType.INCIDENT_OPENED, {}, source="heal")
     assert bus.handler_errors == 1
     assert len(good) == 1
+
+
+def test_a_type_filter_names_an_unknown_type_or_family() -> None:
+    from hx.errors import UnknownName
+    from hx.events import check_type_filter
+
+    assert check_type_filter(["deployment.*", "incident.opened"]) == ["deployment.*", "incident.opened"]
+    with pytest.raises(UnknownName, match="unknown event type 'incident.opend'; valid: .*incident.opened"):
+        check_type_filter(["incident.opend"])
+    with pytest.raises(UnknownName, match="'deploy.*'.*deployment.\\*"):
+        check_type_filter(["deploy.*"])

@@ -64,14 +64,14 @@ class ConfigError(BadInput):
 
 
 class UnknownName(BadInput):
-    """A name that is not in a registry; lists the valid names."""
+    """A name that is not in a registry; lists the valid names.  ``field``: where it was given (default ``kind``)."""
 
     title = "unknown name"
 
-    def __init__(self, kind: str, name: str, valid: list[str]) -> None:
+    def __init__(self, kind: str, name: str, valid: list[str], *, field: str | None = None) -> None:
         super().__init__(
             f"unknown {kind} {name!r}; valid: {', '.join(sorted(valid)) or '(none registered)'}",
-            field=kind,
+            field=field or kind,
             name=name,
             valid=sorted(valid),
         )

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, insert, or_, select
 
 from hx.clock import Clock, WallClock
-from hx.errors import BadInput
+from hx.errors import BadInput, UnknownName
 from hx.store import Store
 from hx.store.tables import events as events_table
 
@@ -88,6 +88,21 @@ class Event:
 
 
 Handler = Callable[[Event], None]
+
+
+def check_type_filter(types: Iterable[str]) -> list[str]:
+    """A filter a user gave (event types, or ``family.*``), refused naming the first entry that matches nothing.
+
+    >>> check_type_filter(["anomaly.*", "deployment.promoted"])
+    ['anomaly.*', 'deployment.promoted']
+    """
+    known = [t.value for t in EventType]
+    valid = set(known) | {f"{t.split('.', 1)[0]}.*" for t in known}
+    out = list(types)
+    for t in out:
+        if t not in valid:
+            raise UnknownName("event type", t, sorted(valid), field="type")
+    return out
 
 
 def _row_to_event(row: Any) -> Event:

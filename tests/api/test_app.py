@@ -52,6 +52,9 @@ def test_events_list_and_stream(api: Api) -> None:
     with api.client("viewer") as c:
         r = c.get("/api/v1/events", params={"type": "incident.*"}).json()
         assert [e["id"] for e in r["events"]] == [first.id]
+        r = c.get("/api/v1/events", params={"type": "incident.opend"})
+        assert r.status_code == 422 and r.json()["field"] == "type" and "incident.opened" in r.json()["detail"]
+        assert c.get("/api/v1/events/stream", params={"type": "nope"}).status_code == 422
         bus.publish(EventType.INCIDENT_RESOLVED, {"n": 2}, source="test", subject="api")
         got = []
         with c.stream("GET", "/api/v1/events/stream", params={"after": 0, "max_events": 2}) as s:

@@ -121,3 +121,13 @@ def test_events_tail_json_is_one_json_document(
     assert main(["events", "tail", "--json", "--type", "cost.*"]) == 0
     events = json.loads(capsys.readouterr().out)
     assert [e["data"]["services"] for e in events] == [1, 2]
+
+
+def test_events_tail_names_an_unknown_type(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hx.cli.main import main
+
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    assert main(["events", "tail", "-f", "--type", "deployment.promote"]) == 2  # refused before it follows
+    assert "unknown event type 'deployment.promote'" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from rich.table import Table
 from hx.cli.context import JSON, ctx_of
 from hx.config import flatten, validate_file
 from hx.errors import IntegrityError
+from hx.events import check_type_filter
 from hx.security.roles import Role
 
 config_app = typer.Typer(help="Show and validate configuration.", no_args_is_help=True)
@@ -164,13 +165,14 @@ def events_tail(
 
     With --json: a JSON list of the events; with -f as well, one JSON object per line as they arrive."""
     c = ctx_of(ctx, as_json)
+    types = check_type_filter(type) if type else None
     bus = c.platform().bus
     cursor = max(0, bus.last_id() - limit)
     if c.as_json and not follow:
-        c.emit([e.to_json() for e in bus.read(after=cursor, types=type or None, limit=limit)])
+        c.emit([e.to_json() for e in bus.read(after=cursor, types=types, limit=limit)])
         return
     while True:
-        for e in bus.read(after=cursor, types=type or None, limit=limit):
+        for e in bus.read(after=cursor, types=types, limit=limit):
             cursor = e.id
             if c.as_json:
                 sys.stdout.write(json.dumps(e.to_json(), default=str) + "\n")

@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from hx.api.auth import authorize, require_mfa
 from hx.api.schemas import SecretPut, StageChange, TokenCreate
 from hx.components import COMPONENTS
+from hx.events import check_type_filter
 from hx.platform import Platform
 from hx.security.roles import Role
 from hx.security.tokens import Principal
@@ -47,8 +48,9 @@ def list_events(
     until: datetime | None = None,
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
+    types = check_type_filter(type) if type else None
     events = _platform(request).bus.read(
-        after=after, types=type, subject=subject, since=since, until=until, limit=limit
+        after=after, types=types, subject=subject, since=since, until=until, limit=limit
     )
     cursor = events[-1].id if events else after
     return {"events": [e.to_json() for e in events], "cursor": cursor}
@@ -63,6 +65,7 @@ async def stream_events(
     last: int | None = Query(None, ge=1, le=1000, description="start with the last N events (when no cursor)"),
 ) -> StreamingResponse:
     bus = _platform(request).bus
+    types = check_type_filter(type) if type else None
     cursor = after if after is not None else max(0, bus.last_id() - (last or 0))
 
     async def gen() -> AsyncIterator[str]:
@@ -70,7 +73,7 @@ async def stream_events(
         sent = 0
         yield ": hx event stream\n\n"
         while not await request.is_disconnected():
-            batch = await asyncio.to_thread(bus.read, after=cursor, types=type, limit=200)
+            batch = await asyncio.to_thread(bus.read, after=cursor, types=types, limit=200)
             for e in batch:
                 cursor = e.id
                 sent += 1
