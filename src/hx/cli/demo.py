@@ -14,10 +14,10 @@ def register(app: typer.Typer) -> None:
     def demo(
         ctx: typer.Context,
         data_dir: Path | None = typer.Option(None, "--data-dir", help="where the demo's store goes (default: temp)"),
-        scene: list[str] = typer.Option([], "--scene", help="run only these scenes (repeatable)"),
+        scene: list[str] = typer.Option([], "--scene", help="run only these scenes (repeatable; names above)"),
         as_json: bool = JSON,
     ) -> None:
-        """Run every scene: fleet, anomaly, deployment, healing, scaling, placement, improvement."""
+        """Run every scene: platform, fleet, anomaly, deployment, healing, scaling, multi-cloud, improvement."""
         from hx.demo import run_demo
 
         c = ctx_of(ctx, as_json)
