@@ -19,7 +19,8 @@ are read against a ceiling rather than against each other.
 2. AR(1) phi 0.7, power at equal FPR (target: > the reference calibrated to hx's FPR).  The calibrated reference
    is scale-free (ranks) and its threshold is set on the true null, so it effectively knows phi.  For comparison
    at the same FPR: the oracle z-test (phi and noise level known), the studentized t-test that knows phi but
-   estimates the noise level, and hx with and without 240 points of pre-canary history.
+   estimates the noise level, and hx with and without the pre-canary history rollouts give it (canary.HISTORY_HOURS
+   hours at 15 s, in hourly blocks).
 
 Run: .venv/bin/python bench/canary_limits.py [--quick] [--seed S]
 """
@@ -42,11 +43,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from canary import (  # noqa: E402
     HISTORY,
+    HISTORY_HOURS,
     LN_SIGMA,
     MU,
     PHI,
     SD,
     ar1_noise,
+    blocks,
     calibrate,
     hx_config,
     kayenta_statistic,
@@ -154,7 +157,7 @@ def _hx_p(base: Array, canary: Array, history: Array | None) -> Array:
     cfg = hx_config("ar1")
     out = np.ones(len(base))
     for i in range(len(base)):
-        h = None if history is None else {"m": history[i]}
+        h = None if history is None else {"m": blocks(history[i])}
         m = judge({"m": base[i]}, {"m": canary[i]}, cfg, history=h).metrics[0]
         if m.p_value is not None and m.effect is not None and m.effect > m.tolerance:
             out[i] = m.p_value
@@ -175,7 +178,7 @@ def _scores(n: int, h: Array, b: Array, c: Array) -> dict[str, Array]:
         "oracle z (phi, noise known)": diff / np.sqrt(2.0 * SD**2 * f / n),
         "t, phi known": diff / np.sqrt(2.0 * gamma0 * f / n),
         "hx": -np.log(_hx_p(b, c, None)),
-        "hx + 240 history": -np.log(_hx_p(b, c, h)),
+        f"hx + {HISTORY_HOURS} h history": -np.log(_hx_p(b, c, h)),
         "kayenta-style calibrated": kayenta_statistic(b, c),
     }
 

@@ -277,3 +277,12 @@ def test_log_scale_choice_is_box_cox_and_uses_history() -> None:
     assert not prefer_log(skewed[0], skewed[1], np.zeros(10))
     assert compare_continuous(skewed[0], skewed[1]).test.startswith("log-")
     assert not compare_continuous(normal[0], normal[1]).test.startswith("log-")
+
+
+def test_a_pass_on_strongly_autocorrelated_windows_says_how_little_evidence_there_was() -> None:
+    rng = np.random.default_rng(4)
+    base, can = 100 + 20 * _ar1(rng, 40, 0.9), 100 + 20 * _ar1(rng, 40, 0.9)
+    r = compare_continuous(base, can)
+    assert r.status == "pass" and "effective points" in r.reason and f"{r.effective_n:.1f}" in r.reason
+    iid = compare_continuous(rng.normal(100, 5, 40), rng.normal(100, 5, 40))
+    assert iid.status == "pass" and "effective points" not in iid.reason

@@ -273,6 +273,13 @@ def _reason(status: Status, shift: Shift, effect: float, direction: Direction, t
     return f"no significant difference ({pct})"
 
 
+def _evidence_note(status: Status, phi: float, n_eff: float) -> str:
+    """Why a large effect can pass: strongly autocorrelated windows hold few independent points."""
+    if status == "fail" or phi < 0.5:
+        return ""
+    return f"; autocorrelation {phi:.2f} leaves {n_eff:.1f} effective points in all"
+
+
 def compare_continuous(
     baseline: FloatArray,
     canary: FloatArray,
@@ -340,7 +347,7 @@ def compare_continuous(
         c.size,
         n_eff,
         phi,
-        _reason(status, shift, effect, direction, tolerance),
+        _reason(status, shift, effect, direction, tolerance) + _evidence_note(status, phi, n_eff),
     )
 
 
