@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,12 @@ def test_a_file_that_is_no_certificate_is_refused(home: Path, capsys: pytest.Cap
     assert main(["serve", "--port", "0", "--tls-cert", str(cert), "--tls-key", str(key)]) == 2
     err = capsys.readouterr().err
     assert "cert.pem" in err and "key.pem" in err
+
+
+def test_a_port_in_use_is_named_before_the_platform_is_built(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert main(["serve", "--no-engines", "--host", "127.0.0.1", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"127.0.0.1:{port}" in err and "--port" in err
+    assert not (home / "home").exists()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,3 +74,12 @@ def ctx_of(typer_ctx: typer.Context, as_json: bool = False) -> Ctx:
     if as_json:
         obj.as_json = True
     return obj
+
+
+@contextmanager
+def binding(host: str, port: int) -> Iterator[None]:
+    """Listening on ``host:port``: a port in use, or an address this host does not have, names both."""
+    try:
+        yield
+    except OSError as err:
+        raise BadInput(f"cannot listen on {host}:{port}: {err.strerror} (--host / --port)", field="--port") from err

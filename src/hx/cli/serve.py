@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import typer
 
-from hx.cli.context import ctx_of
+from hx.cli.context import binding, ctx_of
 from hx.components import ALL_IN_ONE_PORT, COMPONENTS, get_component
 from hx.errors import BadInput
 
@@ -41,6 +42,11 @@ def register(app: typer.Typer) -> None:
                 (cert, "--tls-cert" if tls_cert else "server.tls_cert"),
                 (key, "--tls-key" if tls_key else "server.tls_key"),
             )
+        bind_host = host or settings.server.host
+        bind_port = port or settings.server.port or (comps[0].port if component else ALL_IN_ONE_PORT)
+        with binding(bind_host, bind_port):  # fail here, with hx's message and exit code, not in uvicorn (exit 3)
+            family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
+            socket.create_server((bind_host, bind_port), family=family).close()
         source, actuator, sim = build_world(settings)
         platform = c.platform(source=source, actuator=actuator)
         platform.extras["sim"] = sim
@@ -53,11 +59,10 @@ def register(app: typer.Typer) -> None:
 
             runtime.enable_leases(LeaseManager(platform.store, platform.clock), settings.server.lease_ttl_s)
         app_ = create_app(platform, comps, runtime, run_engines=engines)
-        bind_port = port or settings.server.port or (comps[0].port if component else ALL_IN_ONE_PORT)
-        c.err.print(f"hx serving {', '.join(x.name for x in comps)} on {host or settings.server.host}:{bind_port}")
+        c.err.print(f"hx serving {', '.join(x.name for x in comps)} on {bind_host}:{bind_port}")
         uvicorn.run(
             app_,
-            host=host or settings.server.host,
+            host=bind_host,
             port=bind_port,
             ssl_certfile=str(cert) if cert else None,
             ssl_keyfile=str(key) if key else None,

@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from hx.cli.context import JSON, ctx_of
+from hx.cli.context import JSON, binding, ctx_of
 
 sim_app = typer.Typer(help="The simulated fleet: replay traces, serve metrics to Prometheus.", no_args_is_help=True)
 
@@ -78,7 +78,8 @@ def serve_cmd(
 
     c = ctx_of(ctx)
     sim = Simulation(make_fleet(services, seed=seed, step_s=step_s), step_s=step_s)
-    server = serve(sim, host=host, port=port, speed=speed)
+    with binding(host, port):
+        server = serve(sim, host=host, port=port, speed=speed)
     c.err.print(f"hx sim serving {services} services at http://{server.address}/metrics (targets: /targets)")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
