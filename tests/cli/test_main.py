@@ -131,3 +131,18 @@ def test_events_tail_names_an_unknown_type(
     monkeypatch.setenv("HX_HOME", str(tmp_path))
     assert main(["events", "tail", "-f", "--type", "deployment.promote"]) == 2  # refused before it follows
     assert "unknown event type 'deployment.promote'" in capsys.readouterr().err
+
+
+def test_config_validate_refuses_a_gate_on_a_kpi_nobody_computes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hx.cli.main import main
+
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    f = tmp_path / "gates.yml"
+    gate = "{name: cfr, metric: deploy.change_fail_rate, max: 0.2}"
+    f.write_text(f"continuous_improvement:\n  quality_gates:\n    - {gate}\n")
+    assert main(["config", "validate", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert str(f) in err and "continuous_improvement.quality_gates.0.metric" in err
+    assert "deploy.change_failure_rate" in err  # among the valid names

@@ -48,7 +48,12 @@ def config_validate(
     ctx: typer.Context, file: Path = typer.Argument(..., help="an ai-ml-config.yml file"), as_json: bool = JSON
 ) -> None:
     """Check a configuration file; exit 2 naming the file, key path and what was expected."""
-    validate_file(file)
+    from hx.improve import gates, kpis
+    from hx.improve.learners import LEARNERS
+
+    settings = validate_file(file)
+    # what the server would refuse on start: a quality gate on a KPI nobody computes
+    gates.check_metrics(settings.continuous_improvement.quality_gates, kpis.KPIS, LEARNERS.names(), file=str(file))
     ctx_of(ctx, as_json).emit({"file": str(file), "valid": True}, f"[green]{file}: valid[/green]")
 
 

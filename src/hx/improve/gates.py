@@ -51,8 +51,10 @@ class GateResult:
         return dict(self.__dict__)
 
 
-def check_metrics(gates: Sequence[QualityGate], known: Iterable[str], models: Iterable[str]) -> None:
-    """Refuse a gate on a KPI nobody computes, naming the key and the valid names."""
+def check_metrics(
+    gates: Sequence[QualityGate], known: Iterable[str], models: Iterable[str], *, file: str | None = None
+) -> None:
+    """Refuse a gate on a KPI nobody computes, naming the key (and the ``file`` it came from) and the valid names."""
     names, model_names = set(known), set(models)
     for i, g in enumerate(gates):
         m = MODEL_KPI.match(g.metric)
@@ -61,6 +63,7 @@ def check_metrics(gates: Sequence[QualityGate], known: Iterable[str], models: It
         valid = sorted(names) + [f"model.{n}.live_accuracy" for n in sorted(model_names)]
         raise ConfigError(
             f"unknown KPI {g.metric!r}",
+            file=file,
             key=f"continuous_improvement.quality_gates.{i}.metric",
             expected="one of " + ", ".join(valid),
         )
