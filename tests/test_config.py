@@ -107,3 +107,11 @@ def test_an_unknown_key_under_a_flag_or_variable_names_where_it_came_from() -> N
         load_settings(environ={}, overrides={"nosuch.key": 1})
     with pytest.raises(ConfigError, match=r"^\$HX_SIM__NOSUCH__KEY: sim.nosuch: unknown key"):
         load_settings(environ={"HX_SIM__NOSUCH__KEY": "1"})
+
+
+def test_a_rule_across_keys_is_said_once(tmp_path: Path) -> None:
+    f = tmp_path / "x.yml"
+    f.write_text("continuous_improvement:\n  quality_gates:\n    - {name: g, metric: deploy.per_day, min: 5, max: 1}\n")
+    with pytest.raises(ConfigError) as err:
+        validate_file(f)
+    assert str(err.value) == f"{f}: continuous_improvement.quality_gates.0: Value error, min 5.0 is above max 1.0"

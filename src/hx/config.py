@@ -464,6 +464,8 @@ def _expected(kind: str, ctx: Mapping[str, Any] | None) -> str | None:
     }
     if kind in labels:
         return labels[kind]
+    if kind == "value_error":  # a validator's own message already says what is expected
+        return None
     if ctx:
         return ", ".join(f"{k} {v}" for k, v in ctx.items())
     return None
