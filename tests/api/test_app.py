@@ -4,7 +4,9 @@ import json
 
 import httpx
 import pyotp
+import pytest
 
+from hx.platform import Platform
 from tests.api.conftest import Api
 
 
@@ -67,3 +69,21 @@ def test_events_list_and_stream(api: Api) -> None:
 def test_unknown_route_is_404_problem(api: Api) -> None:
     r = httpx.get(api.url + "/nope")
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_an_unexpected_error_is_a_500_problem_and_is_not_swallowed(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from hx.api import app as app_module
+    from hx.api.app import create_app
+    from tests.support.live import live_server
+
+    def broken(*_args: object) -> tuple[int, dict[str, object]]:
+        raise RuntimeError("health probe bug")
+
+    monkeypatch.setattr(app_module, "health_report", broken)
+    with live_server(create_app(platform)) as url:
+        r = httpx.get(f"{url}/health", timeout=10)
+    assert r.status_code == 500 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["title"] == "internal error" and "RuntimeError" in r.json()["detail"]
+    assert "health probe bug" in caplog.text  # logged with its traceback, for whoever runs the server

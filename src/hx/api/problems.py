@@ -57,7 +57,16 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, "error", str(exc.detail))
 
 
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """A bug, still as problem+json; Starlette re-raises it after this response, so the server logs its
+    traceback (nothing is swallowed)."""
+    log.error("%s %s failed unexpectedly: %r", request.method, request.url.path, exc)
+    detail = f"an unexpected {type(exc).__name__}; the server log has its traceback"
+    return problem(500, "internal error", detail)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, _unexpected)
     app.add_exception_handler(HxError, _hx_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
