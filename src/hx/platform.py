@@ -20,6 +20,7 @@ from hx.security.roles import Role
 from hx.security.secrets import SecretBox, SecretStore, key_from_string, load_or_create_key_file
 from hx.security.tokens import TokenService, write_admin_token_file
 from hx.store import Store
+from hx.store.db import ensure_data_dir
 from hx.telemetry.selfmetrics import HxMetrics
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def build_platform(
     upgrade: bool = True,
 ) -> Platform:
     clock = clock or WallClock()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_data_dir(settings.data_dir)
     store = Store.from_settings(settings.storage.database_url, settings.data_dir)
     if upgrade:
         store.upgrade()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select
@@ -78,3 +79,16 @@ def test_a_database_that_does_not_answer_is_a_store_error_for_migrations_too() -
         with pytest.raises(StoreError, match="store unavailable"):
             call()
     store.dispose()
+
+
+def test_a_data_dir_that_cannot_be_made_is_named(tmp_path: Path) -> None:
+    from hx.config import load_settings
+    from hx.platform import build_platform
+    from hx.store.db import sqlite_url
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match=f"storage.data_dir: cannot create {blocker}"):
+        sqlite_url(blocker)
+    with pytest.raises(ConfigError, match="storage.data_dir"):
+        build_platform(load_settings(environ={"HX_HOME": str(blocker / "hx")}).settings)

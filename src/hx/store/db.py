@@ -32,9 +32,21 @@ def normalise_url(url: str) -> str:
     )
 
 
+def ensure_data_dir(data_dir: Path) -> Path:
+    """Create the data directory; one that cannot be made (a file is there, no permission) names the key."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(
+            f"cannot create {data_dir}: {err.strerror}",
+            key="storage.data_dir",
+            expected="a directory path, from HX_HOME or storage.data_dir",
+        ) from err
+    return data_dir
+
+
 def sqlite_url(data_dir: Path) -> str:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{data_dir / 'hx.db'}"
+    return f"sqlite:///{ensure_data_dir(data_dir) / 'hx.db'}"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
