@@ -94,3 +94,13 @@ def test_amd_types_are_listed_below_their_intel_siblings_everywhere(cloud: str, 
     assert len(both) >= 6
     for region, price in both:
         assert price < cat.offer(cloud, region, intel).price, region
+
+
+@pytest.mark.parametrize("doc", [{"a": 1}, [], {"regions": [{"cloud": "aws"}], "instance_types": [], "prices": {}}])
+def test_a_json_file_that_is_no_catalog_is_named(tmp_path: Path, doc: object) -> None:
+    from hx.cloud.catalog import load_catalog
+
+    p = tmp_path / "catalog.json"
+    p.write_text(json.dumps(doc))
+    with pytest.raises(BadInput, match=f"{p}: not a catalog"):
+        load_catalog(p)

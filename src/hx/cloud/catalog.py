@@ -395,4 +395,10 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
         doc = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise BadInput(f"cannot read catalog {p}: {err}", field="catalog") from err
-    return catalog_from_dict(doc)
+    try:
+        return catalog_from_dict(doc)
+    except (KeyError, TypeError, AttributeError, ValueError) as err:  # the document's shape, not hx's code
+        raise BadInput(
+            f"{p}: not a catalog saved by hx catalog import ({type(err).__name__}: {err}); remove it or import again",
+            field="catalog",
+        ) from err
