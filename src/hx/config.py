@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from hx.errors import ConfigError
+from hx.files import not_text
 
 Role = Literal["viewer", "operator", "approver", "admin"]
 Strategy = Literal["rolling", "blue_green", "canary", "recreate", "conservative"]
@@ -362,7 +363,7 @@ def read_yaml_file(path: Path) -> dict[str, Any]:
     except OSError as err:
         raise ConfigError(f"cannot read configuration: {err.strerror}", file=str(path)) from err
     except UnicodeDecodeError as err:
-        raise ConfigError(f"not UTF-8 text (byte {err.start}: {err.reason})", file=str(path)) from err
+        raise ConfigError(not_text(err), file=str(path)) from err
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:

@@ -36,11 +36,12 @@ def read_text(path: str | Path) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise BadInput(
-            f"{p}: not UTF-8 text (byte {err.start}: {err.reason}); export it as UTF-8 CSV or YAML",
-            field="path",
-            file=str(p),
-        ) from err
+        raise BadInput(f"{p}: {not_text(err)}", field="path", file=str(p)) from err
+
+
+def not_text(err: UnicodeDecodeError) -> str:
+    """What to say of a file that is not UTF-8 text (one wording wherever a reader finds it)."""
+    return f"not UTF-8 text (byte {err.start}: {err.reason}); save it as UTF-8"
 
 
 def open_text(path: str | Path) -> io.StringIO:

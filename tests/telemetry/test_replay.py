@@ -156,3 +156,14 @@ def test_from_path_reads_a_file_or_a_directory(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(NotFound, match="no \\*.csv"):
         ReplaySource.from_path(empty)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "why"),
+    [("api.csv", b"\xff\xfetimestamp,cpu\n", "not UTF-8 text"), ("api.csv.gz", b"not gzip at all", "not a gzip file")],
+)
+def test_a_file_that_cannot_be_decoded_is_named(tmp_path: Path, name: str, content: bytes, why: str) -> None:
+    p = tmp_path / name
+    p.write_bytes(content)
+    with pytest.raises(BadInput, match=f"{p}: {why}"):
+        ReplaySource([p])

@@ -48,6 +48,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hx.errors import BadInput, EmptyResult, NotFound, Unsupported
+from hx.files import not_text
 from hx.telemetry.base import FloatArray, Series
 from hx.telemetry.common import SourceHealth, align_to_grid, step_grid, to_unix
 
@@ -160,23 +161,30 @@ class ReplaySource:
         if not path.is_file():
             raise NotFound(f"replay file {path} does not exist", file=str(path))
         before = len(self.skipped)
-        with _open(path) as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if header is None:
-                raise BadInput(f"{path}: empty file; expected a header row", file=str(path), line=1)
-            columns = [c.strip() for c in header]
-            rows = self._rows_long(path, columns, reader) if {"signal", "value"} <= set(columns) else None
-            if rows is None:
-                rows = self._rows_wide(path, columns, reader)
-            for key, ts, value in rows:
-                bucket = self._data.setdefault(key, {})
-                if ts in bucket:
-                    self.duplicates += 1
-                bucket[ts] = value
+        try:
+            with _open(path) as fh:
+                self._read(path, csv.reader(fh))
+        except UnicodeDecodeError as err:
+            raise BadInput(f"{path}: {not_text(err)}", file=str(path)) from err
+        except (gzip.BadGzipFile, EOFError) as err:
+            raise BadInput(f"{path}: not a gzip file, or a truncated one ({err})", file=str(path)) from err
         n_skipped = len(self.skipped) - before
         if n_skipped:
             log.warning("%s: skipped %d garbage row(s); first at line %d", path, n_skipped, self.skipped[before].line)
+
+    def _read(self, path: Path, reader: Any) -> None:
+        header = next(reader, None)
+        if header is None:
+            raise BadInput(f"{path}: empty file; expected a header row", file=str(path), line=1)
+        columns = [c.strip() for c in header]
+        rows = self._rows_long(path, columns, reader) if {"signal", "value"} <= set(columns) else None
+        if rows is None:
+            rows = self._rows_wide(path, columns, reader)
+        for key, ts, value in rows:
+            bucket = self._data.setdefault(key, {})
+            if ts in bucket:
+                self.duplicates += 1
+            bucket[ts] = value
 
     def _bad(self, path: Path, line: int, reason: str) -> None:
         if self.on_bad_row == "error":
