@@ -22,3 +22,13 @@ def test_a_url_from_the_environment_is_named_by_its_variable(tmp_path: Path, mon
         ApiClient.from_env(None, "hx_x", tmp_path)
     monkeypatch.setenv("HX_URL", "https://hx.example:8443/")
     assert ApiClient.from_env(None, "hx_x", tmp_path).url == "https://hx.example:8443"
+
+
+def test_a_server_that_answers_with_no_json_is_named(tmp_path: Path) -> None:
+    from hx.errors import HxError
+    from tests.integration.servers import Reply, scripted_http_server
+
+    with scripted_http_server([Reply(200, b"<html>not hx</html>", {"content-type": "text/html"})]) as server:
+        api = ApiClient.from_env(server.url, "hx_x", tmp_path)
+        with pytest.raises(HxError, match=f"{server.url} answered GET /api/v1/deployments with no JSON"):
+            api.request("GET", "/api/v1/deployments")

@@ -37,7 +37,10 @@ class ApiClient:
             raise SourceDown(f"hx server at {self.url} is unreachable: {err}") from err
         if r.status_code >= 400:
             raise _error(r)
-        return r.json() if r.content else None
+        try:
+            return r.json() if r.content else None
+        except ValueError as err:
+            raise HxError(f"{self.url} answered {method} {path} with no JSON; is --url an hx server?") from err
 
 
 def _error(r: httpx.Response) -> HxError:
