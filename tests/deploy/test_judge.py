@@ -286,3 +286,20 @@ def test_a_pass_on_strongly_autocorrelated_windows_says_how_little_evidence_ther
     assert r.status == "pass" and "effective points" in r.reason and f"{r.effective_n:.1f}" in r.reason
     iid = compare_continuous(rng.normal(100, 5, 40), rng.normal(100, 5, 40))
     assert iid.status == "pass" and "effective points" not in iid.reason
+
+
+def test_each_step_is_a_stratum() -> None:
+    """Both versions' level moves between canary steps (the traffic split changed): not noise, not an effect."""
+    rng = np.random.default_rng(10)
+    steps = [(100.0, 40), (130.0, 40), (90.0, 40)]
+    base = [lvl + rng.normal(0, 5, n) for lvl, n in steps]
+    same = [lvl + rng.normal(0, 5, n) for lvl, n in steps]
+    worse = [1.1 * lvl + rng.normal(0, 5, n) for lvl, n in steps]
+    strata = compare_continuous(base, same)
+    assert strata.status == "pass" and strata.autocorrelation is not None and strata.autocorrelation < 0.3
+    lumped = compare_continuous(np.concatenate(base), np.concatenate(same))
+    assert lumped.autocorrelation is not None and lumped.autocorrelation > 0.6  # the steps read as autocorrelation
+    assert compare_continuous(base, worse).status == "fail"
+    assert compare_continuous(np.concatenate(base), np.concatenate(worse)).status == "pass"
+    with pytest.raises(BadInput, match="2 baseline windows but 3 canary windows"):
+        compare_continuous(base[:2], same)

@@ -28,7 +28,15 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from hx.deploy.judge_config import JudgeConfig, MetricConfig, NoDataPolicy, load_metrics_config
-from hx.deploy.judge_stats import Comparison, FloatArray, History, compare_continuous, compare_counts
+from hx.deploy.judge_stats import (
+    Comparison,
+    FloatArray,
+    History,
+    Windows,
+    compare_continuous,
+    compare_counts,
+    windows_of,
+)
 from hx.errors import BadInput
 
 __all__ = [
@@ -128,30 +136,35 @@ class Verdict(BaseModel):
         raise BadInput(f"no metric {name!r} in this verdict", field="metric")
 
 
-def _series(data: Mapping[str, FloatArray], name: str, which: str) -> FloatArray:
+def _series(data: Mapping[str, Windows], name: str, which: str) -> list[FloatArray]:
+    """The window(s) of one metric (a list: one per canary step when the caller gives several)."""
     if name not in data:
         have = ", ".join(sorted(data)) or "(none)"
         raise BadInput(f"metric {name!r} is configured but absent from the {which} data (have: {have})", field=name)
-    return np.asarray(data[name], dtype=np.float64)
+    return windows_of(data[name])
 
 
 def judge_metric(
     cfg: MetricConfig,
-    baseline: Mapping[str, FloatArray],
-    canary: Mapping[str, FloatArray],
+    baseline: Mapping[str, Windows],
+    canary: Mapping[str, Windows],
     alpha: float,
     history: Mapping[str, History] | None = None,
 ) -> MetricVerdict:
-    """Test one metric; ``alpha`` is the judge's budget unless the metric overrides it."""
+    """Test one metric; ``alpha`` is the judge's budget unless the metric overrides it.
+
+    A metric's data may come as several windows (one per canary step): continuous metrics treat each window
+    pair as a stratum; counts are pooled over the windows (their exposure already counts intervals or requests).
+    """
     a = cfg.alpha if cfg.alpha is not None else alpha
     b, c = _series(baseline, cfg.name, "baseline"), _series(canary, cfg.name, "canary")
     tol, mp = cfg.tolerance, cfg.min_points
     if cfg.kind == "count":
-        den_b = _series(baseline, cfg.denominator, "baseline") if cfg.denominator else None
-        den_c = _series(canary, cfg.denominator, "canary") if cfg.denominator else None
+        den_b = np.concatenate(_series(baseline, cfg.denominator, "baseline")) if cfg.denominator else None
+        den_c = np.concatenate(_series(canary, cfg.denominator, "canary")) if cfg.denominator else None
         res = compare_counts(
-            b,
-            c,
+            np.concatenate(b),
+            np.concatenate(c),
             cfg.direction,
             alpha=a,
             tolerance=tol,

@@ -120,7 +120,7 @@ class SequentialJudge:
 
     ``looks`` is the maximum number of analyses (one per :meth:`update`); ``planned_points`` (per series), when
     given, sets the information fraction by points seen instead of ``look / looks``.  ``history``: pre-canary
-    baseline values per metric, as for :func:`hx.deploy.judge.judge`.
+    baseline values per metric, as for :func:`hx.deploy.judge.judge`.  Each look's chunks are a stratum.
     """
 
     def __init__(
@@ -168,7 +168,7 @@ class SequentialJudge:
         return min(max(n / self.planned_points, 1e-6), 1.0)
 
     def _test(
-        self, cfg: MetricConfig, t: float, data: tuple[dict[str, FloatArray], dict[str, FloatArray]]
+        self, cfg: MetricConfig, t: float, data: tuple[dict[str, list[FloatArray]], dict[str, list[FloatArray]]]
     ) -> tuple[MetricVerdict, float]:
         alpha = cfg.alpha if cfg.alpha is not None else self.config.alpha
         tail = alpha / 2.0 if cfg.direction == "either" else alpha
@@ -176,7 +176,13 @@ class SequentialJudge:
         ts = (*hist, t) if not hist or t > hist[-1] else (*hist[:-1], t)
         z = boundaries(tuple(ts), tail, self.spending)[-1]
         nominal = float(stats.norm.sf(z)) * (2.0 if cfg.direction == "either" else 1.0)
-        res = judge_metric(cfg.model_copy(update={"alpha": nominal}), data[0], data[1], self.config.alpha, self.history)
+        res = judge_metric(
+            cfg.model_copy(update={"alpha": nominal}),
+            data[0],
+            data[1],
+            self.config.alpha,
+            self.history,
+        )
         if res.status != "inconclusive":
             self._ts[cfg.name] = list(ts)
         return res.model_copy(update={"alpha": alpha}), z
@@ -192,10 +198,7 @@ class SequentialJudge:
         self._append(baseline_chunk, canary_chunk)
         self.look += 1
         t = self._fraction()
-        data = (
-            {k: np.concatenate(v) for k, v in self._base.items()},
-            {k: np.concatenate(v) for k, v in self._can.items()},
-        )
+        data = (dict(self._base), dict(self._can))  # one window per look: each look's pair is a stratum
         metrics: list[MetricVerdict] = []
         zs: dict[str, float] = {}
         for cfg in self.config.metrics:

@@ -18,6 +18,12 @@ Continuous metrics (latency, cpu)
     is not read as autocorrelation.  Margins were tuned on simulated development seeds (bench/canary.py uses
     another seed).
 
+Canary steps as strata
+    A metric's data may come as one window per canary step; each (baseline, canary) pair of windows is then a
+    stratum, demeaned on its own for the autocorrelation and noise estimates, and the effect is the weighted
+    mean of the strata's level differences: what changes between steps (the traffic split, the load) is
+    neither noise nor evidence.
+
 Count metrics (errors)
     The exact conditional test for two Poisson rates: given the total ``S`` of events, the canary's count is
     Binomial(S, E_c / (E_b + E_c)) under equal rates, where ``E`` is the exposure (number of intervals, or the sum
@@ -51,11 +57,17 @@ from hx.errors import BadInput
 FloatArray = npt.NDArray[np.float64]
 #: Pre-canary baseline values: one series, or several blocks (each demeaned on its own).
 History = FloatArray | Sequence[FloatArray]
+#: A version's analysis window(s): one array, or one per canary step (each pair of windows is a stratum).
+Windows = FloatArray | Sequence[FloatArray]
 Direction = Literal["increase", "decrease", "either"]
 Status = Literal["pass", "fail", "inconclusive"]
 Shift = Literal["higher", "lower", "none"]
 
 #: Upper clip of the estimated lag-1 autocorrelation (beyond it a series carries almost no independent evidence).
+#: A known limit: metrics smoother than that (0.97-0.99, e.g. a p95 over ``rate(...[5m])`` read every 15 s) are
+#: under-corrected, and 1.5-4 % of identical canaries are flagged (bench/canary.py's phi sweep).  A clip at 0.99
+#: keeps them near 1 % with history but leaves ten-minute windows of such metrics about one effective point, too
+#: few to catch even a doubled latency; read them at a coarser step instead.
 PHI_MAX = 0.95
 #: Standard errors of the autocorrelation estimate added to it (its uncertainty would otherwise understate the
 #: variance: the variance factor is convex in phi).
@@ -214,27 +226,43 @@ def prefer_log(b: FloatArray, c: FloatArray, history: History | None = None) -> 
     return 0.5 * total * math.log(ss_raw / ss_log) > sum(float(x.sum()) for x in logs)
 
 
-def _variances(
-    b: FloatArray, c: FloatArray, history: list[FloatArray], phi: float
-) -> tuple[float, float, float, float]:
-    """Variances of both means, total effective sample size and degrees of freedom.
+def _gamma0(series: list[FloatArray], fs: list[float]) -> float:
+    """Marginal variance pooled over ``series`` (each demeaned), unbiased under AR(1): ``SS / sum(n - f)``."""
+    ss = sum(float(np.sum((x - x.mean()) ** 2)) for x in series)
+    return ss / max(sum(x.size - f for x, f in zip(series, fs, strict=True)), 1e-9)
 
-    Without history: Welch (each series its own variance; Satterthwaite df on effective sizes).  With history:
-    one marginal variance pooled over history, baseline and canary (each demeaned), which assumes the canary's
-    noise level is the baseline's; df = effective points minus one per series.
+
+def _weights(bs: list[FloatArray], cs: list[FloatArray]) -> FloatArray:
+    """Weights of the strata's level differences: ``n_b n_c / (n_b + n_c)`` (inverse variance under iid), normalised."""
+    m = np.array([b.size * c.size / (b.size + c.size) for b, c in zip(bs, cs, strict=True)], dtype=np.float64)
+    return np.asarray(m / m.sum(), dtype=np.float64)
+
+
+def _variances(
+    bs: list[FloatArray], cs: list[FloatArray], history: list[FloatArray], phi: float, w: FloatArray
+) -> tuple[float, float, float, float]:
+    """Variances of the weighted baseline and canary means over the strata, total effective size and df.
+
+    Without history: Welch (each version its own marginal variance, pooled over its strata; Satterthwaite df
+    on effective sizes).  With history: one marginal variance pooled over history, baseline and canary (each
+    series demeaned), which assumes the canary's noise level is the baseline's; df = effective points minus one
+    per series.  One stratum is the plain two-sample case.
     """
+    f_b = [ar1_factor(x.size, phi) for x in bs]
+    f_c = [ar1_factor(x.size, phi) for x in cs]
+    ne_b = sum(x.size / f for x, f in zip(bs, f_b, strict=True))
+    ne_c = sum(x.size / f for x, f in zip(cs, f_c, strict=True))
+    share_b = float(sum(wk**2 * f / x.size for wk, x, f in zip(w, bs, f_b, strict=True)))
+    share_c = float(sum(wk**2 * f / x.size for wk, x, f in zip(w, cs, f_c, strict=True)))
     if not history:
-        v_b, ne_b = _mean_variance(b, phi)
-        v_c, ne_c = _mean_variance(c, phi)
-        den = v_b**2 / max(ne_b - 1.0, 0.5) + v_c**2 / max(ne_c - 1.0, 0.5)
+        v_b, v_c = _gamma0(bs, f_b) * share_b, _gamma0(cs, f_c) * share_c
+        den = v_b**2 / max(ne_b - len(bs), 0.5) + v_c**2 / max(ne_c - len(cs), 0.5)
         df = (v_b + v_c) ** 2 / den if den > 0 else 1.0
         return v_b, v_c, ne_b + ne_c, max(df, 1.0)
-    series = [b, c, *history]
-    fs = [ar1_factor(x.size, phi) for x in series]
-    ss = sum(float(np.sum((x - x.mean()) ** 2)) for x in series)
-    gamma0 = ss / max(sum(x.size - f for x, f in zip(series, fs, strict=True)), 1e-9)
-    df = sum(x.size / f - 1.0 for x, f in zip(series, fs, strict=True))
-    return gamma0 * fs[0] / b.size, gamma0 * fs[1] / c.size, b.size / fs[0] + c.size / fs[1], max(df, 1.0)
+    f_h = [ar1_factor(x.size, phi) for x in history]
+    gamma0 = _gamma0([*bs, *cs, *history], [*f_b, *f_c, *f_h])
+    df = ne_b + ne_c - len(bs) - len(cs) + sum(x.size / f - 1.0 for x, f in zip(history, f_h, strict=True))
+    return gamma0 * share_b, gamma0 * share_c, ne_b + ne_c, max(df, 1.0)
 
 
 # ---- continuous -----------------------------------------------------------------------------------------------
@@ -280,9 +308,26 @@ def _evidence_note(status: Status, phi: float, n_eff: float) -> str:
     return f"; autocorrelation {phi:.2f} leaves {n_eff:.1f} effective points in all"
 
 
+def windows_of(values: Windows) -> list[FloatArray]:
+    """One window (an array) or several (a sequence of arrays, e.g. one per canary step) as a list of arrays."""
+    if isinstance(values, np.ndarray) and values.ndim <= 1:
+        return [np.asarray(values, dtype=np.float64).ravel()]
+    return [np.asarray(v, dtype=np.float64).ravel() for v in values]
+
+
+def _strata(baseline: Windows, canary: Windows) -> tuple[list[FloatArray], list[FloatArray]]:
+    """Cleaned (baseline, canary) window pairs; a pair without two points of each version is dropped."""
+    bs_raw, cs_raw = windows_of(baseline), windows_of(canary)
+    if len(bs_raw) != len(cs_raw):
+        raise BadInput(f"{len(bs_raw)} baseline windows but {len(cs_raw)} canary windows", field="windows")
+    pairs = [(clean(b), clean(c)) for b, c in zip(bs_raw, cs_raw, strict=True)]
+    kept = [(b, c) for b, c in pairs if b.size >= 2 and c.size >= 2]  # evidence needs a level of each version
+    return [b for b, _ in kept], [c for _, c in kept]
+
+
 def compare_continuous(
-    baseline: FloatArray,
-    canary: FloatArray,
+    baseline: Windows,
+    canary: Windows,
     direction: Direction = "increase",
     *,
     alpha: float = 0.01,
@@ -295,6 +340,9 @@ def compare_continuous(
 ) -> Comparison:
     """Compare a continuous metric of the canary with the baseline (see the module docstring).
 
+    ``baseline`` and ``canary``: one window each, or several (one per canary step: each pair is a stratum, so
+    what changes between steps -- the traffic split, the load -- is not read as noise or autocorrelation; the
+    effect is the weighted mean of the strata's level differences).
     ``history`` (optional): the baseline's values *before* the canary started, one series or several blocks
     (each demeaned on its own), used only to estimate the autocorrelation and the noise level (pooled), never
     as evidence about the canary's level.
@@ -302,27 +350,30 @@ def compare_continuous(
     Fails when the one-sided p-value in a bad direction is below ``alpha`` (``alpha/2`` per side for ``either``)
     and the relative effect exceeds ``tolerance``.
     """
-    b, c = clean(baseline), clean(canary)
+    bs, cs = _strata(baseline, canary)
+    n_b, n_c = sum(b.size for b in bs), sum(c.size for c in cs)
     name = "welch-t (AR(1)-corrected)" if autocorrelation else "welch-t"
-    if b.size < min_points or c.size < min_points:
-        return inconclusive(name, b.size, c.size, f"insufficient data: need {min_points} points in each series")
+    if n_b < min_points or n_c < min_points:
+        return inconclusive(name, n_b, n_c, f"insufficient data: need {min_points} points in each series")
     extra = history_blocks(history)
-    use_log = prefer_log(b, c, extra) if log_scale is None else log_scale
-    if use_log and (np.any(b <= 0) or np.any(c <= 0)):
+    use_log = prefer_log(bs[0], cs[0], [*bs[1:], *cs[1:], *extra]) if log_scale is None else log_scale
+    if use_log and any(np.any(x <= 0) for x in (*bs, *cs)):
         raise BadInput("log scale requested but the series has values <= 0", field="log_scale")
     if use_log:
-        b, c = np.log(b), np.log(c)
+        bs, cs = [np.log(b) for b in bs], [np.log(c) for c in cs]
         extra = [np.log(h[h > 0]) for h in extra if np.sum(h > 0) >= 3]
         name = "log-" + name
-    phi = pooled_lag1([b, c, *extra], phi_margin, PHI_MARGIN_SMALL) if autocorrelation else 0.0
-    v_b, v_c, n_eff, df = _variances(b, c, extra, phi)
-    diff = float(c.mean() - b.mean())
+    phi = pooled_lag1([*bs, *cs, *extra], phi_margin, PHI_MARGIN_SMALL) if autocorrelation else 0.0
+    w = _weights(bs, cs)
+    v_b, v_c, n_eff, df = _variances(bs, cs, extra, phi, w)
+    diff = float(sum(wk * (c.mean() - b.mean()) for wk, b, c in zip(w, bs, cs, strict=True)))
     var = v_b + v_c
-    scale = 1.0 if use_log else max(abs(float(b.mean())), 1e-12)
+    base_level = float(np.mean(np.concatenate(bs)))
+    scale = 1.0 if use_log else max(abs(base_level), 1e-12)
     if var <= 0.0:
         if diff == 0.0:
             why = "both series constant and equal"
-            return Comparison("pass", "none", name, 1.0, 0.0, 0.0, 0.0, 0.0, b.size, c.size, n_eff, phi, why)
+            return Comparison("pass", "none", name, 1.0, 0.0, 0.0, 0.0, 0.0, n_b, n_c, n_eff, phi, why)
         var = (abs(diff) * 1e-9) ** 2
     se = math.sqrt(var)
     stat = diff / se
@@ -334,6 +385,7 @@ def compare_continuous(
 
     effect = rel(diff)
     status, shift, p = _decide(p_up, p_down, effect, direction, alpha, tolerance)
+    reason = _reason(status, shift, effect, direction, tolerance)
     return Comparison(
         status,
         shift,
@@ -343,11 +395,11 @@ def compare_continuous(
         effect,
         rel(diff - q * se),
         rel(diff + q * se),
-        b.size,
-        c.size,
+        n_b,
+        n_c,
         n_eff,
         phi,
-        _reason(status, shift, effect, direction, tolerance) + _evidence_note(status, phi, n_eff),
+        reason + _evidence_note(status, phi, n_eff),
     )
 
 
