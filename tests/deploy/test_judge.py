@@ -303,3 +303,14 @@ def test_each_step_is_a_stratum() -> None:
     assert compare_continuous(np.concatenate(base), np.concatenate(worse)).status == "pass"
     with pytest.raises(BadInput, match="2 baseline windows but 3 canary windows"):
         compare_continuous(base[:2], same)
+
+
+def test_input_files_that_are_not_text_are_named(tmp_path: Path) -> None:
+    bad = tmp_path / "latin1.csv"
+    bad.write_bytes("latency\n1\n\xe9\n".encode("latin-1"))
+    with pytest.raises(BadInput, match="latin1.csv: not UTF-8"):
+        load_series_csv(bad)
+    cfg = tmp_path / "metrics.yml"
+    cfg.write_bytes(b"metrics:\n  - {name: lat\xe9ncy}\n")
+    with pytest.raises(BadInput, match="metrics.yml: not UTF-8"):
+        load_metrics_config(cfg)

@@ -38,6 +38,7 @@ from hx.deploy.judge_stats import (
     windows_of,
 )
 from hx.errors import BadInput
+from hx.files import open_text
 
 __all__ = [
     "JudgeConfig",
@@ -260,11 +261,9 @@ def load_series_csv(path: str | Path) -> dict[str, FloatArray]:
     Empty cells are gaps (NaN).  A cell that is not a number raises :class:`BadInput` naming the row (1 = header).
     """
     p = Path(path)
-    try:
-        with p.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
-    except FileNotFoundError as err:
-        raise BadInput(f"{p}: file not found", field=str(p)) from err
+    if not p.is_file():
+        raise BadInput(f"{p}: file not found", field=str(p))
+    rows = list(csv.reader(open_text(p)))
     if not rows or not any(h.strip() for h in rows[0]):
         raise BadInput(f"{p}: empty file or no header row", field=str(p))
     header = [h.strip() for h in rows[0]]

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hx.errors import ConfigError
+from hx.files import read_text
 
 NoDataPolicy = Literal["inconclusive", "fail", "ignore"]
 
@@ -100,10 +101,10 @@ def load_metrics_config(path: str | Path) -> JudgeConfig:
     The file holds the JudgeConfig fields at the top level, or under a ``canary`` key.
     """
     p = Path(path)
+    if not p.is_file():
+        raise ConfigError("file not found", file=str(p))
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise ConfigError("file not found", file=str(p)) from err
+        raw = yaml.safe_load(read_text(p))
     except yaml.YAMLError as err:
         raise ConfigError(f"not valid YAML: {err}", file=str(p)) from err
     if isinstance(raw, dict) and set(raw) == {"canary"}:

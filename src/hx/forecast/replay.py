@@ -39,6 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from hx.errors import BadInput
+from hx.files import open_text
 from hx.forecast.engine import ScalerConfig, ServiceProfile, ServiceScaler
 from hx.forecast.hpa import HpaPolicy
 from hx.forecast.predictive import replicas_for
@@ -119,7 +120,7 @@ def read_csv_trace(path: str | Path) -> tuple[FloatArray, FloatArray]:
     """A CSV of ``timestamp,value`` rows (unix seconds or ISO-8601; a header row is allowed; empty = gap)."""
     ts: list[float] = []
     vs: list[float] = []
-    with Path(path).open(newline="") as fh:
+    with open_text(path) as fh:
         for i, row in enumerate(csv.reader(fh)):
             if len(row) < 2 or not row[0].strip():
                 continue

@@ -1,0 +1,25 @@
+"""Reading a user's trace file for a replay (the rest of the replay is covered by the scaling bench smoke test)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hx.errors import BadInput
+from hx.forecast.replay import read_csv_trace
+
+
+def test_read_csv_trace(tmp_path: Path) -> None:
+    f = tmp_path / "t.csv"
+    f.write_text("timestamp,value\n1700000000,1.5\n1700000060,\n2023-11-14T22:15:20+00:00,3\n1700000180,4\n")
+    ts, vs = read_csv_trace(f)
+    assert ts.tolist() == [1700000000.0, 1700000060.0, 1700000120.0, 1700000180.0]
+    assert vs[0] == 1.5 and vs[1] != vs[1] and vs[2] == 3.0  # an empty cell is a gap (NaN)
+
+
+def test_a_trace_that_is_not_text_is_named(tmp_path: Path) -> None:
+    f = tmp_path / "bin.csv"
+    f.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")
+    with pytest.raises(BadInput, match="bin.csv: not UTF-8"):
+        read_csv_trace(f)
