@@ -86,3 +86,24 @@ def test_per_process_engines_ignore_leases(platform: Platform) -> None:
     a.step_due(now)
     b.step_due(now)
     assert len(mine.calls) == len(theirs.calls) == 1 and a.health()["sim"]["role"] == "single"
+
+
+def test_a_repeating_failure_is_published_once_and_counted_every_time(platform: Platform) -> None:
+    """A server down for ten steps: one event and one traceback, ten errors counted; the recovery is seen."""
+    down = Counter("down", 60, fail_at=set(range(1, 11)))
+    down.step = lambda now: _fail_same(down, now)  # type: ignore[method-assign]
+    rt = Runtime(platform, [down])
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    clock = SimClock(start)
+    rt.run_simulated(clock, start + timedelta(minutes=10), tick_s=60)
+    h = rt.health()["down"]
+    assert h["errors"] == 10 and h["status"] == "failing"
+    assert len(platform.bus.read(types=["runtime.step_failed"])) == 1
+    rt.run_simulated(clock, start + timedelta(minutes=11), tick_s=60)
+    assert rt.health()["down"]["status"] == "ok"
+
+
+def _fail_same(c: Counter, now: datetime) -> None:
+    c.calls.append(now)
+    if len(c.calls) in c.fail_at:
+        raise ConnectionError("prometheus at 127.0.0.1:9 is down")

@@ -1,7 +1,9 @@
 """The runtime steps engines: on a wall-clock schedule in ``hx serve``, in simulated time in ``hx demo``.
 
 A crash in one engine's step is logged, counted, recorded in ``engine_runs``, published as a
-``runtime.step_failed`` event and shown in ``/health``; it does not stop the other engines.
+``runtime.step_failed`` event and shown in ``/health``; it does not stop the other engines.  While the same
+error repeats (a server down), only its first occurrence is logged with the traceback and published; then one
+log line every ``REPEAT_LOG_EVERY`` failures, and one when the engine recovers.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from hx.store.leases import LeaseManager
 from hx.store.tables import engine_runs
 
 log = logging.getLogger(__name__)
+
+#: while an engine keeps failing with the same error, log it again (one line) every this many steps
+REPEAT_LOG_EVERY = 20
 
 
 class Engine(Protocol):
@@ -135,18 +140,25 @@ class Runtime:
         try:
             engine.step(now)
         except Exception as err:  # isolation: recorded, counted, surfaced, published; others go on
+            error = f"{type(err).__name__}: {err}"
+            repeat = st.consecutive_errors > 0 and error == st.last_error
             st.errors += 1
             st.consecutive_errors += 1
-            st.last_error = f"{type(err).__name__}: {err}"
+            st.last_error = error
             m.engine_errors.labels(engine.name).inc()
-            log.error("engine %s failed at %s:\n%s", engine.name, now.isoformat(), traceback.format_exc())
-            self.platform.bus.publish(
-                EventType.RUNTIME_STEP_FAILED,
-                {"engine": engine.name, "error": st.last_error},
-                source="runtime",
-                subject=engine.name,
-            )
+            if not repeat:
+                log.error("engine %s failed at %s:\n%s", engine.name, now.isoformat(), traceback.format_exc())
+                self.platform.bus.publish(
+                    EventType.RUNTIME_STEP_FAILED,
+                    {"engine": engine.name, "error": error},
+                    source="runtime",
+                    subject=engine.name,
+                )
+            elif st.consecutive_errors % REPEAT_LOG_EVERY == 0:
+                log.error("engine %s still failing (%d steps in a row): %s", engine.name, st.consecutive_errors, error)
         else:
+            if st.consecutive_errors:
+                log.warning("engine %s recovered after %d failed steps", engine.name, st.consecutive_errors)
             st.consecutive_errors = 0
         finally:
             dt = time.perf_counter() - t0
