@@ -12,7 +12,7 @@ from rich.table import Table
 
 from hx.cli.context import JSON, ctx_of
 from hx.config import flatten, validate_file
-from hx.errors import IntegrityError
+from hx.errors import BadInput, IntegrityError
 from hx.events import check_type_filter
 from hx.security.roles import Role
 
@@ -194,11 +194,19 @@ def events_tail(
 def secret_set(
     ctx: typer.Context,
     name: str = typer.Argument(...),
-    value: str = typer.Option(..., prompt=True, hide_input=True, help="read from a prompt when not given"),
+    value: str | None = typer.Option(
+        None, help="the value (default: asked for without echo, or read from stdin when stdin is not a terminal)"
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Store a secret, encrypted (notifier URLs and keys, cloud credentials)."""
     c = ctx_of(ctx, as_json)
+    if value is None:
+        value = typer.prompt("Value", hide_input=True) if sys.stdin.isatty() else sys.stdin.read().rstrip("\r\n")
+    if not value:
+        raise BadInput(
+            f"no value for secret {name!r}: give --value, type it at the prompt or pipe it on stdin", field="value"
+        )
     p = c.platform()
     p.secrets.put(name, value)
     p.audit.append("cli", "secret.set", f"secret:{name}", "ok")
