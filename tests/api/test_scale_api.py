@@ -67,6 +67,8 @@ def test_routes(scaler_platform: Platform) -> None:
             assert c.get("/api/v1/forecasts", params={"service": "shop", "horizon": -5}).status_code == 422
             recs = c.get("/api/v1/scaling/recommendations").json()["recommendations"]
             assert recs[0]["service"] == "shop" and recs[0]["replicas"] >= 8
+            r = c.get("/api/v1/scaling/recommendations", params={"service": "nope"})
+            assert r.status_code == 404 and r.json()["field"] == "service" and "shop" in r.json()["detail"]
             dec = c.get("/api/v1/scaling/decisions", params={"type": "acted"}).json()["decisions"]
             assert dec and all(d["type"] == "scaling.acted" for d in dec)
             assert c.get("/api/v1/scaling/decisions", params={"type": "x"}).status_code == 422

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from hx.api.auth import authorize, register_roles
-from hx.errors import BadInput, Unsupported
+from hx.errors import BadInput, NotFound, TelemetryError, Unsupported
 from hx.forecast import FORECASTERS
 from hx.forecast.component import KEY
 from hx.forecast.engine import PredictiveScaler, forecast_series
@@ -72,7 +72,21 @@ def recommendations(request: Request, service: str | None = None) -> dict[str, A
         recs = list(latest.values())
     if service is not None:
         recs = [r for r in recs if r.get("service") == service]
+        if not recs:
+            _known(p, service)
     return {"recommendations": recs}
+
+
+def _known(p: Platform, service: str) -> None:
+    """An unknown service is a 404 (as for /forecasts); a known one may just have no recommendation yet."""
+    if p.source is None:
+        return
+    try:
+        known = p.source.services()
+    except TelemetryError:  # the source is down: the recommendations do not need it: answer empty
+        return
+    if service not in known:
+        raise NotFound(f"unknown service {service!r}; known: {', '.join(sorted(known)[:20])}", field="service")
 
 
 @router.get("/scaling/decisions")
