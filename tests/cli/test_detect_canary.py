@@ -84,3 +84,11 @@ def test_detect_run_names_an_out_path_it_cannot_write(tmp_path: Path) -> None:
     r = hx(["detect", "run", str(f), "--out", str(tmp_path / "blocker" / "scores.csv")], tmp_path)
     assert r.returncode == 2 and "--out" in r.stderr and "blocker" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_detect_nab_refuses_a_corpus_in_the_wrong_layout_before_creating_out(tmp_path: Path) -> None:
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "one.csv").write_text("timestamp,value\n")
+    r = hx(["detect", "nab", "--data", str(tmp_path / "flat"), "--out", str(tmp_path / "out")], tmp_path)
+    assert r.returncode == 2 and "no data/ folder" in r.stderr
+    assert not (tmp_path / "out").exists()

@@ -72,10 +72,10 @@ def nab(
     as_json: bool = JSON,
 ) -> None:
     """Run a detector over every CSV under DATA/data as a stream; write OUT/<category>/<name>.csv."""
-    from hx.detect.nab import DEFAULT_DETECTOR, run_nab
+    from hx.detect.nab import DEFAULT_DETECTOR, corpus_files, run_nab
 
     c = ctx_of(ctx, as_json)
-    files = sorted((data / "data").rglob("*.csv"))
+    files = corpus_files(data)  # a corpus in the wrong layout is refused before --out is created
     with writing("--out"):
         out.mkdir(parents=True, exist_ok=True)
     with Progress(console=c.err, transient=True) as bar:
