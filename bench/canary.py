@@ -44,6 +44,7 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from hx.deploy.analysis import hourly_blocks  # noqa: E402
 from hx.deploy.judge import JudgeConfig, MetricConfig, judge  # noqa: E402
 from hx.deploy.judge_sequential import SequentialJudge  # noqa: E402
 
@@ -112,8 +113,8 @@ def simulate_history(model: str, reps: int, rng: np.random.Generator) -> Array:
 
 
 def blocks(history: Array) -> list[Array]:
-    """One rep's history in hourly blocks (how rollouts pass it: each block is demeaned on its own)."""
-    return np.split(history, history.shape[-1] // BLOCK) if history.shape[-1] > BLOCK else [history]
+    """One rep's history in hourly blocks, as rollouts pass it (each block is demeaned on its own)."""
+    return hourly_blocks(history, STEP_S)
 
 
 def cell_rng(seed: int, *key: object) -> np.random.Generator:

@@ -24,8 +24,7 @@ DEFAULT_JUDGE = JudgeConfig(
 
 #: Derived metrics: name -> how to compute them from canonical signals (per interval counts).
 DERIVED = {"errors", "requests"}
-#: The baseline's pre-canary history read by default, and the length of the blocks it is cut into.
-DEFAULT_HISTORY_S = 6 * 3600.0
+#: The length of the blocks the baseline's pre-canary history is cut into.
 HISTORY_BLOCK_S = 3600.0
 
 
@@ -116,7 +115,7 @@ def analyse(
     pre_start: datetime | None = None,
     earlier: list[tuple[datetime, datetime]] | None = None,
     looks: int | None = None,
-    history_s: float = DEFAULT_HISTORY_S,
+    history_s: float = 0.0,
 ) -> tuple[Verdict, dict[str, Any]]:
     """Judge ``canary_version`` against ``baseline_version`` over [start, end].
 
@@ -125,7 +124,8 @@ def analyse(
     step does not inflate the false-positive rate, and a bad canary stops at the earliest step.  The windows are
     re-read from the signal source each time, so nothing but the recorded windows needs to survive a restart.
 
-    The baseline's own signals over the ``history_s`` before ``pre_start`` are read in hourly blocks (each
+    The baseline's own signals over the ``history_s`` before ``pre_start`` (rollouts pass
+    ``ai_orchestrator.canary.history_hours``) are read in hourly blocks (each
     demeaned on its own, so a slow drift of the level is not read as autocorrelation) and given to the judge,
     which uses them only to estimate the metrics' autocorrelation and noise level.
 

@@ -176,13 +176,7 @@ class SequentialJudge:
         ts = (*hist, t) if not hist or t > hist[-1] else (*hist[:-1], t)
         z = boundaries(tuple(ts), tail, self.spending)[-1]
         nominal = float(stats.norm.sf(z)) * (2.0 if cfg.direction == "either" else 1.0)
-        res = judge_metric(
-            cfg.model_copy(update={"alpha": nominal}),
-            data[0],
-            data[1],
-            self.config.alpha,
-            self.history,
-        )
+        res = judge_metric(cfg.model_copy(update={"alpha": nominal}), data[0], data[1], self.config.alpha, self.history)
         if res.status != "inconclusive":
             self._ts[cfg.name] = list(ts)
         return res.model_copy(update={"alpha": alpha}), z

@@ -65,7 +65,8 @@ Shift = Literal["higher", "lower", "none"]
 
 #: Upper clip of the estimated lag-1 autocorrelation (beyond it a series carries almost no independent evidence).
 #: A known limit: metrics smoother than that (0.97-0.99, e.g. a p95 over ``rate(...[5m])`` read every 15 s) are
-#: under-corrected, and 1.5-4 % of identical canaries are flagged (bench/canary.py's phi sweep).  A clip at 0.99
+#: under-corrected: 1.3-3.4 % of identical canaries are flagged at 0.97, 4-13.5 % at 0.99 (bench/canary.py's phi
+#: sweep).  A clip at 0.99
 #: keeps them near 1 % with history but leaves ten-minute windows of such metrics about one effective point, too
 #: few to catch even a doubled latency; read them at a coarser step instead.
 PHI_MAX = 0.95
@@ -164,13 +165,11 @@ def ar1_factor(n: int, phi: float) -> float:
     return float(1.0 + 2.0 * np.sum((1.0 - k / n) * phi**k))
 
 
-def _mean_variance(x: FloatArray, phi: float) -> tuple[float, float]:
-    """Variance of the mean of ``x`` under AR(1) with ``phi`` and the effective sample size."""
-    n = x.size
-    f = ar1_factor(n, phi)
-    s2 = float(np.var(x, ddof=1))
-    gamma0 = s2 * (n - 1) / max(n - f, 1e-9)
-    return gamma0 * f / n, n / f
+def windows_of(values: Windows) -> list[FloatArray]:
+    """One window (an array) or several (a sequence of arrays, e.g. one per canary step) as a list of arrays."""
+    if isinstance(values, np.ndarray) and values.ndim <= 1:
+        return [np.asarray(values, dtype=np.float64).ravel()]
+    return [np.asarray(v, dtype=np.float64).ravel() for v in values]
 
 
 def history_blocks(history: History | None, min_points: int = 3) -> list[FloatArray]:
@@ -179,12 +178,7 @@ def history_blocks(history: History | None, min_points: int = 3) -> list[FloatAr
     >>> [b.size for b in history_blocks([np.arange(5.0), np.array([1.0, np.nan]), np.arange(4.0)])]
     [5, 4]
     """
-    if history is None:
-        return []
-    if isinstance(history, np.ndarray) and history.ndim <= 1:
-        blocks: list[FloatArray] = [clean(history)]
-    else:
-        blocks = [clean(h) for h in history]
+    blocks = [] if history is None else [clean(h) for h in windows_of(history)]
     return [b for b in blocks if b.size >= min_points]
 
 
@@ -308,13 +302,6 @@ def _evidence_note(status: Status, phi: float, n_eff: float) -> str:
     return f"; autocorrelation {phi:.2f} leaves {n_eff:.1f} effective points in all"
 
 
-def windows_of(values: Windows) -> list[FloatArray]:
-    """One window (an array) or several (a sequence of arrays, e.g. one per canary step) as a list of arrays."""
-    if isinstance(values, np.ndarray) and values.ndim <= 1:
-        return [np.asarray(values, dtype=np.float64).ravel()]
-    return [np.asarray(v, dtype=np.float64).ravel() for v in values]
-
-
 def _strata(baseline: Windows, canary: Windows) -> tuple[list[FloatArray], list[FloatArray]]:
     """Cleaned (baseline, canary) window pairs; a pair without two points of each version is dropped."""
     bs_raw, cs_raw = windows_of(baseline), windows_of(canary)
@@ -385,7 +372,6 @@ def compare_continuous(
 
     effect = rel(diff)
     status, shift, p = _decide(p_up, p_down, effect, direction, alpha, tolerance)
-    reason = _reason(status, shift, effect, direction, tolerance)
     return Comparison(
         status,
         shift,
@@ -399,7 +385,7 @@ def compare_continuous(
         n_c,
         n_eff,
         phi,
-        reason + _evidence_note(status, phi, n_eff),
+        _reason(status, shift, effect, direction, tolerance) + _evidence_note(status, phi, n_eff),
     )
 
 
