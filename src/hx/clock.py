@@ -39,7 +39,3 @@ class SimClock:
 
     def set(self, when: datetime) -> None:
         self._now = when
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -77,7 +77,3 @@ def get_component(name: str) -> Component:
         if c.name == name:
             return c
     raise UnknownName("component", name, [c.name for c in COMPONENTS])
-
-
-def component_names() -> list[str]:
-    return [c.name for c in COMPONENTS]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -193,10 +193,6 @@ class Runtime:
         """Engine run records as stored (what another process sees)."""
         with self.platform.store.begin() as conn:
             return {r.engine: dict(r._mapping) for r in conn.execute(select(engine_runs))}
-
-    def reset_errors(self, name: str) -> None:
-        with self.platform.store.begin() as conn:
-            conn.execute(update(engine_runs).where(engine_runs.c.engine == name).values(last_error=None))
 
     # ---- schedules -------------------------------------------------------------------------
 

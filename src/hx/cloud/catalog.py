@@ -249,9 +249,6 @@ class Catalog:
             self._tables = OfferTable.build(self)
         return self._tables
 
-    def offers_in(self, loc: Location) -> list[Offer]:
-        return [o for k, o in self.offers.items() if k[0] == loc.cloud and k[1] == loc.region]
-
     def instance_type(self, cloud: str, name: str) -> InstanceType:
         try:
             return self.types[(cloud, name)]

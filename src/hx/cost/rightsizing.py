@@ -97,11 +97,6 @@ class DecayingHistogram:
         c = np.cumsum(self.weights) / total
         return float(self.bounds[min(int(np.searchsorted(c, q - 1e-12)), self.bounds.size - 1)])
 
-    def exceed_share(self) -> tuple[FloatArray, FloatArray]:
-        """(level, weighted share of samples above it) for each bucket's upper bound."""
-        total = self.weights.sum()
-        above = 1.0 - np.cumsum(self.weights) / total if total > 0 else np.zeros_like(self.weights)
-        return self.bounds, np.maximum(above, 0.0)
 
 
 def _cycle_buckets(ts: FloatArray, weekly: bool) -> npt.NDArray[np.int64]:

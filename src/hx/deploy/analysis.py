@@ -183,7 +183,3 @@ def hourly_blocks(values: FloatArray, step: float) -> list[FloatArray]:
     [4, 4, 1]
     """
     return blocks_of(values, max(1, round(HISTORY_BLOCK_S / step)))
-
-
-def window_before(start: datetime, seconds: float) -> tuple[datetime, datetime]:
-    return start - timedelta(seconds=seconds), start

@@ -22,7 +22,7 @@ import numpy as np
 from hx.actuate.base import ActionResult, Actuator
 from hx.deploy.analysis import analyse, version_signal
 from hx.deploy.judge import JudgeConfig
-from hx.deploy.models import TERMINAL, Deployment, DeploymentRepo
+from hx.deploy.models import Deployment, DeploymentRepo
 from hx.errors import ActuatorError, BadInput, HxError, TelemetryError, Unsupported
 from hx.events import EventType
 from hx.platform import Platform
@@ -255,9 +255,6 @@ class RolloutEngine:
     def _publish(self, etype: EventType, d: Deployment, data: dict[str, Any]) -> None:
         payload = {"deployment": d.id, "version": d.version, "environment": d.environment, "state": d.state, **data}
         self.platform.bus.publish(etype, payload, source="ai-orchestrator", subject=d.service)
-
-    def is_terminal(self, d: Deployment) -> bool:
-        return d.state in TERMINAL
 
     def health(self) -> dict[str, Any]:
         try:

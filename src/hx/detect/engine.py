@@ -27,7 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from hx.config import AnomalyDetection
 from hx.detect.base import Detector, make
 from hx.detect.calibrate import effective_threshold
-from hx.errors import HxError, NotFound, TelemetryError
+from hx.errors import NotFound, TelemetryError
 from hx.events import EventType
 from hx.platform import Platform
 from hx.store.tables import engine_state
@@ -283,10 +283,7 @@ class AnomalyEngine:
         self.platform.bus.publish(EventType.ANOMALY_NO_DATA, data, source=ENGINE, subject=t.service)
 
     def health(self) -> dict[str, Any]:
-        try:
-            states = [t.state if t.learned >= self.min_points else "learning" for t in self.tracks.values()]
-        except HxError as err:
-            return {"status": "down", "detail": str(err)}
+        states = [t.state if t.learned >= self.min_points else "learning" for t in self.tracks.values()]
         return {
             "status": "ok",
             "tracks": len(states),

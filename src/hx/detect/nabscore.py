@@ -50,16 +50,6 @@ def probation_length(n_rows: int) -> int:
     return int(min(math.floor(PROBATION_PERCENT * n_rows), PROBATION_PERCENT * 5000))
 
 
-def load_profiles(path: Path) -> dict[str, tuple[float, float, float]]:
-    """Read NAB's profiles.json into {name: (A_TP, A_FP, A_FN)}."""
-    raw = json.loads(path.read_text())
-    out: dict[str, tuple[float, float, float]] = {}
-    for name, body in raw.items():
-        cm = body["CostMatrix"]
-        out[name] = (float(cm["tpWeight"]), float(cm["fpWeight"]), float(cm["fnWeight"]))
-    return out
-
-
 def load_windows(path: Path) -> dict[str, list[tuple[np.datetime64, np.datetime64]]]:
     """Read labels/combined_windows.json: {"category/name.csv": [(start, end), ...]}."""
     raw = json.loads(path.read_text())

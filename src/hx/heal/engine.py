@@ -78,8 +78,6 @@ class HealEngine:
                                              signal_step_s=signal_step_s)  # fmt: skip
         self.handle = load_or_fallback(platform.models, MODEL_NAME)
         platform.model_handles[MODEL_NAME] = self.handle
-        self._wake = False
-        platform.bus.subscribe(self._on_anomaly, types=["anomaly.detected", "anomaly.resolved"], name="self-healing")
         platform.bus.subscribe(self._on_model_change, types=["model.promoted"], name="self-healing.models")
 
     def _on_model_change(self, event: Event) -> None:
@@ -126,9 +124,6 @@ class HealEngine:
         elif (now - inc.opened_at).total_seconds() >= self.triage_delay_s:
             self.triage(inc, now)
 
-    def _on_anomaly(self, event: Event) -> None:
-        self._wake = True  # the store is the source of truth: the next step reads by cursor
-
     def catch_up_anomalies(self) -> int:
         cursor = int((get_state(self.platform, CURSOR_KEY) or {}).get("after", 0))
         total = 0
@@ -142,7 +137,6 @@ class HealEngine:
             total += self.intake.accept(rows)["accepted"]
             cursor = events[-1].id
             put_state(self.platform, CURSOR_KEY, {"after": cursor})
-        self._wake = False
         return total
 
     # ---- triage ----------------------------------------------------------------------------------

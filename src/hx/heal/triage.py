@@ -147,11 +147,3 @@ def focus_service(
     if service in origins:
         return service
     return min(origins, key=lambda s: (first_alert[s].timestamp() if s in first_alert else float("inf"), s))
-
-
-def choose_target(service: str, alerting: Sequence[str], candidates: Sequence[Mapping[str, Any]]) -> str:
-    """Act on the top root-cause candidate when it is one of the alerting services, else on the incident's service."""
-    for c in candidates[:1]:
-        if c["service"] in alerting:
-            return str(c["service"])
-    return service

@@ -186,10 +186,6 @@ class TrafficShape:
     def period_s(self) -> float:
         return float(self.values.size * self.step_s)
 
-    @property
-    def peak_to_mean(self) -> float:
-        return float(self.values.max() / self.values.mean())
-
     def at(self, t: FloatArray) -> FloatArray:
         """The level at unix times ``t`` (any shape)."""
         pos = np.mod(np.asarray(t, dtype=np.float64) - self.origin - self.step_s / 2.0, self.period_s) / self.step_s
