@@ -13,7 +13,7 @@ def test_defaults_match_the_original_platform() -> None:
     assert s.ai_orchestrator.decision_engine.confidence_threshold == 0.85
     assert s.ai_orchestrator.decision_engine.fallback_strategy == "conservative"
     assert s.intelligent_monitoring.anomaly_detection.alert_threshold == 0.8
-    assert s.intelligent_monitoring.predictive_scaling.prediction_horizon == 3600
+    assert s.intelligent_monitoring.scaling.prediction_horizon == 3600
     assert s.automation_level("prod") == "manual_only"
     assert s.automation_level("dev") == "full_auto"
     assert s.automation_level("unknown-env") == "manual_only"
@@ -56,10 +56,10 @@ def test_unknown_key_names_file_and_path(tmp_path: Path) -> None:
 
 def test_wrong_type_names_expected(tmp_path: Path) -> None:
     f = tmp_path / "bad.yml"
-    f.write_text("intelligent_monitoring:\n  predictive_scaling: {prediction_horizon: soon}\n")
+    f.write_text("intelligent_monitoring:\n  scaling: {prediction_horizon: soon}\n")
     with pytest.raises(ConfigError) as err:
         validate_file(f)
-    assert "intelligent_monitoring.predictive_scaling.prediction_horizon" in str(err.value)
+    assert "intelligent_monitoring.scaling.prediction_horizon" in str(err.value)
     assert "an integer" in str(err.value)
     assert err.value.exit_code == 2
 
@@ -115,3 +115,31 @@ def test_a_rule_across_keys_is_said_once(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         validate_file(f)
     assert str(err.value) == f"{f}: continuous_improvement.quality_gates.0: Value error, min 5.0 is above max 1.0"
+
+
+def test_old_scaling_key_still_works_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    f = tmp_path / "old.yml"
+    f.write_text("intelligent_monitoring:\n  predictive_scaling: {prediction_horizon: 1800, mode: recommend}\n")
+    with caplog.at_level("WARNING", logger="hx.config"):
+        loaded = load_settings(f, environ={"HX_INTELLIGENT_MONITORING__PREDICTIVE_SCALING__SCALING_BUFFER": "0.5"})
+    cfg = loaded.settings.intelligent_monitoring.scaling
+    assert (cfg.prediction_horizon, cfg.mode, cfg.scaling_buffer) == (1800, "recommend", 0.5)
+    assert loaded.source_of("intelligent_monitoring.scaling.prediction_horizon") == f"file:{f}"
+    warned = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
+    assert len(warned) == 1
+    assert "'intelligent_monitoring.predictive_scaling'" in warned[0]
+    assert "'intelligent_monitoring.scaling'" in warned[0]
+
+
+def test_new_scaling_key_wins_over_the_old_one() -> None:
+    overrides = {"intelligent_monitoring.predictive_scaling.mode": "recommend",
+                 "intelligent_monitoring.predictive_scaling.max_replicas": 7,
+                 "intelligent_monitoring.scaling.mode": "act"}  # fmt: skip
+    cfg = load_settings(environ={}, overrides=overrides).settings.intelligent_monitoring.scaling
+    assert (cfg.mode, cfg.max_replicas) == ("act", 7)
+
+
+def test_current_scaling_key_loads_without_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="hx.config"):
+        load_settings(environ={}, overrides={"intelligent_monitoring.scaling.mode": "recommend"})
+    assert not [r for r in caplog.records if "deprecated" in r.getMessage()]

@@ -41,7 +41,7 @@ COMPONENTS: tuple[Component, ...] = (
         8082,
         "forecasts, scaling recommendations and actions",
         routers=("hx.api.routers.scale:router",),
-        engines=("hx.forecast.component:engines",),
+        engines=("hx.scale.component:engines",),
     ),
     Component(
         "cost-optimizer", 8083, "right-sizing, cost analysis and prediction", routers=("hx.api.routers.cost:router",)

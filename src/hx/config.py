@@ -12,6 +12,7 @@ expected.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,13 @@ Role = Literal["viewer", "operator", "approver", "admin"]
 Strategy = Literal["rolling", "blue_green", "canary", "recreate", "conservative"]
 NotifierName = Literal["slack", "email", "pagerduty", "webhook"]
 CloudName = Literal["aws", "azure", "gcp"]
+
+log = logging.getLogger(__name__)
+
+#: settings keys renamed: old key path -> new key path (the old one still works, with a warning)
+RENAMED_KEYS: dict[str, str] = {
+    "intelligent_monitoring.predictive_scaling": "intelligent_monitoring.scaling",
+}
 
 
 class Section(BaseModel):
@@ -92,7 +100,9 @@ class AnomalyDetection(Section):
     save_interval_s: float = Field(600.0, gt=0)
 
 
-class PredictiveScaling(Section):
+class Scaling(Section):
+    """The predictive scaler (:mod:`hx.scale`): horizon, buffer, act or recommend, replica bounds."""
+
     enabled: bool = True
     prediction_horizon: int = Field(3600, gt=0)
     scaling_buffer: float = Field(0.2, ge=0.0)
@@ -116,7 +126,7 @@ class CostOptimization(Section):
 
 class IntelligentMonitoring(Section):
     anomaly_detection: AnomalyDetection = Field(default_factory=AnomalyDetection)
-    predictive_scaling: PredictiveScaling = Field(default_factory=PredictiveScaling)
+    scaling: Scaling = Field(default_factory=Scaling)
     cost_optimization: CostOptimization = Field(default_factory=CostOptimization)
 
 
@@ -472,6 +482,26 @@ def _expected(kind: str, ctx: Mapping[str, Any] | None) -> str | None:
     return None
 
 
+def _rename_keys(tree: dict[str, Any], sources: dict[str, str]) -> None:
+    """Move values given under a renamed key to its new key (the new key wins where both are given)."""
+    for old, new in RENAMED_KEYS.items():
+        *parents, leaf = old.split(".")
+        node: Any = tree
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
+            continue
+        log.warning("settings key %r is deprecated: use %r (from %s)", old, new,
+                    ", ".join(sorted({sources[k] for k in sources if _related(k, old)})) or "defaults")  # fmt: skip
+        value = node.pop(leaf)
+        new_leaf = new.split(".")[-1]
+        if isinstance(value, dict) and isinstance(node.get(new_leaf), dict):
+            _merge(value, node[new_leaf], "", {}, "")
+        node[new_leaf] = value
+        for key in [k for k in sources if k == old or k.startswith(old + ".")]:
+            sources[new + key[len(old) :]] = sources.pop(key)
+
+
 def load_settings(
     file: Path | str | None = None,
     *,
@@ -504,6 +534,7 @@ def load_settings(
     for key, value in (overrides or {}).items():
         _set_path(cli_tree, key.split("."), value)
     _merge(tree, cli_tree, "cli", sources, "")
+    _rename_keys(tree, sources)
     try:
         settings = Settings.model_validate(tree)
     except ValidationError as err:

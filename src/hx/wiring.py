@@ -18,6 +18,8 @@ from hx.config import Settings
 from hx.errors import ConfigError
 from hx.platform import Platform
 from hx.runtime import Engine, Runtime
+from hx.scale.component import PROFILES_KEY
+from hx.scale.engine import ProfileFn, ServiceProfile
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +196,16 @@ def _factory(path: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
+def sim_profiles(sim: Simulation) -> ProfileFn:
+    """The simulated fleet's per-replica capacity and start-up time, for the scaler (its first choice)."""
+
+    def lookup(service: str) -> ServiceProfile | None:
+        i = sim.svc_index.get(service)
+        return None if i is None else ServiceProfile(float(sim.cap[i]), float(sim.startup[i]), origin="sim")
+
+    return lookup
+
+
 def build_runtime(platform: Platform, components: Sequence[Component]) -> Runtime:
     """The runtime with the sim (when embedded) and every engine the components name."""
     from hx.housekeeping import AuditWatch
@@ -201,6 +213,7 @@ def build_runtime(platform: Platform, components: Sequence[Component]) -> Runtim
     engines: list[Engine] = []
     sim = platform.extras.get("sim")
     if sim is not None:
+        platform.extras.setdefault(PROFILES_KEY, sim_profiles(sim))
         s = platform.settings.sim
         checkpoint = (
             sim_checkpoint(platform.settings) if s.checkpoint and not isinstance(platform.clock, SimClock) else None

@@ -13,9 +13,9 @@ import pytest
 from hx.api.app import create_app
 from hx.components import Component
 from hx.config import load_settings
-from hx.forecast.component import engine
 from hx.platform import Platform, bootstrap_admin, build_platform
 from hx.runtime import Runtime
+from hx.scale.component import engine
 from hx.security.roles import Role
 from hx.sim import SimActuator, SimSource, Simulation
 from hx.wiring import SimEngine
@@ -26,7 +26,7 @@ _BASE: list[Simulation] = []
 
 
 def _sim() -> Simulation:
-    from tests.forecast.test_engine import RUN_DAY, history_sim
+    from tests.scale.test_engine import RUN_DAY, history_sim
 
     if not _BASE:
         _BASE.append(history_sim(False))

@@ -99,7 +99,7 @@ def forecast(
     as_json: bool = JSON,
 ) -> None:
     """Print a forecast (mean and 80 % band) of a service's signal, or of the end of a trace."""
-    from hx.forecast.engine import forecast_series
+    from hx.forecast.series import forecast_series
 
     c = ctx_of(ctx, as_json)
     if (service is None) == (trace is None):

@@ -29,7 +29,7 @@ DEMO_OVERRIDES: dict[str, Any] = {
     "sim.seed": 1,
     "ai_orchestrator.canary.analysis_interval_s": 600.0,
     # the main fleet's scaler only recommends (as in prod); the scaling scene shows it acting on its own fleet
-    "intelligent_monitoring.predictive_scaling.mode": "recommend",
+    "intelligent_monitoring.scaling.mode": "recommend",
 }
 
 

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from hx.clock import SimClock
 from hx.demo.runner import DemoContext
-from hx.forecast.engine import PredictiveScaler, ScalerConfig, ServiceProfile
+from hx.scale.engine import PredictiveScaler, ScalerConfig, ServiceProfile
 from hx.sim import SimActuator, SimSource, Simulation, sparkline
 from hx.sim.spec import SLO, FleetSpec, ServiceSpec
 from hx.sim.traces import TrafficShape
@@ -57,7 +57,7 @@ def scene_scale(ctx: DemoContext) -> dict[str, Any]:
     ctx.console.print(f"[bold]{SERVICE}[/bold]: traffic triples every day at {ramp_at:%H:%M} UTC (20-minute ramp); "
                       f"2 days of history; replicas take {STARTUP:.0f} s to start")  # fmt: skip
     cfg = ScalerConfig.from_settings(
-        ctx.settings.intelligent_monitoring.predictive_scaling, forecaster="seasonal_naive"
+        ctx.settings.intelligent_monitoring.scaling, forecaster="seasonal_naive"
     )
     profile = ServiceProfile(CAPACITY, STARTUP, "demo")
     eng = PredictiveScaler(ctx.platform, SimSource(sim), SimActuator(sim), lambda _s: profile, config=cfg, mode="act",

@@ -8,12 +8,12 @@ predictive policy sees the training history, then each 5-minute bucket of the re
 
 Policies (all start from the replicas the first minute needs at 70 % utilisation):
 
-- ``hpa``: :class:`~hx.forecast.hpa.HpaPolicy` (70 % target, 10 % tolerance, 15 s loop, no scale-up
+- ``hpa``: :class:`~hx.scale.hpa.HpaPolicy` (70 % target, 10 % tolerance, 15 s loop, no scale-up
   stabilisation, 300 s scale-down window, scale-up limit max(+4 pods, +100 %) per 15 s).  Its metric is
   the service's offered load over the capacity of all its replicas -- Kubernetes counts a not-yet-ready
   pod at 0 % on scale-up -- read once per simulated minute and evaluated at each of the minute's four
   15-second syncs (the rate limit applies per sync);
-- ``predictive``: :class:`~hx.forecast.engine.ServiceScaler`, the predictive-scaler engine's own logic,
+- ``predictive``: :class:`~hx.scale.engine.ServiceScaler`, the predictive-scaler engine's own logic,
   deciding once a minute (the engine's default interval), with the engine's defaults unless a
   ``config`` is given -- the benchmark gives the calibrated mode of :func:`tune_predictive`;
 - ``static``: the replicas the training history's peak (of 5-minute means) needs at 70 % utilisation,
@@ -40,9 +40,9 @@ import numpy as np
 
 from hx.errors import BadInput
 from hx.files import open_text
-from hx.forecast.engine import ScalerConfig, ServiceProfile, ServiceScaler
-from hx.forecast.hpa import HpaPolicy
-from hx.forecast.predictive import replicas_for
+from hx.scale.engine import ScalerConfig, ServiceProfile, ServiceScaler
+from hx.scale.hpa import HpaPolicy
+from hx.scale.policy import replicas_for
 from hx.sim import Simulation, load_trace, replica_minutes, slo_violation_minutes
 from hx.sim.spec import SLO, FleetSpec, ServiceSpec, slo_targets
 from hx.sim.traces import TRACE_NAMES, TrafficShape
@@ -186,7 +186,7 @@ def split_trace(
     along with its level; bucket means keep the traffic's shape with less of that noise, and put every
     trace at the 5-minute resolution the Alibaba and Azure traces come in.
     """
-    from hx.forecast.engine import clean_history
+    from hx.forecast.series import clean_history
 
     if not (math.isfinite(test_days) and test_days > 0):
         raise BadInput(f"days must be > 0, got {test_days}", field="days")

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from hx.api.auth import authorize, register_roles
 from hx.errors import BadInput, NotFound, TelemetryError, Unsupported
 from hx.forecast import FORECASTERS
-from hx.forecast.component import KEY
-from hx.forecast.engine import PredictiveScaler, forecast_series
+from hx.forecast.series import forecast_series
 from hx.platform import Platform
+from hx.scale.component import KEY
+from hx.scale.engine import PredictiveScaler
 from hx.security.roles import Role
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)], tags=["predictive-scaler"])

@@ -37,7 +37,7 @@ import numpy as np
 
 from hx.errors import BadInput
 from hx.forecast.base import Forecast
-from hx.forecast.conformal import Bound, ConformalUpper
+from hx.scale.conformal import Bound, ConformalUpper
 
 
 def replicas_for(demand: float, capacity_rps: float, utilization: float = 1.0) -> int:

@@ -5,7 +5,7 @@ Two layers:
 - :class:`ServiceScaler` is pure (no clock, no I/O): it keeps one service's request-rate history on a
   regular grid, refits its forecaster every ``refit_s`` (between refits it only ``update``-s it with
   the new points), forecasts ``prediction_horizon`` ahead and asks
-  :class:`~hx.forecast.predictive.PredictivePolicy` for the replicas (upper quantile + ``scaling_buffer``
+  :class:`~hx.scale.policy.PredictivePolicy` for the replicas (upper quantile + ``scaling_buffer``
   over per-replica capacity, early by the start-up time, never below the current load's need, bounded,
   scale-in stabilised).  The benchmark (``bench/scaling.py``) replays traces through this same class.
 - :class:`PredictiveScaler` is the engine the runtime steps: for each service it reads new points from
@@ -37,12 +37,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from hx.config import PredictiveScaling
+from hx.config import Scaling
 from hx.errors import BadInput, HxError, ModelError, NotFound, TelemetryError
 from hx.events import EventType
-from hx.forecast.base import FORECASTERS, Forecast, Forecaster, regularize
-from hx.forecast.conformal import ConformalUpper
-from hx.forecast.predictive import PredictivePolicy, ScalingDecision
+from hx.forecast.base import FORECASTERS, Forecast, Forecaster
+from hx.forecast.series import clean_history
+from hx.scale.conformal import ConformalUpper
+from hx.scale.policy import PredictivePolicy, ScalingDecision
 
 if TYPE_CHECKING:
     from hx.actuate.base import Actuator
@@ -69,7 +70,7 @@ class ServiceProfile:
 
 @dataclass(frozen=True)
 class ScalerConfig:
-    """Tuning of :class:`ServiceScaler` (the settings' ``predictive_scaling`` plus model choices)."""
+    """Tuning of :class:`ServiceScaler` (the settings' ``scaling`` plus model choices)."""
 
     prediction_horizon_s: float = 3600.0
     scaling_buffer: float = 0.2
@@ -87,7 +88,7 @@ class ScalerConfig:
     #: the reactive need uses the mean demand over this trailing window (0: the latest sample only)
     demand_window_s: float = 0.0
     #: calibrated mode (None: off, the documented default of quantile + ``scaling_buffer``): the demand
-    #: bound one start-up ahead is exceeded at about this rate (:class:`~hx.forecast.conformal.ConformalUpper`)
+    #: bound one start-up ahead is exceeded at about this rate (:class:`~hx.scale.conformal.ConformalUpper`)
     calibration_alpha: float | None = None
     #: calibrated mode: the utilisation the calibrated bound is provisioned at (the SLO's limit)
     max_utilization: float = 0.8
@@ -95,7 +96,7 @@ class ScalerConfig:
     calibration_window_s: float = 86400.0
 
     @classmethod
-    def from_settings(cls, cfg: PredictiveScaling, **overrides: Any) -> ScalerConfig:
+    def from_settings(cls, cfg: Scaling, **overrides: Any) -> ScalerConfig:
         base = {
             "prediction_horizon_s": float(cfg.prediction_horizon),
             "scaling_buffer": cfg.scaling_buffer,
@@ -118,20 +119,6 @@ class _CachedForecast(Forecast):
         if q not in self.cache:
             self.cache[q] = super().quantile(q)
         return self.cache[q]
-
-
-def clean_history(
-    timestamps: npt.ArrayLike, values: npt.ArrayLike, grid_s: float | None
-) -> tuple[FloatArray, FloatArray]:
-    """Sorted, de-duplicated, on a ``grid_s`` grid; NaN, inf and negative rates become gaps.
-
-    >>> t, v = clean_history([600.0, 0.0, 300.0, 300.0], [3.0, -1.0, float("inf"), 2.0], 300.0)
-    >>> t.tolist(), v.tolist()
-    ([0.0, 300.0, 600.0], [nan, 2.0, 3.0])
-    """
-    vs = np.asarray(values, dtype=np.float64).ravel()
-    vs = np.where(np.isfinite(vs) & (vs >= 0), vs, np.nan)
-    return regularize(timestamps, vs, grid_s)
 
 
 class ServiceScaler:
@@ -321,7 +308,7 @@ class PredictiveScaler:
     """The predictive-scaler engine: one :class:`ServiceScaler` per service, stepped by the runtime.
 
     ``profiles(service)`` gives each service's capacity and start-up time (None: unknown; see
-    :func:`hx.forecast.component.profiles_for`).  A ``scaling.decided`` event is published whenever the
+    :func:`hx.scale.component.profiles_for`).  A ``scaling.decided`` event is published whenever the
     recommendation differs from the current replicas or from the last one published, and at least every
     ``publish_every_s`` per service; ``scaling.acted`` and an audit record follow every action.
     """
@@ -340,7 +327,7 @@ class PredictiveScaler:
         publish_every_s: float = 3600.0,
         name: str = ENGINE,
     ) -> None:
-        cfg = platform.settings.intelligent_monitoring.predictive_scaling
+        cfg = platform.settings.intelligent_monitoring.scaling
         self.platform = platform
         self.source = source
         self.actuator = actuator
@@ -514,25 +501,3 @@ class PredictiveScaler:
             "services": len(self.tracks),
             "unscalable": sorted(s for s, t in self.tracks.items() if t.scaler is None),
         }
-
-
-def forecast_series(
-    timestamps: npt.ArrayLike,
-    values: npt.ArrayLike,
-    horizon_s: float,
-    *,
-    model: str = "holt_winters",
-    grid_s: float | None = None,
-) -> Forecast:
-    """Fit ``model`` on a series and forecast ``horizon_s`` ahead (pure; for the API and the CLI).
-
-    A horizon longer than the history is :class:`~hx.errors.BadInput` (here the caller asked for it).
-    """
-    if not (math.isfinite(horizon_s) and horizon_s > 0):
-        raise BadInput(f"horizon must be > 0 seconds, got {horizon_s}", field="horizon")
-    t, v = clean_history(timestamps, values, grid_s) if grid_s else regularize(timestamps, values)
-    if t.size < 2:
-        raise BadInput("need at least two points of history to forecast", field="values")
-    step = float(t[1] - t[0])
-    fc = FORECASTERS.get(model)(step=step).fit(t, v)
-    return fc.forecast(max(1, math.ceil(horizon_s / step)))

@@ -16,14 +16,15 @@ import pytest
 from hx.clock import SimClock
 from hx.config import load_settings
 from hx.errors import BadInput
-from hx.forecast.component import engines, profiles_for
-from hx.forecast.engine import PredictiveScaler, ScalerConfig, ServiceProfile, ServiceScaler, forecast_series
+from hx.forecast.series import forecast_series
 from hx.platform import Platform, build_platform
 from hx.runtime import Runtime
+from hx.scale.component import PROFILES_KEY, engines, profiles_for
+from hx.scale.engine import PredictiveScaler, ScalerConfig, ServiceProfile, ServiceScaler
 from hx.sim import SimActuator, SimSource, Simulation
 from hx.sim.spec import SLO, FleetSpec, ServiceSpec
 from hx.sim.traces import TrafficShape
-from hx.wiring import SimEngine
+from hx.wiring import SimEngine, sim_profiles
 
 DAY = 86400.0
 #: the fourth day of the fleet; the ramp starts at 10:00 UTC every day
@@ -81,6 +82,7 @@ def make_world(home: Path, *, mode: str = "act", poisson: bool = False, **cfg: o
     clock = sim.clock
     platform = build_platform(settings, clock=clock, source=SimSource(sim), actuator=SimActuator(sim))
     platform.extras["sim"] = sim
+    platform.extras[PROFILES_KEY] = sim_profiles(sim)  # as hx.wiring.build_runtime leaves them
     config = ScalerConfig(forecaster="seasonal_naive", **cfg)  # type: ignore[arg-type]
     scaler = PredictiveScaler(
         platform,
@@ -276,10 +278,10 @@ def test_calibrated_mode_is_off_by_default_and_switched_on_by_alpha() -> None:
 
 def test_calibrated_mode_is_switched_on_from_the_settings() -> None:
     from hx.config import load_settings
-    from hx.forecast.engine import ScalerConfig
+    from hx.scale.engine import ScalerConfig
 
-    s = load_settings(environ={}, overrides={"intelligent_monitoring.predictive_scaling.calibration_alpha": 0.05})
-    cfg = ScalerConfig.from_settings(s.settings.intelligent_monitoring.predictive_scaling)
+    s = load_settings(environ={}, overrides={"intelligent_monitoring.scaling.calibration_alpha": 0.05})
+    cfg = ScalerConfig.from_settings(s.settings.intelligent_monitoring.scaling)
     assert cfg.calibration_alpha == 0.05 and cfg.max_utilization == 0.8
-    assert ScalerConfig.from_settings(load_settings(environ={}).settings.intelligent_monitoring.predictive_scaling
+    assert ScalerConfig.from_settings(load_settings(environ={}).settings.intelligent_monitoring.scaling
                                       ).calibration_alpha is None  # fmt: skip

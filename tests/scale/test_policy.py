@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from hx.errors import BadInput
-from hx.forecast import Forecast, PredictivePolicy, replicas_for
-from hx.forecast.conformal import ConformalUpper
+from hx.forecast import Forecast
+from hx.scale import PredictivePolicy, replicas_for
+from hx.scale.conformal import ConformalUpper
 
 
 def flat_forecast(start: float, level: float, spread: float = 0.0, step: float = 60.0, n: int = 60) -> Forecast:

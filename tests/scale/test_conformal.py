@@ -9,7 +9,7 @@ import pytest
 
 from hx.errors import BadInput
 from hx.forecast import Forecast
-from hx.forecast.conformal import ConformalUpper, conformal_quantile
+from hx.scale.conformal import ConformalUpper, conformal_quantile
 
 
 def test_conformal_quantile_is_the_finite_sample_rank() -> None:

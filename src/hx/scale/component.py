@@ -2,7 +2,8 @@
 
 A service's per-replica capacity and start-up time come, in order, from:
 
-1. the embedded simulated fleet (``platform.extras["sim"]``): its ``capacity_rps`` and ``startup_s``;
+1. the world the wiring built, when it knows them (``platform.extras[PROFILES_KEY]``, a :data:`ProfileFn`:
+   the embedded simulated fleet's ``capacity_rps`` and ``startup_s``);
 2. an estimate from telemetry: the median of ``request_rate / (ready_replicas x utilization)`` over
    the last hour of samples with utilisation >= 5 % (start-up time then defaults to 60 s);
 3. none: the service is reported once as not scalable (``scaling.decided`` with the reason) and left alone.
@@ -17,14 +18,16 @@ from datetime import timedelta
 import numpy as np
 
 from hx.errors import BadInput, NotFound, TelemetryError
-from hx.forecast.engine import PredictiveScaler, ProfileFn, ServiceProfile
 from hx.platform import Platform
 from hx.runtime import Engine
+from hx.scale.engine import PredictiveScaler, ProfileFn, ServiceProfile
 from hx.telemetry.base import SignalSource
 
 log = logging.getLogger(__name__)
 
 KEY = "forecast.engine"
+#: where the wiring leaves the world's own per-service profiles (a ProfileFn), if it has them
+PROFILES_KEY = "service_profiles"
 DEFAULT_STARTUP_S = 60.0
 
 
@@ -46,12 +49,12 @@ def estimate_capacity(source: SignalSource, service: str, platform: Platform) ->
 
 def profiles_for(platform: Platform, source: SignalSource) -> ProfileFn:
     """The profile lookup of the list above, bound to a platform."""
-    sim = platform.extras.get("sim")
+    known = platform.extras.get(PROFILES_KEY)
 
     def lookup(service: str) -> ServiceProfile | None:
-        if sim is not None and service in getattr(sim, "svc_index", {}):
-            i = sim.svc_index[service]
-            return ServiceProfile(float(sim.cap[i]), float(sim.startup[i]), origin="sim")
+        profile = known(service) if callable(known) else None
+        if isinstance(profile, ServiceProfile):
+            return profile
         cap = estimate_capacity(source, service, platform)
         if cap is not None and math.isfinite(cap):
             return ServiceProfile(cap, DEFAULT_STARTUP_S, origin="estimated from telemetry")
@@ -64,7 +67,7 @@ def engine(platform: Platform) -> PredictiveScaler | None:
     existing = platform.extras.get(KEY)
     if isinstance(existing, PredictiveScaler):
         return existing
-    cfg = platform.settings.intelligent_monitoring.predictive_scaling
+    cfg = platform.settings.intelligent_monitoring.scaling
     if platform.source is None or not cfg.enabled:
         return None
     step = float(platform.settings.sim.step_s) if platform.settings.telemetry.source == "sim" else 60.0

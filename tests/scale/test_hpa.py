@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hx.errors import BadInput
-from hx.forecast import HpaPolicy, hpa_desired
+from hx.scale import HpaPolicy, hpa_desired
 
 
 def test_formula_and_tolerance_band() -> None:

@@ -1,0 +1,10 @@
+"""Scaling: the predictive scaler engine, its replica policy, the conformal demand bound and the HPA reference.
+
+The forecasts it acts on come from :mod:`hx.forecast`.
+"""
+
+from hx.scale.conformal import ConformalUpper
+from hx.scale.hpa import HpaPolicy, hpa_desired
+from hx.scale.policy import PredictivePolicy, ScalingDecision, replicas_for
+
+__all__ = ["ConformalUpper", "HpaPolicy", "PredictivePolicy", "ScalingDecision", "hpa_desired", "replicas_for"]
