@@ -3,7 +3,7 @@
 For each case a fault of a kind (all nine, round robin) is injected into a random service of a
 seeded 5-service fleet; version faults (latency regression, error spike) ride on a fresh deployment
 (a ``deployment.promoted`` event is published, as hx's deployment service would).  Alerts come
-(``--alerts``) from threshold rules on the sim's signals (:mod:`hx.heal.rules`, like Prometheus
+(``--alerts``) from threshold rules on the sim's signals (:mod:`hx.lab.alert_rules`, like Prometheus
 alerting rules: e.g. error_rate > 5% for 2m; the default), from hx's own streaming anomaly engine
 (:class:`hx.detect.engine.AnomalyEngine`, whose ``anomaly.*`` events the self-healing engine takes
 in), or both; node loss raises a ``NodeDown`` alert per affected service (a node exporter's
@@ -48,10 +48,10 @@ from hx.heal.component import heal_engine  # noqa: E402
 from hx.heal.engine import HealEngine  # noqa: E402
 from hx.heal.intake import dedup_key  # noqa: E402
 from hx.heal.models import AlertRow  # noqa: E402
-from hx.heal.rules import RuleAlerter  # noqa: E402
-from hx.heal.scenarios import Scenario, deploy_new_version, inject, pick  # noqa: E402
-from hx.heal.training import fit_forest  # noqa: E402
 from hx.heal.triage import TRIAGE_DELAY_S  # noqa: E402
+from hx.lab.alert_rules import RuleAlerter  # noqa: E402
+from hx.lab.heal_scenarios import Scenario, deploy_new_version, inject, pick  # noqa: E402
+from hx.lab.incident_training import fit_forest  # noqa: E402
 from hx.platform import Platform, build_platform  # noqa: E402
 from hx.runtime import Runtime  # noqa: E402
 from hx.wiring import SimEngine, build_world  # noqa: E402
@@ -63,13 +63,13 @@ FAULT_WINDOW_S = 3600.0
 HISTORY_H = 3
 MITIGATED = ("traffic_surge", "node_loss")
 ALERT_SOURCES = {
-    "rules": "threshold alerting rules over the sim's signals (hx.heal.rules: e.g. error_rate > 5% for 2m, "
+    "rules": "threshold alerting rules over the sim's signals (hx.lab.alert_rules: e.g. error_rate > 5% for 2m, "
              "p99 > 2x its 2-hour median for 3m, memory trend crossing 95% within 4h), evaluated every simulated "
              "minute and fed to the intake as Alertmanager would; NodeDown per affected service while a node is down",
     "anomaly": "hx's own streaming anomaly engine (hx.detect.engine.AnomalyEngine, default detector, learning "
                "from the 3 simulated hours before the first fault) publishing anomaly.detected/resolved events "
                "that the self-healing engine turns into alerts; NodeDown per affected service while a node is down",
-    "both": "threshold rules (hx.heal.rules) and hx's anomaly engine (hx.detect.engine.AnomalyEngine) together; "
+    "both": "threshold rules (hx.lab.alert_rules) and hx's anomaly engine (hx.detect.engine.AnomalyEngine) together; "
             "NodeDown per affected service while a node is down",
 }  # fmt: skip
 BASELINE_NOTE = (
@@ -213,7 +213,7 @@ def run_case(env: tuple[Any, ...], kind: str, rng: np.random.Generator) -> dict[
 
 
 def train_model(quick: bool) -> tuple[Any, dict[str, Any]]:
-    from hx.heal.scenarios import training_set
+    from hx.lab.heal_scenarios import training_set
 
     examples = training_set(3 if quick else 8, seed=50_000)
     return fit_forest(examples, seed=0)

@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/placement.py [--quick] [--sizes 100,1000,10000] [--time-limit 60]
 Writes bench/results/placement.json and prints a table. Prices: hx's built-in catalog (public list
-prices, see its 'taken' date); workloads: synthetic (hx.cloud.mix.standard_mix), so every figure here
+prices, see its 'taken' date); workloads: synthetic (hx.lab.workload_mix.standard_mix), so every figure here
 comes from simulated estates.
 
 Against the single cloud each row also gives every cloud's single-cloud cost (or why the estate cannot
@@ -28,12 +28,12 @@ from rich.table import Table
 from hx.cloud.baselines import greedy
 from hx.cloud.candidates import PlacementInfeasible
 from hx.cloud.catalog import Catalog
-from hx.cloud.mix import single_cloud_variant, standard_mix
 from hx.cloud.placement import PlacementOptions, candidate_sets, place
 from hx.cloud.plan import PlacementPlan
-from hx.cloud.rf import PlacementRanker
 from hx.cloud.verify import violations
-from hx.cloud.workload import Workload
+from hx.cloud.workload import Workload, single_cloud_variant
+from hx.lab.placement_rf import PlacementRanker
+from hx.lab.workload_mix import standard_mix
 
 
 def single_cloud_plans(estate: Any, cat: Catalog, opts: PlacementOptions) -> dict[str, PlacementPlan | str]:
@@ -149,7 +149,7 @@ def main() -> None:
         "machine": f"{platform.machine()} {platform.python_version()}, 2 cores shared with other jobs, "
         f"load average at start {os.getloadavg()[0]:.1f}",
         "catalog_taken": cat.meta.get("taken"),
-        "data": "synthetic workload mixes (hx.cloud.mix.standard_mix)",
+        "data": "synthetic workload mixes (hx.lab.workload_mix.standard_mix)",
         "parameters": {"mip_rel_gap": opts.mip_rel_gap, "time_limit_s": args.time_limit, "sizes": sizes},
         "targets": {"10k_solve_s": 30, "gap": 0.005, "violations": 0, "vs_single_cloud_pct": 15},
         "results": rows,

@@ -30,7 +30,7 @@ start-up time ahead is the sharpest short-term predictor, the forecast among the
 floor at 80 % of the last 2 minutes' demand; scale-in after one start-up time; started a day before
 the replayed days, which alone are counted), ``alpha`` chosen per trace on the development period
 (the same number of days just before the test period, fitted only on what precedes it: see
-``hx.forecast.replay.choose_alpha``); ``predictive-default`` -- the engine's documented defaults (90 %
+``hx.lab.scaling_replay.choose_alpha``); ``predictive-default`` -- the engine's documented defaults (90 %
 quantile + 20 % ``scaling_buffer``, reactive floor at 70 %, 10-minute scale-in stabilisation; warmed
 up alike), for comparison; ``static`` -- the replicas the history's peak needs at 70 %, fixed.
 Metrics: SLO-violation minutes (p99 latency over the SLO or errors over 1 %, saturation drops count
@@ -57,8 +57,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from hx.forecast.plot import plot_scaling
-from hx.forecast.replay import (
+from hx.lab.scaling_plot import plot_scaling
+from hx.lab.scaling_replay import (
     DEFAULT_TEST_DAYS,
     POLICIES,
     ReplayResult,

@@ -5,11 +5,11 @@ import pytest
 from hx.cloud.baselines import greedy
 from hx.cloud.candidates import PlacementInfeasible
 from hx.cloud.catalog import Catalog
-from hx.cloud.mix import standard_mix
 from hx.cloud.placement import PlacementOptions, place
 from hx.cloud.verify import plan_costs, violations
 from hx.cloud.workload import EgressPair, Estate, LatencyTarget, Spread, Workload, example_estate_path, load_estate
 from hx.errors import ConfigError
+from hx.lab.workload_mix import standard_mix
 
 CAT = Catalog.builtin()
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,7 +8,6 @@ import pytest
 
 from hx.deploy.decision import MODEL_NAME, StrategyModel, decide, rule_strategy
 from hx.deploy.risk import FEATURES, Risk, change_size_factor, combine, time_of_week_factor
-from hx.deploy.training import _scenario, run_scenario
 from hx.errors import ModelError
 from hx.ml.registry import ModelRegistry, load_or_fallback
 from hx.store import Store
@@ -63,16 +61,3 @@ def test_model_confidence_threshold_and_fallback(tmp_path: Path) -> None:
     with pytest.raises(ModelError):
         StrategyModel().fit(x[:5], np.array(["a"] * 5))
 
-
-def test_a_simulated_scenario_measures_real_rollouts() -> None:
-    rng = np.random.default_rng(3)
-    sc = _scenario(0, rng, datetime(2026, 1, 5, tzinfo=UTC))
-    sc.update(bad=True, kind="error_spike", magnitude=0.3)
-    debug: dict[str, object] = {}
-    features, costs = run_scenario(sc, Path(tempfile.mkdtemp()) / "w", debug)
-    assert len(features) == len(FEATURES)
-    assert set(costs) == {"rolling", "blue_green", "canary", "conservative"}
-    # a bad change promoted is the worst outcome; the strategies that caught it cost less
-    caught = [s for s, v in debug.items() if v[0] == "rolled_back"]  # type: ignore[index]
-    assert caught, debug
-    assert all(costs[s] < 100 for s in caught)

@@ -31,14 +31,14 @@ def register(app: typer.Typer) -> None:
 
 
 def _catalog(c: Ctx) -> Any:
-    from hx.cloud.ops import catalog_for
+    from hx.cloud.planning import catalog_for
 
     return catalog_for(c.loaded.settings)
 
 
 def _estate(c: Ctx, file: Path) -> tuple[Any, Any]:
     """(estate, catalog) with every name the estate gives checked against the catalog."""
-    from hx.cloud.ops import check_estate
+    from hx.cloud.planning import check_estate
     from hx.cloud.workload import load_estate
 
     estate = load_estate(file)
@@ -132,7 +132,7 @@ def catalog_import(
 ) -> None:
     """Merge a SkyPilot CSV into the catalog (the data dir's, else the built-in one) and save it."""
     from hx.cloud.catalog import load_catalog, save_catalog
-    from hx.cloud.ops import CATALOG_FILE
+    from hx.cloud.planning import CATALOG_FILE
     from hx.cloud.skypilot import import_skypilot_csv
 
     c = ctx_of(ctx, as_json)
@@ -160,8 +160,8 @@ def place_cmd(
     as_json: bool = JSON,
 ) -> None:
     """Least-cost placement of an estate, with the runner-up and rejections of every workload."""
-    from hx.cloud.ops import plan_report
     from hx.cloud.placement import PlacementOptions, place
+    from hx.cloud.planning import plan_report
 
     c = ctx_of(ctx, as_json)
     estate, cat = _estate(c, file)
@@ -242,7 +242,8 @@ def dr_drill(
 ) -> None:
     """Run the workload's failover runbook on a fresh simulated fleet in simulated time; exit 1 if the
     achieved RTO misses the target or a step fails."""
-    from hx.cloud.ops import drill_on_fresh_sim, plan_for
+    from hx.cloud.planning import plan_for
+    from hx.lab.dr_drill import drill_on_fresh_sim
 
     c = ctx_of(ctx, as_json)
     estate, cat = _estate(c, file)

@@ -131,7 +131,7 @@ def train(
     """Retrain the strategy model from the store's deployment history (or the simulator's outcomes)."""
     from rich.progress import Progress
 
-    from hx.deploy.training import train_decision_model
+    from hx.lab.strategy_training import train_decision_model
 
     c = ctx_of(ctx, as_json)
     p = c.platform()

@@ -49,8 +49,8 @@ def simulate(
     as_json: bool = JSON,
 ) -> None:
     """Replay the last days of a trace through the simulated fleet; SLO-violation minutes and replica-hours."""
-    from hx.forecast.plot import plot_scaling
-    from hx.forecast.replay import POLICIES, calibrated_config, prepare_trace, replay, usable_warmup
+    from hx.lab.scaling_plot import plot_scaling
+    from hx.lab.scaling_replay import POLICIES, calibrated_config, prepare_trace, replay, usable_warmup
 
     c = ctx_of(ctx, as_json)
     if days is not None and not days > 0:  # 0 would silently mean the default day
@@ -128,7 +128,7 @@ def _iso(t: float) -> str:
 
 
 def _trace_history(trace: str) -> tuple[np.ndarray, np.ndarray, str]:
-    from hx.forecast.replay import read_csv_trace
+    from hx.lab.scaling_replay import read_csv_trace
     from hx.sim import TRACE_NAMES, load_trace
 
     if trace in TRACE_NAMES:

@@ -8,10 +8,9 @@ from pydantic import BaseModel, ConfigDict
 
 from hx.cloud.candidates import PlacementInfeasible
 from hx.cloud.catalog import Catalog, Location
-from hx.cloud.mix import single_cloud_variant
 from hx.cloud.placement import PlacementOptions, as_estate, place
 from hx.cloud.plan import PlacementPlan
-from hx.cloud.workload import Estate, Workload
+from hx.cloud.workload import Estate, Workload, single_cloud_variant
 
 
 class WorkloadCost(BaseModel):

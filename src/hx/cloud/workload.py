@@ -140,3 +140,14 @@ def _named_key(doc: dict[str, Any], key: str | None) -> str | None:
 def example_estate_path() -> Path:
     """The small example estate shipped for the demo."""
     return Path(__file__).parent / "data" / "example_estate.yml"
+
+
+def single_cloud_variant(estate: Estate) -> Estate:
+    """The same estate with cloud-spread rules turned into region spread (a single cloud cannot spread clouds)."""
+    ws = [
+        w.model_copy(update={"spread": Spread(across="region", min=w.spread.min)})
+        if w.spread is not None and w.spread.across == "cloud"
+        else w
+        for w in estate.workloads
+    ]
+    return estate.model_copy(update={"workloads": ws})

@@ -10,19 +10,13 @@ from rich.table import Table
 
 from hx.cli.cloud import print_drill, print_plan
 from hx.cloud.dr import DrPlan, plan_dr
-from hx.cloud.ops import (
-    SimDrillActuator,
-    catalog_for,
-    drill_on_fresh_sim,
-    plan_report,
-    platform_sim,
-    run_sim_drill,
-)
 from hx.cloud.placement import place
+from hx.cloud.planning import catalog_for, plan_report
 from hx.cloud.terraform import export_terraform
 from hx.cloud.workload import Workload, example_estate_path, load_estate
 from hx.demo.runner import DemoContext
 from hx.events import EventType
+from hx.lab.dr_drill import SimDrillActuator, drill_on_fresh_sim, platform_sim, run_sim_drill
 
 DRILLED = "checkout-api"  # the EU-only workload of the example estate, with RTO 5 min
 

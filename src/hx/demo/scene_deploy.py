@@ -43,7 +43,7 @@ def _train(ctx: DemoContext, scenarios: int = 10) -> dict[str, Any]:
     """No deployment history yet: the strategy model learns from real rollouts in small simulated fleets."""
     from rich.progress import Progress
 
-    from hx.deploy.training import train_decision_model
+    from hx.lab.strategy_training import train_decision_model
 
     with Progress(console=ctx.console, transient=True) as bar:
         task = bar.add_task(f"training the strategy model on {scenarios} simulated rollout scenarios", total=scenarios)

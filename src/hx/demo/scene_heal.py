@@ -22,7 +22,7 @@ from hx.demo.runner import DemoContext
 from hx.heal.component import heal_engine
 from hx.heal.engine import HealEngine
 from hx.heal.escalation import Escalator, build_notifiers
-from hx.heal.rules import RuleAlerter
+from hx.lab.alert_rules import RuleAlerter
 from hx.sim import Fault
 
 

@@ -83,8 +83,8 @@ class StrategyLearner:
 
     def examples(self, platform: Platform) -> Examples:
         from hx.deploy.decision import rule_strategy
+        from hx.deploy.examples import labelled_rollouts
         from hx.deploy.risk import FEATURES, Risk
-        from hx.deploy.training import labelled_rollouts
 
         rows = []
         for d in labelled_rollouts(platform):

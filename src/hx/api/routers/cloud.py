@@ -1,6 +1,7 @@
 """multi-cloud routes: catalog queries, placement, DR plans and drills, Terraform, cost reports.
 
-The operations behind them live in :mod:`hx.cloud.ops`, shared with ``hx.cli.cloud`` and the demo.
+The operations behind them live in :mod:`hx.cloud.planning` (drills: :mod:`hx.lab.dr_drill`), shared with
+``hx.cli.cloud`` and the demo.
 """
 
 from __future__ import annotations
@@ -14,26 +15,14 @@ from hx.api.auth import authorize, register_roles
 from hx.cloud.catalog import Catalog
 from hx.cloud.costs import cost_report
 from hx.cloud.dr import plan_dr
-from hx.cloud.ops import (
-    SOURCE,
-    DrillTimings,
-    SimDrillActuator,
-    catalog_for,
-    check_estate,
-    check_plan,
-    drill_on_fresh_sim,
-    plan_for,
-    plan_report,
-    platform_sim,
-    run_sim_drill,
-    sim_waiter,
-)
 from hx.cloud.placement import PlacementOptions, place
 from hx.cloud.plan import PlacementPlan
+from hx.cloud.planning import SOURCE, catalog_for, check_estate, check_plan, plan_for, plan_report
 from hx.cloud.terraform import schema_errors, terraform_documents
 from hx.cloud.workload import Estate
 from hx.errors import BadInput, UnknownName
 from hx.events import EventType
+from hx.lab.dr_drill import DrillTimings, SimDrillActuator, drill_on_fresh_sim, platform_sim, run_sim_drill, sim_waiter
 from hx.security.roles import Role
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)], tags=["multi-cloud"])

@@ -8,16 +8,16 @@ import pytest
 
 from hx.cloud.candidates import PlacementInfeasible
 from hx.cloud.catalog import Catalog
-from hx.cloud.ops import (
+from hx.cloud.planning import plan_for
+from hx.cloud.workload import Estate, Workload
+from hx.lab.dr_drill import (
     DrillTimings,
     SimDrillActuator,
     drill_on_fresh_sim,
     fresh_drill_sim,
-    plan_for,
     run_sim_drill,
     sim_waiter,
 )
-from hx.cloud.workload import Estate, Workload
 from hx.sim.actuator import SimActuator
 
 CAT = Catalog.builtin()

@@ -1,5 +1,5 @@
-"""Training the strategy model: from the store's deployment history, or -- before real history exists --
-from the simulator's deployment outcomes (``training_data: simulated``).
+"""Training the strategy model: from the store's deployment history (:mod:`hx.deploy.examples`), or -- before
+real history exists -- from the simulator's deployment outcomes (``training_data: simulated``).
 
 Simulated outcomes are real rollouts: each scenario builds a small simulated fleet, sets up its history
 (earlier failed deployments, incidents, a time of week, a load level), ships the same change to four
@@ -24,6 +24,7 @@ from hx.clock import SimClock
 from hx.components import COMPONENTS
 from hx.config import load_settings
 from hx.deploy.decision import CANDIDATES, MODEL_NAME, StrategyModel
+from hx.deploy.examples import MIN_HISTORY, history_dataset
 from hx.deploy.models import TERMINAL, Deployment, DeploymentRepo
 from hx.deploy.risk import FEATURES
 from hx.errors import ModelError
@@ -32,29 +33,6 @@ from hx.ml.registry import ModelVersion, TrainingData, fingerprint
 from hx.platform import Platform, build_platform
 
 Progress = Callable[[int, int], None]
-MIN_HISTORY = 30
-
-
-def labelled_rollouts(platform: Platform) -> list[Deployment]:
-    """Past deployments whose strategy did its job: promoted, or a bad change caught by its canary."""
-    out = []
-    for d in DeploymentRepo(platform.store).list(limit=100000):
-        factors = d.risk.get("factors", {})
-        if d.state not in ("promoted", "rolled_back") or any(k not in factors for k in FEATURES):
-            continue
-        if d.state == "rolled_back" and not d.reason.startswith("canary failed"):
-            continue
-        out.append(d)
-    return out
-
-
-def history_dataset(platform: Platform) -> tuple[np.ndarray, np.ndarray]:
-    """(features, strategy) of the labelled rollouts."""
-    rows, labels = [], []
-    for d in labelled_rollouts(platform):
-        rows.append([float(d.risk["factors"][k]) for k in FEATURES])
-        labels.append(d.strategy)
-    return np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURES)), np.asarray(labels)
 
 
 def _cost(d: Deployment, bad: bool, exposure: float) -> float:

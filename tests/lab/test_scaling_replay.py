@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hx.errors import BadInput
-from hx.forecast.replay import read_csv_trace
+from hx.lab.scaling_replay import read_csv_trace
 
 
 def test_read_csv_trace(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hx.errors import BadInput
-from hx.forecast.plot import plot_scaling
+from hx.lab.scaling_plot import plot_scaling
 
 
 def test_plot_writes_a_png(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 from hx.events import EventType
 from hx.heal.classify import MODEL_NAME, IncidentForest
 from hx.heal.features import vector
-from hx.heal.scenarios import training_set
+from hx.lab.heal_scenarios import training_set
 from hx.ml.registry import ModelVersion, fingerprint
 from hx.platform import Platform
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from hx.errors import BadInput
-from hx.forecast.replay import (
+from hx.lab.scaling_replay import (
     PredictiveController,
     choose_alpha,
     development_split,

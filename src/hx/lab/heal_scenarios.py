@@ -3,7 +3,7 @@
 A scenario picks a fault kind, a service and a magnitude (seeded); version faults (latency
 regression, error spike) ride on a fresh deployment, as they do in life.  The training set injects
 each kind into small sims with varied seeds and magnitudes, waits for the threshold rules
-(:mod:`hx.heal.rules`) to fire on the faulty service and extracts the incident's features at that
+(:mod:`hx.lab.alert_rules`) to fire on the faulty service and extracts the incident's features at that
 moment; every row is flagged ``training_data="simulated"``.
 """
 
@@ -17,8 +17,8 @@ import numpy as np
 
 from hx.heal import features as feat
 from hx.heal.classify import FAULT_CLASS
-from hx.heal.rules import RuleAlerter
 from hx.heal.triage import ONSET_LEAD_S, TRIAGE_DELAY_S
+from hx.lab.alert_rules import RuleAlerter
 from hx.sim import Fault, SimSource, Simulation, make_fleet
 
 #: kind -> (low, high) magnitude drawn uniformly.

@@ -1,9 +1,9 @@
 import pickle
 
 from hx.cloud.catalog import Catalog
-from hx.cloud.mix import standard_mix
 from hx.cloud.placement import PlacementOptions, candidate_sets, place
-from hx.cloud.rf import PlacementRanker
+from hx.lab.placement_rf import PlacementRanker
+from hx.lab.workload_mix import standard_mix
 
 CAT = Catalog.builtin()
 

@@ -83,14 +83,3 @@ def _service(
         spot_ok=bool(rng.random() < spot),
         spread=spread,
     )
-
-
-def single_cloud_variant(estate: Estate) -> Estate:
-    """The same estate with cloud-spread rules turned into region spread (a single cloud cannot spread clouds)."""
-    ws = [
-        w.model_copy(update={"spread": Spread(across="region", min=w.spread.min)})
-        if w.spread is not None and w.spread.across == "cloud"
-        else w
-        for w in estate.workloads
-    ]
-    return estate.model_copy(update={"workloads": ws})
