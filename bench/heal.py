@@ -47,7 +47,7 @@ from hx.heal.classify import FAULT_CLASS, MODEL_NAME  # noqa: E402
 from hx.heal.component import heal_engine  # noqa: E402
 from hx.heal.engine import HealEngine  # noqa: E402
 from hx.heal.intake import dedup_key  # noqa: E402
-from hx.heal.models import AlertRow  # noqa: E402
+from hx.heal.records import AlertRow  # noqa: E402
 from hx.heal.triage import TRIAGE_DELAY_S  # noqa: E402
 from hx.lab.alert_rules import RuleAlerter  # noqa: E402
 from hx.lab.heal_scenarios import Scenario, deploy_new_version, inject, pick  # noqa: E402

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from hx.heal.models import IncidentRepo
+from hx.heal.records import IncidentRepo
 from tests.api.conftest import Api
 from tests.improve.conftest import add_history, incident
 

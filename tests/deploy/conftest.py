@@ -11,7 +11,7 @@ from hx.clock import SimClock
 from hx.components import COMPONENTS
 from hx.config import load_settings
 from hx.deploy.component import service
-from hx.deploy.models import TERMINAL, Deployment
+from hx.deploy.records import TERMINAL, Deployment
 from hx.deploy.service import DeploymentService
 from hx.platform import Platform, build_platform
 from hx.runtime import Runtime

@@ -14,7 +14,7 @@ from hx.clock import SimClock
 from hx.config import load_settings
 from hx.heal.component import engines, heal_engine
 from hx.heal.engine import HealEngine
-from hx.heal.models import Incident
+from hx.heal.records import Incident
 from hx.lab.alert_rules import RuleAlerter
 from hx.platform import Platform, build_platform
 from hx.runtime import Runtime

@@ -8,7 +8,7 @@ import pytest
 
 from hx.errors import BadInput
 from hx.heal.intake import MAX_ALERTS, AlertIntake, PayloadTooLarge, parse_alertmanager, parse_hx_alerts
-from hx.heal.models import AlertRepo
+from hx.heal.records import AlertRepo
 from hx.store import Store
 
 NOW = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ import pytest
 
 from hx.actuate.base import ActionResult, Actuator, Capability
 from hx.errors import ActuatorTimeout
-from hx.heal.models import AlertRow, Incident
+from hx.heal.records import AlertRow, Incident
 from hx.heal.remediation import MAX_ATTEMPTS, RemediationEngine
 from hx.heal.runbooks import Runbook, load_runbooks, select_runbook
 from hx.sim import Fault

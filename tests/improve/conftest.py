@@ -11,9 +11,9 @@ import pytest
 
 from hx.clock import SimClock
 from hx.config import load_settings
-from hx.deploy.models import Deployment, DeploymentRepo
+from hx.deploy.records import Deployment, DeploymentRepo
 from hx.deploy.risk import FEATURES
-from hx.heal.models import Incident, IncidentRepo
+from hx.heal.records import Incident, IncidentRepo
 from hx.platform import Platform, build_platform
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -58,7 +58,7 @@ def test_train_shadow_promote_then_fall_back_to_rules_on_drift(iplatform: Platfo
 
 
 def test_a_cycle_reports_gates_and_recommendations(iplatform: Platform) -> None:
-    from hx.deploy.models import DeploymentRepo
+    from hx.deploy.records import DeploymentRepo
     from tests.improve.conftest import deployment
 
     repo = DeploymentRepo(iplatform.store)

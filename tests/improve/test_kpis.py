@@ -9,7 +9,7 @@ from tests.improve.conftest import T0, add_incident, deployment
 
 
 def test_kpis_from_the_records_of_the_window(iplatform: Platform) -> None:
-    from hx.deploy.models import DeploymentRepo
+    from hx.deploy.records import DeploymentRepo
 
     repo = DeploymentRepo(iplatform.store)
     f = {"cpu": 0.1}
@@ -41,7 +41,7 @@ def test_an_empty_window_has_no_data(iplatform: Platform) -> None:
 def test_a_predicted_incident_fixed_by_a_runbook_counts_as_healed_but_not_for_mttr(iplatform: Platform) -> None:
     from dataclasses import replace
 
-    from hx.heal.models import IncidentRepo
+    from hx.heal.records import IncidentRepo
     from tests.improve.conftest import incident
 
     inc = incident(T0 - timedelta(hours=1), {}, "memory_leak", "fixed by runbook restart on api, verified")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from hx.heal.models import IncidentRepo
+from hx.heal.records import IncidentRepo
 from hx.improve.learners import LEARNERS, IncidentLearner, StrategyLearner
 from hx.platform import Platform
 from tests.improve.conftest import T0, add_history, add_incident, deployment
@@ -13,7 +13,7 @@ def test_registry_lists_both_learners() -> None:
 
 
 def test_strategy_examples_come_from_rollouts_that_did_their_job(iplatform: Platform) -> None:
-    from hx.deploy.models import DeploymentRepo
+    from hx.deploy.records import DeploymentRepo
 
     add_history(iplatform, 5, T0, seed=1)
     repo = DeploymentRepo(iplatform.store)

@@ -27,7 +27,7 @@ from hx.components import Component
 from hx.config import load_settings
 from hx.heal.component import heal_engine
 from hx.heal.engine import HealEngine
-from hx.heal.models import AlertRepo, ExecutionRepo
+from hx.heal.records import AlertRepo, ExecutionRepo
 from hx.platform import Platform, build_platform
 from hx.security.roles import Role
 from hx.sim import Fault, Simulation, make_fleet

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hx.actuate._common import (
+from hx.actuate.base import ActionResult, Capability
+from hx.actuate.verbs import (
     PLACEHOLDER,
     VERB_CAPABILITY,
     VERB_PARAMS,
@@ -50,7 +51,6 @@ from hx.actuate._common import (
     truncate,
     weights_text,
 )
-from hx.actuate.base import ActionResult, Capability
 from hx.errors import ConfigError, Unsupported
 
 PLUGIN_DIR = Path(__file__).resolve().parent / "ansible_plugins"

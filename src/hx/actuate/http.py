@@ -26,7 +26,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
-from hx.actuate._common import (
+from hx.actuate.base import ActionResult, Capability
+from hx.actuate.verbs import (
     VERB_CAPABILITY,
     VERB_PARAMS,
     VerbDispatch,
@@ -39,7 +40,6 @@ from hx.actuate._common import (
     truncate,
     weights_text,
 )
-from hx.actuate.base import ActionResult, Capability
 from hx.errors import ActuatorError, ActuatorTimeout, BadInput, ConfigError, Unsupported
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})

@@ -27,7 +27,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hx.actuate._common import (
+from hx.actuate.base import ActionResult, Capability
+from hx.actuate.verbs import (
     VERB_CAPABILITY,
     VERB_PARAMS,
     VerbDispatch,
@@ -42,7 +43,6 @@ from hx.actuate._common import (
     truncate,
     weights_text,
 )
-from hx.actuate.base import ActionResult, Capability
 from hx.errors import BadInput, ConfigError, Unsupported
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from hx.cli.context import JSON, Ctx, ctx_of
+from hx.cli.session import JSON, Ctx, ctx_of
 from hx.files import writing
 
 catalog_app = typer.Typer(help="The cloud catalog: clouds, regions, instance types, SkyPilot imports.")

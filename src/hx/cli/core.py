@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from hx.cli.context import JSON, ctx_of
+from hx.cli.session import JSON, ctx_of
 from hx.config import flatten, validate_file
 from hx.errors import BadInput, IntegrityError
 from hx.events import check_type_filter

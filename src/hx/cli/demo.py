@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hx.cli.context import JSON, ctx_of
+from hx.cli.session import JSON, ctx_of
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from hx.cli.client import ApiClient
-from hx.cli.context import JSON, Ctx, ctx_of
+from hx.cli.session import JSON, Ctx, ctx_of
 
 deploy_app = typer.Typer(help="Ship a version: risk, strategy, rollout, canary judgement.", no_args_is_help=True)
 canary_app = typer.Typer(help="Judge a canary against its baseline.", no_args_is_help=True)

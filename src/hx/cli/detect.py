@@ -9,7 +9,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from hx.cli.context import JSON, ctx_of
+from hx.cli.session import JSON, ctx_of
 from hx.files import writing
 
 detect_app = typer.Typer(help="Anomaly detection on files and benchmarks.", no_args_is_help=True)

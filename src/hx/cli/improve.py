@@ -7,7 +7,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from hx.cli.context import JSON, ctx_of
+from hx.cli.session import JSON, ctx_of
 
 improve_app = typer.Typer(help="Continuous improvement: KPIs, quality gates, optimisation cycles.",
                           no_args_is_help=True)  # fmt: skip

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from hx.cli import core
-from hx.cli.context import Ctx, parse_overrides
+from hx.cli.session import Ctx, parse_overrides
 from hx.errors import HxError
 
 app = typer.Typer(

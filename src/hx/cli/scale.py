@@ -11,7 +11,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from hx.cli.context import JSON, ctx_of
+from hx.cli.session import JSON, ctx_of
 from hx.errors import BadInput
 from hx.files import writing
 

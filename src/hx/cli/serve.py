@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from hx.cli.context import binding, ctx_of
+from hx.cli.session import binding, ctx_of
 from hx.components import ALL_IN_ONE_PORT, COMPONENTS, get_component
 from hx.errors import BadInput
 

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from hx.demo.runner import DemoContext
 from hx.deploy.component import service
-from hx.deploy.models import TERMINAL, Deployment
+from hx.deploy.records import TERMINAL, Deployment
 from hx.deploy.service import Change, DeploymentRequest
 from hx.security.roles import Role
 from hx.sim import Fault

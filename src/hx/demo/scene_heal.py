@@ -21,7 +21,7 @@ from rich.table import Table
 from hx.demo.runner import DemoContext
 from hx.heal.component import heal_engine
 from hx.heal.engine import HealEngine
-from hx.heal.escalation import Escalator, build_notifiers
+from hx.heal.notifications import Escalator, build_notifiers
 from hx.lab.alert_rules import RuleAlerter
 from hx.sim import Fault
 

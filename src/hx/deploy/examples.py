@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hx.deploy.models import Deployment, DeploymentRepo
+from hx.deploy.records import Deployment, DeploymentRepo
 from hx.deploy.risk import FEATURES
 from hx.platform import Platform
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from hx.deploy.models import DeploymentRepo
+from hx.deploy.records import DeploymentRepo
 from hx.errors import TelemetryError
 from hx.events import EventBus
 from hx.telemetry.base import SignalSource

@@ -22,7 +22,7 @@ import numpy as np
 from hx.actuate.base import ActionResult, Actuator
 from hx.deploy.analysis import analyse, version_signal
 from hx.deploy.judge import JudgeConfig
-from hx.deploy.models import Deployment, DeploymentRepo
+from hx.deploy.records import Deployment, DeploymentRepo
 from hx.errors import ActuatorError, BadInput, HxError, TelemetryError, Unsupported
 from hx.events import EventType
 from hx.platform import Platform

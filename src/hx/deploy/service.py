@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hx.actuate.base import Actuator
 from hx.deploy import decision as decision_mod
-from hx.deploy.models import ACTIVE, Deployment, DeploymentRepo
+from hx.deploy.records import ACTIVE, Deployment, DeploymentRepo
 from hx.deploy.risk import assess
 from hx.deploy.rollout import RolloutEngine
 from hx.deploy.strategies import PlanInput, build_plan, check_capabilities, rollback_plan

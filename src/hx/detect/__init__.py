@@ -1,7 +1,7 @@
 """Anomaly detection: the Detector family, its registry, calibration, validation and NAB tools."""
 
 from hx.detect import changepoint as _changepoint  # noqa: F401  (each module registers its detectors)
-from hx.detect import context as _context  # noqa: F401
+from hx.detect import context_novelty as _context_novelty  # noqa: F401
 from hx.detect import ensemble as _ensemble  # noqa: F401
 from hx.detect import forecast as _forecast  # noqa: F401
 from hx.detect import iforest as _iforest  # noqa: F401

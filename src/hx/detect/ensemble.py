@@ -3,7 +3,7 @@
 Every component's score is a calibrated tail probability on the same scale, so the ensemble takes the
 most confident one (the maximum score): each component is specialised (range novelty for values never
 seen, the seasonal likelihood for points or stretches unusual for their time of day, context novelty
-of the values and of their steps for a learned rhythm that breaks -- see :mod:`hx.detect.context`)
+of the values and of their steps for a learned rhythm that breaks -- see :mod:`hx.detect.context_novelty`)
 and a point need only be clearly anomalous to one of them.  After a score reaches ``alert_threshold``, the scores of the
 next ``cooldown`` points are halved, so one incident raises one alert, as an operator wants (and as
 NAB rewards).  ``explain()`` names each component's score and the tightest expected range.

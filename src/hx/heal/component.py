@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from hx.heal.breach_trend import PredictiveEngine
 from hx.heal.engine import HealEngine
-from hx.heal.escalation import Escalator, build_notifiers
-from hx.heal.predictive import PredictiveEngine
+from hx.heal.notifications import Escalator, build_notifiers
 from hx.platform import Platform
 from hx.runtime import Engine
 

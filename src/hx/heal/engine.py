@@ -22,11 +22,11 @@ from hx.errors import BadInput, NotFound
 from hx.events import Event, EventType
 from hx.heal import triage
 from hx.heal.classify import CLASSES, MODEL_NAME
-from hx.heal.escalation import Escalator
 from hx.heal.features import recent_changes
 from hx.heal.incidents import IncidentManager
 from hx.heal.intake import AlertIntake, anomaly_row
-from hx.heal.models import (
+from hx.heal.notifications import Escalator
+from hx.heal.records import (
     EXEC_ACTIVE,
     FIXED_BY_RUNBOOK,
     OPEN_STATES,

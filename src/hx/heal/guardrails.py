@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from hx.heal.models import EXEC_ACTIVE, Execution
+from hx.heal.records import EXEC_ACTIVE, Execution
 
 FAILED = ("failed", "escalated")
 

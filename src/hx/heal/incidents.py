@@ -15,7 +15,7 @@ from typing import Any
 
 from hx.errors import Conflict
 from hx.events import EventType
-from hx.heal.models import OPEN_STATES, AlertRepo, AlertRow, Incident, IncidentRepo
+from hx.heal.records import OPEN_STATES, AlertRepo, AlertRow, Incident, IncidentRepo
 from hx.platform import Platform
 
 Graph = Callable[[], Mapping[str, Sequence[str]]]

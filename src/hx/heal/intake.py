@@ -28,7 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hx.errors import BadInput
-from hx.heal.models import AlertRepo, AlertRow
+from hx.heal.records import AlertRepo, AlertRow
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_ALERTS = 1000

@@ -25,7 +25,7 @@ from hx.actuate.base import ActionResult, Actuator
 from hx.errors import Conflict, HxError, NotFound, TelemetryError, Unsupported
 from hx.events import EventType
 from hx.heal import guardrails
-from hx.heal.models import EXEC_ACTIVE, Execution, ExecutionRepo, Incident, IncidentRepo
+from hx.heal.records import EXEC_ACTIVE, Execution, ExecutionRepo, Incident, IncidentRepo
 from hx.heal.runbooks import Runbook
 from hx.platform import Platform
 from hx.store.tables import engine_state
@@ -260,7 +260,7 @@ class RemediationEngine:
 
     def _rollback(self, svc: str, timeout: float) -> ActionResult:
         """Through the deployment service when hx deployed the service, else the actuator's rollback action."""
-        from hx.deploy.models import DeploymentRepo
+        from hx.deploy.records import DeploymentRepo
 
         act = self._require_actuator()
         last = DeploymentRepo(self.platform.store).list(service=svc, limit=1)

@@ -12,8 +12,8 @@ import numpy as np
 from hx.errors import BadInput, NotFound, TelemetryError, Unsupported
 from hx.heal import features as feat
 from hx.heal.classify import Classification, classify
-from hx.heal.models import AlertRow
 from hx.heal.rca import rank_root_causes
+from hx.heal.records import AlertRow
 from hx.ml.registry import ModelHandle
 from hx.telemetry.base import SignalSource
 

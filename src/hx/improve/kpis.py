@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import func, select
 
-from hx.deploy.models import TERMINAL, Deployment, DeploymentRepo
-from hx.heal.models import Incident, IncidentRepo
+from hx.deploy.records import TERMINAL, Deployment, DeploymentRepo
+from hx.heal.records import Incident, IncidentRepo
 
 if TYPE_CHECKING:
     from hx.platform import Platform

@@ -22,7 +22,7 @@ import numpy as np
 from hx.registry import Registry
 
 if TYPE_CHECKING:
-    from hx.heal.models import Incident
+    from hx.heal.records import Incident
     from hx.platform import Platform
 
 
@@ -110,7 +110,7 @@ class IncidentLearner:
     def examples(self, platform: Platform) -> Examples:
         from hx.heal.classify import CLASSES, classify_rules
         from hx.heal.features import FEATURE_NAMES, vector
-        from hx.heal.models import IncidentRepo
+        from hx.heal.records import IncidentRepo
 
         repo = IncidentRepo(platform.store)
         rows = []

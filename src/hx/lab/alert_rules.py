@@ -21,7 +21,7 @@ import numpy as np
 
 from hx.errors import NotFound, TelemetryError, Unsupported
 from hx.heal.intake import dedup_key
-from hx.heal.models import AlertRow
+from hx.heal.records import AlertRow
 from hx.telemetry.base import SignalSource
 
 

@@ -25,7 +25,7 @@ from hx.components import COMPONENTS
 from hx.config import load_settings
 from hx.deploy.decision import CANDIDATES, MODEL_NAME, StrategyModel
 from hx.deploy.examples import MIN_HISTORY, history_dataset
-from hx.deploy.models import TERMINAL, Deployment, DeploymentRepo
+from hx.deploy.records import TERMINAL, Deployment, DeploymentRepo
 from hx.deploy.risk import FEATURES
 from hx.errors import ModelError
 from hx.events import EventType

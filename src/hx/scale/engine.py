@@ -373,7 +373,7 @@ class PredictiveScaler:
         return rec
 
     def _rollout_in_progress(self, service: str) -> bool:
-        from hx.deploy.models import DeploymentRepo
+        from hx.deploy.records import DeploymentRepo
 
         return DeploymentRepo(self.platform.store).active_for(service) is not None
 

@@ -12,7 +12,7 @@ from hx.api.auth import authorize, register_roles
 from hx.deploy.component import service
 from hx.deploy.judge import JudgeConfig, judge
 from hx.deploy.judge_stats import blocks_of
-from hx.deploy.models import DeploymentRepo
+from hx.deploy.records import DeploymentRepo
 from hx.deploy.service import DeploymentRequest
 from hx.errors import BadInput
 from hx.security.roles import Role

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hx.api.auth import authorize, register_roles
 from hx.heal.component import heal_engine
 from hx.heal.intake import MAX_BODY_BYTES, PayloadTooLarge
-from hx.heal.models import EXEC_ACTIVE, EXEC_TERMINAL, ExecutionRepo, IncidentRepo
+from hx.heal.records import EXEC_ACTIVE, EXEC_TERMINAL, ExecutionRepo, IncidentRepo
 from hx.security.roles import Role
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)], tags=["self-healing"])

@@ -16,7 +16,6 @@ from typing import Any
 
 from hx.errors import ConfigError, NotifierError
 from hx.events import EventType
-from hx.heal.models import Incident, IncidentRepo
 from hx.heal.notify import (
     ActionTaken,
     Delivery,
@@ -30,6 +29,7 @@ from hx.heal.notify import (
     build_enabled,
 )
 from hx.heal.notify.registry import Transport
+from hx.heal.records import Incident, IncidentRepo
 from hx.platform import Platform
 
 log = logging.getLogger(__name__)

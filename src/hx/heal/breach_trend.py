@@ -24,7 +24,7 @@ from scipy import stats
 
 from hx.errors import NotFound, TelemetryError, Unsupported
 from hx.heal.incidents import IncidentManager
-from hx.heal.models import OPEN_STATES, IncidentRepo
+from hx.heal.records import OPEN_STATES, IncidentRepo
 from hx.platform import Platform
 
 #: signal -> (limit, incident class)

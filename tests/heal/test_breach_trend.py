@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hx.heal.predictive import PredictiveEngine, predict_breach
+from hx.heal.breach_trend import PredictiveEngine, predict_breach
 from hx.sim import Fault
 from tests.heal.conftest import HealWorld
 

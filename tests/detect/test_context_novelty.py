@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hx.detect.context import ContextNovelty, StepContextNovelty, shift_contexts, symbol, transition_codes
+from hx.detect.context_novelty import ContextNovelty, StepContextNovelty, shift_contexts, symbol, transition_codes
 from hx.errors import BadInput
 
 
