@@ -220,6 +220,13 @@ class Telemetry(Section):
     replay_path: str | None = None
 
 
+class TopologySettings(Section):
+    """The call graph when no embedded simulator provides it (see :mod:`hx.topology`)."""
+
+    file: str | None = Field(None, description="a YAML or JSON file of caller: [callees]")
+    edges: dict[str, list[str]] = Field(default_factory=dict, description="caller: [callees], added to the file's")
+
+
 class SlackSettings(Section):
     enabled: bool = False
     webhook_secret: str = "slack_webhook_url"
@@ -297,6 +304,7 @@ class Settings(Section):
     storage: Storage = Field(default_factory=Storage)
     security: Security = Field(default_factory=Security)
     telemetry: Telemetry = Field(default_factory=Telemetry)
+    topology: TopologySettings = Field(default_factory=TopologySettings)
     notifiers: Notifiers = Field(default_factory=Notifiers)
     server: Server = Field(default_factory=Server)
     sim: SimSettings = Field(default_factory=SimSettings)

@@ -23,7 +23,7 @@ from hx.runtime import Runtime
 from hx.sim import SimActuator, SimSource, Simulation
 from hx.sim.spec import SLO, FleetSpec, ServiceSpec
 from hx.sim.traces import TrafficShape
-from hx.wiring import SimEngine
+from hx.wiring import SimEngine, embed_sim
 
 DAY = 86400.0
 #: the fourth day of the fleet; the ramp starts at 10:00 UTC every day
@@ -80,7 +80,7 @@ def make_world(home: Path, *, mode: str = "act", poisson: bool = False, **cfg: o
     sim = history_sim(poisson)
     clock = sim.clock
     platform = build_platform(settings, clock=clock, source=SimSource(sim), actuator=SimActuator(sim))
-    platform.extras["sim"] = sim
+    embed_sim(platform, sim)
     config = ScalerConfig(forecaster="seasonal_naive", **cfg)  # type: ignore[arg-type]
     scaler = PredictiveScaler(
         platform,

@@ -44,8 +44,7 @@ def health_report(platform: Platform, component: str, engines: dict[str, Any]) -
         "engines": engines,
         "event_handler_errors": platform.bus.handler_errors,
     }
-    extra_checks = platform.extras.get("health_checks", {})
-    for name, fn in extra_checks.items():
+    for name, fn in platform.health_checks.items():
         checks[name] = fn()
     status = "ok"
     if checks["signal_source"]["status"] != "ok" or any(e.get("status") != "ok" for e in engines.values()):

@@ -2,7 +2,7 @@
 
 A service's per-replica capacity and start-up time come, in order, from:
 
-1. the embedded simulated fleet (``platform.extras["sim"]``): its ``capacity_rps`` and ``startup_s``;
+1. the platform's fleet-facts provider (``platform.fleet``; the embedded sim's capacity and start-up time);
 2. an estimate from telemetry: the median of ``request_rate / (ready_replicas x utilization)`` over
    the last hour of samples with utilisation >= 5 % (start-up time then defaults to 60 s);
 3. none: the service is reported once as not scalable (``scaling.decided`` with the reason) and left alone.
@@ -46,12 +46,12 @@ def estimate_capacity(source: SignalSource, service: str, platform: Platform) ->
 
 def profiles_for(platform: Platform, source: SignalSource) -> ProfileFn:
     """The profile lookup of the list above, bound to a platform."""
-    sim = platform.extras.get("sim")
+    fleet = platform.fleet
 
     def lookup(service: str) -> ServiceProfile | None:
-        if sim is not None and service in getattr(sim, "svc_index", {}):
-            i = sim.svc_index[service]
-            return ServiceProfile(float(sim.cap[i]), float(sim.startup[i]), origin="sim")
+        known = fleet.facts(service) if fleet is not None else None
+        if known is not None:
+            return ServiceProfile(known.capacity_rps, known.startup_s, origin=known.origin)
         cap = estimate_capacity(source, service, platform)
         if cap is not None and math.isfinite(cap):
             return ServiceProfile(cap, DEFAULT_STARTUP_S, origin="estimated from telemetry")
@@ -61,8 +61,8 @@ def profiles_for(platform: Platform, source: SignalSource) -> ProfileFn:
 
 
 def engine(platform: Platform) -> PredictiveScaler | None:
-    existing = platform.extras.get(KEY)
-    if isinstance(existing, PredictiveScaler):
+    existing = platform.services.get(KEY, PredictiveScaler)
+    if existing is not None:
         return existing
     cfg = platform.settings.intelligent_monitoring.predictive_scaling
     if platform.source is None or not cfg.enabled:
@@ -71,8 +71,8 @@ def engine(platform: Platform) -> PredictiveScaler | None:
     eng = PredictiveScaler(
         platform, platform.source, platform.actuator, profiles_for(platform, platform.source), signal_step_s=step
     )
-    platform.extras[KEY] = eng
-    platform.extras.setdefault("health_checks", {})["predictive_scaler"] = eng.health
+    platform.services.put(KEY, eng)
+    platform.health_checks["predictive_scaler"] = eng.health
     return eng
 
 

@@ -34,6 +34,7 @@ from hx.cloud.terraform import schema_errors, terraform_documents
 from hx.cloud.workload import Estate
 from hx.errors import BadInput, UnknownName
 from hx.events import EventType
+from hx.platform import Platform
 from hx.security.roles import Role
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)], tags=["multi-cloud"])
@@ -98,11 +99,11 @@ class CostRequest(EstateRequest):
 
 
 def _catalog(request: Request) -> Catalog:
-    p = request.app.state.platform
-    cat = p.extras.get("cloud.catalog")
-    if not isinstance(cat, Catalog):
+    p: Platform = request.app.state.platform
+    cat = p.services.get("cloud.catalog", Catalog)
+    if cat is None:
         cat = catalog_for(p.settings)
-        p.extras["cloud.catalog"] = cat
+        p.services.put("cloud.catalog", cat)
     return cat
 
 
