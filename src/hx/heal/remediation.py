@@ -29,6 +29,7 @@ from hx.heal.models import EXEC_ACTIVE, Execution, ExecutionRepo, Incident, Inci
 from hx.heal.runbooks import Runbook
 from hx.platform import Platform
 from hx.store.state import EngineStateStore
+from hx.telemetry.base import instances_of
 
 log = logging.getLogger(__name__)
 
@@ -350,10 +351,14 @@ class RemediationEngine:
         return round(n)
 
     def _instances(self, svc: str) -> list[str]:
-        lister = getattr(self.platform.source, "instances", None)
-        if lister is None:
-            raise StepFailed("the signal source cannot list instances; use a run step (e.g. a restart playbook)")
-        return [str(i) for i in lister(svc)]
+        source = self.platform.source
+        if source is None:
+            raise StepFailed("no signal source configured to list instances; use a run step (e.g. a restart playbook)")
+        try:
+            lister = instances_of(source)
+        except Unsupported as err:
+            raise StepFailed(f"{err}; use a run step (e.g. a restart playbook)") from err
+        return [str(i) for i in lister.instances(svc)]
 
     def _incident_label(self, ex: Execution, key: str) -> str:
         value = self.incidents.get(ex.incident_id).labels.get(key)
