@@ -28,7 +28,6 @@ from hx.files import not_text
 Role = Literal["viewer", "operator", "approver", "admin"]
 Strategy = Literal["rolling", "blue_green", "canary", "recreate", "conservative"]
 NotifierName = Literal["slack", "email", "pagerduty", "webhook"]
-CloudName = Literal["aws", "azure", "gcp"]
 
 
 class Section(BaseModel):
@@ -150,7 +149,7 @@ class SelfHealing(Section):
 
 class MultiCloud(Section):
     enabled: bool = True
-    clouds: list[CloudName] = Field(default_factory=lambda: list[CloudName](["aws", "azure", "gcp"]))
+    clouds: list[str] | None = Field(None, description="clouds to place on; default: every registered cloud")
     catalog_files: list[str] = Field(default_factory=list)
 
 
