@@ -54,7 +54,7 @@ from hx.lab.heal_scenarios import Scenario, deploy_new_version, inject, pick  # 
 from hx.lab.incident_training import fit_forest  # noqa: E402
 from hx.platform import Platform, build_platform  # noqa: E402
 from hx.runtime import Runtime  # noqa: E402
-from hx.wiring import SimEngine, build_world  # noqa: E402
+from hx.wiring import SimEngine, build_world, embed_sim  # noqa: E402
 
 KINDS = sorted(FAULT_CLASS)
 BASELINE_MTTR_S = 40 * 60.0
@@ -96,7 +96,7 @@ def build(home: Path, seed: int, alerts: str = "rules") -> tuple[Platform, SimCl
     source, actuator, sim = build_world(settings, clock)
     sim.run_until(start)
     platform = build_platform(settings, clock=clock, source=source, actuator=actuator)
-    platform.extras["sim"] = sim
+    embed_sim(platform, sim)
     engine = heal_engine(platform)
     engine.interval_s = 60.0
     engines: list[Any] = [SimEngine(sim)]

@@ -29,7 +29,6 @@ from hx.files import not_text
 Role = Literal["viewer", "operator", "approver", "admin"]
 Strategy = Literal["rolling", "blue_green", "canary", "recreate", "conservative"]
 NotifierName = Literal["slack", "email", "pagerduty", "webhook"]
-CloudName = Literal["aws", "azure", "gcp"]
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +159,7 @@ class SelfHealing(Section):
 
 class MultiCloud(Section):
     enabled: bool = True
-    clouds: list[CloudName] = Field(default_factory=lambda: list[CloudName](["aws", "azure", "gcp"]))
+    clouds: list[str] | None = Field(None, description="clouds to place on; default: every registered cloud")
     catalog_files: list[str] = Field(default_factory=list)
 
 
@@ -228,6 +227,13 @@ class Telemetry(Section):
     source: Literal["sim", "prometheus", "replay"] = "sim"
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     replay_path: str | None = None
+
+
+class TopologySettings(Section):
+    """The call graph when no embedded simulator provides it (see :mod:`hx.topology`)."""
+
+    file: str | None = Field(None, description="a YAML or JSON file of caller: [callees]")
+    edges: dict[str, list[str]] = Field(default_factory=dict, description="caller: [callees], added to the file's")
 
 
 class SlackSettings(Section):
@@ -307,6 +313,7 @@ class Settings(Section):
     storage: Storage = Field(default_factory=Storage)
     security: Security = Field(default_factory=Security)
     telemetry: Telemetry = Field(default_factory=Telemetry)
+    topology: TopologySettings = Field(default_factory=TopologySettings)
     notifiers: Notifiers = Field(default_factory=Notifiers)
     server: Server = Field(default_factory=Server)
     sim: SimSettings = Field(default_factory=SimSettings)

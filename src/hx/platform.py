@@ -7,9 +7,10 @@ the benchmarks build a platform on simulated time and a temporary store with the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hx.clock import Clock, WallClock
 from hx.config import Settings
@@ -22,18 +23,63 @@ from hx.security.tokens import TokenService, write_admin_token_file
 from hx.store import Store
 from hx.store.db import ensure_data_dir
 from hx.telemetry.selfmetrics import HxMetrics
+from hx.topology import StaticTopology, Topology, topology_from_settings
 
 if TYPE_CHECKING:
     from hx.actuate.base import Actuator
+    from hx.fleet import FleetFacts
+    from hx.runtime import Engine
     from hx.telemetry.base import SignalSource
 
 log = logging.getLogger(__name__)
 
 ADMIN_TOKEN_FILE = "admin.token"
 
+T = TypeVar("T")
+#: a named check ``/health`` runs: returns a JSON object with a ``status``
+HealthCheck = Callable[[], dict[str, Any]]
+
+
+class ComponentServices:
+    """The objects components build once per platform (an engine, the deployment service, the catalog), by key.
+
+    >>> services = ComponentServices()
+    >>> services.put("answer", 42)
+    >>> services.get("answer", int), services.get("missing", int), "answer" in services
+    (42, None, True)
+    """
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, object] = {}
+
+    def get(self, key: str, kind: type[T]) -> T | None:
+        """The object under ``key`` (None when absent); one of another kind is a programming error."""
+        value = self._by_key.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, kind):
+            raise TypeError(f"platform service {key!r} is a {type(value).__name__}, not a {kind.__name__}")
+        return value
+
+    def put(self, key: str, value: object) -> None:
+        self._by_key[key] = value
+
+    def pop(self, key: str) -> None:
+        self._by_key.pop(key, None)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_key
+
 
 @dataclass
 class Platform:
+    """The shared services of one process: every engine and API router gets them from here.
+
+    ``topology`` is the call graph (the sim's, else the configured one); ``fleet`` the per-service facts
+    a provider knows (the sim's); ``embedded`` the engine that advances an embedded world (the sim), stepped
+    by the runtime and read by no engine; ``health_checks`` the components' extra ``/health`` checks.
+    """
+
     settings: Settings
     store: Store
     clock: Clock
@@ -46,7 +92,11 @@ class Platform:
     source: SignalSource | None = None
     actuator: Actuator | None = None
     model_handles: dict[str, ModelHandle] = field(default_factory=dict)
-    extras: dict[str, Any] = field(default_factory=dict)
+    topology: Topology = field(default_factory=StaticTopology)
+    fleet: FleetFacts | None = None
+    embedded: Engine | None = None
+    health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    services: ComponentServices = field(default_factory=ComponentServices)
 
     @property
     def data_dir(self) -> Path:
@@ -87,6 +137,7 @@ def build_platform(
         metrics=HxMetrics(),
         source=source,
         actuator=actuator,
+        topology=topology_from_settings(settings),
     )
 
 

@@ -16,10 +16,10 @@ from hx.clock import Clock, SimClock, WallClock
 from hx.components import Component
 from hx.config import Settings
 from hx.errors import ConfigError
+from hx.fleet import ServiceFacts
 from hx.platform import Platform
 from hx.runtime import Engine, Runtime
-from hx.scale.component import PROFILES_KEY
-from hx.scale.engine import ProfileFn, ServiceProfile
+from hx.topology import StaticTopology
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,37 @@ class SimEngine:
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "t": self.sim.now.isoformat(), "services": len(self.sim.names)}
+
+
+class SimFleetFacts:
+    """Capacity and start-up time of each simulated service, read from the fleet as it is now."""
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+
+    def facts(self, service: str) -> ServiceFacts | None:
+        i = self.sim.svc_index.get(service)
+        if i is None:
+            return None
+        return ServiceFacts(float(self.sim.cap[i]), float(self.sim.startup[i]), origin="sim")
+
+
+def sim_topology(sim: Simulation) -> StaticTopology:
+    """The simulated fleet's call graph (its spec is fixed for the life of the sim)."""
+    return StaticTopology({s.name: [d for d, _ in s.dependencies] for s in sim.spec.services})
+
+
+def embed_sim(platform: Platform, sim: Simulation | None) -> None:
+    """Give the platform what engines may know of the embedded fleet (its call graph and capacities, through typed
+    providers) and the engine that advances it; the engines never see the sim itself.  ``None``: nothing embedded."""
+    if sim is None:
+        return
+    s = platform.settings.sim
+    wall = not isinstance(platform.clock, SimClock)
+    checkpoint = sim_checkpoint(platform.settings) if s.checkpoint and wall else None
+    platform.embedded = SimEngine(sim, checkpoint=checkpoint)
+    platform.topology = sim_topology(sim)
+    platform.fleet = SimFleetFacts(sim)
 
 
 def sim_checkpoint(settings: Settings) -> SimCheckpoint:
@@ -196,29 +227,13 @@ def _factory(path: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
-def sim_profiles(sim: Simulation) -> ProfileFn:
-    """The simulated fleet's per-replica capacity and start-up time, for the scaler (its first choice)."""
-
-    def lookup(service: str) -> ServiceProfile | None:
-        i = sim.svc_index.get(service)
-        return None if i is None else ServiceProfile(float(sim.cap[i]), float(sim.startup[i]), origin="sim")
-
-    return lookup
-
-
 def build_runtime(platform: Platform, components: Sequence[Component]) -> Runtime:
     """The runtime with the sim (when embedded) and every engine the components name."""
     from hx.housekeeping import AuditWatch
 
     engines: list[Engine] = []
-    sim = platform.extras.get("sim")
-    if sim is not None:
-        platform.extras.setdefault(PROFILES_KEY, sim_profiles(sim))
-        s = platform.settings.sim
-        checkpoint = (
-            sim_checkpoint(platform.settings) if s.checkpoint and not isinstance(platform.clock, SimClock) else None
-        )
-        engines.append(SimEngine(sim, checkpoint=checkpoint))
+    if platform.embedded is not None:
+        engines.append(platform.embedded)
     engines.append(AuditWatch(platform))
     seen: set[str] = set()
     for comp in components:

@@ -22,6 +22,7 @@ from hx.config import Settings
 from hx.platform import Platform, bootstrap_admin, build_platform
 from hx.security.roles import Role
 from hx.sim import SimActuator, Simulation, make_fleet
+from hx.wiring import embed_sim
 from tests.api.conftest import Api
 from tests.support.live import live_server
 
@@ -45,7 +46,7 @@ def sim_api(settings: Settings) -> Iterator[Api]:
     clock = SimClock(datetime(2026, 3, 3, 9, 0, tzinfo=UTC))
     sim = Simulation(make_fleet(2, seed=1), clock=clock, step_s=10.0, history_mb=4.0)
     platform = build_platform(settings, clock=clock, actuator=SimActuator(sim))
-    platform.extras["sim"] = sim
+    embed_sim(platform, sim)
     with _serve(platform) as api:
         yield api
     platform.store.dispose()
@@ -124,7 +125,9 @@ def test_terraform_documents_parse_and_pass_the_schema_check(sim_api: Api) -> No
 
 
 def test_dr_plans_drill_on_the_platform_sim_and_cost_report(sim_api: Api) -> None:
-    sim = sim_api.platform.extras["sim"]
+    actuator = sim_api.platform.actuator
+    assert isinstance(actuator, SimActuator)
+    sim = actuator.sim
     with sim_api.client("operator") as c:
         plans = c.post("/api/v1/dr/plans", json={"estate": _estate()}).json()["plans"]
         assert {p["workload"]: p["strategy"] for p in plans}["checkout-api"] == "warm_standby"

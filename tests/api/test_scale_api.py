@@ -18,7 +18,7 @@ from hx.runtime import Runtime
 from hx.scale.component import engine
 from hx.security.roles import Role
 from hx.sim import SimActuator, SimSource, Simulation
-from hx.wiring import SimEngine
+from hx.wiring import embed_sim
 from tests.support.live import live_server
 
 SCALER = Component("predictive-scaler", 8082, "forecasts", routers=("hx.api.routers.scale:router",))
@@ -40,7 +40,7 @@ def scaler_platform(tmp_path: Path) -> Iterator[Platform]:
     sim = _sim()
     settings = load_settings(environ={"HX_HOME": str(tmp_path / "hx")}).settings
     p = build_platform(settings, clock=sim.clock, source=SimSource(sim), actuator=SimActuator(sim))
-    p.extras["sim"] = sim
+    embed_sim(p, sim)
     yield p
     p.store.dispose()
 
@@ -48,8 +48,8 @@ def scaler_platform(tmp_path: Path) -> Iterator[Platform]:
 def test_routes(scaler_platform: Platform) -> None:
     p = scaler_platform
     eng = engine(p)
-    assert eng is not None
-    runtime = Runtime(p, [SimEngine(p.extras["sim"]), eng])
+    assert eng is not None and p.embedded is not None
+    runtime = Runtime(p, [p.embedded, eng])
     runtime.run_simulated(p.clock, p.clock.now() + timedelta(hours=1, minutes=25), tick_s=60.0)  # type: ignore[arg-type]
     admin = (bootstrap_admin(p) or Path()).read_text().strip()
     viewer, _ = p.tokens.create("v", Role.VIEWER)
@@ -74,6 +74,6 @@ def test_routes(scaler_platform: Platform) -> None:
             assert c.get("/api/v1/scaling/decisions", params={"type": "x"}).status_code == 422
         assert httpx.get(f"{url}/api/v1/scaling/decisions").status_code == 401
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}) as c:
-            p.extras.pop("forecast.engine")  # another process: recommendations come from the events
+            p.services.pop("forecast.engine")  # another process: recommendations come from the events
             recs = c.get("/api/v1/scaling/recommendations", params={"service": "shop"}).json()["recommendations"]
             assert recs and recs[0]["replicas"] >= 8 and "event_id" in recs[0]

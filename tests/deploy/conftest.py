@@ -18,7 +18,7 @@ from hx.runtime import Runtime
 from hx.security.roles import Role
 from hx.security.tokens import Principal
 from hx.sim import Simulation
-from hx.wiring import build_runtime, build_world
+from hx.wiring import build_runtime, build_world, embed_sim
 
 START = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
 
@@ -69,7 +69,7 @@ def make_world(home: Path, **overrides: object) -> World:
     assert sim is not None
     sim.run_until(START)
     platform = build_platform(settings, clock=clock, source=source, actuator=actuator)
-    platform.extras["sim"] = sim
+    embed_sim(platform, sim)
     runtime = build_runtime(platform, COMPONENTS)
     return World(platform, clock, sim, runtime, service(platform))
 

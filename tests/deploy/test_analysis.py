@@ -8,7 +8,7 @@ import numpy as np
 
 from hx.deploy.analysis import analyse, hourly_blocks
 from hx.deploy.judge import JudgeConfig, MetricConfig
-from hx.telemetry.base import Series
+from hx.telemetry.base import Series, SourceCapability
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 STEP = 15.0
@@ -19,6 +19,9 @@ class FakeSource:
 
     def __init__(self) -> None:
         self.reads: list[tuple[str, str, datetime, datetime]] = []
+
+    def capabilities(self) -> frozenset[SourceCapability]:
+        return frozenset({SourceCapability.VERSION_SIGNAL})
 
     def services(self) -> list[str]:
         return ["api"]

@@ -19,7 +19,7 @@ from hx.lab.alert_rules import RuleAlerter
 from hx.platform import Platform, build_platform
 from hx.runtime import Runtime
 from hx.sim import Simulation
-from hx.wiring import SimEngine, build_world
+from hx.wiring import SimEngine, build_world, embed_sim
 
 START = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
 
@@ -63,7 +63,7 @@ def make_heal_world(
     assert sim is not None and source is not None
     sim.run_until(START)
     platform = build_platform(settings, clock=clock, source=source, actuator=actuator)
-    platform.extras["sim"] = sim
+    embed_sim(platform, sim)
     alerter = RuleAlerter(source, step_s=15.0, environment=settings.environment)
     if not build:
         return HealWorld(platform, clock, sim, Runtime(platform, [SimEngine(sim)]), None, alerter)  # type: ignore[arg-type]

@@ -19,12 +19,12 @@ from hx.errors import BadInput
 from hx.forecast.series import forecast_series
 from hx.platform import Platform, build_platform
 from hx.runtime import Runtime
-from hx.scale.component import PROFILES_KEY, engines, profiles_for
+from hx.scale.component import engines, profiles_for
 from hx.scale.engine import PredictiveScaler, ScalerConfig, ServiceProfile, ServiceScaler
 from hx.sim import SimActuator, SimSource, Simulation
 from hx.sim.spec import SLO, FleetSpec, ServiceSpec
 from hx.sim.traces import TrafficShape
-from hx.wiring import SimEngine, sim_profiles
+from hx.wiring import SimEngine, embed_sim
 
 DAY = 86400.0
 #: the fourth day of the fleet; the ramp starts at 10:00 UTC every day
@@ -81,8 +81,7 @@ def make_world(home: Path, *, mode: str = "act", poisson: bool = False, **cfg: o
     sim = history_sim(poisson)
     clock = sim.clock
     platform = build_platform(settings, clock=clock, source=SimSource(sim), actuator=SimActuator(sim))
-    platform.extras["sim"] = sim
-    platform.extras[PROFILES_KEY] = sim_profiles(sim)  # as hx.wiring.build_runtime leaves them
+    embed_sim(platform, sim)
     config = ScalerConfig(forecaster="seasonal_naive", **cfg)  # type: ignore[arg-type]
     scaler = PredictiveScaler(
         platform,

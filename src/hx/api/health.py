@@ -6,7 +6,7 @@ from typing import Any
 
 from hx.errors import HxError
 from hx.platform import Platform
-from hx.telemetry.common import SourceHealth
+from hx.telemetry.base import SourceCapability, health_of, supports
 
 
 def _check_store(platform: Platform) -> dict[str, Any]:
@@ -21,11 +21,10 @@ def _check_source(platform: Platform) -> dict[str, Any]:
     source = platform.source
     if source is None:
         return {"status": "ok", "detail": "no signal source configured for this component"}
-    probe = getattr(source, "health", None)
-    if probe is None:
+    if not supports(source, SourceCapability.HEALTH):
         return {"status": "ok", "kind": type(source).__name__}
     try:
-        result: SourceHealth = probe()
+        result = health_of(source).health()
     except HxError as err:
         return {"status": "down", "kind": type(source).__name__, "detail": str(err)}
     return {
@@ -44,8 +43,7 @@ def health_report(platform: Platform, component: str, engines: dict[str, Any]) -
         "engines": engines,
         "event_handler_errors": platform.bus.handler_errors,
     }
-    extra_checks = platform.extras.get("health_checks", {})
-    for name, fn in extra_checks.items():
+    for name, fn in platform.health_checks.items():
         checks[name] = fn()
     status = "ok"
     if checks["signal_source"]["status"] != "ok" or any(e.get("status") != "ok" for e in engines.values()):

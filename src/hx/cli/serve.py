@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
 
         from hx.api.app import create_app
         from hx.platform import bootstrap_admin
-        from hx.wiring import build_runtime, build_world
+        from hx.wiring import build_runtime, build_world, embed_sim
 
         c = ctx_of(ctx)
         settings = c.loaded.settings
@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
             socket.create_server((bind_host, bind_port), family=family).close()
         source, actuator, sim = build_world(settings)
         platform = c.platform(source=source, actuator=actuator)
-        platform.extras["sim"] = sim
+        embed_sim(platform, sim)
         token_file = bootstrap_admin(platform)
         if token_file is not None:
             c.err.print(f"[yellow]first start: admin token written to {token_file} (mode 0600)[/yellow]")

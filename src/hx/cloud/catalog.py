@@ -21,15 +21,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from hx.cloud import providers
+from hx.cloud.providers.base import Arch
 from hx.errors import BadInput, UnknownName
 
-Arch = Literal["x86_64", "arm64"]
-CLOUDS = ("aws", "azure", "gcp")
+#: the registered clouds (:mod:`hx.cloud.providers`)
+CLOUDS = providers.names()
 
 
 class Region(BaseModel):
@@ -305,14 +307,26 @@ class Catalog:
 # ---- loading ---------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _builtin_text() -> str:
-    return resources.files("hx.cloud").joinpath("data/catalog.json").read_text(encoding="utf-8")
+@lru_cache(maxsize=8)
+def _data_text(name: str) -> str:
+    return resources.files("hx.cloud").joinpath(f"data/{name}").read_text(encoding="utf-8")
 
 
 def _builtin_doc() -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(_builtin_text())
+    """The catalog files the registered clouds name, merged (a file shared by several clouds is read once)."""
+    files = list(dict.fromkeys(c.catalog_file for c in providers.CLOUDS.values()))
+    doc: dict[str, Any] = json.loads(_data_text(files[0]))
+    for name in files[1:]:
+        _merge_doc(doc, json.loads(_data_text(name)))
     return doc
+
+
+def _merge_doc(doc: dict[str, Any], more: dict[str, Any]) -> None:
+    """Add another cloud's catalog document (regions, instance types, prices, egress) to ``doc``."""
+    doc["regions"] = [*doc["regions"], *more["regions"]]
+    doc["instance_types"] = [*doc["instance_types"], *more["instance_types"]]
+    doc["prices"] = {**doc["prices"], **more["prices"]}
+    doc["egress"] = {**doc["egress"], **more["egress"]}
 
 
 def _check_price(value: Any, where: str) -> float:

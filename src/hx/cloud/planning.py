@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hx.cloud import providers
 from hx.cloud.baselines import greedy
 from hx.cloud.candidates import PlacementInfeasible
 from hx.cloud.catalog import Catalog, load_catalog
@@ -29,7 +30,11 @@ def catalog_for(settings: Settings) -> Catalog:
     files = settings.multi_cloud.catalog_files
     local = settings.data_dir / CATALOG_FILE
     cat = load_catalog(files[-1]) if files else load_catalog(local if local.exists() else None)
-    clouds = [str(c) for c in settings.multi_cloud.clouds]
+    clouds = settings.multi_cloud.clouds
+    if clouds is None:
+        return cat
+    for name in clouds:
+        providers.get(name, field="multi_cloud.clouds")
     return cat if set(clouds) >= set(cat.clouds()) else cat.restricted(clouds)
 
 

@@ -11,21 +11,15 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 from dataclasses import replace
 from pathlib import Path
 
-from hx.cloud.catalog import CLOUDS, Catalog, InstanceType, Location, Offer
-from hx.errors import BadInput, UnknownName
+from hx.cloud.catalog import Catalog, InstanceType, Location, Offer
+from hx.cloud.providers import get
+from hx.errors import BadInput
 from hx.files import open_text
 
 REQUIRED = ("InstanceType", "vCPUs", "MemoryGiB", "Price", "SpotPrice", "Region")
-GPU_HOST_FAMILIES = {"gcp": ("a2-", "a3-", "g2-")}
-_NAME_RULES = {
-    "aws": re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$"),
-    "azure": re.compile(r"^(Standard|Basic)_[A-Za-z0-9_-]+$"),
-    "gcp": re.compile(r"^[a-z][a-z0-9]*-[a-z0-9-]+$"),
-}
 
 
 def import_skypilot_csv(
@@ -36,8 +30,7 @@ def import_skypilot_csv(
     Regions must be known to ``base`` (coordinates and jurisdiction come from there): an unknown region
     raises :class:`BadInput` naming the row, or is skipped and counted with ``unknown_regions="skip"``.
     """
-    if cloud not in CLOUDS:
-        raise UnknownName("cloud", cloud, list(CLOUDS))
+    get(cloud)  # an unknown cloud is an error listing the registered ones
     if unknown_regions not in ("error", "skip"):
         raise BadInput("unknown_regions must be 'error' or 'skip'", field="unknown_regions")
     cat = base if base is not None else Catalog.builtin()
@@ -54,13 +47,14 @@ def _merge(cat: Catalog, rows: list[dict[str, str]], cloud: str, fname: str, *, 
     types = dict(cat.types)
     best: dict[tuple[str, str, str], Offer] = {}
     skipped = {"accelerator": 0, "unknown_region": 0}
+    mapping = get(cloud).skypilot
     for i, row in enumerate(rows, start=2):  # line numbers: header is line 1
         where = f"{fname} line {i}"
         name = (row.get("InstanceType") or "").strip()
-        if row.get("AcceleratorName") or name.startswith(GPU_HOST_FAMILIES.get(cloud, ())):
+        if row.get("AcceleratorName") or name.startswith(mapping.gpu_host_families):
             skipped["accelerator"] += 1
             continue
-        if not _NAME_RULES[cloud].match(name):
+        if not mapping.name_rule.match(name):
             raise BadInput(f"{where}: InstanceType {name!r} is not a {cloud} instance type", field="InstanceType")
         loc = Location(cloud, (row.get("Region") or "").strip())
         if loc not in cat.regions_by_loc:
@@ -117,9 +111,10 @@ def _instance_type(row: dict[str, str], cloud: str, name: str, where: str, known
     arch_text = (row.get("Arch") or "").strip()
     if arch_text not in ("", "x86_64", "arm64"):
         raise BadInput(f"{where}: column Arch = {arch_text!r} (expected x86_64 or arm64)", field="Arch")
-    arch = arch_text or (known.arch if known else _guess_arch(cloud, name))
-    family = known.family if known else _family(cloud, name)
-    category = known.category if known else _category(cloud, name)
+    mapping = get(cloud).skypilot
+    arch = arch_text or (known.arch if known else mapping.arch(name))
+    family = known.family if known else mapping.family(name)
+    category = known.category if known else mapping.category(name)
     return InstanceType(
         cloud=cloud,
         name=name,
@@ -129,34 +124,3 @@ def _instance_type(row: dict[str, str], cloud: str, name: str, where: str, known
         memory_gib=mem,
         arch=arch,
     )
-
-
-def _family(cloud: str, name: str) -> str:
-    if cloud == "aws":
-        return name.split(".")[0]
-    if cloud == "gcp":
-        return name.split("-")[0]
-    return re.sub(r"\d+", "", name.removeprefix("Standard_"))
-
-
-def _guess_arch(cloud: str, name: str) -> str:
-    if cloud == "aws" and re.match(r"^(a1|[a-z]+\dg[a-z]*)\.", name):
-        return "arm64"
-    if cloud == "azure" and re.search(r"\d+p[a-z]*_v\d", name):
-        return "arm64"
-    if cloud == "gcp" and name.startswith(("t2a-", "c4a-")):
-        return "arm64"
-    return "x86_64"
-
-
-def _category(cloud: str, name: str) -> str:
-    low = name.lower()
-    if cloud == "aws":
-        fam = low.split(".")[0]
-        return {"c": "compute", "r": "memory", "x": "memory"}.get(fam[0], "general")
-    if cloud == "gcp":
-        if "highcpu" in low or low.startswith(("c2-", "c2d-", "c3-")):
-            return "compute"
-        return "memory" if "highmem" in low or low.startswith(("m1-", "m2-", "m3-")) else "general"
-    series = low.removeprefix("standard_")[:1]
-    return {"f": "compute", "e": "memory", "m": "memory"}.get(series, "general")

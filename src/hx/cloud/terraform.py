@@ -12,149 +12,39 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from hx.cloud.plan import PlacementPlan
+from hx.cloud.providers import CLOUDS, get
+from hx.cloud.providers.base import TerraformSchema
 
-PROVIDERS = {
-    "aws": ("aws", "hashicorp/aws"),
-    "azure": ("azurerm", "hashicorp/azurerm"),
-    "gcp": ("google", "hashicorp/google"),
-}
-#: required arguments per resource type, from the providers' documentation (Terraform Registry)
-REQUIRED_ARGS: dict[str, set[str]] = {
-    "aws_instance": {"ami", "instance_type"},  # ami required unless a launch template is given
-    "azurerm_linux_virtual_machine": {
-        "name",
-        "location",
-        "resource_group_name",
-        "size",
-        "network_interface_ids",
-        "os_disk",
-        "admin_username",
-    },
-    "azurerm_network_interface": {"name", "location", "resource_group_name", "ip_configuration"},
-    "google_compute_instance": {"name", "machine_type", "zone", "boot_disk", "network_interface"},
-}
-
-#: required arguments of nested blocks, by resource type and block
-REQUIRED_NESTED: dict[str, dict[str, set[str]]] = {
-    "azurerm_linux_virtual_machine": {
-        "os_disk": {"caching", "storage_account_type"},
-        "admin_ssh_key": {"username", "public_key"},
-        "source_image_reference": {"publisher", "offer", "sku", "version"},
-    },
-    "azurerm_network_interface": {"ip_configuration": {"name", "private_ip_address_allocation"}},
-    "google_compute_instance": {},
-}
-#: at least one argument of each group must be set
-ONE_OF: dict[str, list[set[str]]] = {
-    "azurerm_linux_virtual_machine": [
-        {"admin_password", "admin_ssh_key"},
-        {"source_image_id", "source_image_reference"},
-    ],
-}
+#: every resource type hx writes, with the arguments it requires (from each cloud's provider module)
+SCHEMAS: dict[str, TerraformSchema] = {rtype: sc for c in CLOUDS.values() for rtype, sc in c.terraform.schemas.items()}
+#: required arguments per resource type
+REQUIRED_ARGS: dict[str, set[str]] = {rtype: set(sc.required) for rtype, sc in SCHEMAS.items()}
 
 
 def schema_errors(doc: dict[str, Any]) -> list[str]:
     """Resources of a Terraform JSON document that miss a required argument (empty when all are complete)."""
     out: list[str] = []
     for rtype, items in doc.get("resource", {}).items():
-        if rtype not in REQUIRED_ARGS:
+        schema = SCHEMAS.get(rtype)
+        if schema is None:
             out.append(f"{rtype}: not a resource type hx knows")
             continue
         for name, body in items.items():
-            out.extend(f"{rtype}.{name}: missing {arg}" for arg in sorted(REQUIRED_ARGS[rtype] - set(body)))
-            for block, args in REQUIRED_NESTED.get(rtype, {}).items():
-                if block in body:
-                    out.extend(f"{rtype}.{name}.{block}: missing {a}" for a in sorted(args - set(body[block])))
-            for group in ONE_OF.get(rtype, []):
-                if not group & set(body):
-                    out.append(f"{rtype}.{name}: needs one of {sorted(group)}")
+            out.extend(_missing(f"{rtype}.{name}", schema, body))
     return out
 
 
-def _ident(*parts: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", "_".join(parts)).lower()
-
-
-def _aws(res: dict[str, Any], w: str, region: str, itype: str, i: int, spot: bool) -> None:
-    body: dict[str, Any] = {
-        "provider": f"aws.{_ident(region)}",
-        "ami": f'${{var.aws_ami["{region}"]}}',
-        "instance_type": itype,
-        "tags": {"Name": f"{w}-{i}", "hx_workload": w},
-    }
-    if spot:
-        body["instance_market_options"] = {"market_type": "spot"}
-    res.setdefault("aws_instance", {})[_ident(w, region, str(i))] = body
-
-
-def _azure(res: dict[str, Any], w: str, region: str, size: str, i: int, spot: bool) -> None:
-    name = _ident(w, region, str(i))
-    res.setdefault("azurerm_network_interface", {})[name] = {
-        "name": f"{w}-{i}-nic".replace("_", "-"),
-        "location": region,
-        "resource_group_name": "${var.azure_resource_group}",
-        "ip_configuration": {
-            "name": "primary",
-            "subnet_id": f'${{var.azure_subnet_id["{region}"]}}',
-            "private_ip_address_allocation": "Dynamic",
-        },
-    }
-    body: dict[str, Any] = {
-        "name": f"{w}-{i}".replace("_", "-")[:64],
-        "location": region,
-        "resource_group_name": "${var.azure_resource_group}",
-        "size": size,
-        "network_interface_ids": [f"${{azurerm_network_interface.{name}.id}}"],
-        "os_disk": {"caching": "ReadWrite", "storage_account_type": "Standard_LRS"},
-        "source_image_reference": {
-            "publisher": "Canonical",
-            "offer": "ubuntu-24_04-lts",
-            "sku": "server",
-            "version": "latest",
-        },
-        "admin_username": "${var.admin_username}",
-        "admin_ssh_key": {"username": "${var.admin_username}", "public_key": "${var.ssh_public_key}"},
-        "tags": {"hx_workload": w},
-    }
-    if spot:
-        body.update({"priority": "Spot", "eviction_policy": "Deallocate"})
-    res.setdefault("azurerm_linux_virtual_machine", {})[name] = body
-
-
-def _gcp(res: dict[str, Any], w: str, region: str, mtype: str, i: int, spot: bool) -> None:
-    body: dict[str, Any] = {
-        "name": f"{w}-{i}".replace("_", "-").lower()[:63],
-        "machine_type": mtype,
-        "zone": f"{region}-b",
-        "boot_disk": {"initialize_params": {"image": "${var.gcp_image}"}},
-        "network_interface": {"network": "${var.gcp_network}"},
-        "labels": {"hx_workload": _ident(w)},
-    }
-    if spot:
-        body["scheduling"] = {"provisioning_model": "SPOT", "preemptible": True, "automatic_restart": False}
-    res.setdefault("google_compute_instance", {})[_ident(w, region, str(i))] = body
-
-
-def _variables(cloud: str) -> dict[str, Any]:
-    if cloud == "aws":
-        return {"aws_ami": {"type": "map(string)", "description": "AMI id per region (region -> ami-...)"}}
-    if cloud == "azure":
-        return {
-            "azure_resource_group": {"type": "string", "description": "resource group for the VMs"},
-            "azure_subnet_id": {"type": "map(string)", "description": "subnet id per region"},
-            "admin_username": {"type": "string", "default": "hx"},
-            "ssh_public_key": {"type": "string", "description": "SSH public key for admin_username"},
-        }
-    return {
-        "gcp_project": {"type": "string"},
-        "gcp_image": {"type": "string", "default": "debian-cloud/debian-12"},
-        "gcp_network": {"type": "string", "default": "default"},
-    }
+def _missing(where: str, schema: TerraformSchema, body: dict[str, Any]) -> list[str]:
+    out = [f"{where}: missing {arg}" for arg in sorted(schema.required - set(body))]
+    for block, args in schema.nested.items():
+        if block in body:
+            out.extend(f"{where}.{block}: missing {a}" for a in sorted(args - set(body[block])))
+    out.extend(f"{where}: needs one of {sorted(group)}" for group in schema.one_of if not group & set(body))
+    return out
 
 
 def terraform_documents(plan: PlacementPlan) -> dict[str, dict[str, Any]]:
@@ -166,19 +56,14 @@ def terraform_documents(plan: PlacementPlan) -> dict[str, dict[str, Any]]:
             loc = p.loc
             doc = docs.setdefault(loc.cloud, {"resource": {}})
             regions.setdefault(loc.cloud, set()).add(loc.region)
-            make = {"aws": _aws, "azure": _azure, "gcp": _gcp}[loc.cloud]
+            add = get(loc.cloud).terraform.add_replica
             for i in range(p.replicas):
-                make(doc["resource"], a.workload, loc.region, p.instance_type, i, p.spot)
+                add(doc["resource"], a.workload, loc.region, p.instance_type, i, p.spot)
     for cloud, doc in docs.items():
-        name, source = PROVIDERS[cloud]
-        doc["terraform"] = {"required_providers": {name: {"source": source}}}
-        doc["variable"] = _variables(cloud)
-        if cloud == "aws":
-            doc["provider"] = {"aws": [{"alias": _ident(r), "region": r} for r in sorted(regions[cloud])]}
-        elif cloud == "azure":
-            doc["provider"] = {"azurerm": {"features": {}}}
-        else:
-            doc["provider"] = {"google": {"project": "${var.gcp_project}"}}
+        tf = get(cloud).terraform
+        doc["terraform"] = {"required_providers": {tf.name: {"source": tf.source}}}
+        doc["variable"] = {k: dict(v) for k, v in tf.variables.items()}
+        doc["provider"] = tf.provider_block(sorted(regions[cloud]))
     return docs
 
 

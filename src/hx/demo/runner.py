@@ -18,7 +18,7 @@ from hx.config import Settings, load_settings
 from hx.errors import UnknownName
 from hx.platform import Platform, bootstrap_admin, build_platform
 from hx.runtime import Runtime
-from hx.wiring import build_runtime, build_world
+from hx.wiring import build_runtime, build_world, embed_sim
 
 DEMO_START = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)  # a Tuesday morning (the day before is alike)
 WARMUP_HOURS = 8 * 24  # eight days of history: detectors learn daily and weekly cycles before they may alert
@@ -79,7 +79,7 @@ def run_demo(
     assert sim is not None  # the demo always embeds the sim (telemetry.source and actuator.kind are 'sim')
     sim.run_until(DEMO_START)  # history for baselines and risk, before any engine runs
     platform = build_platform(settings, clock=clock, source=source, actuator=actuator)
-    platform.extras["sim"] = sim
+    embed_sim(platform, sim)
     token_file = bootstrap_admin(platform)
     runtime = build_runtime(platform, COMPONENTS)
     ctx = DemoContext(settings, platform, clock, runtime, console, sim=sim)

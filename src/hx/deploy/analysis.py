@@ -10,8 +10,8 @@ import numpy as np
 from hx.deploy.judge import JudgeConfig, MetricConfig, Verdict, judge
 from hx.deploy.judge_sequential import SequentialJudge
 from hx.deploy.judge_stats import blocks_of
-from hx.errors import BadInput, TelemetryError, Unsupported
-from hx.telemetry.base import FloatArray, SignalSource
+from hx.errors import BadInput, TelemetryError
+from hx.telemetry.base import FloatArray, SignalSource, SourceCapability, grouping_of, supports, version_signals_of
 
 #: What a rollout judges by default: latency and errors are critical, CPU is informative.
 DEFAULT_JUDGE = JudgeConfig(
@@ -32,19 +32,12 @@ def version_signal(
     source: SignalSource, service: str, version: str, name: str, start: datetime, end: datetime, step: float
 ) -> FloatArray:
     """One signal of one version (the sim reads it directly, Prometheus by the ``version`` label)."""
-    by: Any = getattr(source, "signal_by", None)
-    if by is not None:
-        for series in by(service, name, "version", start, end, step):
+    if supports(source, SourceCapability.SIGNAL_BY):
+        for series in grouping_of(source).signal_by(service, name, "version", start, end, step):
             if series.labels.get("version") == version:
                 return np.asarray(series.values, dtype=np.float64)
         return np.full(int((end - start).total_seconds() // step) + 1, np.nan)
-    fn: Any = source.signal
-    try:
-        series = fn(service, name, start, end, step, version=version)
-    except TypeError as err:
-        raise Unsupported(
-            f"signal source {type(source).__name__} cannot read per-version signals", field="telemetry.source"
-        ) from err
+    series = version_signals_of(source).signal(service, name, start, end, step, version=version)
     return np.asarray(series.values, dtype=np.float64)
 
 

@@ -13,15 +13,15 @@ KEY = "deploy.service"
 
 def service(platform: Platform) -> DeploymentService:
     """The deployment service of this platform (built once)."""
-    existing = platform.extras.get(KEY)
-    if isinstance(existing, DeploymentService):
+    existing = platform.services.get(KEY, DeploymentService)
+    if existing is not None:
         return existing
     if platform.actuator is None:
         raise ConfigError("the ai-orchestrator needs an actuator", key="actuator.kind")
     step_s = float(platform.settings.sim.step_s) if platform.settings.telemetry.source == "sim" else 15.0
     engine = RolloutEngine(platform, platform.actuator, signal_step_s=step_s)
     svc = DeploymentService(platform, platform.actuator, engine)
-    platform.extras[KEY] = svc
+    platform.services.put(KEY, svc)
     return svc
 
 

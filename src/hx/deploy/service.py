@@ -21,6 +21,7 @@ from hx.ml.registry import load_or_fallback
 from hx.platform import Platform
 from hx.security.roles import Role
 from hx.security.tokens import Principal
+from hx.telemetry.base import SourceCapability, supports, versions_of
 
 
 class Change(BaseModel):
@@ -60,8 +61,7 @@ class DeploymentService:
             raise BadInput("no signal source configured: cannot see the service", field="service")
         if service not in source.services():
             raise NotFound(f"unknown service {service!r}; known: {', '.join(sorted(source.services())[:20])}")
-        versions_of = getattr(source, "versions", None)
-        versions: list[str] = list(versions_of(service)) if versions_of else []
+        versions = versions_of(source).versions(service) if supports(source, SourceCapability.VERSIONS) else []
         if override is not None:
             if versions and override not in versions:
                 raise BadInput(f"{service} does not run version {override!r}; it runs {versions}", field="from_version")

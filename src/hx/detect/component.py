@@ -10,14 +10,14 @@ KEY = "detect.engine"
 
 
 def engine(platform: Platform) -> AnomalyEngine | None:
-    existing = platform.extras.get(KEY)
-    if isinstance(existing, AnomalyEngine):
+    existing = platform.services.get(KEY, AnomalyEngine)
+    if existing is not None:
         return existing
     if platform.source is None or not platform.settings.intelligent_monitoring.anomaly_detection.enabled:
         return None
     eng = AnomalyEngine(platform, platform.source)
-    platform.extras[KEY] = eng
-    platform.extras.setdefault("health_checks", {})["anomaly_detector"] = eng.health
+    platform.services.put(KEY, eng)
+    platform.health_checks["anomaly_detector"] = eng.health
     return eng
 
 

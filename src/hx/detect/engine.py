@@ -10,19 +10,14 @@ Detector state is saved to the store, so a restart resumes without a new warm-up
 
 from __future__ import annotations
 
-import base64
 import logging
 import math
-import pickle
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hx.config import AnomalyDetection
 from hx.detect.base import Detector, make
@@ -30,7 +25,7 @@ from hx.detect.calibrate import effective_threshold
 from hx.errors import NotFound, TelemetryError
 from hx.events import EventType
 from hx.platform import Platform
-from hx.store.tables import engine_state
+from hx.store.state import EngineStateStore, pack, unpack
 from hx.telemetry.base import SignalSource
 
 log = logging.getLogger(__name__)
@@ -81,7 +76,7 @@ class Track:
         return f"{self.service}/{self.signal}"
 
     def snapshot(self) -> dict[str, Any]:
-        blob = base64.b64encode(pickle.dumps(self.detector.get_state(), protocol=pickle.HIGHEST_PROTOCOL)).decode()
+        blob = pack(self.detector.get_state())
         meta = {k: getattr(self, k) for k in TRACK_FIELDS}
         return {"detector": type(self.detector).__name__, "params": self.detector.get_params(), "blob": blob, **meta}
 
@@ -99,6 +94,7 @@ class AnomalyEngine:
         self.warmup_s = warmup_s if warmup_s is not None else max(self.cfg.learn_history_s, self.cfg.min_history_s)
         self.min_points = int(self.cfg.min_history_s // self.step_s)
         self.tracks: dict[str, Track] = {}
+        self.state = EngineStateStore(platform.store, ENGINE)
         self._loaded = False
         self._saved_at = 0.0
 
@@ -109,15 +105,12 @@ class AnomalyEngine:
         return per.detector if per is not None else self.cfg.detector
 
     def _load(self) -> None:
-        with self.platform.store.begin() as conn:
-            rows = conn.execute(select(engine_state).where(engine_state.c.engine == ENGINE)).all()
-        for r in rows:
-            v = r.value
-            service, _, signal = r.key.partition("/")
+        for key, v in self.state.all().items():
+            service, _, signal = key.partition("/")
             det = make(self._detector_name(signal))
             if type(det).__name__ != v.get("detector"):
                 continue  # the configured detector changed: start that track afresh
-            det.set_state(pickle.loads(base64.b64decode(v["blob"])))  # hx's own store, written by save()
+            det.set_state(unpack(v["blob"]))
             t = Track(service, signal, det)
             for k in TRACK_FIELDS:
                 setattr(t, k, v.get(k, getattr(t, k)))
@@ -128,18 +121,9 @@ class AnomalyEngine:
         dirty = [t for t in self.tracks.values() if t.dirty]
         if not dirty:
             return 0
-        store = self.platform.store
-        ins = sqlite_insert(engine_state) if store.dialect == "sqlite" else pg_insert(engine_state)
-        with store.begin() as conn:
-            for t in dirty:
-                stmt = ins.values(engine=ENGINE, key=t.key, value=t.snapshot(), updated_at=now)
-                conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=[engine_state.c.engine, engine_state.c.key],
-                        set_={"value": stmt.excluded.value, "updated_at": now},
-                    )
-                )
-                t.dirty = False
+        self.state.put_many({t.key: t.snapshot() for t in dirty}, now)
+        for t in dirty:
+            t.dirty = False
         return len(dirty)
 
     # ---- stepping ------------------------------------------------------------------------------

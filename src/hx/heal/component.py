@@ -13,8 +13,8 @@ KEY = "heal.engine"
 
 def heal_engine(platform: Platform) -> HealEngine:
     """The self-healing engine of this platform (built once; notifiers from settings and the secret store)."""
-    existing = platform.extras.get(KEY)
-    if isinstance(existing, HealEngine):
+    existing = platform.services.get(KEY, HealEngine)
+    if existing is not None:
         return existing
     notifiers, problem = build_notifiers(platform)
     port = platform.settings.server.port or 8085
@@ -23,8 +23,8 @@ def heal_engine(platform: Platform) -> HealEngine:
     )
     step_s = float(platform.settings.sim.step_s) if platform.settings.telemetry.source == "sim" else 60.0
     engine = HealEngine(platform, escalator, signal_step_s=step_s)
-    platform.extras[KEY] = engine
-    platform.extras.setdefault("health_checks", {})["self_healing"] = engine.health
+    platform.services.put(KEY, engine)
+    platform.health_checks["self_healing"] = engine.health
     return engine
 
 

@@ -39,21 +39,12 @@ from hx.heal.records import (
 )
 from hx.heal.remediation import RemediationEngine
 from hx.heal.runbooks import Runbook, load_runbooks, select_runbook
-from hx.heal.state import get_state, put_state
 from hx.ml.registry import load_or_fallback
 from hx.platform import Platform
+from hx.store.state import EngineStateStore
 
 log = logging.getLogger(__name__)
 CURSOR_KEY = "anomaly_cursor"
-
-
-def call_graph(platform: Platform) -> Mapping[str, Sequence[str]]:
-    """{caller: [callees]} from the embedded sim when there is one (else empty)."""
-    sim = platform.extras.get("sim") or getattr(platform.source, "sim", None)
-    spec = getattr(sim, "spec", None)
-    if spec is None:
-        return {}
-    return {s.name: [d for d, _ in s.dependencies] for s in spec.services}
 
 
 class HealEngine:
@@ -73,7 +64,8 @@ class HealEngine:
         self.incidents = IncidentRepo(platform.store)
         self.executions = ExecutionRepo(platform.store)
         self.intake = AlertIntake(AlertRepo(platform.store), platform.settings.environment)
-        self.manager = IncidentManager(platform, lambda: call_graph(platform))
+        self.manager = IncidentManager(platform)
+        self.state = EngineStateStore(platform.store, self.name)
         self.remediation = RemediationEngine(platform, platform.actuator, self._execution_finished,
                                              signal_step_s=signal_step_s)  # fmt: skip
         self.handle = load_or_fallback(platform.models, MODEL_NAME)
@@ -125,7 +117,7 @@ class HealEngine:
             self.triage(inc, now)
 
     def catch_up_anomalies(self) -> int:
-        cursor = int((get_state(self.platform, CURSOR_KEY) or {}).get("after", 0))
+        cursor = int((self.state.get(CURSOR_KEY) or {}).get("after", 0))
         total = 0
         while True:
             events = self.platform.bus.read(after=cursor, types=["anomaly.detected", "anomaly.resolved"], limit=500)
@@ -136,7 +128,7 @@ class HealEngine:
             ]
             total += self.intake.accept(rows)["accepted"]
             cursor = events[-1].id
-            put_state(self.platform, CURSOR_KEY, {"after": cursor})
+            self.state.put(CURSOR_KEY, {"after": cursor}, self.platform.clock.now())
         return total
 
     # ---- triage ----------------------------------------------------------------------------------
@@ -145,7 +137,7 @@ class HealEngine:
         alerts = AlertRepo(self.platform.store).for_incident(inc.id)
         first = triage.first_firing(alerts)
         alerting = sorted(first) or [inc.service]
-        graph = call_graph(self.platform)
+        graph = self.platform.topology.edges()
         scope = sorted(set(alerting) | {d for s in alerting for d in graph.get(s, ())})
         onset = inc.opened_at - triage_lead()
         causes = triage.rca_candidates(self.platform.source, scope, graph, onset, now, inc.service, self.signal_step_s)
@@ -193,7 +185,8 @@ class HealEngine:
             self.escalator.escalate(inc, "the incident could not be classified")
             return inc
         if inc.incident_class in triage.CALLEE_SENSITIVE:
-            upstream_of = sorted(triage.downstream(call_graph(self.platform), target) & self._firing_elsewhere(inc.id))
+            callees = triage.downstream(self.platform.topology.edges(), target)
+            upstream_of = sorted(callees & self._firing_elsewhere(inc.id))
             if upstream_of:
                 self.escalator.escalate(inc, f"{inc.incident_class} on {target} while its callee(s) {upstream_of} "
                                              "alert too: likely a symptom of theirs, no automatic action")  # fmt: skip

@@ -8,7 +8,6 @@ list; it never triggers an action.  Everything lands on the incident's timeline.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,32 +16,28 @@ from hx.errors import Conflict
 from hx.events import EventType
 from hx.heal.records import OPEN_STATES, AlertRepo, AlertRow, Incident, IncidentRepo
 from hx.platform import Platform
+from hx.topology import Topology
 
-Graph = Callable[[], Mapping[str, Sequence[str]]]
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2, "critical": 3}
 
 
-def neighbours(graph: Mapping[str, Sequence[str]], service: str) -> set[str]:
+def neighbours(topology: Topology, service: str) -> set[str]:
     """The service, its callees and its callers.
 
-    >>> sorted(neighbours({"web": ["api"], "api": ["db"]}, "api"))
+    >>> from hx.topology import StaticTopology
+    >>> sorted(neighbours(StaticTopology({"web": ["api"], "api": ["db"]}), "api"))
     ['api', 'db', 'web']
     """
-    out = {service, *graph.get(service, ())}
-    out |= {caller for caller, callees in graph.items() if service in callees}
-    return out
+    return {service, *topology.callees(service), *topology.callers(service)}
 
 
 class IncidentManager:
     """Applies stored alerts to incidents."""
 
-    def __init__(
-        self, platform: Platform, graph: Graph | None = None, window_s: float = 900.0, settle_s: float = 900.0
-    ) -> None:
+    def __init__(self, platform: Platform, window_s: float = 900.0, settle_s: float = 900.0) -> None:
         self.platform = platform
         self.repo = IncidentRepo(platform.store)
         self.alerts = AlertRepo(platform.store)
-        self.graph = graph or (lambda: {})
         self.window_s = window_s
         self.settle_s = settle_s
 
@@ -74,7 +69,7 @@ class IncidentManager:
         return inc
 
     def _find(self, row: AlertRow, now: datetime) -> Incident | None:
-        related = neighbours(self.graph(), row.service)
+        related = neighbours(self.platform.topology, row.service)
         cutoff = now - timedelta(seconds=self.window_s)
         for inc in self.repo.list(status=OPEN_STATES, limit=200):
             if inc.environment != row.environment or inc.kind == "predicted":

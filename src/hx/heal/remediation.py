@@ -28,7 +28,8 @@ from hx.heal import guardrails
 from hx.heal.records import EXEC_ACTIVE, Execution, ExecutionRepo, Incident, IncidentRepo
 from hx.heal.runbooks import Runbook
 from hx.platform import Platform
-from hx.store.tables import engine_state
+from hx.store.state import EngineStateStore
+from hx.telemetry.base import instances_of
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class RemediationEngine:
         self.repo = ExecutionRepo(platform.store)
         self.incidents = IncidentRepo(platform.store)
         self.cfg = platform.settings.self_healing
+        self.state = EngineStateStore(platform.store, "self-healing")
 
     # ---- starting -----------------------------------------------------------------------------
 
@@ -264,7 +266,7 @@ class RemediationEngine:
 
         act = self._require_actuator()
         last = DeploymentRepo(self.platform.store).list(service=svc, limit=1)
-        if last and last[0].state == "promoted" and "deploy.service" in self.platform.extras:
+        if last and last[0].state == "promoted" and "deploy.service" in self.platform.services:
             from hx.deploy.component import service
 
             d = service(self.platform).rollback(last[0].id, _HealPrincipal())  # type: ignore[arg-type]
@@ -349,10 +351,14 @@ class RemediationEngine:
         return round(n)
 
     def _instances(self, svc: str) -> list[str]:
-        lister = getattr(self.platform.source, "instances", None)
-        if lister is None:
-            raise StepFailed("the signal source cannot list instances; use a run step (e.g. a restart playbook)")
-        return [str(i) for i in lister(svc)]
+        source = self.platform.source
+        if source is None:
+            raise StepFailed("no signal source configured to list instances; use a run step (e.g. a restart playbook)")
+        try:
+            lister = instances_of(source)
+        except Unsupported as err:
+            raise StepFailed(f"{err}; use a run step (e.g. a restart playbook)") from err
+        return [str(i) for i in lister.instances(svc)]
 
     def _incident_label(self, ex: Execution, key: str) -> str:
         value = self.incidents.get(ex.incident_id).labels.get(key)
@@ -412,19 +418,12 @@ class RemediationEngine:
     # ---- circuit breaker resets -----------------------------------------------------------------
 
     def breaker_reset_at(self, target: str) -> datetime | None:
-        from sqlalchemy import select
-
-        with self.platform.store.begin() as conn:
-            key = f"breaker_reset:{target}"
-            where = (engine_state.c.engine == "self-healing", engine_state.c.key == key)
-            row = conn.execute(select(engine_state.c.value).where(*where)).first()
-        return datetime.fromisoformat(row.value["at"]) if row is not None else None
+        reset = self.state.get(f"breaker_reset:{target}")
+        return datetime.fromisoformat(reset["at"]) if reset is not None else None
 
     def reset_breaker(self, target: str, actor: str) -> None:
-        from hx.heal.state import put_state
-
         now = self.platform.clock.now()
-        put_state(self.platform, f"breaker_reset:{target}", {"at": now.isoformat(), "by": actor})
+        self.state.put(f"breaker_reset:{target}", {"at": now.isoformat(), "by": actor}, now)
         self.platform.audit.append(actor, "heal.breaker_reset", target, "ok", {})
 
     def _event(self, etype: EventType, ex: Execution, data: Mapping[str, Any]) -> None:

@@ -10,12 +10,12 @@ KEY = "improve.engine"
 
 
 def engine(platform: Platform) -> ImprovementEngine:
-    existing = platform.extras.get(KEY)
-    if isinstance(existing, ImprovementEngine):
+    existing = platform.services.get(KEY, ImprovementEngine)
+    if existing is not None:
         return existing
     eng = ImprovementEngine(platform)
-    platform.extras[KEY] = eng
-    platform.extras.setdefault("health_checks", {})["improvement"] = eng.health
+    platform.services.put(KEY, eng)
+    platform.health_checks["improvement"] = eng.health
     return eng
 
 

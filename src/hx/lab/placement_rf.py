@@ -14,7 +14,11 @@ from sklearn.ensemble import RandomForestClassifier
 
 from hx.cloud.candidates import CandidateSet
 from hx.cloud.plan import PlacementPlan
+from hx.cloud.providers import names as cloud_names
 from hx.cloud.workload import Estate
+
+#: the registered clouds, in registration order (a feature: the cloud's index)
+CLOUD_ORDER = list(cloud_names())
 
 
 def _features(cs: CandidateSet, volume: float) -> np.ndarray:
@@ -30,7 +34,7 @@ def _features(cs: CandidateSet, volume: float) -> np.ndarray:
                 float(c.spot),
                 c.worst_rtt_ms,
                 len(cs.candidates),
-                ["aws", "azure", "gcp"].index(c.location.cloud),
+                CLOUD_ORDER.index(c.location.cloud),
             ]
         )
     return np.array(rows, dtype=float)

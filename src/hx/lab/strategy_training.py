@@ -114,7 +114,7 @@ def run_scenario(
     from hx.deploy.service import Change, DeploymentRequest
     from hx.security.roles import Role
     from hx.sim import Fault
-    from hx.wiring import build_runtime, build_world
+    from hx.wiring import build_runtime, build_world, embed_sim
 
     overrides = {
         "sim.services": len(CANDIDATES),
@@ -129,7 +129,7 @@ def run_scenario(
         raise ModelError("training needs the embedded sim")
     sim.run_until(sc["when"])
     platform = build_platform(settings, clock=clock, source=source, actuator=actuator)
-    platform.extras["sim"] = sim
+    embed_sim(platform, sim)
     runtime = build_runtime(platform, COMPONENTS)
     svc = deploy_service(platform)
     bot = platform.tokens.authenticate(platform.tokens.create("trainer", Role.OPERATOR)[0])

@@ -2,8 +2,7 @@
 
 A service's per-replica capacity and start-up time come, in order, from:
 
-1. the world the wiring built, when it knows them (``platform.extras[PROFILES_KEY]``, a :data:`ProfileFn`:
-   the embedded simulated fleet's ``capacity_rps`` and ``startup_s``);
+1. the platform's fleet-facts provider (``platform.fleet``; the embedded sim's capacity and start-up time);
 2. an estimate from telemetry: the median of ``request_rate / (ready_replicas x utilization)`` over
    the last hour of samples with utilisation >= 5 % (start-up time then defaults to 60 s);
 3. none: the service is reported once as not scalable (``scaling.decided`` with the reason) and left alone.
@@ -26,8 +25,6 @@ from hx.telemetry.base import SignalSource
 log = logging.getLogger(__name__)
 
 KEY = "forecast.engine"
-#: where the wiring leaves the world's own per-service profiles (a ProfileFn), if it has them
-PROFILES_KEY = "service_profiles"
 DEFAULT_STARTUP_S = 60.0
 
 
@@ -49,12 +46,12 @@ def estimate_capacity(source: SignalSource, service: str, platform: Platform) ->
 
 def profiles_for(platform: Platform, source: SignalSource) -> ProfileFn:
     """The profile lookup of the list above, bound to a platform."""
-    known = platform.extras.get(PROFILES_KEY)
+    fleet = platform.fleet
 
     def lookup(service: str) -> ServiceProfile | None:
-        profile = known(service) if callable(known) else None
-        if isinstance(profile, ServiceProfile):
-            return profile
+        known = fleet.facts(service) if fleet is not None else None
+        if known is not None:
+            return ServiceProfile(known.capacity_rps, known.startup_s, origin=known.origin)
         cap = estimate_capacity(source, service, platform)
         if cap is not None and math.isfinite(cap):
             return ServiceProfile(cap, DEFAULT_STARTUP_S, origin="estimated from telemetry")
@@ -64,8 +61,8 @@ def profiles_for(platform: Platform, source: SignalSource) -> ProfileFn:
 
 
 def engine(platform: Platform) -> PredictiveScaler | None:
-    existing = platform.extras.get(KEY)
-    if isinstance(existing, PredictiveScaler):
+    existing = platform.services.get(KEY, PredictiveScaler)
+    if existing is not None:
         return existing
     cfg = platform.settings.intelligent_monitoring.scaling
     if platform.source is None or not cfg.enabled:
@@ -74,8 +71,8 @@ def engine(platform: Platform) -> PredictiveScaler | None:
     eng = PredictiveScaler(
         platform, platform.source, platform.actuator, profiles_for(platform, platform.source), signal_step_s=step
     )
-    platform.extras[KEY] = eng
-    platform.extras.setdefault("health_checks", {})["predictive_scaler"] = eng.health
+    platform.services.put(KEY, eng)
+    platform.health_checks["predictive_scaler"] = eng.health
     return eng
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from hx.errors import BadInput, Unsupported
 from hx.sim.engine import Simulation
 from hx.sim.history import INSTANCE_SIGNALS, SERVICE_SIGNALS, VERSION_SIGNALS, resample_to_grid
-from hx.telemetry.base import Series
+from hx.telemetry.base import Series, SourceCapability
 
 #: Signals at each level: ``signal(..., version=...)`` and ``signal(..., instance=...)`` use the latter two.
 SIGNALS_BY_LEVEL: dict[str, tuple[str, ...]] = {
@@ -43,6 +43,10 @@ class SimSource:
 
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim
+
+    def capabilities(self) -> frozenset[SourceCapability]:
+        caps = SourceCapability
+        return frozenset({caps.VERSIONS, caps.INSTANCES, caps.VERSION_SIGNAL})
 
     def services(self) -> list[str]:
         return list(self.sim.names)

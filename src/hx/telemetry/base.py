@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
+
+from hx.errors import Unsupported
+
+if TYPE_CHECKING:
+    from hx.telemetry.common import SourceHealth
 
 #: Canonical per-service signals.  Per-instance variants carry an ``instance`` label.
 CANONICAL_SIGNALS: tuple[str, ...] = (
@@ -63,8 +69,23 @@ class Series:
         return float(self.values[ok][-1])
 
 
+class SourceCapability(enum.Enum):
+    """What a signal source can do beyond ``services``/``signal``/``query``: declared by ``capabilities()`` and
+    checked in one place (:func:`require`), as actuators declare theirs, instead of probing methods by name."""
+
+    VERSIONS = "list the versions of a service"  # versions(service)
+    INSTANCES = "list the instances of a service"  # instances(service)
+    SIGNAL_BY = "group a signal by a label"  # signal_by(service, name, by, start, end, step)
+    VERSION_SIGNAL = "read one version's signal"  # signal(..., version=v)
+    HEALTH = "probe its own health"  # health()
+
+
 class SignalSource(Protocol):
     """Where signals come from: the sim, Prometheus, or CSV replay."""
+
+    def capabilities(self) -> frozenset[SourceCapability]:
+        """The optional powers this source has (see :class:`SourceCapability`)."""
+        ...
 
     def services(self) -> list[str]:
         """The services this source knows."""
@@ -77,3 +98,65 @@ class SignalSource(Protocol):
     def query(self, promql: str, start: datetime, end: datetime, step: float) -> list[Series]:
         """A raw PromQL range query (sources that cannot run PromQL raise Unsupported)."""
         ...
+
+
+class VersionLister(Protocol):
+    def versions(self, service: str) -> list[str]: ...
+
+
+class InstanceLister(Protocol):
+    def instances(self, service: str) -> list[str]: ...
+
+
+class LabelGrouping(Protocol):
+    def signal_by(
+        self, service: str, name: str, by: str, start: datetime, end: datetime, step: float
+    ) -> list[Series]: ...
+
+
+class VersionSignals(Protocol):
+    def signal(
+        self, service: str, name: str, start: datetime, end: datetime, step: float, *, version: str | None = None
+    ) -> Series: ...
+
+
+class HealthProbe(Protocol):
+    def health(self) -> SourceHealth: ...
+
+
+def supports(source: SignalSource, capability: SourceCapability) -> bool:
+    return capability in source.capabilities()
+
+
+def require(source: SignalSource, capability: SourceCapability) -> None:
+    """The one check: Unsupported naming the source and the capability it lacks."""
+    if not supports(source, capability):
+        raise Unsupported(
+            f"signal source {type(source).__name__} cannot {capability.value} ({capability.name})",
+            field="telemetry.source",
+        )
+
+
+def versions_of(source: SignalSource) -> VersionLister:
+    require(source, SourceCapability.VERSIONS)
+    return cast("VersionLister", source)
+
+
+def instances_of(source: SignalSource) -> InstanceLister:
+    require(source, SourceCapability.INSTANCES)
+    return cast("InstanceLister", source)
+
+
+def grouping_of(source: SignalSource) -> LabelGrouping:
+    require(source, SourceCapability.SIGNAL_BY)
+    return cast("LabelGrouping", source)
+
+
+def version_signals_of(source: SignalSource) -> VersionSignals:
+    require(source, SourceCapability.VERSION_SIGNAL)
+    return cast("VersionSignals", source)
+
+
+def health_of(source: SignalSource) -> HealthProbe:
+    require(source, SourceCapability.HEALTH)
+    return cast("HealthProbe", source)

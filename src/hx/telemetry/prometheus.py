@@ -44,7 +44,7 @@ import httpx
 import numpy as np
 
 from hx.errors import BadInput, BadQuery, ConfigError, EmptyResult, NotFound, SourceDown, TelemetryError, Unsupported
-from hx.telemetry.base import FloatArray, Series
+from hx.telemetry.base import FloatArray, Series, SourceCapability
 from hx.telemetry.common import SourceHealth, align_to_grid, step_grid, to_unix
 
 _Q = '{service="{service}"}'
@@ -291,6 +291,9 @@ class PrometheusSource:
         self.close()
 
     # ---- SignalSource -----------------------------------------------------------------
+
+    def capabilities(self) -> frozenset[SourceCapability]:
+        return frozenset({SourceCapability.SIGNAL_BY, SourceCapability.HEALTH})
 
     def services(self) -> list[str]:
         """Values of the service label (``/api/v1/label/<service_label>/values``)."""

@@ -49,7 +49,7 @@ import numpy as np
 
 from hx.errors import BadInput, EmptyResult, NotFound, Unsupported
 from hx.files import not_text
-from hx.telemetry.base import FloatArray, Series
+from hx.telemetry.base import FloatArray, Series, SourceCapability
 from hx.telemetry.common import SourceHealth, align_to_grid, step_grid, to_unix
 
 log = logging.getLogger(__name__)
@@ -263,6 +263,9 @@ class ReplaySource:
                 yield (service, name, instance), ts, value
 
     # ---- SignalSource -----------------------------------------------------------------
+
+    def capabilities(self) -> frozenset[SourceCapability]:
+        return frozenset({SourceCapability.SIGNAL_BY, SourceCapability.HEALTH})
 
     def services(self) -> list[str]:
         return sorted({service for service, _, _ in self._arrays})

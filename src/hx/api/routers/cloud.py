@@ -23,6 +23,7 @@ from hx.cloud.workload import Estate
 from hx.errors import BadInput, UnknownName
 from hx.events import EventType
 from hx.lab.dr_drill import DrillTimings, SimDrillActuator, drill_on_fresh_sim, platform_sim, run_sim_drill, sim_waiter
+from hx.platform import Platform
 from hx.security.roles import Role
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)], tags=["multi-cloud"])
@@ -87,11 +88,11 @@ class CostRequest(EstateRequest):
 
 
 def _catalog(request: Request) -> Catalog:
-    p = request.app.state.platform
-    cat = p.extras.get("cloud.catalog")
-    if not isinstance(cat, Catalog):
+    p: Platform = request.app.state.platform
+    cat = p.services.get("cloud.catalog", Catalog)
+    if cat is None:
         cat = catalog_for(p.settings)
-        p.extras["cloud.catalog"] = cat
+        p.services.put("cloud.catalog", cat)
     return cat
 
 

@@ -32,8 +32,7 @@ GRID_S = 300.0
 
 
 def _engine(p: Platform) -> PredictiveScaler | None:
-    eng = p.extras.get(KEY)
-    return eng if isinstance(eng, PredictiveScaler) else None
+    return p.services.get(KEY, PredictiveScaler)
 
 
 @router.get("/forecasts")

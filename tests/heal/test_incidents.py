@@ -1,0 +1,75 @@
+"""Incident grouping along the call graph the platform's topology provider gives, against a Prometheus source."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hx.clock import SimClock
+from hx.config import load_settings
+from hx.heal.component import heal_engine
+from hx.platform import Platform, build_platform
+from hx.telemetry.prometheus import PrometheusSource
+
+NOW = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
+
+
+def _alert(service: str, name: str) -> bytes:
+    alert = {"status": "firing", "labels": {"alertname": name, "service": service, "severity": "critical"},
+             "annotations": {}, "startsAt": "2026-03-03T09:58:00Z", "endsAt": "0001-01-01T00:00:00Z",
+             "fingerprint": f"{service}-{name}"}  # fmt: skip
+    return json.dumps({"version": "4", "status": "firing", "alerts": [alert]}).encode()
+
+
+def _platform(home: Path, overrides: dict[str, Any]) -> Platform:
+    settings = load_settings(environ={"HX_HOME": str(home)}, overrides={
+        "telemetry.source": "prometheus", "telemetry.prometheus.url": "http://127.0.0.1:9", "actuator.kind": "http",
+        **overrides}).settings  # fmt: skip
+    source = PrometheusSource.from_settings(settings.telemetry.prometheus)
+    return build_platform(settings, clock=SimClock(NOW), source=source)
+
+
+@pytest.fixture
+def make(tmp_path: Path) -> Iterator[Any]:
+    built: list[Platform] = []
+
+    def _make(overrides: dict[str, Any]) -> Platform:
+        built.append(_platform(tmp_path / f"hx{len(built)}", overrides))
+        return built[-1]
+
+    yield _make
+    for p in built:
+        p.store.dispose()
+
+
+def _incidents_after_caller_and_callee_alert(platform: Platform) -> list[tuple[str, list[str]]]:
+    engine = heal_engine(platform)
+    engine.intake.alertmanager(_alert("checkout", "HighLatency"), NOW)
+    engine.manager.process_pending(NOW)
+    engine.intake.alertmanager(_alert("payments", "HighErrorRate"), NOW)
+    engine.manager.process_pending(NOW)
+    return [(i.service, sorted(i.firing)) for i in engine.incidents.list(limit=10)]
+
+
+def test_configured_topology_groups_a_caller_and_its_callee(make: Any) -> None:
+    p = make({"topology.edges": {"frontend": ["checkout"], "checkout": ["payments"]}})
+    assert p.topology.callers("payments") == ("checkout",)
+    incidents = _incidents_after_caller_and_callee_alert(p)
+    assert incidents == [("checkout", ["checkout-HighLatency", "payments-HighErrorRate"])]
+
+
+def test_topology_file_is_read(make: Any, tmp_path: Path) -> None:
+    path = tmp_path / "graph.yml"
+    path.write_text("checkout: [payments]\n")
+    p = make({"topology.file": str(path)})
+    assert len(_incidents_after_caller_and_callee_alert(p)) == 1
+
+
+def test_without_topology_unrelated_services_open_two_incidents(make: Any) -> None:
+    p = make({"topology.edges": {"frontend": ["checkout"]}})
+    assert len(_incidents_after_caller_and_callee_alert(p)) == 2
