@@ -75,15 +75,16 @@ def build_platform(
     if upgrade:
         store.upgrade()
     box = secret_box(settings)
+    bus = EventBus(store, clock)
     return Platform(
         settings=settings,
         store=store,
         clock=clock,
-        bus=EventBus(store, clock),
+        bus=bus,
         audit=AuditLog(store, clock),
         secrets=SecretStore(store, box, clock),
         tokens=TokenService(store, box, clock),
-        models=ModelRegistry(store, clock),
+        models=ModelRegistry(store, clock, bus),
         metrics=HxMetrics(),
         source=source,
         actuator=actuator,

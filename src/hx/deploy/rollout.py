@@ -21,10 +21,12 @@ import numpy as np
 
 from hx.actuate.base import ActionResult, Actuator
 from hx.deploy.analysis import analyse, version_signal
+from hx.deploy.decision import MODEL_NAME as STRATEGY_MODEL
 from hx.deploy.judge import JudgeConfig
 from hx.deploy.models import TERMINAL, Deployment, DeploymentRepo
 from hx.errors import ActuatorError, BadInput, HxError, TelemetryError, Unsupported
 from hx.events import EventType
+from hx.ml.registry import ModelWatch
 from hx.platform import Platform
 
 log = logging.getLogger(__name__)
@@ -55,10 +57,12 @@ class RolloutEngine:
         self.signal_step_s = signal_step_s
         self.timeout_s = platform.settings.ai_orchestrator.rollout_timeout_s
         self.history_s = platform.settings.ai_orchestrator.canary.history_hours * 3600.0
+        self.model = ModelWatch(platform.models, platform.bus, STRATEGY_MODEL, platform.model_handles)
 
     # ---- driving ---------------------------------------------------------------------------
 
     def step(self, now: datetime) -> None:
+        self.model.refresh()
         for d in self.repo.list(states=("running", "rolling_back"), limit=1000):
             self.advance(d, now)
 

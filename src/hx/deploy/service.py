@@ -17,7 +17,6 @@ from hx.deploy.rollout import RolloutEngine
 from hx.deploy.strategies import PlanInput, build_plan, check_capabilities, rollback_plan
 from hx.errors import BadInput, Conflict, Forbidden, NotFound, TelemetryError
 from hx.events import EventType
-from hx.ml.registry import load_or_fallback
 from hx.platform import Platform
 from hx.security.roles import Role
 from hx.security.tokens import Principal
@@ -93,8 +92,8 @@ class DeploymentService:
         if req.version == current:
             raise BadInput(f"{req.service} already runs {req.version}", field="version")
         risk = assess(self.platform.source, self.platform.bus, self.repo, req.service, req.change.model_dump(), now)  # type: ignore[arg-type]
-        handle = load_or_fallback(self.platform.models, decision_mod.MODEL_NAME)
-        self.platform.model_handles[decision_mod.MODEL_NAME] = handle
+        self.engine.model.refresh()
+        handle = self.engine.model.handle
         de = settings.ai_orchestrator.decision_engine
         dec = decision_mod.decide(risk, handle, de.confidence_threshold, de.fallback_strategy)
         strategy = req.strategy or dec.strategy
