@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hx.actuate.base import Actuator
 from hx.deploy import decision as decision_mod
-from hx.deploy.models import ACTIVE, Deployment, DeploymentRepo
+from hx.deploy.models import Deployment, DeploymentRepo
 from hx.deploy.risk import assess
 from hx.deploy.rollout import RolloutEngine
 from hx.deploy.strategies import PlanInput, build_plan, check_capabilities, rollback_plan
@@ -216,9 +216,7 @@ class DeploymentService:
 
     def _back(self, dep_id: int, principal: Principal, reason: str, allow_promoted: bool = False) -> Deployment:
         d = self.repo.get(dep_id)
-        allowed = (*ACTIVE, "promoted") if allow_promoted else ACTIVE
-        if d.state not in allowed or (d.phase == "rollback" and d.state == "rolling_back"):
-            raise Conflict(f"deployment {dep_id} is {d.state} ({d.phase}); nothing to {reason.split()[0]}")
+        self.engine.check_rollback(d, allow_promoted, reason.split()[0])
         now = self.platform.clock.now()
         # A person asking explicitly is the decision an unsafe change waits for: the flag does not block it.
         d = self.engine.start_rollback(replace(d, unsafe_rollback=False), now, reason)
