@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hx.clock import Clock, WallClock
+from hx.components import register_learners
 from hx.config import Settings
 from hx.events import EventBus
 from hx.ml.registry import ModelHandle, ModelRegistry
@@ -70,6 +71,7 @@ def build_platform(
     upgrade: bool = True,
 ) -> Platform:
     clock = clock or WallClock()
+    register_learners()  # the model families of every component, for the improvement cycle
     ensure_data_dir(settings.data_dir)
     store = Store.from_settings(settings.storage.database_url, settings.data_dir)
     if upgrade:

@@ -49,9 +49,11 @@ def config_validate(
     ctx: typer.Context, file: Path = typer.Argument(..., help="an ai-ml-config.yml file"), as_json: bool = JSON
 ) -> None:
     """Check a configuration file; exit 2 naming the file, key path and what was expected."""
+    from hx.components import register_learners
     from hx.improve import gates, kpis
-    from hx.improve.learners import LEARNERS
+    from hx.ml.learners import LEARNERS
 
+    register_learners()
     settings = validate_file(file)
     # what the server would refuse on start: a quality gate on a KPI nobody computes
     gates.check_metrics(settings.continuous_improvement.quality_gates, kpis.KPIS, LEARNERS.names(), file=str(file))

@@ -19,8 +19,8 @@ from hx.errors import ModelError
 from hx.events import EventType
 from hx.improve import gates as gates_mod
 from hx.improve import kpis as kpis_mod
-from hx.improve.learners import LEARNERS, Examples, Learner
 from hx.improve.shadow import accuracy, judge_live, judge_shadow
+from hx.ml.learners import LEARNERS, Examples, Learner
 from hx.ml.registry import ModelVersion, StageChange, fingerprint
 
 if TYPE_CHECKING:
