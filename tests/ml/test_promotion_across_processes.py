@@ -21,7 +21,7 @@ from hx.heal.classify import MODEL_NAME as CLASSIFIER
 from hx.heal.classify import IncidentForest
 from hx.heal.component import heal_engine
 from hx.heal.features import FEATURE_NAMES
-from hx.ml.registry import FORCED_ACTION, StageChange, promote_checked
+from hx.ml.registry import FORCED_ACTION, ModelHandle, StageChange, promote_checked
 from hx.platform import Platform, build_platform
 from tests.deploy.conftest import World, make_world
 
@@ -43,6 +43,10 @@ def _strategy() -> StrategyModel:
     return StrategyModel(n_estimators=5).fit(x, np.asarray(["canary"] * 10 + ["rolling"] * 10))
 
 
+def in_use(handle: ModelHandle) -> str:
+    return handle.in_use
+
+
 def _step(b: World) -> None:
     b.runtime.run_simulated(b.clock, b.clock.now() + timedelta(seconds=15), tick_s=15)
 
@@ -50,20 +54,20 @@ def _step(b: World) -> None:
 def test_a_promotion_in_one_process_is_used_by_the_other_within_one_step(two: tuple[Platform, World]) -> None:
     a, b = two
     heal, rollouts = heal_engine(b.platform), service(b.platform).engine
-    assert heal.handle.in_use == "rules" and rollouts.model.handle.in_use == "rules"
+    assert in_use(heal.handle) == "rules" and in_use(rollouts.model.handle) == "rules"
     clf = a.models.save(CLASSIFIER, _classifier(), metrics={}, data_fingerprint="t", training_data="history")
     strat = a.models.save(STRATEGY, _strategy(), metrics={}, data_fingerprint="t", training_data="history")
     for name, mv in ((CLASSIFIER, clf), (STRATEGY, strat)):
         a.models.set_stage(name, mv.version, "shadow", StageChange(actor="test"))
         promote_checked(a.models, name, mv.version, actor="test")
-    assert heal.handle.in_use == "rules"  # nothing crossed yet: B's bus never saw A's events
+    assert in_use(heal.handle) == "rules"  # nothing crossed yet: B's bus never saw A's events
     _step(b)
-    assert heal.handle.in_use == "model" and heal.handle.meta is not None
+    assert in_use(heal.handle) == "model" and heal.handle.meta is not None
     assert heal.handle.meta.version == clf.version
-    assert rollouts.model.handle.in_use == "model" and b.platform.model_handles[STRATEGY].in_use == "model"
+    assert in_use(rollouts.model.handle) == "model" and b.platform.model_handles[STRATEGY].in_use == "model"
     a.models.set_stage(CLASSIFIER, clf.version, "retired", StageChange(actor="test", reason="drift"))
     _step(b)
-    assert heal.handle.in_use == "rules" and b.platform.model_handles[CLASSIFIER].in_use == "rules"
+    assert in_use(heal.handle) == "rules" and b.platform.model_handles[CLASSIFIER].in_use == "rules"
 
 
 def test_every_stage_change_is_published_whoever_makes_it(two: tuple[Platform, World]) -> None:

@@ -29,7 +29,7 @@ class Forgetful:
 
     model_name = "test.forgetful"
     min_examples = 2
-    labels = ("a", "b")
+    labels: tuple[str, ...] = ("a", "b")
 
     def examples(self, platform: Platform) -> Examples:
         return Examples(np.zeros((0, 3)), [], [])
