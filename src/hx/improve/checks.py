@@ -4,8 +4,8 @@ A plugin author runs :func:`check_learner` on their own learner before registeri
 it over every registered learner.  Each check raises :class:`LearnerCheckFailed` naming the learner, the
 check and what was expected.  The checks run on a temporary, empty store and on synthetic features.
 
->>> from hx.improve.checks import check_learner            # doctest: +SKIP
->>> check_learner(MyLearner())                              # doctest: +SKIP
+>>> from hx.deploy.learner import StrategyLearner
+>>> check_learner(StrategyLearner())  # silent when the learner keeps the contract
 """
 
 from __future__ import annotations
