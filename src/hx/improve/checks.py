@@ -4,8 +4,10 @@ A plugin author runs :func:`check_learner` on their own learner before registeri
 it over every registered learner.  Each check raises :class:`LearnerCheckFailed` naming the learner, the
 check and what was expected.  The checks run on a temporary, empty store and on synthetic features.
 
->>> from hx.deploy.learner import StrategyLearner
->>> check_learner(StrategyLearner())  # silent when the learner keeps the contract
+>>> from hx.components import register_learners
+>>> from hx.ml.learners import LEARNERS
+>>> modules = register_learners()
+>>> check_learner(LEARNERS.get("deploy-strategy"))  # silent when the learner keeps the contract
 """
 
 from __future__ import annotations
