@@ -18,18 +18,6 @@ ABOVE = ("sim", "wiring", "lab", "demo")  # worlds and the layers that assemble 
 #: forecaster family (hx.forecast runs no engine of its own; it is a library the scaler and the detectors use).
 LIBRARY_USES: frozenset[tuple[str, str]] = frozenset({("scale", "forecast")})
 
-#: Engine -> engine imports that still exist and that other work of issue #14 removes ("doors": heal asks deploy for a
-#: rollback by event, the scaler and remediation check the rollout lease instead of reading deploy's table, each model
-#: family registers its own learner so hx.improve sees only the protocol).  The lead empties this after merging; a
-#: pair listed here that no longer exists fails the test, so the list can only shrink.
-PENDING_DOORS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("heal", "deploy"),  # heal/remediation.py: rollback through deploy's service, rollout check on its table
-        ("scale", "deploy"),  # scale/engine.py: reads deploy's table for a rollout in progress
-        ("improve", "deploy"),  # improve/learners.py, improve/kpis.py: deploy's features, records, rules
-        ("improve", "heal"),  # improve/learners.py, improve/kpis.py: heal's features, records, rules
-    }
-)
 
 
 def _modules() -> Iterator[tuple[str, Path]]:
@@ -87,10 +75,10 @@ def test_no_engine_imports_the_sim_the_wiring_the_lab_or_the_demo() -> None:
 
 def test_no_engine_imports_another_engine_beyond_the_listed_pairs() -> None:
     found = {pair: where for pair, where in crossings().items() if pair[1] in ENGINES}
-    unexpected = {pair: where for pair, where in found.items() if pair not in LIBRARY_USES | PENDING_DOORS}
+    unexpected = {pair: where for pair, where in found.items() if pair not in LIBRARY_USES}
     assert unexpected == {}, "\n".join(w for ws in unexpected.values() for w in ws)
 
 
-@pytest.mark.parametrize("pair", sorted(PENDING_DOORS | LIBRARY_USES))
+@pytest.mark.parametrize("pair", sorted(LIBRARY_USES))
 def test_every_listed_pair_still_exists(pair: tuple[str, str]) -> None:
     assert pair in crossings(), f"{pair[0]} no longer imports {pair[1]}: remove the pair from the list"

@@ -2,11 +2,14 @@
 
 ``hx serve`` runs them all in one process on 8080; ``hx serve --component NAME`` runs one on its
 own port.  Routers and engines are named by import path and loaded lazily, so a component's
-heavy dependencies are imported only where it runs.
+heavy dependencies are imported only where it runs.  A component's ``learners`` modules register its model
+families with the improvement cycle; :func:`register_learners` imports those of every component (the
+continuous-improvement process improves every component's models, wherever they run).
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 from hx.errors import UnknownName
@@ -19,6 +22,7 @@ class Component:
     summary: str
     routers: tuple[str, ...] = ()
     engines: tuple[str, ...] = ()
+    learners: tuple[str, ...] = ()
 
 
 COMPONENTS: tuple[Component, ...] = (
@@ -28,6 +32,7 @@ COMPONENTS: tuple[Component, ...] = (
         "deployments: risk, strategy decision, rollouts, approvals",
         routers=("hx.api.routers.deploy:router",),
         engines=("hx.deploy.component:engines",),
+        learners=("hx.deploy.learner",),
     ),
     Component(
         "anomaly-detector",
@@ -58,6 +63,7 @@ COMPONENTS: tuple[Component, ...] = (
         "alert intake, incidents, runbooks, remediation, escalation",
         routers=("hx.api.routers.heal:router",),
         engines=("hx.heal.component:engines",),
+        learners=("hx.heal.learner",),
     ),
     Component("multi-cloud", 8086, "catalog, placement, DR, terraform", routers=("hx.api.routers.cloud:router",)),
     Component(
@@ -70,6 +76,14 @@ COMPONENTS: tuple[Component, ...] = (
 )
 
 ALL_IN_ONE_PORT = 8080
+
+
+def register_learners() -> list[str]:
+    """Import every component's learner modules (each registers its learner once); return the module names."""
+    modules = [m for c in COMPONENTS for m in c.learners]
+    for module in modules:
+        importlib.import_module(module)
+    return modules
 
 
 def get_component(name: str) -> Component:

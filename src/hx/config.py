@@ -74,6 +74,9 @@ class AiOrchestrator(Section):
     automation_levels: AutomationLevels = Field(default_factory=AutomationLevels)
     canary: CanarySettings = Field(default_factory=CanarySettings)
     rollout_timeout_s: float = Field(3600.0, gt=0)
+    #: a rollout owns its service through a lease renewed every engine step; it expires this long after a crashed
+    #: owner's last renewal (the scaler and remediation leave an owned service's replicas alone)
+    ownership_lease_s: float = Field(120.0, gt=0)
 
 
 # ---- intelligent_monitoring ------------------------------------------------------------

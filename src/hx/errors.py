@@ -171,3 +171,10 @@ class ModelError(HxError):
     """A model could not be trained, saved or loaded."""
 
     title = "model error"
+
+
+class LearnerCheckFailed(HxError):
+    """A learner broke its contract (:mod:`hx.improve.checks`); the message names the learner, the check and
+    what was expected."""
+
+    title = "learner contract broken"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hx.clock import Clock, WallClock
+from hx.components import register_learners
 from hx.config import Settings
 from hx.events import EventBus
 from hx.ml.registry import ModelHandle, ModelRegistry
@@ -120,20 +121,22 @@ def build_platform(
     upgrade: bool = True,
 ) -> Platform:
     clock = clock or WallClock()
+    register_learners()  # the model families of every component, for the improvement cycle
     ensure_data_dir(settings.data_dir)
     store = Store.from_settings(settings.storage.database_url, settings.data_dir)
     if upgrade:
         store.upgrade()
     box = secret_box(settings)
+    bus = EventBus(store, clock)
     return Platform(
         settings=settings,
         store=store,
         clock=clock,
-        bus=EventBus(store, clock),
+        bus=bus,
         audit=AuditLog(store, clock),
         secrets=SecretStore(store, box, clock),
         tokens=TokenService(store, box, clock),
-        models=ModelRegistry(store, clock),
+        models=ModelRegistry(store, clock, bus),
         metrics=HxMetrics(),
         source=source,
         actuator=actuator,

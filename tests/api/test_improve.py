@@ -45,3 +45,23 @@ def test_labelling_an_incident(api: Api) -> None:
         assert tl[-1]["kind"] == "labelled" and tl[-1]["detail"]["class"] == "disk_full"
     with api.client("viewer") as c:
         assert c.post(f"/api/v1/incidents/{inc.id}/label", json={"class": "disk_full"}).status_code == 403
+
+
+def test_a_stage_change_over_the_api_is_published_and_a_promotion_past_shadow_must_be_forced(api: Api) -> None:
+    import numpy as np
+
+    from hx.heal.classify import MODEL_NAME, IncidentForest
+    from hx.heal.features import FEATURE_NAMES
+
+    x = np.random.default_rng(0).uniform(size=(20, len(FEATURE_NAMES)))
+    model = IncidentForest(n_estimators=5).fit(x, ["memory_leak"] * 10 + ["disk_full"] * 10)
+    mv = api.platform.models.save(MODEL_NAME, model, metrics={}, data_fingerprint="t", training_data="history")
+    url = f"/api/v1/models/{MODEL_NAME}/{mv.version}/stage"
+    with api.client("admin") as c:
+        refused = c.post(url, json={"stage": "promoted"})
+        assert refused.status_code == 409 and "shadow" in refused.text
+        assert c.post(url, json={"stage": "promoted", "force": True}).json()["stage"] == "promoted"
+        assert c.post(url, json={"stage": "retired"}).json()["stage"] == "retired"
+    types = [(e.type, e.data["forced"]) for e in api.platform.bus.read(types=["model.*"])]
+    assert types == [("model.promoted", True), ("model.retired", False)]
+    assert any(r.action == "model.promoted_forced" for r in api.platform.audit.records(limit=50))

@@ -8,8 +8,8 @@ import pytest
 
 from hx.cloud import providers
 from hx.cloud.catalog import Catalog
-from hx.cloud.planning import catalog_for
 from hx.cloud.plan import Assignment, Placement, PlacementPlan
+from hx.cloud.planning import catalog_for
 from hx.cloud.terraform import schema_errors, terraform_documents
 from hx.config import load_settings
 from hx.errors import UnknownName

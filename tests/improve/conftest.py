@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from hx.clock import SimClock
+from hx.components import register_learners
 from hx.config import load_settings
 from hx.deploy.records import Deployment, DeploymentRepo
 from hx.deploy.risk import FEATURES
@@ -17,6 +18,8 @@ from hx.heal.records import Incident, IncidentRepo
 from hx.platform import Platform, build_platform
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+register_learners()  # as the platform does: the learners of every component (tests here also use the registry alone)
 
 
 @pytest.fixture

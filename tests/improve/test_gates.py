@@ -6,7 +6,7 @@ from pydantic import ValidationError
 from hx.config import QualityGate, load_settings
 from hx.errors import ConfigError
 from hx.improve import gates, kpis
-from hx.improve.learners import LEARNERS
+from hx.ml.learners import LEARNERS
 
 
 def test_a_gate_passes_fails_or_has_no_data() -> None:

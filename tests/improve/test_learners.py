@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from hx.deploy.learner import StrategyLearner
+from hx.heal.learner import IncidentLearner
 from hx.heal.records import IncidentRepo
-from hx.improve.learners import LEARNERS, IncidentLearner, StrategyLearner
+from hx.ml.learners import LEARNERS
 from hx.platform import Platform
 from tests.improve.conftest import T0, add_history, add_incident, deployment
 

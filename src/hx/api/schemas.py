@@ -22,3 +22,5 @@ class SecretPut(Body):
 
 class StageChange(Body):
     stage: str = Field(pattern="^(candidate|shadow|promoted|retired)$")
+    #: promote a version that skipped the shadow stage (audited as a forced promotion)
+    force: bool = False

@@ -14,6 +14,7 @@ from hx.cli.session import JSON, ctx_of
 from hx.config import flatten, validate_file
 from hx.errors import BadInput, IntegrityError
 from hx.events import check_type_filter
+from hx.ml.registry import FORCED_ACTION, promote_checked
 from hx.security.roles import Role
 
 config_app = typer.Typer(help="Show and validate configuration.", no_args_is_help=True)
@@ -48,9 +49,11 @@ def config_validate(
     ctx: typer.Context, file: Path = typer.Argument(..., help="an ai-ml-config.yml file"), as_json: bool = JSON
 ) -> None:
     """Check a configuration file; exit 2 naming the file, key path and what was expected."""
+    from hx.components import register_learners
     from hx.improve import gates, kpis
-    from hx.improve.learners import LEARNERS
+    from hx.ml.learners import LEARNERS
 
+    register_learners()
     settings = validate_file(file)
     # what the server would refuse on start: a quality gate on a KPI nobody computes
     gates.check_metrics(settings.continuous_improvement.quality_gates, kpis.KPIS, LEARNERS.names(), file=str(file))
@@ -236,11 +239,17 @@ def model_list(ctx: typer.Context, name: str | None = typer.Argument(None), as_j
 
 @model_app.command("promote")
 def model_promote(
-    ctx: typer.Context, name: str = typer.Argument(...), version: int = typer.Argument(...), as_json: bool = JSON
+    ctx: typer.Context,
+    name: str = typer.Argument(...),
+    version: int = typer.Argument(...),
+    force: bool = typer.Option(False, "--force", help="promote a version that skipped the shadow stage (audited)"),
+    as_json: bool = JSON,
 ) -> None:
-    """Promote a model version (the previous promoted one is retired)."""
+    """Promote a model version (the previous promoted one is retired; engines everywhere pick it up).
+
+    Only a version in shadow is promoted unless ``--force`` (audited as a forced promotion)."""
     c = ctx_of(ctx, as_json)
     p = c.platform()
-    p.models.promote(name, version)
-    p.audit.append("cli", "model.promote", f"model:{name}:{version}", "ok")
-    c.emit({"name": name, "version": version, "stage": "promoted"})
+    action = promote_checked(p.models, name, version, actor="cli", force=force)
+    p.audit.append("cli", action, f"model:{name}:{version}", "ok")
+    c.emit({"name": name, "version": version, "stage": "promoted", "forced": action == FORCED_ACTION})

@@ -125,10 +125,15 @@ def train(
     ctx: typer.Context,
     scenarios: int = typer.Option(40, min=8, help="simulated scenarios when history is too short"),
     seed: int = typer.Option(0),
-    promote: bool = typer.Option(True, help="promote the new model version"),
+    force: bool = typer.Option(
+        False, "--force", help="promote the new version at once, skipping the shadow stage (audited as forced)"
+    ),
     as_json: bool = JSON,
 ) -> None:
-    """Retrain the strategy model from the store's deployment history (or the simulator's outcomes)."""
+    """Retrain the strategy model from the store's deployment history (or the simulator's outcomes).
+
+    The new version goes to shadow: the improvement cycle promotes it once it beats the one in use on live
+    outcomes.  ``--force`` promotes it at once."""
     from rich.progress import Progress
 
     from hx.lab.strategy_training import train_decision_model
@@ -141,7 +146,8 @@ def train(
             p,
             scenarios=scenarios,
             seed=seed,
-            promote=promote,
+            force=force,
+            actor="cli",
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     c.emit(meta.to_json(), f"trained {meta.name} v{meta.version} on {meta.training_data} data: {dict(meta.metrics)}")

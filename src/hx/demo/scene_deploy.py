@@ -47,8 +47,13 @@ def _train(ctx: DemoContext, scenarios: int = 10) -> dict[str, Any]:
 
     with Progress(console=ctx.console, transient=True) as bar:
         task = bar.add_task(f"training the strategy model on {scenarios} simulated rollout scenarios", total=scenarios)
-        meta = train_decision_model(
-            ctx.platform, scenarios=scenarios, seed=0, progress=lambda done, total: bar.update(task, completed=done)
+        meta = train_decision_model(  # the demo has no live outcomes to judge a shadow on: it forces (audited)
+            ctx.platform,
+            scenarios=scenarios,
+            seed=0,
+            force=True,
+            actor="demo",
+            progress=lambda done, total: bar.update(task, completed=done),
         )
     ctx.console.print(
         f"strategy model {meta.name} v{meta.version}: training_data={meta.training_data}, "

@@ -8,6 +8,12 @@ re-runs the interrupted step on restart and carries on.
 States: ``awaiting_approval`` -> ``running`` <-> ``paused`` -> ``promoted``; a failed analysis, a
 failed step or a timeout -> ``rolling_back`` -> ``rolled_back`` (or ``needs_person`` when the change
 is marked unsafe to roll back, e.g. a database migration); ``aborted``; ``failed``.
+
+An active rollout owns its service: it holds the service's ownership lease (``owner:<service>`` held by
+``deployment:<id>``) from its first step to its end, renewed on every engine step, so the scaler and
+remediation leave the service's replicas alone without reading this engine's tables; a crashed owner's lease
+expires after ``ai_orchestrator.ownership_lease_s`` and a resumed rollout retakes it.  Rollback requests from
+other engines arrive as events (:mod:`hx.deploy.requests`).
 """
 
 from __future__ import annotations
@@ -21,17 +27,26 @@ import numpy as np
 
 from hx.actuate.base import ActionResult, Actuator
 from hx.deploy.analysis import analyse, version_signal
+from hx.deploy.decision import MODEL_NAME as STRATEGY_MODEL
 from hx.deploy.judge import JudgeConfig
-from hx.deploy.records import Deployment, DeploymentRepo
-from hx.errors import ActuatorError, BadInput, HxError, TelemetryError, Unsupported
+from hx.deploy.records import ACTIVE, Deployment, DeploymentRepo
+from hx.deploy.requests import RollbackRequests
+from hx.errors import ActuatorError, BadInput, Conflict, HxError, TelemetryError, Unsupported
 from hx.events import EventType
+from hx.ml.registry import ModelWatch
 from hx.platform import Platform
+from hx.store.leases import ServiceOwnership
 
 log = logging.getLogger(__name__)
 
 MAX_INCONCLUSIVE = 2
 #: Without per-version readiness signals, a deploy is taken as ready after this long.
 ASSUME_READY_S = 120.0
+
+
+def owner_name(d: Deployment) -> str:
+    """The holder of a rollout's ownership lease."""
+    return f"deployment:{d.id}"
 
 
 class RolloutEngine:
@@ -55,15 +70,36 @@ class RolloutEngine:
         self.signal_step_s = signal_step_s
         self.timeout_s = platform.settings.ai_orchestrator.rollout_timeout_s
         self.history_s = platform.settings.ai_orchestrator.canary.history_hours * 3600.0
+        self.model = ModelWatch(platform.models, platform.bus, STRATEGY_MODEL, platform.model_handles)
+        self.ownership = ServiceOwnership(platform.store, platform.clock)
+        self.lease_s = platform.settings.ai_orchestrator.ownership_lease_s
+        self.requests = RollbackRequests(self)
 
     # ---- driving ---------------------------------------------------------------------------
 
     def step(self, now: datetime) -> None:
-        for d in self.repo.list(states=("running", "rolling_back"), limit=1000):
-            self.advance(d, now)
+        self.model.refresh()
+        self.requests.consume(now)
+        for d in self.repo.list(states=ACTIVE, limit=1000):
+            if d.state in ("running", "rolling_back"):
+                self.advance(d, now)
+            else:
+                self.own(d)  # paused or waiting for a person: still the service's owner
+
+    # ---- ownership ---------------------------------------------------------------------------
+
+    def own(self, d: Deployment) -> None:
+        """Take or renew the service's ownership lease for this rollout."""
+        if not self.ownership.take(d.service, owner_name(d), self.lease_s):
+            log.warning("deployment %s: %s is owned by %s", d.id, d.service, self.ownership.owner(d.service))
+
+    def _disown(self, d: Deployment) -> None:
+        self.ownership.release(d.service, owner_name(d))
 
     def advance(self, d: Deployment, now: datetime) -> Deployment:
         """Run steps of one deployment until it has to wait (analysis window, approval) or ends."""
+        if d.state in ACTIVE:
+            self.own(d)
         for _ in range(64):  # steps that complete at once (deploy, traffic) chain within one tick
             if d.state not in ("running", "rolling_back"):
                 return d
@@ -87,6 +123,7 @@ class RolloutEngine:
         if d.phase == "rollback" and d.reason.startswith("aborted"):
             final = "aborted"
         d = self.repo.save(replace(d, state=final, finished_at=now), now, ("finished", {"state": final}))
+        self._disown(d)
         etype = {
             "promoted": EventType.DEPLOYMENT_PROMOTED,
             "rolled_back": EventType.DEPLOYMENT_ROLLED_BACK,
@@ -183,6 +220,7 @@ class RolloutEngine:
                 ("failed", {"error": why}),
             )
             self._publish(EventType.DEPLOYMENT_FAILED, d, {"error": why, "needs": "a person: the rollback failed"})
+            self._disown(d)
             return d
         return self.start_rollback(d, now, f"step {step['kind']} failed: {why}")
 
@@ -234,6 +272,22 @@ class RolloutEngine:
         return d
 
     # ---- transitions used by the engine and the API ------------------------------------------
+
+    def check_rollback(self, d: Deployment, allow_promoted: bool, what: str) -> None:
+        """Conflict unless ``d`` can be rolled back now (active, or promoted when ``allow_promoted``)."""
+        allowed = (*ACTIVE, "promoted") if allow_promoted else ACTIVE
+        if d.state not in allowed or (d.phase == "rollback" and d.state == "rolling_back"):
+            raise Conflict(f"deployment {d.id} is {d.state} ({d.phase}); nothing to {what}")
+
+    def rollback_on_request(self, d: Deployment, actor: str, reason: str, now: datetime, request: int) -> Deployment:
+        """Another engine asked (by event ``request``): roll back as the audited system principal ``actor``.
+        As for a person's rollback, an unsafe-marked change is rolled back too."""
+        self.check_rollback(d, True, "rollback")
+        detail = {"deployment": d.id, "request": request, "reason": reason}
+        self.platform.audit.append(actor, "deploy.rollback", d.service, "ok", detail)
+        why = f"rollback requested by {actor}" + (f": {reason}" if reason else "")
+        d = self.start_rollback(replace(d, unsafe_rollback=False), now, why)
+        return self.advance(d, now)
 
     def start_rollback(self, d: Deployment, now: datetime, reason: str) -> Deployment:
         if d.unsafe_rollback:

@@ -11,13 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hx.actuate.base import Actuator
 from hx.deploy import decision as decision_mod
-from hx.deploy.records import ACTIVE, Deployment, DeploymentRepo
+from hx.deploy.records import Deployment, DeploymentRepo
 from hx.deploy.risk import assess
 from hx.deploy.rollout import RolloutEngine
 from hx.deploy.strategies import PlanInput, build_plan, check_capabilities, rollback_plan
 from hx.errors import BadInput, Conflict, Forbidden, NotFound, TelemetryError
 from hx.events import EventType
-from hx.ml.registry import load_or_fallback
 from hx.platform import Platform
 from hx.security.roles import Role
 from hx.security.tokens import Principal
@@ -93,8 +92,8 @@ class DeploymentService:
         if req.version == current:
             raise BadInput(f"{req.service} already runs {req.version}", field="version")
         risk = assess(self.platform.source, self.platform.bus, self.repo, req.service, req.change.model_dump(), now)  # type: ignore[arg-type]
-        handle = load_or_fallback(self.platform.models, decision_mod.MODEL_NAME)
-        self.platform.model_handles[decision_mod.MODEL_NAME] = handle
+        self.engine.model.refresh()
+        handle = self.engine.model.handle
         de = settings.ai_orchestrator.decision_engine
         dec = decision_mod.decide(risk, handle, de.confidence_threshold, de.fallback_strategy)
         strategy = req.strategy or dec.strategy
@@ -217,9 +216,7 @@ class DeploymentService:
 
     def _back(self, dep_id: int, principal: Principal, reason: str, allow_promoted: bool = False) -> Deployment:
         d = self.repo.get(dep_id)
-        allowed = (*ACTIVE, "promoted") if allow_promoted else ACTIVE
-        if d.state not in allowed or (d.phase == "rollback" and d.state == "rolling_back"):
-            raise Conflict(f"deployment {dep_id} is {d.state} ({d.phase}); nothing to {reason.split()[0]}")
+        self.engine.check_rollback(d, allow_promoted, reason.split()[0])
         now = self.platform.clock.now()
         # A person asking explicitly is the decision an unsafe change waits for: the flag does not block it.
         d = self.engine.start_rollback(replace(d, unsafe_rollback=False), now, reason)

@@ -39,7 +39,7 @@ from hx.heal.records import (
 )
 from hx.heal.remediation import RemediationEngine
 from hx.heal.runbooks import Runbook, load_runbooks, select_runbook
-from hx.ml.registry import load_or_fallback
+from hx.ml.registry import MODEL_STAGE_EVENTS, ModelHandle, ModelWatch
 from hx.platform import Platform
 from hx.store.state import EngineStateStore
 
@@ -68,13 +68,16 @@ class HealEngine:
         self.state = EngineStateStore(platform.store, self.name)
         self.remediation = RemediationEngine(platform, platform.actuator, self._execution_finished,
                                              signal_step_s=signal_step_s)  # fmt: skip
-        self.handle = load_or_fallback(platform.models, MODEL_NAME)
-        platform.model_handles[MODEL_NAME] = self.handle
-        platform.bus.subscribe(self._on_model_change, types=["model.promoted"], name="self-healing.models")
+        self.model = ModelWatch(platform.models, platform.bus, MODEL_NAME, platform.model_handles)
+        platform.bus.subscribe(self._on_model_change, types=MODEL_STAGE_EVENTS, name="self-healing.models")
+
+    @property
+    def handle(self) -> ModelHandle:
+        """The classifier in use (the promoted model, or the rules)."""
+        return self.model.handle
 
     def _on_model_change(self, event: Event) -> None:
-        if event.data.get("model") == MODEL_NAME:
-            self.reload_model()
+        self.model.refresh()  # in-process: at once; other processes' changes are read by cursor in step()
 
     def label(self, incident_id: int, incident_class: str, actor: str) -> Incident:
         """A person says what the incident really was: the label the classifier learns from."""
@@ -89,14 +92,14 @@ class HealEngine:
         return inc
 
     def reload_model(self) -> None:
-        self.handle = load_or_fallback(self.platform.models, MODEL_NAME)
-        self.platform.model_handles[MODEL_NAME] = self.handle
+        self.model.reload()
 
     # ---- the loop -------------------------------------------------------------------------------
 
     def step(self, now: datetime) -> None:
         if not self.platform.settings.self_healing.enabled:
             return
+        self.model.refresh()
         self.catch_up_anomalies()
         for iid in self.manager.process_pending(now):
             self._after_alerts(iid, now)

@@ -20,15 +20,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+from sqlalchemy import select
 
 from hx.actuate.base import ActionResult, Actuator
 from hx.errors import Conflict, HxError, NotFound, TelemetryError, Unsupported
-from hx.events import EventType
+from hx.events import Event, EventType
 from hx.heal import guardrails
 from hx.heal.records import EXEC_ACTIVE, Execution, ExecutionRepo, Incident, IncidentRepo
 from hx.heal.runbooks import Runbook
 from hx.platform import Platform
+from hx.store.leases import ServiceOwnership
 from hx.store.state import EngineStateStore
+from hx.store.tables import events
 from hx.telemetry.base import instances_of
 
 log = logging.getLogger(__name__)
@@ -201,7 +204,7 @@ class RemediationEngine:
                     raise StepFailed(verdict.reason)
             res = self._call(ex, lambda: act.scale(svc, want, timeout=timeout), "scale", step, now)
         elif kind == "rollback":
-            res = self._call(ex, lambda: self._rollback(svc, timeout), "rollback", step, now)
+            return self._rollback(ex, step, now)
         elif kind == "drain_node":
             node = str(step.get("params", {}).get("node") or self._incident_label(ex, "node"))
             res = self._call(
@@ -260,18 +263,59 @@ class RemediationEngine:
             return (now - since).total_seconds() >= ASSUME_READY_S
         return (now - since).total_seconds() >= self.signal_step_s and ready >= total
 
-    def _rollback(self, svc: str, timeout: float) -> ActionResult:
-        """Through the deployment service when hx deployed the service, else the actuator's rollback action."""
-        from hx.deploy.records import DeploymentRepo
+    def _rollback(self, ex: Execution, step: dict[str, Any], now: datetime) -> Execution | None:
+        """A service a rollout owns, or whose last rollout was promoted, is rolled back by the deployment engine,
+        asked by a ``deployment.rollback_requested`` event (the step then waits for its outcome); any other
+        service through the actuator's ``rollback`` action."""
+        progress = dict(step.get("_progress") or {})
+        if "request" in progress:
+            return self._rollback_outcome(ex, step, progress, now)
+        dep_id = rollout_to_roll_back(self.platform, ex.target)
+        if dep_id is None:
+            act, timeout = self._require_actuator(), float(self.platform.settings.actuator.timeout_s)
+            res = self._call(ex, lambda: act.run("rollback", {"service": ex.target}, timeout=timeout), "rollback",
+                             step, now)  # fmt: skip
+            return None if res is None else self._done(ex, now, {"detail": res.detail, "dry_run": ex.dry_run})
+        sent: dict[str, int] = {}
+        res = self._call(ex, lambda: self._request_rollback(ex, dep_id, now, sent), "rollback", step, now)
+        if res is None:
+            return None
+        if ex.dry_run or "request" not in sent:
+            return self._done(ex, now, {"detail": res.detail, "dry_run": ex.dry_run})
+        steps = [*ex.steps]
+        steps[ex.step_index] = {**step, "_progress": {"request": sent["request"], "deployment": dep_id}}
+        return self.repo.save(replace(ex, steps=steps, step_attempts=0), now)
 
-        act = self._require_actuator()
-        last = DeploymentRepo(self.platform.store).list(service=svc, limit=1)
-        if last and last[0].state == "promoted" and "deploy.service" in self.platform.services:
-            from hx.deploy.component import service
+    def _request_rollback(self, ex: Execution, dep_id: int, now: datetime, sent: dict[str, int]) -> ActionResult:
+        reason = f"incident {ex.incident_id}: runbook {ex.runbook}"
+        data = {"service": ex.target, "deployment": dep_id, "incident": ex.incident_id, "execution": ex.id,
+                "reason": reason}  # fmt: skip
+        event = self.platform.bus.publish(EventType.DEPLOYMENT_ROLLBACK_REQUESTED, data, source="self-healing",
+                                          subject=ex.target)  # fmt: skip
+        sent["request"] = event.id
+        self.incidents.note(ex.incident_id, now, "rollback_requested", {**data, "request": event.id})
+        detail = f"rollback of deployment {dep_id} requested (event {event.id})"
+        return ActionResult("rollback", ex.target, True, detail)
 
-            d = service(self.platform).rollback(last[0].id, _HealPrincipal())  # type: ignore[arg-type]
-            return ActionResult("rollback", svc, True, f"deployment {d.id} rolling back to {d.from_version}")
-        return act.run("rollback", {"service": svc}, timeout=timeout)
+    def _rollback_outcome(self, ex: Execution, step: dict[str, Any], progress: dict[str, Any],
+                          now: datetime) -> Execution | None:  # fmt: skip
+        """Done when the deployment engine reports the rollout rolled back; failed when it refuses, fails or hands
+        the change to a person; failed too when no answer comes within the step's timeout."""
+        request, dep_id = int(progress["request"]), int(progress["deployment"])
+        for e in self.platform.bus.read(after=request, types=ROLLBACK_OUTCOMES, subject=ex.target, limit=1000):
+            outcome = _rollback_outcome(e, request, dep_id)
+            if outcome is None:
+                continue
+            detail = {"execution": ex.id, "deployment": dep_id, "request": request, "event": e.id, "outcome": e.type,
+                      "reason": e.data.get("reason") or e.data.get("error")}  # fmt: skip
+            self.incidents.note(ex.incident_id, now, "rollback_outcome", detail)
+            if not outcome:
+                raise StepFailed(f"deployment {dep_id} was not rolled back ({e.type}): {detail['reason']}")
+            return self._done(ex, now, {"detail": f"deployment {dep_id} rolled back", "event": e.id})
+        started = ex.step_started_at or now
+        if (now - started).total_seconds() >= float(step.get("timeout_s") or self.cfg.verify_timeout_s):
+            raise StepFailed(f"no rollback outcome for deployment {dep_id} from the deployment engine in time")
+        return None
 
     def _webhook(self, ex: Execution, step: dict[str, Any], timeout: float) -> ActionResult:
         import httpx
@@ -431,7 +475,43 @@ class RemediationEngine:
         self.platform.bus.publish(etype, payload, source="self-healing", subject=ex.target)
 
 
-class _HealPrincipal:
-    """The identity the engine uses when it asks the deployment service for a rollback."""
+ROLLBACK_OUTCOMES = (
+    EventType.DEPLOYMENT_ROLLED_BACK.value,
+    EventType.DEPLOYMENT_FAILED.value,
+    EventType.DEPLOYMENT_PAUSED.value,
+    EventType.DEPLOYMENT_ROLLBACK_REFUSED.value,
+)
 
-    actor = "hx:self-healing"
+
+def _rollback_outcome(e: Event, request: int, dep_id: int) -> bool | None:
+    """True: rolled back; False: refused, failed or left to a person; None: not (yet) an outcome of this request."""
+    if e.type == EventType.DEPLOYMENT_ROLLBACK_REFUSED:
+        return False if e.data.get("request") == request else None
+    if e.data.get("deployment") != dep_id:
+        return None
+    if e.type == EventType.DEPLOYMENT_ROLLED_BACK:
+        return True if e.data.get("state") == "rolled_back" else None
+    if e.type == EventType.DEPLOYMENT_PAUSED:
+        return False if e.data.get("state") == "needs_person" else None
+    return False
+
+
+def rollout_to_roll_back(platform: Platform, service: str) -> int | None:
+    """The deployment the deployment engine should roll back: the rollout owning the service (its ownership
+    lease), else the service's last rollout when its latest event says it was promoted; None when hx did not
+    deploy the service (the actuator's own rollback applies)."""
+    owner = ServiceOwnership(platform.store, platform.clock).owner(service)
+    if owner is not None and owner.startswith("deployment:"):
+        return int(owner.split(":", 1)[1])
+    skip = (EventType.DEPLOYMENT_ROLLBACK_REQUESTED.value, EventType.DEPLOYMENT_ROLLBACK_REFUSED.value)
+    q = (
+        select(events.c.data)
+        .where(events.c.subject == service, events.c.type.startswith("deployment."), events.c.type.not_in(skip))
+        .order_by(events.c.id.desc())
+        .limit(1)
+    )
+    with platform.store.begin() as conn:
+        row = conn.execute(q).first()
+    if row is None or row.data.get("state") != "promoted" or row.data.get("deployment") is None:
+        return None
+    return int(row.data["deployment"])

@@ -4,8 +4,8 @@ outcomes that arrived after it was trained (promote or retire it), and train a n
 is new labelled history and the retraining interval has passed.
 
 Every step is recorded: an ``improvement.cycle`` event with the whole report, an
-``improvement.quality_gate`` event per failing gate, ``model.trained`` / ``model.promoted`` events and an
-audit record for every change of a model's stage.
+``improvement.quality_gate`` event per failing gate, ``model.trained`` events, the registry's
+``model.promoted`` / ``model.retired`` events and an audit record for every change of a model's stage.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from hx.errors import ModelError
 from hx.events import EventType
 from hx.improve import gates as gates_mod
 from hx.improve import kpis as kpis_mod
-from hx.improve.learners import LEARNERS, Examples, Learner
 from hx.improve.shadow import accuracy, judge_live, judge_shadow
-from hx.ml.registry import ModelVersion, fingerprint
+from hx.ml.learners import LEARNERS, Examples, Learner
+from hx.ml.registry import ModelVersion, StageChange, fingerprint
 
 if TYPE_CHECKING:
     from hx.platform import Platform
@@ -192,11 +192,9 @@ class ImprovementCycle:
             return None
 
     def _set_stage(self, name: str, version: int, stage: str, why: str) -> None:
-        self.platform.models.set_stage(name, version, stage)
+        """The registry publishes ``model.promoted`` / ``model.retired``; the cycle audits its reason."""
+        self.platform.models.set_stage(name, version, stage, StageChange(actor=ACTOR, reason=why))
         self.platform.audit.append(ACTOR, f"model.{stage}", f"{name} v{version}", "ok", {"reason": why})
-        if stage in ("promoted", "retired"):
-            self.platform.bus.publish(EventType.MODEL_PROMOTED, {"model": name, "version": version, "stage": stage,
-                                      "reason": why}, source=SOURCE, subject=name)  # fmt: skip
 
 
 class ImprovementEngine:

@@ -1,8 +1,9 @@
 """Key performance indicators of the platform, computed from what it recorded.
 
-Each KPI is a pure function of plain records (deployments, incidents, anomaly counts) over a window, so
+Each KPI is a pure function of plain records (rollouts, incidents, anomaly counts) over a window, so
 gates, reports and tests share one definition.  ``None`` means "no data in the window", which a gate
-reports as ``no_data`` rather than pass or fail.
+reports as ``no_data`` rather than pass or fail.  The records are read from the store's tables
+(:mod:`hx.store.tables`) and events, not through the engines' repositories: this package imports no engine.
 
 >>> from datetime import UTC, datetime
 >>> t = datetime(2026, 1, 1, tzinfo=UTC)
@@ -23,27 +24,63 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import func, select
 
-from hx.deploy.records import TERMINAL, Deployment, DeploymentRepo
-from hx.heal.records import Incident, IncidentRepo
+from hx.store.tables import deployments, events, heal_incidents
 
 if TYPE_CHECKING:
     from hx.platform import Platform
 
+#: a rollout's terminal states, and those that count as a failed change (the ai-orchestrator's vocabulary)
+TERMINAL = ("promoted", "rolled_back", "aborted", "failed")
 FAILED_STATES = ("rolled_back", "failed")
+#: an incident's open states, and the resolution self-healing writes when a verified runbook fixed it
+OPEN_STATES = ("open", "acknowledged")
+FIXED_BY_RUNBOOK = "fixed by runbook"
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """What the KPIs need of a deployment record."""
+
+    state: str
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IncidentRecord:
+    """What the KPIs need of an incident record."""
+
+    id: int
+    kind: str
+    status: str
+    opened_at: datetime
+    resolved_at: datetime | None
+    resolution: str
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATES
+
+    @property
+    def healed_by_runbook(self) -> bool:
+        return self.resolved_at is not None and self.resolution.startswith(FIXED_BY_RUNBOOK)
+
+    def mttr_s(self) -> float | None:
+        return (self.resolved_at - self.opened_at).total_seconds() if self.resolved_at is not None else None
 
 
 @dataclass(frozen=True)
 class KpiInputs:
     """What the KPIs are computed from: the records of one window."""
 
-    deployments: Sequence[Deployment]
-    incidents: Sequence[Incident]
+    deployments: Sequence[Rollout]
+    incidents: Sequence[IncidentRecord]
     anomalies: int
     window_s: float
     escalated: frozenset[int] = frozenset()
 
 
-def _finished(kp: KpiInputs) -> list[Deployment]:
+def _finished(kp: KpiInputs) -> list[Rollout]:
     return [d for d in kp.deployments if d.state in TERMINAL]
 
 
@@ -112,13 +149,25 @@ def compute(kp: KpiInputs) -> dict[str, float | None]:
     return {name: fn(kp) for name, (_, fn) in KPIS.items()}
 
 
+def _rollouts(since: datetime, now: datetime) -> Any:
+    d = deployments.c
+    cols = (d.state, d.created_at, d.finished_at)
+    return select(*cols).where(d.created_at >= since, d.created_at <= now).order_by(d.id.desc()).limit(100_000)
+
+
+def _incidents(since: datetime, now: datetime) -> Any:
+    i = heal_incidents.c
+    cols = (i.id, i.kind, i.status, i.opened_at, i.resolved_at, i.resolution)
+    return select(*cols).where(i.opened_at >= since, i.opened_at <= now).order_by(i.id.desc()).limit(100_000)
+
+
 def gather(platform: Platform, now: datetime, window_s: float) -> KpiInputs:
     """Read the window's records from the store."""
-    from hx.store.tables import events
-
     since = now - timedelta(seconds=window_s)
-    deps = [d for d in DeploymentRepo(platform.store).list(limit=100_000, since=since) if d.created_at <= now]
-    incs = [i for i in IncidentRepo(platform.store).list(limit=100_000, since=since) if i.opened_at <= now]
+    with platform.store.begin() as conn:
+        deps = [Rollout(r.state, r.created_at, r.finished_at) for r in conn.execute(_rollouts(since, now))]
+        incs = [IncidentRecord(int(r.id), r.kind, r.status, r.opened_at, r.resolved_at, r.resolution)
+                for r in conn.execute(_incidents(since, now))]  # fmt: skip
     in_window = (events.c.ts >= since, events.c.ts <= now)
     count = select(func.count()).where(events.c.type == "anomaly.detected", *in_window)
     escalations = select(events.c.data).where(events.c.type == "incident.escalated", *in_window)

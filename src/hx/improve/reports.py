@@ -33,7 +33,7 @@ def gates_now(platform: Platform) -> dict[str, Any]:
     """Every quality gate against the KPIs now, without acting on models: model gates use the latest cycle's
     live accuracy.  A gate on a KPI nobody computes is a :class:`~hx.errors.ConfigError`."""
     from hx.improve import gates, kpis
-    from hx.improve.learners import LEARNERS
+    from hx.ml.learners import LEARNERS
 
     cfg = platform.settings.continuous_improvement
     gates.check_metrics(cfg.quality_gates, kpis.KPIS, LEARNERS.names())

@@ -11,7 +11,7 @@ from hx.events import EventType
 from hx.heal.classify import MODEL_NAME, IncidentForest
 from hx.heal.features import vector
 from hx.lab.heal_scenarios import training_set
-from hx.ml.registry import ModelVersion, fingerprint
+from hx.ml.registry import ModelVersion, fingerprint, register_trained
 from hx.platform import Platform
 
 
@@ -35,13 +35,15 @@ def fit_forest(examples: list[dict[str, Any]], seed: int = 0) -> tuple[IncidentF
     return final, metrics
 
 
-def train(platform: Platform, n_per_kind: int = 12, seed: int = 100, promote: bool = True) -> ModelVersion:
-    """Generate the simulated training set, fit the forest, save it (promoted) in the registry."""
+def train(platform: Platform, n_per_kind: int = 12, seed: int = 100, force: bool = False,
+          actor: str = "hx:self-healing") -> ModelVersion:  # fmt: skip
+    """Generate the simulated training set, fit the forest, save it in the registry in shadow (or, when
+    ``force``, promoted at once: audited as a forced promotion)."""
     examples = training_set(n_per_kind, seed)
     model, metrics = fit_forest(examples, seed)
     fp = fingerprint(np.stack([vector(e["features"]) for e in examples]), [e["label"] for e in examples])
-    mv = platform.models.save(MODEL_NAME, model, metrics=metrics, data_fingerprint=fp, training_data="simulated",
-                              promote=promote)  # fmt: skip
+    mv = register_trained(platform.models, platform.audit, MODEL_NAME, model, metrics=metrics, data_fingerprint=fp,
+                          training_data="simulated", actor=actor, force=force)  # fmt: skip
     platform.bus.publish(EventType.MODEL_TRAINED, {"model": MODEL_NAME, "version": mv.version, **metrics},
                          source="self-healing", subject=MODEL_NAME)  # fmt: skip
     return mv

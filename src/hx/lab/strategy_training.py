@@ -29,7 +29,7 @@ from hx.deploy.records import TERMINAL, Deployment, DeploymentRepo
 from hx.deploy.risk import FEATURES
 from hx.errors import ModelError
 from hx.events import EventType
-from hx.ml.registry import ModelVersion, TrainingData, fingerprint
+from hx.ml.registry import ModelVersion, TrainingData, fingerprint, register_trained
 from hx.platform import Platform, build_platform
 
 Progress = Callable[[int, int], None]
@@ -187,9 +187,15 @@ def simulated_dataset(scenarios: int, seed: int = 0, progress: Progress | None =
 
 
 def train_decision_model(
-    platform: Platform, scenarios: int = 40, seed: int = 0, promote: bool = True, progress: Progress | None = None
+    platform: Platform,
+    scenarios: int = 40,
+    seed: int = 0,
+    force: bool = False,
+    progress: Progress | None = None,
+    actor: str = "hx:ai-orchestrator",
 ) -> ModelVersion:
-    """Train on history when there is enough of it, else on simulated outcomes; save (and promote) the model."""
+    """Train on history when there is enough of it, else on simulated outcomes; save the model in shadow (or,
+    when ``force``, promote it at once: audited as a forced promotion)."""
     x, y = history_dataset(platform)
     source: TrainingData = "history"
     if len(x) < MIN_HISTORY or len(set(y.tolist())) < 2:
@@ -201,13 +207,16 @@ def train_decision_model(
     acc = _cv_accuracy(x, y, seed)
     counts = {str(k): int(v) for k, v in zip(*np.unique(y, return_counts=True), strict=True)}
     metrics = {"cv_accuracy": acc, "examples": len(y), "labels": counts}
-    meta = platform.models.save(
+    meta = register_trained(
+        platform.models,
+        platform.audit,
         MODEL_NAME,
         model,
         metrics=metrics,
         data_fingerprint=fingerprint(x, y.astype(str)),
         training_data=source,
-        promote=promote,
+        actor=actor,
+        force=force,
     )
     platform.bus.publish(EventType.MODEL_TRAINED, meta.to_json(), source="ai-orchestrator", subject=MODEL_NAME)
     return meta

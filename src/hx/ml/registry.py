@@ -4,6 +4,11 @@ Models follow one persistence contract (``get_config()``, ``get_state()``, ``set
 ``clone()``); the registry stores the class path, the config as JSON and the state pickled.
 Engines load the latest *promoted* version and fall back to rules when there is none or it
 fails to load -- ``ModelHandle.in_use`` says which, and ``/health`` shows it.
+
+Every change of stage, whoever makes it (API, CLI, the improvement cycle), is published by the registry
+itself as ``model.promoted`` (the version became the promoted one) or ``model.retired`` (a version left
+the promoted stage or was retired).  A :class:`ModelWatch` reads those events by cursor, so an engine in
+another process uses a newly promoted version on its next step.
 """
 
 from __future__ import annotations
@@ -14,17 +19,22 @@ import json
 import logging
 import pickle
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 from sqlalchemy import func, insert, select, update
 
 from hx.clock import Clock, WallClock
-from hx.errors import BadInput, ModelError, NotFound
+from hx.errors import BadInput, Conflict, ModelError, NotFound
+from hx.events import EventType
 from hx.store import Store
 from hx.store.tables import models as models_table
+
+if TYPE_CHECKING:
+    from hx.events import EventBus
+    from hx.security.audit import AuditLog
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +118,25 @@ def _version(row: Any) -> ModelVersion:
     )
 
 
-class ModelRegistry:
-    STAGES = ("candidate", "shadow", "promoted", "retired")
+@dataclass(frozen=True)
+class StageChange:
+    """Who changed a model's stage, why, and whether they forced a promotion past the shadow stage."""
 
-    def __init__(self, store: Store, clock: Clock | None = None) -> None:
+    actor: str = "system"
+    reason: str = ""
+    forced: bool = False
+
+
+class ModelRegistry:
+    """Model versions in the store; publishes ``model.promoted`` / ``model.retired`` on every change of stage."""
+
+    STAGES = ("candidate", "shadow", "promoted", "retired")
+    SOURCE = "model-registry"
+
+    def __init__(self, store: Store, clock: Clock | None = None, bus: EventBus | None = None) -> None:
         self.store = store
         self.clock = clock or WallClock()
+        self.bus = bus
 
     def save(
         self,
@@ -151,26 +174,55 @@ class ModelRegistry:
             self.promote(name, version)
         return self.get(name, version)
 
-    def set_stage(self, name: str, version: int, stage: str) -> None:
+    def set_stage(self, name: str, version: int, stage: str, change: StageChange | None = None) -> None:
+        """Move a version to ``stage`` (promoting retires the promoted one) and publish what changed."""
         if stage not in self.STAGES:
             raise BadInput(f"unknown stage {stage!r}; valid: {', '.join(self.STAGES)}", field="stage")
+        change = change or StageChange()
         with self.store.begin() as conn:
+            before = conn.execute(
+                select(models_table.c.stage).where(models_table.c.name == name, models_table.c.version == version)
+            ).first()
+            if before is None:
+                raise NotFound(f"no model {name!r} version {version}")
+            displaced: list[int] = []
             if stage == "promoted":
+                displaced = [int(v) for v in conn.execute(
+                    select(models_table.c.version).where(models_table.c.name == name,
+                                                         models_table.c.stage == "promoted",
+                                                         models_table.c.version != version)
+                ).scalars()]  # fmt: skip
                 conn.execute(
                     update(models_table)
                     .where(models_table.c.name == name, models_table.c.stage == "promoted")
                     .values(stage="retired")
                 )
-            res = conn.execute(
+            conn.execute(
                 update(models_table)
                 .where(models_table.c.name == name, models_table.c.version == version)
                 .values(stage=stage)
             )
-        if res.rowcount == 0:
-            raise NotFound(f"no model {name!r} version {version}")
+        for old in displaced:
+            self._publish(name, old, "retired", "promoted", replace(change, reason=f"replaced by v{version}"))
+        self._publish(name, version, stage, str(before.stage), change)
 
-    def promote(self, name: str, version: int) -> None:
-        self.set_stage(name, version, "promoted")
+    def _publish(self, name: str, version: int, stage: str, previous: str, change: StageChange) -> None:
+        """``model.promoted`` when a version becomes the promoted one; ``model.retired`` when one is retired or
+        leaves the promoted stage (what engines using the model must know); other moves publish nothing."""
+        if self.bus is None or stage == previous:
+            return
+        if stage == "promoted":
+            etype = EventType.MODEL_PROMOTED
+        elif stage == "retired" or previous == "promoted":
+            etype = EventType.MODEL_RETIRED
+        else:
+            return
+        data = {"model": name, "version": version, "stage": stage, "previous_stage": previous,
+                "actor": change.actor, "reason": change.reason, "forced": change.forced}  # fmt: skip
+        self.bus.publish(etype, data, source=self.SOURCE, subject=name)
+
+    def promote(self, name: str, version: int, change: StageChange | None = None) -> None:
+        self.set_stage(name, version, "promoted", change)
 
     def get(self, name: str, version: int) -> ModelVersion:
         with self.store.begin() as conn:
@@ -216,6 +268,50 @@ class ModelRegistry:
         return model, meta
 
 
+FORCED_ACTION = "model.promoted_forced"
+
+
+def register_trained(
+    registry: ModelRegistry,
+    audit: AuditLog,
+    name: str,
+    model: Persistable,
+    *,
+    metrics: Mapping[str, Any],
+    data_fingerprint: str,
+    training_data: TrainingData,
+    actor: str,
+    force: bool = False,
+) -> ModelVersion:
+    """Save a newly trained model in *shadow* (the improvement cycle judges it on live outcomes before it is
+    promoted), or promote it at once when the user forces it -- audited as ``model.promoted_forced``."""
+    mv = registry.save(name, model, metrics=metrics, data_fingerprint=data_fingerprint, training_data=training_data)
+    target = f"{name} v{mv.version}"
+    if force:
+        why = f"forced by {actor}: promoted without a shadow evaluation"
+        registry.promote(name, mv.version, StageChange(actor=actor, reason=why, forced=True))
+        audit.append(actor, FORCED_ACTION, target, "ok", {"reason": why, "training_data": training_data})
+    else:
+        why = "trained: in shadow until the improvement cycle judges it on live outcomes"
+        registry.set_stage(name, mv.version, "shadow", StageChange(actor=actor, reason=why))
+        audit.append(actor, "model.shadow", target, "ok", {"reason": why, "training_data": training_data})
+    return registry.get(name, mv.version)
+
+
+def promote_checked(registry: ModelRegistry, name: str, version: int, *, actor: str, force: bool = False) -> str:
+    """A person promotes a version: one in shadow (or already promoted) as usual; any other only when forced.
+    Returns the audit action to record (``model.promoted`` or ``model.promoted_forced``)."""
+    stage = registry.get(name, version).stage
+    if stage not in ("shadow", "promoted") and not force:
+        raise Conflict(
+            f"model {name!r} v{version} is {stage}, not in shadow: evaluate it in shadow first, or force the "
+            "promotion (--force / force=true; audited as forced)"
+        )
+    forced = stage not in ("shadow", "promoted")
+    registry.promote(name, version, StageChange(actor=actor, reason=f"promoted by {actor}", forced=forced))
+    return FORCED_ACTION if forced else "model.promoted"
+
+
 @dataclass
 class ModelHandle:
     """What an engine uses: the promoted model if it loads, else the rule-based fallback."""
@@ -243,3 +339,44 @@ def load_or_fallback(registry: ModelRegistry, name: str) -> ModelHandle:
         log.error("model %s failed to load, using rules: %s", name, err)
         return ModelHandle(name, None, None, "rules", f"model failed to load: {err}")
     return ModelHandle(name, model, meta, "model", f"promoted version {meta.version}")
+
+
+MODEL_STAGE_EVENTS = (EventType.MODEL_PROMOTED.value, EventType.MODEL_RETIRED.value)
+
+
+class ModelWatch:
+    """An engine's handle on the promoted version of one model, kept current across processes.
+
+    :meth:`refresh` reads ``model.promoted`` / ``model.retired`` by cursor (from the last event id seen when
+    the model was loaded) and reloads when one names this model, so a promotion made by the API, the CLI or
+    the improvement cycle in any process is used on the engine's next step.  ``handles`` (the platform's
+    ``model_handles``) is kept in step for ``/health``.
+    """
+
+    def __init__(self, registry: ModelRegistry, bus: EventBus, name: str,
+                 handles: dict[str, ModelHandle] | None = None) -> None:  # fmt: skip
+        self.registry = registry
+        self.bus = bus
+        self.name = name
+        self.handles = handles if handles is not None else {}
+        self.cursor = bus.last_id()  # read before loading: a change made in between is seen on the next refresh
+        self.handle = self.reload()
+
+    def reload(self) -> ModelHandle:
+        """Load the promoted version now (or fall back to the rules)."""
+        self.handle = load_or_fallback(self.registry, self.name)
+        self.handles[self.name] = self.handle
+        return self.handle
+
+    def refresh(self) -> bool:
+        """Catch up on stage changes; reload (once) when one concerns this model.  True when it reloaded."""
+        changed = False
+        while True:
+            events = self.bus.read(after=self.cursor, types=MODEL_STAGE_EVENTS, limit=1000)
+            if not events:
+                break
+            self.cursor = events[-1].id
+            changed = changed or any(e.data.get("model") == self.name for e in events)
+        if changed:
+            self.reload()
+        return changed

@@ -44,6 +44,7 @@ from hx.forecast.base import FORECASTERS, Forecast, Forecaster
 from hx.forecast.series import clean_history
 from hx.scale.conformal import ConformalUpper
 from hx.scale.policy import PredictivePolicy, ScalingDecision
+from hx.store.leases import ServiceOwnership
 
 if TYPE_CHECKING:
     from hx.actuate.base import Actuator
@@ -373,9 +374,8 @@ class PredictiveScaler:
         return rec
 
     def _rollout_in_progress(self, service: str) -> bool:
-        from hx.deploy.records import DeploymentRepo
-
-        return DeploymentRepo(self.platform.store).active_for(service) is not None
+        """A rollout holds the service's ownership lease from its start to its end."""
+        return ServiceOwnership(self.platform.store, self.platform.clock).owner(service) is not None
 
     def _track(self, service: str, now: datetime) -> _Track:
         track = self.tracks.get(service)

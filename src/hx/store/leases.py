@@ -5,6 +5,10 @@ expired, or renews it when the caller already holds it, in one conditional UPDAT
 does nothing on conflict -- atomic on SQLite (one writer) and on PostgreSQL (row locks), so two replicas
 can never both hold a lease.  A holder that stops renewing (crashed, partitioned) loses the lease after
 its time-to-live, and a standby takes over on its next tick.
+
+The same table holds per-service *ownership* leases (:class:`ServiceOwnership`): a rollout owns its service
+from start to end (renewed while it runs, expiring after a crashed owner), and the other controllers (the
+scaler, remediation) read the lease instead of another engine's tables.
 """
 
 from __future__ import annotations
@@ -67,3 +71,29 @@ class LeaseManager:
         if row is None or not row.holder or row.expires_at < self.clock.now():
             return None
         return str(row.holder), row.expires_at
+
+
+class ServiceOwnership:
+    """Who owns a service's replicas right now: ``owner:<service>`` leases held by named owners.
+
+    The holder is the owner's own name (``deployment:42``), not the process, so a resumed rollout retakes its
+    lease in whichever process drives it; a lease not renewed within its time-to-live frees the service.
+    """
+
+    PREFIX = "owner:"
+
+    def __init__(self, store: Store, clock: Clock | None = None) -> None:
+        self.store = store
+        self.clock = clock or WallClock()
+
+    def take(self, service: str, owner: str, ttl_s: float) -> bool:
+        """Take or renew the service's lease for ``owner``; False when another live owner holds it."""
+        return LeaseManager(self.store, self.clock, holder=owner).acquire(self.PREFIX + service, ttl_s)
+
+    def release(self, service: str, owner: str) -> None:
+        LeaseManager(self.store, self.clock, holder=owner).release(self.PREFIX + service)
+
+    def owner(self, service: str) -> str | None:
+        """The live owner of ``service``, or None when nobody holds it (or the holder's lease expired)."""
+        held = LeaseManager(self.store, self.clock, holder="").holder_of(self.PREFIX + service)
+        return held[0] if held is not None else None

@@ -15,6 +15,8 @@ from hx.api.auth import authorize, require_mfa
 from hx.api.schemas import SecretPut, StageChange, TokenCreate
 from hx.components import COMPONENTS
 from hx.events import check_type_filter
+from hx.ml.registry import StageChange as RegistryStageChange
+from hx.ml.registry import promote_checked
 from hx.platform import Platform
 from hx.security.roles import Role
 from hx.security.tokens import Principal
@@ -164,8 +166,15 @@ def list_models(request: Request, name: str | None = None) -> dict[str, Any]:
 
 @router.post("/models/{name}/{version}/stage")
 def set_model_stage(name: str, version: int, body: StageChange, request: Request) -> dict[str, Any]:
+    """Change a version's stage; the registry publishes it (model.promoted / model.retired) for every engine.
+    Promoting a version that is not in shadow needs ``force`` (audited as ``model.promoted_forced``)."""
     platform = _platform(request)
-    platform.models.set_stage(name, version, body.stage)
+    actor = request.state.principal.actor
+    if body.stage == "promoted":
+        action = promote_checked(platform.models, name, version, actor=actor, force=body.force)
+        platform.audit.append(actor, action, f"model:{name}:{version}", "ok")
+    else:
+        platform.models.set_stage(name, version, body.stage, RegistryStageChange(actor=actor, reason="API"))
     return platform.models.get(name, version).to_json()
 
 

@@ -10,7 +10,7 @@ from hx.api.auth import authorize, register_roles
 from hx.improve import kpis as kpis_mod
 from hx.improve import reports
 from hx.improve.component import engine
-from hx.improve.learners import LEARNERS
+from hx.ml.learners import LEARNERS
 from hx.security.roles import Role
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)], tags=["continuous-improvement"])
