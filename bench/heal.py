@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from hx.clock import SimClock  # noqa: E402
 from hx.config import load_settings  # noqa: E402
-from hx.events import EventType  # noqa: E402
+from hx.events import DeploymentPromoted  # noqa: E402
 from hx.heal.classify import FAULT_CLASS, MODEL_NAME  # noqa: E402
 from hx.heal.component import heal_engine  # noqa: E402
 from hx.heal.engine import HealEngine  # noqa: E402
@@ -149,8 +149,10 @@ def run_case(env: tuple[Any, ...], kind: str, rng: np.random.Generator) -> dict[
     if sc.deployed:
         version = f"v{len(sim.groups.versions) + 1}"
         deploy_new_version(sim, sc.service, version)
-        platform.bus.publish(EventType.DEPLOYMENT_PROMOTED, {"version": version, "environment": "dev"},
-                             source="bench", subject=sc.service)  # fmt: skip
+        # the bench deploys on the sim directly (no deployment record: id 0); heal sees the change by this event
+        promoted = DeploymentPromoted(deployment=0, version=version, environment="dev", state="promoted",
+                                      reason="bench: a new version")  # fmt: skip
+        platform.bus.publish(promoted, source="bench", subject=sc.service)
         for _ in range(5):
             tick(platform, clock, sim, runtime, engine, alerter, None, set())
     if sc.kind == "node_loss":

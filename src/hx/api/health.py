@@ -43,6 +43,7 @@ def health_report(platform: Platform, component: str, engines: dict[str, Any]) -
         "models": {name: h.health() for name, h in platform.model_handles.items()},
         "engines": engines,
         "event_handler_errors": platform.bus.handler_errors,
+        "events_malformed": platform.bus.malformed,
     }
     extra_checks = platform.extras.get("health_checks", {})
     for name, fn in extra_checks.items():

@@ -13,6 +13,7 @@ is marked unsafe to roll back, e.g. a database migration); ``aborted``; ``failed
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +25,17 @@ from hx.deploy.analysis import analyse, version_signal
 from hx.deploy.judge import JudgeConfig
 from hx.deploy.models import TERMINAL, Deployment, DeploymentRepo
 from hx.errors import ActuatorError, BadInput, HxError, TelemetryError, Unsupported
-from hx.events import EventType
+from hx.events import (
+    DeploymentAborted,
+    DeploymentAnalysis,
+    DeploymentAwaitingApproval,
+    DeploymentFailed,
+    DeploymentPaused,
+    DeploymentPayload,
+    DeploymentPromoted,
+    DeploymentRolledBack,
+    DeploymentStep,
+)
 from hx.platform import Platform
 
 log = logging.getLogger(__name__)
@@ -87,12 +98,12 @@ class RolloutEngine:
         if d.phase == "rollback" and d.reason.startswith("aborted"):
             final = "aborted"
         d = self.repo.save(replace(d, state=final, finished_at=now), now, ("finished", {"state": final}))
-        etype = {
-            "promoted": EventType.DEPLOYMENT_PROMOTED,
-            "rolled_back": EventType.DEPLOYMENT_ROLLED_BACK,
-            "aborted": EventType.DEPLOYMENT_ABORTED,
-        }[final]
-        self._publish(etype, d, {"reason": d.reason})
+        classes: dict[str, type[DeploymentPayload]] = {
+            "promoted": DeploymentPromoted,
+            "rolled_back": DeploymentRolledBack,
+            "aborted": DeploymentAborted,
+        }
+        self._publish(classes[final], d, {"reason": d.reason})
         return d
 
     def _done(self, d: Deployment, now: datetime, detail: dict[str, Any]) -> Deployment:
@@ -119,7 +130,7 @@ class RolloutEngine:
             return self._ready(d, step, started, now)
         if kind == "approval":
             d = self.repo.save(replace(d, state="awaiting_approval"), now, ("waiting", {"reason": step.get("reason")}))
-            self._publish(EventType.DEPLOYMENT_AWAITING_APPROVAL, d, {"reason": step.get("reason")})
+            self._publish(DeploymentAwaitingApproval, d, {"reason": step.get("reason")})
             return d
         raise BadInput(f"unknown step kind {kind!r}", field="plan")
 
@@ -163,7 +174,7 @@ class RolloutEngine:
         )
         if not result.ok:
             return self._step_failed(d, step, now, result.detail or f"{kind} failed")
-        self._publish(EventType.DEPLOYMENT_STEP, d, {"step": step, "phase": d.phase, "index": d.step_index})
+        self._publish(DeploymentStep, d, {"step": step, "phase": d.phase, "index": d.step_index})
         return self._done(d, now, {"step": step, "result": result.detail})
 
     def _call(self, d: Deployment, step: dict[str, Any]) -> ActionResult:
@@ -182,7 +193,7 @@ class RolloutEngine:
                 now,
                 ("failed", {"error": why}),
             )
-            self._publish(EventType.DEPLOYMENT_FAILED, d, {"error": why, "needs": "a person: the rollback failed"})
+            self._publish(DeploymentFailed, d, {"error": why, "needs": "a person: the rollback failed"})
             return d
         return self.start_rollback(d, now, f"step {step['kind']} failed: {why}")
 
@@ -215,7 +226,7 @@ class RolloutEngine:
             verdict, record = None, {"status": "inconclusive", "error": str(err)}
         record["step_index"] = d.step_index
         analyses = [*d.analyses, record]
-        self._publish(EventType.DEPLOYMENT_ANALYSIS, d, record)
+        self._publish(DeploymentAnalysis, d, record)
         status = record["status"]
         if status == "pass":
             return self._done(replace(d, analyses=analyses), now, {"analysis": status, "score": record.get("score")})
@@ -230,7 +241,7 @@ class RolloutEngine:
             now,
             ("needs_person", record),
         )
-        self._publish(EventType.DEPLOYMENT_PAUSED, d, {"reason": d.reason})
+        self._publish(DeploymentPaused, d, {"reason": d.reason})
         return d
 
     # ---- transitions used by the engine and the API ------------------------------------------
@@ -242,19 +253,20 @@ class RolloutEngine:
                 now,
                 ("needs_person", {"reason": reason}),
             )
-            self._publish(EventType.DEPLOYMENT_PAUSED, d, {"reason": d.reason})
+            self._publish(DeploymentPaused, d, {"reason": d.reason})
             return d
         d = self.repo.save(
             replace(d, state="rolling_back", phase="rollback", step_index=0, step_started_at=None, reason=reason),
             now,
             ("rollback", {"reason": reason}),
         )
-        self._publish(EventType.DEPLOYMENT_ROLLED_BACK, d, {"reason": reason, "stage": "started"})
+        self._publish(DeploymentRolledBack, d, {"reason": reason, "stage": "started"})
         return d
 
-    def _publish(self, etype: EventType, d: Deployment, data: dict[str, Any]) -> None:
-        payload = {"deployment": d.id, "version": d.version, "environment": d.environment, "state": d.state, **data}
-        self.platform.bus.publish(etype, payload, source="ai-orchestrator", subject=d.service)
+    def _publish(self, cls: type[DeploymentPayload], d: Deployment, data: Mapping[str, Any]) -> None:
+        payload = cls.model_validate({"deployment": d.id, "version": d.version, "environment": d.environment,
+                                      "state": d.state, **data})  # fmt: skip
+        self.platform.bus.publish(payload, source="ai-orchestrator", subject=d.service)
 
     def is_terminal(self, d: Deployment) -> bool:
         return d.state in TERMINAL

@@ -27,7 +27,7 @@ from hx.deploy.decision import CANDIDATES, MODEL_NAME, StrategyModel
 from hx.deploy.models import TERMINAL, Deployment, DeploymentRepo
 from hx.deploy.risk import FEATURES
 from hx.errors import ModelError
-from hx.events import EventType
+from hx.events import IncidentOpened, ModelTrained
 from hx.ml.registry import ModelVersion, TrainingData, fingerprint
 from hx.platform import Platform, build_platform
 
@@ -125,7 +125,7 @@ def _seed_history(platform: Platform, service: str, sc: dict[str, Any], now: dat
             )
         )
     for _ in range(sc["incidents"]):
-        platform.bus.publish(EventType.INCIDENT_OPENED, {"class": "history"}, source="training", subject=service)
+        platform.bus.publish(IncidentOpened(incident_class="history"), source="training", subject=service)
 
 
 def run_scenario(
@@ -231,7 +231,7 @@ def train_decision_model(
         training_data=source,
         promote=promote,
     )
-    platform.bus.publish(EventType.MODEL_TRAINED, meta.to_json(), source="ai-orchestrator", subject=MODEL_NAME)
+    platform.bus.publish(ModelTrained.model_validate(meta.to_json()), source="ai-orchestrator", subject=MODEL_NAME)
     return meta
 
 

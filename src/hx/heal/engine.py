@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from hx.errors import BadInput, NotFound
-from hx.events import Event, EventType
+from hx.events import AnomalyDetected, AnomalyResolved, Event, IncidentClassified, IncidentUpdated, ModelPromoted
 from hx.heal import triage
 from hx.heal.classify import CLASSES, MODEL_NAME
 from hx.heal.escalation import Escalator
@@ -79,11 +79,11 @@ class HealEngine:
         self.handle = load_or_fallback(platform.models, MODEL_NAME)
         platform.model_handles[MODEL_NAME] = self.handle
         self._wake = False
-        platform.bus.subscribe(self._on_anomaly, types=["anomaly.detected", "anomaly.resolved"], name="self-healing")
-        platform.bus.subscribe(self._on_model_change, types=["model.promoted"], name="self-healing.models")
+        platform.bus.subscribe(self._on_anomaly, types=[AnomalyDetected, AnomalyResolved], name="self-healing")
+        platform.bus.subscribe(self._on_model_change, types=[ModelPromoted], name="self-healing.models")
 
     def _on_model_change(self, event: Event) -> None:
-        if event.data.get("model") == MODEL_NAME:
+        if isinstance(event.payload, ModelPromoted) and event.payload.model == MODEL_NAME:
             self.reload_model()
 
     def label(self, incident_id: int, incident_class: str, actor: str) -> Incident:
@@ -94,8 +94,8 @@ class HealEngine:
         now = self.platform.clock.now()
         self.incidents.note(inc.id, now, "labelled", {"class": incident_class, "by": actor,
                                                       "predicted": inc.incident_class})  # fmt: skip
-        self.platform.bus.publish(EventType.INCIDENT_UPDATED, {"incident": inc.id, "labelled": incident_class,
-                                  "by": actor}, source="self-healing", subject=inc.service)  # fmt: skip
+        self.platform.bus.publish(IncidentUpdated(incident=inc.id, labelled=incident_class, by=actor),
+                                  source="self-healing", subject=inc.service)  # fmt: skip
         return inc
 
     def reload_model(self) -> None:
@@ -133,12 +133,10 @@ class HealEngine:
         cursor = int((get_state(self.platform, CURSOR_KEY) or {}).get("after", 0))
         total = 0
         while True:
-            events = self.platform.bus.read(after=cursor, types=["anomaly.detected", "anomaly.resolved"], limit=500)
+            events = self.platform.bus.read(after=cursor, types=[AnomalyDetected, AnomalyResolved], limit=500)
             if not events:
                 break
-            rows = [
-                anomaly_row(e.id, e.ts, e.type, e.subject, e.data, self.platform.settings.environment) for e in events
-            ]
+            rows = [anomaly_row(e, self.platform.settings.environment) for e in events]
             total += self.intake.accept(rows)["accepted"]
             cursor = events[-1].id
             put_state(self.platform, CURSOR_KEY, {"after": cursor})
@@ -174,8 +172,8 @@ class HealEngine:
                                           classified_by=by, root_causes=causes, features=feats), now)  # fmt: skip
         self.incidents.note(inc.id, now, "classified", {"class": cls_name, "confidence": conf, "by": by,
                                                         "reason": reason, "root_causes": causes})  # fmt: skip
-        self.platform.bus.publish(EventType.INCIDENT_CLASSIFIED, {"incident": inc.id, "class": cls_name,
-                                  "confidence": conf, "by": by, "root_causes": causes},
+        self.platform.bus.publish(IncidentClassified(incident=inc.id, incident_class=cls_name, confidence=conf, by=by,
+                                                     root_causes=causes),
                                   source="self-healing", subject=inc.service)  # fmt: skip
         return self._plan(inc, focus, now)
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from hx.actuate.base import ActionResult, Actuator
 from hx.errors import Conflict, HxError, NotFound, TelemetryError, Unsupported
-from hx.events import EventType
+from hx.events import IncidentAction
 from hx.heal import guardrails
 from hx.heal.models import EXEC_ACTIVE, Execution, ExecutionRepo, Incident, IncidentRepo
 from hx.heal.runbooks import Runbook
@@ -138,7 +138,7 @@ class RemediationEngine:
             self.incidents.note(
                 ex.incident_id, now, "awaiting_approval", {"execution": ex.id, "reason": step.get("reason")}
             )
-            self._event(EventType.INCIDENT_ACTION, ex, {"step": step, "status": "awaiting_approval"})
+            self._event(ex, {"step": step, "status": "awaiting_approval"})
             return ex
         if kind == "wait":
             return self._done(ex, now, {"waited_s": step["duration_s"]}) if now >= started + timedelta(
@@ -184,7 +184,7 @@ class RemediationEngine:
                 "step": step.get("kind"), "detail": detail}  # fmt: skip
         self.platform.audit.append("hx:self-healing", f"heal.{what}", ex.target, outcome, info)
         self.incidents.note(ex.incident_id, now, "action", {**info, "ok": ok, "dry_run": dry})
-        self._event(EventType.INCIDENT_ACTION, ex, {**info, "ok": ok, "dry_run": dry})
+        self._event(ex, {**info, "ok": ok, "dry_run": dry})
 
     def _act(self, ex: Execution, step: dict[str, Any], now: datetime) -> Execution | None:
         act = self._require_actuator()
@@ -427,9 +427,10 @@ class RemediationEngine:
         put_state(self.platform, f"breaker_reset:{target}", {"at": now.isoformat(), "by": actor})
         self.platform.audit.append(actor, "heal.breaker_reset", target, "ok", {})
 
-    def _event(self, etype: EventType, ex: Execution, data: Mapping[str, Any]) -> None:
-        payload = {"incident": ex.incident_id, "execution": ex.id, "runbook": ex.runbook, **data}
-        self.platform.bus.publish(etype, payload, source="self-healing", subject=ex.target)
+    def _event(self, ex: Execution, data: Mapping[str, Any]) -> None:
+        payload = IncidentAction.model_validate({"incident": ex.incident_id, "execution": ex.id, "runbook": ex.runbook,
+                                                 **data})  # fmt: skip
+        self.platform.bus.publish(payload, source="self-healing", subject=ex.target)
 
 
 class _HealPrincipal:

@@ -24,6 +24,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from hx.deploy.models import TERMINAL, Deployment, DeploymentRepo
+from hx.events import EventType
 from hx.heal.models import Incident, IncidentRepo
 
 if TYPE_CHECKING:
@@ -120,8 +121,8 @@ def gather(platform: Platform, now: datetime, window_s: float) -> KpiInputs:
     deps = [d for d in DeploymentRepo(platform.store).list(limit=100_000, since=since) if d.created_at <= now]
     incs = [i for i in IncidentRepo(platform.store).list(limit=100_000, since=since) if i.opened_at <= now]
     in_window = (events.c.ts >= since, events.c.ts <= now)
-    count = select(func.count()).where(events.c.type == "anomaly.detected", *in_window)
-    escalations = select(events.c.data).where(events.c.type == "incident.escalated", *in_window)
+    count = select(func.count()).where(events.c.type == EventType.ANOMALY_DETECTED.value, *in_window)
+    escalations = select(events.c.data).where(events.c.type == EventType.INCIDENT_ESCALATED.value, *in_window)
     with platform.store.begin() as conn:
         anomalies = int(conn.execute(count).scalar_one())
         escalated = frozenset(int(r.data["incident"]) for r in conn.execute(escalations) if "incident" in r.data)
