@@ -56,6 +56,8 @@ def test_detector_to_bus_to_heal_carries_the_observed_value_and_the_onset(tmp_pa
 
     heal.manager.process_pending(later)
     inc = next(i for i in heal.incidents.list(limit=10) if row.fingerprint in i.firing)
-    note = next(n["detail"] for n in heal.incidents.timeline(inc.id) if n["detail"].get("fingerprint") == row.fingerprint)
+    note = next(
+        n["detail"] for n in heal.incidents.timeline(inc.id) if n["detail"].get("fingerprint") == row.fingerprint
+    )
     assert note["starts_at"] == payload.at.isoformat()
     assert float(note["annotations"]["value"]) == payload.observed
