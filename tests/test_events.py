@@ -11,6 +11,7 @@ from hx.errors import BadInput
 from hx.events import (
     AnomalyDetected,
     AnomalyResolved,
+    DeploymentPayload,
     DeploymentRequested,
     Event,
     EventBus,
@@ -308,6 +309,7 @@ def test_subscribe_and_read_take_payload_classes(bus: EventBus) -> None:
     bus.publish(sample(EventType.DEPLOYMENT_REQUESTED), source="deploy")
     assert [type(e.payload) for e in seen] == [AnomalyResolved, DeploymentRequested]
     assert [type(e.payload) for e in bus.read(types=[AnomalyDetected])] == [AnomalyDetected]
+    assert [type(e.payload) for e in bus.read(types=[DeploymentPayload])] == [DeploymentRequested]  # a family
 
 
 def test_cursor_reads_only_newer_events(bus: EventBus) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, Select, func, insert, or_, select
 
 from hx.clock import Clock, WallClock
 from hx.errors import BadInput, UnknownName
-from hx.events.payloads import Payload, payload_class
+from hx.events.payloads import Payload, payload_class, payload_classes
 from hx.events.types import EventType
 from hx.store import Store
 from hx.store.tables import events as events_table
@@ -87,14 +87,22 @@ def check_type_filter(types: Iterable[str]) -> list[str]:
 def type_names(types: TypeFilter) -> list[str]:
     """The stored type names (or ``family.*`` patterns) of a filter given as classes, members or strings.
 
-    >>> from hx.events.payloads import AnomalyDetected
+    A payload class selects every type whose payload is an instance of it, so a shared base such as
+    :class:`~hx.events.payloads.DeploymentPayload` selects its whole family.
+
+    >>> from hx.events.payloads import AnomalyDetected, NotificationPayload
     >>> type_names([AnomalyDetected, EventType.ANOMALY_RESOLVED, "deployment.*"])
     ['anomaly.detected', 'anomaly.resolved', 'deployment.*']
+    >>> type_names([NotificationPayload])
+    ['notification.sent', 'notification.failed']
     """
-    out = []
+    out: list[str] = []
     for t in types:
         if isinstance(t, type):
-            out.append(t.event_type.value)
+            names = [e.value for e, cls in payload_classes().items() if issubclass(cls, t)]
+            if not names:
+                raise BadInput(f"{t.__name__} is the payload of no event type", field="types")
+            out += names
         else:
             out.append(t.value if isinstance(t, EventType) else t)
     return out

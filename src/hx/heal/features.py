@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from hx.errors import NotFound, TelemetryError, Unsupported
-from hx.events import DeploymentPayload, EventBus, EventType
+from hx.events import DeploymentPayload, EventBus, ScalingFields
 from hx.telemetry.base import SignalSource
 
 KEYWORDS: dict[str, str] = {
@@ -106,8 +106,7 @@ def recent_changes(bus: EventBus | None, service: str, at: datetime, window_s: f
     if bus is None:
         return out
     since = at - timedelta(seconds=window_s)
-    families = [EventType.DEPLOYMENT_PROMOTED.family, EventType.SCALING_ACTED.family]
-    for e in bus.read(types=families, subject=service, since=since, until=at, limit=200):
+    for e in bus.read(types=[DeploymentPayload, ScalingFields], subject=service, since=since, until=at, limit=200):
         if isinstance(e.payload, DeploymentPayload):
             out["deploy_recent"] = 1.0
             out["deploy_age_min"] = min(out["deploy_age_min"], (at - e.ts).total_seconds() / 60.0)
