@@ -45,6 +45,7 @@ demo: install
 
 lint: install-test
 	$(BIN)/ruff check --output-format concise src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
 unit: install-test

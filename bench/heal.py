@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from hx.clock import SimClock  # noqa: E402
 from hx.config import load_settings  # noqa: E402
-from hx.events import EventType  # noqa: E402
+from hx.events import DeploymentPromoted  # noqa: E402
 from hx.heal.classify import FAULT_CLASS, MODEL_NAME  # noqa: E402
 from hx.heal.component import heal_engine  # noqa: E402
 from hx.heal.engine import HealEngine  # noqa: E402
@@ -94,6 +94,8 @@ def build(home: Path, seed: int, alerts: str = "rules") -> tuple[Platform, SimCl
     start = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
     clock = SimClock(start - timedelta(hours=HISTORY_H))
     source, actuator, sim = build_world(settings, clock)
+    if sim is None or source is None:
+        raise SystemExit("the heal bench needs the embedded sim as its source (telemetry.source: sim)")
     sim.run_until(start)
     platform = build_platform(settings, clock=clock, source=source, actuator=actuator)
     embed_sim(platform, sim)
@@ -149,8 +151,10 @@ def run_case(env: tuple[Any, ...], kind: str, rng: np.random.Generator) -> dict[
     if sc.deployed:
         version = f"v{len(sim.groups.versions) + 1}"
         deploy_new_version(sim, sc.service, version)
-        platform.bus.publish(EventType.DEPLOYMENT_PROMOTED, {"version": version, "environment": "dev"},
-                             source="bench", subject=sc.service)  # fmt: skip
+        # the bench deploys on the sim directly (no deployment record: id 0); heal sees the change by this event
+        promoted = DeploymentPromoted(deployment=0, version=version, environment="dev", state="promoted",
+                                      reason="bench: a new version")  # fmt: skip
+        platform.bus.publish(promoted, source="bench", subject=sc.service)
         for _ in range(5):
             tick(platform, clock, sim, runtime, engine, alerter, None, set())
     if sc.kind == "node_loss":
@@ -299,7 +303,10 @@ def main() -> None:
     table = Table("figure", "hx", "no automation (modelled)", "reference (original platform)",
                   title=f"self-healing over {n_cases} injected faults (simulated; alerts: {args.alerts})")  # fmt: skip
     s = summary
-    fmt = lambda v: "-" if v is None else f"{v / 60:.1f} min"  # noqa: E731
+
+    def fmt(v: float | None) -> str:
+        return "-" if v is None else f"{v / 60:.1f} min"
+
     table.add_row("healed automatically (known classes*)", f"{s['healed_share_known']:.0%}", "0%", ">= 90%")
     table.add_row("healed automatically (all)", f"{s['healed_share_all']:.0%}", "0%", "")
     table.add_row("detected", f"{s['detected_share']:.0%}", f"{s['detected_share']:.0%}", "")

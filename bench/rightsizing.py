@@ -136,9 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     prices = Prices()
     results: dict[str, Any] = {}
     for res, arr, cap in (("cpu", cpu, cap_cpu), ("memory", mem, cap_mem)):
-        learn, test = arr[k, :split], arr[k, split:]
+        learn = np.asarray(arr[k, :split], dtype=np.float64)
+        test = arr[k, split:]
         vpa = np.nanquantile(learn, 0.9, axis=1) * 1.15
-        alloc = allocate_risk(list(learn), args.risk_budget, timestamps=[ts[:split]] * len(k))
+        alloc = allocate_risk(
+            list(learn), args.risk_budget, timestamps=[np.asarray(ts[:split], dtype=np.float64)] * len(k)
+        )
         results[res] = {
             "current": judge(np.nan_to_num(cap[k]), test),
             "vpa_p90x1.15": judge(vpa, test),

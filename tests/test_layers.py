@@ -19,7 +19,6 @@ ABOVE = ("sim", "wiring", "lab", "demo")  # worlds and the layers that assemble 
 LIBRARY_USES: frozenset[tuple[str, str]] = frozenset({("scale", "forecast")})
 
 
-
 def _modules() -> Iterator[tuple[str, Path]]:
     for engine in ENGINES:
         for path in sorted((SRC / "hx" / engine).rglob("*.py")):

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from hx.clock import SimClock
+from hx.events import RuntimeStepFailed
 from hx.platform import Platform
 from hx.runtime import Runtime
 
@@ -45,7 +46,7 @@ def test_a_crashing_engine_is_isolated_recorded_and_published(platform: Platform
     assert rt.health()["bad"]["status"] == "ok"
     stored = rt.persisted()
     assert stored["bad"]["errors"] == 2 and stored["good"]["steps"] == 4
-    failed = platform.bus.read(types=["runtime.step_failed"])
+    failed = platform.bus.read(types=[RuntimeStepFailed])
     assert [e.subject for e in failed] == ["bad", "bad"]
     assert platform.metrics.engine_errors.labels("bad")._value.get() == 2
 
@@ -98,7 +99,7 @@ def test_a_repeating_failure_is_published_once_and_counted_every_time(platform: 
     rt.run_simulated(clock, start + timedelta(minutes=10), tick_s=60)
     h = rt.health()["down"]
     assert h["errors"] == 10 and h["status"] == "failing"
-    assert len(platform.bus.read(types=["runtime.step_failed"])) == 1
+    assert len(platform.bus.read(types=[RuntimeStepFailed])) == 1
     rt.run_simulated(clock, start + timedelta(minutes=11), tick_s=60)
     assert rt.health()["down"]["status"] == "ok"
 

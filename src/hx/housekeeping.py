@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from hx.events import EventType
+from hx.events import IncidentOpened
 from hx.platform import Platform
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,7 @@ class AuditWatch:
         }
         log.error("audit chain broken at record %s: %s", res.first_broken, res.reason)
         self.platform.bus.publish(
-            EventType.INCIDENT_OPENED,
-            {"class": "audit_tampering", "first_broken": res.first_broken, "reason": res.reason},
+            IncidentOpened(incident_class="audit_tampering", first_broken=res.first_broken, reason=res.reason),
             source="audit-watch",
             subject="hx",
         )

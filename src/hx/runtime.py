@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hx.clock import SimClock
-from hx.events import EventType
+from hx.events import RuntimeStarted, RuntimeStepFailed
 from hx.platform import Platform
 from hx.store.leases import LeaseManager
 from hx.store.tables import engine_runs
@@ -149,10 +149,7 @@ class Runtime:
             if not repeat:
                 log.error("engine %s failed at %s:\n%s", engine.name, now.isoformat(), traceback.format_exc())
                 self.platform.bus.publish(
-                    EventType.RUNTIME_STEP_FAILED,
-                    {"engine": engine.name, "error": error},
-                    source="runtime",
-                    subject=engine.name,
+                    RuntimeStepFailed(engine=engine.name, error=error), source="runtime", subject=engine.name
                 )
             elif st.consecutive_errors % REPEAT_LOG_EVERY == 0:
                 log.error("engine %s still failing (%d steps in a row): %s", engine.name, st.consecutive_errors, error)
@@ -215,9 +212,7 @@ class Runtime:
 
     async def run_wall(self, stop: asyncio.Event, tick_s: float = 1.0) -> None:
         """Step due engines on wall-clock time until ``stop`` is set (steps run in a worker thread)."""
-        self.platform.bus.publish(
-            EventType.RUNTIME_STARTED, {"engines": [e.name for e in self.engines]}, source="runtime"
-        )
+        self.platform.bus.publish(RuntimeStarted(engines=[e.name for e in self.engines]), source="runtime")
         while not stop.is_set():
             await asyncio.to_thread(self.step_due, self.platform.clock.now())
             try:

@@ -47,17 +47,19 @@ def test_admin_token_creation_needs_totp(api: Api) -> None:
 
 
 def test_events_list_and_stream(api: Api) -> None:
-    from hx.events import EventType
+    from hx.events import IncidentOpened, IncidentResolved
 
     bus = api.platform.bus
-    first = bus.publish(EventType.INCIDENT_OPENED, {"n": 1}, source="test", subject="api")
+    first = bus.publish(IncidentOpened(incident_class="history"), source="test", subject="api")
     with api.client("viewer") as c:
         r = c.get("/api/v1/events", params={"type": "incident.*"}).json()
         assert [e["id"] for e in r["events"]] == [first.id]
         r = c.get("/api/v1/events", params={"type": "incident.opend"})
         assert r.status_code == 422 and r.json()["field"] == "type" and "incident.opened" in r.json()["detail"]
         assert c.get("/api/v1/events/stream", params={"type": "nope"}).status_code == 422
-        bus.publish(EventType.INCIDENT_RESOLVED, {"n": 2}, source="test", subject="api")
+        resolved = IncidentResolved(incident=1, environment="dev", status="resolved", incident_class="history",
+                                    by="test", reason="done", mttr_s=None)  # fmt: skip
+        bus.publish(resolved, source="test", subject="api")
         got = []
         with c.stream("GET", "/api/v1/events/stream", params={"after": 0, "max_events": 2}) as s:
             for line in s.iter_lines():

@@ -19,6 +19,7 @@ from hx.cloud.catalog import Catalog
 from hx.cloud.terraform import schema_errors
 from hx.cloud.workload import example_estate_path
 from hx.config import Settings
+from hx.events import CostReport, DrDrill, PlacementDecided
 from hx.platform import Platform, bootstrap_admin, build_platform
 from hx.security.roles import Role
 from hx.sim import SimActuator, Simulation, make_fleet
@@ -85,7 +86,7 @@ def test_placement_keeps_eu_workloads_in_the_eu_and_names_infeasible_constraints
         cmp = out["comparison"]
         assert out["plan"]["total_usd_per_hour"] <= cmp["greedy_usd_per_hour"]
         assert cmp["best_single_cloud"] in ("aws", "azure", "gcp")
-        events = sim_api.platform.bus.read(types=["placement.decided"], limit=10)
+        events = sim_api.platform.bus.read(types=[PlacementDecided], limit=10)
         assert len(events) == 1 and events[0].data["where"]["orders-db"] == [
             p["location"] for p in by["orders-db"]["placements"]
         ]
@@ -139,7 +140,7 @@ def test_dr_plans_drill_on_the_platform_sim_and_cost_report(sim_api: Api) -> Non
         assert 0 < out["achieved_rto_s"] <= out["target_rto_s"] == 300
         assert (sim_api.platform.clock.now() - t0).total_seconds() >= out["achieved_rto_s"]
         assert out["standby_version"] in sim.versions(out["service"])
-        events = sim_api.platform.bus.read(types=["dr.drill"], limit=10)
+        events = sim_api.platform.bus.read(types=[DrDrill], limit=10)
         assert events[-1].data["met"] is True and events[-1].subject == "checkout-api"
         r = c.post("/api/v1/dr/drills", json={"estate": _estate(), "workload": "nope"})
         assert r.status_code == 422 and "nope" in r.json()["detail"]
@@ -149,7 +150,7 @@ def test_dr_plans_drill_on_the_platform_sim_and_cost_report(sim_api: Api) -> Non
         est["current"] = {w["name"]: "aws:us-east-1" for w in est["workloads"]}
         rep = c.post("/api/v1/cost/report", json={"estate": est, "price_changes": {"aws": 10}}).json()
         assert rep["optimal_total_usd_per_hour"] > 0 and "aws prices +10%" in [w["name"] for w in rep["what_if"]]
-        assert sim_api.platform.bus.read(types=["cost.report"], limit=10)
+        assert sim_api.platform.bus.read(types=[CostReport], limit=10)
 
 
 def test_drill_without_a_sim_actuator_runs_on_a_fresh_fleet(platform: Platform) -> None:

@@ -110,12 +110,12 @@ def test_events_tail_json_is_one_json_document(
 ) -> None:
     from hx.cli.main import main
     from hx.config import load_settings
-    from hx.events import EventType
+    from hx.events import CostReport
     from hx.platform import build_platform
 
     p = build_platform(load_settings(environ={"HX_HOME": str(tmp_path)}).settings)
     for services in (1, 2):
-        p.bus.publish(EventType.COST_REPORT, {"services": services}, source="test")
+        p.bus.publish(CostReport(kind="rightsizing", services=services), source="test")
     p.store.dispose()
     monkeypatch.setenv("HX_HOME", str(tmp_path))
     assert main(["events", "tail", "--json", "--type", "cost.*"]) == 0

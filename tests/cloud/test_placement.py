@@ -19,7 +19,8 @@ def test_eu_only_workload_lands_in_eu_and_explains() -> None:
     a = plan.assignments[0]
     assert CAT.region(a.placements[0].loc).jurisdiction == "EU"
     ex = a.explanation
-    assert ex is not None and ex.runner_up is not None and ex.runner_up_extra_usd_per_hour >= 0
+    assert ex is not None and ex.runner_up is not None and ex.runner_up_extra_usd_per_hour is not None
+    assert ex.runner_up_extra_usd_per_hour >= 0
     assert ex.rejected["residency"] == len(CAT.regions_by_loc) - len(CAT.regions(jurisdiction="EU"))
 
 
@@ -29,7 +30,8 @@ def test_latency_target_is_respected() -> None:
     )
     plan = place([w], CAT)
     assert plan.assignments[0].placements[0].location.endswith(("ap-northeast-1", "japaneast", "asia-northeast1"))
-    assert plan.assignments[0].explanation.rejected["latency"] > 40
+    explanation = plan.assignments[0].explanation
+    assert explanation is not None and explanation.rejected["latency"] > 40
 
 
 def test_cloud_spread_uses_two_clouds_and_beats_round_robin() -> None:
@@ -110,7 +112,7 @@ def test_mix_plan_is_valid_costs_match_and_beats_greedy() -> None:
     assert violations(plan.assignments, est, CAT) == []
     compute, egress, _, _ = plan_costs(plan.assignments, est, CAT)
     assert plan.total_usd_per_hour == pytest.approx(compute + egress)
-    assert plan.dual_bound_usd_per_hour <= plan.total_usd_per_hour + 1e-6
+    assert plan.dual_bound_usd_per_hour is not None and plan.dual_bound_usd_per_hour <= plan.total_usd_per_hour + 1e-6
     g = greedy(est, CAT)
     assert violations(g.assignments, est, CAT) == []
     assert plan.total_usd_per_hour <= g.total_usd_per_hour + 1e-9

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ class FakeSource:
 CONFIG = JudgeConfig(metrics=[MetricConfig(name="latency_p99", kind="continuous", direction="increase")])
 
 
-def _analyse(source: FakeSource, history_s: float) -> dict[str, object]:
+def _analyse(source: FakeSource, history_s: float) -> dict[str, Any]:
     start = T0 + timedelta(minutes=1)
     _, record = analyse(
         source, "api", "v1", "v2", start, start + timedelta(minutes=10), STEP,
@@ -59,7 +60,7 @@ def test_the_baselines_history_is_read_in_hourly_blocks() -> None:
     record = _analyse(source, 6 * 3600.0)
     before = [(s, e) for name, v, s, e in source.reads if name == "latency_p99" and v == "v1" and e <= T0]
     assert before == [(T0 - timedelta(hours=6), T0)]
-    (metric,) = record["metrics"]  # type: ignore[misc]
+    (metric,) = record["metrics"]
     # each hourly block is demeaned on its own: the level jumps between hours are not read as autocorrelation
     assert metric["autocorrelation"] < 0.2
     assert metric["effective_n"] > 30

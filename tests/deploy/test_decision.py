@@ -60,4 +60,3 @@ def test_model_confidence_threshold_and_fallback(tmp_path: Path) -> None:
     assert d.source == "fallback" and d.strategy == "conservative" and "threshold" in d.reason
     with pytest.raises(ModelError):
         StrategyModel().fit(x[:5], np.array(["a"] * 5))
-

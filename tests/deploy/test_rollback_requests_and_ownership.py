@@ -10,6 +10,7 @@ from hx.deploy.component import service
 from hx.deploy.records import Deployment
 from hx.deploy.rollout import RolloutEngine
 from hx.deploy.service import DeploymentRequest
+from hx.events import DeploymentRollbackRefused, DeploymentRollbackRequested
 from hx.heal.component import heal_engine
 from hx.heal.records import AlertRow, Incident
 from hx.heal.runbooks import load_runbooks
@@ -83,11 +84,12 @@ def test_heal_in_one_process_rolls_back_a_rollout_driven_by_another(dworld: Worl
 def test_a_request_with_nothing_to_roll_back_is_refused_and_heal_sees_it(dworld: World) -> None:
     h = _heal_process(dworld)
     svc = dworld.sim.names[1]
-    event = h.bus.publish("deployment.rollback_requested", {"service": svc, "incident": 3, "reason": "t"},
-                          source="self-healing", subject=svc)  # fmt: skip
+    request = DeploymentRollbackRequested(service=svc, incident=3, reason="t")
+    event = h.bus.publish(request, source="self-healing", subject=svc)
     dworld.run(15)
-    [refused] = h.bus.read(types=["deployment.rollback_refused"])
-    assert refused.data["request"] == event.id and "no deployment" in refused.data["reason"]
+    [refused] = h.bus.read(types=[DeploymentRollbackRefused])
+    assert isinstance(refused.payload, DeploymentRollbackRefused)
+    assert refused.payload.request == event.id and "no deployment" in refused.payload.reason
     assert any(r.outcome == "refused" for r in h.audit.records(limit=20) if r.action == "deploy.rollback")
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from hx.deploy.service import Change, DeploymentRequest
 from hx.errors import BadInput, Conflict, NotFound, Unsupported
+from hx.events import EventType
 from hx.security.roles import Role
 from hx.sim import Fault
 from tests.deploy.conftest import World
@@ -27,9 +28,9 @@ def test_good_canary_is_promoted(world: World) -> None:
     assert d.state == "promoted", (d.reason, d.analyses)
     assert world.sim.versions(d.service) == ["v2"]
     assert all(a["status"] == "pass" for a in d.analyses)
-    types = [e.type for e in world.platform.bus.read(types=["deployment.*"], limit=1000)]
-    assert types[0] == "deployment.requested" and types[-1] == "deployment.promoted"
-    assert "deployment.analysis" in types
+    types = [e.type for e in world.platform.bus.read(types=[EventType.DEPLOYMENT_REQUESTED.family], limit=1000)]
+    assert types[0] == EventType.DEPLOYMENT_REQUESTED and types[-1] == EventType.DEPLOYMENT_PROMOTED
+    assert EventType.DEPLOYMENT_ANALYSIS in types
 
 
 def test_bad_canary_is_rolled_back_with_reasons(world: World) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from hx.clock import SimClock
 from hx.config import load_settings
 from hx.detect.engine import AnomalyEngine, list_anomalies
+from hx.events import AnomalyDetected, AnomalyNoData, AnomalyResolved
 from hx.platform import build_platform
 from hx.runtime import Runtime
 from hx.sim import Fault
@@ -41,16 +42,16 @@ def test_fault_detected_explained_and_resolved(tmp_path: Path) -> None:
     platform, clock, sim, _engine, runtime = _world(tmp_path)
     target = sim.names[-1]
     runtime.run_simulated(clock, START + timedelta(minutes=30), tick_s=60)
-    quiet = platform.bus.read(types=["anomaly.detected"])
+    quiet = platform.bus.read(types=[AnomalyDetected])
     sim.inject(Fault("error_spike", service=target, magnitude=0.2, duration_s=15 * 60))
     runtime.run_simulated(clock, START + timedelta(minutes=75), tick_s=60)
-    detected = [e for e in platform.bus.read(types=["anomaly.detected"]) if e.subject == target]
+    detected = [e for e in platform.bus.read(types=[AnomalyDetected]) if e.subject == target]
     assert quiet == [], [e.data for e in quiet]
     assert detected, "the error spike was not detected"
     d = detected[0].data
     assert d["signal"] == "error_rate" and d["score"] >= d["threshold"]
     assert d["observed"] > (d["expected_high"] or 0) and d["detectors"]
-    resolved = [e for e in platform.bus.read(types=["anomaly.resolved"]) if e.subject == target]
+    resolved = [e for e in platform.bus.read(types=[AnomalyResolved]) if e.subject == target]
     assert [e.data["anomaly_id"] for e in resolved] == [d["anomaly_id"]]
     rows = list_anomalies(platform, service=target, state="resolved")
     assert rows and rows[0]["resolved_at"] is not None
@@ -64,9 +65,9 @@ def test_missing_data_is_its_own_state(tmp_path: Path) -> None:
     runtime.engines.remove(sim_engine)  # the fleet stops reporting
     runtime.status.pop(sim_engine.name)
     runtime.run_simulated(clock, START + timedelta(minutes=30), tick_s=60)
-    no_data = platform.bus.read(types=["anomaly.no_data"])
-    assert no_data and all(e.type == "anomaly.no_data" for e in no_data)
-    assert platform.bus.read(types=["anomaly.detected"]) == []
+    no_data = platform.bus.read(types=[AnomalyNoData])
+    assert no_data and all(isinstance(e.payload, AnomalyNoData) for e in no_data)
+    assert platform.bus.read(types=[AnomalyDetected]) == []
     assert engine.health()["no_data"] >= 1
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hx.events import IncidentPredicted
 from hx.heal.breach_trend import PredictiveEngine, predict_breach
 from hx.sim import Fault
 from tests.heal.conftest import HealWorld
@@ -28,5 +29,5 @@ def test_disk_filling_opens_a_predicted_incident_before_any_alert(hworld: HealWo
     pred.step(hworld.clock.now())
     incs = hworld.engine.incidents.list(kind="predicted")
     assert [(i.service, i.incident_class) for i in incs] == [(svc, "disk_full")]
-    events = hworld.platform.bus.read(types=["incident.predicted"])
+    events = hworld.platform.bus.read(types=[IncidentPredicted])
     assert events and "predicted_breach_at" in events[0].data

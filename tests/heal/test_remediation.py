@@ -131,7 +131,7 @@ def test_hung_actuator_is_bounded_then_escalated_and_breaker_opens(tmp_path: Pat
                                           "self_healing.max_runs_per_hour": 10})  # fmt: skip
     svc = w.sim.names[1]
     broken = BrokenActuator()
-    eng = engine_with(w, broken)  # type: ignore[arg-type]
+    eng = engine_with(w, broken)
     for k in range(2):
         now = w.clock.now() + timedelta(minutes=10 * k)
         ex = eng.start(incident(w, svc), leak_runbook(), svc, now)

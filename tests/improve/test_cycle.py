@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from hx.clock import SimClock
 from hx.deploy.decision import MODEL_NAME
+from hx.events import ImprovementReport, ModelPromoted, QualityGateFailed
 from hx.improve.cycle import ImprovementCycle
 from hx.ml.registry import load_or_fallback
 from hx.platform import Platform
@@ -41,7 +42,7 @@ def test_train_shadow_promote_then_fall_back_to_rules_on_drift(iplatform: Platfo
     assert ev["n"] == 50 and ev["incumbent"] == "rules" and ev["shadow_accuracy"] > ev["incumbent_accuracy"]
     assert _stage(p, 1) == "promoted" and load_or_fallback(p.models, MODEL_NAME).in_use == "model"
     assert any(a.action == "model.promoted" for a in p.audit.records(limit=100))
-    assert p.bus.read(types=["model.promoted"])
+    assert p.bus.read(types=[ModelPromoted])
 
     # the world changes: every rollout now succeeds with canary, which the rules say and the model does not
     add_history(p, 150, clock.now() + timedelta(minutes=1), seed=4, label="canary")
@@ -69,8 +70,8 @@ def test_a_cycle_reports_gates_and_recommendations(iplatform: Platform) -> None:
     cfr = next(g for g in r["gates"] if g["metric"] == "deploy.change_failure_rate")
     assert cfr["status"] == "fail" and cfr["value"] == 0.5 and not r["passed"]
     assert any("change failure rate" in x for x in r["recommendations"])
-    assert iplatform.bus.read(types=["improvement.quality_gate"])
-    assert iplatform.bus.read(types=["improvement.cycle"])[-1].data["kpis"]["deploy.change_failure_rate"] == 0.5
+    assert iplatform.bus.read(types=[QualityGateFailed])
+    assert iplatform.bus.read(types=[ImprovementReport])[-1].data["kpis"]["deploy.change_failure_rate"] == 0.5
 
 
 def test_self_healing_reloads_its_classifier_when_the_cycle_promotes_one(iplatform: Platform) -> None:
@@ -88,6 +89,7 @@ def test_self_healing_reloads_its_classifier_when_the_cycle_promotes_one(iplatfo
     mv = iplatform.models.save(CLASSIFIER, model, metrics={}, data_fingerprint="t", training_data="history")
     cyc = ImprovementCycle(iplatform, learners=[CLASSIFIER])
     cyc._set_stage(CLASSIFIER, mv.version, "promoted", "test")
-    assert eng.handle.in_use == "model" and eng.handle.meta is not None and eng.handle.meta.version == mv.version
+    promoted = eng.handle  # a fresh read: the stage change reloaded the engine's model
+    assert promoted.in_use == "model" and promoted.meta is not None and promoted.meta.version == mv.version
     cyc._set_stage(CLASSIFIER, mv.version, "retired", "test")
     assert eng.handle.in_use == "rules"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from hx.events import EventType
+from hx.events import AnomalyDetected, IncidentEscalated
 from hx.improve import kpis
 from hx.platform import Platform
 from tests.improve.conftest import T0, add_incident, deployment
@@ -19,8 +19,11 @@ def test_kpis_from_the_records_of_the_window(iplatform: Platform) -> None:
     repo.insert(deployment(T0 - timedelta(days=30), f, "canary", state="rolled_back"))  # outside the window
     a = add_incident(iplatform, T0 - timedelta(hours=3), "memory_leak", "fixed by runbook restart on api, verified")
     add_incident(iplatform, T0 - timedelta(hours=2), "unknown", "resolved by alice")
-    iplatform.bus.publish(EventType.INCIDENT_ESCALATED, {"incident": a + 1, "reason": "x"}, source="test")
-    iplatform.bus.publish(EventType.ANOMALY_DETECTED, {"score": 0.9}, source="test", subject="api")
+    iplatform.bus.publish(IncidentEscalated(incident=a + 1, reason="x", incident_class="unknown"), source="test")
+    anomaly = AnomalyDetected(anomaly_id="a", service="api", signal="error_rate", score=0.9, threshold=0.8,
+                              observed=1.0, expected_low=None, expected_high=None, detectors=[], components={},
+                              at=T0)  # fmt: skip
+    iplatform.bus.publish(anomaly, source="test", subject="api")
     v = kpis.compute(kpis.gather(iplatform, T0, 7 * 86400.0))
     assert v["deploy.change_failure_rate"] == 1 / 3
     assert v["deploy.median_rollout_s"] == 30 * 60

@@ -55,7 +55,7 @@ def test_save_load_promote(registry: ModelRegistry) -> None:
     handle = load_or_fallback(registry, "clf")
     assert handle.in_use == "model" and handle.meta is not None
     assert handle.meta.training_data == "simulated"
-    assert np.array_equal(handle.model.model.predict(x), m.model.predict(x))
+    assert handle.model is not None and np.array_equal(handle.model.model.predict(x), m.model.predict(x))
     v2 = registry.save("clf", m, metrics={"accuracy": 0.95}, data_fingerprint=fp, training_data="history", promote=True)
     assert v2.version == 2
     stages = {v.version: v.stage for v in registry.versions("clf")}

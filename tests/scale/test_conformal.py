@@ -33,7 +33,7 @@ def test_bound_covers_poisson_demand_at_about_one_minus_alpha(alpha: float) -> N
 
 def test_an_exact_forecast_is_chosen_over_the_recent_demand() -> None:
     c = ConformalUpper(120.0, 0.1, min_scores=20)
-    t = 60.0 * np.arange(600)
+    t = np.asarray(60.0 * np.arange(600), dtype=np.float64)
     demand = 100.0 + 0.5 * np.arange(600) + 40.0 * (np.arange(600) % 7 == 0)  # a ramp with known bursts
     b = None
     for k in range(590):

@@ -16,6 +16,7 @@ import pytest
 from hx.clock import SimClock
 from hx.config import load_settings
 from hx.errors import BadInput
+from hx.events import ScalingActed, ScalingDecided
 from hx.forecast.series import forecast_series
 from hx.platform import Platform, build_platform
 from hx.runtime import Runtime
@@ -83,14 +84,10 @@ def make_world(home: Path, *, mode: str = "act", poisson: bool = False, **cfg: o
     platform = build_platform(settings, clock=clock, source=SimSource(sim), actuator=SimActuator(sim))
     embed_sim(platform, sim)
     config = ScalerConfig(forecaster="seasonal_naive", **cfg)  # type: ignore[arg-type]
+    assert platform.source is not None and platform.actuator is not None
     scaler = PredictiveScaler(
-        platform,
-        platform.source,
-        platform.actuator,  # type: ignore[arg-type]
-        profiles_for(platform, platform.source),
-        config=config,
-        mode=mode,
-    )  # type: ignore[arg-type]
+        platform, platform.source, platform.actuator, profiles_for(platform, platform.source), config=config, mode=mode
+    )
     runtime = Runtime(platform, [SimEngine(sim), scaler])
     return World(platform, clock, sim, runtime, scaler)
 
@@ -103,14 +100,12 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 def acted(w: World) -> list[dict[str, object]]:
-    return [dict(e.data) for e in w.platform.bus.read(types=["scaling.acted"], limit=1000)]
+    return [dict(e.data) for e in w.platform.bus.read(types=[ScalingActed], limit=1000)]
 
 
 def test_scales_out_before_the_ramp_and_meets_the_slo(world: World) -> None:
     world.run_to(RAMP_AT + timedelta(hours=1))
-    ups = [
-        e for e in world.platform.bus.read(types=["scaling.acted"], limit=1000) if e.data["after"] > e.data["before"]
-    ]
+    ups = [e for e in world.platform.bus.read(types=[ScalingActed], limit=1000) if e.data["after"] > e.data["before"]]
     assert ups, "the scaler never scaled out"
     assert ups[0].ts < RAMP_AT and "forecast" in ups[0].data["reason"]  # before the ramp, from the forecast
     # ready capacity kept ahead of the demand all through the ramp (the SLO breaks above ~84 % utilisation)
@@ -119,7 +114,7 @@ def test_scales_out_before_the_ramp_and_meets_the_slo(world: World) -> None:
     assert np.all(rate <= 0.8 * 50.0 * ready)
     _t, slo = world.sim.series("shop", "slo_violation", t_from=(RAMP_AT - timedelta(hours=1)).timestamp())
     assert float(np.sum(slo)) == 0.0
-    d = next(e for e in world.platform.bus.read(types=["scaling.decided"], limit=1000) if e.data["replicas"] >= 8)
+    d = next(e for e in world.platform.bus.read(types=[ScalingDecided], limit=1000) if e.data["replicas"] >= 8)
     assert "forecast" in d.data["reason"] and d.data["forecast"]["model"] == "seasonal_naive"
     assert d.data["forecast"]["quantile_max"] >= 290.0
 
@@ -143,7 +138,7 @@ def test_recommend_mode_does_not_act(tmp_path: Path) -> None:
     assert set(desired.tolist()) == {3.0}
     recs = w.scaler.recommendations()
     assert recs and recs[0]["mode"] == "recommend" and recs[0]["replicas"] >= 8
-    assert any(e.data["replicas"] >= 8 for e in w.platform.bus.read(types=["scaling.decided"], limit=1000))
+    assert any(e.data["replicas"] >= 8 for e in w.platform.bus.read(types=[ScalingDecided], limit=1000))
     w.platform.store.dispose()
 
 
@@ -160,7 +155,7 @@ def test_no_flapping_under_noisy_load(tmp_path: Path) -> None:
     w = make_world(tmp_path / "hx", poisson=True)
     w.run_to(RAMP_AT + timedelta(hours=4, minutes=45))
     moves = [(e.ts, 1 if e.data["after"] > e.data["before"] else -1)
-             for e in w.platform.bus.read(types=["scaling.acted"], limit=1000)]  # fmt: skip
+             for e in w.platform.bus.read(types=[ScalingActed], limit=1000)]  # fmt: skip
     assert any(d > 0 for _, d in moves) and any(d < 0 for _, d in moves)
     for (t1, d1), (t2, d2) in itertools.pairwise(moves):
         if d1 > 0 and d2 < 0:  # a scale-in only once the lower need held for the whole window
@@ -174,7 +169,7 @@ def test_a_service_without_capacity_is_reported_once_and_left_alone(tmp_path: Pa
     w = make_world(tmp_path / "hx")
     w.scaler.profiles = lambda service: None
     w.run_to(RUN_DAY + timedelta(hours=9, minutes=10))
-    decided = w.platform.bus.read(types=["scaling.decided"], limit=100)
+    decided = w.platform.bus.read(types=[ScalingDecided], limit=100)
     assert len(decided) == 1 and "capacity" in decided[0].data["reason"]
     assert acted(w) == [] and w.scaler.health()["unscalable"] == ["shop"]
     w.platform.store.dispose()

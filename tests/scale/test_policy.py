@@ -15,8 +15,8 @@ from hx.scale.conformal import ConformalUpper
 
 
 def flat_forecast(start: float, level: float, spread: float = 0.0, step: float = 60.0, n: int = 60) -> Forecast:
-    t = start + step * np.arange(1, n + 1)
-    mean = np.full(n, level)
+    t = np.asarray(start + step * np.arange(1, n + 1), dtype=np.float64)
+    mean = np.full(n, level, dtype=np.float64)
     return Forecast(t, mean, mean - spread, mean + spread, level=0.8)
 
 

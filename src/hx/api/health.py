@@ -42,6 +42,7 @@ def health_report(platform: Platform, component: str, engines: dict[str, Any]) -
         "models": {name: h.health() for name, h in platform.model_handles.items()},
         "engines": engines,
         "event_handler_errors": platform.bus.handler_errors,
+        "events_malformed": platform.bus.malformed,
     }
     for name, fn in platform.health_checks.items():
         checks[name] = fn()

@@ -177,10 +177,10 @@ def events_tail(
     bus = c.platform().bus
     cursor = max(0, bus.last_id() - limit)
     if c.as_json and not follow:
-        c.emit([e.to_json() for e in bus.read(after=cursor, types=types, limit=limit)])
+        c.emit([e.to_json() for e in bus.rows(after=cursor, types=types, limit=limit)])
         return
     while True:
-        for e in bus.read(after=cursor, types=types, limit=limit):
+        for e in bus.rows(after=cursor, types=types, limit=limit):
             cursor = e.id
             if c.as_json:
                 sys.stdout.write(json.dumps(e.to_json(), default=str) + "\n")

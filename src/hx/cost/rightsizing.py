@@ -98,7 +98,6 @@ class DecayingHistogram:
         return float(self.bounds[min(int(np.searchsorted(c, q - 1e-12)), self.bounds.size - 1)])
 
 
-
 def _cycle_buckets(ts: FloatArray, weekly: bool) -> npt.NDArray[np.int64]:
     hour = np.floor(np.mod(ts, DAY_S) / 3600.0).astype(np.int64)
     if not weekly:

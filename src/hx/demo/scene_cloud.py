@@ -15,7 +15,7 @@ from hx.cloud.planning import catalog_for, plan_report
 from hx.cloud.terraform import export_terraform
 from hx.cloud.workload import Workload, example_estate_path, load_estate
 from hx.demo.runner import DemoContext
-from hx.events import EventType
+from hx.events import DrDrill, PlacementDecided
 from hx.lab.dr_drill import SimDrillActuator, drill_on_fresh_sim, platform_sim, run_sim_drill
 
 DRILLED = "checkout-api"  # the EU-only workload of the example estate, with RTO 5 min
@@ -29,7 +29,7 @@ def scene_cloud(ctx: DemoContext) -> dict[str, Any]:
     print_plan(ctx.console, report)
     where = {a.workload: [p.location for p in a.placements] for a in plan.assignments}
     ctx.platform.bus.publish(
-        EventType.PLACEMENT_DECIDED, {**report["summary"], "where": where}, source="multi-cloud", subject="estate"
+        PlacementDecided.model_validate({**report["summary"], "where": where}), source="multi-cloud", subject="estate"
     )
     plans = plan_dr(estate, plan, cat)
     dr = next(p for p in plans if p.workload == DRILLED)
@@ -38,7 +38,7 @@ def scene_cloud(ctx: DemoContext) -> dict[str, Any]:
     out = _drill(ctx, dr, w)
     print_drill(ctx.console, out)
     event = {k: out[k] for k in ("workload", "ok", "met", "achieved_rto_s", "target_rto_s", "strategy", "target")}
-    ctx.platform.bus.publish(EventType.DR_DRILL, event, source="multi-cloud", subject=DRILLED)
+    ctx.platform.bus.publish(DrDrill.model_validate(event), source="multi-cloud", subject=DRILLED)
     out_dir = ctx.settings.data_dir / "terraform"  # the demo's own (temporary) data directory
     files = export_terraform(plan, out_dir)
     ctx.console.print(f"terraform: {', '.join(p.name for p in files)} written to {out_dir}")

@@ -7,6 +7,7 @@ from typing import Any
 from rich.table import Table
 
 from hx.demo.runner import DemoContext
+from hx.events import AnomalyDetected, AnomalyResolved, EventType
 from hx.sim import Fault, sparkline
 
 
@@ -17,7 +18,7 @@ def scene_detect(ctx: DemoContext) -> dict[str, Any]:
     fid = sim.inject(Fault("error_spike", service=target, magnitude=0.15, duration_s=20 * 60))
     ctx.console.print(f"injected an error spike into [bold]{target}[/bold] for 20 minutes (fault {fid})")
     ctx.run_for(50 * 60)
-    events = ctx.platform.bus.read(after=after, types=["anomaly.*"], limit=1000)
+    events = ctx.platform.bus.read(after=after, types=[EventType.ANOMALY_DETECTED.family], limit=1000)
     table = Table("time", "event", "service/signal", "score", "observed", "expected", "detectors", title="anomalies")
     for e in events:
         d = e.data
@@ -37,11 +38,11 @@ def scene_detect(ctx: DemoContext) -> dict[str, Any]:
     truth = [g.to_dict() for g in sim.ground_truth() if g.id == fid]
     _times, values = sim.series(target, "error_rate", t_from=ctx.clock.now().timestamp() - 3600)
     ctx.console.print(f"{target} error_rate, last hour: {sparkline(values, width=60)}")
-    detected = [e for e in events if e.type == "anomaly.detected" and e.subject == target]
-    resolved = [e for e in events if e.type == "anomaly.resolved" and e.subject == target]
+    detected = [e for e in events if isinstance(e.payload, AnomalyDetected) and e.subject == target]
+    resolved = [e for e in events if isinstance(e.payload, AnomalyResolved) and e.subject == target]
     return {
         "detected": len(detected),
         "resolved": len(resolved),
-        "false_alarms": sum(1 for e in events if e.type == "anomaly.detected" and e.subject != target),
+        "false_alarms": sum(1 for e in events if isinstance(e.payload, AnomalyDetected) and e.subject != target),
         "ground_truth": truth,
     }

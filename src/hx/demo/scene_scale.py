@@ -17,6 +17,7 @@ from rich.table import Table
 
 from hx.clock import SimClock
 from hx.demo.runner import DemoContext
+from hx.events import ScalingActed
 from hx.scale.engine import PredictiveScaler, ScalerConfig, ServiceProfile
 from hx.sim import SimActuator, SimSource, Simulation, sparkline
 from hx.sim.spec import SLO, FleetSpec, ServiceSpec
@@ -56,9 +57,7 @@ def scene_scale(ctx: DemoContext) -> dict[str, Any]:
     sim, ramp_at = shop_world(now)
     ctx.console.print(f"[bold]{SERVICE}[/bold]: traffic triples every day at {ramp_at:%H:%M} UTC (20-minute ramp); "
                       f"2 days of history; replicas take {STARTUP:.0f} s to start")  # fmt: skip
-    cfg = ScalerConfig.from_settings(
-        ctx.settings.intelligent_monitoring.scaling, forecaster="seasonal_naive"
-    )
+    cfg = ScalerConfig.from_settings(ctx.settings.intelligent_monitoring.scaling, forecaster="seasonal_naive")
     profile = ServiceProfile(CAPACITY, STARTUP, "demo")
     eng = PredictiveScaler(ctx.platform, SimSource(sim), SimActuator(sim), lambda _s: profile, config=cfg, mode="act",
                            name="predictive-scaler-demo")  # fmt: skip
@@ -97,8 +96,9 @@ def _report(ctx: DemoContext, sim: Simulation, eng: PredictiveScaler, ramp_at: d
     _, slo = sim.series(SERVICE, "slo_violation", t_from=t0)
     ctx.console.print(f"demand          {sparkline(rate, 60)}  {np.min(rate):.0f}..{np.max(rate):.0f} req/s")
     ctx.console.print(f"ready replicas  {sparkline(ready, 60)}  {np.min(ready):.0f}..{np.max(ready):.0f}")
-    acted = [e for e in ctx.platform.bus.read(after=after, types=["scaling.acted"], limit=1000) if e.subject == SERVICE]
-    first_up = next((e.ts for e in acted if e.data["after"] > e.data["before"]), None)
+    acted = [(e.ts, e.payload) for e in ctx.platform.bus.read(after=after, types=[ScalingActed], limit=1000)
+             if isinstance(e.payload, ScalingActed) and e.subject == SERVICE]  # fmt: skip
+    first_up = next((ts for ts, p in acted if p.after > p.before), None)
     lead = None if first_up is None else (ramp_at - first_up.astimezone(UTC)).total_seconds() / 60.0
     viol = float(np.sum(slo))
     ctx.console.print(

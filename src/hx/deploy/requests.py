@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from hx.deploy.records import Deployment
 from hx.errors import Conflict, NotFound
-from hx.events import Event, EventType
+from hx.events import DeploymentRollbackRefused, DeploymentRollbackRequested, Event
 from hx.store.state import EngineStateStore
 
 if TYPE_CHECKING:
@@ -24,12 +24,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CURSOR_KEY = "rollback_request_cursor"
-REQUESTS = (EventType.DEPLOYMENT_ROLLBACK_REQUESTED.value,)
+REQUESTS = (DeploymentRollbackRequested,)
 
 
 def requester(event: Event) -> str:
     """The system principal a request acts as: the engine that asked and the incident it asked for."""
-    incident = event.data.get("incident")
+    incident = event.payload.incident if isinstance(event.payload, DeploymentRollbackRequested) else None
     base = f"hx:{event.source or 'system'}"
     return f"{base}:incident:{incident}" if incident is not None else base
 
@@ -55,13 +55,15 @@ class RollbackRequests:
         return handled
 
     def handle(self, event: Event, now: datetime) -> Deployment | None:
-        actor, data = requester(event), event.data
-        service = str(data.get("service") or event.subject)
+        req = event.payload
+        if not isinstance(req, DeploymentRollbackRequested):
+            return None
+        actor, service = requester(event), req.service or event.subject
         try:
-            d = self._target(service, data.get("deployment"))
-            return self.engine.rollback_on_request(d, actor, str(data.get("reason", "")), now, event.id)
+            d = self._target(service, req.deployment)
+            return self.engine.rollback_on_request(d, actor, req.reason, now, event.id)
         except (NotFound, Conflict) as err:
-            self._refuse(event, actor, service, str(err))
+            self._refuse(event.id, req, actor, service, str(err))
             return None
 
     def _target(self, service: str, dep_id: Any) -> Deployment:
@@ -76,10 +78,15 @@ class RollbackRequests:
             raise NotFound(f"hx has no deployment of {service} to roll back")
         return latest[0]
 
-    def _refuse(self, event: Event, actor: str, service: str, why: str) -> None:
-        detail = {"request": event.id, "incident": event.data.get("incident"), "reason": why}
+    def _refuse(self, request: int, req: DeploymentRollbackRequested, actor: str, service: str, why: str) -> None:
+        refused = DeploymentRollbackRefused(request=request, incident=req.incident, reason=why,
+                                            deployment=req.deployment)  # fmt: skip
         log.warning("rollback of %s requested by %s refused: %s", service, actor, why)
-        self.engine.platform.audit.append(actor, "deploy.rollback", service, "refused", detail)
-        self.engine.platform.bus.publish(EventType.DEPLOYMENT_ROLLBACK_REFUSED,
-                                         {"deployment": event.data.get("deployment"), **detail},
-                                         source="ai-orchestrator", subject=service)  # fmt: skip
+        self.engine.platform.audit.append(
+            actor,
+            "deploy.rollback",
+            service,
+            "refused",
+            refused.model_dump(mode="json", include={"request", "incident", "reason"}),
+        )
+        self.engine.platform.bus.publish(refused, source="ai-orchestrator", subject=service)

@@ -15,7 +15,7 @@ import numpy as np
 
 from hx.deploy.records import DeploymentRepo
 from hx.errors import TelemetryError
-from hx.events import EventBus
+from hx.events import EventBus, IncidentOpened
 from hx.telemetry.base import SignalSource
 
 #: Factor weights (sum to 1).  Chosen by principle: the service's present state and its recent
@@ -118,7 +118,7 @@ def assess(
     f["traffic"] = clip01(rate_now / peak) if peak and math.isfinite(peak) and peak > 0 else 0.5
     f["time_of_week"] = time_of_week_factor(now)
     f["change_size"] = change_size_factor(change)
-    incidents = bus.read(types=["incident.opened"], subject=service, since=now - timedelta(days=7), limit=1000)
+    incidents = bus.read(types=[IncidentOpened], subject=service, since=now - timedelta(days=7), limit=1000)
     f["recent_incidents"] = 1 - math.exp(-len(incidents) / 2)
     past = [d for d in repo.list(service=service, limit=200) if d.created_at >= now - timedelta(days=30)]
     failed = [d for d in past if d.state in ("rolled_back", "failed", "aborted")]

@@ -19,6 +19,7 @@ other engines arrive as events (:mod:`hx.deploy.requests`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,7 +33,17 @@ from hx.deploy.judge import JudgeConfig
 from hx.deploy.records import ACTIVE, Deployment, DeploymentRepo
 from hx.deploy.requests import RollbackRequests
 from hx.errors import ActuatorError, BadInput, Conflict, HxError, TelemetryError, Unsupported
-from hx.events import EventType
+from hx.events import (
+    DeploymentAborted,
+    DeploymentAnalysis,
+    DeploymentAwaitingApproval,
+    DeploymentFailed,
+    DeploymentPaused,
+    DeploymentPayload,
+    DeploymentPromoted,
+    DeploymentRolledBack,
+    DeploymentStep,
+)
 from hx.ml.registry import ModelWatch
 from hx.platform import Platform
 from hx.store.leases import ServiceOwnership
@@ -124,12 +135,12 @@ class RolloutEngine:
             final = "aborted"
         d = self.repo.save(replace(d, state=final, finished_at=now), now, ("finished", {"state": final}))
         self._disown(d)
-        etype = {
-            "promoted": EventType.DEPLOYMENT_PROMOTED,
-            "rolled_back": EventType.DEPLOYMENT_ROLLED_BACK,
-            "aborted": EventType.DEPLOYMENT_ABORTED,
-        }[final]
-        self._publish(etype, d, {"reason": d.reason})
+        classes: dict[str, type[DeploymentPayload]] = {
+            "promoted": DeploymentPromoted,
+            "rolled_back": DeploymentRolledBack,
+            "aborted": DeploymentAborted,
+        }
+        self._publish(classes[final], d, {"reason": d.reason})
         return d
 
     def _done(self, d: Deployment, now: datetime, detail: dict[str, Any]) -> Deployment:
@@ -156,7 +167,7 @@ class RolloutEngine:
             return self._ready(d, step, started, now)
         if kind == "approval":
             d = self.repo.save(replace(d, state="awaiting_approval"), now, ("waiting", {"reason": step.get("reason")}))
-            self._publish(EventType.DEPLOYMENT_AWAITING_APPROVAL, d, {"reason": step.get("reason")})
+            self._publish(DeploymentAwaitingApproval, d, {"reason": step.get("reason")})
             return d
         raise BadInput(f"unknown step kind {kind!r}", field="plan")
 
@@ -200,7 +211,7 @@ class RolloutEngine:
         )
         if not result.ok:
             return self._step_failed(d, step, now, result.detail or f"{kind} failed")
-        self._publish(EventType.DEPLOYMENT_STEP, d, {"step": step, "phase": d.phase, "index": d.step_index})
+        self._publish(DeploymentStep, d, {"step": step, "phase": d.phase, "index": d.step_index})
         return self._done(d, now, {"step": step, "result": result.detail})
 
     def _call(self, d: Deployment, step: dict[str, Any]) -> ActionResult:
@@ -219,7 +230,7 @@ class RolloutEngine:
                 now,
                 ("failed", {"error": why}),
             )
-            self._publish(EventType.DEPLOYMENT_FAILED, d, {"error": why, "needs": "a person: the rollback failed"})
+            self._publish(DeploymentFailed, d, {"error": why, "needs": "a person: the rollback failed"})
             self._disown(d)
             return d
         return self.start_rollback(d, now, f"step {step['kind']} failed: {why}")
@@ -253,7 +264,7 @@ class RolloutEngine:
             verdict, record = None, {"status": "inconclusive", "error": str(err)}
         record["step_index"] = d.step_index
         analyses = [*d.analyses, record]
-        self._publish(EventType.DEPLOYMENT_ANALYSIS, d, record)
+        self._publish(DeploymentAnalysis, d, record)
         status = record["status"]
         if status == "pass":
             return self._done(replace(d, analyses=analyses), now, {"analysis": status, "score": record.get("score")})
@@ -268,7 +279,7 @@ class RolloutEngine:
             now,
             ("needs_person", record),
         )
-        self._publish(EventType.DEPLOYMENT_PAUSED, d, {"reason": d.reason})
+        self._publish(DeploymentPaused, d, {"reason": d.reason})
         return d
 
     # ---- transitions used by the engine and the API ------------------------------------------
@@ -296,19 +307,20 @@ class RolloutEngine:
                 now,
                 ("needs_person", {"reason": reason}),
             )
-            self._publish(EventType.DEPLOYMENT_PAUSED, d, {"reason": d.reason})
+            self._publish(DeploymentPaused, d, {"reason": d.reason})
             return d
         d = self.repo.save(
             replace(d, state="rolling_back", phase="rollback", step_index=0, step_started_at=None, reason=reason),
             now,
             ("rollback", {"reason": reason}),
         )
-        self._publish(EventType.DEPLOYMENT_ROLLED_BACK, d, {"reason": reason, "stage": "started"})
+        self._publish(DeploymentRolledBack, d, {"reason": reason, "stage": "started"})
         return d
 
-    def _publish(self, etype: EventType, d: Deployment, data: dict[str, Any]) -> None:
-        payload = {"deployment": d.id, "version": d.version, "environment": d.environment, "state": d.state, **data}
-        self.platform.bus.publish(etype, payload, source="ai-orchestrator", subject=d.service)
+    def _publish(self, cls: type[DeploymentPayload], d: Deployment, data: Mapping[str, Any]) -> None:
+        payload = cls.model_validate({"deployment": d.id, "version": d.version, "environment": d.environment,
+                                      "state": d.state, **data})  # fmt: skip
+        self.platform.bus.publish(payload, source="ai-orchestrator", subject=d.service)
 
     def health(self) -> dict[str, Any]:
         try:

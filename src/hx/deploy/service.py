@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -16,7 +17,14 @@ from hx.deploy.risk import assess
 from hx.deploy.rollout import RolloutEngine
 from hx.deploy.strategies import PlanInput, build_plan, check_capabilities, rollback_plan
 from hx.errors import BadInput, Conflict, Forbidden, NotFound, TelemetryError
-from hx.events import EventType
+from hx.events import (
+    DeploymentApproved,
+    DeploymentDecided,
+    DeploymentPaused,
+    DeploymentPayload,
+    DeploymentRequested,
+    DeploymentResumed,
+)
 from hx.platform import Platform
 from hx.security.roles import Role
 from hx.security.tokens import Principal
@@ -142,8 +150,8 @@ class DeploymentService:
             finished_at=None,
         )
         d = self.repo.insert(d)
-        self._publish(EventType.DEPLOYMENT_REQUESTED, d, {"requested_by": principal.actor, "change": d.change})
-        self._publish(EventType.DEPLOYMENT_DECIDED, d, {"strategy": strategy, "risk": d.risk, "decision": d.decision})
+        self._publish(DeploymentRequested, d, {"requested_by": principal.actor, "change": d.change})
+        self._publish(DeploymentDecided, d, {"strategy": strategy, "risk": d.risk, "decision": d.decision})
         return self.engine.advance(d, now)
 
     # ---- people's actions -------------------------------------------------------------------------
@@ -174,14 +182,14 @@ class DeploymentService:
             ("approved", approval),
             of=d,
         )
-        self._publish(EventType.DEPLOYMENT_APPROVED, d, approval)
+        self._publish(DeploymentApproved, d, approval)
         return self.engine.advance(d, now)
 
     def pause(self, dep_id: int, principal: Principal) -> Deployment:
-        return self._transition(dep_id, principal, ("running",), "paused", EventType.DEPLOYMENT_PAUSED)
+        return self._transition(dep_id, principal, ("running",), "paused", DeploymentPaused)
 
     def resume(self, dep_id: int, principal: Principal) -> Deployment:
-        d = self._transition(dep_id, principal, ("paused", "needs_person"), "running", EventType.DEPLOYMENT_RESUMED)
+        d = self._transition(dep_id, principal, ("paused", "needs_person"), "running", DeploymentResumed)
         return self.engine.advance(d, self.platform.clock.now())
 
     def promote(self, dep_id: int, principal: Principal) -> Deployment:
@@ -223,19 +231,20 @@ class DeploymentService:
         return self.engine.advance(d, now)
 
     def _transition(
-        self, dep_id: int, principal: Principal, from_states: tuple[str, ...], to: str, etype: EventType
+        self, dep_id: int, principal: Principal, from_states: tuple[str, ...], to: str, cls: type[DeploymentPayload]
     ) -> Deployment:
         d = self.repo.get(dep_id)
         if d.state not in from_states:
             raise Conflict(f"deployment {dep_id} is {d.state}; expected one of {', '.join(from_states)}")
         now = self.platform.clock.now()
         d = self.repo.save(replace(d, state=to), now, (to, {"by": principal.actor}))
-        self._publish(etype, d, {"by": principal.actor})
+        self._publish(cls, d, {"by": principal.actor})
         return d
 
-    def _publish(self, etype: EventType, d: Deployment, data: dict[str, Any]) -> None:
-        payload = {"deployment": d.id, "version": d.version, "environment": d.environment, "state": d.state, **data}
-        self.platform.bus.publish(etype, payload, source="ai-orchestrator", subject=d.service)
+    def _publish(self, cls: type[DeploymentPayload], d: Deployment, data: Mapping[str, Any]) -> None:
+        payload = cls.model_validate({"deployment": d.id, "version": d.version, "environment": d.environment,
+                                      "state": d.state, **data})  # fmt: skip
+        self.platform.bus.publish(payload, source="ai-orchestrator", subject=d.service)
 
 
 def _same_token(actor_a: str, actor_b: str) -> bool:

@@ -23,7 +23,7 @@ from hx.config import AnomalyDetection
 from hx.detect.base import Detector, make
 from hx.detect.calibrate import effective_threshold
 from hx.errors import NotFound, TelemetryError
-from hx.events import EventType
+from hx.events import AnomalyDetected, AnomalyNoData, AnomalyResolved
 from hx.platform import Platform
 from hx.store.state import EngineStateStore, pack, unpack
 from hx.telemetry.base import SignalSource
@@ -215,35 +215,36 @@ class AnomalyEngine:
         return t.normal_low - pad <= x <= t.normal_high + pad
 
     def _open(self, t: Track, ts: float, x: float, score: float, exp: dict[str, Any]) -> None:
-        t.state, t.anomaly_id, t.opened_at, t.peak, t.below = "anomalous", uuid.uuid4().hex[:12], ts, score, 0
+        aid = uuid.uuid4().hex[:12]
+        t.state, t.anomaly_id, t.opened_at, t.peak, t.below = "anomalous", aid, ts, score, 0
         t.normal_low, t.normal_high = _finite(exp.get("expected_low")), _finite(exp.get("expected_high"))
         agreed = sorted(k for k, v in exp.get("components", {}).items() if v >= self.threshold)
-        data = {
-            "anomaly_id": t.anomaly_id,
-            "service": t.service,
-            "signal": t.signal,
-            "score": round(score, 4),
-            "threshold": self.threshold,
-            "observed": x,
-            "expected_low": _finite(exp.get("expected_low")),
-            "expected_high": _finite(exp.get("expected_high")),
-            "detectors": agreed,
-            "components": {k: round(v, 4) for k, v in exp.get("components", {}).items()},
-            "at": datetime.fromtimestamp(ts, tz=UTC).isoformat(),
-        }
-        self.platform.bus.publish(EventType.ANOMALY_DETECTED, data, source=ENGINE, subject=t.service)
+        payload = AnomalyDetected(
+            anomaly_id=aid,
+            service=t.service,
+            signal=t.signal,
+            score=round(score, 4),
+            threshold=self.threshold,
+            observed=x,
+            expected_low=_finite(exp.get("expected_low")),
+            expected_high=_finite(exp.get("expected_high")),
+            detectors=agreed,
+            components={k: round(v, 4) for k, v in exp.get("components", {}).items()},
+            at=datetime.fromtimestamp(ts, tz=UTC),
+        )
+        self.platform.bus.publish(payload, source=ENGINE, subject=t.service)
 
     def _resolve(self, t: Track, ts: float, x: float) -> None:
-        data = {
-            "anomaly_id": t.anomaly_id,
-            "service": t.service,
-            "signal": t.signal,
-            "peak_score": round(t.peak, 4),
-            "observed": x,
-            "duration_s": ts - (t.opened_at or ts),
-            "at": datetime.fromtimestamp(ts, tz=UTC).isoformat(),
-        }
-        self.platform.bus.publish(EventType.ANOMALY_RESOLVED, data, source=ENGINE, subject=t.service)
+        payload = AnomalyResolved(
+            anomaly_id=t.anomaly_id,
+            service=t.service,
+            signal=t.signal,
+            peak_score=round(t.peak, 4),
+            observed=x,
+            duration_s=ts - (t.opened_at or ts),
+            at=datetime.fromtimestamp(ts, tz=UTC),
+        )
+        self.platform.bus.publish(payload, source=ENGINE, subject=t.service)
         t.state, t.anomaly_id, t.opened_at, t.below = "normal", None, None, 0
         t.cooldown_until = ts + self.cfg.cooldown_s
 
@@ -252,19 +253,13 @@ class AnomalyEngine:
             return
         if t.state == "anomalous":
             self.platform.bus.publish(
-                EventType.ANOMALY_RESOLVED,
-                {"anomaly_id": t.anomaly_id, "service": t.service, "signal": t.signal, "reason": "no_data"},
+                AnomalyResolved(anomaly_id=t.anomaly_id, service=t.service, signal=t.signal, reason="no_data"),
                 source=ENGINE,
                 subject=t.service,
             )
         t.state, t.anomaly_id = "no_data", None
-        data = {
-            "service": t.service,
-            "signal": t.signal,
-            "reason": why,
-            "at": datetime.fromtimestamp(ts, tz=UTC).isoformat(),
-        }
-        self.platform.bus.publish(EventType.ANOMALY_NO_DATA, data, source=ENGINE, subject=t.service)
+        payload = AnomalyNoData(service=t.service, signal=t.signal, reason=why, at=datetime.fromtimestamp(ts, tz=UTC))
+        self.platform.bus.publish(payload, source=ENGINE, subject=t.service)
 
     def health(self) -> dict[str, Any]:
         states = [t.state if t.learned >= self.min_points else "learning" for t in self.tracks.values()]
@@ -293,17 +288,15 @@ def list_anomalies(
 ) -> list[dict[str, Any]]:
     """Anomalies reconstructed from their events (opened, and resolved when they cleared)."""
     events = platform.bus.read(
-        types=["anomaly.detected", "anomaly.resolved"], subject=service, since=since, until=until, limit=10000
+        types=[AnomalyDetected, AnomalyResolved], subject=service, since=since, until=until, limit=10000
     )
     opened: dict[str, dict[str, Any]] = {}
     for e in events:
-        aid = e.data.get("anomaly_id")
-        if not aid:
-            continue
-        if e.type == "anomaly.detected":
-            opened[aid] = {**e.data, "state": "open", "opened_at": e.ts.isoformat(), "resolved_at": None}
-        elif aid in opened:
-            opened[aid].update(state="resolved", resolved_at=e.ts.isoformat(), peak_score=e.data.get("peak_score"))
+        p = e.payload
+        if isinstance(p, AnomalyDetected):
+            opened[p.anomaly_id] = {**e.data, "state": "open", "opened_at": e.ts.isoformat(), "resolved_at": None}
+        elif isinstance(p, AnomalyResolved) and p.anomaly_id in opened:
+            opened[p.anomaly_id].update(state="resolved", resolved_at=e.ts.isoformat(), peak_score=p.peak_score)
     out = [
         a
         for a in opened.values()

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from hx.errors import BadInput, NotFound
-from hx.events import Event, EventType
+from hx.events import AnomalyDetected, AnomalyResolved, Event, IncidentClassified, IncidentUpdated
 from hx.heal import triage
 from hx.heal.classify import CLASSES, MODEL_NAME
 from hx.heal.features import recent_changes
@@ -87,8 +87,8 @@ class HealEngine:
         now = self.platform.clock.now()
         self.incidents.note(inc.id, now, "labelled", {"class": incident_class, "by": actor,
                                                       "predicted": inc.incident_class})  # fmt: skip
-        self.platform.bus.publish(EventType.INCIDENT_UPDATED, {"incident": inc.id, "labelled": incident_class,
-                                  "by": actor}, source="self-healing", subject=inc.service)  # fmt: skip
+        self.platform.bus.publish(IncidentUpdated(incident=inc.id, labelled=incident_class, by=actor),
+                                  source="self-healing", subject=inc.service)  # fmt: skip
         return inc
 
     def reload_model(self) -> None:
@@ -123,12 +123,10 @@ class HealEngine:
         cursor = int((self.state.get(CURSOR_KEY) or {}).get("after", 0))
         total = 0
         while True:
-            events = self.platform.bus.read(after=cursor, types=["anomaly.detected", "anomaly.resolved"], limit=500)
+            events = self.platform.bus.read(after=cursor, types=[AnomalyDetected, AnomalyResolved], limit=500)
             if not events:
                 break
-            rows = [
-                anomaly_row(e.id, e.ts, e.type, e.subject, e.data, self.platform.settings.environment) for e in events
-            ]
+            rows = [anomaly_row(e, self.platform.settings.environment) for e in events]
             total += self.intake.accept(rows)["accepted"]
             cursor = events[-1].id
             self.state.put(CURSOR_KEY, {"after": cursor}, self.platform.clock.now())
@@ -163,8 +161,8 @@ class HealEngine:
                                           classified_by=by, root_causes=causes, features=feats), now)  # fmt: skip
         self.incidents.note(inc.id, now, "classified", {"class": cls_name, "confidence": conf, "by": by,
                                                         "reason": reason, "root_causes": causes})  # fmt: skip
-        self.platform.bus.publish(EventType.INCIDENT_CLASSIFIED, {"incident": inc.id, "class": cls_name,
-                                  "confidence": conf, "by": by, "root_causes": causes},
+        self.platform.bus.publish(IncidentClassified(incident=inc.id, incident_class=cls_name, confidence=conf, by=by,
+                                                     root_causes=causes),
                                   source="self-healing", subject=inc.service)  # fmt: skip
         return self._plan(inc, focus, now)
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from hx.errors import NotFound, TelemetryError, Unsupported
-from hx.events import EventBus
+from hx.events import DeploymentPayload, EventBus, ScalingFields
 from hx.telemetry.base import SignalSource
 
 KEYWORDS: dict[str, str] = {
@@ -106,8 +106,8 @@ def recent_changes(bus: EventBus | None, service: str, at: datetime, window_s: f
     if bus is None:
         return out
     since = at - timedelta(seconds=window_s)
-    for e in bus.read(types=["deployment.*", "scaling.*"], subject=service, since=since, until=at, limit=200):
-        if e.type.startswith("deployment."):
+    for e in bus.read(types=[DeploymentPayload, ScalingFields], subject=service, since=since, until=at, limit=200):
+        if isinstance(e.payload, DeploymentPayload):
             out["deploy_recent"] = 1.0
             out["deploy_age_min"] = min(out["deploy_age_min"], (at - e.ts).total_seconds() / 60.0)
         else:

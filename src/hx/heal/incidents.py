@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hx.errors import Conflict
-from hx.events import EventType
+from hx.events import IncidentOpened, IncidentPredicted, IncidentResolved, IncidentUpdated, Payload
 from hx.heal.records import OPEN_STATES, AlertRepo, AlertRow, Incident, IncidentRepo
 from hx.platform import Platform
 from hx.topology import Topology
@@ -65,7 +65,7 @@ class IncidentManager:
         sev = row.severity if SEVERITY_RANK.get(row.severity, 1) > SEVERITY_RANK.get(inc.severity, 1) else inc.severity
         inc = self._save(replace(inc, firing=[*inc.firing, row.fingerprint], severity=sev), now)
         self.repo.note(inc.id, now, "alert", _alert_detail(row))
-        self._publish(EventType.INCIDENT_UPDATED, inc, {"alert": row.name, "alert_service": row.service})
+        self._publish(IncidentUpdated, inc, alert=row.name, alert_service=row.service)
         return inc
 
     def _find(self, row: AlertRow, now: datetime) -> Incident | None:
@@ -93,7 +93,7 @@ class IncidentManager:
         )  # fmt: skip
         inc = self.repo.insert(inc)
         self.repo.note(inc.id, now, "opened", {"by": "alert", **_alert_detail(row)})
-        self._publish(EventType.INCIDENT_OPENED, inc, {"alert": row.name, "labels": row.labels})
+        self._publish(IncidentOpened, inc, alert=row.name, labels=row.labels)
         return inc
 
     def open_predicted(self, service: str, environment: str, incident_class: str, title: str,
@@ -106,7 +106,7 @@ class IncidentManager:
         )  # fmt: skip
         inc = self.repo.insert(inc)
         self.repo.note(inc.id, now, "predicted", detail)
-        self._publish(EventType.INCIDENT_PREDICTED, inc, detail)
+        self._publish(IncidentPredicted, inc, **detail)
         return inc
 
     def _resolved(self, row: AlertRow, now: datetime) -> Incident | None:
@@ -136,7 +136,7 @@ class IncidentManager:
         inc = self.repo.save(replace(inc, status="acknowledged", acknowledged_at=now), now)
         self.repo.note(inc.id, now, "acknowledged", {"by": actor})
         self.platform.audit.append(actor, "incident.acknowledge", f"incident:{inc.id}", "ok", {})
-        self._publish(EventType.INCIDENT_UPDATED, inc, {"acknowledged_by": actor})
+        self._publish(IncidentUpdated, inc, acknowledged_by=actor)
         return inc
 
     def resolve(self, incident_id: int, by: str, reason: str, now: datetime | None = None) -> Incident:
@@ -146,16 +146,17 @@ class IncidentManager:
         now = now or self.platform.clock.now()
         inc = self.repo.save(replace(inc, status="resolved", resolved_at=now, resolution=reason), now)
         self.repo.note(inc.id, now, "resolved", {"by": by, "reason": reason, "mttr_s": inc.mttr_s()})
-        self._publish(EventType.INCIDENT_RESOLVED, inc, {"by": by, "reason": reason, "mttr_s": inc.mttr_s()})
+        self._publish(IncidentResolved, inc, by=by, reason=reason, mttr_s=inc.mttr_s())
         return inc
 
-    def _publish(self, etype: EventType, inc: Incident, data: dict[str, Any]) -> None:
-        payload = {"incident": inc.id, "environment": inc.environment, "status": inc.status,
-                   "class": inc.incident_class, **data}  # fmt: skip
-        self.platform.bus.publish(etype, payload, source="self-healing", subject=inc.service)
+    def _publish(self, cls: type[Payload], inc: Incident, **data: Any) -> None:
+        """Publish a ``cls`` event for ``inc``: the incident's id, environment, status and class, plus ``data``."""
+        payload = cls.model_validate({"incident": inc.id, "environment": inc.environment, "status": inc.status,
+                                      "class": inc.incident_class, **data})  # fmt: skip
+        self.platform.bus.publish(payload, source="self-healing", subject=inc.service)
 
 
 def _alert_detail(row: AlertRow) -> dict[str, Any]:
     return {"alert": row.name, "service": row.service, "status": row.status, "fingerprint": row.fingerprint,
             "severity": row.severity, "labels": row.labels, "source": row.source,
-            "starts_at": row.starts_at.isoformat()}  # fmt: skip
+            "starts_at": row.starts_at.isoformat(), "annotations": row.annotations}  # fmt: skip

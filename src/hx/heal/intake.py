@@ -28,6 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hx.errors import BadInput
+from hx.events import AnomalyDetected, AnomalyResolved, Event
 from hx.heal.records import AlertRepo, AlertRow
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -219,24 +220,34 @@ def hx_rows(batch: HxAlertBatch, now: datetime, default_env: str) -> list[AlertR
     return rows
 
 
-def anomaly_row(event_id: int, ts: datetime, etype: str, subject: str, data: Mapping[str, Any],
-                default_env: str) -> AlertRow:  # fmt: skip
-    """An ``anomaly.detected`` / ``anomaly.resolved`` event as an alert row (the pair shares a fingerprint)."""
-    service = str(data.get("service") or subject or "unknown")
-    signal = str(data.get("signal") or data.get("metric") or "signal")
-    started = data.get("started_at") or data.get("onset")
-    starts_at = _utc(datetime.fromisoformat(started)) if isinstance(started, str) else ts
-    status = "resolved" if etype.endswith("resolved") else "firing"
+def anomaly_row(event: Event, default_env: str) -> AlertRow:
+    """An ``anomaly.detected`` / ``anomaly.resolved`` event as an alert row (the pair shares a fingerprint).
+
+    The row starts when the detector saw the anomaly begin (its ``at``; for a resolution, ``at`` less the duration)
+    and carries the observed value; the event's publish time stands in only when the payload does not say."""
+    p = event.payload
+    if not isinstance(p, AnomalyDetected | AnomalyResolved):
+        raise BadInput(f"{event.type} is not an anomaly event", field="type")
+    service, signal = p.service or event.subject or "unknown", p.signal or "signal"
+    resolved = isinstance(p, AnomalyResolved)
+    onset = p.onset if isinstance(p, AnomalyResolved) else p.at
+    starts_at = _utc(onset or event.ts)
+    status = "resolved" if resolved else "firing"
     labels = {"alertname": f"Anomaly_{signal}", "service": service, "signal": signal}
-    labels.update({str(k): str(v) for k, v in dict(data.get("labels") or {}).items()})
-    fp = str(data.get("anomaly_id") or label_fingerprint({"service": service, "signal": signal}))
-    annotations = {"score": str(data.get("score", "")), "value": str(data.get("value", "")), "event": str(event_id)}
+    fp = p.anomaly_id or label_fingerprint({"service": service, "signal": signal})
+    score = p.peak_score if isinstance(p, AnomalyResolved) else p.score
+    annotations = {"score": _text(score), "value": _text(p.observed), "event": str(event.id)}
     return AlertRow(
-        dedup_key=dedup_key("anomaly", str(event_id) if status == "firing" else "", fp, starts_at, status),
+        dedup_key=dedup_key("anomaly", "" if resolved else str(event.id), fp, starts_at, status),
         source="anomaly", group_key="", fingerprint=fp, status=status, name=labels["alertname"], service=service,
-        environment=environment_of(labels, default_env), severity=severity_of(data), labels=labels,
-        annotations=annotations, starts_at=starts_at, ends_at=ts if status == "resolved" else None, received_at=ts,
+        environment=environment_of(labels, default_env), severity=severity_of(labels), labels=labels,
+        annotations=annotations, starts_at=starts_at, ends_at=_utc(p.at or event.ts) if resolved else None,
+        received_at=event.ts,
     )  # fmt: skip
+
+
+def _text(x: float | None) -> str:
+    return "" if x is None else str(x)
 
 
 class AlertIntake:

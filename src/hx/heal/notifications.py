@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from hx.errors import ConfigError, NotifierError
-from hx.events import EventType
+from hx.events import IncidentEscalated, NotificationFailed, NotificationSent
 from hx.heal.notify import (
     ActionTaken,
     Delivery,
@@ -87,8 +87,8 @@ class Escalator:
     def escalate(self, inc: Incident, why: str) -> None:
         now = self.platform.clock.now()
         self.repo.note(inc.id, now, "escalated", {"reason": why})
-        self.platform.bus.publish(EventType.INCIDENT_ESCALATED, {"incident": inc.id, "reason": why,
-                                  "class": inc.incident_class}, source="self-healing", subject=inc.service)  # fmt: skip
+        self.platform.bus.publish(IncidentEscalated(incident=inc.id, reason=why, incident_class=inc.incident_class),
+                                  source="self-healing", subject=inc.service)  # fmt: skip
         self.notify(inc, "triggered", "critical", f"needs a person: {why}")
 
     def step(self) -> None:
@@ -107,9 +107,9 @@ class Escalator:
                 if k in ("notifier", "ok", "attempts", "status", "error", "event", "level", "dedup_key")
             }
             self.repo.note(int(d.incident_id), now, "notification", detail)
-            etype = EventType.NOTIFICATION_SENT if d.ok else EventType.NOTIFICATION_FAILED
-            self.platform.bus.publish(etype, {"incident": int(d.incident_id), **detail}, source="self-healing",
-                                      subject=d.notifier)  # fmt: skip
+            cls = NotificationSent if d.ok else NotificationFailed
+            self.platform.bus.publish(cls.model_validate({"incident": int(d.incident_id), **detail}),
+                                      source="self-healing", subject=d.notifier)  # fmt: skip
         for iid in touched:
             self._persist(int(iid))
 

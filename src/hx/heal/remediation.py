@@ -24,7 +24,17 @@ from sqlalchemy import select
 
 from hx.actuate.base import ActionResult, Actuator
 from hx.errors import Conflict, HxError, NotFound, TelemetryError, Unsupported
-from hx.events import Event, EventType
+from hx.events import (
+    DeploymentFailed,
+    DeploymentPaused,
+    DeploymentPayload,
+    DeploymentRollbackRefused,
+    DeploymentRollbackRequested,
+    DeploymentRolledBack,
+    Event,
+    EventType,
+    IncidentAction,
+)
 from hx.heal import guardrails
 from hx.heal.records import EXEC_ACTIVE, Execution, ExecutionRepo, Incident, IncidentRepo
 from hx.heal.runbooks import Runbook
@@ -143,7 +153,7 @@ class RemediationEngine:
             self.incidents.note(
                 ex.incident_id, now, "awaiting_approval", {"execution": ex.id, "reason": step.get("reason")}
             )
-            self._event(EventType.INCIDENT_ACTION, ex, {"step": step, "status": "awaiting_approval"})
+            self._event(ex, {"step": step, "status": "awaiting_approval"})
             return ex
         if kind == "wait":
             return self._done(ex, now, {"waited_s": step["duration_s"]}) if now >= started + timedelta(
@@ -189,7 +199,7 @@ class RemediationEngine:
                 "step": step.get("kind"), "detail": detail}  # fmt: skip
         self.platform.audit.append("hx:self-healing", f"heal.{what}", ex.target, outcome, info)
         self.incidents.note(ex.incident_id, now, "action", {**info, "ok": ok, "dry_run": dry})
-        self._event(EventType.INCIDENT_ACTION, ex, {**info, "ok": ok, "dry_run": dry})
+        self._event(ex, {**info, "ok": ok, "dry_run": dry})
 
     def _act(self, ex: Execution, step: dict[str, Any], now: datetime) -> Execution | None:
         act = self._require_actuator()
@@ -288,12 +298,12 @@ class RemediationEngine:
 
     def _request_rollback(self, ex: Execution, dep_id: int, now: datetime, sent: dict[str, int]) -> ActionResult:
         reason = f"incident {ex.incident_id}: runbook {ex.runbook}"
-        data = {"service": ex.target, "deployment": dep_id, "incident": ex.incident_id, "execution": ex.id,
-                "reason": reason}  # fmt: skip
-        event = self.platform.bus.publish(EventType.DEPLOYMENT_ROLLBACK_REQUESTED, data, source="self-healing",
-                                          subject=ex.target)  # fmt: skip
+        req = DeploymentRollbackRequested(service=ex.target, deployment=dep_id, incident=ex.incident_id,
+                                          execution=ex.id, reason=reason)  # fmt: skip
+        event = self.platform.bus.publish(req, source="self-healing", subject=ex.target)
         sent["request"] = event.id
-        self.incidents.note(ex.incident_id, now, "rollback_requested", {**data, "request": event.id})
+        self.incidents.note(ex.incident_id, now, "rollback_requested", {**req.model_dump(mode="json"),
+                                                                         "request": event.id})  # fmt: skip
         detail = f"rollback of deployment {dep_id} requested (event {event.id})"
         return ActionResult("rollback", ex.target, True, detail)
 
@@ -470,30 +480,27 @@ class RemediationEngine:
         self.state.put(f"breaker_reset:{target}", {"at": now.isoformat(), "by": actor}, now)
         self.platform.audit.append(actor, "heal.breaker_reset", target, "ok", {})
 
-    def _event(self, etype: EventType, ex: Execution, data: Mapping[str, Any]) -> None:
-        payload = {"incident": ex.incident_id, "execution": ex.id, "runbook": ex.runbook, **data}
-        self.platform.bus.publish(etype, payload, source="self-healing", subject=ex.target)
+    def _event(self, ex: Execution, data: Mapping[str, Any]) -> None:
+        payload = IncidentAction.model_validate({"incident": ex.incident_id, "execution": ex.id, "runbook": ex.runbook,
+                                                 **data})  # fmt: skip
+        self.platform.bus.publish(payload, source="self-healing", subject=ex.target)
 
 
-ROLLBACK_OUTCOMES = (
-    EventType.DEPLOYMENT_ROLLED_BACK.value,
-    EventType.DEPLOYMENT_FAILED.value,
-    EventType.DEPLOYMENT_PAUSED.value,
-    EventType.DEPLOYMENT_ROLLBACK_REFUSED.value,
-)
+ROLLBACK_OUTCOMES = (DeploymentRolledBack, DeploymentFailed, DeploymentPaused, DeploymentRollbackRefused)
 
 
 def _rollback_outcome(e: Event, request: int, dep_id: int) -> bool | None:
     """True: rolled back; False: refused, failed or left to a person; None: not (yet) an outcome of this request."""
-    if e.type == EventType.DEPLOYMENT_ROLLBACK_REFUSED:
-        return False if e.data.get("request") == request else None
-    if e.data.get("deployment") != dep_id:
+    p = e.payload
+    if isinstance(p, DeploymentRollbackRefused):
+        return False if p.request == request else None
+    if not isinstance(p, DeploymentPayload) or p.deployment != dep_id:
         return None
-    if e.type == EventType.DEPLOYMENT_ROLLED_BACK:
-        return True if e.data.get("state") == "rolled_back" else None
-    if e.type == EventType.DEPLOYMENT_PAUSED:
-        return False if e.data.get("state") == "needs_person" else None
-    return False
+    if isinstance(p, DeploymentRolledBack):
+        return True if p.state == "rolled_back" else None
+    if isinstance(p, DeploymentPaused):
+        return False if p.state == "needs_person" else None
+    return False  # deployment.failed
 
 
 def rollout_to_roll_back(platform: Platform, service: str) -> int | None:
@@ -503,7 +510,7 @@ def rollout_to_roll_back(platform: Platform, service: str) -> int | None:
     owner = ServiceOwnership(platform.store, platform.clock).owner(service)
     if owner is not None and owner.startswith("deployment:"):
         return int(owner.split(":", 1)[1])
-    skip = (EventType.DEPLOYMENT_ROLLBACK_REQUESTED.value, EventType.DEPLOYMENT_ROLLBACK_REFUSED.value)
+    skip = (EventType.DEPLOYMENT_ROLLBACK_REQUESTED, EventType.DEPLOYMENT_ROLLBACK_REFUSED)
     q = (
         select(events.c.data)
         .where(events.c.subject == service, events.c.type.startswith("deployment."), events.c.type.not_in(skip))

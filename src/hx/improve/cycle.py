@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hx.errors import ModelError
-from hx.events import EventType
+from hx.events import ImprovementReport, ModelTrained, QualityGateFailed
 from hx.improve import gates as gates_mod
 from hx.improve import kpis as kpis_mod
 from hx.improve.shadow import accuracy, judge_live, judge_shadow
@@ -74,7 +74,8 @@ class ImprovementCycle:
         results = gates_mod.evaluate(self.cfg.quality_gates, values)
         for g in results:
             if g.status == "fail":
-                self.platform.bus.publish(EventType.QUALITY_GATE, g.to_json(), source=SOURCE, subject=g.metric)
+                failed = QualityGateFailed.model_validate(g.to_json())
+                self.platform.bus.publish(failed, source=SOURCE, subject=g.metric)
         report = {
             "at": now.isoformat(),
             "window_s": self.cfg.kpi_window_s,
@@ -84,7 +85,7 @@ class ImprovementCycle:
             "models": [r.to_json() for r in reviews],
             "recommendations": [f"{g.name}: {g.advice}" for g in results if g.advice],
         }
-        self.platform.bus.publish(EventType.IMPROVEMENT_CYCLE, report, source=SOURCE, subject="cycle")
+        self.platform.bus.publish(ImprovementReport.model_validate(report), source=SOURCE, subject="cycle")
         return report
 
     # ---- models ------------------------------------------------------------------------------------
@@ -166,7 +167,7 @@ class ImprovementCycle:
         mv = self.platform.models.save(name, model, metrics=metrics, data_fingerprint=fingerprint(ex.x, ex.y),
                                        training_data="history")  # fmt: skip
         self._set_stage(name, mv.version, "shadow", f"trained on {len(ex)} labelled outcomes")
-        self.platform.bus.publish(EventType.MODEL_TRAINED, {**mv.to_json(), "stage": "shadow"}, source=SOURCE,
+        self.platform.bus.publish(ModelTrained.model_validate({**mv.to_json(), "stage": "shadow"}), source=SOURCE,
                                   subject=name)  # fmt: skip
         rv.shadow = mv.version
         rv.actions.append(f"trained shadow v{mv.version} on {len(ex)} examples (holdout {metrics['holdout_accuracy']})")

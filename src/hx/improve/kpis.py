@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import func, select
 
+from hx.events import EventType
 from hx.store.tables import deployments, events, heal_incidents
 
 if TYPE_CHECKING:
@@ -169,8 +170,8 @@ def gather(platform: Platform, now: datetime, window_s: float) -> KpiInputs:
         incs = [IncidentRecord(int(r.id), r.kind, r.status, r.opened_at, r.resolved_at, r.resolution)
                 for r in conn.execute(_incidents(since, now))]  # fmt: skip
     in_window = (events.c.ts >= since, events.c.ts <= now)
-    count = select(func.count()).where(events.c.type == "anomaly.detected", *in_window)
-    escalations = select(events.c.data).where(events.c.type == "incident.escalated", *in_window)
+    count = select(func.count()).where(events.c.type == EventType.ANOMALY_DETECTED.value, *in_window)
+    escalations = select(events.c.data).where(events.c.type == EventType.INCIDENT_ESCALATED.value, *in_window)
     with platform.store.begin() as conn:
         anomalies = int(conn.execute(count).scalar_one())
         escalated = frozenset(int(r.data["incident"]) for r in conn.execute(escalations) if "incident" in r.data)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from hx.events import EventType
+from hx.events import ModelTrained
 from hx.heal.classify import MODEL_NAME, IncidentForest
 from hx.heal.features import vector
 from hx.lab.heal_scenarios import training_set
@@ -44,6 +44,5 @@ def train(platform: Platform, n_per_kind: int = 12, seed: int = 100, force: bool
     fp = fingerprint(np.stack([vector(e["features"]) for e in examples]), [e["label"] for e in examples])
     mv = register_trained(platform.models, platform.audit, MODEL_NAME, model, metrics=metrics, data_fingerprint=fp,
                           training_data="simulated", actor=actor, force=force)  # fmt: skip
-    platform.bus.publish(EventType.MODEL_TRAINED, {"model": MODEL_NAME, "version": mv.version, **metrics},
-                         source="self-healing", subject=MODEL_NAME)  # fmt: skip
+    platform.bus.publish(ModelTrained.model_validate(mv.to_json()), source="self-healing", subject=MODEL_NAME)
     return mv

@@ -28,7 +28,7 @@ from hx.deploy.examples import MIN_HISTORY, history_dataset
 from hx.deploy.records import TERMINAL, Deployment, DeploymentRepo
 from hx.deploy.risk import FEATURES
 from hx.errors import ModelError
-from hx.events import EventType
+from hx.events import IncidentOpened, ModelTrained
 from hx.ml.registry import ModelVersion, TrainingData, fingerprint, register_trained
 from hx.platform import Platform, build_platform
 
@@ -103,7 +103,7 @@ def _seed_history(platform: Platform, service: str, sc: dict[str, Any], now: dat
             )
         )
     for _ in range(sc["incidents"]):
-        platform.bus.publish(EventType.INCIDENT_OPENED, {"class": "history"}, source="training", subject=service)
+        platform.bus.publish(IncidentOpened(incident_class="history"), source="training", subject=service)
 
 
 def run_scenario(
@@ -218,7 +218,7 @@ def train_decision_model(
         actor=actor,
         force=force,
     )
-    platform.bus.publish(EventType.MODEL_TRAINED, meta.to_json(), source="ai-orchestrator", subject=MODEL_NAME)
+    platform.bus.publish(ModelTrained.model_validate(meta.to_json()), source="ai-orchestrator", subject=MODEL_NAME)
     return meta
 
 

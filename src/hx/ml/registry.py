@@ -28,7 +28,7 @@ from sqlalchemy import func, insert, select, update
 
 from hx.clock import Clock, WallClock
 from hx.errors import BadInput, Conflict, ModelError, NotFound
-from hx.events import EventType
+from hx.events import ModelPromoted, ModelRetired, ModelStageChanged
 from hx.store import Store
 from hx.store.tables import models as models_table
 
@@ -211,15 +211,16 @@ class ModelRegistry:
         leaves the promoted stage (what engines using the model must know); other moves publish nothing."""
         if self.bus is None or stage == previous:
             return
+        kind: type[ModelStageChanged]
         if stage == "promoted":
-            etype = EventType.MODEL_PROMOTED
+            kind = ModelPromoted
         elif stage == "retired" or previous == "promoted":
-            etype = EventType.MODEL_RETIRED
+            kind = ModelRetired
         else:
             return
-        data = {"model": name, "version": version, "stage": stage, "previous_stage": previous,
-                "actor": change.actor, "reason": change.reason, "forced": change.forced}  # fmt: skip
-        self.bus.publish(etype, data, source=self.SOURCE, subject=name)
+        payload = kind(model=name, version=version, stage=stage, previous_stage=previous, actor=change.actor,
+                       reason=change.reason, forced=change.forced)  # fmt: skip
+        self.bus.publish(payload, source=self.SOURCE, subject=name)
 
     def promote(self, name: str, version: int, change: StageChange | None = None) -> None:
         self.set_stage(name, version, "promoted", change)
@@ -341,7 +342,7 @@ def load_or_fallback(registry: ModelRegistry, name: str) -> ModelHandle:
     return ModelHandle(name, model, meta, "model", f"promoted version {meta.version}")
 
 
-MODEL_STAGE_EVENTS = (EventType.MODEL_PROMOTED.value, EventType.MODEL_RETIRED.value)
+MODEL_STAGE_EVENTS = (ModelPromoted, ModelRetired)
 
 
 class ModelWatch:
@@ -376,7 +377,9 @@ class ModelWatch:
             if not events:
                 break
             self.cursor = events[-1].id
-            changed = changed or any(e.data.get("model") == self.name for e in events)
+            changed = changed or any(
+                isinstance(e.payload, ModelStageChanged) and e.payload.model == self.name for e in events
+            )
         if changed:
             self.reload()
         return changed

@@ -39,7 +39,7 @@ import numpy.typing as npt
 
 from hx.config import Scaling
 from hx.errors import BadInput, HxError, ModelError, NotFound, TelemetryError
-from hx.events import EventType
+from hx.events import ScalingActed, ScalingDecided
 from hx.forecast.base import FORECASTERS, Forecast, Forecaster
 from hx.forecast.series import clean_history
 from hx.scale.conformal import ConformalUpper
@@ -363,7 +363,7 @@ class PredictiveScaler:
         rec = self._recommendation(service, now, current, demand, d, track)
         track.last = rec
         if self._should_publish(track, rec, now.timestamp()):
-            self.platform.bus.publish(EventType.SCALING_DECIDED, rec, source=self.name, subject=service)
+            self.platform.bus.publish(ScalingDecided.model_validate(rec), source=self.name, subject=service)
             track.published, track.published_at = d.replicas, now.timestamp()
         if self.mode == "act" and d.replicas != current and self.actuator is not None:
             if self._rollout_in_progress(service):
@@ -387,8 +387,7 @@ class PredictiveScaler:
         except BadInput as err:
             scaler = None
             self.platform.bus.publish(
-                EventType.SCALING_DECIDED,
-                {"service": service, "replicas": None, "mode": self.mode, "reason": f"cannot scale: {err}"},
+                ScalingDecided(service=service, replicas=None, mode=self.mode, reason=f"cannot scale: {err}"),
                 source=self.name,
                 subject=service,
             )
@@ -477,7 +476,7 @@ class PredictiveScaler:
         except HxError as err:
             self.platform.audit.append(self.name, "scale", service, "failed", {**detail, "error": str(err)})
             self.platform.bus.publish(
-                EventType.SCALING_ACTED, {**rec, **detail, "ok": False, "error": str(err)}, source=self.name,
+                ScalingActed.model_validate({**rec, **detail, "ok": False, "error": str(err)}), source=self.name,
                 subject=service,
             )  # fmt: skip
             log.error("%s: scaling %s to %d failed: %s", self.name, service, d.replicas, err)
@@ -485,7 +484,7 @@ class PredictiveScaler:
         outcome = "ok" if res.ok else "failed"
         self.platform.audit.append(self.name, "scale", service, outcome, {**detail, "detail": res.detail})
         self.platform.bus.publish(
-            EventType.SCALING_ACTED, {"service": service, **detail, "ok": res.ok, "detail": res.detail},
+            ScalingActed.model_validate({"service": service, **detail, "ok": res.ok, "detail": res.detail}),
             source=self.name, subject=service,
         )  # fmt: skip
 

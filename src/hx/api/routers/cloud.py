@@ -21,7 +21,7 @@ from hx.cloud.planning import SOURCE, catalog_for, check_estate, check_plan, pla
 from hx.cloud.terraform import schema_errors, terraform_documents
 from hx.cloud.workload import Estate
 from hx.errors import BadInput, UnknownName
-from hx.events import EventType
+from hx.events import CostReport, DrDrill, PlacementDecided
 from hx.lab.dr_drill import DrillTimings, SimDrillActuator, drill_on_fresh_sim, platform_sim, run_sim_drill, sim_waiter
 from hx.platform import Platform
 from hx.security.roles import Role
@@ -137,7 +137,7 @@ def placement(body: EstateRequest, request: Request) -> dict[str, Any]:
     out = plan_report(body.estate, cat, plan)
     summary = {**out["summary"], **{k: v for k, v in out["comparison"].items() if not k.startswith("single")}}
     summary["where"] = {a.workload: [p.location for p in a.placements] for a in plan.assignments}
-    request.app.state.platform.bus.publish(EventType.PLACEMENT_DECIDED, summary, source=SOURCE, subject="estate")
+    request.app.state.platform.bus.publish(PlacementDecided.model_validate(summary), source=SOURCE, subject="estate")
     return out
 
 
@@ -174,7 +174,7 @@ def dr_drill(body: DrillRequest, request: Request) -> dict[str, Any]:
         )
         out = {**run_sim_drill(plan, w, adapter, p.clock, body.failback), "target": "platform-sim"}
     event = {k: out[k] for k in ("workload", "ok", "met", "achieved_rto_s", "target_rto_s", "strategy", "target")}
-    p.bus.publish(EventType.DR_DRILL, event, source=SOURCE, subject=w.name)
+    p.bus.publish(DrDrill.model_validate(event), source=SOURCE, subject=w.name)
     return out
 
 
@@ -209,11 +209,11 @@ def cost(body: CostRequest, request: Request) -> dict[str, Any]:
         _known_cloud(cat, c)
     rep = cost_report(body.estate, cat, body.price_changes, body.options())
     out = rep.model_dump()
-    event = {
-        "current_total_usd_per_hour": rep.current_total_usd_per_hour,
-        "optimal_total_usd_per_hour": rep.optimal_total_usd_per_hour,
-        "savings_usd_per_hour": rep.savings_usd_per_hour,
-        "per_cloud_optimal": rep.per_cloud_optimal,
-    }
-    request.app.state.platform.bus.publish(EventType.COST_REPORT, event, source=SOURCE, subject="estate")
+    event = CostReport(
+        current_total_usd_per_hour=rep.current_total_usd_per_hour,
+        optimal_total_usd_per_hour=rep.optimal_total_usd_per_hour,
+        savings_usd_per_hour=rep.savings_usd_per_hour,
+        per_cloud_optimal=rep.per_cloud_optimal,
+    )
+    request.app.state.platform.bus.publish(event, source=SOURCE, subject="estate")
     return out

@@ -51,7 +51,7 @@ def list_events(
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     types = check_type_filter(type) if type else None
-    events = _platform(request).bus.read(
+    events = _platform(request).bus.rows(  # every stored row, as stored (those that do not fit too)
         after=after, types=types, subject=subject, since=since, until=until, limit=limit
     )
     cursor = events[-1].id if events else after
@@ -75,7 +75,7 @@ async def stream_events(
         sent = 0
         yield ": hx event stream\n\n"
         while not await request.is_disconnected():
-            batch = await asyncio.to_thread(bus.read, after=cursor, types=types, limit=200)
+            batch = await asyncio.to_thread(bus.rows, after=cursor, types=types, limit=200)
             for e in batch:
                 cursor = e.id
                 sent += 1

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hx.api.auth import authorize, register_roles
 from hx.cost import Prices, recommend
 from hx.errors import BadInput, TelemetryError
-from hx.events import EventType
+from hx.events import CostReport
 from hx.security.roles import Role
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)], tags=["cost-optimizer"])
@@ -123,8 +123,7 @@ def rightsizing(
     total = sum(r["monthly_saving_usd"] or 0.0 for r in out)
     report = {"recommendations": out, "skipped": skipped, "monthly_saving_usd": round(total, 2), "days": days}
     p.bus.publish(
-        EventType.COST_REPORT,
-        {"kind": "rightsizing", "monthly_saving_usd": report["monthly_saving_usd"], "services": len(out)},
+        CostReport(kind="rightsizing", monthly_saving_usd=report["monthly_saving_usd"], services=len(out)),
         source="cost-optimizer",
     )
     return report

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from hx.api.auth import authorize, register_roles
 from hx.errors import BadInput, NotFound, TelemetryError, Unsupported
+from hx.events import EventType, ScalingDecided
 from hx.forecast import FORECASTERS
 from hx.forecast.series import forecast_series
 from hx.platform import Platform
@@ -67,7 +68,7 @@ def recommendations(request: Request, service: str | None = None) -> dict[str, A
         recs = eng.recommendations()
     else:
         latest: dict[str, dict[str, Any]] = {}
-        for e in p.bus.read(types=["scaling.decided"], subject=service, limit=1000):
+        for e in p.bus.read(types=[ScalingDecided], subject=service, limit=1000):
             latest[e.subject] = {**e.data, "event_id": e.id}
         recs = list(latest.values())
     if service is not None:
@@ -100,6 +101,6 @@ def decisions(
 ) -> dict[str, Any]:
     """``scaling.decided`` / ``scaling.acted`` events, oldest first (``after``: an event id cursor)."""
     p: Platform = request.app.state.platform
-    types = [f"scaling.{type}"] if type else ["scaling.*"]
+    types = [EventType(f"scaling.{type}")] if type else [EventType.SCALING_DECIDED.family]
     events = p.bus.read(after=after, types=types, subject=service, since=since, limit=limit)
     return {"decisions": [e.to_json() for e in events]}
