@@ -195,7 +195,7 @@ class PrometheusConfig:
     def __post_init__(self) -> None:
         key = "telemetry.prometheus"
         if not self.url.startswith(("http://", "https://")):
-            raise ConfigError(f"url {self.url!r} is not an http(s) URL", key=f"{key}.url", expected="http://host:9090")
+            raise ConfigError(f"url {redact_url(self.url)!r} is not an http(s) URL", key=f"{key}.url", expected="http://host:9090")
         if not _DURATION.match(self.window):
             raise ConfigError(f"window {self.window!r}", key=f"{key}.window", expected="a PromQL duration such as 1m")
         if not (self.timeout_s > 0 and math.isfinite(self.timeout_s)):
