@@ -8,10 +8,11 @@ header that stays the same across its retries, so a receiver can drop a repeated
 
 The call's ``timeout`` bounds the whole call, retries included.  Connection errors (the request was
 never sent), 5xx and 429 are retried (``retries`` times, exponential backoff, or the server's
-``Retry-After``, in seconds or as an HTTP date, when it fits in the time left).  A 2xx answer is ``ok``; ``changed`` is
-the answer's JSON ``"changed"`` field when it has one, else true.  Any other answer is a result with
-``ok=False``; a server that cannot be reached raises :class:`~hx.errors.ActuatorError`, one that does
-not answer in time :class:`~hx.errors.ActuatorTimeout`.
+``Retry-After``, in seconds or as an HTTP date, when it fits in the time left), through the one
+:class:`hx.http.WebhookSender`.  A 2xx answer is ``ok``; ``changed`` is the answer's JSON
+``"changed"`` field when it has one, else true.  Any other answer is a result with ``ok=False``;
+a server that cannot be reached raises :class:`~hx.errors.ActuatorError`, one that does not
+answer in time :class:`~hx.errors.ActuatorTimeout`.
 """
 
 from __future__ import annotations
@@ -94,8 +95,11 @@ class HttpActuator(VerbDispatch):
             check_name("action", a): _check_hook(f"actuator.http.actions.{a}", h, None)
             for a, h in (actions or {}).items()
         }
-        # the call's timeout bounds a server's Retry-After, not a cap of its own
-        policy = RetryPolicy(1 + retries, backoff_s, max_backoff_s=max_backoff_s, max_retry_after_s=86400.0)
+        # the call's timeout bounds each attempt and a server's Retry-After (see _send), not caps of their own
+        unbounded = 86400.0
+        policy = RetryPolicy(
+            1 + retries, backoff_s, max_backoff_s=max_backoff_s, max_retry_after_s=unbounded, timeout_s=unbounded
+        )
         self._sender = WebhookSender(policy, client=client, retry_errors=CONNECT_ERRORS, sleep=sleep, monotonic=clock)
         self._max_output = max_output
 
