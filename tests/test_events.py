@@ -222,6 +222,23 @@ SAMPLES: dict[EventType, dict[str, Any]] = {
         "training_data": "history",
     },
     EventType.MODEL_PROMOTED: {"model": "incident-classifier", "version": 2, "stage": "promoted", "reason": "better"},
+    EventType.MODEL_RETIRED: {
+        "model": "incident-classifier",
+        "version": 1,
+        "stage": "retired",
+        "reason": "replaced by v2",
+        "previous_stage": "promoted",
+        "actor": "improvement-cycle",
+        "forced": False,
+    },
+    EventType.DEPLOYMENT_ROLLBACK_REQUESTED: {
+        "service": "api",
+        "deployment": 4,
+        "incident": 7,
+        "execution": 2,
+        "reason": "incident 7: runbook rollback",
+    },
+    EventType.DEPLOYMENT_ROLLBACK_REFUSED: {"request": 12, "reason": "no deployment of api", "incident": 7},
     EventType.IMPROVEMENT_CYCLE: {
         "at": AT,
         "window_s": 86400.0,
@@ -247,7 +264,7 @@ _DEPLOYMENT = {"deployment": 4, "version": "v2", "environment": "dev", "state": 
 
 
 def sample(etype: EventType) -> Payload:
-    extra = _DEPLOYMENT if etype.value.startswith("deployment.") else {}
+    extra = _DEPLOYMENT if issubclass(payload_class(etype), DeploymentPayload) else {}
     return payload_class(etype).model_validate({**extra, **SAMPLES[etype]})
 
 

@@ -228,6 +228,8 @@ class PrometheusSettings(Section):
 
 class Telemetry(Section):
     source: Literal["sim", "prometheus", "replay"] = "sim"
+    #: seconds between two points of a signal read by the engines (the simulator uses ``sim.step_s`` instead)
+    step_s: float = Field(60.0, gt=0)
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     replay_path: str | None = None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
 from hx.actuate.base import Capability
@@ -146,3 +147,17 @@ def test_secrets_stay_out_of_reprs_and_results() -> None:
         act = HttpActuator({"scale": Webhook(server.url + "/scale?token=abc")})
         result = act.scale("api", 1, timeout=5)
     assert "abc" not in result.output["url"]
+
+
+def test_one_attempt_may_use_the_whole_call_timeout_and_redacts_credentials() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    client = httpx.Client(transport=httpx.MockTransport(answer))
+    act = HttpActuator({"scale": Webhook("http://bob:pw@act.example/scale?api_key=k")}, client=client)
+    result = act.scale("api", 2, timeout=120)
+    assert seen[0].extensions["timeout"]["read"] == pytest.approx(120, abs=1)  # a slow action is not cut at 10 s
+    assert result.output["url"] == "http://bob:***@act.example/scale?api_key=***"

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from hx.actuate.base import ActionResult, Actuator, Capability
@@ -13,8 +15,10 @@ from hx.errors import ActuatorTimeout
 from hx.heal.records import AlertRow, Incident
 from hx.heal.remediation import MAX_ATTEMPTS, RemediationEngine
 from hx.heal.runbooks import Runbook, load_runbooks, select_runbook
+from hx.http import RetryPolicy, WebhookSender
 from hx.sim import Fault
 from tests.heal.conftest import HealWorld, make_heal_world
+from tests.heal.notify.receivers import FakeTime
 
 
 def leak_runbook() -> Runbook:
@@ -182,3 +186,47 @@ def test_scale_down_beyond_blast_radius_fails(tmp_path: Path, share: float) -> N
 
     assert not blast_radius(int(10 * share), 10, 0.34).allowed
     assert blast_radius(3, 10, 0.34).allowed
+
+
+def webhook_runbook(url: str) -> Runbook:
+    return Runbook.model_validate(
+        {"name": "page-the-bot", "match": {"classes": ["memory_leak"]}, "verify_required": False,
+         "steps": [{"kind": "webhook", "url": url, "params": {"why": "leak"}}]}
+    )  # fmt: skip
+
+
+def test_the_webhook_step_retries_with_one_idempotency_key(hworld: HealWorld) -> None:
+    seen: list[httpx.Request] = []
+    replies = iter([httpx.Response(503, headers={"Retry-After": "2"}), httpx.Response(200, json={"ok": True})])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return next(replies)
+
+    t = FakeTime()
+    sender = WebhookSender(
+        RetryPolicy(max_attempts=3), client=httpx.Client(transport=httpx.MockTransport(handler)), sleep=t.sleep,
+        monotonic=t.monotonic,
+    )  # fmt: skip
+    eng = RemediationEngine(hworld.platform, hworld.platform.actuator, signal_step_s=15.0, webhooks=sender)
+    svc = hworld.sim.names[0]
+    ex = eng.start(incident(hworld, svc), webhook_runbook("https://hooks.example/run?token=s3cret"), svc,
+                   hworld.clock.now())  # fmt: skip
+    assert ex is not None
+    ex = eng.repo.get(ex.id)
+    assert ex.state == "succeeded", ex.reason
+    assert t.sleeps == [2.0]  # the server's Retry-After, then success
+    keys = {r.headers["Idempotency-Key"] for r in seen}
+    assert len(seen) == 2 and len(keys) == 1
+    assert json.loads(seen[0].content) == {"execution": ex.id, "incident": ex.incident_id, "target": svc,
+                                            "runbook": "page-the-bot", "why": "leak"}  # fmt: skip
+    details = [
+        r.detail.get("detail", "") for r in hworld.platform.audit.records(limit=100) if r.action == "heal.webhook"
+    ]
+    assert details and "s3cret" not in str(details)
+
+
+@pytest.mark.parametrize("url", ["ftp://x/y", "http:///nohost", "javascript:alert(1)"])
+def test_a_webhook_step_needs_an_http_url(url: str) -> None:
+    with pytest.raises(ValueError, match="http or https"):
+        webhook_runbook(url)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hx.actuate.ansible import AdHocModule, AnsibleActuator
+from hx.actuate.checks import Targets, check_actuator
 from hx.errors import ActuatorTimeout
 
 pytestmark = pytest.mark.integration
@@ -116,3 +117,10 @@ def test_no_matching_host_is_not_success(workdir: Path) -> None:
     act = _actuator(workdir, playbooks={"scale": workdir / "scale.yml"}, limit="no-such-host")
     result = act.scale("api", 1, timeout=120)
     assert not result.ok and not result.changed
+
+
+def test_the_shipped_actuator_contract(workdir: Path) -> None:
+    def build() -> AnsibleActuator:
+        return _actuator(workdir, playbooks={"scale": workdir / "scale.yml"}, actions={"write": workdir / "scale.yml"})
+
+    check_actuator(build, Targets("api", "api-1", action="write", params={"service": "web", "replicas": 2}))

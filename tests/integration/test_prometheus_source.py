@@ -14,7 +14,9 @@ import pytest
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from hx.checks import check_name
 from hx.errors import BadQuery, EmptyResult, NotFound, SourceDown
+from hx.telemetry.checks import Check, Probe, yield_checks
 from hx.telemetry.prometheus import DEFAULT_TEMPLATES, PrometheusConfig, PrometheusSource
 from tests.integration.servers import PrometheusHandle, free_port, prometheus_server, wait_until
 
@@ -192,6 +194,11 @@ def test_unknown_service_and_signal(setup: Setup) -> None:
     assert "no-such-service" in str(err.value) and "cpu_utilization" in str(err.value)
     with pytest.raises(NotFound, match=r"configured: .*cpu_utilization"):
         setup.source.signal("api", "no_such_signal", start, end, 1.0)
+
+
+@pytest.mark.parametrize("check", list(yield_checks()), ids=check_name)
+def test_the_shipped_signal_source_contract(setup: Setup, check: Check) -> None:
+    check(setup.source, Probe("api", "cpu_utilization", setup.started, datetime.now(UTC), 1.0))
 
 
 def test_raw_query_returns_one_series_per_instance(setup: Setup) -> None:

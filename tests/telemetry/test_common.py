@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hx.config import load_settings
 from hx.errors import BadInput
-from hx.telemetry.common import MAX_POINTS, align_to_grid, step_grid, to_unix
+from hx.telemetry.common import MAX_POINTS, align_to_grid, signal_step_s, step_grid, to_unix
 
 
 def test_grid_includes_end_when_it_falls_on_a_step() -> None:
@@ -77,3 +78,15 @@ def test_alignment_never_invents_values(times: list[float], step: float) -> None
 def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(BadInput, match="timezone"):
         to_unix(datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "step"),
+    [
+        ({"telemetry.source": "sim", "sim.step_s": 15.0}, 15.0),
+        ({"telemetry.source": "prometheus"}, 60.0),
+        ({"telemetry.source": "replay", "telemetry.step_s": 30.0}, 30.0),
+    ],
+)
+def test_one_signal_step_rule(overrides: dict[str, object], step: float) -> None:
+    assert signal_step_s(load_settings(environ={}, overrides=overrides).settings) == step

@@ -8,21 +8,21 @@ header that stays the same across its retries, so a receiver can drop a repeated
 
 The call's ``timeout`` bounds the whole call, retries included.  Connection errors (the request was
 never sent), 5xx and 429 are retried (``retries`` times, exponential backoff, or the server's
-``Retry-After`` in seconds when it fits in the time left).  A 2xx answer is ``ok``; ``changed`` is
-the answer's JSON ``"changed"`` field when it has one, else true.  Any other answer is a result with
-``ok=False``; a server that cannot be reached raises :class:`~hx.errors.ActuatorError`, one that does
-not answer in time :class:`~hx.errors.ActuatorTimeout`.
+``Retry-After``, in seconds or as an HTTP date, when it fits in the time left), through the one
+:class:`hx.http.WebhookSender`.  A 2xx answer is ``ok``; ``changed`` is the answer's JSON
+``"changed"`` field when it has one, else true.  Any other answer is a result with ``ok=False``;
+a server that cannot be reached raises :class:`~hx.errors.ActuatorError`, one that does not
+answer in time :class:`~hx.errors.ActuatorTimeout`.
 """
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -41,9 +41,8 @@ from hx.actuate.verbs import (
     weights_text,
 )
 from hx.errors import ActuatorError, ActuatorTimeout, BadInput, ConfigError, Unsupported
+from hx.http import CONNECT_ERRORS, Outcome, RetryPolicy, WebhookSender, check_url, redact_url
 
-_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-_RETRY_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
 _METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -57,10 +56,8 @@ class Webhook:
 
 
 def _check_hook(key: str, hook: Webhook, allowed: frozenset[str] | None) -> Webhook:
-    parts = urlsplit(hook.url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"url {hook.url!r} is not an http(s) URL", key=f"{key}.url", expected="https://host/path")
-    if "{" in parts.netloc:
+    check_url(hook.url, f"{key}.url")
+    if "{" in urlsplit(hook.url).netloc:
         raise ConfigError("placeholders may not appear in the host", key=f"{key}.url", expected="a fixed host")
     if hook.method.upper() not in _METHODS:
         raise ConfigError(f"method {hook.method!r}", key=f"{key}.method", expected="POST, PUT or PATCH")
@@ -70,22 +67,6 @@ def _check_hook(key: str, hook: Webhook, allowed: frozenset[str] | None) -> Webh
             f"unknown placeholder(s) {sorted(unknown)}", key=f"{key}.url", expected=f"{sorted(allowed or [])}"
         )
     return Webhook(hook.url, hook.method.upper(), dict(hook.headers))
-
-
-def _retry_after(resp: httpx.Response) -> float | None:
-    raw = resp.headers.get("Retry-After")
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        return None
-
-
-def _public_url(url: str) -> str:
-    """The URL without its query (which may carry a token), for results and errors."""
-    p = urlsplit(url)
-    return urlunsplit((p.scheme, p.netloc, p.path, "", ""))
 
 
 class HttpActuator(VerbDispatch):
@@ -114,18 +95,16 @@ class HttpActuator(VerbDispatch):
             check_name("action", a): _check_hook(f"actuator.http.actions.{a}", h, None)
             for a, h in (actions or {}).items()
         }
-        self._own_client = client is None
-        self._client = client if client is not None else httpx.Client()
-        self._retries = retries
-        self._backoff = backoff_s
-        self._max_backoff = max_backoff_s
+        # the call's timeout bounds each attempt and a server's Retry-After (see _send), not caps of their own
+        unbounded = 86400.0
+        policy = RetryPolicy(
+            1 + retries, backoff_s, max_backoff_s=max_backoff_s, max_retry_after_s=unbounded, timeout_s=unbounded
+        )
+        self._sender = WebhookSender(policy, client=client, retry_errors=CONNECT_ERRORS, sleep=sleep, monotonic=clock)
         self._max_output = max_output
-        self._sleep = sleep
-        self._clock = clock
 
     def close(self) -> None:
-        if self._own_client:
-            self._client.close()
+        self._sender.close()
 
     def capabilities(self) -> frozenset[Capability]:
         caps = {VERB_CAPABILITY[v] for v in self._hooks}
@@ -168,46 +147,25 @@ class HttpActuator(VerbDispatch):
         self, verb: str, target: str, hook: Webhook, url: str, body: Mapping[str, Any], timeout: float
     ) -> ActionResult:
         timeout = check_timeout(timeout)
-        t0 = self._clock()
-        deadline = t0 + timeout
-        headers = {**hook.headers, "Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"}
-        content = json.dumps(body).encode()
-        what = f"{self.name} {verb} {target}: {hook.method} {_public_url(url)}"
-        attempts = 1 + self._retries
-        for attempt in range(1, attempts + 1):
-            left = deadline - self._clock()
-            if left <= 0:
-                raise ActuatorTimeout(f"{what}: no answer within {timeout:g} s ({attempt - 1} attempt(s))")
-            try:
-                resp = self._client.request(hook.method, url, content=content, headers=headers, timeout=left)
-            except _RETRY_ERRORS as err:
-                wait = self._wait(attempt, None)
-                if attempt == attempts or self._clock() + wait >= deadline:
-                    raise ActuatorError(
-                        f"{what}: cannot connect ({err}) after {attempt} attempt(s)", url=_public_url(url)
-                    ) from err
-                self._sleep(wait)
-                continue
-            except httpx.TimeoutException as err:
-                raise ActuatorTimeout(f"{what}: no answer within {timeout:g} s; the action may have happened") from err
-            except httpx.HTTPError as err:
-                raise ActuatorError(f"{what}: {type(err).__name__}: {err}", url=_public_url(url)) from err
-            if resp.status_code in _RETRY_STATUS and attempt < attempts:
-                wait = self._wait(attempt, _retry_after(resp))
-                if self._clock() + wait < deadline:
-                    self._sleep(wait)
-                    continue
-            return self._result(verb, target, url, resp, attempt, self._clock() - t0)
-        raise AssertionError("unreachable")  # pragma: no cover
+        what = f"{self.name} {verb} {target}: {hook.method} {redact_url(url)}"
+        try:
+            outcome = self._sender.send(
+                url, body, method=hook.method, headers=hook.headers, idempotency_key=str(uuid.uuid4()),
+                budget_s=timeout,
+            )  # fmt: skip
+        except httpx.TimeoutException as err:
+            raise ActuatorTimeout(f"{what}: no answer within {timeout:g} s; the action may have happened") from err
+        except httpx.HTTPError as err:
+            raise ActuatorError(f"{what}: {type(err).__name__}: {err}", url=redact_url(url)) from err
+        resp = outcome.last.response
+        if resp is None:
+            raise ActuatorError(
+                f"{what}: cannot connect ({outcome.last.exc}) after {outcome.attempts} attempt(s)", url=redact_url(url)
+            ) from outcome.last.exc
+        return self._result(verb, target, url, resp, outcome)
 
-    def _wait(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return retry_after
-        return float(min(self._max_backoff, self._backoff * 2 ** (attempt - 1)))
-
-    def _result(
-        self, verb: str, target: str, url: str, resp: httpx.Response, attempts: int, took: float
-    ) -> ActionResult:
+    def _result(self, verb: str, target: str, url: str, resp: httpx.Response, outcome: Outcome) -> ActionResult:
+        attempts = outcome.attempts
         ok = 200 <= resp.status_code < 300
         try:
             answer = resp.json()
@@ -223,9 +181,9 @@ class HttpActuator(VerbDispatch):
             detail += f": {text.strip().splitlines()[-1][:300] if text.strip() else ''}"
         output = {
             "status": resp.status_code,
-            "url": _public_url(url),
+            "url": redact_url(url),
             "attempts": attempts,
             "body": text,
             "truncated": cut,
         }
-        return ActionResult(verb, target, ok, detail, changed, output, took)
+        return ActionResult(verb, target, ok, detail, changed, output, outcome.latency_s)

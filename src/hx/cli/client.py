@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from hx.errors import AuthError, BadInput, Conflict, Forbidden, HxError, NotFound, SourceDown
+from hx.http import redact_url
 
 
 class ApiClient:
@@ -34,13 +35,14 @@ class ApiClient:
         try:
             r = self._client.request(method, path, **kwargs)
         except httpx.HTTPError as err:
-            raise SourceDown(f"hx server at {self.url} is unreachable: {err}") from err
+            raise SourceDown(f"hx server at {redact_url(self.url)} is unreachable: {err}") from err
         if r.status_code >= 400:
             raise _error(r)
         try:
             return r.json() if r.content else None
         except ValueError as err:
-            raise HxError(f"{self.url} answered {method} {path} with no JSON; is --url an hx server?") from err
+            shown = redact_url(self.url)
+            raise HxError(f"{shown} answered {method} {path} with no JSON; is --url an hx server?") from err
 
 
 def _error(r: httpx.Response) -> HxError:

@@ -7,6 +7,7 @@ from hx.deploy.service import DeploymentService
 from hx.errors import ConfigError
 from hx.platform import Platform
 from hx.runtime import Engine
+from hx.telemetry.common import signal_step_s
 
 KEY = "deploy.service"
 
@@ -18,8 +19,7 @@ def service(platform: Platform) -> DeploymentService:
         return existing
     if platform.actuator is None:
         raise ConfigError("the ai-orchestrator needs an actuator", key="actuator.kind")
-    step_s = float(platform.settings.sim.step_s) if platform.settings.telemetry.source == "sim" else 15.0
-    engine = RolloutEngine(platform, platform.actuator, signal_step_s=step_s)
+    engine = RolloutEngine(platform, platform.actuator, signal_step_s=signal_step_s(platform.settings))
     svc = DeploymentService(platform, platform.actuator, engine)
     platform.services.put(KEY, svc)
     return svc

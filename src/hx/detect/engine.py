@@ -27,6 +27,7 @@ from hx.events import AnomalyDetected, AnomalyNoData, AnomalyResolved
 from hx.platform import Platform
 from hx.store.state import EngineStateStore, pack, unpack
 from hx.telemetry.base import SignalSource
+from hx.telemetry.common import signal_step_s
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class AnomalyEngine:
         self.source = source
         self.cfg: AnomalyDetection = platform.settings.intelligent_monitoring.anomaly_detection
         self.interval_s = self.cfg.interval_s
-        self.step_s = float(platform.settings.sim.step_s) if platform.settings.telemetry.source == "sim" else 60.0
+        self.step_s = signal_step_s(platform.settings)
         self.threshold = effective_threshold(self.cfg.alert_threshold, self.cfg.sensitivity)
         self.warmup_s = warmup_s if warmup_s is not None else max(self.cfg.learn_history_s, self.cfg.min_history_s)
         self.min_points = int(self.cfg.min_history_s // self.step_s)

@@ -7,6 +7,7 @@ from hx.heal.engine import HealEngine
 from hx.heal.notifications import Escalator, build_notifiers
 from hx.platform import Platform
 from hx.runtime import Engine
+from hx.telemetry.common import signal_step_s
 
 KEY = "heal.engine"
 
@@ -21,8 +22,7 @@ def heal_engine(platform: Platform) -> HealEngine:
     escalator = Escalator(
         platform, notifiers, base_url=f"http://{platform.settings.server.host}:{port}", problem=problem
     )
-    step_s = float(platform.settings.sim.step_s) if platform.settings.telemetry.source == "sim" else 60.0
-    engine = HealEngine(platform, escalator, signal_step_s=step_s)
+    engine = HealEngine(platform, escalator, signal_step_s=signal_step_s(platform.settings))
     platform.services.put(KEY, engine)
     platform.health_checks["self_healing"] = engine.health
     return engine

@@ -16,9 +16,8 @@ from hx.errors import Conflict
 from hx.events import IncidentOpened, IncidentPredicted, IncidentResolved, IncidentUpdated, Payload
 from hx.heal.records import OPEN_STATES, AlertRepo, AlertRow, Incident, IncidentRepo
 from hx.platform import Platform
+from hx.severity import Severity
 from hx.topology import Topology
-
-SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2, "critical": 3}
 
 
 def neighbours(topology: Topology, service: str) -> set[str]:
@@ -62,7 +61,7 @@ class IncidentManager:
         if not inc.is_open:
             self.repo.note(inc.id, now, "alert_after_fix", _alert_detail(row))
             return inc
-        sev = row.severity if SEVERITY_RANK.get(row.severity, 1) > SEVERITY_RANK.get(inc.severity, 1) else inc.severity
+        sev = row.severity if Severity.parse(row.severity).rank > Severity.parse(inc.severity).rank else inc.severity
         inc = self._save(replace(inc, firing=[*inc.firing, row.fingerprint], severity=sev), now)
         self.repo.note(inc.id, now, "alert", _alert_detail(row))
         self._publish(IncidentUpdated, inc, alert=row.name, alert_service=row.service)

@@ -30,12 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hx.errors import BadInput
 from hx.events import AnomalyDetected, AnomalyResolved, Event
 from hx.heal.records import AlertRepo, AlertRow
+from hx.severity import Severity
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_ALERTS = 1000
-SEVERITIES = ("critical", "error", "warning", "info")
-_SEVERITY_ALIASES = {"page": "critical", "high": "error", "major": "error", "minor": "warning", "low": "info",
-                     "none": "info", "medium": "warning"}  # fmt: skip
 
 
 class PayloadTooLarge(BadInput):
@@ -84,7 +82,7 @@ class HxAlert(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     service: str = Field(min_length=1, max_length=200)
     status: Literal["firing", "resolved"] = "firing"
-    severity: Literal["critical", "error", "warning", "info"] = "warning"
+    severity: Severity = Severity.WARNING
     environment: str | None = Field(None, min_length=1, max_length=100)
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
@@ -168,9 +166,7 @@ def label_fingerprint(labels: Mapping[str, str]) -> str:
 
 
 def severity_of(labels: Mapping[str, str]) -> str:
-    raw = str(labels.get("severity", "warning")).lower()
-    raw = _SEVERITY_ALIASES.get(raw, raw)
-    return raw if raw in SEVERITIES else "warning"
+    return Severity.parse(labels.get("severity")).value
 
 
 def service_of(labels: Mapping[str, str]) -> str:
@@ -213,7 +209,7 @@ def hx_rows(batch: HxAlertBatch, now: datetime, default_env: str) -> list[AlertR
             AlertRow(
                 dedup_key=dedup_key("api", "", fp, a.starts_at, a.status), source="api", group_key="", fingerprint=fp,
                 status=a.status, name=a.name, service=a.service, environment=a.environment or default_env,
-                severity=a.severity, labels=labels, annotations=dict(a.annotations), starts_at=_utc(a.starts_at),
+                severity=a.severity.value, labels=labels, annotations=dict(a.annotations), starts_at=_utc(a.starts_at),
                 ends_at=_utc(a.ends_at) if a.ends_at else None, received_at=now,
             )
         )  # fmt: skip

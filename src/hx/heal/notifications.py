@@ -31,6 +31,7 @@ from hx.heal.notify import (
 from hx.heal.notify.registry import Transport
 from hx.heal.records import Incident, IncidentRepo
 from hx.platform import Platform
+from hx.severity import Severity
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,9 @@ class Escalator:
                 actions.append(ActionTaken(str(d.get("action")), bool(d.get("ok")), detail, target=inc.service))
         causes = tuple(RootCause(str(c["service"]), str(c.get("metric") or "?"), float(c.get("score", 0.0)))
                        for c in inc.root_causes[:3])  # fmt: skip
-        sev = severity or (inc.severity if inc.severity in ("critical", "error", "warning", "info") else "warning")
+        sev = Severity.parse(severity or inc.severity)
         return Notification(
-            incident_id=str(inc.id), title=inc.title[:500], severity=sev, service=inc.service,  # type: ignore[arg-type]
+            incident_id=str(inc.id), title=inc.title[:500], severity=sev, service=inc.service,
             environment=inc.environment, incident_class=inc.incident_class, status=status,  # type: ignore[arg-type]
             summary=summary or inc.resolution or f"{inc.incident_class} on {inc.service}", root_causes=causes,
             actions=tuple(actions[-10:]),

@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import select
 
 from hx.actuate.base import ActionResult, Actuator
-from hx.errors import Conflict, HxError, NotFound, TelemetryError, Unsupported
+from hx.errors import ActuatorError, Conflict, HxError, NotFound, TelemetryError, Unsupported
 from hx.events import (
     DeploymentFailed,
     DeploymentPaused,
@@ -38,6 +38,7 @@ from hx.events import (
 from hx.heal import guardrails
 from hx.heal.records import EXEC_ACTIVE, Execution, ExecutionRepo, Incident, IncidentRepo
 from hx.heal.runbooks import Runbook
+from hx.http import RetryPolicy, WebhookSender, redact_url
 from hx.platform import Platform
 from hx.store.leases import ServiceOwnership
 from hx.store.state import EngineStateStore
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 2
 ASSUME_READY_S = 180.0
+#: a runbook webhook step's whole exchange, retries included, within the actuator timeout
+WEBHOOK_BUDGET_S = 30.0
 Finished = Callable[[Execution, datetime], None]
 
 
@@ -61,8 +64,10 @@ class RemediationEngine:
     name = "remediation"
 
     def __init__(self, platform: Platform, actuator: Actuator | None, finished: Finished | None = None,
-                 interval_s: float = 15.0, signal_step_s: float = 60.0) -> None:  # fmt: skip
+                 interval_s: float = 15.0, signal_step_s: float = 60.0,
+                 webhooks: WebhookSender | None = None) -> None:  # fmt: skip
         self.platform = platform
+        self.webhooks = webhooks
         self.actuator = actuator
         self.finished = finished
         self.interval_s = interval_s
@@ -328,17 +333,21 @@ class RemediationEngine:
         return None
 
     def _webhook(self, ex: Execution, step: dict[str, Any], timeout: float) -> ActionResult:
-        import httpx
-
+        """POST the step's body through the one webhook sender: retried, one idempotency key per step."""
         body = {"execution": ex.id, "incident": ex.incident_id, "target": ex.target, "runbook": ex.runbook,
                 **dict(step.get("params", {}))}  # fmt: skip
-        try:
-            r = httpx.post(str(step["url"]), json=body, timeout=min(timeout, 30.0))
-        except httpx.HTTPError as err:
-            from hx.errors import ActuatorError
+        url = str(step["url"])
+        key = f"hx-execution-{ex.id}-step-{ex.step_index}"
+        outcome = self._sender().send(url, body, idempotency_key=key, budget_s=min(timeout, WEBHOOK_BUDGET_S))
+        if outcome.last.response is None:
+            raise ActuatorError(f"webhook failed: {outcome.error}", url=redact_url(url))
+        detail = f"HTTP {outcome.last.status}" + (f" after {outcome.attempts} attempts" if outcome.attempts > 1 else "")
+        return ActionResult("webhook", ex.target, outcome.last.ok, detail, output={"url": redact_url(url)})
 
-            raise ActuatorError(f"webhook failed: {err}") from err
-        return ActionResult("webhook", ex.target, r.status_code < 400, f"HTTP {r.status_code}")
+    def _sender(self) -> WebhookSender:
+        if self.webhooks is None:
+            self.webhooks = WebhookSender(RetryPolicy(max_attempts=3, timeout_s=WEBHOOK_BUDGET_S))
+        return self.webhooks
 
     # ---- verification -------------------------------------------------------------------------
 

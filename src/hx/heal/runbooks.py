@@ -30,6 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hx.errors import ConfigError
+from hx.http import is_http_url
 
 StepKind = Literal["restart", "scale", "rollback", "drain_node", "clear_disk", "run", "webhook", "wait", "verify",
                    "approval"]  # fmt: skip
@@ -68,7 +69,7 @@ class Step(BaseModel):
             raise ValueError("a scale step needs exactly one of factor, replicas or target_saturation")
         if self.kind == "run" and not self.action:
             raise ValueError("a run step needs action (the actuator action or playbook name)")
-        if self.kind == "webhook" and not (self.url or "").startswith(("http://", "https://")):
+        if self.kind == "webhook" and not is_http_url(self.url or ""):
             raise ValueError("a webhook step needs url (http or https)")
         if self.kind == "verify" and (not self.signal or (self.below is None) == (self.above is None)):
             raise ValueError("a verify step needs signal and exactly one of below or above")

@@ -21,6 +21,7 @@ from hx.platform import Platform
 from hx.runtime import Engine
 from hx.scale.engine import PredictiveScaler, ProfileFn, ServiceProfile
 from hx.telemetry.base import SignalSource
+from hx.telemetry.common import signal_step_s
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def engine(platform: Platform) -> PredictiveScaler | None:
     cfg = platform.settings.intelligent_monitoring.scaling
     if platform.source is None or not cfg.enabled:
         return None
-    step = float(platform.settings.sim.step_s) if platform.settings.telemetry.source == "sim" else 60.0
+    step = signal_step_s(platform.settings)
     eng = PredictiveScaler(
         platform, platform.source, platform.actuator, profiles_for(platform, platform.source), signal_step_s=step
     )

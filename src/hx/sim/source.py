@@ -6,7 +6,7 @@ from datetime import datetime
 
 import numpy as np
 
-from hx.errors import BadInput, Unsupported
+from hx.errors import BadInput, NotFound, UnknownName, Unsupported
 from hx.sim.engine import Simulation
 from hx.sim.history import INSTANCE_SIGNALS, SERVICE_SIGNALS, VERSION_SIGNALS, resample_to_grid
 from hx.telemetry.base import Series, SourceCapability
@@ -82,7 +82,12 @@ class SimSource:
         if step <= 0:
             raise BadInput("step must be > 0 seconds", field="step")
         window = max(float(step), self.sim.step_s)
-        times, values = self.sim.series(service, name, version=version, instance=instance, t_from=t0 - window, t_to=t1)
+        try:
+            times, values = self.sim.series(
+                service, name, version=version, instance=instance, t_from=t0 - window, t_to=t1
+            )
+        except UnknownName as err:  # every signal source refuses an unknown signal with NotFound (hx.telemetry.checks)
+            raise NotFound(str(err), signal=name, valid=err.data.get("valid", [])) from err
         grid = t0 + step * np.arange(int(np.floor((t1 - t0) / step + 1e-9)) + 1, dtype=np.float64)
         out = resample_to_grid(times, values, grid, window)
         out[(grid > self.sim.t) | (grid < self.sim.start.timestamp() + self.sim.step_s - 1e-9)] = np.nan

@@ -10,14 +10,29 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hx.errors import BadInput
 from hx.telemetry.base import FloatArray
 
+if TYPE_CHECKING:
+    from hx.config import Settings
+
 #: The most points one read may ask for (a guard against a step of 1 s over a year).
 MAX_POINTS = 1_000_000
+
+
+def signal_step_s(settings: Settings) -> float:
+    """The step of the signal grid the engines read: the simulator's own step, else ``telemetry.step_s``.
+
+    >>> from hx.config import load_settings
+    >>> s = load_settings(environ={}, overrides={"telemetry.source": "prometheus"}).settings
+    >>> signal_step_s(s)
+    60.0
+    """
+    return float(settings.sim.step_s) if settings.telemetry.source == "sim" else float(settings.telemetry.step_s)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ import httpx
 import numpy as np
 
 from hx.errors import BadInput, BadQuery, ConfigError, EmptyResult, NotFound, SourceDown, TelemetryError, Unsupported
+from hx.http import CONNECT_ERRORS, RETRY_STATUS, RetryPolicy, redact_url, retry_http
 from hx.telemetry.base import FloatArray, Series, SourceCapability
 from hx.telemetry.common import SourceHealth, align_to_grid, step_grid, to_unix
 
@@ -75,8 +76,7 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _KNOWN_PLACEHOLDERS = ("service", "by", "window")
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
-_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-_RETRY_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadError, httpx.RemoteProtocolError)
+_RETRY_ERRORS = (*CONNECT_ERRORS, httpx.ReadError, httpx.RemoteProtocolError)
 
 
 def escape_label_value(value: str) -> str:
@@ -195,7 +195,9 @@ class PrometheusConfig:
     def __post_init__(self) -> None:
         key = "telemetry.prometheus"
         if not self.url.startswith(("http://", "https://")):
-            raise ConfigError(f"url {self.url!r} is not an http(s) URL", key=f"{key}.url", expected="http://host:9090")
+            raise ConfigError(
+                f"url {redact_url(self.url)!r} is not an http(s) URL", key=f"{key}.url", expected="http://host:9090"
+            )
         if not _DURATION.match(self.window):
             raise ConfigError(f"window {self.window!r}", key=f"{key}.window", expected="a PromQL duration such as 1m")
         if not (self.timeout_s > 0 and math.isfinite(self.timeout_s)):
@@ -215,16 +217,6 @@ def _parse_value(raw: Any) -> float:
         return float(raw)
     except (TypeError, ValueError) as err:
         raise TelemetryError(f"Prometheus sent a sample value {raw!r} that is not a number") from err
-
-
-def _retry_after(resp: httpx.Response) -> float | None:
-    raw = resp.headers.get("Retry-After")
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        return None  # an HTTP-date: fall back to our own backoff
 
 
 class PrometheusSource:
@@ -247,6 +239,7 @@ class PrometheusSource:
     ) -> None:
         self.config = config
         self._base = config.url.rstrip("/")
+        self._shown = redact_url(self._base)
         self._own_client = client is None
         self._client = client if client is not None else httpx.Client(verify=config.verify_tls)
         self._sleep = sleep
@@ -387,9 +380,9 @@ class PrometheusSource:
         try:
             self._get("/api/v1/query", {"query": "1"}, retries=0)
         except TelemetryError as err:
-            return SourceHealth(False, f"{self._base}: {err}", time.monotonic() - t0)
+            return SourceHealth(False, f"{self._shown}: {err}", time.monotonic() - t0)
         took = time.monotonic() - t0
-        return SourceHealth(True, f"{self._base} answered in {took * 1000:.0f} ms", took)
+        return SourceHealth(True, f"{self._shown} answered in {took * 1000:.0f} ms", took)
 
     def render(self, name: str, service: str) -> str:
         """The per-service PromQL for a signal."""
@@ -431,40 +424,41 @@ class PrometheusSource:
     def _get(self, path: str, params: Mapping[str, str], *, retries: int | None = None) -> Any:
         """GET an API path and return its ``data``, retrying connection errors, 5xx and 429 with backoff."""
         url = self._base + path
-        attempts = 1 + (self.config.retries if retries is None else retries)
-        for attempt in range(attempts):
-            last = attempt + 1 == attempts
-            try:
-                resp = self._client.get(
+        try:
+            outcome = retry_http(
+                lambda timeout: self._client.get(
                     url, params=params, headers=self._headers, auth=self._auth or httpx.USE_CLIENT_DEFAULT,
-                    timeout=self.config.timeout_s,
-                )  # fmt: skip
-            except _RETRY_ERRORS as err:
-                if last:
-                    raise SourceDown(
-                        f"Prometheus at {self._base} is unreachable ({type(err).__name__}: {err}) after "
-                        f"{attempts} attempt(s); check that it runs and that the URL is right",
-                        url=self._base,
-                    ) from err
-                self._sleep(self._backoff(attempt))
-                continue
-            except httpx.TimeoutException as err:
-                raise SourceDown(
-                    f"Prometheus at {self._base} did not answer within {self.config.timeout_s} s; "
-                    f"raise telemetry.prometheus.timeout_s or ask for a shorter range",
-                    url=self._base,
-                ) from err
-            except httpx.HTTPError as err:
-                raise TelemetryError(f"request to {url} failed: {type(err).__name__}: {err}", url=url) from err
-            if resp.status_code in _RETRY_STATUS and not last:
-                wait = _retry_after(resp)
-                self._sleep(min(wait, self.config.max_backoff_s) if wait is not None else self._backoff(attempt))
-                continue
-            return self._decode(resp, url, attempts)
-        raise AssertionError("unreachable")  # pragma: no cover
+                    timeout=timeout,
+                ),
+                redact_url(url), self._policy(retries), retry_errors=_RETRY_ERRORS, sleep=self._sleep,
+            )  # fmt: skip
+        except httpx.TimeoutException as err:
+            raise SourceDown(
+                f"Prometheus at {self._shown} did not answer within {self.config.timeout_s} s; "
+                f"raise telemetry.prometheus.timeout_s or ask for a shorter range",
+                url=self._shown,
+            ) from err
+        except httpx.HTTPError as err:
+            shown = redact_url(url)
+            raise TelemetryError(f"request to {shown} failed: {type(err).__name__}: {err}", url=shown) from err
+        if outcome.last.response is None:
+            down = outcome.last.exc
+            raise SourceDown(
+                f"Prometheus at {self._shown} is unreachable ({type(down).__name__}: {down}) after "
+                f"{outcome.attempts} attempt(s); check that it runs and that the URL is right",
+                url=self._shown,
+            ) from down
+        return self._decode(outcome.last.response, redact_url(url), outcome.attempts)
 
-    def _backoff(self, attempt: int) -> float:
-        return float(min(self.config.max_backoff_s, self.config.backoff_s * 2**attempt))
+    def _policy(self, retries: int | None) -> RetryPolicy:
+        """Back-off and Retry-After both capped at ``max_backoff_s``; each attempt bounded by ``timeout_s``."""
+        c = self.config
+        attempts = 1 + (c.retries if retries is None else retries)
+        total = attempts * c.timeout_s + (attempts - 1) * c.max_backoff_s
+        return RetryPolicy(
+            attempts, c.backoff_s, max_backoff_s=c.max_backoff_s, max_retry_after_s=c.max_backoff_s,
+            max_total_s=total, timeout_s=c.timeout_s,
+        )  # fmt: skip
 
     def _decode(self, resp: httpx.Response, url: str, attempts: int) -> Any:
         try:
@@ -478,19 +472,19 @@ class PrometheusSource:
             raise BadQuery(f"Prometheus rejected the query: {error}", error_type=body.get("errorType"), url=url)
         if resp.status_code in (401, 403):
             raise TelemetryError(
-                f"Prometheus at {self._base} refused the request (HTTP {resp.status_code}); "
+                f"Prometheus at {self._shown} refused the request (HTTP {resp.status_code}); "
                 "check telemetry.prometheus.bearer_token / basic_auth",
                 status=resp.status_code,
             )
-        if resp.status_code in _RETRY_STATUS:
+        if resp.status_code in RETRY_STATUS:
             what = f": {error}" if error else ""
             cls = TelemetryError if error else SourceDown
             raise cls(
-                f"Prometheus at {self._base} answered HTTP {resp.status_code}{what} after {attempts} attempt(s)",
+                f"Prometheus at {self._shown} answered HTTP {resp.status_code}{what} after {attempts} attempt(s)",
                 status=resp.status_code,
             )
         raise TelemetryError(
-            f"{url} answered HTTP {resp.status_code} with {resp.text[:200]!r}; is {self._base} a Prometheus API?",
+            f"{url} answered HTTP {resp.status_code} with {resp.text[:200]!r}; is {self._shown} a Prometheus API?",
             status=resp.status_code,
         )
 

@@ -18,6 +18,7 @@ from hx.heal.notify.escalation import (
     Level,
     SeverityRule,
 )
+from hx.severity import Severity
 from tests.heal.notify.conftest import T0, make_notification
 from tests.heal.notify.receivers import RecordingServer, Reply, SmtpRecorder, smtp_server
 
@@ -60,11 +61,11 @@ def _pairs(deliveries: list[Delivery]) -> list[tuple[str, str, int | None]]:
 
 def test_policy_from_settings_and_severity_routing() -> None:
     assert POLICY.levels == (Level(0, ("slack", "email")), Level(600, ("pagerduty",)))
-    assert POLICY.schedule("error") == [(0, 0, "email"), (0, 0, "slack"), (600, 1, "pagerduty")]
-    assert POLICY.schedule("critical") == [(0, 0, "email"), (0, 0, "slack"), (0, 1, "pagerduty")]
-    assert [x[2] for x in POLICY.schedule("info")] == ["email", "slack"]  # info never pages
-    quiet = EscalationPolicy(POLICY.levels, {**DEFAULT_RULES, "warning": SeverityRule(max_level=0)})
-    assert "pagerduty" not in [x[2] for x in quiet.schedule("warning")]
+    assert POLICY.schedule(Severity.ERROR) == [(0, 0, "email"), (0, 0, "slack"), (600, 1, "pagerduty")]
+    assert POLICY.schedule(Severity.CRITICAL) == [(0, 0, "email"), (0, 0, "slack"), (0, 1, "pagerduty")]
+    assert [x[2] for x in POLICY.schedule(Severity.INFO)] == ["email", "slack"]  # info never pages
+    quiet = EscalationPolicy(POLICY.levels, {**DEFAULT_RULES, Severity.WARNING: SeverityRule(max_level=0)})
+    assert "pagerduty" not in [x[2] for x in quiet.schedule(Severity.WARNING)]
 
 
 def test_due_and_next_due_at() -> None:

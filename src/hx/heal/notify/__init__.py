@@ -26,7 +26,7 @@ from hx.heal.notify.escalation import (
     SeverityRule,
 )
 from hx.heal.notify.registry import NOTIFIERS, Transport, build_enabled, build_notifier, close_all
-from hx.heal.notify.retry import RetryPolicy
+from hx.http import RetryPolicy
 
 __all__ = [
     "DEFAULT_RULES",

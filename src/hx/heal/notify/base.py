@@ -24,11 +24,10 @@ from typing import Any, Literal, Protocol, get_args
 from urllib.parse import urlsplit
 
 from hx.errors import BadInput
+from hx.severity import SEVERITIES, Severity
 
-Severity = Literal["critical", "error", "warning", "info"]
 Status = Literal["triggered", "acknowledged", "resolved"]
 
-SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 #: The event a message about an incident in each status is (PagerDuty's ``event_action`` vocabulary).
 EVENT_FOR_STATUS: dict[str, str] = {"triggered": "trigger", "acknowledged": "acknowledge", "resolved": "resolve"}
 STATUSES: tuple[Status, ...] = get_args(Status)
@@ -145,6 +144,7 @@ class Notification:
         _text("summary", self.summary, required=False)
         if self.severity not in SEVERITIES:
             raise BadInput(f"severity {self.severity!r}; valid: {', '.join(SEVERITIES)}", field="severity")
+        object.__setattr__(self, "severity", Severity(self.severity))
         if self.status not in STATUSES:
             raise BadInput(f"status {self.status!r}; valid: {', '.join(STATUSES)}", field="status")
         for name, kind in (("root_causes", RootCause), ("actions", ActionTaken), ("links", Link)):

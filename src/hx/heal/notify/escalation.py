@@ -32,7 +32,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from hx.errors import BadInput, NotFound
-from hx.heal.notify.base import Delivery, Notification, Notifier, Severity, Status
+from hx.heal.notify.base import Delivery, Notification, Notifier, Status
+from hx.severity import Severity
 
 if TYPE_CHECKING:
     from hx.clock import Clock
@@ -72,10 +73,10 @@ class SeverityRule:
 
 #: Critical goes straight to paging; info never pages.  Data: pass your own ``rules`` to change it.
 DEFAULT_RULES: Mapping[Severity, SeverityRule] = {
-    "critical": SeverityRule(delay_factor=0.0),
-    "error": SeverityRule(),
-    "warning": SeverityRule(),
-    "info": SeverityRule(never=frozenset({"pagerduty"})),
+    Severity.CRITICAL: SeverityRule(delay_factor=0.0),
+    Severity.ERROR: SeverityRule(),
+    Severity.WARNING: SeverityRule(),
+    Severity.INFO: SeverityRule(never=frozenset({"pagerduty"})),
 }
 
 
@@ -357,4 +358,4 @@ class Dispatcher:
 
 
 def _example(t: datetime) -> Notification:
-    return Notification("1", "api errors", "error", "api", "prod", "error_rate", opened_at=t, updated_at=t)
+    return Notification("1", "api errors", Severity.ERROR, "api", "prod", "error_rate", opened_at=t, updated_at=t)

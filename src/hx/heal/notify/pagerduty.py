@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from hx.heal.notify._http import HttpSink, check_sink_url
+from hx.heal.notify._http import HttpSink
 from hx.heal.notify.base import EVENT_FOR_STATUS, Delivery, Notification, SecretSource
 from hx.heal.notify.registry import NOTIFIERS, Transport, require_secret
-from hx.heal.notify.retry import Attempt
+from hx.http import Attempt, check_url
 
 if TYPE_CHECKING:
     from hx.config import Notifiers
@@ -99,7 +99,7 @@ class PagerDutyNotifier(HttpSink):
     def from_settings(cls, settings: Notifiers, secrets: SecretSource, transport: Transport) -> PagerDutyNotifier:
         pd = settings.pagerduty
         key = require_secret(secrets, pd.routing_key_secret, "notifiers.pagerduty.routing_key_secret", cls.name)
-        return cls(check_sink_url(pd.url, "notifiers.pagerduty.url"), key, transport)
+        return cls(check_url(pd.url, "notifiers.pagerduty.url"), key, transport)
 
 
 NOTIFIERS.add("pagerduty", PagerDutyNotifier.from_settings)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from hx.clock import Clock, WallClock
 from hx.errors import NotifierError
 from hx.heal.notify.base import Notifier, SecretSource
-from hx.heal.notify.retry import RetryPolicy
+from hx.http import RetryPolicy
 from hx.registry import Registry
 
 if TYPE_CHECKING:

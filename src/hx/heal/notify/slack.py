@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hx.heal.notify import render
-from hx.heal.notify._http import HttpSink, check_sink_url
+from hx.heal.notify._http import HttpSink
 from hx.heal.notify.base import Delivery, Notification, SecretSource
 from hx.heal.notify.registry import NOTIFIERS, Transport, require_secret
+from hx.http import check_url
 
 if TYPE_CHECKING:
     from hx.config import Notifiers
@@ -29,7 +30,7 @@ class SlackNotifier(HttpSink):
     def from_settings(cls, settings: Notifiers, secrets: SecretSource, transport: Transport) -> SlackNotifier:
         key = "notifiers.slack.webhook_secret"
         url = require_secret(secrets, settings.slack.webhook_secret, key, cls.name)
-        return cls(check_sink_url(url, f"secret {settings.slack.webhook_secret} ({key})"), transport)
+        return cls(check_url(url, f"secret {settings.slack.webhook_secret} ({key})"), transport)
 
 
 NOTIFIERS.add("slack", SlackNotifier.from_settings)

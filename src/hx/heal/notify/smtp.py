@@ -20,7 +20,7 @@ from hx.errors import ConfigError
 from hx.heal.notify import render
 from hx.heal.notify.base import EVENT_FOR_STATUS, Delivery, Notification, SecretSource
 from hx.heal.notify.registry import NOTIFIERS, Transport, require_secret
-from hx.heal.notify.retry import Attempt, run_with_retries
+from hx.http import Attempt, run_with_retries
 
 if TYPE_CHECKING:
     from hx.config import Notifiers

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hx.heal.notify import render
-from hx.heal.notify._http import HttpSink, check_sink_url
+from hx.heal.notify._http import HttpSink
 from hx.heal.notify.base import Delivery, Notification, SecretSource
 from hx.heal.notify.registry import NOTIFIERS, Transport, require_secret
+from hx.http import check_url
 
 if TYPE_CHECKING:
     from hx.config import Notifiers
@@ -41,7 +42,7 @@ class WebhookNotifier(HttpSink):
     def from_settings(cls, settings: Notifiers, secrets: SecretSource, transport: Transport) -> WebhookNotifier:
         key = "notifiers.webhook.url_secret"
         url = require_secret(secrets, settings.webhook.url_secret, key, cls.name)
-        return cls(check_sink_url(url, f"secret {settings.webhook.url_secret} ({key})"), transport)
+        return cls(check_url(url, f"secret {settings.webhook.url_secret} ({key})"), transport)
 
 
 NOTIFIERS.add("webhook", WebhookNotifier.from_settings)
