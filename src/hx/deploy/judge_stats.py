@@ -169,9 +169,15 @@ def lag1_for(series: list[FloatArray], margin: float = PHI_MARGIN) -> float:
     0.6
     """
     usable = [x for x in series if x.size >= 3]
-    if not usable or sum(x.size for x in usable) < PHI_MIN_POINTS * len(usable):
+    if not estimable(usable):
         return PHI_PRIOR
     return pooled_lag1(usable, margin, PHI_MARGIN_SMALL)
+
+
+def estimable(series: list[FloatArray]) -> bool:
+    """Whether ``series`` (those of 3 points or more) hold :data:`PHI_MIN_POINTS` points each on average."""
+    usable = [x for x in series if x.size >= 3]
+    return bool(usable) and sum(x.size for x in usable) >= PHI_MIN_POINTS * len(usable)
 
 
 def ar1_factor(n: int, phi: float) -> float:
@@ -318,11 +324,12 @@ def _reason(status: Status, shift: Shift, effect: float, direction: Direction, t
     return f"no significant difference ({pct})"
 
 
-def _evidence_note(status: Status, phi: float, n_eff: float) -> str:
+def _evidence_note(status: Status, phi: float, n_eff: float, assumed: bool = False) -> str:
     """Why a large effect can pass: strongly autocorrelated windows hold few independent points."""
     if status == "fail" or phi < 0.5:
         return ""
-    return f"; autocorrelation {phi:.2f} leaves {n_eff:.1f} effective points in all"
+    how = " assumed (too few points to estimate it)" if assumed else ""
+    return f"; autocorrelation {phi:.2f}{how} leaves {n_eff:.1f} effective points in all"
 
 
 def _strata(baseline: Windows, canary: Windows) -> tuple[list[FloatArray], list[FloatArray]]:
@@ -408,7 +415,8 @@ def compare_continuous(
         n_c,
         n_eff,
         phi,
-        _reason(status, shift, effect, direction, tolerance) + _evidence_note(status, phi, n_eff),
+        _reason(status, shift, effect, direction, tolerance)
+        + _evidence_note(status, phi, n_eff, autocorrelation and not estimable([*bs, *cs, *extra])),
     )
 
 
