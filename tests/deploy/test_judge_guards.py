@@ -178,3 +178,10 @@ def test_sequential_judge_stops_at_the_first_look_on_a_guard() -> None:
     base = 0.23 + np.cumsum(rng.normal(0, 0.001, 11))
     sv = sj.update({"latency_p95": base}, {"latency_p95": 2.1 * base})
     assert sv.stop and sv.look == 1 and sv.verdict.metric("latency_p95").guard is not None
+
+
+def test_the_margin_reads_the_mean_when_one_large_value_doubles_it() -> None:
+    base, can = np.array([1.0, 2, 3, 4, 5]), np.array([5.1, 5.2, 5.3, 5.4, 30.0])  # median +77 %, mean +240 %
+    reason = guard_reason(MetricConfig(name="m"), [base], [can])
+    assert reason is not None and "+240.0%" in reason
+    assert guard_reason(MetricConfig(name="m"), [base], [np.array([5.1, 5.2, 5.3, 5.4, 5.5])]) is None

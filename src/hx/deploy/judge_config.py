@@ -34,7 +34,7 @@ class MetricConfig(BaseModel):
     that no autocorrelation estimate can talk away: ``max_increase`` / ``max_decrease`` (relative, defaults +80%
     and -45%, a factor 1.8 either way: a doubled latency or a halved throughput fails) and ``max_increase_abs`` /
     ``max_decrease_abs`` (absolute) fire when the two windows are fully separated in a bad direction and the
-    canary's median is beyond the margin; a ``critical`` metric fails on any fully separated move in a bad
+    canary's median or mean moved beyond the margin; a ``critical`` metric fails on any fully separated move in a bad
     direction whose gap exceeds ``tolerance``; ``max_value`` / ``min_value`` bound the canary's median outright
     (as Argo Rollouts' and Flagger's thresholds do).  ``None`` turns a guard off.
 

@@ -11,7 +11,8 @@ thresholds, Kayenta's critical metrics), that fail a metric whatever the autocor
     252 at 5 points each, 1 in 184,756 at 10 -- so it is strong evidence in itself; a margin guard below also asks
     that the move be large.
 ``margin`` (``max_increase`` / ``max_decrease`` relative, ``max_increase_abs`` / ``max_decrease_abs`` absolute)
-    Fully separated in a bad direction and the canary's median beyond the baseline's by more than the margin.
+    Fully separated in a bad direction and the canary's median or mean (whichever moved further) beyond the
+    baseline's by more than the margin.
 ``critical`` (critical metrics)
     Fully separated in a bad direction with a gap beyond the metric's ``tolerance``: every canary value beyond
     every baseline value by more than the tolerance (an error rate rising from 0 everywhere, a doubled latency).
@@ -87,6 +88,13 @@ def _pct(x: float) -> str:
     return f"{x * 100:+.1f}%" if math.isfinite(x) else f"{'+' if x > 0 else '-'}inf%"
 
 
+def _move(side: Side, medians: tuple[float, float], means: tuple[float, float]) -> tuple[float, float]:
+    """(difference, relative difference) of the canary's level, by medians or by means, whichever moved further
+    in ``side``'s direction: a fully separated window whose mean doubled (one large value) or whose median did."""
+    moves = [(c - b, relative(c - b, b)) for b, c in (medians, means)]
+    return max(moves, key=lambda m: m[1]) if side == "higher" else min(moves, key=lambda m: m[1])
+
+
 def _margin_reason(cfg: MetricConfig, side: Side, gap: float, rel: float, diff: float) -> str | None:
     """Why a fully separated move in a bad direction fails (critical tolerance, relative or absolute margin)."""
     up = side == "higher"
@@ -128,8 +136,8 @@ def guard(
     bad = {"higher": ("increase", "either"), "lower": ("decrease", "either")}
     if side is None or cfg.direction not in bad[side]:
         return None, None
-    diff = med_c - med_b
-    reason = _margin_reason(cfg, side, gap, relative(diff, med_b), diff)
+    diff, rel = _move(side, (med_b, med_c), (float(b_all.mean()), float(c_all.mean())))
+    reason = _margin_reason(cfg, side, gap, rel, diff)
     return reason, side if reason is not None else None
 
 
