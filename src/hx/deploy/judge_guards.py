@@ -25,7 +25,7 @@ Per-interval counts with a denominator are compared as rates (intervals without 
 >>> from hx.deploy.judge_config import MetricConfig
 >>> base, can = np.array([1.0, 2, 3, 4, 5]), np.array([10.0, 20, 30, 40, 50])
 >>> guard_reason(MetricConfig(name="m"), [base], [can])
-'guard: canary fully above baseline, median +900.0% beyond the margin +80.0%'
+'guard: canary fully above baseline, level moved +900.0%, beyond the margin +80.0%'
 >>> guard_reason(MetricConfig(name="m", direction="decrease"), [base], [can]) is None
 True
 """
@@ -102,15 +102,15 @@ def _margin_reason(cfg: MetricConfig, side: Side, gap: float, rel: float, diff: 
     if cfg.critical and gap > cfg.tolerance:
         return (
             f"guard: critical metric, canary fully {where} baseline with a gap of {_pct(gap if up else -gap)} "
-            f"(median {_pct(rel)}; tolerance {cfg.tolerance:.0%})"
+            f"(level moved {_pct(rel)}; tolerance {cfg.tolerance:.0%})"
         )
     margin = cfg.max_increase if up else cfg.max_decrease
     if margin is not None and (rel if up else -rel) > margin:
         limit = _pct(margin if up else -margin)
-        return f"guard: canary fully {where} baseline, median {_pct(rel)} beyond the margin {limit}"
+        return f"guard: canary fully {where} baseline, level moved {_pct(rel)}, beyond the margin {limit}"
     bound = cfg.max_increase_abs if up else cfg.max_decrease_abs
     if bound is not None and (diff if up else -diff) > bound:
-        return f"guard: canary fully {where} baseline, median {diff:+.6g} beyond the absolute margin {bound:g}"
+        return f"guard: canary fully {where} baseline, level moved {diff:+.6g}, beyond the absolute margin {bound:g}"
     return None
 
 
