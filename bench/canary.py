@@ -21,6 +21,10 @@ Reporting only (no target): the false-positive rate on identical AR(1) canaries 
 without history, to show whether the judge's autocorrelation handling holds beyond the one value it is scored on;
 and AR(1) after a history whose level drifts (why history comes in hourly blocks).
 
+hx runs with its defaults, guards included (hx.deploy.judge_guards: fully separated windows whose medians differ
+by more than +80% / -45% fail).  Reporting only (no target): short windows (5 and 10 points, no history) --
+identical canaries (iid and AR(1) phi 0.7) and a +100% shift -- for a plain and a critical metric.
+
 Run: .venv/bin/python bench/canary.py [--quick] [--reps N] [--seed S]
 """
 
@@ -300,6 +304,24 @@ def run_drift(reps: int, seed: int, n: int = 60, effect: float = 0.2) -> list[di
     return rows
 
 
+def run_short_windows(reps: int, seed: int) -> list[dict[str, object]]:
+    """Reporting only: 5- and 10-point windows without history (the prior and the guards decide there)."""
+    rows: list[dict[str, object]] = []
+    plain = hx_config("iid_normal")
+    critical = JudgeConfig(metrics=[MetricConfig(name="m", critical=True, tolerance=0.05)])
+    for model in ("iid_normal", "ar1"):
+        for n in (5, 10):
+            for eff in (0.0, 1.0):
+                base, can = simulate(model, n, eff, reps, cell_rng(seed, "short", model, n, eff))
+                row: dict[str, object] = {"model": model, "n": n, "effect": eff, "reps": reps}
+                for name, cfg in (("hx", plain), ("hx_critical", critical)):
+                    flags = [judge({"m": b}, {"m": c}, cfg).status == "fail" for b, c in zip(base, can, strict=True)]
+                    row[name] = float(np.mean(flags))
+                row["kayenta"] = float((kayenta_statistic(base, can) > kayenta_z()).mean())
+                rows.append(row)
+    return rows
+
+
 def target_summary(grid: list[dict[str, object]]) -> dict[str, object]:
     """The issue's targets for hx as rollouts run it (with history) and for the ad-hoc judge (no history).
 
@@ -486,6 +508,16 @@ def print_drift_and_targets(drift: list[dict[str, object]], targets: dict[str, o
     console.print(t)
 
 
+def print_short(short: list[dict[str, object]], console: Console) -> None:
+    t = Table(title="short windows, no history (reporting only): % flagged")
+    for col in ("model", "n", "effect", "hx", "hx, critical metric", "kayenta-style"):
+        t.add_column(col, justify="right")
+    for r in short:
+        cells = (_pct(r[k]) for k in ("hx", "hx_critical", "kayenta"))
+        t.add_row(str(r["model"]), str(r["n"]), f"{float(r['effect']):+.0%}", *cells)  # type: ignore[arg-type]
+    console.print(t)
+
+
 def machine() -> str:
     return f"{platform.node()} {platform.machine()} python {platform.python_version()} (shared 2-core box)"
 
@@ -513,10 +545,12 @@ def main(argv: list[str] | None = None) -> int:
     seq = run_sequential(max(reps // 2, 50), args.seed, args.looks, args.chunk)
     sweep = run_phi_sweep(reps * 4, args.seed)
     drift = run_drift(reps * 4, args.seed)
+    short = run_short_windows(reps * 4, args.seed)
     targets = target_summary(grid)
     print_tables(grid, seq, console)
     print_sweep(sweep, console)
     print_drift_and_targets(drift, targets, console)
+    print_short(short, console)
     result = {
         "benchmark": "canary",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -533,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
             "lognormal_sigma": LN_SIGMA,
             "ar1_phi": PHI,
             "poisson_rate": RATE,
-            "hx": "defaults: alpha 0.01 one-sided, tolerance 0.02, direction increase",
+            "hx": "defaults: alpha 0.01 one-sided, tolerance 0.02, direction increase, guards on (max_increase 0.8)",
             "kayenta_style": {"confidence": KAYENTA_CONF, "tolerance": KAYENTA_TOL},
             "history": f"{HISTORY_HOURS} h at {STEP_S:g} s ({HISTORY} points) in hourly blocks, as rollouts read it",
         },
@@ -541,6 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         "sequential": seq,
         "ar1_phi_sweep_null": sweep,
         "history_drift": drift,
+        "short_windows": short,
         "targets": targets,
         "seconds": round(time.time() - t0, 1),
     }

@@ -91,3 +91,18 @@ def test_canary_judge_endpoint_takes_the_baselines_history(served: tuple[World, 
         bad = {**body, "history": {"latency": past}, "history_block_points": 0}
         r = c.post("/api/v1/canary/judge", headers=_h(tok["operator"]), json=bad)
         assert r.status_code == 422 and "history_block_points" in r.json()["field"]
+
+
+def test_canary_judge_endpoint_applies_guards_and_names_bad_settings(
+    served: tuple[World, str, dict[str, str]],
+) -> None:
+    _, url, tok = served
+    base, can = [1.0, 2.0, 3.0, 4.0, 5.0], [10.0, 20.0, 30.0, 40.0, 50.0]
+    with httpx.Client(base_url=url, timeout=30) as c:
+        body = {"baseline": {"latency": base}, "canary": {"latency": can}, "config": {"metrics": [{"name": "latency"}]}}
+        r = c.post("/api/v1/canary/judge", headers=_h(tok["operator"]), json=body)
+        assert r.status_code == 200 and r.json()["status"] == "fail"
+        assert r.json()["metrics"][0]["guard"].startswith("guard: canary fully above baseline")
+        bad = {**body, "config": {"metrics": [{"name": "latency", "max_decrease": 1.5}]}}
+        r = c.post("/api/v1/canary/judge", headers=_h(tok["operator"]), json=bad)
+        assert r.status_code == 422 and "max_decrease" in r.json()["field"]

@@ -89,6 +89,7 @@ def _record(
                 "p_value": m.p_value,
                 "effective_n": m.effective_n,
                 "autocorrelation": m.autocorrelation,
+                "guard": m.guard,
                 "reason": m.reason,
             }
             for m in verdict.metrics

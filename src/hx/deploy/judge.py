@@ -4,7 +4,10 @@ Each metric gets its own test (see :mod:`hx.deploy.judge_stats`): an autocorrela
 continuous metrics, the exact conditional binomial test for counts.  Metric verdicts combine Kayenta-style into a
 score 0-100: within a group, the weighted share of conclusive metrics that pass; across groups, the weighted mean.
 A failing critical metric fails the whole judgement; a metric with insufficient data makes it inconclusive (by
-default), never a silent pass.
+default), never a silent pass.  Beside each test, guards (:mod:`hx.deploy.judge_guards`) fail a metric on plain
+rules -- fully separated windows moved beyond a margin, a critical metric's separated move beyond its tolerance,
+absolute bounds -- and optional Kayenta-style effect-size thresholds decide which significant shifts fail and
+which failures are critical.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(1)
@@ -28,6 +31,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from hx.deploy.judge_config import JudgeConfig, MetricConfig, NoDataPolicy, load_metrics_config
+from hx.deploy.judge_guards import effect_size, effect_size_gate, guard, rates
 from hx.deploy.judge_stats import (
     Comparison,
     FloatArray,
@@ -87,6 +91,8 @@ class MetricVerdict(BaseModel):
     autocorrelation: float | None
     dispersion: float | None
     reason: str
+    guard: str | None = None
+    effect_size: float | None = None
 
     @classmethod
     def from_result(cls, cfg: MetricConfig, alpha: float, res: Comparison) -> MetricVerdict:
@@ -161,8 +167,8 @@ def judge_metric(
     b, c = _series(baseline, cfg.name, "baseline"), _series(canary, cfg.name, "canary")
     tol, mp = cfg.tolerance, cfg.min_points
     if cfg.kind == "count":
-        den_b = np.concatenate(_series(baseline, cfg.denominator, "baseline")) if cfg.denominator else None
-        den_c = np.concatenate(_series(canary, cfg.denominator, "canary")) if cfg.denominator else None
+        wb = _series(baseline, cfg.denominator, "baseline") if cfg.denominator else None
+        wc = _series(canary, cfg.denominator, "canary") if cfg.denominator else None
         res = compare_counts(
             np.concatenate(b),
             np.concatenate(c),
@@ -170,23 +176,63 @@ def judge_metric(
             alpha=a,
             tolerance=tol,
             min_points=mp,
-            baseline_denominator=den_b,
-            canary_denominator=den_c,
+            baseline_denominator=np.concatenate(wb) if wb is not None else None,
+            canary_denominator=np.concatenate(wc) if wc is not None else None,
         )
-    else:
-        hist = history.get(cfg.name) if history is not None else None
-        res = compare_continuous(
-            b,
-            c,
-            cfg.direction,
-            autocorrelation=cfg.autocorrelation,
-            log_scale=cfg.log_scale,
-            history=hist,
-            alpha=a,
-            tolerance=tol,
-            min_points=mp,
-        )
-    return MetricVerdict.from_result(cfg, a, res)
+        verdict = MetricVerdict.from_result(cfg, a, res)
+        return apply_rules(cfg, verdict, rates(b, wb), rates(c, wc))
+    hist = history.get(cfg.name) if history is not None else None
+    res = compare_continuous(
+        b,
+        c,
+        cfg.direction,
+        autocorrelation=cfg.autocorrelation,
+        log_scale=cfg.log_scale,
+        history=hist,
+        alpha=a,
+        tolerance=tol,
+        min_points=mp,
+    )
+    return apply_rules(cfg, MetricVerdict.from_result(cfg, a, res), b, c)
+
+
+def _kayenta(cfg: MetricConfig) -> bool:
+    limits = (cfg.allowed_increase, cfg.allowed_decrease, cfg.critical_increase, cfg.critical_decrease)
+    return any(x is not None for x in limits)
+
+
+def apply_rules(cfg: MetricConfig, v: MetricVerdict, b: list[FloatArray], c: list[FloatArray]) -> MetricVerdict:
+    """The test's verdict after the Kayenta effect-size thresholds (if set) and the guards.
+
+    A significant shift whose effect size stays inside ``allowed_*`` passes; a guard that fires fails the metric
+    (the separation guards only for a move that the effect-size thresholds do not allow).  A failing critical
+    metric is critical only when its effect size reaches ``critical_*`` (when set), as in Kayenta.
+    """
+    if v.status == "inconclusive":
+        return v
+    size = effect_size(cfg.effect_measure, np.concatenate(b), np.concatenate(c)) if _kayenta(cfg) else None
+    status, reason, critical = v.status, v.reason, cfg.critical
+    if status == "fail" and size is not None:
+        fails, critical = effect_size_gate(cfg, v.shift, size)
+        if not fails:
+            status, reason = "pass", f"{reason}; effect size {size:.3g} within the allowed {cfg.effect_measure}"
+    why, side = guard(cfg, b, c)
+    if why is not None and size is not None and side is not None:
+        fails, crit = effect_size_gate(cfg, side, size)
+        why = why if fails else None
+        critical = crit if why is not None and status != "fail" else critical
+    if why is not None:
+        reason = why if status != "fail" else f"{reason}; {why}"
+        status = "fail"
+    return v.model_copy(
+        update={
+            "status": status,
+            "reason": reason,
+            "critical": critical,
+            "guard": why,
+            "effect_size": _finite(size) if size is not None else None,
+        }
+    )
 
 
 def _policy(cfg: JudgeConfig, m: MetricVerdict) -> NoDataPolicy:

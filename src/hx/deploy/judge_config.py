@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,7 @@ from hx.errors import ConfigError
 from hx.files import read_text
 
 NoDataPolicy = Literal["inconclusive", "fail", "ignore"]
+EffectMeasure = Literal["mean_ratio", "cles"]
 
 
 class MetricConfig(BaseModel):
@@ -27,6 +29,19 @@ class MetricConfig(BaseModel):
     passes.  ``min_points`` is the fewest finite points each series needs, below which the metric is
     inconclusive.  ``denominator`` (counts only) names a request-count series so that rates are compared.
     ``alpha`` overrides the judge's false-positive budget for this metric.
+
+    Guards, beside the statistical test (see :mod:`hx.deploy.judge_guards`), fail the metric on plain rules
+    that no autocorrelation estimate can talk away: ``max_increase`` / ``max_decrease`` (relative, defaults +80%
+    and -45%, a factor 1.8 either way: a doubled latency or a halved throughput fails) and ``max_increase_abs`` /
+    ``max_decrease_abs`` (absolute) fire when the two windows are fully separated in a bad direction and the
+    canary's median or mean moved beyond the margin; a ``critical`` metric fails on any fully separated move in a bad
+    direction whose gap exceeds ``tolerance``; ``max_value`` / ``min_value`` bound the canary's median outright
+    (as Argo Rollouts' and Flagger's thresholds do).  ``None`` turns a guard off.
+
+    Kayenta-compatible effect sizes (optional; Kayenta's ``effectSize``): a significant shift fails only when the
+    effect size (``effect_measure``: ``mean_ratio`` = mean(canary) / mean(baseline), or ``cles`` = P(canary >
+    baseline)) reaches ``allowed_increase`` (or falls to ``allowed_decrease``); a critical metric fails the whole
+    judgement only when it reaches ``critical_increase`` / ``critical_decrease``, else it counts in the score.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -44,12 +59,47 @@ class MetricConfig(BaseModel):
     log_scale: bool | None = None
     autocorrelation: bool = True
     no_data: NoDataPolicy | None = None
+    max_increase: float | None = Field(default=0.8, gt=0)
+    max_decrease: float | None = Field(default=0.45, gt=0, lt=1)
+    max_increase_abs: float | None = Field(default=None, gt=0)
+    max_decrease_abs: float | None = Field(default=None, gt=0)
+    max_value: float | None = None
+    min_value: float | None = None
+    effect_measure: EffectMeasure = "mean_ratio"
+    allowed_increase: float | None = Field(default=None, gt=0)
+    allowed_decrease: float | None = Field(default=None, gt=0)
+    critical_increase: float | None = Field(default=None, gt=0)
+    critical_decrease: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _denominator_for_counts(self) -> MetricConfig:
         if self.denominator is not None and self.kind != "count":
             raise ValueError("denominator is only for kind 'count'")
+        if self.max_value is not None and self.min_value is not None and self.min_value >= self.max_value:
+            raise ValueError(f"min_value ({self.min_value:g}) must be below max_value ({self.max_value:g})")
+        self._check_effect_sizes()
         return self
+
+    def _check_effect_sizes(self) -> None:
+        """Kayenta's effect-size thresholds: increases at or above the no-effect value, decreases at or below it."""
+        none = 1.0 if self.effect_measure == "mean_ratio" else 0.5
+        top = math.inf if self.effect_measure == "mean_ratio" else 1.0
+        for key in ("allowed_increase", "critical_increase"):
+            v = getattr(self, key)
+            if v is not None and not none <= v <= top:
+                raise ValueError(f"{key} must be in [{none:g}, {top:g}] for effect_measure {self.effect_measure}")
+        for key in ("allowed_decrease", "critical_decrease"):
+            v = getattr(self, key)
+            if v is not None and not 0.0 <= v <= none:
+                raise ValueError(f"{key} must be in [0, {none:g}] for effect_measure {self.effect_measure}")
+        for key in ("critical_increase", "critical_decrease"):
+            if getattr(self, key) is not None and not self.critical:
+                raise ValueError(f"{key} applies only to a critical metric (set critical: true)")
+        up, down = (self.allowed_increase, self.critical_increase), (self.critical_decrease, self.allowed_decrease)
+        if None not in up and up[0] > up[1]:  # type: ignore[operator]
+            raise ValueError("allowed_increase must not exceed critical_increase")
+        if None not in down and down[0] > down[1]:  # type: ignore[operator]
+            raise ValueError("critical_decrease must not exceed allowed_decrease")
 
 
 class JudgeConfig(BaseModel):

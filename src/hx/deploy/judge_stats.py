@@ -75,6 +75,15 @@ PHI_MAX = 0.95
 PHI_MARGIN = 0.7
 #: ... plus this many divided by the series length (short series: the estimate is noisy and skewed).
 PHI_MARGIN_SMALL = 8.0
+#: The fewest points per series (on average over the windows and history blocks pooled) from which lag-1
+#: autocorrelation is estimated at all.  Shorter series do not carry one: at 5 points the bias correction alone
+#: doubles the estimate, and a ramp or any smooth stretch reads as 0.95, which used to erase the evidence of
+#: a fully separated shift.  Below it (no usable history) the judge takes :data:`PHI_PRIOR`.
+PHI_MIN_POINTS = 10
+#: The autocorrelation assumed for windows too short to estimate it when no history is given: conservative for
+#: the metrics the judge meets (a 10-point AR(1) window at phi 0.7 is flagged 0.6 % of the time at alpha 1 %),
+#: and unable to erase a fully separated shift, which the guards (:mod:`hx.deploy.judge_guards`) fail anyway.
+PHI_PRIOR = 0.6
 
 
 @dataclass(frozen=True)
@@ -149,6 +158,26 @@ def pooled_lag1(series: list[FloatArray], margin: float = 0.0, small_margin: flo
     at = min(max(corrected, 0.0), PHI_MAX)  # where the standard error is evaluated
     raised = corrected + (margin + small_margin * inv) * math.sqrt((1.0 - at**2) / total)
     return float(min(max(raised, 0.0), PHI_MAX))
+
+
+def lag1_for(series: list[FloatArray], margin: float = PHI_MARGIN) -> float:
+    """The autocorrelation the test uses: :func:`pooled_lag1` over ``series`` (windows and history blocks) when
+    they hold :data:`PHI_MIN_POINTS` points per series on average, else :data:`PHI_PRIOR` (no estimate from a
+    window too short to carry one).
+
+    >>> lag1_for([np.arange(5.0), np.arange(5.0) * 2])
+    0.6
+    """
+    usable = [x for x in series if x.size >= 3]
+    if not estimable(usable):
+        return PHI_PRIOR
+    return pooled_lag1(usable, margin, PHI_MARGIN_SMALL)
+
+
+def estimable(series: list[FloatArray]) -> bool:
+    """Whether ``series`` (those of 3 points or more) hold :data:`PHI_MIN_POINTS` points each on average."""
+    usable = [x for x in series if x.size >= 3]
+    return bool(usable) and sum(x.size for x in usable) >= PHI_MIN_POINTS * len(usable)
 
 
 def ar1_factor(n: int, phi: float) -> float:
@@ -295,11 +324,12 @@ def _reason(status: Status, shift: Shift, effect: float, direction: Direction, t
     return f"no significant difference ({pct})"
 
 
-def _evidence_note(status: Status, phi: float, n_eff: float) -> str:
+def _evidence_note(status: Status, phi: float, n_eff: float, assumed: bool = False) -> str:
     """Why a large effect can pass: strongly autocorrelated windows hold few independent points."""
     if status == "fail" or phi < 0.5:
         return ""
-    return f"; autocorrelation {phi:.2f} leaves {n_eff:.1f} effective points in all"
+    how = " assumed (too few points to estimate it)" if assumed else ""
+    return f"; autocorrelation {phi:.2f}{how} leaves {n_eff:.1f} effective points in all"
 
 
 def _strata(baseline: Windows, canary: Windows) -> tuple[list[FloatArray], list[FloatArray]]:
@@ -350,7 +380,7 @@ def compare_continuous(
         bs, cs = [np.log(b) for b in bs], [np.log(c) for c in cs]
         extra = [np.log(h[h > 0]) for h in extra if np.sum(h > 0) >= 3]
         name = "log-" + name
-    phi = pooled_lag1([*bs, *cs, *extra], phi_margin, PHI_MARGIN_SMALL) if autocorrelation else 0.0
+    phi = lag1_for([*bs, *cs, *extra], phi_margin) if autocorrelation else 0.0
     w = _weights(bs, cs)
     v_b, v_c, n_eff, df = _variances(bs, cs, extra, phi, w)
     diff = float(sum(wk * (c.mean() - b.mean()) for wk, b, c in zip(w, bs, cs, strict=True)))
@@ -385,7 +415,8 @@ def compare_continuous(
         n_c,
         n_eff,
         phi,
-        _reason(status, shift, effect, direction, tolerance) + _evidence_note(status, phi, n_eff),
+        _reason(status, shift, effect, direction, tolerance)
+        + _evidence_note(status, phi, n_eff, autocorrelation and not estimable([*bs, *cs, *extra])),
     )
 
 

@@ -1,0 +1,173 @@
+"""Guards beside the canary judge's statistical test, and Kayenta-compatible effect sizes.
+
+The statistical test (:mod:`hx.deploy.judge_stats`) is only as good as its estimate of how much independent
+evidence a window holds; on a short window of a smooth metric it may hold almost none, and a doubled latency
+then passes as "not significant".  Guards are plain rules, as the peers have (Argo Rollouts' and Flagger's
+thresholds, Kayenta's critical metrics), that fail a metric whatever the autocorrelation:
+
+``separation`` (every metric)
+    Fully separated windows: in every canary step, every canary value is above every baseline value (or below,
+    for a decrease).  Under exchangeable noise this happens with probability ``1 / C(n_b + n_c, n_c)`` -- 1 in
+    252 at 5 points each, 1 in 184,756 at 10 -- so it is strong evidence in itself; a margin guard below also asks
+    that the move be large.
+``margin`` (``max_increase`` / ``max_decrease`` relative, ``max_increase_abs`` / ``max_decrease_abs`` absolute)
+    Fully separated in a bad direction and the canary's median or mean (whichever moved further) beyond the
+    baseline's by more than the margin.
+``critical`` (critical metrics)
+    Fully separated in a bad direction with a gap beyond the metric's ``tolerance``: every canary value beyond
+    every baseline value by more than the tolerance (an error rate rising from 0 everywhere, a doubled latency).
+``bound`` (``max_value`` / ``min_value``)
+    The canary's median beyond an absolute bound, whatever the baseline does.
+
+Per-interval counts with a denominator are compared as rates (intervals without requests dropped).
+
+>>> import numpy as np
+>>> from hx.deploy.judge_config import MetricConfig
+>>> base, can = np.array([1.0, 2, 3, 4, 5]), np.array([10.0, 20, 30, 40, 50])
+>>> guard_reason(MetricConfig(name="m"), [base], [can])
+'guard: canary fully above baseline, level moved +900.0%, beyond the margin +80.0%'
+>>> guard_reason(MetricConfig(name="m", direction="decrease"), [base], [can]) is None
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from hx.deploy.judge_config import MetricConfig
+from hx.deploy.judge_stats import FloatArray, clean
+
+Side = str  # "higher" | "lower"
+
+
+def rates(counts: Sequence[FloatArray], denominators: Sequence[FloatArray] | None) -> list[FloatArray]:
+    """Per-interval counts as rates per unit of the denominator (intervals with no exposure dropped)."""
+    if denominators is None:
+        return [clean(c) for c in counts]
+    out = []
+    for y, d in zip(counts, denominators, strict=True):
+        yy, dd = np.asarray(y, dtype=np.float64).ravel(), np.asarray(d, dtype=np.float64).ravel()
+        if yy.size != dd.size:
+            return [clean(c) for c in counts]  # the count test reports the length mismatch
+        keep = np.isfinite(yy) & np.isfinite(dd) & (dd > 0)
+        out.append(yy[keep] / dd[keep])
+    return out
+
+
+def separation(baseline: Sequence[FloatArray], canary: Sequence[FloatArray]) -> tuple[Side | None, float]:
+    """(side, gap): ``higher`` when in every step (window pair) every canary value exceeds every baseline value,
+    ``lower`` when every one is below, else None; ``gap`` is the smallest relative gap over the steps between
+    the nearest values, (min canary - max baseline) / |max baseline| (or the mirror for ``lower``; +inf from a
+    baseline of 0).  A step without a value of each version is skipped; none at all: (None, 0).
+
+    >>> separation([np.array([1.0, 2.0])], [np.array([3.0, 4.0])])
+    ('higher', 0.5)
+    >>> separation([np.array([1.0, 3.0])], [np.array([2.0, 4.0])])
+    (None, 0.0)
+    """
+    pairs = [(clean(b), clean(c)) for b, c in zip(baseline, canary, strict=True)]
+    pairs = [(b, c) for b, c in pairs if b.size and c.size]
+    if pairs and all(c.min() > b.max() for b, c in pairs):
+        return "higher", min(relative(float(c.min() - b.max()), float(b.max())) for b, c in pairs)
+    if pairs and all(c.max() < b.min() for b, c in pairs):
+        return "lower", min(-relative(float(c.max() - b.min()), float(b.min())) for b, c in pairs)
+    return None, 0.0
+
+
+def relative(diff: float, base: float) -> float:
+    """``diff`` relative to ``base`` (+-inf when the baseline is 0 and the canary is not)."""
+    if base != 0.0:
+        return diff / abs(base)
+    return 0.0 if diff == 0.0 else math.copysign(math.inf, diff)
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:+.1f}%" if math.isfinite(x) else f"{'+' if x > 0 else '-'}inf%"
+
+
+def _move(side: Side, medians: tuple[float, float], means: tuple[float, float]) -> tuple[float, float]:
+    """(difference, relative difference) of the canary's level, by medians or by means, whichever moved further
+    in ``side``'s direction: a fully separated window whose mean doubled (one large value) or whose median did."""
+    moves = [(c - b, relative(c - b, b)) for b, c in (medians, means)]
+    return max(moves, key=lambda m: m[1]) if side == "higher" else min(moves, key=lambda m: m[1])
+
+
+def _margin_reason(cfg: MetricConfig, side: Side, gap: float, rel: float, diff: float) -> str | None:
+    """Why a fully separated move in a bad direction fails (critical tolerance, relative or absolute margin)."""
+    up = side == "higher"
+    where = "above" if up else "below"
+    if cfg.critical and gap > cfg.tolerance:
+        return (
+            f"guard: critical metric, canary fully {where} baseline with a gap of {_pct(gap if up else -gap)} "
+            f"(level moved {_pct(rel)}; tolerance {cfg.tolerance:.0%})"
+        )
+    margin = cfg.max_increase if up else cfg.max_decrease
+    if margin is not None and (rel if up else -rel) > margin:
+        limit = _pct(margin if up else -margin)
+        return f"guard: canary fully {where} baseline, level moved {_pct(rel)}, beyond the margin {limit}"
+    bound = cfg.max_increase_abs if up else cfg.max_decrease_abs
+    if bound is not None and (diff if up else -diff) > bound:
+        return f"guard: canary fully {where} baseline, level moved {diff:+.6g}, beyond the absolute margin {bound:g}"
+    return None
+
+
+def guard_reason(cfg: MetricConfig, baseline: Sequence[FloatArray], canary: Sequence[FloatArray]) -> str | None:
+    """The first guard that fails the metric (its reason), or None.  Values as compared: rates for counts."""
+    reason, _ = guard(cfg, baseline, canary)
+    return reason
+
+
+def guard(
+    cfg: MetricConfig, baseline: Sequence[FloatArray], canary: Sequence[FloatArray]
+) -> tuple[str | None, Side | None]:
+    """(reason, side): the first guard that fails the metric and, for the separation guards, the move's side."""
+    b_all, c_all = np.concatenate([clean(b) for b in baseline]), np.concatenate([clean(c) for c in canary])
+    if b_all.size < cfg.min_points or c_all.size < cfg.min_points:
+        return None, None
+    med_b, med_c = float(np.median(b_all)), float(np.median(c_all))
+    if cfg.max_value is not None and med_c > cfg.max_value:
+        return f"guard: canary median {med_c:.6g} above max_value {cfg.max_value:g}", None
+    if cfg.min_value is not None and med_c < cfg.min_value:
+        return f"guard: canary median {med_c:.6g} below min_value {cfg.min_value:g}", None
+    side, gap = separation(baseline, canary)
+    bad = {"higher": ("increase", "either"), "lower": ("decrease", "either")}
+    if side is None or cfg.direction not in bad[side]:
+        return None, None
+    diff, rel = _move(side, (med_b, med_c), (float(b_all.mean()), float(c_all.mean())))
+    reason = _margin_reason(cfg, side, gap, rel, diff)
+    return reason, side if reason is not None else None
+
+
+def effect_size(measure: str, baseline: FloatArray, canary: FloatArray) -> float:
+    """Kayenta's effect size: ``mean_ratio`` = mean(canary) / mean(baseline) (inf when only the baseline's mean
+    is 0; Kayenta reads that as 1), or ``cles`` = P(canary > baseline) + P(tie) / 2 over all pairs.
+
+    >>> effect_size("mean_ratio", np.array([1.0, 3.0]), np.array([4.0, 4.0]))
+    2.0
+    >>> effect_size("cles", np.array([1.0, 3.0]), np.array([2.0, 4.0]))
+    0.75
+    """
+    b, c = clean(baseline), clean(canary)
+    if measure == "cles":
+        d = c[:, None] - b[None, :]
+        return float(np.mean(d > 0) + 0.5 * np.mean(d == 0))
+    mb, mc = float(b.mean()), float(c.mean())
+    if mb == 0.0:
+        return 1.0 if mc == 0.0 else math.copysign(math.inf, mc)
+    return mc / mb
+
+
+def effect_size_gate(cfg: MetricConfig, shift: str, size: float) -> tuple[bool, bool]:
+    """(fails, critical) for a significant ``shift`` of effect ``size`` under the Kayenta thresholds.
+
+    ``fails``: the shift reaches ``allowed_increase`` (``allowed_decrease``), or no threshold is set.  ``critical``:
+    the metric is critical and the shift reaches ``critical_increase`` (``critical_decrease``), or none is set.
+    """
+    if shift == "higher":
+        allowed, crit = cfg.allowed_increase, cfg.critical_increase
+        return (allowed is None or size >= allowed), cfg.critical and (crit is None or size >= crit)
+    allowed, crit = cfg.allowed_decrease, cfg.critical_decrease
+    return (allowed is None or size <= allowed), cfg.critical and (crit is None or size <= crit)
