@@ -55,12 +55,22 @@ import numpy.typing as npt
 
 from hx.errors import BadInput
 from hx.heal.rca_input import FloatArray, MetricTable, check_graph, check_timestamps, to_table
-from hx.heal.rca_onset import MAD_TO_SIGMA, detect_onset, nan_median, robust_center_scale, scale_floor
+from hx.heal.rca_onset import (
+    MAD_TO_SIGMA,
+    detect_onset,
+    nan_median,
+    resolution,
+    robust_center_scale,
+    scale_floor,
+    tail_spread,
+)
 
 __all__ = ["Candidate", "MetricEvidence", "metric_direction", "rank_root_causes"]
 
 #: Robust scale floor, as a share of a metric's level: a 1 % move is never more than one unit of noise.
 REL_FLOOR = 0.01
+#: The tail quantile of a metric's normal data that may score no more than its Gaussian equivalent.
+TAIL_P = 0.95
 #: Fewer baseline values than this cannot estimate their own spread (IQR/MAD of a handful of points).
 MIN_BASELINE = 5
 
@@ -198,7 +208,7 @@ def _window(
 
 
 def _center_scale(
-    values: FloatArray, win: _Window, metrics: Sequence[str], threshold: float
+    values: FloatArray, win: _Window, metrics: Sequence[str], threshold: float, tail_p: float = TAIL_P
 ) -> tuple[FloatArray, FloatArray]:
     """Level and noise scale per column.
 
@@ -223,7 +233,18 @@ def _center_scale(
     if short.any() and win.onset_row < values.shape[0]:
         scale = np.where(short, np.fmax(scale, _peer_scale(values[win.onset_row :], center, metrics, short)), scale)
     scale = np.fmax(scale, scale_floor(np.nan_to_num(center, nan=0.0), REL_FLOOR))
-    return center, scale
+    return center, np.fmax(scale, _own_floor(ref, pre if win.separate else None, metrics, tail_p))
+
+
+def _own_floor(ref: FloatArray, pre: FloatArray | None, metrics: Sequence[str], tail_p: float) -> FloatArray:
+    """The scale floor from a metric's own normal data: its resolution and its normal tail quantile (so that
+    a value common in normal rows cannot score as extreme), taken over the normal data and, when it is a
+    separate data set, over the rows just before the onset too."""
+    signs = np.array([metric_direction(m) for m in metrics])
+    floor = np.fmax(resolution(ref), tail_spread(ref, signs, tail_p))
+    if pre is not None and pre.shape[0] >= MIN_BASELINE:
+        floor = np.fmax(floor, tail_spread(pre, signs, tail_p))
+    return floor
 
 
 def _peer_scale(post: FloatArray, center: FloatArray, metrics: Sequence[str], mask: np.ndarray) -> FloatArray:
