@@ -16,10 +16,8 @@ services share a node, so a node metric names no single service.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -153,20 +151,3 @@ def nezha_cases(root: Path) -> list[NezhaCase]:
         )
         prev[f["date"]] = t
     return out
-
-
-def nezha_runner(case: NezhaCase, rank: Callable[..., list[Any]]) -> Callable[[bool, bool, dict[str, Any]], list[str]]:
-    """A function ``(graph, normal, options) -> ranked services`` for one case, ranking with ``rank``."""
-
-    def run(graph: bool, normal: bool, options: dict[str, Any]) -> list[str]:
-        ranked = rank(
-            case.metrics,
-            case.timestamps,
-            case.alert,
-            case.graph if graph else None,
-            normal=case.normal if normal else None,
-            **options,
-        )
-        return [c.service for c in ranked]
-
-    return run

@@ -55,6 +55,7 @@ import numpy.typing as npt
 
 from hx.errors import BadInput
 from hx.heal.rca_input import FloatArray, MetricTable, check_graph, check_timestamps, to_table
+from hx.heal.rca_kinds import DEFAULT_KIND_WEIGHTS, service_score
 from hx.heal.rca_onset import (
     MAD_TO_SIGMA,
     detect_onset,
@@ -71,6 +72,8 @@ __all__ = ["Candidate", "MetricEvidence", "metric_direction", "rank_root_causes"
 REL_FLOOR = 0.01
 #: The tail quantile of a metric's normal data that may score no more than its Gaussian equivalent.
 TAIL_P = 0.95
+#: How a service's metrics combine into its score (see :mod:`hx.heal.rca_kinds`).
+COMBINE = "family"
 #: Fewer baseline values than this cannot estimate their own spread (IQR/MAD of a handful of points).
 MIN_BASELINE = 5
 
@@ -103,13 +106,16 @@ def metric_direction(metric: str) -> int:
 
 @dataclass(frozen=True)
 class MetricEvidence:
-    """How far one metric moved: its deviation (robust z, harmful direction) and when it crossed."""
+    """How far one metric moved: its deviation (robust z, harmful direction, in the metric's own normal
+    terms), when it crossed, its level in the judged window and the range expected from its normal data."""
 
     metric: str
     deviation: float
     onset: float | None
     change: float = 0.0  # the same move in the metric's own units (e.g. seconds of latency)
     level: float = math.nan  # the metric's median reading while the incident lasts
+    expected: tuple[float, float] = (math.nan, math.nan)  # normal range: pre-onset level +- threshold scales
+    window: tuple[float, float] = (math.nan, math.nan)  # first and last time judged (while the incident lasts)
 
 
 @dataclass(frozen=True)
@@ -233,18 +239,18 @@ def _center_scale(
     if short.any() and win.onset_row < values.shape[0]:
         scale = np.where(short, np.fmax(scale, _peer_scale(values[win.onset_row :], center, metrics, short)), scale)
     scale = np.fmax(scale, scale_floor(np.nan_to_num(center, nan=0.0), REL_FLOOR))
-    return center, np.fmax(scale, _own_floor(ref, pre if win.separate else None, metrics, tail_p))
+    return center, np.fmax(scale, _own_floor(ref, win.base_rows is not None, metrics, tail_p))
 
 
-def _own_floor(ref: FloatArray, pre: FloatArray | None, metrics: Sequence[str], tail_p: float) -> FloatArray:
-    """The scale floor from a metric's own normal data: its resolution and its normal tail quantile (so that
-    a value common in normal rows cannot score as extreme), taken over the normal data and, when it is a
-    separate data set, over the rows just before the onset too."""
+def _own_floor(ref: FloatArray, known_normal: bool, metrics: Sequence[str], tail_p: float) -> FloatArray:
+    """The scale floor from a metric's own normal data: its resolution, and (when the baseline is known normal
+    data, not just the rows before the onset, which may hold the incident's first signs) its normal tail
+    quantile, so that a value common in normal rows cannot score as extreme."""
+    floor = resolution(ref)
+    if not known_normal or not 0.5 < tail_p < 1.0:  # tail_p outside (0.5, 1): no tail floor
+        return floor
     signs = np.array([metric_direction(m) for m in metrics])
-    floor = np.fmax(resolution(ref), tail_spread(ref, signs, tail_p))
-    if pre is not None and pre.shape[0] >= MIN_BASELINE:
-        floor = np.fmax(floor, tail_spread(pre, signs, tail_p))
-    return floor
+    return np.fmax(floor, tail_spread(ref, signs, tail_p))
 
 
 def _peer_scale(post: FloatArray, center: FloatArray, metrics: Sequence[str], mask: np.ndarray) -> FloatArray:
@@ -284,13 +290,26 @@ def _incident_rows(zs: FloatArray, onset_row: int, alert_cols: Sequence[int], th
     return keep
 
 
+@dataclass(frozen=True)
+class _Moves:
+    """Per column: the harmful-direction deviation (robust sd) while the incident lasts, the same in the
+    metric's own units, the row where it first crossed ``threshold``, the level during the incident and the
+    expected range (level before the onset +- ``threshold`` noise scales); and the rows judged."""
+
+    dev: FloatArray
+    change: FloatArray
+    first: FloatArray
+    level: FloatArray
+    low: FloatArray
+    high: FloatArray
+    rows: npt.NDArray[np.intp]
+
+
 def _deviations(
-    table: MetricTable, win: _Window, threshold: float, alert_cols: Sequence[int] = ()
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Per column: the harmful-direction deviation after onset (robust sd) while the incident lasts, the
-    same in the metric's own units, the row where it first crossed ``threshold`` and the metric's level
-    during the incident."""
-    center, scale = _center_scale(table.values, win, table.metrics, threshold)
+    table: MetricTable, win: _Window, threshold: float, alert_cols: Sequence[int] = (), tail_p: float = TAIL_P
+) -> _Moves:
+    """How far every column moved while the incident lasts (see :class:`_Moves`)."""
+    center, scale = _center_scale(table.values, win, table.metrics, threshold, tail_p)
     z = (table.values - center) / scale
     signs = np.array([metric_direction(m) for m in table.metrics])
     zs = np.where(signs == -1, -z, np.where(signs == 1, z, np.abs(z)))
@@ -301,7 +320,8 @@ def _deviations(
     dev = np.where(sparse, np.nan, dev)
     dev = np.where(np.isnan(center), np.nan, dev)
     level = nan_median(table.values[rows]) if rows.size else np.full(zs.shape[1], np.nan)
-    return dev, dev * scale, _first_crossing(zs, win.onset_row, threshold), level
+    first = _first_crossing(zs, win.onset_row, threshold)
+    return _Moves(dev, dev * scale, first, level, center - threshold * scale, center + threshold * scale, rows)
 
 
 def _first_crossing(zs: FloatArray, onset_row: int, threshold: float) -> FloatArray:
@@ -319,15 +339,16 @@ def _first_crossing(zs: FloatArray, onset_row: int, threshold: float) -> FloatAr
     return first
 
 
-def _service_evidence(
-    table: MetricTable, dev: FloatArray, change: FloatArray, first: FloatArray, ts: FloatArray, level: FloatArray
-) -> dict[str, list[MetricEvidence]]:
+def _service_evidence(table: MetricTable, mv: _Moves, ts: FloatArray) -> dict[str, list[MetricEvidence]]:
     out: dict[str, list[MetricEvidence]] = {}
+    window = (float(ts[mv.rows[0]]), float(ts[mv.rows[-1]])) if mv.rows.size else (math.nan, math.nan)
     for j, (svc, met) in enumerate(table.keys()):
-        if np.isnan(dev[j]):
+        if np.isnan(mv.dev[j]):
             continue
-        onset = float(ts[int(first[j])]) if first[j] >= 0 else None
-        out.setdefault(svc, []).append(MetricEvidence(met, float(dev[j]), onset, float(change[j]), float(level[j])))
+        onset = float(ts[int(mv.first[j])]) if mv.first[j] >= 0 else None
+        expected = (float(mv.low[j]), float(mv.high[j]))
+        one = MetricEvidence(met, float(mv.dev[j]), onset, float(mv.change[j]), float(mv.level[j]), expected, window)
+        out.setdefault(svc, []).append(one)
     for ev in out.values():
         ev.sort(key=lambda e: -e.deviation)
     return out
@@ -484,6 +505,9 @@ def _explain(svc: str, lead: MetricEvidence, by: list[str], n_up: int, how: str,
     moved = "moved" if lead.deviation >= threshold else "moved little"
     when = f" from t={lead.onset:g}" if lead.onset is not None else ""
     text = f"{svc}: {lead.metric} {moved} ({lead.deviation:.1f} robust sd{when}; baseline: {how})"
+    if math.isfinite(lead.level) and math.isfinite(lead.window[0]):
+        lo, hi = lead.expected
+        text += f"; {lead.level:.4g} over t={lead.window[0]:g}..{lead.window[1]:g}, expected {lo:.4g} to {hi:.4g}"
     if n_up > 0:
         text += f"; would explain {n_up} anomalous upstream caller(s)"
     if by:
@@ -503,6 +527,9 @@ def rank_root_causes(
     services: Sequence[str] = (),
     alert_service: str | None = None,
     threshold: float = 3.0,
+    tail_quantile: float = TAIL_P,
+    kind_weights: Mapping[str, float] | None = None,
+    combine: str = COMBINE,
 ) -> list[Candidate]:
     """Rank candidate root-cause services, most likely first.
 
@@ -529,10 +556,12 @@ def rank_root_causes(
     normal_base = None if normal is None else _align_normal(normal, table, known)
     win = _window(table, ts, start, normal_base, normal_period)
     alert_cols = [j for j, (svc, met) in enumerate(table.keys()) if svc == alert_service and metric_direction(met) != 2]
-    dev, change, first, level = _deviations(table, win, threshold, alert_cols)
-    evidence = _service_evidence(table, dev, change, first, ts, level)
+    evidence = _service_evidence(table, _deviations(table, win, threshold, alert_cols, tail_quantile), ts)
     leads = {s: lm for s, ev in evidence.items() if (lm := _lead_metric(ev, threshold)) is not None}
-    scores = {s: max(e.deviation for e in evidence[s] if metric_direction(e.metric) != 2) for s in leads}
+    weights = DEFAULT_KIND_WEIGHTS if kind_weights is None else kind_weights
+    scores = {
+        s: service_score([e for e in evidence[s] if metric_direction(e.metric) != 2], weights, combine) for s in leads
+    }
     onsets = {s: leads[s].onset for s in leads}
     step = float(np.median(np.diff(ts))) if len(ts) > 1 else 0.0
     prop = (
