@@ -22,8 +22,16 @@ The method, in five steps (each a small pure function below):
    window observed.  With ``alert_service`` named, "after the onset" means while the incident lasts: the
    rows where the alerting service's symptom is past ``threshold`` (or half its peak, when it never gets
    there), so a short incident is not diluted by the quiet rows around it.
-3. **Service score and the metric that moved first.**  A service scores its largest metric deviation; the
-   metric that moved first is the one whose excursion above ``threshold`` began earliest.
+   With known normal data (``normal`` or ``normal_period``) the scale is also floored by the metric's own
+   resolution (its smallest step) and by its normal tail: the ``tail_quantile`` of the normal data may score
+   no more than its Gaussian equivalent, so a value common in normal minutes (a latency quantile that is
+   5 ms nearly always and 29 s in 9 % of minutes) cannot score as extreme.
+3. **Service score and the metric that moved first.**  A service scores its best metric kind
+   (:mod:`hx.heal.rca_kinds`): near-copies of one metric (its P90, P95, P99) count with their lower median
+   (``combine="family"``), so one noisy quantile cannot carry a service; after propagation the ranking score
+   is scaled by the kind's weight (how often that kind moves at a true root cause against elsewhere, fitted
+   on development data).  The metric that moved first is the one whose excursion above ``threshold`` began
+   earliest.
 4. **Propagation along the call graph** (``{caller: [callees]}``).  Faults travel from a callee up to its
    callers.  An anomalous callee that moved no later than its caller explains the caller, in proportion to
    how much of the caller's move (in the metric's own units: latency adds up along calls) the callee's own
@@ -38,8 +46,10 @@ The method, in five steps (each a small pure function below):
 5. **Without a graph**, time is the only order: a service that moved clearly (more than one sample) after
    another anomalous one is explained by it in the same way.
 
-Parameters are few and set by principle, not fitted: ``threshold`` (3 robust standard deviations mark a
-metric anomalous), the 1 % relative scale floor and ``MIN_BASELINE``.
+Parameters set by principle: ``threshold`` (3 robust standard deviations mark a metric anomalous), the 1 %
+relative scale floor and ``MIN_BASELINE``.  Chosen on development data by ``bench/rca.py``'s
+leave-one-system-out protocol (its figures fit them inside the training folds): ``tail_quantile``,
+``combine`` and the kind weights.
 """
 
 from __future__ import annotations
@@ -70,8 +80,9 @@ __all__ = ["Candidate", "MetricEvidence", "metric_direction", "rank_root_causes"
 
 #: Robust scale floor, as a share of a metric's level: a 1 % move is never more than one unit of noise.
 REL_FLOOR = 0.01
-#: The tail quantile of a metric's normal data that may score no more than its Gaussian equivalent.
-TAIL_P = 0.95
+#: The tail quantile of a metric's normal data that may score no more than its Gaussian equivalent
+#: (chosen by ``bench/rca.py``'s protocol on all development data among none, 0.9, 0.95 and 0.99).
+TAIL_P = 0.99
 #: How a service's metrics combine into its score (see :mod:`hx.heal.rca_kinds`).
 COMBINE = "family"
 #: Fewer baseline values than this cannot estimate their own spread (IQR/MAD of a handful of points).
@@ -243,11 +254,13 @@ def _center_scale(
 
 
 def _own_floor(ref: FloatArray, known_normal: bool, metrics: Sequence[str], tail_p: float) -> FloatArray:
-    """The scale floor from a metric's own normal data: its resolution, and (when the baseline is known normal
-    data, not just the rows before the onset, which may hold the incident's first signs) its normal tail
-    quantile, so that a value common in normal rows cannot score as extreme."""
+    """The scale floor from a metric's own normal data: its resolution and its normal tail quantile, so that
+    a value common in normal rows cannot score as extreme.  Only for a baseline of known normal data: the
+    rows just before an onset found in the data may hold the incident's first signs."""
+    if not known_normal:
+        return np.zeros(ref.shape[1])
     floor = resolution(ref)
-    if not known_normal or not 0.5 < tail_p < 1.0:  # tail_p outside (0.5, 1): no tail floor
+    if not 0.5 < tail_p < 1.0:  # tail_p outside (0.5, 1): no tail floor
         return floor
     signs = np.array([metric_direction(m) for m in metrics])
     return np.fmax(floor, tail_spread(ref, signs, tail_p))
@@ -558,10 +571,8 @@ def rank_root_causes(
     alert_cols = [j for j, (svc, met) in enumerate(table.keys()) if svc == alert_service and metric_direction(met) != 2]
     evidence = _service_evidence(table, _deviations(table, win, threshold, alert_cols, tail_quantile), ts)
     leads = {s: lm for s, ev in evidence.items() if (lm := _lead_metric(ev, threshold)) is not None}
-    weights = DEFAULT_KIND_WEIGHTS if kind_weights is None else kind_weights
-    scores = {
-        s: service_score([e for e in evidence[s] if metric_direction(e.metric) != 2], weights, combine) for s in leads
-    }
+    naming = {s: [e for e in evidence[s] if metric_direction(e.metric) != 2] for s in leads}
+    scores = {s: service_score(naming[s], {}, combine) for s in leads}
     onsets = {s: leads[s].onset for s in leads}
     step = float(np.median(np.diff(ts))) if len(ts) > 1 else 0.0
     prop = (
@@ -569,7 +580,20 @@ def rank_root_causes(
         if calls
         else _precedence(scores, onsets, threshold, step)
     )
+    weights = DEFAULT_KIND_WEIGHTS if kind_weights is None else kind_weights
+    prop = {s: _weighed(g, naming[s], scores[s], weights, combine) for s, g in prop.items()}
     return _assemble(leads, scores, prop, evidence, win.how, threshold, alert_service)
+
+
+def _weighed(
+    g: _Graded, naming: Sequence[MetricEvidence], raw: float, weights: Mapping[str, float], combine: str
+) -> _Graded:
+    """The ranking score scaled by how much the service's kinds weigh.  Weights act on the order only, after
+    propagation: whether a service is anomalous (past ``threshold``) stays a matter of its own deviations."""
+    if not weights or raw <= 0:
+        return g
+    ratio = max(service_score(naming, weights, combine), 0.0) / raw
+    return _Graded(g.score * ratio, g.by, g.n_up, g.linked)
 
 
 def _assemble(
