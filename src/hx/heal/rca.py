@@ -22,8 +22,16 @@ The method, in five steps (each a small pure function below):
    window observed.  With ``alert_service`` named, "after the onset" means while the incident lasts: the
    rows where the alerting service's symptom is past ``threshold`` (or half its peak, when it never gets
    there), so a short incident is not diluted by the quiet rows around it.
-3. **Service score and the metric that moved first.**  A service scores its largest metric deviation; the
-   metric that moved first is the one whose excursion above ``threshold`` began earliest.
+   With known normal data (``normal`` or ``normal_period``) the scale is also floored by the metric's own
+   resolution (its smallest step) and by its normal tail: the ``tail_quantile`` of the normal data may score
+   no more than its Gaussian equivalent, so a value common in normal minutes (a latency quantile that is
+   5 ms nearly always and 29 s in 9 % of minutes) cannot score as extreme.
+3. **Service score and the metric that moved first.**  A service scores its best metric kind
+   (:mod:`hx.heal.rca_kinds`): near-copies of one metric (its P90, P95, P99) count with their lower median
+   (``combine="family"``), so one noisy quantile cannot carry a service; after propagation the ranking score
+   is scaled by the kind's weight (how often that kind moves at a true root cause against elsewhere, fitted
+   on development data).  The metric that moved first is the one whose excursion above ``threshold`` began
+   earliest.
 4. **Propagation along the call graph** (``{caller: [callees]}``).  Faults travel from a callee up to its
    callers.  An anomalous callee that moved no later than its caller explains the caller, in proportion to
    how much of the caller's move (in the metric's own units: latency adds up along calls) the callee's own
@@ -38,8 +46,10 @@ The method, in five steps (each a small pure function below):
 5. **Without a graph**, time is the only order: a service that moved clearly (more than one sample) after
    another anomalous one is explained by it in the same way.
 
-Parameters are few and set by principle, not fitted: ``threshold`` (3 robust standard deviations mark a
-metric anomalous), the 1 % relative scale floor and ``MIN_BASELINE``.
+Parameters set by principle: ``threshold`` (3 robust standard deviations mark a metric anomalous), the 1 %
+relative scale floor and ``MIN_BASELINE``.  Chosen on development data by ``bench/rca.py``'s
+leave-one-system-out protocol (its figures fit them inside the training folds): ``tail_quantile``,
+``combine`` and the kind weights.
 """
 
 from __future__ import annotations
@@ -55,12 +65,26 @@ import numpy.typing as npt
 
 from hx.errors import BadInput
 from hx.heal.rca_input import FloatArray, MetricTable, check_graph, check_timestamps, to_table
-from hx.heal.rca_onset import MAD_TO_SIGMA, detect_onset, nan_median, robust_center_scale, scale_floor
+from hx.heal.rca_kinds import DEFAULT_KIND_WEIGHTS, service_score
+from hx.heal.rca_onset import (
+    MAD_TO_SIGMA,
+    detect_onset,
+    nan_median,
+    resolution,
+    robust_center_scale,
+    scale_floor,
+    tail_spread,
+)
 
 __all__ = ["Candidate", "MetricEvidence", "metric_direction", "rank_root_causes"]
 
 #: Robust scale floor, as a share of a metric's level: a 1 % move is never more than one unit of noise.
 REL_FLOOR = 0.01
+#: The tail quantile of a metric's normal data that may score no more than its Gaussian equivalent
+#: (chosen by ``bench/rca.py``'s protocol on all development data among none, 0.9, 0.95 and 0.99).
+TAIL_P = 0.99
+#: How a service's metrics combine into its score (see :mod:`hx.heal.rca_kinds`).
+COMBINE = "family"
 #: Fewer baseline values than this cannot estimate their own spread (IQR/MAD of a handful of points).
 MIN_BASELINE = 5
 
@@ -93,13 +117,16 @@ def metric_direction(metric: str) -> int:
 
 @dataclass(frozen=True)
 class MetricEvidence:
-    """How far one metric moved: its deviation (robust z, harmful direction) and when it crossed."""
+    """How far one metric moved: its deviation (robust z, harmful direction, in the metric's own normal
+    terms), when it crossed, its level in the judged window and the range expected from its normal data."""
 
     metric: str
     deviation: float
     onset: float | None
     change: float = 0.0  # the same move in the metric's own units (e.g. seconds of latency)
     level: float = math.nan  # the metric's median reading while the incident lasts
+    expected: tuple[float, float] = (math.nan, math.nan)  # normal range: pre-onset level +- threshold scales
+    window: tuple[float, float] = (math.nan, math.nan)  # first and last time judged (while the incident lasts)
 
 
 @dataclass(frozen=True)
@@ -198,7 +225,7 @@ def _window(
 
 
 def _center_scale(
-    values: FloatArray, win: _Window, metrics: Sequence[str], threshold: float
+    values: FloatArray, win: _Window, metrics: Sequence[str], threshold: float, tail_p: float = TAIL_P
 ) -> tuple[FloatArray, FloatArray]:
     """Level and noise scale per column.
 
@@ -223,7 +250,20 @@ def _center_scale(
     if short.any() and win.onset_row < values.shape[0]:
         scale = np.where(short, np.fmax(scale, _peer_scale(values[win.onset_row :], center, metrics, short)), scale)
     scale = np.fmax(scale, scale_floor(np.nan_to_num(center, nan=0.0), REL_FLOOR))
-    return center, scale
+    return center, np.fmax(scale, _own_floor(ref, win.base_rows is not None, metrics, tail_p))
+
+
+def _own_floor(ref: FloatArray, known_normal: bool, metrics: Sequence[str], tail_p: float) -> FloatArray:
+    """The scale floor from a metric's own normal data: its resolution and its normal tail quantile, so that
+    a value common in normal rows cannot score as extreme.  Only for a baseline of known normal data: the
+    rows just before an onset found in the data may hold the incident's first signs."""
+    if not known_normal:
+        return np.zeros(ref.shape[1])
+    floor = resolution(ref)
+    if not 0.5 < tail_p < 1.0:  # tail_p outside (0.5, 1): no tail floor
+        return floor
+    signs = np.array([metric_direction(m) for m in metrics])
+    return np.fmax(floor, tail_spread(ref, signs, tail_p))
 
 
 def _peer_scale(post: FloatArray, center: FloatArray, metrics: Sequence[str], mask: np.ndarray) -> FloatArray:
@@ -263,13 +303,26 @@ def _incident_rows(zs: FloatArray, onset_row: int, alert_cols: Sequence[int], th
     return keep
 
 
+@dataclass(frozen=True)
+class _Moves:
+    """Per column: the harmful-direction deviation (robust sd) while the incident lasts, the same in the
+    metric's own units, the row where it first crossed ``threshold``, the level during the incident and the
+    expected range (level before the onset +- ``threshold`` noise scales); and the rows judged."""
+
+    dev: FloatArray
+    change: FloatArray
+    first: FloatArray
+    level: FloatArray
+    low: FloatArray
+    high: FloatArray
+    rows: npt.NDArray[np.intp]
+
+
 def _deviations(
-    table: MetricTable, win: _Window, threshold: float, alert_cols: Sequence[int] = ()
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Per column: the harmful-direction deviation after onset (robust sd) while the incident lasts, the
-    same in the metric's own units, the row where it first crossed ``threshold`` and the metric's level
-    during the incident."""
-    center, scale = _center_scale(table.values, win, table.metrics, threshold)
+    table: MetricTable, win: _Window, threshold: float, alert_cols: Sequence[int] = (), tail_p: float = TAIL_P
+) -> _Moves:
+    """How far every column moved while the incident lasts (see :class:`_Moves`)."""
+    center, scale = _center_scale(table.values, win, table.metrics, threshold, tail_p)
     z = (table.values - center) / scale
     signs = np.array([metric_direction(m) for m in table.metrics])
     zs = np.where(signs == -1, -z, np.where(signs == 1, z, np.abs(z)))
@@ -280,7 +333,8 @@ def _deviations(
     dev = np.where(sparse, np.nan, dev)
     dev = np.where(np.isnan(center), np.nan, dev)
     level = nan_median(table.values[rows]) if rows.size else np.full(zs.shape[1], np.nan)
-    return dev, dev * scale, _first_crossing(zs, win.onset_row, threshold), level
+    first = _first_crossing(zs, win.onset_row, threshold)
+    return _Moves(dev, dev * scale, first, level, center - threshold * scale, center + threshold * scale, rows)
 
 
 def _first_crossing(zs: FloatArray, onset_row: int, threshold: float) -> FloatArray:
@@ -298,15 +352,16 @@ def _first_crossing(zs: FloatArray, onset_row: int, threshold: float) -> FloatAr
     return first
 
 
-def _service_evidence(
-    table: MetricTable, dev: FloatArray, change: FloatArray, first: FloatArray, ts: FloatArray, level: FloatArray
-) -> dict[str, list[MetricEvidence]]:
+def _service_evidence(table: MetricTable, mv: _Moves, ts: FloatArray) -> dict[str, list[MetricEvidence]]:
     out: dict[str, list[MetricEvidence]] = {}
+    window = (float(ts[mv.rows[0]]), float(ts[mv.rows[-1]])) if mv.rows.size else (math.nan, math.nan)
     for j, (svc, met) in enumerate(table.keys()):
-        if np.isnan(dev[j]):
+        if np.isnan(mv.dev[j]):
             continue
-        onset = float(ts[int(first[j])]) if first[j] >= 0 else None
-        out.setdefault(svc, []).append(MetricEvidence(met, float(dev[j]), onset, float(change[j]), float(level[j])))
+        onset = float(ts[int(mv.first[j])]) if mv.first[j] >= 0 else None
+        expected = (float(mv.low[j]), float(mv.high[j]))
+        one = MetricEvidence(met, float(mv.dev[j]), onset, float(mv.change[j]), float(mv.level[j]), expected, window)
+        out.setdefault(svc, []).append(one)
     for ev in out.values():
         ev.sort(key=lambda e: -e.deviation)
     return out
@@ -463,6 +518,9 @@ def _explain(svc: str, lead: MetricEvidence, by: list[str], n_up: int, how: str,
     moved = "moved" if lead.deviation >= threshold else "moved little"
     when = f" from t={lead.onset:g}" if lead.onset is not None else ""
     text = f"{svc}: {lead.metric} {moved} ({lead.deviation:.1f} robust sd{when}; baseline: {how})"
+    if math.isfinite(lead.level) and math.isfinite(lead.window[0]):
+        lo, hi = lead.expected
+        text += f"; {lead.level:.4g} over t={lead.window[0]:g}..{lead.window[1]:g}, expected {lo:.4g} to {hi:.4g}"
     if n_up > 0:
         text += f"; would explain {n_up} anomalous upstream caller(s)"
     if by:
@@ -482,6 +540,9 @@ def rank_root_causes(
     services: Sequence[str] = (),
     alert_service: str | None = None,
     threshold: float = 3.0,
+    tail_quantile: float = TAIL_P,
+    kind_weights: Mapping[str, float] | None = None,
+    combine: str = COMBINE,
 ) -> list[Candidate]:
     """Rank candidate root-cause services, most likely first.
 
@@ -508,10 +569,10 @@ def rank_root_causes(
     normal_base = None if normal is None else _align_normal(normal, table, known)
     win = _window(table, ts, start, normal_base, normal_period)
     alert_cols = [j for j, (svc, met) in enumerate(table.keys()) if svc == alert_service and metric_direction(met) != 2]
-    dev, change, first, level = _deviations(table, win, threshold, alert_cols)
-    evidence = _service_evidence(table, dev, change, first, ts, level)
+    evidence = _service_evidence(table, _deviations(table, win, threshold, alert_cols, tail_quantile), ts)
     leads = {s: lm for s, ev in evidence.items() if (lm := _lead_metric(ev, threshold)) is not None}
-    scores = {s: max(e.deviation for e in evidence[s] if metric_direction(e.metric) != 2) for s in leads}
+    naming = {s: [e for e in evidence[s] if metric_direction(e.metric) != 2] for s in leads}
+    scores = {s: service_score(naming[s], {}, combine) for s in leads}
     onsets = {s: leads[s].onset for s in leads}
     step = float(np.median(np.diff(ts))) if len(ts) > 1 else 0.0
     prop = (
@@ -519,7 +580,20 @@ def rank_root_causes(
         if calls
         else _precedence(scores, onsets, threshold, step)
     )
+    weights = DEFAULT_KIND_WEIGHTS if kind_weights is None else kind_weights
+    prop = {s: _weighed(g, naming[s], scores[s], weights, combine) for s, g in prop.items()}
     return _assemble(leads, scores, prop, evidence, win.how, threshold, alert_service)
+
+
+def _weighed(
+    g: _Graded, naming: Sequence[MetricEvidence], raw: float, weights: Mapping[str, float], combine: str
+) -> _Graded:
+    """The ranking score scaled by how much the service's kinds weigh.  Weights act on the order only, after
+    propagation: whether a service is anomalous (past ``threshold``) stays a matter of its own deviations."""
+    if not weights or raw <= 0:
+        return g
+    ratio = max(service_score(naming, weights, combine), 0.0) / raw
+    return _Graded(g.score * ratio, g.by, g.n_up, g.linked)
 
 
 def _assemble(
