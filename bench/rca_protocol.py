@@ -87,7 +87,7 @@ def _figures(rows: Rows) -> tuple[float, float]:
 def choose(runner: Runner, systems: Sequence[str]) -> tuple[Config, dict[str, float]]:
     """The grid entry that scores best on ``systems`` (weights fitted on them), and its weights."""
     best: tuple[float, float] | None = None
-    chosen = (GRID[0], {})
+    chosen: tuple[Config, dict[str, float]] = (GRID[0], {})
     for cfg in GRID:
         w = runner.weights(systems, cfg)
         figs = [_figures(runner.rows(s, cfg, w)) for s in systems]
