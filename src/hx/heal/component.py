@@ -18,9 +18,8 @@ def heal_engine(platform: Platform) -> HealEngine:
         return existing
     notifiers, problem = build_notifiers(platform)
     port = platform.settings.server.port or 8085
-    escalator = Escalator(
-        platform, notifiers, base_url=f"http://{platform.settings.server.host}:{port}", problem=problem
-    )
+    base_url = platform.settings.server.url_of("self-healing", port)
+    escalator = Escalator(platform, notifiers, base_url=base_url, problem=problem)
     step_s = float(platform.settings.sim.step_s) if platform.settings.telemetry.source == "sim" else 60.0
     engine = HealEngine(platform, escalator, signal_step_s=step_s)
     platform.extras[KEY] = engine
