@@ -65,7 +65,11 @@ def _pip_sources() -> tuple[str, list[str]]:
     out = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True).stdout
     args: list[str] = []
     binds: list[str] = []
-    for key, value in re.findall(r"^\S*?\.?(find-links|index-url|extra-index-url)='([^']*)'", out, re.M):
+    for key, value in re.findall(r"^\S*?\.?(find-links|index-url|extra-index-url|cert)='([^']*)'", out, re.M):
+        if key == "cert":
+            args += ["--cert", value]
+            binds.append(value)
+            continue
         for item in value.split():
             path = item.removeprefix("file://")
             if path.startswith("/") and Path(path.split("/simple")[0]).exists():
@@ -119,6 +123,7 @@ def test_the_playbook_runs_for_real_on_a_systemd_host(tmp_path: Path, pg_server:
         check = _run([*base, "--check", "--tags", "all"], tmp_path)
         assert check.returncode == 0, check.stdout[-6000:] + check.stderr[-3000:]  # check mode on a fresh host
         first = _run([*base, "--tags", "all"], tmp_path)
+        (tmp_path / "first.log").write_text(first.stdout + first.stderr)
         assert first.returncode == 0, first.stdout[-8000:] + first.stderr[-3000:]
         assert "hx validation" in first.stdout and "FAIL" not in first.stdout
         _assert_layout(box)
