@@ -90,8 +90,12 @@ def _engines(comp: Component, body: dict[str, Any]) -> Check:
         return Check(f"engines {comp.name}", True, "none in this component")
     if not engines:
         return Check(f"engines {comp.name}", False, "the component reports no engines (started with --no-engines?)")
-    idle = [n for n, e in engines.items() if e.get("status") != "ok" or int(e.get("steps", 0)) < 1]
-    seen = ", ".join(f"{n}: {e.get('status')}, {e.get('steps', 0)} steps" for n, e in sorted(engines.items()))
+    # a standby (another replica or component holds the engine's lease) does not step, by design
+    idle = [n for n, e in engines.items()
+            if e.get("status") != "ok" or (int(e.get("steps", 0)) < 1 and e.get("role") != "standby")]  # fmt: skip
+    seen = ", ".join(
+        f"{n}: {e.get('status')} {e.get('role', '')}, {e.get('steps', 0)} steps" for n, e in sorted(engines.items())
+    )
     return Check(f"engines {comp.name}", not idle, seen if not idle else f"not stepping: {', '.join(idle)} ({seen})")
 
 
