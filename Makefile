@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
-APT_PACKAGES := postgresql prometheus prometheus-alertmanager
+APT_PACKAGES := postgresql prometheus prometheus-alertmanager debootstrap systemd-container
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: demo test lint unit bench install install-test system-deps clean
@@ -29,12 +29,15 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-# Debian packages the integration tests need: PostgreSQL, Prometheus, Alertmanager.
+# Debian packages the integration tests need: PostgreSQL, Prometheus, Alertmanager, and debootstrap plus
+# systemd-nspawn for the playbook's run on a real systemd host.
 system-deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v prometheus >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v prometheus-alertmanager >/dev/null 2>&1 || missing="$$missing prometheus-alertmanager"; \
+	command -v debootstrap >/dev/null 2>&1 || missing="$$missing debootstrap"; \
+	command -v systemd-nspawn >/dev/null 2>&1 || missing="$$missing systemd-container"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -28,6 +29,7 @@ from hx.files import not_text
 
 Role = Literal["viewer", "operator", "approver", "admin"]
 Strategy = Literal["rolling", "blue_green", "canary", "recreate", "conservative"]
+URL_PATTERN = r"^https?://[^/\s]+(/\S*)?$"
 NotifierName = Literal["slack", "email", "pagerduty", "webhook"]
 
 log = logging.getLogger(__name__)
@@ -277,13 +279,48 @@ class Notifiers(Section):
 
 
 class Server(Section):
+    """How this process serves, and where clients and the other components reach it.
+
+    ``external_url`` is the URL clients use for this process (or the all-in-one server); ``component_urls`` names the
+    URL of each component in the one-service-per-component layout, so notification links and the dashboard point at
+    the component that serves them instead of at this process's bind address.
+    """
+
     host: str = "127.0.0.1"
     port: int | None = Field(None, gt=0, lt=65536)
     tls_cert: str | None = None
     tls_key: str | None = None
+    external_url: str | None = Field(None, pattern=URL_PATTERN, description="the URL clients reach this process at")
+    component_urls: dict[str, str] = Field(default_factory=dict, description="component name -> its external URL")
+    log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per log line")
     step_interval_s: float = Field(15.0, gt=0)
     leader_election: bool = Field(True, description="several replicas on one store: one steps each engine")
     lease_ttl_s: float = Field(30.0, ge=3, description="a leader that stops renewing is replaced after this")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Server:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("server.tls_cert and server.tls_key go together: set both or neither")
+        from hx.components import COMPONENTS
+
+        names = [c.name for c in COMPONENTS]
+        for name, url in self.component_urls.items():
+            if name not in names:
+                valid = ", ".join(names)
+                raise ValueError(f"server.component_urls: unknown component {name!r} (one of {valid})")
+            if not re.fullmatch(URL_PATTERN, url):
+                raise ValueError(f"server.component_urls.{name}: {url!r} is not an http(s) URL")
+        return self
+
+    def url_of(self, component: str, port: int) -> str:
+        """The external URL of ``component`` (its entry in component_urls, else external_url, else this process's
+        own scheme, host and ``port``), without a trailing slash."""
+        url = self.component_urls.get(component) or self.external_url
+        if url is None:
+            scheme = "https" if self.tls_cert else "http"
+            host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+            url = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+        return url.rstrip("/")
 
 
 class SimSettings(Section):

@@ -65,6 +65,7 @@ def create_app(
     app.state.components = comps
     problems.install(app)
     app.add_middleware(ObserveMiddleware, component=label)
+    _allow_dashboard(app, platform)
     app.include_router(core.router)
     seen: set[str] = set()
     for comp in comps:
@@ -96,3 +97,17 @@ def openapi_routes(app: FastAPI) -> list[tuple[str, str]]:
         for method in ops:
             out.append((method.upper(), path))
     return sorted(out)
+
+
+def _allow_dashboard(app: FastAPI, platform: Platform) -> None:
+    """Components running apart let the dashboard's page (on its own origin) read their API with a token."""
+    url = platform.settings.server.component_urls.get("monitoring-dashboard")
+    if url is None:
+        return
+    from urllib.parse import urlsplit
+
+    from fastapi.middleware.cors import CORSMiddleware
+
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    app.add_middleware(CORSMiddleware, allow_origins=[origin], allow_methods=["GET"], allow_headers=["Authorization"])

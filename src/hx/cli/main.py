@@ -53,6 +53,7 @@ from hx.cli import improve as _improve  # noqa: E402
 from hx.cli import scale as _scale  # noqa: E402
 from hx.cli import serve as _serve  # noqa: E402
 from hx.cli import sim as _sim  # noqa: E402
+from hx.cli import validate as _validate  # noqa: E402
 
 app.add_typer(_deploy.deploy_app, name="deploy")
 app.add_typer(_cost.cost_app, name="cost")
@@ -61,6 +62,7 @@ app.add_typer(_detect.detect_app, name="detect")
 app.add_typer(_sim.sim_app, name="sim")
 app.add_typer(_deploy.canary_app, name="canary")
 _serve.register(app)
+_validate.register(app)
 _cloud.register(app)
 _scale.register(app)
 _demo.register(app)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import socket
 from pathlib import Path
 
@@ -32,6 +34,8 @@ def register(app: typer.Typer) -> None:
 
         c = ctx_of(ctx)
         settings = c.loaded.settings
+        if settings.server.log_format == "json":
+            _json_logs()
         comps = [get_component(component)] if component else list(COMPONENTS)
         cert = tls_cert or (Path(settings.server.tls_cert) if settings.server.tls_cert else None)
         key = tls_key or (Path(settings.server.tls_key) if settings.server.tls_key else None)
@@ -67,7 +71,31 @@ def register(app: typer.Typer) -> None:
             ssl_certfile=str(cert) if cert else None,
             ssl_keyfile=str(key) if key else None,
             log_level="warning",
+            log_config=None if settings.server.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         )
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record (time, level, logger, message, exception), for journald or a log shipper."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out)
+
+
+def _json_logs() -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler())
+    for handler in root.handlers:
+        handler.setFormatter(JsonFormatter())
 
 
 def _check_tls(cert: tuple[Path, str], key: tuple[Path, str]) -> None:

@@ -19,9 +19,8 @@ def heal_engine(platform: Platform) -> HealEngine:
         return existing
     notifiers, problem = build_notifiers(platform)
     port = platform.settings.server.port or 8085
-    escalator = Escalator(
-        platform, notifiers, base_url=f"http://{platform.settings.server.host}:{port}", problem=problem
-    )
+    base_url = platform.settings.server.url_of("self-healing", port)
+    escalator = Escalator(platform, notifiers, base_url=base_url, problem=problem)
     engine = HealEngine(platform, escalator, signal_step_s=signal_step_s(platform.settings))
     platform.services.put(KEY, engine)
     platform.health_checks["self_healing"] = engine.health
