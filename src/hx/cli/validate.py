@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from hx.cli.context import JSON, Ctx, ctx_of
+from hx.cli.session import JSON, Ctx, ctx_of
 from hx.components import COMPONENTS, get_component
 from hx.validation import (
     Check,
