@@ -33,7 +33,7 @@ def _show(ctx: DemoContext, d: Deployment) -> None:
     table = Table("analysis", "basis", "status", "score", "per-metric reasons", title=f"canary analyses of {d.version}")
     for i, a in enumerate(d.analyses, 1):
         reasons = "\n".join(f"{m['name']}: {m['status']} -- {m['reason']}" for m in a.get("metrics", []))
-        table.add_row(str(i), a.get("basis", "-"), a["status"], str(a.get("score")), reasons or a.get("error", ""))
+        table.add_row(str(i), a.get("basis", "-"), a["status"], _score(a.get("score")), reasons or a.get("error", ""))
     ctx.console.print(table)
     colour = "green" if d.state == "promoted" else "red"
     ctx.console.print(f"final state: [{colour}]{d.state}[/{colour}] {d.reason}")
@@ -99,3 +99,8 @@ def scene_deploy(ctx: DemoContext) -> dict[str, Any]:
         "good": {"id": good.id, "state": good.state, "analyses": len(good.analyses)},
         "bad": {"id": bad.id, "state": bad.state, "reason": bad.reason},
     }
+
+
+def _score(score: object) -> str:
+    """A canary score as people read it (33.3, not 33.333333333333336); '-' when the analysis has none."""
+    return f"{score:.1f}" if isinstance(score, int | float) else "-"
