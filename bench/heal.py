@@ -2,7 +2,7 @@
 
 For each case a fault of a kind (all nine, round robin) is injected into a random service of a
 seeded 5-service fleet; version faults (latency regression, error spike) ride on a fresh deployment
-(a ``deployment.promoted`` event is published, as hx's deployment service would).  Alerts come
+(a ``deployment.promoted`` event with no hx deployment id, as a deploy tool outside hx would announce it).  Alerts come
 (``--alerts``) from threshold rules on the sim's signals (:mod:`hx.lab.alert_rules`, like Prometheus
 alerting rules: e.g. error_rate > 5% for 2m; the default), from hx's own streaming anomaly engine
 (:class:`hx.detect.engine.AnomalyEngine`, whose ``anomaly.*`` events the self-healing engine takes
@@ -152,7 +152,7 @@ def run_case(env: tuple[Any, ...], kind: str, rng: np.random.Generator) -> dict[
         version = f"v{len(sim.groups.versions) + 1}"
         deploy_new_version(sim, sc.service, version)
         # the bench deploys on the sim directly (no deployment record: id 0); heal sees the change by this event
-        promoted = DeploymentPromoted(deployment=0, version=version, environment="dev", state="promoted",
+        promoted = DeploymentPromoted(deployment=None, version=version, environment="dev", state="promoted",
                                       reason="bench: a new version")  # fmt: skip
         platform.bus.publish(promoted, source="bench", subject=sc.service)
         for _ in range(5):

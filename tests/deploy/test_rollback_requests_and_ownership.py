@@ -10,9 +10,10 @@ from hx.deploy.component import service
 from hx.deploy.records import Deployment
 from hx.deploy.rollout import RolloutEngine
 from hx.deploy.service import DeploymentRequest
-from hx.events import DeploymentRollbackRefused, DeploymentRollbackRequested
+from hx.events import DeploymentPromoted, DeploymentRollbackRefused, DeploymentRollbackRequested
 from hx.heal.component import heal_engine
 from hx.heal.records import AlertRow, Incident
+from hx.heal.remediation import rollout_to_roll_back
 from hx.heal.runbooks import load_runbooks
 from hx.platform import Platform, build_platform
 from hx.runtime import Runtime
@@ -118,3 +119,13 @@ def test_a_crashed_owner_frees_the_service_and_a_resumed_rollout_retakes_it(dwor
     restarted = RolloutEngine(other, p.actuator)
     restarted.step(dworld.clock.now())
     assert owners.owner(d.service) == f"deployment:{d.id}"
+
+
+def test_a_version_hx_did_not_deploy_is_rolled_back_through_the_actuator(dworld: World) -> None:
+    """A deploy announced by another tool (no hx deployment id) is not the rollout engine's to roll back."""
+    svc = dworld.sim.names[1]
+    announced = DeploymentPromoted(deployment=None, version="v9", environment="dev", state="promoted", reason="ci")
+    dworld.platform.bus.publish(announced, source="ci", subject=svc)
+    assert rollout_to_roll_back(dworld.platform, svc) is None
+    d = _rollout(dworld)
+    assert rollout_to_roll_back(dworld.platform, d.service) == d.id  # hx's own rollout owns its service

@@ -139,9 +139,13 @@ class AnomalyNoData(Payload):
 
 
 class DeploymentPayload(Payload):
-    """The fields every deployment event carries (the deployment service and rollout engine publish them)."""
+    """The fields every deployment event carries (the deployment service and rollout engine publish them).
 
-    deployment: int
+    ``deployment`` is hx's deployment id; None for a change hx did not orchestrate but was told about (a version
+    rolled out by another tool): heal then rolls such a service back through the actuator, not the rollout engine.
+    """
+
+    deployment: int | None
     version: str
     environment: str
     state: str
