@@ -1,10 +1,11 @@
-"""The component unit's log options, rendered by Ansible's own template module: journald by default, files under
+"""The component unit's hardening and log options, rendered by Ansible's own template module: journald by default, files under
 ``/var/log/hx-<component>/`` with ``hx_log_files``; and the JSON log lines ``hx_log_format: json`` selects."""
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,18 @@ def test_journald_by_default_and_files_under_var_log_on_request(tmp_path: Path) 
     assert "LogsDirectory=hx-self-healing" in files
     assert "StandardOutput=append:/var/log/hx-self-healing/self-healing.log" in files
     assert "StandardError=append:/var/log/hx-self-healing/self-healing.log" in files
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_the_unit_is_hardened_by_systemds_own_measure(tmp_path: Path) -> None:
+    """``systemd-analyze security`` scores the rendered unit offline: exposure at most 3.0 ("OK"; 1.9 when
+    written), so a hardening line dropped from the template fails here."""
+    unit = tmp_path / "hx-self-healing.service"
+    unit.write_text(render(tmp_path, log_files=False))
+    cmd = ["systemd-analyze", "security", "--offline=true", "--threshold=30", str(unit)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
 
 
 def test_json_logs_are_one_object_per_line_with_the_exception() -> None:
