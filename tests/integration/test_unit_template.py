@@ -1,4 +1,4 @@
-"""The component unit's hardening and log options, rendered by Ansible's own template module: journald by default, files under
+"""The component unit rendered by Ansible's own template module: its hardening, journald by default, files under
 ``/var/log/hx-<component>/`` with ``hx_log_files``; and the JSON log lines ``hx_log_format: json`` selects."""
 
 from __future__ import annotations
