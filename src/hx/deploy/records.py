@@ -11,10 +11,10 @@ from sqlalchemy import insert, select, update
 
 from hx.errors import Conflict, NotFound
 from hx.store import Store
-from hx.store.tables import deployment_steps, deployments
+from hx.store.tables import DEPLOYMENT_ACTIVE, DEPLOYMENT_TERMINAL, deployment_steps, deployments
 
-ACTIVE = ("awaiting_approval", "running", "paused", "rolling_back", "needs_person")
-TERMINAL = ("promoted", "rolled_back", "aborted", "failed")
+ACTIVE = DEPLOYMENT_ACTIVE
+TERMINAL = DEPLOYMENT_TERMINAL
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ from hx.heal.intake import AlertIntake, anomaly_row
 from hx.heal.notifications import Escalator
 from hx.heal.records import (
     EXEC_ACTIVE,
-    FIXED_BY_RUNBOOK,
     OPEN_STATES,
     AlertRepo,
     AlertRow,
@@ -42,6 +41,7 @@ from hx.heal.runbooks import Runbook, load_runbooks, select_runbook
 from hx.ml.registry import MODEL_STAGE_EVENTS, ModelHandle, ModelWatch
 from hx.platform import Platform
 from hx.store.state import EngineStateStore
+from hx.store.tables import FIXED_BY_RUNBOOK
 
 log = logging.getLogger(__name__)
 CURSOR_KEY = "anomaly_cursor"

@@ -17,8 +17,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from hx.errors import Conflict, NotFound
 from hx.heal.tables import heal_alerts, heal_executions, heal_incidents, heal_timeline
 from hx.store import Store
+from hx.store.tables import FIXED_BY_RUNBOOK, INCIDENT_OPEN
 
-OPEN_STATES = ("open", "acknowledged")
+OPEN_STATES = INCIDENT_OPEN
 EXEC_ACTIVE = ("pending", "awaiting_approval", "running")
 Rows = list[dict[str, Any]]
 EXEC_TERMINAL = ("succeeded", "failed", "escalated", "rejected", "dry_run", "cancelled")
@@ -58,7 +59,6 @@ class AlertRow:
 
 
 #: how the engine words the resolution of an incident that a verified runbook fixed
-FIXED_BY_RUNBOOK = "fixed by runbook"
 
 
 @dataclass(frozen=True)

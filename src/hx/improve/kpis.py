@@ -25,17 +25,22 @@ import numpy as np
 from sqlalchemy import func, select
 
 from hx.events import EventType
-from hx.store.tables import deployments, events, heal_incidents
+from hx.store.tables import (
+    DEPLOYMENT_FAILED,
+    DEPLOYMENT_TERMINAL,
+    FIXED_BY_RUNBOOK,
+    INCIDENT_OPEN,
+    deployments,
+    events,
+    heal_incidents,
+)
 
 if TYPE_CHECKING:
     from hx.platform import Platform
 
-#: a rollout's terminal states, and those that count as a failed change (the ai-orchestrator's vocabulary)
-TERMINAL = ("promoted", "rolled_back", "aborted", "failed")
-FAILED_STATES = ("rolled_back", "failed")
-#: an incident's open states, and the resolution self-healing writes when a verified runbook fixed it
-OPEN_STATES = ("open", "acknowledged")
-FIXED_BY_RUNBOOK = "fixed by runbook"
+TERMINAL = DEPLOYMENT_TERMINAL
+FAILED_STATES = DEPLOYMENT_FAILED
+OPEN_STATES = INCIDENT_OPEN
 
 
 @dataclass(frozen=True)

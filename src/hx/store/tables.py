@@ -21,6 +21,15 @@ from sqlalchemy import (
 
 from hx.store.types import UTCDateTime
 
+#: The vocabulary of the state columns, shared by the engines that write them and the KPIs that read them.
+#: A rollout's active and terminal states, and those that count as a failed change (``deployments.state``).
+DEPLOYMENT_ACTIVE = ("awaiting_approval", "running", "paused", "rolling_back", "needs_person")
+DEPLOYMENT_TERMINAL = ("promoted", "rolled_back", "aborted", "failed")
+DEPLOYMENT_FAILED = ("rolled_back", "failed")
+#: An incident's open states, and the resolution self-healing writes when a verified runbook fixed it.
+INCIDENT_OPEN = ("open", "acknowledged")
+FIXED_BY_RUNBOOK = "fixed by runbook"
+
 metadata = MetaData()
 
 Id = BigInteger().with_variant(Integer(), "sqlite")
