@@ -3,7 +3,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
-APT_PACKAGES := postgresql prometheus prometheus-alertmanager debootstrap systemd-container
+APT_PACKAGES := postgresql prometheus prometheus-alertmanager prometheus-node-exporter haproxy supervisor \
+	chromium chromium-driver debootstrap systemd-container
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: demo test lint unit bench install install-test system-deps clean
@@ -36,6 +37,11 @@ system-deps:
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v prometheus >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v prometheus-alertmanager >/dev/null 2>&1 || missing="$$missing prometheus-alertmanager"; \
+	command -v prometheus-node-exporter >/dev/null 2>&1 || missing="$$missing prometheus-node-exporter"; \
+	command -v haproxy >/dev/null 2>&1 || missing="$$missing haproxy"; \
+	command -v supervisord >/dev/null 2>&1 || missing="$$missing supervisor"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
 	command -v debootstrap >/dev/null 2>&1 || missing="$$missing debootstrap"; \
 	command -v systemd-nspawn >/dev/null 2>&1 || missing="$$missing systemd-container"; \
 	if [ -n "$$missing" ]; then \
