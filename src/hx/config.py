@@ -334,13 +334,75 @@ class SimSettings(Section):
     warmup_s: float = Field(8 * 86400.0, ge=0)
 
 
+class FleetRouter(Section):
+    """The traffic router of the fleet actuator: HAProxy's runtime API."""
+
+    kind: Literal["haproxy"] = "haproxy"
+    socket: str = Field(pattern=r"^(unix:/\S+|tcp:\S+:\d{1,5})$", description='"unix:/path" or "tcp:HOST:PORT"')
+    timeout_s: float = Field(5.0, gt=0)
+
+
+class FleetManager(Section):
+    """The instance manager of the fleet actuator: supervisord (XML-RPC) or systemd units through Ansible."""
+
+    kind: Literal["supervisor", "systemd"] = "supervisor"
+    url: str | None = Field(None, pattern=URL_PATTERN, description="supervisord's XML-RPC URL")
+    include_dir: str | None = None
+    ansible_inventory: str | None = None
+    playbook_dir: str | None = None
+    host: str = "all"
+
+    @model_validator(mode="after")
+    def _complete(self) -> FleetManager:
+        if self.kind == "supervisor" and not (self.url and self.include_dir):
+            raise ValueError("actuator.fleet.manager: supervisor needs url and include_dir")
+        if self.kind == "systemd" and not self.ansible_inventory:
+            raise ValueError("actuator.fleet.manager: systemd needs ansible_inventory")
+        return self
+
+
+class FleetService(Section):
+    """How the fleet runs one service (placeholders {service}, {version}, {port}, {instance} in ``command``)."""
+
+    command: list[str] = Field(min_length=1)
+    host: str = "127.0.0.1"
+    ports: tuple[int, int]
+    ready_path: str = Field("/healthz", pattern=r"^/\S*$")
+    backend: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _ports(self) -> FleetService:
+        first, last = self.ports
+        if not 0 < first <= last < 65536:
+            raise ValueError(f"actuator.fleet.services.*.ports: [{first}, {last}] is not a range of TCP ports")
+        return self
+
+
+class FleetSettings(Section):
+    """The ``fleet`` actuator: an instance manager and, for traffic splits, a router."""
+
+    router: FleetRouter | None = None
+    manager: FleetManager
+    services: dict[str, FleetService] = Field(default_factory=dict)
+    ready_timeout_s: float = Field(30.0, gt=0)
+    drain_timeout_s: float = Field(30.0, gt=0)
+
+
 class ActuatorSettings(Section):
-    kind: Literal["sim", "shell", "ansible", "http"] = "sim"
+    kind: Literal["sim", "shell", "ansible", "http", "fleet"] = "sim"
     shell: dict[str, list[str]] = Field(default_factory=dict)
     ansible_inventory: str | None = None
     ansible_playbooks: dict[str, str] = Field(default_factory=dict)
     http: dict[str, str] = Field(default_factory=dict)
+    fleet: FleetSettings | None = None
     timeout_s: float = Field(120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _fleet(self) -> ActuatorSettings:
+        if self.kind == "fleet" and self.fleet is None:
+            raise ValueError("actuator.fleet: actuator.kind is fleet but actuator.fleet (manager, services) is not set")
+        return self
 
 
 class Settings(Section):

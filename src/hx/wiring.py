@@ -217,6 +217,10 @@ def build_actuator(settings: Settings, sim: Simulation | None) -> Actuator:
         if not a.ansible_inventory:
             raise ConfigError("ansible needs an inventory", key="actuator.ansible_inventory", expected="a path")
         return AnsibleActuator(inventory=a.ansible_inventory, playbooks=a.ansible_playbooks)
+    if a.kind == "fleet" and a.fleet is not None:
+        from hx.actuate.fleet import FleetActuator
+
+        return FleetActuator.from_settings(a.fleet)
     from hx.actuate.http import HttpActuator, Webhook
 
     return HttpActuator({verb: Webhook(url) for verb, url in a.http.items()})

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -28,6 +28,9 @@ from hx.actuate.instances import InstanceName, check_part, parse_instance, try_p
 from hx.actuate.manager import Instance, InstanceManager, InstanceSpec
 from hx.actuate.verbs import check_count, check_name, check_timeout, check_weights, fill
 from hx.errors import ActuatorError, ActuatorTimeout, UnknownName, Unsupported
+
+if TYPE_CHECKING:
+    from hx.config import FleetManager, FleetSettings
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,24 @@ class FleetActuator:
         self.ready_timeout_s = ready_timeout_s
         self.drain_timeout_s = drain_timeout_s
         self._http = http or _http_status
+
+    @classmethod
+    def from_settings(cls, fs: FleetSettings) -> FleetActuator:
+        """The actuator ``actuator.fleet`` describes."""
+        router = HAProxyRouter(fs.router.socket, timeout_s=fs.router.timeout_s) if fs.router else None
+        services = {
+            name: ServiceSpec(tuple(s.command), s.ports, s.host, s.ready_path, s.backend or name, dict(s.env))
+            for name, s in fs.services.items()
+        }
+        for name in services:
+            check_part(f"actuator.fleet.services.{name}", name)
+        return cls(
+            build_manager(fs.manager),
+            router,
+            services,
+            ready_timeout_s=fs.ready_timeout_s,
+            drain_timeout_s=fs.drain_timeout_s,
+        )
 
     def capabilities(self) -> frozenset[Capability]:
         caps = {Capability.DEPLOY, Capability.SCALE, Capability.RESTART}
@@ -329,6 +350,17 @@ class FleetActuator:
             output={"before": before, "after": after, "notes": notes},
             duration_s=time.monotonic() - t0,
         )
+
+
+def build_manager(m: FleetManager) -> InstanceManager:
+    """The instance manager ``actuator.fleet.manager`` describes."""
+    if m.kind == "systemd":
+        from hx.actuate.systemd_units import SystemdManager
+
+        return SystemdManager.from_settings(m)
+    from hx.actuate.supervisor import SupervisorManager
+
+    return SupervisorManager(m.url or "", m.include_dir or "")
 
 
 def _http_status(url: str) -> int:
