@@ -153,9 +153,7 @@ def supervisord_server(
     child_env = {**os.environ, "PYTHONPATH": str(SRC), **(env or {})}
     log_path = root / "supervisord.log"
     with open(root / "stdout.log", "wb") as log:
-        proc = subprocess.Popen(
-            [binary, "-c", str(config), "-n"], stdout=log, stderr=subprocess.STDOUT, env=child_env
-        )
+        proc = subprocess.Popen([binary, "-c", str(config), "-n"], stdout=log, stderr=subprocess.STDOUT, env=child_env)
     handle = SupervisorHandle(proc, f"http://127.0.0.1:{port}/RPC2", include, log_path, child_env)
     ok = False
     try:

@@ -173,7 +173,7 @@ class FleetActuator:
         check_count("instances", instances, minimum=0)
         check_timeout(timeout)
         before, after, notes = self._converge(service, version, instances)
-        return self._result("deploy", f"{service}@{version}", before, after, notes, t0)
+        return self._result("deploy", f"{service}@{version}", version, (before, after), notes, t0)
 
     def scale(self, service: str, replicas: int, *, timeout: float = 60.0) -> ActionResult:
         t0 = time.monotonic()
@@ -182,7 +182,7 @@ class FleetActuator:
         check_timeout(timeout)
         version = self._current_version(service)
         before, after, notes = self._converge(service, version, replicas)
-        return self._result("scale", service, before, after, [f"version {version}", *notes], t0)
+        return self._result("scale", service, version, (before, after), notes, t0)
 
     def set_traffic_split(self, service: str, weights: Mapping[str, float], *, timeout: float = 60.0) -> ActionResult:
         t0 = time.monotonic()
@@ -339,15 +339,18 @@ class FleetActuator:
         self.router.set_weights(self.backend(service), weights)
         return weights
 
-    def _result(self, verb: str, target: str, before: int, after: int, notes: list[str], t0: float) -> ActionResult:
-        detail = "; ".join([f"{target}: {before} -> {after} instance(s)", *notes])
+    def _result(
+        self, verb: str, target: str, version: str, counts: tuple[int, int], notes: list[str], t0: float
+    ) -> ActionResult:
+        before, after = counts
+        detail = "; ".join([f"{target}: {before} -> {after} instance(s) of {version}", *notes])
         return ActionResult(
             verb,
             target,
             True,
             detail,
             changed=before != after,
-            output={"before": before, "after": after, "notes": notes},
+            output={"version": version, "before": before, "after": after, "notes": notes},
             duration_s=time.monotonic() - t0,
         )
 

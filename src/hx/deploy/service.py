@@ -105,7 +105,7 @@ class DeploymentService:
         de = settings.ai_orchestrator.decision_engine
         dec = decision_mod.decide(risk, handle, de.confidence_threshold, de.fallback_strategy)
         strategy = req.strategy or dec.strategy
-        check_capabilities(strategy, self.actuator.capabilities())
+        check_capabilities(strategy, self.actuator.capabilities(), actuator=self.actuator.name)
         canary = settings.ai_orchestrator.canary
         p = PlanInput(
             req.service,

@@ -49,14 +49,22 @@ class PlanInput:
     downtime_allowed: bool = False
 
 
-def check_capabilities(strategy: str, available: frozenset[Capability]) -> None:
-    """Refuse a strategy the actuator cannot perform, naming what is missing."""
+def check_capabilities(strategy: str, available: frozenset[Capability], *, actuator: str = "") -> None:
+    """Refuse a strategy the actuator cannot perform, naming the strategy, what is missing and the actuator."""
     if strategy not in REQUIRED:
         raise BadInput(f"unknown strategy {strategy!r}; valid: {', '.join(STRATEGIES)}", field="strategy")
     missing = REQUIRED[strategy] - available
     if missing:
         names = ", ".join(sorted(c.value for c in missing))
-        raise Unsupported(f"strategy {strategy!r} needs actuator verbs it does not have: {names}", field="strategy")
+        router = " (a traffic router)" if Capability.TRAFFIC_SPLIT in missing else ""
+        which = f"actuator {actuator!r}" if actuator else "the actuator"
+        raise Unsupported(
+            f"strategy {strategy!r} needs {names}{router}, which {which} does not have; "
+            "pick a strategy it can carry out or configure what is missing",
+            field="strategy",
+            strategy=strategy,
+            missing=sorted(c.value for c in missing),
+        )
 
 
 def _split(old: str, new: str, pct: float) -> Step:
