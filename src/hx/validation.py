@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from hx.components import Component
-from hx.config import Settings
+from hx.config import FleetSettings, Settings
 from hx.errors import HxError
 from hx.platform import Platform
 
@@ -139,6 +139,8 @@ def check_actuator(settings: Settings, fetch: Fetch) -> Check:
     a = settings.actuator
     if a.kind == "sim":
         return Check("actuator", False, "actuator.kind is sim: actions change the simulator, not your services")
+    if a.kind == "fleet" and a.fleet is not None:
+        return _check_fleet(a.fleet)
     missing: list[str] = []
     if a.kind == "shell":
         missing = [f"{verb}: {argv[0]} not executable" for verb, argv in a.shell.items() if not _runnable(argv)]
@@ -157,6 +159,20 @@ def check_actuator(settings: Settings, fetch: Fetch) -> Check:
     if not (a.shell or a.ansible_playbooks or a.http):
         missing.append(f"actuator.{a.kind}: no verb configured")
     return Check("actuator", not missing, "; ".join(missing) or f"{what}, all reachable")
+
+
+def _check_fleet(fs: FleetSettings) -> Check:
+    from hx.actuate.fleet import FleetActuator
+
+    try:
+        problems = FleetActuator.from_settings(fs).probe()
+    except HxError as err:
+        problems = [str(err)]
+    if not fs.services:
+        problems.append("actuator.fleet.services: no service configured")
+    router = f"haproxy at {fs.router.socket}" if fs.router else "no router (no traffic splits)"
+    what = f"fleet: {fs.manager.kind}, {router}, {len(fs.services)} services"
+    return Check("actuator", not problems, "; ".join(problems) or f"{what}, all reachable")
 
 
 def _runnable(argv: list[str]) -> bool:

@@ -6,12 +6,12 @@ import os
 import signal
 import threading
 import time
-import xmlrpc.client
 from collections.abc import Callable
 
 import httpx
 import pytest
 
+from hx import validation
 from hx.actuate.base import Capability
 from hx.actuate.checks import Targets, check_actuator
 from hx.actuate.fleet import FleetActuator
@@ -19,8 +19,8 @@ from hx.config import load_settings
 from hx.deploy.strategies import check_capabilities
 from hx.errors import ActuatorError, Unsupported
 from hx.wiring import build_actuator
-from tests.integration.servers import wait_until
-from tests.support.fleet import HAProxyHandle, SupervisorHandle
+from tests.integration.servers import free_port, wait_until
+from tests.support.fleet import HAProxyHandle, SupervisorHandle, pid_of
 
 pytestmark = pytest.mark.integration
 
@@ -114,8 +114,7 @@ def test_restart_brings_a_killed_instance_back_into_rotation(
     fleet = make_fleet()
     fleet.deploy("cart", "v1", 2)
     wait_until("health checks to pass", lambda: _all_up(fleet), 10)
-    rpc = xmlrpc.client.ServerProxy(supervisord.url).supervisor
-    os.kill(rpc.getProcessInfo("cart--v1--0:cart--v1--0")["pid"], signal.SIGKILL)
+    os.kill(pid_of(supervisord, "cart--v1--0"), signal.SIGKILL)
     wait_until("HAProxy to mark it down", lambda: not fleet.router.server("cart", "cart--v1--0").up, 10)  # type: ignore[union-attr]
     result = make_fleet().restart("cart--v1--0")  # a fresh actuator: nothing was kept in memory
     assert result.ok
@@ -162,3 +161,13 @@ def test_built_from_settings_by_the_wiring(haproxy: HAProxyHandle, supervisord: 
     act = build_actuator(settings, None)
     assert isinstance(act, FleetActuator) and Capability.TRAFFIC_SPLIT in act.capabilities()
     assert act.servers("cart") == [] and act.backend("cart") == "cart"
+    check = validation.check_actuator(settings, _no_fetch)
+    assert check.ok and "fleet: supervisor, haproxy at tcp:" in check.detail
+    overrides["actuator"]["fleet"]["router"] = {"socket": f"tcp:127.0.0.1:{free_port()}"}  # type: ignore[index]
+    settings = load_settings(environ={"HX_HOME": os.environ.get("TMPDIR", "/tmp")}, overrides=overrides).settings
+    check = validation.check_actuator(settings, _no_fetch)
+    assert not check.ok and "cart: HAProxy runtime API at tcp:" in check.detail
+
+
+def _no_fetch(url: str) -> httpx.Response:
+    raise AssertionError(f"the fleet check fetched {url}")

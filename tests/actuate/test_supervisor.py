@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import xmlrpc.client
 
 import httpx
 import pytest
@@ -14,7 +13,7 @@ from hx.actuate.manager import InstanceSpec
 from hx.actuate.supervisor import SupervisorManager
 from hx.errors import ActuatorError
 from tests.integration.servers import free_port, wait_until
-from tests.support.fleet import SupervisorHandle, sample_command
+from tests.support.fleet import SupervisorHandle, pid_of, sample_command
 
 pytestmark = pytest.mark.integration
 
@@ -49,8 +48,7 @@ def test_restart_brings_a_killed_instance_back(supervisord: SupervisorHandle) ->
     port = free_port()
     mgr.add(_spec(NAME, port))
     wait_until("the instance to answer", lambda: _healthy(port), 20)
-    pid = xmlrpc.client.ServerProxy(supervisord.url).supervisor.getProcessInfo(f"{NAME}:{NAME}")["pid"]
-    os.kill(pid, signal.SIGKILL)
+    os.kill(pid_of(supervisord, str(NAME)), signal.SIGKILL)
     wait_until("supervisord to see it die", lambda: not mgr.instances("cart")[0].running, 10)
     assert not _healthy(port)  # autorestart is off: the crash stays visible until hx acts
     mgr.restart(NAME)

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import xmlrpc.client
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,7 +147,8 @@ def supervisord_server(
             "[supervisord]", "nodaemon = true", f"logfile = {root / 'supervisord.log'}",
             f"pidfile = {root / 'supervisord.pid'}", f"childlogdir = {root}", "loglevel = info",
             "[inet_http_server]", f"port = 127.0.0.1:{port}",
-            "[rpcinterface:supervisor]", "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+            "[rpcinterface:supervisor]",
+            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
             "[include]", f"files = {include}/*.conf",
         ]) + "\n"
     )  # fmt: skip
@@ -173,3 +175,11 @@ def _alive_rpc(proc: subprocess.Popen[bytes], port: int) -> bool:
         return httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def pid_of(handle: SupervisorHandle, program: str) -> int:
+    """The pid supervisord reports for a program (to kill it as a crash would)."""
+    info = xmlrpc.client.ServerProxy(handle.url).supervisor.getProcessInfo(f"{program}:{program}")
+    if not isinstance(info, dict) or not isinstance(info.get("pid"), int):
+        raise RuntimeError(f"supervisord reports no pid for {program}: {info!r}")
+    return int(info["pid"])

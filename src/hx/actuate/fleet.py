@@ -164,6 +164,18 @@ class FleetActuator:
             "shares": self.shares(service),
         }
 
+    def probe(self) -> list[str]:
+        """What stops this actuator from working now (empty: router, manager and every backend answer)."""
+        problems: list[str] = []
+        for service in self.services:
+            try:
+                self.manager.instances(service)
+                if self.router is not None:
+                    self.router.servers(self.backend(service))
+            except ActuatorError as err:
+                problems.append(f"{service}: {err}")
+        return problems
+
     # ---- verbs --------------------------------------------------------------------------
 
     def deploy(self, service: str, version: str, instances: int, *, timeout: float = 300.0) -> ActionResult:

@@ -105,7 +105,11 @@ class DeploymentService:
         de = settings.ai_orchestrator.decision_engine
         dec = decision_mod.decide(risk, handle, de.confidence_threshold, de.fallback_strategy)
         strategy = req.strategy or dec.strategy
-        check_capabilities(strategy, self.actuator.capabilities(), actuator=self.actuator.name)
+        check_capabilities(
+            strategy,
+            self.actuator.capabilities(),
+            actuator=getattr(self.actuator, "name", type(self.actuator).__name__),
+        )
         canary = settings.ai_orchestrator.canary
         p = PlanInput(
             req.service,
