@@ -70,6 +70,8 @@ def test_a_split_naming_a_version_without_servers_is_an_actuator_error(make_flee
     fleet.deploy("cart", "v1", 1)
     with pytest.raises(ActuatorError, match="no server in rotation for version.*v3"):
         fleet.set_traffic_split("cart", {"v1": 50, "v3": 50})
+    with pytest.raises(ActuatorError, match="no service 'shop'.*configured: cart"):
+        fleet.deploy("shop", "v1", 1)
 
 
 def test_scale_in_drains_before_stopping_without_failed_requests(make_fleet: Make, haproxy: HAProxyHandle) -> None:

@@ -27,7 +27,7 @@ from hx.actuate.haproxy import MAX_WEIGHT, HAProxyRouter, Server
 from hx.actuate.instances import InstanceName, check_part, parse_instance, try_parse
 from hx.actuate.manager import Instance, InstanceManager, InstanceSpec
 from hx.actuate.verbs import check_count, check_name, check_timeout, check_weights, fill
-from hx.errors import ActuatorError, ActuatorTimeout, UnknownName, Unsupported
+from hx.errors import ActuatorError, ActuatorTimeout, Unsupported
 
 if TYPE_CHECKING:
     from hx.config import FleetManager, FleetSettings
@@ -127,8 +127,12 @@ class FleetActuator:
 
     def spec(self, service: str) -> ServiceSpec:
         check_name("service", service)
-        if service not in self.services:
-            raise UnknownName("fleet service", service, list(self.services), field="service")
+        if service not in self.services:  # an ActuatorError, so that a rollout records it as a failed step
+            raise ActuatorError(
+                f"actuator 'fleet' has no service {service!r} (actuator.fleet.services); "
+                f"configured: {', '.join(sorted(self.services)) or '(none)'}",
+                service=service,
+            )
         return self.services[service]
 
     def backend(self, service: str) -> str:
