@@ -15,6 +15,7 @@ memory: instances are read from the manager, weights and states from HAProxy, so
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from hx.actuate.haproxy import MAX_WEIGHT, HAProxyRouter, Server
 from hx.actuate.instances import InstanceName, check_part, parse_instance, try_parse
 from hx.actuate.manager import Instance, InstanceManager, InstanceSpec
 from hx.actuate.verbs import check_count, check_name, check_timeout, check_weights, fill
-from hx.errors import ActuatorError, ActuatorTimeout, Unsupported
+from hx.errors import ActuatorError, ActuatorTimeout, BadInput, Unsupported
 
 if TYPE_CHECKING:
     from hx.config import FleetManager, FleetSettings
@@ -98,6 +99,7 @@ class FleetActuator:
         self.ready_timeout_s = ready_timeout_s
         self.drain_timeout_s = drain_timeout_s
         self._http = http or _http_status
+        self._lock = threading.RLock()  # one change at a time: the scaler and a rollout may act on one service
 
     @classmethod
     def from_settings(cls, fs: FleetSettings) -> FleetActuator:
@@ -185,10 +187,14 @@ class FleetActuator:
     def deploy(self, service: str, version: str, instances: int, *, timeout: float = 300.0) -> ActionResult:
         t0 = time.monotonic()
         self.spec(service)
-        check_part("version", version)
+        try:
+            check_part("version", version)
+        except BadInput as err:  # an ActuatorError, so that a rollout records it as a failed step
+            raise ActuatorError(f"actuator 'fleet': {err}", version=version) from err
         check_count("instances", instances, minimum=0)
         check_timeout(timeout)
-        before, after, notes = self._converge(service, version, instances)
+        with self._lock:
+            before, after, notes = self._converge(service, version, instances)
         return self._result("deploy", f"{service}@{version}", version, (before, after), notes, t0)
 
     def scale(self, service: str, replicas: int, *, timeout: float = 60.0) -> ActionResult:
@@ -196,8 +202,9 @@ class FleetActuator:
         self.spec(service)
         check_count("replicas", replicas, minimum=0)
         check_timeout(timeout)
-        version = self._current_version(service)
-        before, after, notes = self._converge(service, version, replicas)
+        with self._lock:
+            version = self._current_version(service)
+            before, after, notes = self._converge(service, version, replicas)
         return self._result("scale", service, version, (before, after), notes, t0)
 
     def set_traffic_split(self, service: str, weights: Mapping[str, float], *, timeout: float = 60.0) -> ActionResult:
@@ -218,9 +225,10 @@ class FleetActuator:
                 service=service,
                 versions=lacking,
             )
-        before = self.shares(service)
-        applied = self._apply(service, shares)
-        after = self.shares(service)
+        with self._lock:
+            before = self.shares(service)
+            applied = self._apply(service, shares)
+            after = self.shares(service)
         return ActionResult(
             "set_traffic_split",
             service,
