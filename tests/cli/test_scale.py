@@ -138,3 +138,15 @@ def test_forecast_reads_an_index_column_with_a_declared_step(tmp_path: Path) -> 
     assert code == 0, err
     first = datetime.fromisoformat(json.loads(out)["forecast"][0]["at"])
     assert first.year >= 2025  # real, upcoming dates; not 1970
+
+
+def test_forecast_eval_prints_mase_against_seasonal_naive(tmp_path: Path, trace_csv: Path) -> None:
+    code, out, err = run(["--json", "forecast", "--trace", str(trace_csv), "--eval", "--horizon", "1800"], tmp_path)
+    assert code == 0, err
+    ev = json.loads(out)["eval"]
+    models = {m["model"]: m for m in ev["models"]}
+    assert {"seasonal_naive", "naive", "holt_winters"} <= set(models) and ev["forecast_model"] == "holt_winters"
+    assert models["seasonal_naive"]["vs_seasonal_naive"] == 1.0
+    assert all(m["mase"] > 0 for m in models.values()) and ev["best"] in models
+    code, out, _ = run(["forecast", "--trace", str(trace_csv), "--eval", "--horizon", "1800"], tmp_path)
+    assert code == 0 and "vs seasonal naive" in out and "reference" in out

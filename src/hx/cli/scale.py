@@ -116,6 +116,15 @@ def forecast(
     step: float | None = STEP,
     time_column: str | None = TIME_COLUMN,
     value_column: str | None = VALUE_COLUMN,
+    evaluate: bool = typer.Option(
+        False,
+        "--eval",
+        help="also backtest every model (rolling origin over the last 3 days) and print its MASE "
+        "against seasonal naive",
+    ),
+    candidate: list[str] = typer.Option(
+        [], "--candidate", help="with --eval: another model to backtest (repeatable; e.g. gbt, combination)"
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Print a forecast (mean and 80 % band) of a service's signal, or of the end of a trace."""
@@ -133,7 +142,12 @@ def forecast(
         {"at": _iso(float(t)), "mean": float(m), "lower": float(lo), "upper": float(hi)}
         for t, m, lo, hi in zip(fc.timestamps, fc.mean, fc.lower, fc.upper, strict=True)
     ]
-    data = {"series": label, "model": fc.model, "level": fc.level, "horizon_s": horizon, "forecast": rows}
+    data: dict[str, Any] = {"series": label, "model": fc.model, "level": fc.level, "horizon_s": horizon,
+                            "forecast": rows}  # fmt: skip
+    if "fallback_from" in fc.meta:
+        data["fallback"] = fc.meta
+    if evaluate:
+        data["eval"] = _evaluate(ts, vs, horizon, [model, *candidate])
     if c.as_json:
         c.emit(data)
         return
@@ -141,6 +155,46 @@ def forecast(
     for r in rows:
         table.add_row(str(r["at"]), f"{r['lower']:.4g}", f"{r['mean']:.4g}", f"{r['upper']:.4g}")
     c.console.print(table)
+    if "fallback" in data:
+        c.console.print(f"[yellow]{fc.meta['fallback_from']} replaced by seasonal naive: {fc.meta['reason']}[/yellow]")
+    if evaluate:
+        _print_eval(c.console, data["eval"])
+
+
+#: the models --eval backtests besides the one asked for (gbt, combination and lstm refit often: add them with
+#: --candidate when minutes of CPU are acceptable)
+EVAL_MODELS = ("seasonal_naive", "naive", "holt_winters")
+
+
+def _evaluate(ts: np.ndarray, vs: np.ndarray, horizon_s: float, models: list[str]) -> dict[str, Any]:
+    """Rolling-origin MASE of each model over the last three days, against seasonal naive."""
+    from hx.forecast.backtest import select_model
+    from hx.forecast.series import clean_history
+
+    t, v = clean_history(ts, vs, 300.0)
+    h = max(1, math.ceil(horizon_s / 300.0))
+    names = list(dict.fromkeys([*EVAL_MODELS, *models]))
+    best, scores = select_model(t, v, names, h, folds=3, every=max(1, h // 2), score_at=(h,))
+    ref = scores["seasonal_naive"].mase
+    out = []
+    for name, sc in scores.items():
+        vs_ref = sc.mase / ref if sc.error is None and ref > 0 else None
+        out.append({"model": name, "mase": sc.mase, "smape": sc.smape, "vs_seasonal_naive": vs_ref,
+                    "error": sc.error})  # fmt: skip
+    return {"horizon_steps": h, "grid_s": 300.0, "folds": 3, "best": best, "forecast_model": models[0], "models": out}
+
+
+def _print_eval(console: Any, ev: dict[str, Any]) -> None:
+    title = f"rolling-origin backtest, {ev['folds']} daily folds, {ev['horizon_steps']} x 5 min ahead"
+    table = Table("model", "MASE", "sMAPE %", "vs seasonal naive", "", title=title)
+    for m in ev["models"]:
+        if m["error"]:
+            table.add_row(m["model"], "-", "-", "-", f"cannot run: {m['error'][:60]}")
+            continue
+        mark = "best" if m["model"] == ev["best"] else ("used above" if m["model"] == ev["forecast_model"] else "")
+        table.add_row(m["model"], f"{m['mase']:.3f}", f"{m['smape']:.1f}", f"{m['vs_seasonal_naive'] - 1:+.1%}"
+                      if m["model"] != "seasonal_naive" else "reference", mark)  # fmt: skip
+    console.print(table)
 
 
 def _iso(t: float) -> str:
