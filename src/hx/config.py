@@ -126,6 +126,9 @@ class CostOptimization(Section):
     cpu_hour_usd: float = Field(0.0336, ge=0)
     gib_hour_usd: float = Field(0.0045, ge=0)
     safety_margin: float = Field(0.15, ge=0)
+    risk_budget: float = Field(
+        0.04, gt=0, lt=0.5, description="fleet right-sizing: the share of workload-intervals allowed above their level"
+    )
 
 
 class IntelligentMonitoring(Section):

@@ -9,6 +9,7 @@ instead of a traceback from the codec half-way through a CSV reader or from ``op
 from __future__ import annotations
 
 import errno
+import gzip
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ _PATH_ERRORS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.E
 
 
 def read_text(path: str | Path) -> str:
-    """The file's text (line endings untouched, for :mod:`csv`).
+    """The file's text (line endings untouched, for :mod:`csv`); a ``.gz`` file is decompressed.
 
     >>> read_text("/no/such/file.csv")
     Traceback (most recent call last):
@@ -33,6 +34,11 @@ def read_text(path: str | Path) -> str:
         data = p.read_bytes()
     except OSError as err:
         raise BadInput(f"cannot read {p}: {err.strerror}", field="path", file=str(p)) from err
+    if p.name.endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as err:
+            raise BadInput(f"{p}: not a readable gzip file ({err})", field="path", file=str(p)) from err
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:

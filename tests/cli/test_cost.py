@@ -12,7 +12,7 @@ import pytest
 
 def test_cost_rightsize_from_a_usage_export(tmp_path: Path) -> None:
     f = tmp_path / "usage.csv"
-    t = np.arange(0, 2 * 86400.0, 300.0)
+    t = 1.7e9 + np.arange(0, 2 * 86400.0, 300.0)
     lines = ["timestamp,workload,cpu,memory_gib"]
     for w, level in (("api", 0.5), ("db", 2.0)):
         lines += [f"{ts:.0f},{w},{level + 0.1 * np.sin(ts / 7000):.4f},{level * 2:.3f}" for ts in t]
@@ -60,3 +60,41 @@ def test_cost_rightsize_refuses_a_file_that_is_not_text(
     f.write_bytes(b"\xff\xfe\x00timestamp")
     assert main(["cost", "rightsize", str(f)]) == 2
     assert str(f) in capsys.readouterr().err
+
+
+def _gwa_folder(tmp_path: Path) -> Path:
+    """Three VMs in the Bitbrains GWA-T-12 format: flat, spiky and busy."""
+    d = tmp_path / "gwa"
+    d.mkdir()
+    head = (
+        "Timestamp [ms];\tCPU cores;\tCPU capacity provisioned [MHZ];\tCPU usage [MHZ];\tCPU usage [%];\t"
+        "Memory capacity provisioned [KB];\tMemory usage [KB]\n"
+    )
+    rng = np.random.default_rng(3)
+    for vm, (mhz, spike) in {"1": (500.0, 0.0), "2": (200.0, 4000.0), "3": (3000.0, 0.0)}.items():
+        rows = []
+        for i in range(3 * 288):
+            use = mhz * (1 + 0.05 * rng.standard_normal()) + (spike if rng.random() < 0.03 else 0.0)
+            rows.append(f"{1372629804 + 300 * i};\t4;\t10400.0;\t{max(use, 0):.1f};\t0;\t16777216.0;\t4194304.0\n")
+        (d / f"{vm}.csv").write_text(head + "".join(rows))
+    return d
+
+
+def test_cost_rightsize_reads_gwa_and_sizes_the_fleet_under_one_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hx.cli.main import main
+
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    folder = _gwa_folder(tmp_path)
+    assert main(["--json", "cost", "rightsize", str(folder)]) == 0
+    alone = {r["workload"]: r for r in json.loads(capsys.readouterr().out)}
+    assert sorted(alone) == ["1", "2", "3"] and alone["1"]["current_cpu"] == 4.0  # provisioned, from the file
+    assert alone["1"]["cpu"] == pytest.approx(500 / 2600 * 1.15, rel=0.25)
+    assert main(["--json", "cost", "rightsize", str(folder), "--fleet", "--risk-budget", "0.05"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    fleet = {r["workload"]: r for r in plan["recommendations"]}
+    assert plan["risk_budget"] == 0.05 and plan["totals"]["cpu"]["hx"] < plan["totals"]["cpu"]["vpa_p90x1.15"]
+    assert fleet["2"]["cpu"] < 0.5 * 4200 / 2600  # the spiky VM takes the risk instead of sizing for its spikes
+    assert main(["cost", "rightsize", str(folder), "--risk-budget", "0.05"]) == 2
+    assert "--risk-budget applies to --fleet" in capsys.readouterr().err

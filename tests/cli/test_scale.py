@@ -122,3 +122,31 @@ def test_simulate_at_a_coarser_resolution(tmp_path: Path) -> None:
 def test_simulate_names_a_bad_option(tmp_path: Path, trace_csv: Path, option: str, value: str) -> None:
     code, out, err = run(["scale", "simulate", "--trace", str(trace_csv), "--policy", "hpa", option, value], tmp_path)
     assert code == 2 and option in err, (out, err)
+
+
+def test_forecast_reads_an_index_column_with_a_declared_step(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    f = tmp_path / "minutes.csv"
+    y = 100 + 50 * np.sin(2 * np.pi * np.arange(3 * 1440) / 1440)
+    f.write_text("minute_index,requests\n" + "".join(f"{i},{v:.2f}\n" for i, v in enumerate(y)))
+    code, _, err = run(["--json", "forecast", "--trace", str(f), "--model", "seasonal_naive"], tmp_path)
+    assert code == 2 and "minute_index" in err and "--step" in err
+    code, out, err = run(
+        ["--json", "forecast", "--trace", str(f), "--model", "seasonal_naive", "--step", "60"], tmp_path
+    )
+    assert code == 0, err
+    first = datetime.fromisoformat(json.loads(out)["forecast"][0]["at"])
+    assert first.year >= 2025  # real, upcoming dates; not 1970
+
+
+def test_forecast_eval_prints_mase_against_seasonal_naive(tmp_path: Path, trace_csv: Path) -> None:
+    code, out, err = run(["--json", "forecast", "--trace", str(trace_csv), "--eval", "--horizon", "1800"], tmp_path)
+    assert code == 0, err
+    ev = json.loads(out)["eval"]
+    models = {m["model"]: m for m in ev["models"]}
+    assert {"seasonal_naive", "naive", "holt_winters"} <= set(models) and ev["forecast_model"] == "holt_winters"
+    assert models["seasonal_naive"]["vs_seasonal_naive"] == 1.0
+    assert all(m["mase"] > 0 for m in models.values()) and ev["best"] in models
+    code, out, _ = run(["forecast", "--trace", str(trace_csv), "--eval", "--horizon", "1800"], tmp_path)
+    assert code == 0 and "vs seasonal naive" in out and "reference" in out

@@ -1,88 +1,93 @@
-"""``hx cost rightsize``: CPU and memory recommendations from a usage export."""
+"""``hx cost rightsize``: CPU and memory recommendations from usage exports (hx's CSV or Bitbrains GWA-T-12)."""
 
 from __future__ import annotations
 
-import csv
-from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import typer
 from rich.table import Table
 
 from hx.cli.session import JSON, ctx_of
-from hx.errors import BadInput
-from hx.files import open_text
+from hx.readers import TimeAxis, Usage, read_usage
 
 cost_app = typer.Typer(help="Cost optimisation: right-sizing.", no_args_is_help=True)
-
-
-def read_usage(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """CSV with columns timestamp, cpu (vCPU used), memory_gib and an optional workload column."""
-    rows: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
-    reader = csv.DictReader(open_text(path))
-    missing = {"timestamp", "cpu", "memory_gib"} - set(reader.fieldnames or [])
-    if missing:
-        raise BadInput(f"{path}: missing column(s) {', '.join(sorted(missing))}", field=sorted(missing)[0])
-    for line, r in enumerate(reader, start=2):
-        t, cpu, mem = (_number(path, line, r, column) for column in ("timestamp", "cpu", "memory_gib"))
-        rows[r.get("workload") or path.stem].append((t, cpu, mem))
-    if not rows:
-        raise BadInput(f"{path}: no usage rows after the header", field="path")
-    out = {}
-    for name, vals in rows.items():
-        a = np.array(sorted(vals))
-        out[name] = (a[:, 0], a[:, 1], a[:, 2])
-    return out
-
-
-def _number(path: Path, line: int, row: dict[str, str | None], column: str) -> float:
-    """One cell as a number (nan is a gap); a missing or non-numeric cell, or negative usage, names its row and
-    column."""
-    cell = row.get(column)
-    where = f"{path}: row {line}, column {column!r}"
-    if cell is None:
-        raise BadInput(f"{where}: missing (the row is short)", field=column)
-    try:
-        value = float(cell)
-    except ValueError:
-        raise BadInput(f"{where}: {cell!r} is not a number", field=column) from None
-    if value < 0 and column != "timestamp":
-        raise BadInput(f"{where}: negative usage {cell!r}", field=column)
-    return value
 
 
 @cost_app.command("rightsize")
 def rightsize(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV: timestamp,cpu,memory_gib[,workload]"),
+    files: list[Path] = typer.Argument(
+        ...,
+        exists=True,
+        help="usage files or folders: CSV of time,cpu,memory_gib[,workload], or Bitbrains GWA-T-12 VM files "
+        "(*.csv / *.csv.gz, semicolon separated; a folder is one file per VM)",
+    ),
+    fleet: bool = typer.Option(
+        False, "--fleet", help="size all workloads together under one exceed budget (--risk-budget)"
+    ),
+    risk_budget: float | None = typer.Option(
+        None, "--risk-budget", help="with --fleet: share of workload-intervals allowed above their level"
+    ),
     current_cpu: float | None = typer.Option(None, min=0, help="vCPU provisioned now (for the saving)"),
     current_memory_gib: float | None = typer.Option(None, min=0, help="GiB provisioned now"),
+    step: float | None = typer.Option(None, "--step", help="seconds between rows when the time column is an index"),
+    time_column: str | None = typer.Option(None, "--time-column", help="the CSV's time or index column"),
     as_json: bool = JSON,
 ) -> None:
-    """Recommend CPU and memory per workload, with the monthly saving and the risk of exceeding it."""
-    from hx.cost import Prices, recommend
+    """Recommend CPU and memory per workload, with the monthly saving and the risk of exceeding it.
+
+    Alone, each workload is sized by its own history (CPU: p90 of its busiest hour, memory: p98 of its working
+    set, each with a margin).  With --fleet, one exceed budget is spread over all of them (spiky workloads take
+    the risk, flat ones are sized close to their level), and the totals are compared with the VPA-style rule.
+    """
+    from hx.cost import Prices, WorkloadHistory, recommend, rightsize_fleet
+    from hx.errors import BadInput
 
     c = ctx_of(ctx, as_json)
     cfg = c.loaded.settings.intelligent_monitoring.cost_optimization
     prices = Prices(vcpu_hour=cfg.cpu_hour_usd, gib_hour=cfg.gib_hour_usd)
-    recs = [
-        recommend(name, ts, cpu, mem, current_cpu=current_cpu, current_memory_gib=current_memory_gib, prices=prices)
-        for name, (ts, cpu, mem) in read_usage(file).items()
-    ]
+    if risk_budget is not None and not fleet:
+        raise BadInput("--risk-budget applies to --fleet only", field="--risk-budget")
+    usage = read_usage(files, TimeAxis(step_s=step, time_column=time_column))
+
+    def now(u: Usage) -> tuple[float | None, float | None]:
+        return (
+            current_cpu if current_cpu is not None else u.provisioned_cpu,
+            current_memory_gib if current_memory_gib is not None else u.provisioned_memory_gib,
+        )
+
+    if fleet:
+        histories = {n: WorkloadHistory(u.timestamps, u.cpu, u.memory_gib, *now(u)) for n, u in usage.items()}
+        plan = rightsize_fleet(histories, risk_budget if risk_budget is not None else cfg.risk_budget, prices=prices)
+        recs, totals = plan.recommendations, plan.totals
+    else:
+        recs = [_alone(recommend, n, u, now(u), prices) for n, u in usage.items()]
+        totals = {}
     if c.as_json:
-        c.emit([r.to_dict() for r in recs])
+        data: Any = [r.to_dict() for r in recs]
+        c.emit({"recommendations": data, "totals": totals, "risk_budget": plan.risk_budget} if fleet else data)
         return
+    _print(c.console, recs, totals)
+
+
+def _alone(recommend: Any, name: str, u: Usage, current: tuple[float | None, float | None], prices: Any) -> Any:
+    return recommend(
+        name, u.timestamps, u.cpu, u.memory_gib, current_cpu=current[0], current_memory_gib=current[1], prices=prices
+    )
+
+
+def _print(console: Any, recs: list[Any], totals: dict[str, dict[str, float]]) -> None:
     table = Table("workload", "cpu", "memory GiB", "USD/month", "saving", "cpu risk", "memory risk")
     for r in recs:
         saving = f"{r.monthly_saving_usd:.2f}" if r.monthly_saving_usd is not None else "-"
-        table.add_row(
-            r.workload,
-            f"{r.cpu:.2f}",
-            f"{r.memory_gib:.2f}",
-            f"{r.monthly_cost_usd:.2f}",
-            saving,
-            f"{r.cpu_risk:.1%}",
-            f"{r.memory_risk:.1%}",
-        )
-    c.console.print(table)
+        table.add_row(r.workload, f"{r.cpu:.2f}", f"{r.memory_gib:.2f}", f"{r.monthly_cost_usd:.2f}", saving,
+                      f"{r.cpu_risk:.1%}", f"{r.memory_risk:.1%}")  # fmt: skip
+    console.print(table)
+    if totals:
+        t = Table("resource", "hx (fleet budget)", "VPA p90x1.15", "less", "exceed hx", "exceed VPA",
+                  title="fleet totals on the history given")  # fmt: skip
+        for res, v in totals.items():
+            t.add_row(res, f"{v['hx']:.1f}", f"{v['vpa_p90x1.15']:.1f}", f"{v['reduction_vs_vpa']:.1%}",
+                      f"{v['exceed_hx']:.2%}", f"{v['exceed_vpa']:.2%}")  # fmt: skip
+        console.print(t)

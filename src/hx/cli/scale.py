@@ -14,8 +14,19 @@ from rich.table import Table
 from hx.cli.session import JSON, ctx_of
 from hx.errors import BadInput
 from hx.files import writing
+from hx.readers import TimeAxis
 
 scale_app = typer.Typer(help="Scaling policies replayed over traces.", no_args_is_help=True)
+
+STEP = typer.Option(
+    None, "--step", help="seconds between rows, for a CSV whose time column is an index (or that has none)"
+)
+TIME_COLUMN = typer.Option(None, "--time-column", help="the CSV's time or index column (default: found by name)")
+VALUE_COLUMN = typer.Option(None, "--value-column", help="the CSV's value column (default: its only numeric one)")
+
+
+def _axis(step: float | None, time_column: str | None, value_column: str | None) -> TimeAxis:
+    return TimeAxis(step_s=step, time_column=time_column, value_column=value_column)
 
 
 def register(app: typer.Typer) -> None:
@@ -27,7 +38,9 @@ def register(app: typer.Typer) -> None:
 @scale_app.command("simulate")
 def simulate(
     ctx: typer.Context,
-    trace: str = typer.Option(..., "--trace", help="nasa, alibaba, azure, or a CSV file of timestamp,value"),
+    trace: str = typer.Option(
+        ..., "--trace", help="nasa, alibaba, azure, or a CSV file (a time or index column and a value column)"
+    ),
     policy: list[str] = typer.Option(["predictive"], "--policy", help="hpa, predictive or static (repeatable)"),
     days: float | None = typer.Option(None, "--days", help="days replayed at the end of the trace (default: 1)"),
     png: Path | None = typer.Option(None, "--png", dir_okay=False, help="write a plot of demand and replicas here"),
@@ -46,6 +59,9 @@ def simulate(
         max=0.49,
         help="predictive in calibrated mode: how often its demand bound may be exceeded (after a day's warm-up)",
     ),
+    step: float | None = STEP,
+    time_column: str | None = TIME_COLUMN,
+    value_column: str | None = VALUE_COLUMN,
     as_json: bool = JSON,
 ) -> None:
     """Replay the last days of a trace through the simulated fleet; SLO-violation minutes and replica-hours."""
@@ -58,7 +74,8 @@ def simulate(
     for p in policy:
         if p not in POLICIES:
             raise BadInput(f"policy must be one of {', '.join(POLICIES)}, got {p!r}", field="--policy")
-    tr = prepare_trace(trace, test_days=days or 1.0, resolution_s=resolution)
+    axis = _axis(step, time_column, value_column)
+    tr = prepare_trace(trace, test_days=days or 1.0, resolution_s=resolution, axis=axis)
 
     def run(p: str) -> Any:
         if p != "predictive" or calibration_alpha is None:
@@ -96,6 +113,18 @@ def forecast(
     horizon: float = typer.Option(3600.0, "--horizon", help="seconds ahead"),
     signal: str = typer.Option("request_rate", "--signal"),
     model: str = typer.Option("holt_winters", "--model", help="a forecaster name"),
+    step: float | None = STEP,
+    time_column: str | None = TIME_COLUMN,
+    value_column: str | None = VALUE_COLUMN,
+    evaluate: bool = typer.Option(
+        False,
+        "--eval",
+        help="also backtest every model (rolling origin over the last 3 days) and print its MASE "
+        "against seasonal naive",
+    ),
+    candidate: list[str] = typer.Option(
+        [], "--candidate", help="with --eval: another model to backtest (repeatable; e.g. gbt, combination)"
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Print a forecast (mean and 80 % band) of a service's signal, or of the end of a trace."""
@@ -105,7 +134,7 @@ def forecast(
     if (service is None) == (trace is None):
         raise BadInput("give a SERVICE or --trace (one of them)", field="service")
     if trace is not None:
-        ts, vs, label = _trace_history(trace)
+        ts, vs, label = _trace_history(trace, _axis(step, time_column, value_column))
     else:
         ts, vs, label = _service_history(ctx, str(service), signal)
     fc = forecast_series(ts, vs, horizon, model=model, grid_s=300.0)
@@ -113,7 +142,12 @@ def forecast(
         {"at": _iso(float(t)), "mean": float(m), "lower": float(lo), "upper": float(hi)}
         for t, m, lo, hi in zip(fc.timestamps, fc.mean, fc.lower, fc.upper, strict=True)
     ]
-    data = {"series": label, "model": fc.model, "level": fc.level, "horizon_s": horizon, "forecast": rows}
+    data: dict[str, Any] = {"series": label, "model": fc.model, "level": fc.level, "horizon_s": horizon,
+                            "forecast": rows}  # fmt: skip
+    if "fallback_from" in fc.meta:
+        data["fallback"] = fc.meta
+    if evaluate:
+        data["eval"] = _evaluate(ts, vs, horizon, [model, *candidate])
     if c.as_json:
         c.emit(data)
         return
@@ -121,13 +155,53 @@ def forecast(
     for r in rows:
         table.add_row(str(r["at"]), f"{r['lower']:.4g}", f"{r['mean']:.4g}", f"{r['upper']:.4g}")
     c.console.print(table)
+    if "fallback" in data:
+        c.console.print(f"[yellow]{fc.meta['fallback_from']} replaced by seasonal naive: {fc.meta['reason']}[/yellow]")
+    if evaluate:
+        _print_eval(c.console, data["eval"])
+
+
+#: the models --eval backtests besides the one asked for (gbt, combination and lstm refit often: add them with
+#: --candidate when minutes of CPU are acceptable)
+EVAL_MODELS = ("seasonal_naive", "naive", "holt_winters")
+
+
+def _evaluate(ts: np.ndarray, vs: np.ndarray, horizon_s: float, models: list[str]) -> dict[str, Any]:
+    """Rolling-origin MASE of each model over the last three days, against seasonal naive."""
+    from hx.forecast.backtest import select_model
+    from hx.forecast.series import clean_history
+
+    t, v = clean_history(ts, vs, 300.0)
+    h = max(1, math.ceil(horizon_s / 300.0))
+    names = list(dict.fromkeys([*EVAL_MODELS, *models]))
+    best, scores = select_model(t, v, names, h, folds=3, every=max(1, h // 2), score_at=(h,))
+    ref = scores["seasonal_naive"].mase
+    out = []
+    for name, sc in scores.items():
+        vs_ref = sc.mase / ref if sc.error is None and ref > 0 else None
+        out.append({"model": name, "mase": sc.mase, "smape": sc.smape, "vs_seasonal_naive": vs_ref,
+                    "error": sc.error})  # fmt: skip
+    return {"horizon_steps": h, "grid_s": 300.0, "folds": 3, "best": best, "forecast_model": models[0], "models": out}
+
+
+def _print_eval(console: Any, ev: dict[str, Any]) -> None:
+    title = f"rolling-origin backtest, {ev['folds']} daily folds, {ev['horizon_steps']} x 5 min ahead"
+    table = Table("model", "MASE", "sMAPE %", "vs seasonal naive", "", title=title)
+    for m in ev["models"]:
+        if m["error"]:
+            table.add_row(m["model"], "-", "-", "-", f"cannot run: {m['error'][:60]}")
+            continue
+        mark = "best" if m["model"] == ev["best"] else ("used above" if m["model"] == ev["forecast_model"] else "")
+        table.add_row(m["model"], f"{m['mase']:.3f}", f"{m['smape']:.1f}", f"{m['vs_seasonal_naive'] - 1:+.1%}"
+                      if m["model"] != "seasonal_naive" else "reference", mark)  # fmt: skip
+    console.print(table)
 
 
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="minutes")
 
 
-def _trace_history(trace: str) -> tuple[np.ndarray, np.ndarray, str]:
+def _trace_history(trace: str, axis: TimeAxis) -> tuple[np.ndarray, np.ndarray, str]:
     from hx.lab.scaling_replay import read_csv_trace
     from hx.sim import TRACE_NAMES, load_trace
 
@@ -136,7 +210,7 @@ def _trace_history(trace: str) -> tuple[np.ndarray, np.ndarray, str]:
         return ts, vs, trace
     if not Path(trace).is_file():
         raise BadInput(f"--trace must be one of {', '.join(TRACE_NAMES)} or a CSV file; got {trace!r}", field="--trace")
-    ts, vs = read_csv_trace(trace)
+    ts, vs = read_csv_trace(trace, axis)
     return ts, vs, Path(trace).name
 
 

@@ -1,6 +1,7 @@
 """Cost optimisation: right-sizing, the cost model, and cost/risk trade-offs."""
 
 from hx.cost.cost_model import CostModel, arithmetic_cost, compare, synthetic_bills
+from hx.cost.fleet import FleetPlan, WorkloadHistory, rightsize_fleet
 from hx.cost.pareto import Choice, InstanceType, SizingOption, choose, options, pareto_front
 from hx.cost.rightsizing import (
     Allocation,
@@ -18,10 +19,12 @@ __all__ = [
     "Choice",
     "CostModel",
     "DecayingHistogram",
+    "FleetPlan",
     "InstanceType",
     "Prices",
     "Recommendation",
     "SizingOption",
+    "WorkloadHistory",
     "allocate_risk",
     "arithmetic_cost",
     "choose",
@@ -30,6 +33,7 @@ __all__ = [
     "options",
     "pareto_front",
     "recommend",
+    "rightsize_fleet",
     "synthetic_bills",
     "trend_factor",
 ]

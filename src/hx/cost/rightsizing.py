@@ -213,14 +213,21 @@ def recommend(
     current_cpu: float | None = None,
     current_memory_gib: float | None = None,
     cpu_percentile: float = 0.9,
-    memory_percentile: float = 1.0,
+    memory_percentile: float = 0.98,
     margin: float = 0.15,
     half_life_s: float = DAY_S,
     cycles: bool = True,
+    memory_cycles: bool = False,
     trend: bool = True,
     prices: Prices | None = None,
 ) -> Recommendation:
     """Recommend one workload's CPU (vCPU used) and memory (GiB used) from its history.
+
+    CPU follows the load: its level is the ``cpu_percentile`` of the busiest hour-of-day (or hour-of-week)
+    bucket.  Memory is a working set, not a load: it does not fall back at night, and going over it is an
+    out-of-memory kill rather than a slowdown, so its level is a high quantile (``memory_percentile``) of the
+    recent working set as a whole (no per-hour maximum, which only piles the rare peaks of every hour on top
+    of each other), and ``memory_risk`` is the share of past intervals that would have run out of memory.
 
     >>> t = np.arange(0, 3 * 86400.0, 300.0)
     >>> r = recommend("api", t, np.full(t.size, 0.5), np.full(t.size, 1.0), current_cpu=2, current_memory_gib=4)
@@ -236,7 +243,7 @@ def recommend(
         t, c, cpu_percentile, margin=margin, half_life_s=half_life_s, cycles=cycles, trend=trend
     )
     mem_rec, mem_basis = target_level(
-        t, m, memory_percentile, margin=margin, half_life_s=half_life_s, cycles=cycles, trend=trend
+        t, m, memory_percentile, margin=margin, half_life_s=half_life_s, cycles=memory_cycles, trend=trend
     )
     cost = prices.monthly(cpu_rec, mem_rec)
     saving = None

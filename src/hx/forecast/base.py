@@ -84,6 +84,7 @@ class Forecast:
             "upper": self.upper.tolist(),
             "level": self.level,
             "model": self.model,
+            **({"fallback": self.meta} if "fallback_from" in self.meta else {}),
         }
 
 
@@ -270,7 +271,18 @@ class Forecaster(abc.ABC):
         upper = np.maximum(upper, mean)
         n = self.y_.shape[0]
         ts = self.t0_ + self.step_ * np.arange(n, n + h, dtype=np.float64)
+        why = implausible(self.y_, mean, upper)
+        if why is not None and self.name != "seasonal_naive":
+            return self._fallback(h, why)
         return Forecast(ts, mean, lower, upper, level=self.level, model=self.name)
+
+    def _fallback(self, h: int, why: str) -> Forecast:
+        """The seasonal naive forecast of the same history, saying which model it replaces and why."""
+        fb = FORECASTERS.get("seasonal_naive")(level=self.level, step=self.step_)
+        fb.fit(self.timestamps_(0, self.y_.shape[0]), self.y_)
+        fc = fb.forecast(h)
+        meta = {"fallback_from": self.name, "reason": why}
+        return Forecast(fc.timestamps, fc.mean, fc.lower, fc.upper, level=fc.level, model=fc.model, meta=meta)
 
     # ---- helpers for subclasses -------------------------------------------------------
 
@@ -303,6 +315,34 @@ class Forecaster(abc.ABC):
     def _update(self, new: FloatArray) -> None:
         """Absorb new observations (already appended to ``self.y_``); stateless models need nothing."""
         return None
+
+
+#: a forecast further than this many times the history's own range from it is not believed
+PLAUSIBLE_RANGES = 10.0
+
+
+def implausible(history: FloatArray, mean: FloatArray, upper: FloatArray) -> str | None:
+    """Why a forecast cannot be believed (it leaves the history's range by more than
+    :data:`PLAUSIBLE_RANGES` times that range), or ``None``.
+
+    >>> y = np.array([10.0, 12.0, 11.0, 13.0])
+    >>> implausible(y, np.array([12.0]), np.array([14.0])) is None
+    True
+    >>> implausible(y, np.array([12.0]), np.array([500.0]))
+    'forecast reaches 500 where the history spans 10 .. 13'
+    """
+    ok = history[np.isfinite(history)]
+    if ok.size == 0:
+        return None
+    lo, hi = float(ok.min()), float(ok.max())
+    span = max(hi - lo, abs(hi), abs(lo), 1e-12)
+    top = float(np.max(np.maximum(mean, upper)))
+    bottom = float(np.min(mean))
+    if top > hi + PLAUSIBLE_RANGES * span:
+        return f"forecast reaches {top:.4g} where the history spans {lo:.4g} .. {hi:.4g}"
+    if bottom < lo - PLAUSIBLE_RANGES * span:
+        return f"forecast falls to {bottom:.4g} where the history spans {lo:.4g} .. {hi:.4g}"
+    return None
 
 
 #: every forecaster, by name; ``FORECASTERS.get(name)()`` builds one with its default config

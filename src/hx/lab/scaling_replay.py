@@ -28,7 +28,6 @@ policy's ``alpha`` on, so nothing is tuned on the replayed test days.
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -39,7 +38,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from hx.errors import BadInput
-from hx.files import open_text
+from hx.readers import TimeAxis, read_series
 from hx.scale.engine import ScalerConfig, ServiceProfile, ServiceScaler
 from hx.scale.hpa import HpaPolicy
 from hx.scale.policy import replicas_for
@@ -116,37 +115,10 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="minutes")
 
 
-def read_csv_trace(path: str | Path) -> tuple[FloatArray, FloatArray]:
-    """A CSV of ``timestamp,value`` rows (unix seconds or ISO-8601; a header row is allowed; empty = gap)."""
-    ts: list[float] = []
-    vs: list[float] = []
-    with open_text(path) as fh:
-        for i, row in enumerate(csv.reader(fh)):
-            if len(row) < 2 or not row[0].strip():
-                continue
-            try:
-                t = _parse_time(row[0].strip())
-            except ValueError:
-                if i == 0:
-                    continue  # header
-                raise BadInput(f"{path}: row {i + 1}: bad timestamp {row[0]!r}", field="timestamp") from None
-            cell = row[1].strip()
-            try:
-                vs.append(float(cell) if cell and cell.lower() != "nan" else math.nan)
-            except ValueError:
-                raise BadInput(f"{path}: row {i + 1}: bad value {cell!r}", field="value") from None
-            ts.append(t)
-    if len(ts) < 4:
-        raise BadInput(f"{path}: need at least 4 rows of timestamp,value", field="path")
-    return np.array(ts), np.array(vs)
-
-
-def _parse_time(cell: str) -> float:
-    try:
-        return float(cell)
-    except ValueError:
-        d = datetime.fromisoformat(cell)
-        return (d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp()
+def read_csv_trace(path: str | Path, axis: TimeAxis | None = None) -> tuple[FloatArray, FloatArray]:
+    """A CSV time series: a timestamp column (Unix seconds or ISO 8601), an index column with a declared step, or
+    no time column with a declared step (see :mod:`hx.readers`); an empty cell is a gap."""
+    return read_series(path, axis)
 
 
 def prepare_trace(
@@ -156,6 +128,7 @@ def prepare_trace(
     peak_rps: float = 1000.0,
     data_dir: str | Path | None = None,
     resolution_s: float | None = None,
+    axis: TimeAxis | None = None,
 ) -> ReplayTrace:
     """Load a named trace (nasa, alibaba, azure) or a CSV file and split it; ``test_days`` are replayed.
 
@@ -165,7 +138,7 @@ def prepare_trace(
         ts, vs = load_trace(trace, data_dir)
         name = trace
     elif Path(trace).is_file():
-        ts, vs = read_csv_trace(trace)
+        ts, vs = read_csv_trace(trace, axis)
         name = Path(trace).name
     else:
         raise BadInput(f"trace must be one of {', '.join(TRACE_NAMES)} or a CSV file; got {trace!r}", field="trace")

@@ -1,0 +1,388 @@
+"""Time series and usage files as users export them: CSV with a time column, an index column, or none.
+
+A file's time axis is one of:
+
+- a **timestamp column** (``timestamp``, ``time``, ``ts``, ``date``, ``datetime`` or ``--time-column``): Unix
+  seconds, Unix milliseconds (values above 10^11) or ISO 8601;
+- an **index column** (a name containing ``index``, ``minute``, ``step`` or ``row``; or integers counting
+  0, 1, 2 ...), which needs a declared step (``--step 60``): row *i* is ``start + i * step``;
+- **no time column** with a declared step: the file's rows in order, one step apart.
+
+Without a declared start, an index or untimed series is laid so that its first row falls at midnight UTC
+and its last row falls before now: hour-of-day patterns keep their phase and a forecast lands on
+real, upcoming dates rather than in 1970.  Every refusal names the file, the column and what was
+expected (:class:`~hx.errors.BadInput`, exit 2 from the CLI).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from hx.errors import BadInput
+from hx.files import open_text
+
+FloatArray = npt.NDArray[np.float64]
+
+TIME_NAMES = ("timestamp", "time", "ts", "date", "datetime", "timestamp [ms]", "timestamp [s]")
+_INDEX_NAME = re.compile(r"(index|minute|step|row|^i$|^n$|^t$)", re.I)
+#: Unix seconds before this (1973-03-03) are not plausible wall-clock times: an index read as time
+MIN_UNIX_S = 1e8
+#: values above this are Unix milliseconds
+MS_ABOVE = 1e11
+DAY_S = 86400.0
+
+
+@dataclass(frozen=True)
+class TimeAxis:
+    """How to read a file's time axis (the CLI's ``--step``, ``--time-column``, ``--value-column``, ``--start``)."""
+
+    step_s: float | None = None
+    time_column: str | None = None
+    value_column: str | None = None
+    start: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.step_s is not None and not (math.isfinite(self.step_s) and self.step_s > 0):
+            raise BadInput(f"--step must be a positive number of seconds, got {self.step_s:g}", field="--step")
+
+
+def parse_time(cell: str) -> float:
+    """Unix seconds from Unix seconds, Unix milliseconds or ISO 8601 (naive = UTC); ValueError otherwise."""
+    try:
+        v = float(cell)
+    except ValueError:
+        d = datetime.fromisoformat(cell.strip().replace("Z", "+00:00"))
+        return (d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp()
+    if not math.isfinite(v):
+        raise ValueError(cell)
+    return v / 1000.0 if abs(v) > MS_ABOVE else v
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Table:
+    """A CSV file's header and rows (the header is made up, ``column1`` ..., when the file has none)."""
+
+    path: Path
+    header: list[str]
+    rows: list[list[str]]
+    first_line: int
+
+    def column(self, name: str) -> list[str]:
+        """A column's cells, stripped; a row too short to have it is refused, naming the row and the column."""
+        i = self.header.index(name)
+        for n, r in enumerate(self.rows):
+            if i >= len(r):
+                raise BadInput(
+                    f"{self.path}: row {self.first_line + n}, column {name!r}: missing (the row is short)",
+                    field=name,
+                    file=str(self.path),
+                )
+        return [r[i].strip() for r in self.rows]
+
+
+def read_table(path: str | Path, *, delimiter: str | None = None) -> Table:
+    """Rows of a CSV (comma, semicolon or tab separated: sniffed); blank lines are dropped."""
+    p = Path(path)
+    text = open_text(p).read()
+    if delimiter is None:
+        first = next((ln for ln in text.splitlines() if ln.strip()), "")
+        delimiter = max((",", ";", "\t"), key=first.count)
+    lines = [r for r in csv.reader(text.splitlines(), delimiter=delimiter) if any(c.strip() for c in r)]
+    if not lines:
+        raise BadInput(f"{p}: the file is empty", field="path", file=str(p))
+    head = [c.strip() for c in lines[0]]
+    if all(_is_number(c) or not c for c in head):  # no header row
+        return Table(p, [f"column{i + 1}" for i in range(len(head))], lines, 1)
+    return Table(p, head, lines[1:], 2)
+
+
+def _lower(header: Sequence[str]) -> dict[str, str]:
+    return {h.lower(): h for h in header}
+
+
+def time_column(table: Table, axis: TimeAxis) -> str | None:
+    """The column that holds time or an index (``None``: the file has none)."""
+    if axis.time_column is not None:
+        if axis.time_column not in table.header:
+            raise BadInput(
+                f"{table.path}: no column {axis.time_column!r} (columns: {', '.join(table.header)})",
+                field="--time-column",
+                file=str(table.path),
+            )
+        return axis.time_column
+    names = _lower(table.header)
+    for n in TIME_NAMES:
+        if n in names:
+            return names[n]
+    for h in table.header:
+        if _INDEX_NAME.search(h) and h != axis.value_column:
+            return h
+    return None
+
+
+def _looks_like_index(values: FloatArray) -> bool:
+    """Integers counting up by one (0, 1, 2 ... or 1, 2, 3 ...), possibly with gaps."""
+    ok = values[np.isfinite(values)]
+    if ok.size < 2 or np.any(ok != np.round(ok)):
+        return False
+    d = np.diff(ok)
+    return bool(np.all(d > 0) and np.median(d) == 1.0 and ok.max() < MIN_UNIX_S)
+
+
+def _index_times(path: Path, column: str | None, index: FloatArray, axis: TimeAxis) -> FloatArray:
+    what = (
+        f"column {column!r} holds an index, not Unix seconds or ISO 8601 times"
+        if column
+        else "no time column (none named timestamp, time, ts, date or datetime)"
+    )
+    if axis.step_s is None:
+        raise BadInput(
+            f"{path}: {what}: give the step between rows (e.g. --step 60)",
+            field="--step",
+            file=str(path),
+        )
+    offsets = index - float(np.nanmin(index))
+    d = np.diff(index[np.isfinite(index)])
+    if d.size and float(np.median(d)) != 1.0 and math.isclose(float(np.median(d)), axis.step_s):
+        seconds = offsets  # seconds from the start, already ``step`` apart
+    else:
+        seconds = offsets * axis.step_s
+    start = axis.start
+    if start is None:
+        span = float(np.nanmax(seconds)) if seconds.size else 0.0
+        start = (math.floor((time.time() - span) / DAY_S) - 1) * DAY_S
+    return start + seconds
+
+
+def _times(table: Table, column: str, axis: TimeAxis) -> FloatArray:
+    cells = table.column(column)
+    out = np.full(len(cells), math.nan)
+    for i, cell in enumerate(cells):
+        if not cell:
+            raise BadInput(
+                f"{table.path}: row {table.first_line + i}, column {column!r}: empty time",
+                field=column,
+                file=str(table.path),
+            )
+        try:
+            out[i] = parse_time(cell)
+        except ValueError:
+            raise BadInput(
+                f"{table.path}: row {table.first_line + i}, column {column!r}: {cell!r} is not Unix seconds, "
+                "Unix milliseconds or an ISO 8601 time",
+                field=column,
+                file=str(table.path),
+            ) from None
+    if axis.step_s is not None and out.max() < MIN_UNIX_S:  # an index, or seconds from the start
+        return _index_times(table.path, column, out, axis)
+    if out.min() < MIN_UNIX_S:
+        if _looks_like_index(out) or _INDEX_NAME.search(column):
+            return _index_times(table.path, column, out, axis)
+        raise BadInput(
+            f"{table.path}: column {column!r}: {out.min():g} is not a plausible Unix time (before 1973); "
+            "if it holds an index or seconds from the start, give the step between rows (e.g. --step 60)",
+            field=column,
+            file=str(table.path),
+        )
+    return out
+
+
+def numbers(table: Table, column: str, *, allow_negative: bool = True) -> FloatArray:
+    """A column as floats (empty or ``nan`` = gap); a cell that is not a number names its row."""
+    cells = table.column(column)
+    out = np.full(len(cells), math.nan)
+    for i, cell in enumerate(cells):
+        if not cell or cell.lower() == "nan":
+            continue
+        try:
+            out[i] = float(cell)
+        except ValueError:
+            raise BadInput(
+                f"{table.path}: row {table.first_line + i}, column {column!r}: {cell!r} is not a number",
+                field=column,
+                file=str(table.path),
+            ) from None
+        if not allow_negative and out[i] < 0:
+            raise BadInput(
+                f"{table.path}: row {table.first_line + i}, column {column!r}: negative value {cell!r}",
+                field=column,
+                file=str(table.path),
+            )
+    return out
+
+
+def axis_times(table: Table, axis: TimeAxis, *, exclude: Iterable[str] = ()) -> tuple[FloatArray, str | None]:
+    """Each row's Unix time, and the column they came from (``None``: rows in order, ``axis.step_s`` apart)."""
+    col = time_column(table, axis)
+    if col is not None and col not in exclude:
+        return _times(table, col, axis), col
+    return _index_times(table.path, None, np.arange(len(table.rows), dtype=float), axis), None
+
+
+def value_column(table: Table, axis: TimeAxis, time_col: str | None) -> str:
+    """The one value column: ``--value-column``, or the only numeric column besides time."""
+    if axis.value_column is not None:
+        if axis.value_column not in table.header:
+            raise BadInput(
+                f"{table.path}: no column {axis.value_column!r} (columns: {', '.join(table.header)})",
+                field="--value-column",
+                file=str(table.path),
+            )
+        return axis.value_column
+    others = [h for h in table.header if h != time_col]
+    if len(others) == 1 and any(_is_number(c) for c in table.column(others[0])[:50]):
+        return others[0]  # the only other column: a bad cell in it is named by :func:`numbers`
+    candidates = [h for h in others if _numeric_column(table, h)]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise BadInput(
+            f"{table.path}: no numeric value column (columns: {', '.join(table.header)})",
+            field="--value-column",
+            file=str(table.path),
+        )
+    raise BadInput(
+        f"{table.path}: several value columns ({', '.join(candidates)}): choose one with --value-column",
+        field="--value-column",
+        file=str(table.path),
+    )
+
+
+def _numeric_column(table: Table, name: str) -> bool:
+    cells = [c for c in table.column(name)[:50] if c and c.lower() != "nan"]
+    return bool(cells) and all(_is_number(c) for c in cells)
+
+
+def read_series(path: str | Path, axis: TimeAxis | None = None, *, min_rows: int = 4) -> tuple[FloatArray, FloatArray]:
+    """One time series (Unix seconds, values) from a CSV; see the module's docstring for the time axis."""
+    axis = axis or TimeAxis()
+    table = read_table(path)
+    tcol = time_column(table, axis)
+    vs = numbers(table, value_column(table, axis, tcol))
+    ts, _ = axis_times(table, axis)
+    if len(table.rows) < min_rows:
+        raise BadInput(
+            f"{table.path}: {len(table.rows)} row(s) of data; at least {min_rows} are needed",
+            field="path",
+            file=str(table.path),
+        )
+    order = np.argsort(ts, kind="stable")
+    return ts[order], vs[order]
+
+
+#: the Bitbrains GWA-T-12 columns read (semicolon separated; "Timestamp [ms]" holds Unix seconds)
+GWA_COLUMNS = (
+    "Timestamp [ms]",
+    "CPU cores",
+    "CPU capacity provisioned [MHZ]",
+    "CPU usage [MHZ]",
+    "Memory capacity provisioned [KB]",
+    "Memory usage [KB]",
+)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One workload's usage: times (Unix s), CPU (vCPU), memory (GiB) and, when the file says, what it has now."""
+
+    timestamps: FloatArray
+    cpu: FloatArray
+    memory_gib: FloatArray
+    provisioned_cpu: float | None = None
+    provisioned_memory_gib: float | None = None
+
+
+def is_gwa(table: Table) -> bool:
+    """Whether a table is in the Bitbrains GWA-T-12 format."""
+    return "CPU usage [MHZ]" in table.header and "Memory usage [KB]" in table.header
+
+
+def read_gwa(table: Table) -> Usage:
+    """A Bitbrains GWA-T-12 VM file: MHz -> vCPU by the VM's MHz per core, KB -> GiB; zero capacity = gap."""
+    missing = [c for c in GWA_COLUMNS if c not in table.header]
+    if missing:
+        raise BadInput(
+            f"{table.path}: a GWA-T-12 file needs the column(s) {', '.join(repr(c) for c in missing)}",
+            field=missing[0],
+            file=str(table.path),
+        )
+    t = numbers(table, "Timestamp [ms]")
+    t = np.where(t > MS_ABOVE, t / 1000.0, t)
+    cores, cap, used = (numbers(table, c, allow_negative=False) for c in GWA_COLUMNS[1:4])
+    mcap, mused = (numbers(table, c, allow_negative=False) for c in GWA_COLUMNS[4:6])
+    live = (cap > 0) & (cores > 0)
+    if not live.any():
+        raise BadInput(f"{table.path}: no row with a CPU capacity above 0", field=GWA_COLUMNS[2], file=str(table.path))
+    mhz_per_core = float(np.median(cap[live] / cores[live]))
+    cpu = np.where(live, used / mhz_per_core, math.nan)
+    mem = np.where(mcap > 0, mused / 1024.0**2, math.nan)
+    last_cores = float(cores[live][-1])
+    last_mem = mcap[mcap > 0]
+    order = np.argsort(t, kind="stable")
+    return Usage(
+        t[order], cpu[order], mem[order], last_cores, float(last_mem[-1]) / 1024.0**2 if last_mem.size else None
+    )
+
+
+def read_usage_table(table: Table, axis: TimeAxis) -> dict[str, Usage]:
+    """hx's own usage CSV: a time axis, ``cpu`` (vCPU used), ``memory_gib`` and an optional ``workload`` column."""
+    missing = {"cpu", "memory_gib"} - set(table.header)
+    if missing:
+        raise BadInput(
+            f"{table.path}: missing column(s) {', '.join(sorted(missing))} (expected a time axis, cpu, memory_gib"
+            "[, workload], or the Bitbrains GWA-T-12 format)",
+            field=sorted(missing)[0],
+            file=str(table.path),
+        )
+    cpu = numbers(table, "cpu", allow_negative=False)
+    mem = numbers(table, "memory_gib", allow_negative=False)
+    ts, _ = axis_times(table, axis, exclude=("cpu", "memory_gib", "workload"))
+    names = table.column("workload") if "workload" in table.header else [table.path.stem] * len(table.rows)
+    out: dict[str, Usage] = {}
+    for name in dict.fromkeys(names):
+        pick = np.array([n == name for n in names])
+        order = np.argsort(ts[pick], kind="stable")
+        out[name or table.path.stem] = Usage(ts[pick][order], cpu[pick][order], mem[pick][order])
+    return out
+
+
+def read_usage(paths: Iterable[str | Path], axis: TimeAxis | None = None) -> dict[str, Usage]:
+    """Usage per workload from files or folders (a folder: every ``*.csv`` and ``*.csv.gz`` in it, each a VM)."""
+    axis = axis or TimeAxis()
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted([*p.glob("*.csv"), *p.glob("*.csv.gz")], key=lambda f: (len(f.name), f.name))
+            if not found:
+                raise BadInput(f"{p}: a folder with no *.csv or *.csv.gz files", field="path", file=str(p))
+            files.extend(found)
+        else:
+            files.append(p)
+    out: dict[str, Usage] = {}
+    for f in files:
+        table = read_table(f)
+        if not table.rows:
+            raise BadInput(f"{f}: no usage rows after the header", field="path", file=str(f))
+        if is_gwa(table):
+            out[f.name.split(".")[0]] = read_gwa(table)
+        else:
+            out.update(read_usage_table(table, axis))
+    return out

@@ -1,0 +1,26 @@
+"""The Forecaster base: the plausibility guard every model's forecast passes through."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def test_a_forecast_that_leaves_the_plausible_range_falls_back_to_seasonal_naive() -> None:
+    from hx.forecast.base import Forecaster
+
+    class Exploding(Forecaster):
+        name = "exploding"
+
+        def _fit(self, y: np.ndarray) -> None:
+            return None
+
+        def _forecast(self, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            m = np.full(h, 46_115.0)
+            return m, m * 0.9, m * 1.1
+
+    t = 1.7e9 + 300.0 * np.arange(3 * 288)
+    y = 2500 + 500 * np.sin(2 * np.pi * np.arange(t.size) / 288)
+    fc = Exploding(step=300.0).fit(t, y).forecast(12)
+    assert fc.model == "seasonal_naive" and fc.meta["fallback_from"] == "exploding"
+    assert "5.073e+04" in fc.meta["reason"] and "history spans" in fc.meta["reason"]
+    assert fc.mean.max() <= y.max() and fc.to_dict()["fallback"]["fallback_from"] == "exploding"

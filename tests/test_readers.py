@@ -1,0 +1,131 @@
+"""Reading users' files: each time-axis form, the GWA format, and a refusal per way a file can be wrong."""
+
+from __future__ import annotations
+
+import gzip
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hx.errors import BadInput
+from hx.readers import TimeAxis, read_series, read_usage
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    f = tmp_path / name
+    f.write_text(text)
+    return f
+
+
+def test_unix_seconds_milliseconds_and_iso_8601(tmp_path: Path) -> None:
+    s = _write(tmp_path, "s.csv", "timestamp,v\n1700000000,1\n1700000060,2\n1700000120,3\n1700000180,4\n")
+    ms = _write(tmp_path, "ms.csv", "time,v\n1700000000000,1\n1700000060000,2\n1700000120000,3\n1700000180000,4\n")
+    iso = _write(
+        tmp_path,
+        "iso.csv",
+        "date,v\n2023-11-14T22:13:20Z,1\n2023-11-14T22:14:20Z,2\n2023-11-14 22:15:20,3\n2023-11-14T22:16:20+00:00,4\n",
+    )
+    for f in (s, ms, iso):
+        ts, vs = read_series(f)
+        assert ts.tolist() == [1700000000.0, 1700000060.0, 1700000120.0, 1700000180.0], f
+        assert vs.tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_an_index_column_needs_a_step_and_then_lands_on_recent_dates(tmp_path: Path) -> None:
+    f = _write(tmp_path, "m.csv", "minute_index,requests\n" + "".join(f"{i},{i * 2}\n" for i in range(1440)))
+    with pytest.raises(BadInput, match=r"m\.csv: column 'minute_index' holds an index.*--step 60") as err:
+        read_series(f)
+    assert err.value.field == "--step"
+    ts, vs = read_series(f, TimeAxis(step_s=60))
+    assert np.all(np.diff(ts) == 60.0) and vs[-1] == 2878.0
+    assert time.time() - 3 * 86400 < ts[0] < time.time() and ts[0] % 86400 == 0  # midnight UTC, not 1970
+
+
+def test_a_timestamp_column_holding_an_index_is_not_read_as_1970(tmp_path: Path) -> None:
+    f = _write(tmp_path, "t.csv", "timestamp,value\n" + "".join(f"{i},{i}\n" for i in range(100)))
+    with pytest.raises(BadInput, match="holds an index"):
+        read_series(f)
+    rel = _write(tmp_path, "rel.csv", "timestamp,value\n" + "".join(f"{i * 300},{i}\n" for i in range(100)))
+    with pytest.raises(BadInput, match=r"'timestamp': 0 is not a plausible Unix time.*--step"):
+        read_series(rel)
+    ts, _ = read_series(rel, TimeAxis(step_s=300))  # seconds from the start, 300 apart
+    assert np.all(np.diff(ts) == 300.0)
+
+
+def test_no_time_column_with_a_declared_step(tmp_path: Path) -> None:
+    f = _write(tmp_path, "n.csv", "".join(f"{i % 7}\n" for i in range(50)))
+    with pytest.raises(BadInput, match=r"n\.csv: no time column.*--step"):
+        read_series(f)
+    ts, vs = read_series(f, TimeAxis(step_s=30))
+    assert ts.size == 50 and np.all(np.diff(ts) == 30.0) and vs[8] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "axis", "named"),
+    [
+        ("timestamp,a,b\n1700000000,1,2\n1700000060,1,2\n", TimeAxis(), ["several value columns", "a, b"]),
+        ("timestamp,a\n1700000000,1\n1700000060,1\n", TimeAxis(value_column="x"), ["no column 'x'", "timestamp, a"]),
+        ("timestamp,a\n1700000000,1\n1700000060,1\n", TimeAxis(time_column="when"), ["no column 'when'"]),
+        ("timestamp,a\n1700000000,1\nyesterday,1\n", TimeAxis(), ["row 3", "'timestamp'", "'yesterday'"]),
+        ("timestamp,a\n1700000000,1\n1700000060,lots\n", TimeAxis(), ["row 3", "'a'", "'lots'"]),
+        ("timestamp,a\n1700000000,1\n1700000060\n", TimeAxis(), ["row 3", "'a'", "the row is short"]),
+        ("timestamp,a\n1700000000,1\n1700000060,2\n", TimeAxis(), ["2 row(s)", "at least 4"]),
+        ("timestamp,name\n1700000000,x\n1700000060,y\n", TimeAxis(), ["no numeric value column"]),
+    ],
+)
+def test_refusals_name_the_file_and_the_column(tmp_path: Path, text: str, axis: TimeAxis, named: list[str]) -> None:
+    f = _write(tmp_path, "bad.csv", text)
+    with pytest.raises(BadInput) as err:
+        read_series(f, axis)
+    assert str(f) in str(err.value) and all(n in str(err.value) for n in named), err.value
+
+
+def test_a_step_must_be_positive() -> None:
+    with pytest.raises(BadInput, match="--step"):
+        TimeAxis(step_s=0)
+
+
+GWA_HEADER = (
+    "Timestamp [ms];\tCPU cores;\tCPU capacity provisioned [MHZ];\tCPU usage [MHZ];\tCPU usage [%];\t"
+    "Memory capacity provisioned [KB];\tMemory usage [KB];\tDisk read throughput [KB/s]\n"
+)
+
+
+def _gwa(path: Path, rows: int, mhz: float, kb: float) -> None:
+    lines = [GWA_HEADER]
+    for i in range(rows):
+        lines.append(f"{1372629804 + 300 * i};\t2;\t5200.0;\t{mhz};\t10;\t8388608.0;\t{kb};\t0.0\n")
+    data = "".join(lines).encode()
+    path.write_bytes(gzip.compress(data) if path.name.endswith(".gz") else data)
+
+
+def test_bitbrains_gwa_files_and_folders(tmp_path: Path) -> None:
+    vms = tmp_path / "vms"
+    vms.mkdir()
+    _gwa(vms / "1.csv.gz", 20, 1300.0, 1048576.0)
+    _gwa(vms / "2.csv", 20, 2600.0, 2097152.0)
+    usage = read_usage([vms])
+    assert sorted(usage) == ["1", "2"]
+    one = usage["1"]
+    assert one.cpu[0] == pytest.approx(0.5) and one.memory_gib[0] == pytest.approx(1.0)  # 2600 MHz per core
+    assert one.provisioned_cpu == 2.0 and one.provisioned_memory_gib == pytest.approx(8.0)
+    assert usage["2"].cpu[0] == pytest.approx(1.0)
+
+
+def test_a_gwa_file_missing_a_column_is_named(tmp_path: Path) -> None:
+    f = tmp_path / "3.csv"
+    f.write_text("Timestamp [ms];CPU usage [MHZ];Memory usage [KB]\n1372629804;100;1000\n")
+    with pytest.raises(BadInput, match=r"3\.csv: a GWA-T-12 file needs the column\(s\) 'CPU cores'"):
+        read_usage([f])
+
+
+def test_an_empty_folder_and_a_broken_gzip_are_named(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BadInput, match="no \\*.csv"):
+        read_usage([tmp_path / "empty"])
+    bad = tmp_path / "4.csv.gz"
+    bad.write_bytes(b"not gzip at all")
+    with pytest.raises(BadInput, match=r"4\.csv\.gz: not a readable gzip file"):
+        read_usage([bad])
