@@ -83,7 +83,9 @@ def _print(c: Ctx, report: TelemetryReport) -> None:
         c.console.print(f"[red]call graph read failed: {report.topology['error']}[/]")
     for problem in report.problems:
         c.console.print(f"[red]{problem}[/]")
-    c.console.print("[green]every needed signal resolves[/]" if report.ok else "[red]some needed signals do not resolve[/]")
+    c.console.print(
+        "[green]every needed signal resolves[/]" if report.ok else "[red]some needed signals do not resolve[/]"
+    )
 
 
 def _signal_table(report: TelemetryReport) -> Table:

@@ -46,7 +46,8 @@ from hx.errors import BadInput, BadQuery, ConfigError, EmptyResult, NotFound, So
 from hx.http import CONNECT_ERRORS, RETRY_STATUS, RetryPolicy, redact_url, retry_http
 from hx.telemetry.base import FloatArray, Series, SourceCapability
 from hx.telemetry.common import SourceHealth, align_to_grid, step_grid, to_unix
-from hx.telemetry.presets import Discovery, check_template, compose, fill, load_preset
+from hx.telemetry.presets import Discovery, compose, fill, load_preset
+from hx.telemetry.presets import check_template as check_template  # re-exported: callers check templates here
 
 #: the simulated fleet's templates (the ``hx-sim`` preset file)
 DEFAULT_TEMPLATES: Mapping[str, str] = load_preset("hx-sim").signals
