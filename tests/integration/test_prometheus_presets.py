@@ -8,11 +8,16 @@ signal of each preset; the anomaly engine, the forecaster and the canary analysi
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +34,7 @@ from hx.telemetry.discovery import CANARY_SIGNALS, check_telemetry
 from hx.telemetry.presets import load_preset
 from hx.telemetry.prometheus import PrometheusSource
 from hx.topology import topology_from_settings
-from tests.integration.servers import PrometheusHandle, prometheus_server, wait_until
+from tests.integration.servers import PrometheusHandle, free_port, prometheus_server, wait_until
 from tests.integration.telemetry_fleet import Fleet, Spec, fleet
 
 pytestmark = pytest.mark.integration
@@ -203,3 +208,71 @@ def test_haproxy_traffic_weights_per_version(world: World) -> None:
     per = src.signal_by("checkout", "traffic_weight", "version", now - timedelta(seconds=20), now, 5)
     assert {s.labels["version"]: s.last() for s in per} == {"v1": 0.5, "v2": 0.5}
     wait_until("both checkout servers UP", lambda: src.instant("checkout", "ready_replicas") == 2, 20)
+
+
+# ---- kube-prometheus on recorded exposition ---------------------------------------------------------------------
+
+#: where the recorded exposition comes from: $HX_DATA_DIR/exposition/MANIFEST.md.  cAdvisor's golden output
+#: (google/cadvisor lib/metrics/testdata/prometheus_metrics) and kube-state-metrics' test expectations
+#: (pod_full_scrape.txt from pkg/app/server_test.go, deployment.txt from internal/store/deployment_test.go).  They come
+#: from unrelated fixtures (a standalone cAdvisor container "testcontaineralias", pod "default/pod0", deployments
+#: "ns1/depl1"...), so the scrape jobs relabel the container and pod series onto one pod of deployment depl1, with
+#: the namespace/pod/container labels the kubelet adds on /metrics/cadvisor.  ingress-nginx publishes no exposition
+#: fixture (MANIFEST: "Looked for and not included"), so the request signals have no series here.
+POD = "depl1-5d4f8b6c9-x7k2p"
+INGRESS_SIGNALS = ("request_rate", "error_rate", "latency_p95", "latency_p99")
+
+
+def _relabel(**labels: str) -> list[dict[str, str]]:
+    return [{"target_label": k, "replacement": v} for k, v in labels.items()]
+
+
+def _kube_jobs(port: int) -> list[dict[str, Any]]:
+    target = [{"targets": [f"127.0.0.1:{port}"]}]
+    return [
+        {"job_name": "cadvisor", "scrape_interval": "1s", "metrics_path": "/cadvisor/prometheus_metrics.txt",
+         "honor_timestamps": False, "static_configs": target,
+         "metric_relabel_configs": _relabel(namespace="ns1", pod=POD, container="app")},
+        {"job_name": "ksm-pods", "scrape_interval": "1s", "metrics_path": "/kube-state-metrics/pod_full_scrape.txt",
+         "static_configs": target, "metric_relabel_configs": _relabel(namespace="ns1", pod=POD)},
+        {"job_name": "ksm-deployments", "scrape_interval": "1s", "metrics_path": "/kube-state-metrics/deployment.txt",
+         "static_configs": target},
+    ]  # fmt: skip
+
+
+@contextlib.contextmanager
+def _static_files(root: Path) -> Iterator[int]:
+    """A static HTTP target serving ``root`` on a free loopback port (the recorded exposition, as .txt files)."""
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_kube_prometheus_preset_on_recorded_exposition(tmp_path: Path) -> None:
+    root = Path(os.environ.get("HX_DATA_DIR", "/work/shared/data")) / "exposition"
+    assert (root / "MANIFEST.md").is_file(), f"no recorded exposition under {root}"
+    with _static_files(root) as port, prometheus_server(tmp_path, [], scrape_configs=_kube_jobs(port)) as prom:
+        prom.wait_for_targets(30)
+        prom.wait_for_data(f'container_memory_working_set_bytes{{pod="{POD}"}}', 30)
+        time.sleep(12)  # a full rate() window of samples
+        overrides = {"telemetry.source": "prometheus", "telemetry.prometheus.url": prom.url,
+                     "telemetry.prometheus.preset": "kube-prometheus", "telemetry.prometheus.window": WINDOW,
+                     "storage.data_dir": str(tmp_path / "hx")}  # fmt: skip
+        settings = load_settings(environ={}, overrides=overrides).settings
+        src = source_for(settings)
+        assert {"depl1", "depl2", "depl3"} <= set(src.services())
+        assert src.instances("depl1") == [POD]
+        report = check_telemetry(src, settings, datetime.now(UTC), services=["depl1"])
+    rows = {r.signal: r for r in report.signals if r.per == "service"}
+    for signal in set(load_preset("kube-prometheus").signals) - set(INGRESS_SIGNALS):
+        assert rows[signal].resolves, (signal, rows[signal].status, rows[signal].why)
+    assert rows["replicas"].last_value == 10 and rows["desired_replicas"].last_value == 200
+    assert rows["memory_utilization"].last_value is not None and 0 < rows["memory_utilization"].last_value < 1
+    for signal in INGRESS_SIGNALS:
+        assert rows[signal].status == "no series" and "is not scraped" in (rows[signal].why or ""), signal
