@@ -21,6 +21,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
@@ -276,3 +277,23 @@ def test_kube_prometheus_preset_on_recorded_exposition(tmp_path: Path) -> None:
     assert rows["memory_utilization"].last_value is not None and 0 < rows["memory_utilization"].last_value < 1
     for signal in INGRESS_SIGNALS:
         assert rows[signal].status == "no series" and "is not scraped" in (rows[signal].why or ""), signal
+
+
+def test_the_api_route_reports_the_same_check(world: World) -> None:
+    from hx.api.app import create_app
+    from hx.platform import bootstrap_admin
+    from tests.support.live import live_server
+
+    settings = settings_for(world, ["http-semconv", "node"], **{"topology.metrics.preset": "http-client"})
+    src = source_for(settings)
+    platform = build_platform(settings, source=src)
+    admin = (bootstrap_admin(platform) or Path()).read_text().strip()
+    with live_server(create_app(platform)) as url:
+        resp = httpx.get(f"{url}/api/v1/telemetry/check", params={"service": "checkout"},
+                         headers={"Authorization": f"Bearer {admin}"}, timeout=60)  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["ok"] is True and body["presets"] == ["http-semconv", "node"]
+    assert body["discovery"]["service_label"] == "service_name"
+    assert body["topology"]["edges"] == {"web": ["checkout"]}
+    platform.store.dispose()
