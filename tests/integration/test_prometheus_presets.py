@@ -297,3 +297,26 @@ def test_the_api_route_reports_the_same_check(world: World) -> None:
     assert body["discovery"]["service_label"] == "service_name"
     assert body["topology"]["edges"] == {"web": ["checkout"]}
     platform.store.dispose()
+
+
+def test_check_resolves_every_signal_of_the_hx_sim_preset(tmp_path: Path) -> None:
+    from hx.sim import Simulation, make_fleet, serve
+
+    sim = Simulation(make_fleet(2, seed=3, step_s=1.0), step_s=1.0, start=datetime.now(UTC))
+    server = serve(sim, host="127.0.0.1", port=0, speed=1.0, tick_s=0.2)  # simulated time = wall time
+    try:
+        with prometheus_server(tmp_path, [server.address]) as prom:
+            prom.wait_for_data("hx_sim_requests_total", 30)
+            time.sleep(12)  # a full rate() window of samples
+            overrides = {"telemetry.source": "prometheus", "telemetry.prometheus.url": prom.url,
+                         "telemetry.prometheus.window": WINDOW, "storage.data_dir": str(tmp_path / "hx")}  # fmt: skip
+            settings = load_settings(environ={}, overrides=overrides).settings
+            assert settings.telemetry.prometheus.preset == "hx-sim"  # the default
+            src = source_for(settings)
+            service = src.services()[0]
+            assert src.versions(service) == ["v1"] and len(src.instances(service)) >= 1
+            report = check_telemetry(src, settings, datetime.now(UTC), services=[service])
+    finally:
+        server.shutdown()
+    bad = [(r.signal, r.per, r.status, r.why) for r in report.signals if not r.resolves]
+    assert report.ok and not bad, bad

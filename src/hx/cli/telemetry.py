@@ -72,7 +72,7 @@ def _print(c: Ctx, report: TelemetryReport) -> None:
     for col in ("service", "versions", "instances"):
         services.add_column(col)
     for v in report.services:
-        services.add_row(v.name, ", ".join(v.versions) or "-", str(len(v.instances)))
+        services.add_row(v.name, v.error or ", ".join(v.versions) or "-", str(len(v.instances)))
     c.console.print(services)
     c.console.print(_signal_table(report))
     edges = report.topology["edges"]

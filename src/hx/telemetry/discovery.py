@@ -81,6 +81,7 @@ class ServiceView:
     name: str
     versions: list[str] = field(default_factory=list)
     instances: list[str] = field(default_factory=list)
+    error: str | None = None
 
 
 @dataclass
@@ -149,8 +150,8 @@ def _view(source: SignalSource, service: str) -> ServiceView:
             view.versions = versions_of(source).versions(service)
         if supports(source, SourceCapability.INSTANCES):
             view.instances = instances_of(source).instances(service)
-    except HxError:
-        pass  # the signal rows say what cannot be read
+    except HxError as err:
+        view.error = f"cannot list versions and instances: {err}"
     return view
 
 
