@@ -49,8 +49,9 @@ class Topology(Protocol):
 class StaticTopology:
     """A fixed call graph (from configuration, or a snapshot of a known fleet); empty when nothing is known."""
 
-    def __init__(self, edges: Mapping[str, Iterable[str]] | None = None) -> None:
+    def __init__(self, edges: Mapping[str, Iterable[str]] | None = None, *, described: str = "configuration") -> None:
         self._edges: dict[str, tuple[str, ...]] = {k: tuple(dict.fromkeys(v)) for k, v in (edges or {}).items()}
+        self.described = described
 
     def edges(self) -> Edges:
         return self._edges

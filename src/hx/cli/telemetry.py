@@ -34,7 +34,11 @@ def _world(settings: Settings) -> tuple[SignalSource, Topology]:
     built, _, sim = build_world(settings)
     if built is None:
         raise ConfigError("no signal source configured", key="telemetry.source")
-    return built, sim_topology(sim) if sim is not None else topology_from_settings(settings, built)
+    if sim is None:
+        return built, topology_from_settings(settings, built)
+    topology = sim_topology(sim)
+    topology.described = "the simulated fleet"
+    return built, topology
 
 
 @telemetry_app.command("check")

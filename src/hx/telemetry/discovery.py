@@ -18,10 +18,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hx.errors import HxError
-from hx.telemetry.base import SignalSource, SourceCapability, instances_of, supports, versions_of
+from hx.telemetry.base import (
+    SignalSource,
+    SourceCapability,
+    instances_of,
+    supports,
+    version_signals_of,
+    versions_of,
+)
 from hx.telemetry.prometheus import PrometheusSource, escape_label_value
 from hx.telemetry.promql import metric_names
-from hx.topology import MetricsTopology
+from hx.topology import MetricsTopology, StaticTopology
 
 if TYPE_CHECKING:
     from hx.config import Settings
@@ -171,12 +178,21 @@ def _rows(source: SignalSource, settings: Settings, service: str, now: datetime,
 def _check_one(source: SignalSource, row: SignalRow, now: datetime, stale_s: float) -> SignalRow:
     if isinstance(source, PrometheusSource):
         return _check_prometheus(source, row, now, stale_s)
+    start = now - LOOKBACK
     try:
-        series = source.signal(row.service, row.signal, now - LOOKBACK, now, STEP_S)
+        if row.per == "version" and supports(source, SourceCapability.VERSION_SIGNAL):
+            per = version_signals_of(source)
+            got = [per.signal(row.service, row.signal, start, now, STEP_S, version=v) for v in _versions(source, row)]
+        else:
+            got = [source.signal(row.service, row.signal, start, now, STEP_S)]
     except HxError as err:
-        row.why = str(err)
+        row.status, row.why = "error", str(err)
         return row
-    return _judge(row, [(series.timestamps, series.values)], now, stale_s)
+    return _judge(row, [(s.timestamps, s.values) for s in got], now, stale_s)
+
+
+def _versions(source: SignalSource, row: SignalRow) -> list[str]:
+    return versions_of(source).versions(row.service) if supports(source, SourceCapability.VERSIONS) else []
 
 
 def _check_prometheus(src: PrometheusSource, row: SignalRow, now: datetime, stale_s: float) -> SignalRow:
@@ -251,7 +267,10 @@ def topology_view(topology: Topology | None) -> dict[str, Any]:
     if topology is None:
         return {"source": "none", "edges": {}, "error": None}
     edges: Mapping[str, tuple[str, ...]] = topology.edges()
-    view: dict[str, Any] = {"source": "configuration", "edges": {k: list(v) for k, v in edges.items()}, "error": None}
+    view: dict[str, Any] = {"source": "configuration", "edges": {k: list(v) for k, v in edges.items() if v}}
+    view["error"] = None
+    if isinstance(topology, StaticTopology):
+        view["source"] = topology.described
     if isinstance(topology, MetricsTopology):
         view.update(source=f"configuration + {topology.described}", error=topology.last_error)
     return view
