@@ -27,7 +27,7 @@ import pytest
 
 from hx.cli.main import main
 from hx.config import Settings, load_settings
-from hx.deploy.analysis import DEFAULT_JUDGE, metric_values
+from hx.deploy.analysis import DEFAULT_JUDGE, analyse, metric_values
 from hx.detect.engine import AnomalyEngine
 from hx.forecast.series import forecast_series
 from hx.platform import build_platform
@@ -102,6 +102,16 @@ def test_http_semconv_gives_the_canary_judge_per_version_series(world: World) ->
     errors = {v: metric_values(src, "checkout", v, "errors", start, now, 5) for v in ("v1", "v2")}
     assert np.nanmedian(p95["v2"]) > 2 * np.nanmedian(p95["v1"])  # v2 sleeps 30 ms, v1 3 ms
     assert np.nansum(errors["v2"]) > 0 and np.nansum(errors["v1"]) == 0
+
+
+@pytest.mark.parametrize("preset", ["http-semconv", "haproxy"])
+def test_the_canary_analysis_judges_v2_worse_through_the_preset(world: World, preset: str) -> None:
+    src = source_for(settings_for(world, preset))
+    now = datetime.now(UTC)
+    verdict, record = analyse(src, "checkout", "v1", "v2", now - timedelta(seconds=40), now, 2.0)
+    assert record["basis"] == "concurrent"
+    assert verdict.status == "fail", verdict.reasons
+    assert verdict.metric("latency_p95").status == "fail" or verdict.metric("errors").status == "fail"
 
 
 @pytest.mark.parametrize(
