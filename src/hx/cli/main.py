@@ -53,6 +53,7 @@ from hx.cli import improve as _improve  # noqa: E402
 from hx.cli import scale as _scale  # noqa: E402
 from hx.cli import serve as _serve  # noqa: E402
 from hx.cli import sim as _sim  # noqa: E402
+from hx.cli import telemetry as _telemetry  # noqa: E402
 from hx.cli import validate as _validate  # noqa: E402
 
 app.add_typer(_deploy.deploy_app, name="deploy")
@@ -66,6 +67,7 @@ _validate.register(app)
 _cloud.register(app)
 _scale.register(app)
 _demo.register(app)
+_telemetry.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
