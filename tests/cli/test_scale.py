@@ -140,13 +140,22 @@ def test_forecast_reads_an_index_column_with_a_declared_step(tmp_path: Path) -> 
     assert first.year >= 2025  # real, upcoming dates; not 1970
 
 
-def test_forecast_eval_prints_mase_against_seasonal_naive(tmp_path: Path, trace_csv: Path) -> None:
-    code, out, err = run(["--json", "forecast", "--trace", str(trace_csv), "--eval", "--horizon", "1800"], tmp_path)
+def test_forecast_eval_prints_mase_against_seasonal_naive(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    t = 1_700_006_400.0 + np.arange(0.0, 4 * DAY, 300.0)
+    y = 400.0 + 300.0 * np.sin(2 * np.pi * t / DAY) + rng.normal(0, 30, t.size)
+    f = tmp_path / "noisy.csv"
+    f.write_text("timestamp,value\n" + "".join(f"{a:.0f},{b:.2f}\n" for a, b in zip(t, y, strict=True)))
+    code, out, err = run(["--json", "forecast", "--trace", str(f), "--eval", "--horizon", "1800"], tmp_path)
     assert code == 0, err
     ev = json.loads(out)["eval"]
     models = {m["model"]: m for m in ev["models"]}
     assert {"seasonal_naive", "naive", "holt_winters"} <= set(models) and ev["forecast_model"] == "holt_winters"
-    assert models["seasonal_naive"]["vs_seasonal_naive"] == 1.0
+    assert models["seasonal_naive"]["vs_seasonal_naive"] == 1.0 and ev["folds"] == 2
     assert all(m["mase"] > 0 for m in models.values()) and ev["best"] in models
-    code, out, _ = run(["forecast", "--trace", str(trace_csv), "--eval", "--horizon", "1800"], tmp_path)
+    code, out, _ = run(["forecast", "--trace", str(f), "--eval", "--horizon", "1800"], tmp_path)
     assert code == 0 and "vs seasonal naive" in out and "reference" in out
+    short = tmp_path / "short.csv"
+    short.write_text("timestamp,value\n" + "".join(f"{a:.0f},{b:.2f}\n" for a, b in zip(t[:300], y[:300], strict=True)))
+    code, _, err = run(["forecast", "--trace", str(short), "--eval", "--horizon", "1800"], tmp_path)
+    assert code == 2 and "at least two days" in err

@@ -119,7 +119,7 @@ def forecast(
     evaluate: bool = typer.Option(
         False,
         "--eval",
-        help="also backtest every model (rolling origin over the last 3 days) and print its MASE "
+        help="also backtest the models (rolling origin, a fold a day, up to 3 days) and print their MASE "
         "against seasonal naive",
     ),
     candidate: list[str] = typer.Option(
@@ -167,21 +167,35 @@ EVAL_MODELS = ("seasonal_naive", "naive", "holt_winters")
 
 
 def _evaluate(ts: np.ndarray, vs: np.ndarray, horizon_s: float, models: list[str]) -> dict[str, Any]:
-    """Rolling-origin MASE of each model over the last three days, against seasonal naive."""
+    """Rolling-origin MASE of each model over the last (up to) three days, one fold a day, against seasonal naive."""
     from hx.forecast.backtest import select_model
     from hx.forecast.series import clean_history
 
     t, v = clean_history(ts, vs, 300.0)
     h = max(1, math.ceil(horizon_s / 300.0))
     names = list(dict.fromkeys([*EVAL_MODELS, *models]))
-    best, scores = select_model(t, v, names, h, folds=3, every=max(1, h // 2), score_at=(h,))
+    per_day = round(86400.0 / 300.0)
+    folds = min(3, (t.size - per_day - 1) // per_day)  # a fold a day, after more than a day (a season) of fitting
+    if folds < 1:
+        raise BadInput(
+            f"--eval needs at least two days of history; this series spans {t.size * 300.0 / 86400.0:.1f} day(s)",
+            field="--eval",
+        )
+    best, scores = select_model(t, v, names, h, folds=folds, every=max(1, h // 2), score_at=(h,))
     ref = scores["seasonal_naive"].mase
     out = []
     for name, sc in scores.items():
-        vs_ref = sc.mase / ref if sc.error is None and ref > 0 else None
+        vs_ref = sc.mase / ref if sc.error is None and ref > 1e-9 else None
         out.append({"model": name, "mase": sc.mase, "smape": sc.smape, "vs_seasonal_naive": vs_ref,
                     "error": sc.error})  # fmt: skip
-    return {"horizon_steps": h, "grid_s": 300.0, "folds": 3, "best": best, "forecast_model": models[0], "models": out}
+    return {
+        "horizon_steps": h,
+        "grid_s": 300.0,
+        "folds": folds,
+        "best": best,
+        "forecast_model": models[0],
+        "models": out,
+    }
 
 
 def _print_eval(console: Any, ev: dict[str, Any]) -> None:
