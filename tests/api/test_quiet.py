@@ -54,7 +54,7 @@ def test_a_freeze_refuses_a_rollout_naming_the_freeze_and_both_are_audited(
     actions = [(a.action, a.outcome) for a in w.platform.audit.records(limit=1000)]
     assert ("freeze.add", "ok") in actions and ("freeze.remove", "ok") in actions
     assert ("deployment.refused", "refused") in actions
-    refused = [a for a in w.platform.audit.records(limit=1000) if a.action == "deployment.refused"][0]
+    refused = next(a for a in w.platform.audit.records(limit=1000) if a.action == "deployment.refused")
     assert refused.detail["freeze"] == fid and refused.actor.endswith("t-operator")
 
 

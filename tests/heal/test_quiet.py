@@ -39,7 +39,7 @@ def test_a_maintenance_window_suppresses_remediation_and_is_audited(tmp_path: Pa
     kinds = [e["kind"] for e in w.engine.incidents.timeline(incs[-1].id)]
     assert "maintenance" in kinds and "action" not in kinds
     assert w.sim.faults[fid].active  # the runbook did not run
-    note = [e for e in w.engine.incidents.timeline(incs[-1].id) if e["kind"] == "maintenance"][0]["detail"]
+    note = next(e for e in w.engine.incidents.timeline(incs[-1].id) if e["kind"] == "maintenance")["detail"]
     assert note["window"] == rule.id and note["runbook"] == "restart-leaking-service"
     audit = [a for a in w.platform.audit.records(limit=1000) if a.action == "remediation.suppressed"]
     assert audit and audit[0].outcome == "suppressed" and audit[0].detail["window"] == rule.id
