@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from hx.api.auth import authorize, register_roles
 from hx.quiet import QuietRules, list_rules
@@ -37,8 +37,20 @@ class QuietBody(BaseModel):
     environment: str = Field("", max_length=100, description="empty: every environment")
     alert: str = Field("", max_length=200, description="alert name; empty: every alert")
     starts_at: AwareDatetime | None = Field(None, description="default: now")
-    ends_at: AwareDatetime
+    ends_at: AwareDatetime | None = Field(None, description="the end (or give duration_s)")
+    duration_s: float | None = Field(None, gt=0, le=366 * 86400.0, description="the length from the start")
     reason: str = Field(min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def _one_end(self) -> QuietBody:
+        if (self.ends_at is None) == (self.duration_s is None):
+            raise ValueError("give exactly one of ends_at and duration_s")
+        return self
+
+    def end(self, now: datetime) -> datetime:
+        if self.ends_at is not None:
+            return self.ends_at
+        return (self.starts_at or now) + timedelta(seconds=float(self.duration_s or 0.0))
 
 
 @router.get("/quiet")
@@ -54,10 +66,10 @@ def _routes(segment: str, kind: str) -> None:
         return {segment: [r.to_json() for r in list_rules(p.store, kind, at=p.clock.now() if active else None)]}
 
     def add(body: QuietBody, request: Request) -> dict[str, Any]:
-        rules = QuietRules(request.app.state.platform)
-        start: datetime | None = body.starts_at
+        platform = request.app.state.platform
+        rules = QuietRules(platform)
         rule = rules.add(kind, service=body.service, environment=body.environment, alert=body.alert,
-                         starts_at=start, ends_at=body.ends_at, reason=body.reason,
+                         starts_at=body.starts_at, ends_at=body.end(platform.clock.now()), reason=body.reason,
                          actor=request.state.principal.actor)  # fmt: skip
         return rule.to_json()
 
