@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from hx.api.routers.heal import _body
 from hx.deploy.component import service as deploy_service
-from hx.errors import AuthError, BadInput, Forbidden, HxError
+from hx.errors import AuthError, BadInput, Forbidden, HxError, MfaRequired
 from hx.heal.component import heal_engine
 from hx.platform import Platform
 from hx.security.roles import Role
@@ -166,8 +166,9 @@ async def slack_interactive(request: Request) -> JSONResponse:
         if err.status >= 500:
             raise
         _audit(platform, f"slack:{user}", f"paging.slack.{action}", value, f"http_{err.status}", {"error": str(err)})
+        hint = " (in Slack: type the code in the message's otp field)" if isinstance(err, MfaRequired) else ""
         return JSONResponse({"response_type": "ephemeral", "replace_original": False, "ok": False,
-                             "error": err.title, "text": f"hx refused: {err}"}, status_code=200)  # fmt: skip
+                             "error": err.title, "text": f"hx refused: {err}{hint}"}, status_code=200)  # fmt: skip
     _audit(platform, principal.actor, f"paging.slack.{action}", value, "ok", {"slack_user": user, **result})
     return JSONResponse({"response_type": "in_channel", "replace_original": False, "ok": True, **result,
                          "text": f"{action.removeprefix('hx_')} {value} by {principal.name}: {result}"})  # fmt: skip
