@@ -118,3 +118,23 @@ def timeline(platform: Platform, subject: str, since: datetime | None = None, un
     return {"subject": subject, "since": since.isoformat(), "until": until.isoformat(), "entries": items,
             "counts": {k: sum(e["kind"] == k for e in items) for _, k in KINDS},
             "series": key_signal(platform, q)}  # fmt: skip
+
+
+#: annotation kind -> the event types drawn for it on Grafana
+ANNOTATION_TYPES: dict[str, list[str]] = {
+    "deploy": ["deployment.requested", "deployment.promoted", "deployment.rolled_back", "deployment.aborted",
+               "deployment.failed"],
+    "incident": ["incident.opened", "incident.escalated", "incident.resolved"],
+}  # fmt: skip
+
+
+def grafana_annotations(platform: Platform, kind: str, since: datetime, until: datetime,
+                service: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """Deploy or incident events as Grafana annotations: ``time`` (epoch ms), ``title``, ``text``, ``tags``."""
+    if kind not in ANNOTATION_TYPES:
+        raise BadInput(f"unknown annotation kind {kind!r}; valid: {', '.join(ANNOTATION_TYPES)}", field="kind")
+    rows = platform.bus.rows(types=ANNOTATION_TYPES[kind], subject=service, since=since, until=until,
+                             limit=MAX_ENTRIES)  # fmt: skip
+    return [{"time": int(r.ts.timestamp() * 1000), "title": f"{r.type} {r.subject}",
+             "text": summary(r.type, dict(r.data)), "tags": [kind, r.type, r.subject], "service": r.subject}
+            for r in rows]  # fmt: skip
