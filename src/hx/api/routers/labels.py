@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hx.api.auth import authorize, register_roles
@@ -31,7 +31,8 @@ class AnomalyLabelBody(BaseModel):
 
 
 @router.post("/anomalies/{anomaly_id}/label")
-def label(anomaly_id: str, body: AnomalyLabelBody, request: Request) -> dict[str, Any]:
+def label(body: AnomalyLabelBody, request: Request, anomaly_id: str = Path(max_length=200)) -> dict[str, Any]:
+    """Say whether an anomaly was real (``true_positive``) or noise; a second label replaces the first."""
     p = request.app.state.platform
     return label_anomaly(p, anomaly_id, body.verdict == "true_positive", body.note, request.state.principal.actor)
 
