@@ -4,7 +4,7 @@ store, beside the series of its key signal.
 >>> kind_of("deployment.step"), kind_of("incident.action"), kind_of("model.trained")
 ('deploy', 'remediation', None)
 >>> sparkline([0.0, 1.0, float("nan"), 2.0])
-'▁▄ █'
+'▁▅ █'
 """
 
 from __future__ import annotations
