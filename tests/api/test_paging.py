@@ -17,6 +17,8 @@ import pytest
 from hx.api.app import create_app
 from hx.deploy.service import DeploymentRequest
 from hx.heal.component import heal_engine
+from hx.heal.records import AlertRow
+from hx.heal.runbooks import load_runbooks, select_runbook
 from hx.security.roles import Role
 from hx.security.signatures import slack_signature
 from tests.deploy.conftest import World, make_world
@@ -119,3 +121,35 @@ def test_slack_approves_and_denies_rollouts_with_the_apis_rules(served: tuple[Wo
     audit = [(a.action, a.outcome) for a in w.platform.audit.records(limit=1000) if a.action.startswith("paging")]
     assert ("paging.slack", "refused") in audit and ("paging.slack.hx_approve", "http_403") in audit
     assert ("paging.slack.hx_approve", "ok") in audit and ("paging.slack.hx_deny", "ok") in audit
+
+
+def test_slack_approves_and_denies_runbooks(served: tuple[World, str]) -> None:
+    w, url = served
+    w.principal(Role.APPROVER, "lead")
+    w.principal(Role.OPERATOR, "ops")
+    heal = heal_engine(w.platform)
+    rows = []
+    for i in range(2):
+        svc = w.sim.names[i + 1]  # one active execution per target
+        now = w.clock.now()
+        row = AlertRow(dedup_key=f"k{i}", source="api", group_key="", fingerprint=f"f{i}", status="firing",
+                       name="MemoryGrowing", service=svc, environment="staging", severity="error",
+                       labels={"service": svc}, annotations={}, starts_at=now, ends_at=None,
+                       received_at=now)  # fmt: skip
+        inc = heal.manager.apply(row, now)
+        assert inc is not None
+        rb, _ = select_runbook(load_runbooks(), "memory_leak", {}, "dev")
+        assert rb is not None
+        ex = heal.remediation.start(inc, rb, svc, now)
+        assert ex is not None and ex.state == "awaiting_approval"
+        rows.append(ex.id)
+    with httpx.Client(base_url=url, timeout=30) as c:
+        r = _slack(c, w, "U0OPERATOR", "hx_approve", f"remediation:{rows[0]}")
+        assert not r.json()["ok"] and "approver role" in r.json()["text"]
+        r = _slack(c, w, "U0APPROVER", "hx_approve", f"remediation:{rows[0]}")
+        assert r.json()["ok"] and r.json()["state"] == "running", r.json()
+        r = _slack(c, w, "U0APPROVER", "hx_deny", f"remediation:{rows[1]}")
+        assert r.json()["ok"] and r.json()["state"] not in ("awaiting_approval", "running"), r.json()
+        r = _slack(c, w, "U0APPROVER", "hx_launch", f"remediation:{rows[1]}")
+        assert not r.json()["ok"] and "unknown Slack action" in r.json()["text"]
+    assert heal.remediation.repo.get(rows[0]).results[0]["approved_by"].endswith(":lead")
