@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from hx.errors import ConfigError
 from hx.files import not_text
@@ -193,6 +193,7 @@ def _default_gates() -> list[QualityGate]:
         QualityGate(name="change failure rate", metric="deploy.change_failure_rate", max=0.15),
         QualityGate(name="MTTR", metric="heal.mttr_median_s", max=900.0),
         QualityGate(name="incidents healed automatically", metric="heal.auto_resolved_rate", min=0.5),
+        QualityGate(name="detection precision", metric="detect.precision", min=0.95),
     ]
 
 
@@ -300,6 +301,22 @@ class TopologySettings(Section):
 class SlackSettings(Section):
     enabled: bool = False
     webhook_secret: str = "slack_webhook_url"
+    signing_secret: str = Field(
+        "slack_signing_secret", min_length=1, description="secret store name of the Slack app's signing secret"
+    )
+    users: dict[str, str] = Field(
+        default_factory=dict, description="Slack user id -> the name of the hx token that user acts as"
+    )
+
+    @field_validator("users")
+    @classmethod
+    def _slack_ids(cls, v: dict[str, str]) -> dict[str, str]:
+        for uid, name in v.items():
+            if not re.fullmatch(r"[UW][A-Z0-9]{2,30}", uid):
+                raise ValueError(f"notifiers.slack.users: {uid!r} is not a Slack user id (U... or W...)")
+            if not name.strip():
+                raise ValueError(f"notifiers.slack.users.{uid}: the hx token name is empty")
+        return v
 
 
 class EmailSettings(Section):
@@ -317,6 +334,9 @@ class PagerDutySettings(Section):
     enabled: bool = False
     url: str = "https://events.pagerduty.com/v2/enqueue"
     routing_key_secret: str = "pagerduty_routing_key"
+    webhook_secret: str = Field(
+        "pagerduty_webhook_secret", min_length=1, description="secret store name of the v3 webhook signing secret"
+    )
 
 
 class WebhookSettings(Section):

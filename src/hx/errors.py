@@ -178,3 +178,9 @@ class LearnerCheckFailed(HxError):
     what was expected."""
 
     title = "learner contract broken"
+
+
+class BadSignature(AuthError):
+    """A signed webhook (PagerDuty, Slack) whose signature is missing, malformed, stale or wrong."""
+
+    title = "bad signature"

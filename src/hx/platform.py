@@ -137,7 +137,7 @@ def build_platform(
         secrets=SecretStore(store, box, clock),
         tokens=TokenService(store, box, clock),
         models=ModelRegistry(store, clock, bus),
-        metrics=HxMetrics(),
+        metrics=HxMetrics(state=store),
         source=source,
         actuator=actuator,
         topology=topology_from_settings(settings, source),

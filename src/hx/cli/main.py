@@ -50,10 +50,12 @@ from hx.cli import demo as _demo  # noqa: E402  (command modules register on `ap
 from hx.cli import deploy as _deploy  # noqa: E402
 from hx.cli import detect as _detect  # noqa: E402
 from hx.cli import improve as _improve  # noqa: E402
+from hx.cli import quiet as _quiet  # noqa: E402
 from hx.cli import scale as _scale  # noqa: E402
 from hx.cli import serve as _serve  # noqa: E402
 from hx.cli import sim as _sim  # noqa: E402
 from hx.cli import telemetry as _telemetry  # noqa: E402
+from hx.cli import timeline as _timeline  # noqa: E402
 from hx.cli import validate as _validate  # noqa: E402
 
 app.add_typer(_deploy.deploy_app, name="deploy")
@@ -68,6 +70,8 @@ _cloud.register(app)
 _scale.register(app)
 _demo.register(app)
 _telemetry.register(app)
+_timeline.register(app)
+_quiet.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,7 @@ from hx.events import (
     DeploymentResumed,
 )
 from hx.platform import Platform
+from hx.quiet import active_rule
 from hx.security.roles import Role
 from hx.security.tokens import Principal
 from hx.telemetry.base import SourceCapability, supports, versions_of
@@ -94,6 +95,7 @@ class DeploymentService:
     def create(self, req: DeploymentRequest, principal: Principal) -> Deployment:
         now = self.platform.clock.now()
         settings = self.platform.settings
+        self._refuse_if_frozen(req, principal, now)
         if self.repo.active_for(req.service) is not None:
             raise Conflict(f"a rollout of {req.service} is already in progress; finish or abort it first")
         current, replicas = self._current(req.service, now, req.from_version)
@@ -157,6 +159,18 @@ class DeploymentService:
         self._publish(DeploymentRequested, d, {"requested_by": principal.actor, "change": d.change})
         self._publish(DeploymentDecided, d, {"strategy": strategy, "risk": d.risk, "decision": d.decision})
         return self.engine.advance(d, now)
+
+    def _refuse_if_frozen(self, req: DeploymentRequest, principal: Principal, now: datetime) -> None:
+        """A change freeze over the service and environment refuses the rollout, naming the freeze (audited)."""
+        rule = active_rule(self.platform.store, "freeze", now, req.service, req.environment)
+        if rule is None:
+            return
+        detail = {"freeze": rule.id, "reason": rule.reason, "by": rule.created_by, "until": rule.ends_at.isoformat(),
+                  "version": req.version}  # fmt: skip
+        self.platform.audit.append(principal.actor, "deployment.refused", f"{req.service}@{req.environment}",
+                                   "refused", detail)  # fmt: skip
+        raise Conflict(f"change freeze: {rule.describe()}; no new rollouts of {req.service} in {req.environment}",
+                       freeze=rule.id, freeze_reason=rule.reason, freeze_until=rule.ends_at.isoformat())  # fmt: skip
 
     # ---- people's actions -------------------------------------------------------------------------
 

@@ -196,6 +196,7 @@ class AnomalyEngine:
         t.detector.learn_one(x, ts)
         t.learned += 1
         t.last = {"score": score, "value": x, "ts": ts}
+        self.platform.metrics.anomaly_score.labels(t.service, t.signal).set(score)
         if t.learned < max(self.min_points, t.detector.warmup):
             return  # still learning this signal: its scores do not alert yet
         if t.state == "anomalous":

@@ -559,6 +559,7 @@ class ImprovementReport(Payload):
     passed: bool
     models: list[dict[str, Any]]
     recommendations: list[str]
+    detector: dict[str, Any] | None = None  #: the detector's review on labelled anomalies (hx.improve.detection)
 
 
 class QualityGateFailed(Payload):

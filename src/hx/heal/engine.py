@@ -40,6 +40,7 @@ from hx.heal.remediation import RemediationEngine
 from hx.heal.runbooks import Runbook, load_runbooks, select_runbook
 from hx.ml.registry import MODEL_STAGE_EVENTS, ModelHandle, ModelWatch
 from hx.platform import Platform
+from hx.quiet import active_rule
 from hx.store.state import EngineStateStore
 from hx.store.tables import FIXED_BY_RUNBOOK
 
@@ -196,11 +197,25 @@ class HealEngine:
         if rb is None:
             self.escalator.escalate(inc, "; ".join(why_not))
             return inc
+        if self._in_maintenance(inc, target, rb.name, now):
+            return inc
         self.escalator.notify(inc, summary=f"{inc.incident_class} on {target}: running runbook {rb.name}")
         ex = self.remediation.start(inc, rb, target, now)
         if ex is None:
             self.escalator.escalate(self.incidents.get(inc.id), "automation refused by a guardrail (see timeline)")
         return inc
+
+    def _in_maintenance(self, inc: Incident, target: str, runbook: str, now: datetime) -> bool:
+        """A maintenance window over the target holds remediation: the incident says so, the audit log too."""
+        rule = active_rule(self.platform.store, "maintenance", now, target, inc.environment, [inc.title])
+        if rule is None:
+            return False
+        detail = {"window": rule.id, "runbook": runbook, "reason": rule.reason, "by": rule.created_by,
+                  "until": rule.ends_at.isoformat()}  # fmt: skip
+        self.incidents.note(inc.id, now, "maintenance", detail)
+        self.platform.audit.append("hx:self-healing", "remediation.suppressed", f"incident:{inc.id}", "suppressed",
+                                   detail)  # fmt: skip
+        return True
 
     def _firing_elsewhere(self, incident_id: int) -> set[str]:
         """Services with a firing alert in another open incident."""

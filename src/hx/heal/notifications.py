@@ -29,8 +29,9 @@ from hx.heal.notify import (
     build_enabled,
 )
 from hx.heal.notify.registry import Transport
-from hx.heal.records import Incident, IncidentRepo
+from hx.heal.records import AlertRepo, Incident, IncidentRepo
 from hx.platform import Platform
+from hx.quiet import QuietRule, active_rule
 from hx.severity import Severity
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,21 @@ def build_notifiers(platform: Platform, transport: Transport | None = None) -> t
     except (NotifierError, ConfigError) as err:
         log.error("notifiers not built: %s", err)
         return {}, str(err)
+
+
+def silence_for(platform: Platform, inc: Incident) -> QuietRule | None:
+    """The silence in force for an incident's notifications (service, environment, any of its alert names), if any.
+
+    The one check before anything is sent or queued; a silenced message is noted on the incident's timeline and
+    audited."""
+    names = {inc.title} | {a.name for a in AlertRepo(platform.store).for_incident(inc.id)}
+    rule = active_rule(platform.store, "silence", platform.clock.now(), inc.service, inc.environment, sorted(names))
+    if rule is not None:
+        IncidentRepo(platform.store).note(inc.id, platform.clock.now(), "silenced", {"silence": rule.id,
+                                                                                   "reason": rule.reason})  # fmt: skip
+        platform.audit.append("hx:self-healing", "notification.silenced", f"incident:{inc.id}", "suppressed",
+                              {"silence": rule.id, "reason": rule.reason, "by": rule.created_by})  # fmt: skip
+    return rule
 
 
 class Escalator:
@@ -82,6 +98,8 @@ class Escalator:
         )  # fmt: skip
 
     def notify(self, inc: Incident, status: str = "triggered", severity: str | None = None, summary: str = "") -> None:
+        if silence_for(self.platform, inc) is not None:
+            return
         deliveries = self.dispatcher.notify(self.message(inc, status, severity, summary))
         self._record(deliveries)
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from hx.errors import ModelError
 from hx.events import ImprovementReport, ModelTrained, QualityGateFailed
+from hx.improve import detection
 from hx.improve import gates as gates_mod
 from hx.improve import kpis as kpis_mod
 from hx.improve.shadow import accuracy, judge_live, judge_shadow
@@ -83,10 +84,18 @@ class ImprovementCycle:
             "gates": [g.to_json() for g in results],
             "passed": all(g.status != "fail" for g in results),
             "models": [r.to_json() for r in reviews],
+            "detector": self.detector_review(now),
             "recommendations": [f"{g.name}: {g.advice}" for g in results if g.advice],
         }
         self.platform.bus.publish(ImprovementReport.model_validate(report), source=SOURCE, subject="cycle")
         return report
+
+    def detector_review(self, now: datetime) -> dict[str, Any]:
+        """The anomaly detector evaluated on the window's labelled anomalies (see :mod:`hx.improve.detection`)."""
+        ad = self.platform.settings.intelligent_monitoring.anomaly_detection
+        targets = [g.min for g in self.cfg.quality_gates if g.metric == "detect.precision" and g.min is not None]
+        rows = detection.gather(self.platform, now, self.cfg.kpi_window_s)
+        return detection.review(rows, ad.alert_threshold, max(targets) if targets else None)
 
     # ---- models ------------------------------------------------------------------------------------
 

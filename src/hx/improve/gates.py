@@ -32,6 +32,8 @@ ADVICE: Mapping[str, str] = {
     "heal.auto_resolved_rate": "few incidents heal automatically: label escalated incidents so the classifier "
     "learns them, and add runbooks for their classes",
     "heal.escalation_rate": "many incidents reach people: see which classes escalate and give them runbooks",
+    "detect.precision": "too many labelled anomalies were noise: the cycle's detector review names the threshold "
+    "that would have met the gate on the labelled set (intelligent_monitoring.anomaly_detection.alert_threshold)",
     "detect.anomalies_per_day": "anomaly alerts are frequent: raise intelligent_monitoring.anomaly_detection."
     "alert_threshold or lower its sensitivity for noisy signals",
 }

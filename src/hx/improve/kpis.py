@@ -30,6 +30,7 @@ from hx.store.tables import (
     DEPLOYMENT_TERMINAL,
     FIXED_BY_RUNBOOK,
     INCIDENT_OPEN,
+    anomaly_labels,
     deployments,
     events,
     heal_incidents,
@@ -84,6 +85,7 @@ class KpiInputs:
     anomalies: int
     window_s: float
     escalated: frozenset[int] = frozenset()
+    labels: Sequence[bool] = ()  #: people's verdicts on the window's anomalies (True: a true positive)
 
 
 def _finished(kp: KpiInputs) -> list[Rollout]:
@@ -138,6 +140,11 @@ def anomalies_per_day(kp: KpiInputs) -> float | None:
     return kp.anomalies * 86400.0 / kp.window_s
 
 
+def detection_precision(kp: KpiInputs) -> float | None:
+    """Share of labelled anomalies that people said were real (true positives over all labelled)."""
+    return sum(kp.labels) / len(kp.labels) if kp.labels else None
+
+
 KPIS: Mapping[str, tuple[str, Callable[[KpiInputs], float | None]]] = {
     "deploy.change_failure_rate": ("share of finished rollouts rolled back or failed", change_failure_rate),
     "deploy.per_day": ("rollouts started per day", deployments_per_day),
@@ -148,6 +155,7 @@ KPIS: Mapping[str, tuple[str, Callable[[KpiInputs], float | None]]] = {
     "heal.escalation_rate": ("share of incidents escalated to people", escalation_rate),
     "heal.open_incidents": ("incidents still open", open_incidents),
     "detect.anomalies_per_day": ("anomaly alerts raised per day", anomalies_per_day),
+    "detect.precision": ("share of labelled anomalies that were true positives", detection_precision),
 }
 
 
@@ -180,7 +188,13 @@ def gather(platform: Platform, now: datetime, window_s: float) -> KpiInputs:
     with platform.store.begin() as conn:
         anomalies = int(conn.execute(count).scalar_one())
         escalated = frozenset(int(r.data["incident"]) for r in conn.execute(escalations) if "incident" in r.data)
-    return KpiInputs(deps, incs, anomalies, window_s, escalated)
+        labelled = [bool(r.true_positive) for r in conn.execute(_labels(since, now))]
+    return KpiInputs(deps, incs, anomalies, window_s, escalated, labelled)
+
+
+def _labels(since: datetime, now: datetime) -> Any:
+    c = anomaly_labels.c
+    return select(c.true_positive).where(c.labelled_at >= since, c.labelled_at <= now).limit(100_000)
 
 
 def describe() -> list[dict[str, Any]]:

@@ -264,7 +264,48 @@ heal_executions = Table(
     Index("ix_heal_executions_target_state", "target", "state"),
 )
 
+# ---- operations: quiet rules and anomaly labels (migration 0004_ops) --------------------------------
+
+#: The kinds of quiet rule: a silence holds notifications, a maintenance window holds remediation, a freeze holds
+#: new rollouts.
+QUIET_KINDS = ("silence", "maintenance", "freeze")
+
+quiet_rules = Table(
+    "quiet_rules",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),
+    Column("service", String(200), nullable=False),
+    Column("environment", String(100), nullable=False),
+    Column("alert", String(200), nullable=False),
+    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("ends_at", UTCDateTime(), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("removed_at", UTCDateTime(), nullable=True),
+    Column("removed_by", String(200), nullable=True),
+    Index("ix_quiet_rules_kind_ends", "kind", "ends_at"),
+)
+
+anomaly_labels = Table(
+    "anomaly_labels",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("anomaly_id", String(200), nullable=False, unique=True),
+    Column("service", String(200), nullable=False),
+    Column("signal", String(200), nullable=False),
+    Column("score", Float, nullable=True),
+    Column("detectors", JSON, nullable=False),
+    Column("true_positive", Boolean, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("labelled_by", String(200), nullable=False),
+    Column("labelled_at", UTCDateTime(), nullable=False),
+    Index("ix_anomaly_labels_at", "labelled_at"),
+)
+
 __all__ = [
+    "anomaly_labels",
     "api_tokens",
     "audit_log",
     "deployment_steps",
@@ -279,5 +320,6 @@ __all__ = [
     "leases",
     "metadata",
     "models",
+    "quiet_rules",
     "secrets",
 ]

@@ -1,0 +1,77 @@
+"""`hx timeline` and `hx silence|maintenance|freeze` drive a running server through its API."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+from hx.api.app import create_app
+from hx.cli.main import main
+from hx.events import AnomalyDetected
+from hx.security.roles import Role
+from tests.deploy.conftest import make_world
+from tests.support.live import live_server
+
+
+def _hx(args: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(args)
+    return code, out.getvalue()
+
+
+def test_timeline_shows_deploys_and_anomalies_in_order_with_the_key_signal(tmp_path: Path) -> None:
+    w = make_world(tmp_path / "hx")
+    op, _ = w.platform.tokens.create("cli", Role.OPERATOR)
+    svc = w.sim.names[0]
+    p = w.platform
+    with live_server(create_app(p, runtime=w.runtime)) as url:
+        auth = ["--url", url, "--token", op]
+        code, out = _hx(["--json", "deploy", "create", svc, "v2", "-e", "dev", "--strategy", "canary", *auth])
+        assert code == 0, out
+        w.run(600)
+        a = AnomalyDetected(anomaly_id="x1", service=svc, signal="latency_p95", score=0.93, threshold=0.8, observed=0.4,
+                            expected_low=0.1, expected_high=0.2, detectors=["robust"], components={},
+                            at=w.clock.now())  # fmt: skip
+        p.bus.publish(a, source="anomaly-detector", subject=svc)
+        code, out = _hx(["timeline", svc, "--since", "2026-03-03T08:00:00Z", "--json", *auth])
+        assert code == 0, out
+        data = json.loads(out)
+        kinds = [e["kind"] for e in data["entries"]]
+        assert kinds[0] == "deploy" and kinds[-1] == "anomaly" and data["counts"]["deploy"] >= 3
+        assert [e["ts"] for e in data["entries"]] == sorted(e["ts"] for e in data["entries"])
+        series = data["series"]
+        assert series["signal"] == "latency_p95" and sum(v is not None for v in series["values"]) > 10
+        code, text = _hx(["timeline", svc, "--since", "2026-03-03T08:00:00Z", *auth])
+        assert code == 0 and "latency_p95" in text and any(ch in text for ch in "▁▂▃▄▅▆▇█")
+        code, _ = _hx(["timeline", "nope", *auth])
+        assert code == 2  # unknown service: bad input
+        code, _ = _hx(["timeline", svc, "--since", "yesterday", *auth])
+        assert code == 2
+    p.store.dispose()
+
+
+def test_quiet_commands_add_list_remove(tmp_path: Path) -> None:
+    w = make_world(tmp_path / "hx")
+    op, _ = w.platform.tokens.create("cli", Role.OPERATOR)
+    viewer, _ = w.platform.tokens.create("ro", Role.VIEWER)
+    with live_server(create_app(w.platform, runtime=w.runtime)) as url:
+        auth = ["--url", url, "--token", op]
+        code, out = _hx(["--json", "freeze", "add", "--service", "checkout", "-e", "prod", "--for", "2h",
+                         "--reason", "black friday", *auth])  # fmt: skip
+        assert code == 0, out
+        rule = json.loads(out)
+        assert rule["kind"] == "freeze" and rule["reason"] == "black friday"
+        code, out = _hx(["--json", "freeze", "list", "--active", "--url", url, "--token", viewer])
+        assert code == 0 and [r["id"] for r in json.loads(out)] == [rule["id"]]
+        code, _ = _hx(["silence", "add", "--for", "1h", "--reason", "x", "--url", url, "--token", viewer])
+        assert code == 2  # a viewer may not add: 403 -> exit 2
+        code, _ = _hx(["silence", "add", "--for", "1h", "--until", "2030-01-01T00:00:00Z", "--reason", "x", *auth])
+        assert code == 2
+        code, out = _hx(["maintenance", "add", "--alert", "DiskFull", "--for", "30m", "--reason", "resize", *auth])
+        assert code == 0 and "maintenance" in out
+        code, out = _hx(["--json", "freeze", "remove", str(rule["id"]), *auth])
+        assert code == 0 and json.loads(out)["removed_by"].endswith("cli")
+    w.platform.store.dispose()
