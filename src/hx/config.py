@@ -592,8 +592,30 @@ def load_settings(
 
 
 def validate_file(path: Path | str) -> Settings:
-    """Check one configuration file on its own (no environment, no flags)."""
-    return load_settings(path, environ={}).settings
+    """Check one configuration file on its own (no environment, no flags), including :func:`check_world`."""
+    settings = load_settings(path, environ={}).settings
+    check_world(settings, file=str(path))
+    return settings
+
+
+#: the actuators that change a real fleet (everything but the simulator)
+REAL_ACTUATORS = ("shell", "ansible", "http")
+
+
+def check_world(settings: Settings, *, file: str | None = None) -> None:
+    """Refuse real telemetry with the simulated actuator: hx would sense the real fleet and scale, restart and roll
+    out a private simulated one, reporting success.  ``hx config validate`` and server start call this."""
+    source, kind = settings.telemetry.source, settings.actuator.kind
+    if source == "sim" or kind != "sim":
+        return
+    raise ConfigError(
+        f"telemetry.source is {source!r} (a real world) but actuator.kind is 'sim': hx would act on a private "
+        f"simulated fleet; set actuator.kind to {', '.join(REAL_ACTUATORS)} (with its settings), or telemetry.source "
+        "to 'sim' for a demo",
+        file=file,
+        key="actuator.kind",
+        expected=f"one of {', '.join(REAL_ACTUATORS)} when telemetry.source is {source!r}",
+    )
 
 
 def flatten(settings: Settings) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hx.errors import HxError
+from hx.http import redact_url
 from hx.platform import Platform
 from hx.telemetry.base import SourceCapability, health_of, supports
 
@@ -35,6 +36,19 @@ def _check_source(platform: Platform) -> dict[str, Any]:
     }
 
 
+def world_of(platform: Platform) -> dict[str, Any]:
+    """Which world this process senses (its signal source, the URL redacted) and acts on (its actuator)."""
+    settings = platform.settings
+    source, actuator = platform.source, platform.actuator
+    senses: dict[str, Any] = {"source": settings.telemetry.source, "kind": type(source).__name__ if source else None}
+    if settings.telemetry.source == "prometheus":
+        senses["url"] = redact_url(settings.telemetry.prometheus.url)
+    elif settings.telemetry.source == "replay":
+        senses["path"] = settings.telemetry.replay_path
+    acts_on = {"actuator": settings.actuator.kind, "kind": type(actuator).__name__ if actuator else None}
+    return {"senses": senses, "acts_on": acts_on, "simulated": settings.telemetry.source == "sim"}
+
+
 def health_report(platform: Platform, component: str, engines: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     checks: dict[str, Any] = {
         "store": _check_store(platform),
@@ -53,5 +67,11 @@ def health_report(platform: Platform, component: str, engines: dict[str, Any]) -
         status = "degraded"
     if checks["store"]["status"] != "ok":
         status = "down"
-    body = {"status": status, "component": component, "environment": platform.settings.environment, "checks": checks}
+    body = {
+        "status": status,
+        "component": component,
+        "environment": platform.settings.environment,
+        "world": world_of(platform),
+        "checks": checks,
+    }
     return (503 if status == "down" else 200), body
