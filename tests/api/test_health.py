@@ -8,6 +8,7 @@ import httpx
 
 from hx.actuate.shell import ShellActuator
 from hx.api.app import create_app
+from hx.api.health import health_report
 from hx.config import load_settings
 from hx.platform import Platform, build_platform
 from hx.telemetry.prometheus import PrometheusConfig, PrometheusSource
@@ -67,3 +68,11 @@ def test_health_says_when_the_world_is_the_simulator(platform: Platform) -> None
     with live_server(create_app(platform)) as url:
         world = httpx.get(f"{url}/health", timeout=10).json()["world"]
     assert world["senses"]["source"] == "sim" and world["acts_on"]["actuator"] == "sim" and world["simulated"] is True
+
+
+def test_an_engine_still_learning_makes_the_report_learning_not_ok_nor_degraded(platform: Platform) -> None:
+    learning = {"status": "learning", "waits_for": "history", "until": "2026-03-04T15:00:00+00:00"}
+    code, body = health_report(platform, "all", {"anomaly-detector": learning, "predictive-scaler": {"status": "ok"}})
+    assert code == 200 and body["status"] == "learning"
+    _code, body = health_report(platform, "all", {"anomaly-detector": learning, "x": {"status": "failing"}})
+    assert body["status"] == "degraded"

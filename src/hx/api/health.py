@@ -9,6 +9,9 @@ from hx.http import redact_url
 from hx.platform import Platform
 from hx.telemetry.base import SourceCapability, health_of, supports
 
+#: engine states that do not degrade the report: deciding (ok), or still learning from history (learning)
+HEALTHY = ("ok", "learning")
+
 
 def _check_store(platform: Platform) -> dict[str, Any]:
     try:
@@ -61,7 +64,9 @@ def health_report(platform: Platform, component: str, engines: dict[str, Any]) -
     for name, fn in platform.health_checks.items():
         checks[name] = fn()
     status = "ok"
-    if checks["signal_source"]["status"] != "ok" or any(e.get("status") != "ok" for e in engines.values()):
+    if any(isinstance(v, dict) and v.get("status") == "learning" for v in [*checks.values(), *engines.values()]):
+        status = "learning"  # serving, but an engine cannot decide on its own yet (what it waits for is named)
+    if checks["signal_source"]["status"] != "ok" or any(e.get("status") not in HEALTHY for e in engines.values()):
         status = "degraded"
     if any(isinstance(v, dict) and v.get("status") == "degraded" for v in checks.values()):
         status = "degraded"

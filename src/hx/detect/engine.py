@@ -3,8 +3,12 @@
 Each step reads the points since the last one from the signal source, scores each point before
 learning it, and keeps one alert state per service/signal: ``normal``, ``anomalous`` (one open
 anomaly until it clears; then a cool-down) or ``no_data`` (missing data is its own state, never
-scored as normal or anomalous).  Opening publishes ``anomaly.detected`` with the score, the expected
-range, the observed value and the detectors that agreed; clearing publishes ``anomaly.resolved``.
+scored as normal or anomalous).  A signal that has never had any data is ``not_resolving`` instead:
+logged once for all such signals and listed in ``/health``, not an ``anomaly.no_data`` per signal per
+service.  Opening publishes ``anomaly.detected`` with the score, the expected range, the observed value
+and the detectors that agreed; clearing publishes ``anomaly.resolved``.  A new signal learns from the
+history the source already holds (``learn_history_s``), and until it has ``min_history_s`` of it (and its
+detector's warm-up) the engine reports ``learning``, with what it waits for and until when.
 Detector state is saved to the store, so a restart resumes without a new warm-up.
 """
 
@@ -25,6 +29,7 @@ from hx.detect.calibrate import effective_threshold
 from hx.errors import NotFound, TelemetryError
 from hx.events import AnomalyDetected, AnomalyNoData, AnomalyResolved
 from hx.platform import Platform
+from hx.runtime import Learning
 from hx.store.state import EngineStateStore, pack, unpack
 from hx.telemetry.base import SignalSource
 from hx.telemetry.common import signal_step_s
@@ -98,6 +103,7 @@ class AnomalyEngine:
         self.state = EngineStateStore(platform.store, ENGINE)
         self._loaded = False
         self._saved_at = 0.0
+        self._unresolved: list[str] = []
 
     # ---- state ---------------------------------------------------------------------------------
 
@@ -141,6 +147,10 @@ class AnomalyEngine:
                     if track is None:
                         continue
                 self._advance(track, now)
+        if self._unresolved:  # shown once, all together: what the source does not answer for yet
+            log.warning("%d signals do not resolve yet (no data at all): %s", len(self._unresolved),
+                        ", ".join(self._unresolved))  # fmt: skip
+            self._unresolved = []
         if now.timestamp() - self._saved_at >= self.cfg.save_interval_s:
             self.save(now)
             self._saved_at = now.timestamp()
@@ -188,7 +198,7 @@ class AnomalyEngine:
             if t.gaps >= NO_DATA_POINTS:
                 self._no_data(t, ts, f"{t.gaps} points missing")
             return
-        if t.state == "no_data":
+        if t.state in ("no_data", "not_resolving"):
             t.state = "normal"
         t.gaps = 0
         score = t.detector.score_one(x, ts)
@@ -250,7 +260,11 @@ class AnomalyEngine:
         t.cooldown_until = ts + self.cfg.cooldown_s
 
     def _no_data(self, t: Track, ts: float, why: str) -> None:
-        if t.state == "no_data":
+        if t.state in ("no_data", "not_resolving"):
+            return
+        if t.learned == 0:  # never had data: the signal does not resolve yet; not an anomaly of the service
+            t.state, t.dirty = "not_resolving", True
+            self._unresolved.append(f"{t.key} ({why})")
             return
         if t.state == "anomalous":
             self.platform.bus.publish(
@@ -262,14 +276,42 @@ class AnomalyEngine:
         payload = AnomalyNoData(service=t.service, signal=t.signal, reason=why, at=datetime.fromtimestamp(ts, tz=UTC))
         self.platform.bus.publish(payload, source=ENGINE, subject=t.service)
 
+    def _needed(self, t: Track) -> int:
+        """Points a signal must have learned before it may alert: min_history_s at the signal step, and the
+        detector's own warm-up (the ensemble's), counted the same way (points learned, backfilled ones included)."""
+        return max(self.min_points, t.detector.warmup)
+
+    def learning(self, now: datetime) -> Learning | None:
+        """What the detector waits for before it can alert on every signal, and until when (None: it can)."""
+        if not self.tracks:
+            return Learning("the first step: no signal read yet (history is backfilled from the signal source)")
+        short = [t for t in self.tracks.values() if t.learned < self._needed(t) and t.state != "not_resolving"]
+        if not short:
+            return None
+        worst = max(short, key=lambda t: self._needed(t) - t.learned)
+        need = self._needed(worst)
+        until = now + timedelta(seconds=(need - worst.learned) * self.step_s)
+        text = (
+            f"history for {len(short)} of {len(self.tracks)} signals: each needs {need} points "
+            f"({need * self.step_s / 3600:.1f} h at {self.step_s:.0f} s: min_history_s and the detector's warm-up) "
+            f"before it may alert; the shortest ({worst.key}) has {worst.learned}"
+        )
+        return Learning(text, until, {"signals_learning": len(short), "need_points": need, "least": worst.learned})
+
     def health(self) -> dict[str, Any]:
-        states = [t.state if t.learned >= self.min_points else "learning" for t in self.tracks.values()]
+        learning = self.learning(self.platform.clock.now())
+        states = [
+            t.state if t.learned >= self._needed(t) or t.state == "not_resolving" else "learning"
+            for t in self.tracks.values()
+        ]
         return {
-            "status": "ok",
+            "status": "ok" if learning is None else "learning",
+            **(learning.to_json() if learning is not None else {}),
             "tracks": len(states),
             "anomalous": states.count("anomalous"),
             "no_data": states.count("no_data"),
             "learning": states.count("learning"),
+            "not_resolving": sorted(t.key for t in self.tracks.values() if t.state == "not_resolving"),
             "threshold": self.threshold,
         }
 
