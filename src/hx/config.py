@@ -365,6 +365,11 @@ class Settings(Section):
     def data_dir(self) -> Path:
         return Path(self.storage.data_dir).expanduser()
 
+    def known_environments(self) -> list[str]:
+        """The environments the automation levels name (a deployment to any other one is refused)."""
+        levels = self.ai_orchestrator.automation_levels
+        return sorted({*levels.full_auto, *levels.approval_required, *levels.manual_only})
+
     def automation_level(self, environment: str) -> Literal["full_auto", "approval_required", "manual_only"]:
         """The automation level of an environment; unknown environments are treated as manual_only."""
         levels = self.ai_orchestrator.automation_levels
