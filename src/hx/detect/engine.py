@@ -156,11 +156,16 @@ class AnomalyEngine:
             self._saved_at = now.timestamp()
 
     def _new_track(self, service: str, signal: str, now: datetime) -> Track | None:
-        """Warm a fresh detector on the history before now (learn only: no alerts about the past)."""
+        """Warm a fresh detector on the history before this step's points (learn only: no alerts about the past).
+
+        The points of the last interval are left to :meth:`_advance`, which scores them: a fault already showing at
+        the first step is scored, not learned as normal (learning it would also start the ensemble's alert folding
+        and hide the fault's next points)."""
         det = make(self._detector_name(signal))
         start = now - timedelta(seconds=self.warmup_s)
+        end = now - timedelta(seconds=max(self.interval_s, self.step_s))
         try:
-            series = self.source.signal(service, signal, start, now, self.step_s)
+            series = self.source.signal(service, signal, start, end, self.step_s)
         except NotFound:
             return None
         except TelemetryError as err:
