@@ -101,6 +101,10 @@ class AnomalyDetection(Section):
     cooldown_s: float = Field(600.0, ge=0)
     min_history_s: float = Field(86400.0, ge=0, description="history a signal needs before it may alert")
     learn_history_s: float = Field(8 * 86400.0, ge=0, description="history a new signal learns from at start")
+    action_window_s: float = Field(
+        900.0, ge=0, le=86400, description="after hx scales or rolls out a service, the changes it explains are "
+        "annotated (anomaly.explained), not alerted, for this long (0: off)"
+    )  # fmt: skip
     save_interval_s: float = Field(600.0, gt=0)
 
 

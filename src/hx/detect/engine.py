@@ -26,8 +26,9 @@ import numpy as np
 from hx.config import AnomalyDetection
 from hx.detect.base import Detector, make
 from hx.detect.calibrate import effective_threshold
+from hx.detect.explain import Action, ActionLog
 from hx.errors import NotFound, TelemetryError
-from hx.events import AnomalyDetected, AnomalyNoData, AnomalyResolved
+from hx.events import AnomalyDetected, AnomalyExplained, AnomalyNoData, AnomalyResolved
 from hx.platform import Platform
 from hx.runtime import Learning
 from hx.store.state import EngineStateStore, pack, unpack
@@ -76,6 +77,8 @@ class Track:
     normal_high: float | None = None
     dirty: bool = False
     last: dict[str, Any] = field(default_factory=dict)
+    #: the action event whose change this signal was last annotated with (one anomaly.explained per action)
+    explained_by: int | None = None
 
     @property
     def key(self) -> str:
@@ -104,6 +107,7 @@ class AnomalyEngine:
         self._loaded = False
         self._saved_at = 0.0
         self._unresolved: list[str] = []
+        self.actions = ActionLog(platform.bus, self.cfg.action_window_s)
 
     # ---- state ---------------------------------------------------------------------------------
 
@@ -138,6 +142,7 @@ class AnomalyEngine:
     def step(self, now: datetime) -> None:
         if not self._loaded:
             self._load()
+        self.actions.refresh(now)
         for service in self.source.services():
             for signal in self.cfg.signals:
                 key = f"{service}/{signal}"
@@ -219,7 +224,13 @@ class AnomalyEngine:
             if t.below >= CLEAR_POINTS:
                 self._resolve(t, ts, x)
         elif score >= self.threshold and ts >= t.cooldown_until:
-            self._open(t, ts, x, score, explanation)
+            high = _finite(explanation.get("expected_high"))
+            rises = high is None or x > high
+            action = self.actions.explaining(t.service, t.signal, ts, rises=rises)
+            if action is None:
+                self._open(t, ts, x, score, explanation)
+            elif t.explained_by != action.event_id:
+                self._explained(t, ts, x, score, explanation, action)
 
     @staticmethod
     def _back_to_normal(t: Track, x: float, score: float) -> bool:
@@ -246,6 +257,24 @@ class AnomalyEngine:
             expected_high=_finite(exp.get("expected_high")),
             detectors=agreed,
             components={k: round(v, 4) for k, v in exp.get("components", {}).items()},
+            at=datetime.fromtimestamp(ts, tz=UTC),
+        )
+        self.platform.bus.publish(payload, source=ENGINE, subject=t.service)
+
+    def _explained(self, t: Track, ts: float, x: float, score: float, exp: dict[str, Any], action: Action) -> None:
+        """Annotate, do not alert: the change follows hx's own action on the service (once per action)."""
+        t.explained_by = action.event_id
+        payload = AnomalyExplained(
+            service=t.service,
+            signal=t.signal,
+            score=round(score, 4),
+            threshold=self.threshold,
+            observed=x,
+            expected_low=_finite(exp.get("expected_low")),
+            expected_high=_finite(exp.get("expected_high")),
+            explained_by=action.what,
+            action_event=action.event_id,
+            until=datetime.fromtimestamp(action.until, tz=UTC),
             at=datetime.fromtimestamp(ts, tz=UTC),
         )
         self.platform.bus.publish(payload, source=ENGINE, subject=t.service)
