@@ -143,3 +143,34 @@ def test_current_scaling_key_loads_without_a_warning(caplog: pytest.LogCaptureFi
     with caplog.at_level("WARNING", logger="hx.config"):
         load_settings(environ={}, overrides={"intelligent_monitoring.scaling.mode": "recommend"})
     assert not [r for r in caplog.records if "deprecated" in r.getMessage()]
+
+
+# ---- no silent simulator: real telemetry is never acted on by the simulated actuator ---------------------------
+
+
+@pytest.mark.parametrize("source", ["prometheus", "replay"])
+def test_real_telemetry_with_the_sim_actuator_is_refused(tmp_path: Path, source: str) -> None:
+    f = tmp_path / "c.yml"
+    f.write_text(f"telemetry: {{source: {source}}}\n")
+    with pytest.raises(ConfigError) as info:
+        validate_file(f)
+    message = str(info.value)
+    assert "telemetry.source" in message and "actuator.kind" in message
+    assert "ansible" in message  # the fix: a real actuator
+    assert info.value.key == "actuator.kind" and info.value.file == str(f)
+
+
+def test_real_telemetry_with_a_real_actuator_or_sim_with_sim_is_accepted(tmp_path: Path) -> None:
+    f = tmp_path / "c.yml"
+    f.write_text("telemetry: {source: prometheus}\nactuator: {kind: shell}\n")
+    assert validate_file(f).actuator.kind == "shell"
+    f.write_text("telemetry: {source: sim}\n")
+    assert validate_file(f).actuator.kind == "sim"
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_shipped_real_environments_name_a_real_actuator(env: str) -> None:
+    s = validate_file(environment_file(env))
+    assert s.telemetry.source == "prometheus"
+    assert s.actuator.kind == "ansible" and s.actuator.ansible_inventory
+    assert set(s.actuator.ansible_playbooks) >= {"restart", "scale"}

@@ -101,6 +101,10 @@ class AnomalyDetection(Section):
     cooldown_s: float = Field(600.0, ge=0)
     min_history_s: float = Field(86400.0, ge=0, description="history a signal needs before it may alert")
     learn_history_s: float = Field(8 * 86400.0, ge=0, description="history a new signal learns from at start")
+    action_window_s: float = Field(
+        900.0, ge=0, le=86400, description="after hx scales or rolls out a service, the changes it explains are "
+        "annotated (anomaly.explained), not alerted, for this long (0: off)"
+    )  # fmt: skip
     save_interval_s: float = Field(600.0, gt=0)
 
 
@@ -501,6 +505,11 @@ class Settings(Section):
     def data_dir(self) -> Path:
         return Path(self.storage.data_dir).expanduser()
 
+    def known_environments(self) -> list[str]:
+        """The environments the automation levels name (a deployment to any other one is refused)."""
+        levels = self.ai_orchestrator.automation_levels
+        return sorted({*levels.full_auto, *levels.approval_required, *levels.manual_only})
+
     def automation_level(self, environment: str) -> Literal["full_auto", "approval_required", "manual_only"]:
         """The automation level of an environment; unknown environments are treated as manual_only."""
         levels = self.ai_orchestrator.automation_levels
@@ -728,8 +737,30 @@ def load_settings(
 
 
 def validate_file(path: Path | str) -> Settings:
-    """Check one configuration file on its own (no environment, no flags)."""
-    return load_settings(path, environ={}).settings
+    """Check one configuration file on its own (no environment, no flags), including :func:`check_world`."""
+    settings = load_settings(path, environ={}).settings
+    check_world(settings, file=str(path))
+    return settings
+
+
+#: the actuators that change a real fleet (everything but the simulator)
+REAL_ACTUATORS = ("fleet", "ansible", "shell", "http")
+
+
+def check_world(settings: Settings, *, file: str | None = None) -> None:
+    """Refuse real telemetry with the simulated actuator: hx would sense the real fleet and scale, restart and roll
+    out a private simulated one, reporting success.  ``hx config validate`` and server start call this."""
+    source, kind = settings.telemetry.source, settings.actuator.kind
+    if source == "sim" or kind != "sim":
+        return
+    raise ConfigError(
+        f"telemetry.source is {source!r} (a real world) but actuator.kind is 'sim': hx would act on a private "
+        f"simulated fleet; set actuator.kind to {', '.join(REAL_ACTUATORS)} (with its settings), or telemetry.source "
+        "to 'sim' for a demo",
+        file=file,
+        key="actuator.kind",
+        expected=f"one of {', '.join(REAL_ACTUATORS)} when telemetry.source is {source!r}",
+    )
 
 
 def flatten(settings: Settings) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -42,6 +42,38 @@ class Engine(Protocol):
     def step(self, now: datetime) -> None: ...
 
 
+@dataclass(frozen=True)
+class Learning:
+    """What an engine still waits for before it decides on its own (shown as ``learning`` in ``/health``).
+
+    ``waits_for`` says it in words (which history, how much of it is there); ``until`` is when the engine expects to
+    have it at the current rate of data (None when it cannot tell, e.g. no data has arrived at all).
+    """
+
+    waits_for: str
+    until: datetime | None = None
+    details: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "waits_for": self.waits_for,
+            "until": self.until.isoformat() if self.until else None,
+            **({"details": self.details} if self.details else {}),
+        }
+
+
+@runtime_checkable
+class Learns(Protocol):
+    """An engine that can say it is still learning (the detector, the scaler)."""
+
+    def learning(self, now: datetime) -> Learning | None: ...
+
+
+def learning_of(engine: object, now: datetime) -> Learning | None:
+    """The one check: what ``engine`` still waits for, None when it decides on its own (or cannot say)."""
+    return engine.learning(now) if isinstance(engine, Learns) else None
+
+
 @dataclass
 class EngineStatus:
     name: str
@@ -54,10 +86,12 @@ class EngineStatus:
     next_due: datetime | None = None
     role: str = "single"  # "single" (no leases), "leader" (holds the engine's lease) or "standby"
 
-    def to_json(self) -> dict[str, Any]:
-        status = "ok" if self.consecutive_errors == 0 else "failing"
+    def to_json(self, learning: Learning | None = None) -> dict[str, Any]:
+        status = "failing" if self.consecutive_errors else "learning" if learning is not None else "ok"
+        extra = {"learning": learning.to_json()} if learning is not None else {}
         return {
             "status": status,
+            **extra,
             "steps": self.steps,
             "errors": self.errors,
             "last_step_at": self.last_step_at.isoformat() if self.last_step_at else None,
@@ -184,7 +218,12 @@ class Runtime:
             conn.execute(stmt)
 
     def health(self) -> dict[str, Any]:
-        return {name: st.to_json() for name, st in self.status.items()}
+        now = self.platform.clock.now()
+        out = {}
+        for e in self.engines:
+            st = self.status[e.name]  # a standby learns nothing here: the leader's process reports it
+            out[e.name] = st.to_json(None if st.role == "standby" else learning_of(e, now))
+        return out
 
     def persisted(self) -> dict[str, dict[str, Any]]:
         """Engine run records as stored (what another process sees)."""

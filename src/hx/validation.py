@@ -76,9 +76,11 @@ def _health(fetch: Fetch, url: str) -> tuple[dict[str, Any], str]:
         body: dict[str, Any] = r.json()
     except ValueError:
         return {}, f"{url}: HTTP {r.status_code}, not JSON"
-    if r.status_code != 200 or body.get("status") != "ok":
+    if r.status_code != 200 or body.get("status") not in ("ok", "learning"):  # learning: serving, history to come
         bad = [
-            k for k, v in body.get("checks", {}).items() if isinstance(v, dict) and v.get("status") not in (None, "ok")
+            k
+            for k, v in body.get("checks", {}).items()
+            if isinstance(v, dict) and v.get("status") not in (None, "ok", "learning")
         ]
         return body, f"{url}: HTTP {r.status_code}, status {body.get('status')} (not ok: {', '.join(bad) or '-'})"
     return body, ""
@@ -91,8 +93,8 @@ def _engines(comp: Component, body: dict[str, Any]) -> Check:
     if not engines:
         return Check(f"engines {comp.name}", False, "the component reports no engines (started with --no-engines?)")
     # a standby (another replica or component holds the engine's lease) does not step, by design
-    idle = [n for n, e in engines.items()
-            if e.get("status") != "ok" or (int(e.get("steps", 0)) < 1 and e.get("role") != "standby")]  # fmt: skip
+    idle = [n for n, e in engines.items() if e.get("status") not in ("ok", "learning")
+            or (int(e.get("steps", 0)) < 1 and e.get("role") != "standby")]  # fmt: skip
     seen = ", ".join(
         f"{n}: {e.get('status')} {e.get('role', '')}, {e.get('steps', 0)} steps" for n, e in sorted(engines.items())
     )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from hx.clock import Clock, SimClock, WallClock
 from hx.components import Component
-from hx.config import Settings
+from hx.config import Settings, check_world
 from hx.errors import ConfigError
 from hx.fleet import ServiceFacts
 from hx.platform import Platform
@@ -168,7 +168,9 @@ def build_sim(settings: Settings, clock: Clock | None = None) -> Simulation:
 def build_world(
     settings: Settings, clock: Clock | None = None
 ) -> tuple[SignalSource | None, Actuator | None, Simulation | None]:
-    """(signal source, actuator, the sim if one is embedded) from ``telemetry`` and ``actuator`` settings."""
+    """(signal source, actuator, the sim if one is embedded) from ``telemetry`` and ``actuator`` settings; real
+    telemetry with the simulated actuator is refused (:func:`~hx.config.check_world`)."""
+    check_world(settings)
     sim: Simulation | None = None
     source: SignalSource | None = None
     actuator: Actuator | None = None

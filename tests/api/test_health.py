@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
+from hx.actuate.shell import ShellActuator
 from hx.api.app import create_app
-from hx.platform import Platform
+from hx.api.health import health_report
+from hx.config import load_settings
+from hx.platform import Platform, build_platform
 from hx.telemetry.prometheus import PrometheusConfig, PrometheusSource
 from tests.integration.servers import Reply, free_port, scripted_http_server
 from tests.support.live import live_server
@@ -34,3 +39,40 @@ def test_prometheus_that_is_down_degrades_health_naming_it(platform: Platform) -
     source = r.json()["checks"]["signal_source"]
     assert source["status"] == "down" and f"127.0.0.1:{port}" in source["detail"], source
     assert r.json()["status"] == "degraded"
+
+
+def test_health_names_the_world_each_component_senses_and_acts_on(tmp_path: Path) -> None:
+    settings = load_settings(
+        environ={"HX_HOME": str(tmp_path / "hx")},
+        overrides={
+            "telemetry.source": "prometheus",
+            "telemetry.prometheus.url": "http://hx:s3cret@prom.example:9090",
+            "actuator.kind": "shell",
+        },
+    ).settings
+    platform = build_platform(settings, actuator=ShellActuator({}))
+    try:
+        with live_server(create_app(platform)) as url:
+            body = httpx.get(f"{url}/health", timeout=10).json()
+    finally:
+        platform.store.dispose()
+    world = body["world"]
+    assert world["senses"]["source"] == "prometheus"
+    assert world["senses"]["url"].startswith("http://hx:") and "s3cret" not in world["senses"]["url"]
+    assert "prom.example:9090" in world["senses"]["url"]
+    assert world["acts_on"] == {"actuator": "shell", "kind": "ShellActuator"}
+    assert world["simulated"] is False
+
+
+def test_health_says_when_the_world_is_the_simulator(platform: Platform) -> None:
+    with live_server(create_app(platform)) as url:
+        world = httpx.get(f"{url}/health", timeout=10).json()["world"]
+    assert world["senses"]["source"] == "sim" and world["acts_on"]["actuator"] == "sim" and world["simulated"] is True
+
+
+def test_an_engine_still_learning_makes_the_report_learning_not_ok_nor_degraded(platform: Platform) -> None:
+    learning = {"status": "learning", "waits_for": "history", "until": "2026-03-04T15:00:00+00:00"}
+    code, body = health_report(platform, "all", {"anomaly-detector": learning, "predictive-scaler": {"status": "ok"}})
+    assert code == 200 and body["status"] == "learning"
+    _code, body = health_report(platform, "all", {"anomaly-detector": learning, "x": {"status": "failing"}})
+    assert body["status"] == "degraded"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -62,6 +62,10 @@ def test_routes(scaler_platform: Platform) -> None:
                 lo <= m <= hi for lo, m, hi in zip(fc["lower"], fc["mean"], fc["upper"], strict=True)
             )
             assert max(fc["upper"]) >= 290.0  # tomorrow's 10:00 ramp is in the next hour
+            # ISO 8601 like every other time in the API, not epoch floats
+            times = [datetime.fromisoformat(t) for t in fc["timestamps"]]
+            assert len(times) == 12 and all(t.utcoffset() == timedelta(0) for t in times)
+            assert times[0] > datetime.fromisoformat(fc["issued_at"]) and times == sorted(times)
             assert c.get("/api/v1/forecasts", params={"service": "nope"}).status_code == 404
             assert c.get("/api/v1/forecasts", params={"service": "shop", "model": "nope"}).status_code == 422
             assert c.get("/api/v1/forecasts", params={"service": "shop", "horizon": -5}).status_code == 422

@@ -40,6 +40,21 @@ def test_config_validate_exit_codes(tmp_path: Path) -> None:
     assert run(["--set", "novalue", "config", "show"], tmp_path).returncode == 2
 
 
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_shipped_environments_pass_config_validate(tmp_path: Path, env: str) -> None:
+    shipped = Path(__file__).parents[2] / "environments" / env / "ai-config" / "ai-ml-config.yml"
+    r = run(["config", "validate", str(shipped)], tmp_path)
+    assert r.returncode == 0, r.stderr
+
+
+def test_config_validate_refuses_real_telemetry_acted_on_by_the_simulator(tmp_path: Path) -> None:
+    f = tmp_path / "c.yml"
+    f.write_text("telemetry: {source: prometheus}\n")
+    r = run(["config", "validate", str(f)], tmp_path)
+    assert r.returncode == 2
+    assert "telemetry.source" in r.stderr and "actuator.kind" in r.stderr and str(f) in r.stderr
+
+
 def test_config_show_json_with_sources(tmp_path: Path) -> None:
     r = run(["--json", "--set", "sim.seed=5", "config", "show"], tmp_path, HX_SELF_HEALING__DRY_RUN="true")
     assert r.returncode == 0, r.stderr

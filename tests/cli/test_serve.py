@@ -41,3 +41,13 @@ def test_a_port_in_use_is_named_before_the_platform_is_built(home: Path, capsys:
     err = capsys.readouterr().err
     assert f"127.0.0.1:{port}" in err and "--port" in err
     assert not (home / "home").exists()
+
+
+def test_real_telemetry_with_the_sim_actuator_is_refused_on_start(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = home / "c.yml"
+    f.write_text("telemetry: {source: prometheus}\n")
+    assert main(["--config", str(f), "serve", "--no-engines", "--host", "127.0.0.1", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "telemetry.source" in err and "actuator.kind" in err

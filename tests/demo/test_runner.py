@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from hx.demo import run_demo
 from hx.errors import UnknownName
@@ -16,3 +18,11 @@ def test_an_unknown_scene_is_refused_before_the_platform_is_built(tmp_path: Path
     assert "'nope'" in str(caught.value) and "anomaly" in str(caught.value)
     assert caught.value.exit_code == 2
     assert not (tmp_path / "home").exists()
+
+
+@pytest.mark.slow
+def test_the_anomaly_scene_run_alone_detects_the_injected_fault(tmp_path: Path) -> None:
+    results = run_demo(tmp_path / "home", console=Console(file=io.StringIO()), only=["anomaly"])
+    anomaly = results["anomaly"]
+    assert anomaly["detected"] >= 1, anomaly
+    assert anomaly["resolved"] >= 1, anomaly

@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from hx.errors import HxError
+from hx.http import redact_url
 from hx.platform import Platform
 from hx.telemetry.base import SourceCapability, health_of, supports
+
+#: engine states that do not degrade the report: deciding (ok), or still learning from history (learning)
+HEALTHY = ("ok", "learning")
 
 
 def _check_store(platform: Platform) -> dict[str, Any]:
@@ -35,6 +39,19 @@ def _check_source(platform: Platform) -> dict[str, Any]:
     }
 
 
+def world_of(platform: Platform) -> dict[str, Any]:
+    """Which world this process senses (its signal source, the URL redacted) and acts on (its actuator)."""
+    settings = platform.settings
+    source, actuator = platform.source, platform.actuator
+    senses: dict[str, Any] = {"source": settings.telemetry.source, "kind": type(source).__name__ if source else None}
+    if settings.telemetry.source == "prometheus":
+        senses["url"] = redact_url(settings.telemetry.prometheus.url)
+    elif settings.telemetry.source == "replay":
+        senses["path"] = settings.telemetry.replay_path
+    acts_on = {"actuator": settings.actuator.kind, "kind": type(actuator).__name__ if actuator else None}
+    return {"senses": senses, "acts_on": acts_on, "simulated": settings.telemetry.source == "sim"}
+
+
 def health_report(platform: Platform, component: str, engines: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     checks: dict[str, Any] = {
         "store": _check_store(platform),
@@ -47,11 +64,19 @@ def health_report(platform: Platform, component: str, engines: dict[str, Any]) -
     for name, fn in platform.health_checks.items():
         checks[name] = fn()
     status = "ok"
-    if checks["signal_source"]["status"] != "ok" or any(e.get("status") != "ok" for e in engines.values()):
+    if any(isinstance(v, dict) and v.get("status") == "learning" for v in [*checks.values(), *engines.values()]):
+        status = "learning"  # serving, but an engine cannot decide on its own yet (what it waits for is named)
+    if checks["signal_source"]["status"] != "ok" or any(e.get("status") not in HEALTHY for e in engines.values()):
         status = "degraded"
     if any(isinstance(v, dict) and v.get("status") == "degraded" for v in checks.values()):
         status = "degraded"
     if checks["store"]["status"] != "ok":
         status = "down"
-    body = {"status": status, "component": component, "environment": platform.settings.environment, "checks": checks}
+    body = {
+        "status": status,
+        "component": component,
+        "environment": platform.settings.environment,
+        "world": world_of(platform),
+        "checks": checks,
+    }
     return (503 if status == "down" else 200), body

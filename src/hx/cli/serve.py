@@ -11,6 +11,7 @@ import typer
 
 from hx.cli.session import binding, ctx_of
 from hx.components import ALL_IN_ONE_PORT, COMPONENTS, get_component
+from hx.config import check_world
 from hx.errors import BadInput
 
 
@@ -34,6 +35,7 @@ def register(app: typer.Typer) -> None:
 
         c = ctx_of(ctx)
         settings = c.loaded.settings
+        check_world(settings, file=str(c.loaded.file) if c.loaded.file else None)  # before binding or building
         if settings.server.log_format == "json":
             _json_logs()
         comps = [get_component(component)] if component else list(COMPONENTS)

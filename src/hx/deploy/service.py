@@ -95,6 +95,13 @@ class DeploymentService:
     def create(self, req: DeploymentRequest, principal: Principal) -> Deployment:
         now = self.platform.clock.now()
         settings = self.platform.settings
+        known = settings.known_environments()
+        if req.environment not in known:
+            raise BadInput(
+                f"unknown environment {req.environment!r}; the known environments are {', '.join(known)} "
+                "(ai_orchestrator.automation_levels)",
+                field="environment",
+            )
         self._refuse_if_frozen(req, principal, now)
         if self.repo.active_for(req.service) is not None:
             raise Conflict(f"a rollout of {req.service} is already in progress; finish or abort it first")
@@ -146,7 +153,7 @@ class DeploymentService:
             requested_by=principal.actor,
             approvals=[],
             risk=risk.to_json(),
-            decision={**dec.to_json(), "requested_strategy": req.strategy, "automation_level": level},
+            decision=_decision_json(dec, req.strategy, level),
             change=req.change.model_dump(),
             unsafe_rollback=req.change.migration,
             analyses=[],
@@ -268,3 +275,19 @@ class DeploymentService:
 def _same_token(actor_a: str, actor_b: str) -> bool:
     """Actors look like ``token:<id>:<name>``; the same token id is the same requester."""
     return actor_a.split(":")[:2] == actor_b.split(":")[:2]
+
+
+def _decision_json(dec: decision_mod.Decision, requested: str | None, level: str) -> dict[str, Any]:
+    """The decision as recorded: ``strategy`` is the one the rollout uses (the requested one when a strategy was
+    requested), ``decided_strategy`` what the decision engine chose on its own."""
+    out = {
+        **dec.to_json(),
+        "decided_strategy": dec.strategy,
+        "requested_strategy": requested,
+        "automation_level": level,
+    }
+    if requested is not None:
+        out["strategy"] = requested
+        out["source"] = "request"
+        out["reason"] = f"{requested} was requested (the decision engine chose {dec.strategy}: {dec.reason})"
+    return out

@@ -3,8 +3,12 @@
 Each step reads the points since the last one from the signal source, scores each point before
 learning it, and keeps one alert state per service/signal: ``normal``, ``anomalous`` (one open
 anomaly until it clears; then a cool-down) or ``no_data`` (missing data is its own state, never
-scored as normal or anomalous).  Opening publishes ``anomaly.detected`` with the score, the expected
-range, the observed value and the detectors that agreed; clearing publishes ``anomaly.resolved``.
+scored as normal or anomalous).  A signal that has never had any data is ``not_resolving`` instead:
+logged once for all such signals and listed in ``/health``, not an ``anomaly.no_data`` per signal per
+service.  Opening publishes ``anomaly.detected`` with the score, the expected range, the observed value
+and the detectors that agreed; clearing publishes ``anomaly.resolved``.  A new signal learns from the
+history the source already holds (``learn_history_s``), and until it has ``min_history_s`` of it (and its
+detector's warm-up) the engine reports ``learning``, with what it waits for and until when.
 Detector state is saved to the store, so a restart resumes without a new warm-up.
 """
 
@@ -22,9 +26,11 @@ import numpy as np
 from hx.config import AnomalyDetection
 from hx.detect.base import Detector, make
 from hx.detect.calibrate import effective_threshold
+from hx.detect.explain import Action, ActionLog
 from hx.errors import NotFound, TelemetryError
-from hx.events import AnomalyDetected, AnomalyNoData, AnomalyResolved
+from hx.events import AnomalyDetected, AnomalyExplained, AnomalyNoData, AnomalyResolved
 from hx.platform import Platform
+from hx.runtime import Learning
 from hx.store.state import EngineStateStore, pack, unpack
 from hx.telemetry.base import SignalSource
 from hx.telemetry.common import signal_step_s
@@ -71,6 +77,8 @@ class Track:
     normal_high: float | None = None
     dirty: bool = False
     last: dict[str, Any] = field(default_factory=dict)
+    #: the action event whose change this signal was last annotated with (one anomaly.explained per action)
+    explained_by: int | None = None
 
     @property
     def key(self) -> str:
@@ -98,6 +106,8 @@ class AnomalyEngine:
         self.state = EngineStateStore(platform.store, ENGINE)
         self._loaded = False
         self._saved_at = 0.0
+        self._unresolved: list[str] = []
+        self.actions = ActionLog(platform.bus, self.cfg.action_window_s)
 
     # ---- state ---------------------------------------------------------------------------------
 
@@ -132,6 +142,7 @@ class AnomalyEngine:
     def step(self, now: datetime) -> None:
         if not self._loaded:
             self._load()
+        self.actions.refresh(now)
         for service in self.source.services():
             for signal in self.cfg.signals:
                 key = f"{service}/{signal}"
@@ -141,16 +152,25 @@ class AnomalyEngine:
                     if track is None:
                         continue
                 self._advance(track, now)
+        if self._unresolved:  # shown once, all together: what the source does not answer for yet
+            log.warning("%d signals do not resolve yet (no data at all): %s", len(self._unresolved),
+                        ", ".join(self._unresolved))  # fmt: skip
+            self._unresolved = []
         if now.timestamp() - self._saved_at >= self.cfg.save_interval_s:
             self.save(now)
             self._saved_at = now.timestamp()
 
     def _new_track(self, service: str, signal: str, now: datetime) -> Track | None:
-        """Warm a fresh detector on the history before now (learn only: no alerts about the past)."""
+        """Warm a fresh detector on the history before this step's points (learn only: no alerts about the past).
+
+        The points of the last interval are left to :meth:`_advance`, which scores them: a fault already showing at
+        the first step is scored, not learned as normal (learning it would also start the ensemble's alert folding
+        and hide the fault's next points)."""
         det = make(self._detector_name(signal))
         start = now - timedelta(seconds=self.warmup_s)
+        end = now - timedelta(seconds=max(self.interval_s, self.step_s))
         try:
-            series = self.source.signal(service, signal, start, now, self.step_s)
+            series = self.source.signal(service, signal, start, end, self.step_s)
         except NotFound:
             return None
         except TelemetryError as err:
@@ -188,7 +208,7 @@ class AnomalyEngine:
             if t.gaps >= NO_DATA_POINTS:
                 self._no_data(t, ts, f"{t.gaps} points missing")
             return
-        if t.state == "no_data":
+        if t.state in ("no_data", "not_resolving"):
             t.state = "normal"
         t.gaps = 0
         score = t.detector.score_one(x, ts)
@@ -205,7 +225,13 @@ class AnomalyEngine:
             if t.below >= CLEAR_POINTS:
                 self._resolve(t, ts, x)
         elif score >= self.threshold and ts >= t.cooldown_until:
-            self._open(t, ts, x, score, explanation)
+            high = _finite(explanation.get("expected_high"))
+            rises = high is None or x > high
+            action = self.actions.explaining(t.service, t.signal, ts, rises=rises)
+            if action is None:
+                self._open(t, ts, x, score, explanation)
+            elif t.explained_by != action.event_id:
+                self._explained(t, ts, x, score, explanation, action)
 
     @staticmethod
     def _back_to_normal(t: Track, x: float, score: float) -> bool:
@@ -236,6 +262,24 @@ class AnomalyEngine:
         )
         self.platform.bus.publish(payload, source=ENGINE, subject=t.service)
 
+    def _explained(self, t: Track, ts: float, x: float, score: float, exp: dict[str, Any], action: Action) -> None:
+        """Annotate, do not alert: the change follows hx's own action on the service (once per action)."""
+        t.explained_by = action.event_id
+        payload = AnomalyExplained(
+            service=t.service,
+            signal=t.signal,
+            score=round(score, 4),
+            threshold=self.threshold,
+            observed=x,
+            expected_low=_finite(exp.get("expected_low")),
+            expected_high=_finite(exp.get("expected_high")),
+            explained_by=action.what,
+            action_event=action.event_id,
+            until=datetime.fromtimestamp(action.until, tz=UTC),
+            at=datetime.fromtimestamp(ts, tz=UTC),
+        )
+        self.platform.bus.publish(payload, source=ENGINE, subject=t.service)
+
     def _resolve(self, t: Track, ts: float, x: float) -> None:
         payload = AnomalyResolved(
             anomaly_id=t.anomaly_id,
@@ -251,7 +295,11 @@ class AnomalyEngine:
         t.cooldown_until = ts + self.cfg.cooldown_s
 
     def _no_data(self, t: Track, ts: float, why: str) -> None:
-        if t.state == "no_data":
+        if t.state in ("no_data", "not_resolving"):
+            return
+        if t.learned == 0:  # never had data: the signal does not resolve yet; not an anomaly of the service
+            t.state, t.dirty = "not_resolving", True
+            self._unresolved.append(f"{t.key} ({why})")
             return
         if t.state == "anomalous":
             self.platform.bus.publish(
@@ -263,14 +311,42 @@ class AnomalyEngine:
         payload = AnomalyNoData(service=t.service, signal=t.signal, reason=why, at=datetime.fromtimestamp(ts, tz=UTC))
         self.platform.bus.publish(payload, source=ENGINE, subject=t.service)
 
+    def _needed(self, t: Track) -> int:
+        """Points a signal must have learned before it may alert: min_history_s at the signal step, and the
+        detector's own warm-up (the ensemble's), counted the same way (points learned, backfilled ones included)."""
+        return max(self.min_points, t.detector.warmup)
+
+    def learning(self, now: datetime) -> Learning | None:
+        """What the detector waits for before it can alert on every signal, and until when (None: it can)."""
+        if not self.tracks:
+            return Learning("the first step: no signal read yet (history is backfilled from the signal source)")
+        short = [t for t in self.tracks.values() if t.learned < self._needed(t) and t.state != "not_resolving"]
+        if not short:
+            return None
+        worst = max(short, key=lambda t: self._needed(t) - t.learned)
+        need = self._needed(worst)
+        until = now + timedelta(seconds=(need - worst.learned) * self.step_s)
+        text = (
+            f"history for {len(short)} of {len(self.tracks)} signals: each needs {need} points "
+            f"({need * self.step_s / 3600:.1f} h at {self.step_s:.0f} s: min_history_s and the detector's warm-up) "
+            f"before it may alert; the shortest ({worst.key}) has {worst.learned}"
+        )
+        return Learning(text, until, {"signals_learning": len(short), "need_points": need, "least": worst.learned})
+
     def health(self) -> dict[str, Any]:
-        states = [t.state if t.learned >= self.min_points else "learning" for t in self.tracks.values()]
+        learning = self.learning(self.platform.clock.now())
+        states = [
+            t.state if t.learned >= self._needed(t) or t.state == "not_resolving" else "learning"
+            for t in self.tracks.values()
+        ]
         return {
-            "status": "ok",
+            "status": "ok" if learning is None else "learning",
+            **(learning.to_json() if learning is not None else {}),
             "tracks": len(states),
             "anomalous": states.count("anomalous"),
             "no_data": states.count("no_data"),
             "learning": states.count("learning"),
+            "not_resolving": sorted(t.key for t in self.tracks.values() if t.state == "not_resolving"),
             "threshold": self.threshold,
         }
 

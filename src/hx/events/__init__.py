@@ -8,6 +8,7 @@ from __future__ import annotations
 from hx.events.bus import Event, EventBus, Handler, RawEvent, TypeFilter, check_type_filter, type_names
 from hx.events.payloads import (
     AnomalyDetected,
+    AnomalyExplained,
     AnomalyNoData,
     AnomalyResolved,
     CostReport,
@@ -60,6 +61,7 @@ from hx.events.types import EventType
 
 __all__ = [
     "AnomalyDetected",
+    "AnomalyExplained",
     "AnomalyNoData",
     "AnomalyResolved",
     "CostReport",

@@ -135,6 +135,25 @@ class AnomalyNoData(Payload):
     at: datetime
 
 
+class AnomalyExplained(Payload):
+    """Published by the detector instead of ``anomaly.detected`` when hx's own action on the service (a scale, a
+    rollout step: ``explained_by``, event ``action_event``) explains the change, within ``until``; read by people
+    and the event listing (annotated, not alerted: heal's intake does not read it)."""
+
+    event_type = EventType.ANOMALY_EXPLAINED
+    service: str
+    signal: str
+    score: float
+    threshold: float
+    observed: float
+    expected_low: float | None
+    expected_high: float | None
+    explained_by: str
+    action_event: int
+    until: datetime
+    at: datetime
+
+
 # ---- deployments ----------------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ class EventType(enum.StrEnum):
     ANOMALY_DETECTED = "anomaly.detected"
     ANOMALY_RESOLVED = "anomaly.resolved"
     ANOMALY_NO_DATA = "anomaly.no_data"
+    ANOMALY_EXPLAINED = "anomaly.explained"
     DEPLOYMENT_REQUESTED = "deployment.requested"
     DEPLOYMENT_DECIDED = "deployment.decided"
     DEPLOYMENT_STEP = "deployment.step"

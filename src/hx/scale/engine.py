@@ -42,6 +42,7 @@ from hx.errors import BadInput, HxError, ModelError, NotFound, TelemetryError
 from hx.events import ScalingActed, ScalingDecided
 from hx.forecast.base import FORECASTERS, Forecast, Forecaster
 from hx.forecast.series import clean_history
+from hx.runtime import Learning
 from hx.scale.conformal import ConformalUpper
 from hx.scale.policy import PredictivePolicy, ScalingDecision
 from hx.store.leases import ServiceOwnership
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ENGINE = "predictive-scaler"
+#: where the current replica count is read, in order (the one source of truth; see ``_current_replicas``)
+REPLICA_SIGNALS = ("desired_replicas", "replicas")
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -303,6 +306,10 @@ class _Track:
     published: int | None = None
     published_at: float = -math.inf
     unscalable_reported: bool = False
+    #: why the current replica count is unknown (None: it is known); reported once per outage
+    no_count: str | None = None
+    #: the last action asked of the actuator: (replicas, unix time), until the count reaches it or it settles
+    pending: tuple[int, float] | None = None
 
 
 class PredictiveScaler:
@@ -358,6 +365,8 @@ class PredictiveScaler:
         current = self._current_replicas(service, now, track)
         if current is None:
             return None
+        if track.pending is not None and (current == track.pending[0] or now.timestamp() >= self._settled(track)):
+            track.pending = None
         demand = self._latest(service, "request_rate", now)
         d = track.scaler.decide(now.timestamp(), current, math.nan if demand is None else demand)
         rec = self._recommendation(service, now, current, demand, d, track)
@@ -369,9 +378,19 @@ class PredictiveScaler:
             if self._rollout_in_progress(service):
                 # one controller at a time: a rollout owns the service's replicas until it ends
                 rec["held"] = "a rollout of this service is in progress"
+            elif track.pending is not None and track.pending[0] == d.replicas:
+                # the same action was just asked for: wait for the count to reach it instead of asking again
+                at = _iso(track.pending[1])
+                rec["held"] = f"waiting for the scale to {d.replicas} asked at {at} (the count is still {current})"
             else:
                 self._act(service, current, d, rec)
+                track.pending = (d.replicas, now.timestamp())
         return rec
+
+    def _settled(self, track: _Track) -> float:
+        """When a pending action is given up on: the service's start-up time plus two signal steps after it."""
+        startup = track.profile.startup_s if track.profile else 60.0
+        return (track.pending[1] if track.pending else 0.0) + startup + 2 * self.signal_step_s
 
     def _rollout_in_progress(self, service: str) -> bool:
         """A rollout holds the service's ownership lease from its start to its end."""
@@ -433,12 +452,27 @@ class PredictiveScaler:
         return s.last()
 
     def _current_replicas(self, service: str, now: datetime, track: _Track) -> int | None:
-        for signal in ("desired_replicas", "replicas"):
+        """The one source of truth for the replica count: the source's ``desired_replicas`` (what was asked of the
+        fleet), else its ``replicas``.  Never the scaler's own last recommendation.  Missing: said once, with why."""
+        for signal in REPLICA_SIGNALS:
             v = self._latest(service, signal, now)
             if v is not None and math.isfinite(v) and v >= 0:
+                if track.no_count is not None:
+                    log.info("%s: the replica count of %s is back (%s)", self.name, service, signal)
+                track.no_count = None
                 return round(v)
-        acted = track.last.get("replicas") if track.last else None
-        return int(acted) if isinstance(acted, int) else None
+        if track.no_count is None:
+            track.no_count = (
+                f"no replica count for {service}: neither {' nor '.join(REPLICA_SIGNALS)} has a recent value in the "
+                "signal source, so the scaler cannot decide (add the replicas signal to the telemetry templates)"
+            )
+            log.warning("%s: %s", self.name, track.no_count)
+            self.platform.bus.publish(
+                ScalingDecided(service=service, replicas=None, mode=self.mode, reason=track.no_count),
+                source=self.name,
+                subject=service,
+            )
+        return None
 
     def _recommendation(
         self, service: str, now: datetime, current: int, demand: float | None, d: ScalingDecision, track: _Track
@@ -482,6 +516,7 @@ class PredictiveScaler:
             log.error("%s: scaling %s to %d failed: %s", self.name, service, d.replicas, err)
             return
         outcome = "ok" if res.ok else "failed"
+        detail = _as_done(service, detail, res.output)
         self.platform.audit.append(self.name, "scale", service, outcome, {**detail, "detail": res.detail})
         self.platform.bus.publish(
             ScalingActed.model_validate({"service": service, **detail, "ok": res.ok, "detail": res.detail}),
@@ -493,10 +528,56 @@ class PredictiveScaler:
     def recommendations(self) -> list[dict[str, Any]]:
         return [t.last for t in self.tracks.values() if t.last]
 
+    def learning(self, now: datetime) -> Learning | None:
+        """What the scaler waits for before it forecasts every service (None: it does)."""
+        if not self.tracks:
+            return Learning("the first step: no request_rate history read yet (it is backfilled from the source)")
+        need = self._history_needed_s()
+        short = {s: h for s, t in self.tracks.items() if t.scaler is not None and (h := _history_s(t.scaler)) < need}
+        if not short:
+            return None
+        least = min(short, key=lambda s: short[s])
+        text = (
+            f"request_rate history for {len(short)} of {len(self.tracks)} services: the forecast needs "
+            f"{need / 3600:.1f} h (its horizon, and the {self.config.forecaster} model's least history); "
+            f"the shortest ({least}) has {short[least] / 3600:.1f} h, so it scales on the current load until then"
+        )
+        return Learning(text, now + timedelta(seconds=need - short[least]), {"services_learning": len(short)})
+
+    def _history_needed_s(self) -> float:
+        grid = self.config.grid_s
+        return max(self.config.prediction_horizon_s, FORECASTERS.get(self.config.forecaster).min_points * grid)
+
     def health(self) -> dict[str, Any]:
+        no_count = {s: t.no_count for s, t in self.tracks.items() if t.no_count is not None}
+        learning = self.learning(self.platform.clock.now())
+        status = "degraded" if no_count else "learning" if learning is not None else "ok"
         return {
-            "status": "ok",
+            "status": status,
+            **({"reason": "; ".join(no_count.values())} if no_count else {}),
+            **(learning.to_json() if learning is not None else {}),
             "mode": self.mode,
             "services": len(self.tracks),
             "unscalable": sorted(s for s, t in self.tracks.items() if t.scaler is None),
+            "no_replica_count": sorted(no_count),
         }
+
+
+def _history_s(scaler: ServiceScaler) -> float:
+    """The request-rate history a service scaler holds (real points only) in seconds."""
+    return float(np.isfinite(scaler.ys).sum()) * scaler.config.grid_s
+
+
+def _as_done(service: str, asked: dict[str, Any], output: Mapping[str, Any]) -> dict[str, Any]:
+    """The action as the actuator says it was done: its own before and after when it reports them, and a reason
+    whose verb (scale out / in) matches them, so no "scale in" is recorded for a change that raised replicas."""
+    before, after = output.get("before"), output.get("after")
+    if not (isinstance(before, int) and isinstance(after, int)):
+        return asked
+    done = {**asked, "before": before, "after": after}
+    verb = "scale out" if after > before else "scale in" if after < before else "no change"
+    if not str(asked["reason"]).startswith(verb) or before != asked["before"]:
+        done["reason"] = f"{verb} {before} -> {after} (decided on {asked['before']} replicas: {asked['reason']})"
+        log.warning("scaler: %s: the actuator changed %s -> %s while the replica count read was %s", service,
+                    before, after, asked["before"])  # fmt: skip
+    return done

@@ -238,14 +238,23 @@ class World:
     # ---- actions (what the actuator calls) ---------------------------------------------------------
 
     def scale(self, service: str, replicas: int) -> tuple[int, int]:
-        """Set the replica count of the service's primary version; returns (before, after)."""
+        """Make the service run ``replicas`` in all (what its ``desired_replicas`` signal counts): the primary
+        version takes the difference, the others keep theirs; returns the service's (before, after) totals."""
         if replicas < 0:
             raise BadInput("replicas must be >= 0", field="replicas")
-        g = self.primary_group(self.service_id(service))
-        before = int(self.groups.col("desired")[g])
-        self.groups.col("desired")[g] = replicas
+        s = self.service_id(service)
+        g = self.primary_group(s)
+        desired, active, weight = self.groups.col("desired"), self.groups.col("active"), self.groups.col("weight")
+        others = [o for (si, _), o in self.groups.index.items() if si == s and o != g and active[o]]
+        before = int(desired[g]) + sum(int(desired[o]) for o in others)
+        desired[g] = max(replicas - sum(int(desired[o]) for o in others), 1 if replicas > 0 else 0)
+        excess = int(desired[g]) + sum(int(desired[o]) for o in others) - replicas
+        for o in sorted(others, key=lambda o: weight[o]):  # the primary keeps one: the least-used versions shrink
+            cut = min(excess, int(desired[o]))
+            desired[o] -= cut
+            excess -= cut
         self._dirty = True
-        return before, replicas
+        return before, int(desired[g]) + sum(int(desired[o]) for o in others)
 
     def deploy(self, service: str, version: str, instances: int) -> tuple[int, int]:
         """Run ``instances`` replicas of ``version`` (a new version starts with no traffic unless it is the

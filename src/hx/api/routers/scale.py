@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -55,8 +55,10 @@ def forecasts(
     if s.last() is None:
         raise BadInput(f"no {signal} data for {service} in the last {HISTORY.days} days", field="service")
     fc = forecast_series(s.timestamps, s.values, float(horizon), model=name, grid_s=GRID_S)
+    # times in ISO 8601 like every other time in the API (the forecaster's own arrays are unix seconds)
+    times = [datetime.fromtimestamp(float(t), UTC).isoformat() for t in fc.timestamps]
     return {"service": service, "signal": signal, "horizon_s": horizon, "issued_at": now.isoformat(),
-            "history_points": len(s), **fc.to_dict()}  # fmt: skip
+            "history_points": len(s), **fc.to_dict(), "timestamps": times}  # fmt: skip
 
 
 @router.get("/scaling/recommendations")
