@@ -214,6 +214,12 @@ class Storage(Section):
 class Security(Section):
     secret_key: SecretStr | None = None
     key_file: str | None = None
+    audit_head_file: str | None = Field(
+        None, min_length=1, description="where the signed head of the audit chain is exported (default: data dir)"
+    )
+    audit_head_interval_s: float = Field(
+        0.0, ge=0, le=86400, description="least seconds between two exports of the audit head (0: every record)"
+    )
     mfa_required_for: list[str] = Field(default_factory=lambda: ["prod_approval", "admin_token"])
 
 
