@@ -100,6 +100,8 @@ class Platform:
     embedded: Engine | None = None
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     services: ComponentServices = field(default_factory=ComponentServices)
+    #: called when the server stops (SIGTERM): background work of this process is cancelled and awaited
+    on_shutdown: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def data_dir(self) -> Path:

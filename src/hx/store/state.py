@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -73,3 +74,11 @@ class EngineStateStore:
                         set_={"value": stmt.excluded.value, "updated_at": now},
                     )
                 )
+
+    def delete(self, keys: list[str]) -> None:
+        """Remove these keys of the engine (missing ones are ignored)."""
+        if not keys:
+            return
+        where = (engine_state.c.engine == self.engine, engine_state.c.key.in_(keys))
+        with self.store.begin() as conn:
+            conn.execute(sa_delete(engine_state).where(*where))
