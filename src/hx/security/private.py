@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import TextIO
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -51,3 +52,26 @@ def write_private(path: Path, data: bytes) -> None:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+def open_private(path: Path, newline: str | None = None) -> TextIO:
+    """A text file opened for writing (truncated), created 0600 -- for exports a user names (``--out``)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    if os.fstat(fd).st_mode & 0o077:
+        os.fchmod(fd, FILE_MODE)
+    return os.fdopen(fd, "w", encoding="utf-8", newline=newline)
+
+
+def write_export(path: Path, text: str) -> Path:
+    """Write an export's text to ``path`` (0600)."""
+    with open_private(path) as fh:
+        fh.write(text)
+    return path
+
+
+def export_dir(path: Path) -> Path:
+    """A directory for exports: created 0700 when hx makes it (an existing one a user named is left as it is)."""
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=DIR_MODE, exist_ok=True)
+    return path
