@@ -92,3 +92,39 @@ def test_a_damaged_checkpoint_is_set_aside_and_the_fleet_starts_fresh(
     assert damage != "old-pickle" or "not sealed" in note["reason"]
     assert json.loads(Path(note["file"] + ".json").read_text())["reason"] == note["reason"]
     platform.store.dispose()
+
+
+def test_actuator_calls_engine_steps_and_saves_from_many_threads_do_not_interfere(small: Settings) -> None:
+    from datetime import timedelta
+
+    from hx.sim import SimActuator
+    from hx.wiring import CheckpointedActuator, SimEngine
+
+    sim = build_sim(small)
+    actuator = CheckpointedActuator(SimActuator(sim), sim, sim_checkpoint(small))
+    engine = SimEngine(sim, checkpoint=sim_checkpoint(small))
+    errors: list[BaseException] = []
+    service = sim.names[0]
+
+    def act(n: int) -> None:
+        try:
+            for i in range(10):
+                actuator.scale(service, 2 + (n + i) % 3)
+        except BaseException as err:  # collected and asserted below
+            errors.append(err)
+
+    def advance() -> None:
+        try:
+            for i in range(20):
+                engine.step(sim.now + timedelta(seconds=60 * (i + 1)))
+        except BaseException as err:  # collected and asserted below
+            errors.append(err)
+
+    threads = [threading.Thread(target=act, args=(n,)) for n in range(4)] + [threading.Thread(target=advance)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    resumed = sim_checkpoint(small).load()
+    assert resumed is not None and resumed.names == sim.names

@@ -61,7 +61,7 @@ class SimCheckpoint:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         lock = private_file(self.path.with_name(self.path.name + ".lock"))
-        with _CHECKPOINT_LOCK, lock.open("rb") as fh:
+        with SIM_LOCK, lock.open("rb") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             yield
 
@@ -106,8 +106,10 @@ class SimCheckpoint:
 CHECKPOINT_CONTEXT = "sim-checkpoint"
 #: what unpickling authenticated but unloadable bytes raises (a class renamed between versions, say)
 UNPICKLING_ERRORS = (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError)
-#: serialises saves in this process (the file lock serialises processes)
-_CHECKPOINT_LOCK = threading.Lock()
+#: the embedded fleet's lock: advancing it (the runtime's sim engine), changing it (actuator calls from API workers
+#: and drill jobs) and pickling it for a checkpoint never overlap, so a save never sees a fleet half-changed (the file
+#: lock serialises processes)
+SIM_LOCK = threading.RLock()
 
 
 def _read_note(path: Path) -> dict[str, Any]:
@@ -133,10 +135,11 @@ class CheckpointedActuator:
             return fn
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.checkpoint.save(self.sim)
+            with SIM_LOCK:
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    self.checkpoint.save(self.sim)
 
         return call
 
@@ -155,9 +158,10 @@ class SimEngine:
         self.checkpoint = checkpoint
 
     def step(self, now: datetime) -> None:
-        self.sim.run_until(now)
-        if self.checkpoint is not None and self.sim.t - self.checkpoint.saved_at >= 60:
-            self.checkpoint.save(self.sim)
+        with SIM_LOCK:
+            self.sim.run_until(now)
+            if self.checkpoint is not None and self.sim.t - self.checkpoint.saved_at >= 60:
+                self.checkpoint.save(self.sim)
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "t": self.sim.now.isoformat(), "services": len(self.sim.names)}

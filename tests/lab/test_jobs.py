@@ -101,3 +101,15 @@ def test_jobs_left_by_a_dead_process_end_failed(platform: Platform) -> None:
     state.put("o1", orphan, WallClock().now())
     jobs = Jobs(platform.store, WallClock(), kind="test")
     assert jobs.get("o1")["state"] == "failed" and "stopped" in jobs.get("o1")["error"]
+
+
+def test_too_many_waiting_jobs_are_refused(jobs: Jobs) -> None:
+    from hx.errors import Conflict
+    from hx.lab.jobs import MAX_QUEUED
+
+    first = jobs.submit("long", {}, _sleeper(3600))
+    _until(jobs, first["id"], ("running",))
+    for _ in range(MAX_QUEUED):
+        jobs.submit("wait", {}, _sleeper(3600))
+    with pytest.raises(Conflict, match="already waiting"):
+        jobs.submit("one too many", {}, _sleeper(1))

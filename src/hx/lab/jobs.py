@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from hx.clock import Clock
-from hx.errors import Cancelled, HxError, NotFound
+from hx.errors import Cancelled, Conflict, HxError, NotFound
 from hx.store import Store
 from hx.store.state import EngineStateStore, StateValue
 
@@ -47,6 +47,8 @@ JobState = Literal["queued", "running", "done", "failed", "cancelled"]
 FINISHED = ("done", "failed", "cancelled")
 #: the most finished jobs kept (older ones are dropped when a job is submitted)
 KEEP_FINISHED = 200
+#: the most jobs of one process waiting for a worker; more are refused (409) rather than piled up
+MAX_QUEUED = 20
 
 
 class JobControl:
@@ -144,6 +146,11 @@ class Jobs:
         """Queue ``work`` (called with a :class:`JobControl`; returns the result); return the job as stored."""
         if self._stopping:
             raise Cancelled("the server is stopping; no new jobs are taken")
+        if self._queue.qsize() >= MAX_QUEUED:
+            raise Conflict(
+                f"{self._queue.qsize()} {self.kind} jobs are already waiting; try again when some have finished",
+                queued=self._queue.qsize(),
+            )
         job_id = uuid.uuid4().hex[:16]
         job: StateValue = {"id": job_id, "kind": self.kind, "title": title, "params": params, "state": "queued",
                            "created_at": self._now(), "owner": self.owner, "progress": {}}  # fmt: skip
