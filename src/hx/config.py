@@ -218,7 +218,7 @@ class Security(Section):
         None, min_length=1, description="where the signed head of the audit chain is exported (default: data dir)"
     )
     audit_head_interval_s: float = Field(
-        0.0, ge=0, le=86400, description="least seconds between two exports of the audit head (0: every record)"
+        1.0, ge=0, le=3600, description="most seconds the exported audit head lags the chain (0: every record)"
     )
     mfa_required_for: list[str] = Field(default_factory=lambda: ["prod_approval", "admin_token"])
 

@@ -152,12 +152,13 @@ def build_platform(
     box = SecretBox(key)
     sealer = Sealer.derive(key, "state")
     bus = EventBus(store, clock)
-    return Platform(
+    audit = AuditLog(store, clock, anchor=audit_anchor(settings, key))
+    platform = Platform(
         settings=settings,
         store=store,
         clock=clock,
         bus=bus,
-        audit=AuditLog(store, clock, anchor=audit_anchor(settings, key)),
+        audit=audit,
         secrets=SecretStore(store, box, clock),
         tokens=TokenService(store, box, clock),
         models=ModelRegistry(store, sealer, clock, bus),
@@ -167,6 +168,8 @@ def build_platform(
         actuator=actuator,
         topology=topology_from_settings(settings),
     )
+    platform.on_shutdown.append(audit.anchor.flush)  # the newest records anchored before the server stops
+    return platform
 
 
 def bootstrap_admin(platform: Platform) -> Path | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,18 @@ def test_an_old_unkeyed_chain_is_accepted_only_before_the_keyed_records(store_ur
     _rewrite_from(log, keyed.id, "mallory")
     res = log.verify()
     assert not res.ok and res.kind == "rewritten" and res.first_broken == keyed.id
+
+
+def test_within_the_interval_the_head_catches_up_with_the_newest_record(store_url: str, tmp_path: Path) -> None:
+    log = _log(store_url, tmp_path, interval_s=0.3)
+    first = log.append("alice", "act", "t0", "ok")  # the first record is exported at once
+    for i in range(5):
+        last = log.append("alice", "act", f"t{i + 1}", "ok")
+    head = log.anchor.read()
+    assert head is not None and head.id == first.id
+    time.sleep(0.6)  # the interval ends: the newest record is exported
+    head = log.anchor.read()
+    assert head is not None and head.id == last.id
+    log.append("alice", "act", "late", "ok")
+    log.anchor.flush()  # what the server does when it stops
+    assert log.verify().head_id == last.id + 1

@@ -7,7 +7,8 @@ restored backup, a hand-edited file) is caught by :meth:`AuditLog.verify`:
 - a record rewritten, even with every later hash recomputed: its HMAC-SHA256 does not hold, because the key
   (derived from hx's secret key: ``HX_SECRET_KEY`` or the 0600 key file) is never in the database;
 - the last records deleted: the exported head (:class:`AuditAnchor`, a signed JSON file outside the
-  database, rewritten atomically after appends) names a record the database no longer has, or has otherwise.
+  database, rewritten atomically after appends, lagging the chain by at most ``security.audit_head_interval_s``)
+  names a record the database no longer has, or has otherwise.
 
 Records written before the chain was keyed (a plain SHA-256 chain) are accepted only as a prefix, before
 the first keyed record the head remembers.
@@ -15,10 +16,12 @@ the first keyed record the head remembers.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import hashlib
 import hmac
 import json
+import logging
 import math
 import threading
 import time
@@ -36,6 +39,8 @@ from hx.security.private import private_dir, private_file, write_private
 from hx.security.sealing import derive_key
 from hx.store import Store
 from hx.store.tables import audit_log
+
+log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 HEAD_FORMAT = "hx-audit-head/1"
@@ -123,6 +128,10 @@ class AuditAnchor:
         self.path = path
         self.interval_s = interval_s
         self._lock = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending: tuple[int, str] | None = None
+        self._timer: threading.Timer | None = None
+        self._at_exit = False
         self._exported_at = -math.inf
 
     def __repr__(self) -> str:
@@ -156,12 +165,36 @@ class AuditAnchor:
         return Head(int(data["id"]), str(data["hash"]), int(data["keyed_from"]), str(data["exported_at"]))
 
     def maybe_export(self, record: AuditRecord) -> None:
-        """Export ``record`` as the head when the interval has passed since the last export of this process."""
-        now = time.monotonic()
-        if now - self._exported_at < self.interval_s:
-            return
-        self._exported_at = now
-        self.export(record.id, record.hash)
+        """Export ``record`` as the head now, or -- within ``interval_s`` of the last export -- when the interval
+        ends (the newest record by then), so the head lags the chain by at most ``interval_s``."""
+        with self._pending_lock:
+            if self._pending is None or record.id > self._pending[0]:
+                self._pending = (record.id, record.hash)
+            wait = self.interval_s - (time.monotonic() - self._exported_at)
+            if wait > 0:
+                if self._timer is None:
+                    self._timer = threading.Timer(wait, self._flush_logged)
+                    self._timer.daemon = True
+                    self._timer.start()
+                    if not self._at_exit:
+                        atexit.register(self._flush_logged)  # a short-lived process (the CLI) anchors too
+                        self._at_exit = True
+                return
+        self.flush()
+
+    def flush(self) -> None:
+        """Export the newest record appended and not yet exported (at shutdown, and when the interval ends)."""
+        with self._pending_lock:
+            take, self._pending, self._timer = self._pending, None, None
+            self._exported_at = time.monotonic()
+        if take is not None:
+            self.export(*take)
+
+    def _flush_logged(self) -> None:
+        try:
+            self.flush()
+        except OSError as err:
+            log.error("audit head %s not exported: %s", self.path, err)
 
     def export(self, record_id: int, record_hash: str) -> None:
         """Write the head (only forward: a head naming a newer record is kept)."""
