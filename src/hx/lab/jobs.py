@@ -62,7 +62,7 @@ class JobControl:
         """Raise :class:`Cancelled` when the job was cancelled (here or through the store by another replica)."""
         if not self.cancel.is_set() and time.monotonic() - self._polled >= 1.0:
             self._polled = time.monotonic()
-            if (self.jobs.state.get(self.job_id) or {}).get("cancel_requested"):
+            if self.jobs.state.get(_cancel_key(self.job_id)) is not None:
                 self.cancel.set()
         if self.cancel.is_set():
             raise Cancelled(f"job {self.job_id} cancelled", job=self.job_id)
@@ -118,6 +118,10 @@ class Jobs:
             self.state.put(job_id, job, self.clock.now())
         return job
 
+    def _jobs(self) -> list[StateValue]:
+        """Every job row (cancel requests are rows of their own, so that no write of a job's state loses one)."""
+        return [v for k, v in self.state.all().items() if not k.endswith(CANCEL_SUFFIX)]
+
     def get(self, job_id: str) -> StateValue:
         job = self.state.get(job_id)
         if job is None:
@@ -125,13 +129,13 @@ class Jobs:
         return job
 
     def list(self, state: str | None = None) -> list[StateValue]:
-        jobs = sorted(self.state.all().values(), key=lambda j: str(j.get("created_at")), reverse=True)
+        jobs = sorted(self._jobs(), key=lambda j: str(j.get("created_at")), reverse=True)
         return [j for j in jobs if state is None or j.get("state") == state]
 
     def _fail_orphans(self) -> None:
         """Jobs left queued or running by a process of this host that is gone end ``failed``."""
         host = socket.gethostname()
-        for job in self.state.all().values():
+        for job in self._jobs():
             owner = str(job.get("owner", ""))
             name, _, pid = owner.rpartition(":")
             if job.get("state") in FINISHED or name != host or not pid.isdigit() or _alive(int(pid)):
@@ -171,7 +175,8 @@ class Jobs:
             event.set()
         if job.get("state") == "queued" and event is not None:
             return self._update(job_id, state="cancelled", cancel_requested=True, finished_at=self._now())
-        return self._update(job_id, cancel_requested=True)
+        self.state.put(_cancel_key(job_id), {"requested_at": self._now(), "by": self.owner}, self.clock.now())
+        return {**job, "cancel_requested": True}
 
     def _ensure_workers(self) -> None:
         with self._lock:
@@ -194,7 +199,8 @@ class Jobs:
             result = item.work(JobControl(self, item.job_id, cancel))
         except Cancelled:
             why = "the server is stopping" if self._stopping else "cancelled on request"
-            self._update(item.job_id, state="cancelled", finished_at=self._now(), error=why)
+            fields = {"cancel_requested": True} if not self._stopping else {}
+            self._update(item.job_id, state="cancelled", finished_at=self._now(), error=why, **fields)
         except HxError as err:
             self._update(item.job_id, state="failed", finished_at=self._now(), error=str(err))
         except Exception as err:
@@ -211,7 +217,8 @@ class Jobs:
     def _prune(self) -> None:
         finished = [j for j in self.list() if j.get("state") in FINISHED]
         if len(finished) > KEEP_FINISHED:
-            self.state.delete([str(j["id"]) for j in finished[KEEP_FINISHED:]])
+            old = [str(j["id"]) for j in finished[KEEP_FINISHED:]]
+            self.state.delete(old + [_cancel_key(k) for k in old])
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
         """Cancel every job of this process and wait for the workers (at most ``timeout_s``)."""
@@ -226,6 +233,13 @@ class Jobs:
         for job in self.list():
             if job.get("owner") == self.owner and job.get("state") not in FINISHED:
                 self._update(job["id"], state="cancelled", finished_at=self._now(), error="the server is stopping")
+
+
+CANCEL_SUFFIX = ".cancel"
+
+
+def _cancel_key(job_id: str) -> str:
+    return job_id + CANCEL_SUFFIX
 
 
 def _alive(pid: int) -> bool:
