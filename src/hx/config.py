@@ -222,6 +222,12 @@ class Storage(Section):
 class Security(Section):
     secret_key: SecretStr | None = None
     key_file: str | None = None
+    audit_head_file: str | None = Field(
+        None, min_length=1, description="where the signed head of the audit chain is exported (default: data dir)"
+    )
+    audit_head_interval_s: float = Field(
+        1.0, ge=0, le=3600, description="most seconds the exported audit head lags the chain (0: every record)"
+    )
     mfa_required_for: list[str] = Field(default_factory=lambda: ["prod_approval", "admin_token"])
 
 

@@ -91,6 +91,13 @@ class Conflict(HxError):
     title = "conflict"
 
 
+class Cancelled(HxError):
+    """A long operation (a drill job) was cancelled, by a user or because the server is stopping."""
+
+    status = 409
+    title = "cancelled"
+
+
 class Unsupported(BadInput):
     """The request asks for something the configured backend cannot do."""
 

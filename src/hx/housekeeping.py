@@ -25,6 +25,7 @@ class AuditWatch:
     def step(self, now: datetime) -> None:
         res = self.platform.audit.verify()
         if res.ok:
+            self.platform.audit.export_head()  # the verified chain's newest record anchors the next check
             self.last = {"status": "ok", "records": res.records, "checked_at": now.isoformat()}
             return
         self.last = {

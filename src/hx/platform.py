@@ -17,8 +17,9 @@ from hx.components import register_learners
 from hx.config import Settings
 from hx.events import EventBus
 from hx.ml.registry import ModelHandle, ModelRegistry
-from hx.security.audit import AuditLog
+from hx.security.audit import AuditAnchor, AuditLog
 from hx.security.roles import Role
+from hx.security.sealing import Sealer
 from hx.security.secrets import SecretBox, SecretStore, key_from_string, load_or_create_key_file
 from hx.security.tokens import TokenService, write_admin_token_file
 from hx.store import Store
@@ -90,6 +91,7 @@ class Platform:
     tokens: TokenService
     models: ModelRegistry
     metrics: HxMetrics
+    sealer: Sealer
     source: SignalSource | None = None
     actuator: Actuator | None = None
     model_handles: dict[str, ModelHandle] = field(default_factory=dict)
@@ -98,18 +100,38 @@ class Platform:
     embedded: Engine | None = None
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     services: ComponentServices = field(default_factory=ComponentServices)
+    #: called when the server stops (SIGTERM): background work of this process is cancelled and awaited
+    on_shutdown: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def data_dir(self) -> Path:
         return self.settings.data_dir
 
 
-def secret_box(settings: Settings) -> SecretBox:
-    """The key comes from HX_SECRET_KEY / security.secret_key, else a 0600 key file."""
+def secret_key(settings: Settings) -> bytes:
+    """hx's secret key: from HX_SECRET_KEY / security.secret_key, else a 0600 key file (never the database)."""
     if settings.security.secret_key is not None:
-        return SecretBox(key_from_string(settings.security.secret_key.get_secret_value()))
+        return key_from_string(settings.security.secret_key.get_secret_value())
     key_file = Path(settings.security.key_file) if settings.security.key_file else settings.data_dir / "secret.key"
-    return SecretBox(load_or_create_key_file(key_file))
+    return load_or_create_key_file(key_file)
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    """AES-GCM for the secrets table, keyed by :func:`secret_key`."""
+    return SecretBox(secret_key(settings))
+
+
+def state_sealer(settings: Settings) -> Sealer:
+    """The sealer of pickled state (models, detector state, the sim checkpoint), keyed by :func:`secret_key`."""
+    return Sealer.derive(secret_key(settings), "state")
+
+
+def audit_anchor(settings: Settings, key: bytes) -> AuditAnchor:
+    """The audit chain's key (derived from :func:`secret_key`) and its exported head (``security.audit_head_file``,
+    default ``audit-head.json`` in the data directory)."""
+    configured = settings.security.audit_head_file
+    path = Path(configured).expanduser() if configured else settings.data_dir / "audit-head.json"
+    return AuditAnchor(key, path, settings.security.audit_head_interval_s)
 
 
 def build_platform(
@@ -126,22 +148,28 @@ def build_platform(
     store = Store.from_settings(settings.storage.database_url, settings.data_dir)
     if upgrade:
         store.upgrade()
-    box = secret_box(settings)
+    key = secret_key(settings)
+    box = SecretBox(key)
+    sealer = Sealer.derive(key, "state")
     bus = EventBus(store, clock)
-    return Platform(
+    audit = AuditLog(store, clock, anchor=audit_anchor(settings, key))
+    platform = Platform(
         settings=settings,
         store=store,
         clock=clock,
         bus=bus,
-        audit=AuditLog(store, clock),
+        audit=audit,
         secrets=SecretStore(store, box, clock),
         tokens=TokenService(store, box, clock),
-        models=ModelRegistry(store, clock, bus),
+        models=ModelRegistry(store, sealer, clock, bus),
+        sealer=sealer,
         metrics=HxMetrics(state=store),
         source=source,
         actuator=actuator,
         topology=topology_from_settings(settings, source),
     )
+    platform.on_shutdown.append(audit.anchor.flush)  # the newest records anchored before the server stops
+    return platform
 
 
 def bootstrap_admin(platform: Platform) -> Path | None:

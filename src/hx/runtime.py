@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 #: while an engine keeps failing with the same error, log it again (one line) every this many steps
 REPEAT_LOG_EVERY = 20
+#: how long a stopping server waits for an engine step in progress before leaving it behind
+STOP_GRACE_S = 3.0
 
 
 class Engine(Protocol):
@@ -249,13 +252,66 @@ class Runtime:
             ticks += 1
         return ticks
 
-    async def run_wall(self, stop: asyncio.Event, tick_s: float = 1.0) -> None:
-        """Step due engines on wall-clock time until ``stop`` is set (steps run in a worker thread)."""
+    async def run_wall(self, stop: asyncio.Event, tick_s: float = 1.0, grace_s: float = STOP_GRACE_S) -> None:
+        """Step due engines on wall-clock time until ``stop`` is set.
+
+        Steps run in a daemon thread.  Once ``stop`` is set (SIGTERM), a step in progress gets ``grace_s`` to
+        finish and is then left behind -- the process is exiting, as it would on a kill, and every write is a
+        transaction -- so the server stops within seconds whatever an engine is doing.
+        """
         self.platform.bus.publish(RuntimeStarted(engines=[e.name for e in self.engines]), source="runtime")
         while not stop.is_set():
-            await asyncio.to_thread(self.step_due, self.platform.clock.now())
+            step = _in_daemon_thread(self.step_due, self.platform.clock.now())
+            if not await _finished_or_abandoned(step, stop, grace_s):
+                log.warning("stopping with an engine step still running after %.0f s; it is abandoned", grace_s)
+                break
             try:
                 await asyncio.wait_for(stop.wait(), timeout=tick_s)
             except TimeoutError:
                 continue
-        await asyncio.to_thread(self.release_leases)
+        if not await _finished_or_abandoned(_in_daemon_thread(self.release_leases), None, grace_s):
+            log.warning("engine leases not released in %.0f s; they expire on their own", grace_s)
+
+
+def _in_daemon_thread(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+    """Run ``fn`` in a new daemon thread (which never holds up the interpreter's exit); its result as a future."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if fut.done():
+            return
+        if error is not None:
+            fut.set_exception(error)
+        else:
+            fut.set_result(result)
+
+    def run() -> None:
+        result, error = None, None
+        try:
+            result = fn(*args)
+        except BaseException as err:  # handed to the awaiting task, which re-raises it
+            error = err
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:
+            pass  # the loop has closed: nobody waits for this step any more
+
+    threading.Thread(target=run, name="hx-runtime-step", daemon=True).start()
+    return fut
+
+
+async def _finished_or_abandoned(work: asyncio.Future[Any], stop: asyncio.Event | None, grace_s: float) -> bool:
+    """Wait for ``work``; once ``stop`` is set (or at once when there is none) wait at most ``grace_s`` more.
+    True when it finished (its error, if any, raised here), False when it was left behind."""
+    if stop is not None:
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+    if not work.done():
+        try:
+            await asyncio.wait_for(asyncio.shield(work), timeout=grace_s)
+        except TimeoutError:
+            return False
+    work.result()
+    return True

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib
+import json
 import logging
 import os
 import pickle
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 from hx.clock import Clock, SimClock, WallClock
 from hx.components import Component
 from hx.config import Settings, check_world
-from hx.errors import ConfigError
+from hx.errors import ConfigError, IntegrityError
 from hx.fleet import ServiceFacts
-from hx.platform import Platform
+from hx.platform import Platform, state_sealer
 from hx.runtime import Engine, Runtime
+from hx.security.private import private_file, write_private
+from hx.security.sealing import Sealer
 from hx.topology import StaticTopology
 
 log = logging.getLogger(__name__)
@@ -30,34 +36,88 @@ if TYPE_CHECKING:
 
 
 class SimCheckpoint:
-    """Keeps the embedded fleet across restarts of ``hx serve``: a pickle in the data directory, written
-    atomically after every actuator call and once a minute, so that what hx did to the world survives a
-    crash exactly as a real fleet would."""
+    """Keeps the embedded fleet across restarts of ``hx serve``: a sealed pickle (HMAC under hx's key, checked
+    before anything is unpickled) in the data directory, written after every actuator call and once a minute.
 
-    def __init__(self, path: Path, fingerprint: str) -> None:
+    A save pickles the fleet and replaces the file atomically (a unique 0600 temporary file in the same
+    directory, fsync, ``os.replace``) under a lock shared by every writer on the host, so concurrent saves
+    (engine thread, API workers, drills) never collide.  A checkpoint that cannot be loaded (damaged, written
+    without the key, an old unsealed one) does not stop hx from starting: it is set aside next to a note of
+    why (``sim.ckpt.damaged-<time>`` and ``.json``), logged, shown in ``/health``, and the fleet starts fresh.
+    """
+
+    def __init__(self, path: Path, fingerprint: str, sealer: Sealer) -> None:
         self.path = path
         self.fingerprint = fingerprint
+        self.sealer = sealer
         self.saved_at = 0.0
 
     def save(self, sim: Simulation) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump({"fingerprint": self.fingerprint, "sim": sim}, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        with self._locked():
+            blob = self.sealer.dumps({"fingerprint": self.fingerprint, "sim": sim}, CHECKPOINT_CONTEXT)
+            write_private(self.path, blob)
         self.saved_at = sim.t
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        lock = private_file(self.path.with_name(self.path.name + ".lock"))
+        with SIM_LOCK, lock.open("rb") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            yield
+
     def load(self) -> Simulation | None:
+        """The saved fleet; None when there is none, it is for another configuration, or it was set aside."""
         if not self.path.exists():
             return None
-        with self.path.open("rb") as fh:
-            data = pickle.load(fh)  # written by this class into hx's own data directory
+        try:
+            with self._locked():
+                data = self.sealer.loads(self.path.read_bytes(), CHECKPOINT_CONTEXT)
+        except (IntegrityError, OSError, *UNPICKLING_ERRORS) as err:
+            self.set_aside(f"{type(err).__name__}: {err}")
+            return None
         if not isinstance(data, dict) or data.get("fingerprint") != self.fingerprint:
             log.warning("sim checkpoint %s is for another fleet configuration; starting a fresh fleet", self.path)
             return None
         sim = data["sim"]
         return sim  # type: ignore[no-any-return]
+
+    def set_aside(self, reason: str) -> Path:
+        """Move the checkpoint out of the way (kept for inspection) with a note of why; return its new path."""
+        stamp = datetime.now().astimezone().strftime("%Y%m%dT%H%M%S%f")
+        kept = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        os.replace(self.path, kept)
+        note = {"file": str(kept), "reason": reason, "set_aside_at": datetime.now().astimezone().isoformat()}
+        write_private(kept.with_name(kept.name + ".json"), json.dumps(note).encode())
+        log.error("sim checkpoint %s could not be loaded (%s); set aside as %s, starting a fresh fleet",
+                  self.path, reason, kept)  # fmt: skip
+        return kept
+
+    def health(self) -> dict[str, Any]:
+        """What ``/health`` shows: the checkpoint file and any set aside (newest first) with why."""
+        notes = sorted(self.path.parent.glob(f"{self.path.name}.damaged-*.json"), reverse=True)
+        set_aside = [_read_note(n) for n in notes[:5]]
+        out: dict[str, Any] = {"status": "ok", "path": str(self.path), "set_aside": set_aside}
+        if set_aside:
+            out["detail"] = f"{len(notes)} damaged checkpoint(s) set aside; the fleet started fresh"
+        return out
+
+
+#: what a checkpoint's bytes are sealed to
+CHECKPOINT_CONTEXT = "sim-checkpoint"
+#: what unpickling authenticated but unloadable bytes raises (a class renamed between versions, say)
+UNPICKLING_ERRORS = (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError)
+#: the embedded fleet's lock: advancing it (the runtime's sim engine), changing it (actuator calls from API workers
+#: and drill jobs) and pickling it for a checkpoint never overlap, so a save never sees a fleet half-changed (the file
+#: lock serialises processes)
+SIM_LOCK = threading.RLock()
+
+
+def _read_note(path: Path) -> dict[str, Any]:
+    try:
+        note = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        return {"file": str(path), "reason": f"note unreadable: {err}"}
+    return note if isinstance(note, dict) else {"file": str(path), "reason": "note unreadable"}
 
 
 class CheckpointedActuator:
@@ -75,10 +135,11 @@ class CheckpointedActuator:
             return fn
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.checkpoint.save(self.sim)
+            with SIM_LOCK:
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    self.checkpoint.save(self.sim)
 
         return call
 
@@ -97,9 +158,10 @@ class SimEngine:
         self.checkpoint = checkpoint
 
     def step(self, now: datetime) -> None:
-        self.sim.run_until(now)
-        if self.checkpoint is not None and self.sim.t - self.checkpoint.saved_at >= 60:
-            self.checkpoint.save(self.sim)
+        with SIM_LOCK:
+            self.sim.run_until(now)
+            if self.checkpoint is not None and self.sim.t - self.checkpoint.saved_at >= 60:
+                self.checkpoint.save(self.sim)
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "t": self.sim.now.isoformat(), "services": len(self.sim.names)}
@@ -132,6 +194,8 @@ def embed_sim(platform: Platform, sim: Simulation | None) -> None:
     wall = not isinstance(platform.clock, SimClock)
     checkpoint = sim_checkpoint(platform.settings) if s.checkpoint and wall else None
     platform.embedded = SimEngine(sim, checkpoint=checkpoint)
+    if checkpoint is not None:
+        platform.health_checks["sim_checkpoint"] = checkpoint.health
     platform.topology = sim_topology(sim)
     platform.fleet = SimFleetFacts(sim)
 
@@ -139,7 +203,7 @@ def embed_sim(platform: Platform, sim: Simulation | None) -> None:
 def sim_checkpoint(settings: Settings) -> SimCheckpoint:
     s = settings.sim
     fp = f"{s.services}:{s.seed}:{s.trace}:{s.step_s}:{s.startup_s}"
-    return SimCheckpoint(settings.data_dir / "sim.ckpt", fp)
+    return SimCheckpoint(settings.data_dir / "sim.ckpt", fp, state_sealer(settings))
 
 
 def build_sim(settings: Settings, clock: Clock | None = None) -> Simulation:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from fastapi.routing import APIRoute
@@ -125,6 +127,21 @@ def test_terraform_documents_parse_and_pass_the_schema_check(sim_api: Api) -> No
         assert c.post("/api/v1/terraform", json={}).status_code == 422
 
 
+def _finished(c: httpx.Client, r: httpx.Response) -> dict[str, Any]:
+    """The result of the drill job a POST started (202 + its URL), once the job is done."""
+    assert r.status_code == 202, r.text
+    url = r.headers["location"]
+    assert r.json()["url"] == url and r.json()["state"] in ("queued", "running", "done")
+    deadline = time.monotonic() + 60
+    while (job := c.get(url).json())["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+    assert job["state"] == "done", job
+    assert any(j["id"] == job["id"] for j in c.get("/api/v1/dr/drills").json()["jobs"])
+    result: dict[str, Any] = job["result"]
+    return result
+
+
 def test_dr_plans_drill_on_the_platform_sim_and_cost_report(sim_api: Api) -> None:
     actuator = sim_api.platform.actuator
     assert isinstance(actuator, SimActuator)
@@ -134,8 +151,7 @@ def test_dr_plans_drill_on_the_platform_sim_and_cost_report(sim_api: Api) -> Non
         assert {p["workload"]: p["strategy"] for p in plans}["checkout-api"] == "warm_standby"
         t0 = sim_api.platform.clock.now()
         r = c.post("/api/v1/dr/drills", json={"estate": _estate(), "workload": "checkout-api", "failback": False})
-        assert r.status_code == 200, r.text
-        out = r.json()
+        out = _finished(c, r)
         assert out["target"] == "platform-sim" and out["ok"] and out["met"]
         assert 0 < out["achieved_rto_s"] <= out["target_rto_s"] == 300
         assert (sim_api.platform.clock.now() - t0).total_seconds() >= out["achieved_rto_s"]
@@ -156,6 +172,5 @@ def test_dr_plans_drill_on_the_platform_sim_and_cost_report(sim_api: Api) -> Non
 def test_drill_without_a_sim_actuator_runs_on_a_fresh_fleet(platform: Platform) -> None:
     with _serve(platform) as api, api.client("operator") as c:
         r = c.post("/api/v1/dr/drills", json={"estate": _estate(), "workload": "orders-db"})
-        assert r.status_code == 200, r.text
-        out = r.json()
+        out = _finished(c, r)
         assert out["target"] == "fresh-sim" and out["strategy"] == "pilot_light" and out["met"]

@@ -10,6 +10,7 @@ from hx.deploy.decision import MODEL_NAME, StrategyModel, decide, rule_strategy
 from hx.deploy.risk import FEATURES, Risk, change_size_factor, combine, time_of_week_factor
 from hx.errors import ModelError
 from hx.ml.registry import ModelRegistry, load_or_fallback
+from hx.security.sealing import Sealer
 from hx.store import Store
 
 
@@ -47,7 +48,7 @@ def _fitted() -> tuple[StrategyModel, np.ndarray]:
 def test_model_confidence_threshold_and_fallback(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'db'}")
     store.upgrade()
-    reg = ModelRegistry(store)
+    reg = ModelRegistry(store, Sealer.derive(b"k" * 32, "state"))
     assert decide(_risk(0.1), load_or_fallback(reg, MODEL_NAME), 0.85, "conservative").source == "rules"
     model, x = _fitted()
     reg.save(MODEL_NAME, model, metrics={}, data_fingerprint="x", training_data="simulated", promote=True)

@@ -8,6 +8,7 @@ import pytest
 from hx.heal.classify import MODEL_NAME, IncidentForest, classify, classify_rules
 from hx.heal.features import FEATURE_NAMES, signal_features
 from hx.ml.registry import ModelRegistry, load_or_fallback
+from hx.security.sealing import Sealer
 from hx.store import Store
 
 
@@ -70,7 +71,7 @@ def synthetic(n: int, seed: int) -> tuple[np.ndarray, list[str]]:
 def test_forest_round_trips_through_the_registry_and_falls_back_when_unsure(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'hx.db'}")
     store.upgrade()
-    registry = ModelRegistry(store)
+    registry = ModelRegistry(store, Sealer.derive(b"k" * 32, "state"))
     assert load_or_fallback(registry, MODEL_NAME).in_use == "rules"
     x, y = synthetic(60, 1)
     model = IncidentForest(n_estimators=20).fit(x, y)

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import pickle
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from sklearn.ensemble import RandomForestClassifier
+from sqlalchemy import select, update
 
-from hx.errors import BadInput, NotFound
+from hx.errors import BadInput, ModelError, NotFound
 from hx.ml.registry import ModelRegistry, fingerprint, load_or_fallback
+from hx.security.sealing import Sealer
 from hx.store import Store
+from hx.store.tables import models as models_table
 
 
 class TinyForest:
@@ -38,7 +43,7 @@ class Broken(TinyForest):
 def registry(store_url: str) -> ModelRegistry:
     store = Store(store_url)
     store.upgrade()
-    return ModelRegistry(store)
+    return ModelRegistry(store, Sealer.derive(b"k" * 32, "state"))
 
 
 def test_save_load_promote(registry: ModelRegistry) -> None:
@@ -74,3 +79,46 @@ def test_errors(registry: ModelRegistry) -> None:
         registry.promote("nope", 1)
     with pytest.raises(BadInput, match="unknown stage"):
         registry.set_stage("nope", 1, "prod")
+
+
+class _Exploit:
+    """Unpickling this writes a file: what a forged state row would do if it were ever unpickled."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (self.path, "w"))
+
+
+def _write_state(registry: ModelRegistry, name: str, version: int, blob: bytes) -> None:
+    with registry.store.begin() as conn:
+        conn.execute(
+            update(models_table)
+            .where(models_table.c.name == name, models_table.c.version == version)
+            .values(state=blob)
+        )
+
+
+def test_a_forged_or_old_pickle_in_the_store_is_refused_not_unpickled(registry: ModelRegistry, tmp_path: Path) -> None:
+    registry.save("clf", TinyForest(), metrics={}, data_fingerprint="x", training_data="simulated", promote=True)
+    marker = tmp_path / "pwned"
+    _write_state(registry, "clf", 1, pickle.dumps(_Exploit(str(marker))))  # an old-style (unsealed) row
+    handle = load_or_fallback(registry, "clf")
+    assert handle.in_use == "rules" and "not sealed state" in handle.reason and "retrain" in handle.reason
+    forged = Sealer.derive(b"x" * 32, "state").dumps(_Exploit(str(marker)), "model:clf:1")
+    _write_state(registry, "clf", 1, forged)  # sealed, but with another key
+    with pytest.raises(ModelError, match="MAC does not hold"):
+        registry.load("clf")
+    assert not marker.exists()
+
+
+def test_a_state_copied_from_another_version_is_refused(registry: ModelRegistry) -> None:
+    registry.save("clf", TinyForest(), metrics={}, data_fingerprint="x", training_data="simulated")
+    registry.save("clf", TinyForest(seed=1), metrics={}, data_fingerprint="x", training_data="simulated")
+    with registry.store.begin() as conn:
+        v1 = conn.execute(select(models_table.c.state).where(models_table.c.version == 1)).scalar_one()
+    _write_state(registry, "clf", 2, bytes(v1))
+    registry.load("clf", 1)
+    with pytest.raises(ModelError, match="model:clf:2"):
+        registry.load("clf", 2)

@@ -50,6 +50,8 @@ def create_app(
             yield
         finally:
             stop.set()
+            for hook in platform.on_shutdown:  # background jobs (drills) cancelled and awaited, within seconds
+                await asyncio.to_thread(hook)
             if task is not None:
                 await task
             platform.metrics.up.labels(label).set(0)

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from hx.cli.session import JSON, Ctx, ctx_of
 from hx.files import writing
+from hx.security.private import export_dir
 
 catalog_app = typer.Typer(help="The cloud catalog: clouds, regions, instance types, SkyPilot imports.")
 dr_app = typer.Typer(help="Disaster recovery: plans from RPO/RTO, drills in simulated time.", no_args_is_help=True)
@@ -141,7 +142,7 @@ def catalog_import(
     base = load_catalog(target if target.exists() else None)
     merged = import_skypilot_csv(file, cloud, base, unknown_regions="skip" if skip_unknown_regions else "error")
     with writing("--out"):
-        target.parent.mkdir(parents=True, exist_ok=True)
+        export_dir(target.parent)
         save_catalog(merged, target)
     before = sum(1 for k in base.offers if k[0] == cloud)
     after = sum(1 for k in merged.offers if k[0] == cloud)

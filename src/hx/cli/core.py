@@ -137,14 +137,22 @@ def mfa_enroll(
 
 @audit_app.command("verify")
 def audit_verify(ctx: typer.Context, as_json: bool = JSON) -> None:
-    """Recompute the hash chain; exit 1 naming the first broken record."""
+    """Check every record's MAC and link, and the database against the exported head; exit 1 naming the first
+    broken record and what happened (rewritten, truncated, ...)."""
     c = ctx_of(ctx, as_json)
-    res = c.platform().audit.verify()
-    data = {"ok": res.ok, "records": res.records, "first_broken": res.first_broken, "reason": res.reason}
+    p = c.platform()
+    res = p.audit.verify()
+    data = res.to_json()
     if not res.ok:
-        c.emit(data, f"[red]audit chain broken at record {res.first_broken}: {res.reason}[/red]")
-        raise IntegrityError(f"audit chain broken at record {res.first_broken}: {res.reason}")
-    c.emit(data, f"[green]audit chain intact ({res.records} records)[/green]")
+        message = f"audit chain {res.kind}: broken at record {res.first_broken}: {res.reason}"
+        c.emit(data, f"[red]{message}[/red]")
+        raise IntegrityError(message, kind=res.kind, first_broken=res.first_broken)
+    anchored = (
+        f"; head at record {res.head_id} matches"
+        if res.anchored
+        else f"; no exported head at {p.audit.anchor.path} yet"
+    )
+    c.emit(data, f"[green]audit chain intact ({res.records} records{anchored})[/green]")
 
 
 @audit_app.command("list")

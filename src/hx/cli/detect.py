@@ -11,6 +11,7 @@ from rich.table import Table
 
 from hx.cli.session import JSON, ctx_of
 from hx.files import writing
+from hx.security.private import export_dir, open_private
 
 detect_app = typer.Typer(help="Anomaly detection on files and benchmarks.", no_args_is_help=True)
 
@@ -35,7 +36,7 @@ def run(
     scores = score_series(vs.values, vs.timestamps, name)
     thr = effective_threshold(cfg.alert_threshold, cfg.sensitivity)
     if out is not None:
-        with writing("--out"), out.open("w", newline="") as fh:
+        with writing("--out"), open_private(out, newline="") as fh:
             w = csv.writer(fh)
             w.writerow(["timestamp", "value", "anomaly_score"])
             for t, v, s in zip(vs.timestamps, vs.values, scores, strict=True):
@@ -77,7 +78,7 @@ def nab(
     c = ctx_of(ctx, as_json)
     files = corpus_files(data)  # a corpus in the wrong layout is refused before --out is created
     with writing("--out"):
-        out.mkdir(parents=True, exist_ok=True)
+        export_dir(out)
     with Progress(console=c.err, transient=True) as bar:
         task = bar.add_task("NAB", total=len(files))
         written = run_nab(data, out, detector or DEFAULT_DETECTOR, progress=lambda _: bar.advance(task))

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from hx.cloud import providers
 from hx.cloud.providers.base import Arch
 from hx.errors import BadInput, UnknownName
+from hx.security.private import write_export
 
 #: the registered clouds (:mod:`hx.cloud.providers`)
 CLOUDS = providers.names()
@@ -393,7 +394,7 @@ def catalog_to_dict(cat: Catalog) -> dict[str, Any]:
 
 def save_catalog(cat: Catalog, path: str | Path) -> Path:
     p = Path(path)
-    p.write_text(json.dumps(catalog_to_dict(cat), indent=1) + "\n", encoding="utf-8")
+    write_export(p, json.dumps(catalog_to_dict(cat), indent=1) + "\n")
     return p
 
 

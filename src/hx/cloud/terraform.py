@@ -18,6 +18,7 @@ from typing import Any
 from hx.cloud.plan import PlacementPlan
 from hx.cloud.providers import CLOUDS, get
 from hx.cloud.providers.base import TerraformSchema
+from hx.security.private import export_dir, write_export
 
 #: every resource type hx writes, with the arguments it requires (from each cloud's provider module)
 SCHEMAS: dict[str, TerraformSchema] = {rtype: sc for c in CLOUDS.values() for rtype, sc in c.terraform.schemas.items()}
@@ -69,11 +70,10 @@ def terraform_documents(plan: PlacementPlan) -> dict[str, dict[str, Any]]:
 
 def export_terraform(plan: PlacementPlan, out_dir: str | Path) -> list[Path]:
     """Write ``hx-<cloud>.tf.json`` per cloud into ``out_dir``; returns the paths written."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = export_dir(Path(out_dir))
     paths = []
     for cloud, doc in sorted(terraform_documents(plan).items()):
         path = out / f"hx-{cloud}.tf.json"
-        path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        write_export(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
         paths.append(path)
     return paths

@@ -27,10 +27,11 @@ from hx.config import AnomalyDetection
 from hx.detect.base import Detector, make
 from hx.detect.calibrate import effective_threshold
 from hx.detect.explain import Action, ActionLog
-from hx.errors import NotFound, TelemetryError
+from hx.errors import IntegrityError, NotFound, TelemetryError
 from hx.events import AnomalyDetected, AnomalyExplained, AnomalyNoData, AnomalyResolved
 from hx.platform import Platform
 from hx.runtime import Learning
+from hx.security.sealing import Sealer
 from hx.store.state import EngineStateStore, pack, unpack
 from hx.telemetry.base import SignalSource
 from hx.telemetry.common import signal_step_s
@@ -84,8 +85,8 @@ class Track:
     def key(self) -> str:
         return f"{self.service}/{self.signal}"
 
-    def snapshot(self) -> dict[str, Any]:
-        blob = pack(self.detector.get_state())
+    def snapshot(self, sealer: Sealer) -> dict[str, Any]:
+        blob = pack(self.detector.get_state(), sealer, f"{ENGINE}/{self.key}")
         meta = {k: getattr(self, k) for k in TRACK_FIELDS}
         return {"detector": type(self.detector).__name__, "params": self.detector.get_params(), "blob": blob, **meta}
 
@@ -121,7 +122,11 @@ class AnomalyEngine:
             det = make(self._detector_name(signal))
             if type(det).__name__ != v.get("detector"):
                 continue  # the configured detector changed: start that track afresh
-            det.set_state(unpack(v["blob"]))
+            try:
+                det.set_state(unpack(v["blob"], self.platform.sealer, f"{ENGINE}/{key}"))
+            except IntegrityError as err:
+                log.warning("%s; the track starts afresh", err)
+                continue
             t = Track(service, signal, det)
             for k in TRACK_FIELDS:
                 setattr(t, k, v.get(k, getattr(t, k)))
@@ -132,7 +137,7 @@ class AnomalyEngine:
         dirty = [t for t in self.tracks.values() if t.dirty]
         if not dirty:
             return 0
-        self.state.put_many({t.key: t.snapshot() for t in dirty}, now)
+        self.state.put_many({t.key: t.snapshot(self.platform.sealer) for t in dirty}, now)
         for t in dirty:
             t.dirty = False
         return len(dirty)

@@ -18,6 +18,7 @@ from hx.detect.base import DETECTORS, FloatArray
 from hx.detect.nabscore import FileLabels, load_windows
 from hx.detect.validate import ValidatedSeries, read_series_csv
 from hx.errors import BadInput
+from hx.security.private import export_dir, open_private
 
 #: the detector ``hx detect nab`` runs unless told otherwise
 DEFAULT_DETECTOR = "ensemble"
@@ -79,8 +80,8 @@ def run_nab(
             progress(nab_file.key)
         scores = detect_series(detector, nab_file.series)
         target = out_dir / nab_file.key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("w", newline="") as handle:
+        export_dir(target.parent)
+        with open_private(target, newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["timestamp", "value", "anomaly_score"])
             for stamp, value, score in zip(

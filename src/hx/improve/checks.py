@@ -80,7 +80,7 @@ def check_registry_round_trip(learner: Learner, platform: Platform) -> None:
     """The fitted model follows the persistence contract: saved and loaded, it predicts the same."""
     x, y = _synthetic(learner, platform, 3)
     model = learner.fit(x, y, 0)
-    registry = ModelRegistry(platform.store, platform.clock)
+    registry = ModelRegistry(platform.store, platform.sealer, platform.clock)
     try:
         registry.save(learner.model_name, model, metrics={}, data_fingerprint="check", training_data="simulated")
         loaded, _ = registry.load(learner.model_name, version=registry.versions(learner.model_name)[-1].version)

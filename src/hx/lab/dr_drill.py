@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from hx.clock import Clock, SimClock
 from hx.cloud.dr import STANDBY_FRACTION, DrillResult, DrPlan, drill
 from hx.cloud.workload import Workload
 from hx.errors import BadInput, HxError
+from hx.lab.jobs import JobControl, Jobs
+from hx.platform import Platform
 from hx.sim.actuator import SimActuator
 from hx.sim.engine import Simulation
 from hx.sim.spec import FleetSpec, ServiceSpec
@@ -39,18 +42,27 @@ def service_name(workload: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "-", workload) or "workload"
 
 
-def sim_waiter(sim: Simulation, clock: Clock) -> Callable[[float], None]:
+def sim_waiter(sim: Simulation, clock: Clock, control: JobControl | None = None) -> Callable[[float], None]:
     """Advance time by some seconds: step the sim (and a simulated clock); on a wall clock, sleep while
-    the runtime's sim engine advances the fleet."""
+    the runtime's sim engine advances the fleet.  In a job (``control``), every wait can be cancelled: on the
+    wall clock the sleep stops at once, on a simulated clock before each advance."""
+    waited = 0.0
 
     def wait(seconds: float) -> None:
+        nonlocal waited
+        if control is not None:
+            control.check()
+            control.progress(waited_s=round(waited, 1), sim_t=sim.now.isoformat())
         if isinstance(clock, SimClock):
             target = clock.now() + timedelta(seconds=seconds)
             sim.run_until(target)
             if clock.now() < target:
                 clock.set(target)
+        elif control is not None:
+            control.sleep(seconds)
         else:
             time.sleep(seconds)
+        waited += seconds
 
     return wait
 
@@ -245,12 +257,13 @@ def run_sim_drill(
     }
 
 
-def drill_on_fresh_sim(plan: DrPlan, workload: Workload, timings: DrillTimings | None = None) -> dict[str, Any]:
-    """A drill on a fresh simulated fleet in simulated time (``hx dr drill``)."""
+def drill_on_fresh_sim(
+    plan: DrPlan, workload: Workload, timings: DrillTimings | None = None, control: JobControl | None = None
+) -> dict[str, Any]:
+    """A drill on a fresh simulated fleet in simulated time (``hx dr drill``, or a drill job with ``control``)."""
     sim, clock, name = fresh_drill_sim(workload, plan)
-    adapter = SimDrillActuator(
-        SimActuator(sim), sim, name, plan, sim_waiter(sim, clock), data_gb=workload.data_gb, timings=timings
-    )
+    wait = sim_waiter(sim, clock, control)
+    adapter = SimDrillActuator(SimActuator(sim), sim, name, plan, wait, data_gb=workload.data_gb, timings=timings)
     return {**run_sim_drill(plan, workload, adapter, clock, failback=False), "target": "fresh-sim"}
 
 
@@ -258,3 +271,17 @@ def platform_sim(actuator: Actuator | None) -> Simulation | None:
     """The simulated fleet behind the platform's actuator (unwrapping the checkpointing wrapper), if any."""
     inner = getattr(actuator, "inner", actuator)
     return inner.sim if isinstance(inner, SimActuator) else None
+
+
+_JOBS_LOCK = threading.Lock()
+
+
+def drill_jobs(platform: Platform) -> Jobs:
+    """The platform's drill jobs (made on first use; cancelled and awaited when the server stops)."""
+    with _JOBS_LOCK:
+        jobs = platform.services.get("dr-drill-jobs", Jobs)
+        if jobs is None:
+            jobs = Jobs(platform.store, platform.clock, kind="dr-drill")
+            platform.services.put("dr-drill-jobs", jobs)
+            platform.on_shutdown.append(jobs.shutdown)
+        return jobs

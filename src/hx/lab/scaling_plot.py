@@ -6,6 +6,7 @@ non-interactive Agg canvas (no display, no global pyplot state).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hx.errors import BadInput, ModelError
+from hx.security.private import export_dir, write_private
 
 ArrayLike = npt.ArrayLike
 
@@ -89,6 +91,8 @@ def plot_scaling(
     fig.autofmt_xdate()
     fig.tight_layout()
     out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png")
+    export_dir(out.parent)
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
+    write_private(out, png.getvalue())
     return out

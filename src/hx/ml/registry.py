@@ -1,7 +1,10 @@
 """The model registry: a saved model is its config + state + evaluation metrics + data fingerprint.
 
 Models follow one persistence contract (``get_config()``, ``get_state()``, ``set_state()``,
-``clone()``); the registry stores the class path, the config as JSON and the state pickled.
+``clone()``); the registry stores the class path, the config as JSON and the state pickled and sealed with
+an HMAC under hx's key, bound to the model's name and version (:mod:`hx.security.sealing`): a state row
+written by someone without the key, or copied from another version, is refused before it is unpickled, and
+an old unsealed row is refused with a message to retrain (the engine falls back to its rules meanwhile).
 Engines load the latest *promoted* version and fall back to rules when there is none or it
 fails to load -- ``ModelHandle.in_use`` says which, and ``/health`` shows it.
 
@@ -17,7 +20,6 @@ import hashlib
 import importlib
 import json
 import logging
-import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -27,8 +29,9 @@ import numpy as np
 from sqlalchemy import func, insert, select, update
 
 from hx.clock import Clock, WallClock
-from hx.errors import BadInput, Conflict, ModelError, NotFound
+from hx.errors import BadInput, Conflict, IntegrityError, ModelError, NotFound
 from hx.events import ModelPromoted, ModelRetired, ModelStageChanged
+from hx.security.sealing import Sealer
 from hx.store import Store
 from hx.store.tables import models as models_table
 
@@ -133,8 +136,9 @@ class ModelRegistry:
     STAGES = ("candidate", "shadow", "promoted", "retired")
     SOURCE = "model-registry"
 
-    def __init__(self, store: Store, clock: Clock | None = None, bus: EventBus | None = None) -> None:
+    def __init__(self, store: Store, sealer: Sealer, clock: Clock | None = None, bus: EventBus | None = None) -> None:
         self.store = store
+        self.sealer = sealer
         self.clock = clock or WallClock()
         self.bus = bus
 
@@ -149,7 +153,7 @@ class ModelRegistry:
         promote: bool = False,
     ) -> ModelVersion:
         config = json.loads(json.dumps(model.get_config(), default=str))
-        state = pickle.dumps(model.get_state(), protocol=pickle.HIGHEST_PROTOCOL)
+        state = model.get_state()
         metrics_json = json.loads(json.dumps(dict(metrics), default=float))
         with self.store.begin() as conn:
             current = conn.execute(
@@ -164,7 +168,7 @@ class ModelRegistry:
                     created_at=self.clock.now(),
                     stage="candidate",
                     config=config,
-                    state=state,
+                    state=self.sealer.dumps(state, model_context(name, version)),
                     metrics=metrics_json,
                     fingerprint=data_fingerprint,
                     training_data=training_data,
@@ -260,13 +264,26 @@ class ModelRegistry:
             blob = conn.execute(
                 select(models_table.c.state).where(models_table.c.name == name, models_table.c.version == meta.version)
             ).scalar_one()
+        try:
+            state = self.sealer.loads(bytes(blob), model_context(name, meta.version))
+        except IntegrityError as err:
+            raise ModelError(
+                f"model {name!r} v{meta.version} refused: {err}; retrain the model to replace it",
+                model=name,
+                version=meta.version,
+            ) from err
         cls = _import_class(meta.kind)
         try:
             model = cls(**meta.config)
-            model.set_state(pickle.loads(blob))  # the store is hx's own, written by save()
-        except (TypeError, ValueError, KeyError, pickle.UnpicklingError, AttributeError) as err:
+            model.set_state(state)
+        except (TypeError, ValueError, KeyError, AttributeError) as err:
             raise ModelError(f"model {name!r} v{meta.version} failed to load: {err}") from err
         return model, meta
+
+
+def model_context(name: str, version: int) -> str:
+    """What a model's sealed state is bound to: its name and version."""
+    return f"model:{name}:{version}"
 
 
 FORCED_ACTION = "model.promoted_forced"

@@ -20,6 +20,7 @@ from sqlalchemy import delete, insert, select, update
 
 from hx.clock import Clock, WallClock
 from hx.errors import BadInput, IntegrityError, NotFound
+from hx.security.private import private_dir
 from hx.store import Store
 from hx.store.tables import secrets as secrets_table
 
@@ -42,7 +43,7 @@ def load_or_create_key_file(path: Path) -> bytes:
         if mode & 0o077:
             raise IntegrityError(f"key file {path} has mode {oct(mode)}; it must be 0600 (chmod 600 {path})")
         return key_from_string(path.read_text().strip())
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(base64.urlsafe_b64encode(pysecrets.token_bytes(32)).decode())

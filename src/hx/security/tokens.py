@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select, update
 
 from hx.clock import Clock, WallClock
 from hx.errors import AuthError, BadInput, MfaRequired, NotFound
+from hx.security.private import private_dir
 from hx.security.roles import Role
 from hx.security.secrets import SecretBox
 from hx.store import Store
@@ -164,7 +165,7 @@ class TokenService:
 
 def write_admin_token_file(path: Path, token: str) -> None:
     """Write the bootstrap admin token to a 0600 file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     if path.exists():
         path.unlink()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from hx.errors import ConfigError, StoreError
+from hx.security.private import private_dir, private_file
 
 
 def normalise_url(url: str) -> str:
@@ -33,9 +34,10 @@ def normalise_url(url: str) -> str:
 
 
 def ensure_data_dir(data_dir: Path) -> Path:
-    """Create the data directory; one that cannot be made (a file is there, no permission) names the key."""
+    """Create the data directory (mode 0700: it holds keys, tokens and the database); one that cannot be made
+    (a file is there, no permission) names the key."""
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
     except OSError as err:
         raise ConfigError(
             f"cannot create {data_dir}: {err.strerror}",
@@ -46,7 +48,11 @@ def ensure_data_dir(data_dir: Path) -> Path:
 
 
 def sqlite_url(data_dir: Path) -> str:
-    return f"sqlite:///{ensure_data_dir(data_dir) / 'hx.db'}"
+    """The default database, ``hx.db`` in the data directory, created 0600 before SQLite opens it (its WAL and
+    shared-memory files take the database file's mode)."""
+    path = ensure_data_dir(data_dir) / "hx.db"
+    private_file(path)
+    return f"sqlite:///{path}"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -64,6 +70,16 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _private_sqlite_file(database: str | None) -> None:
+    """A SQLite database file hx creates is 0600 (an in-memory one has no file; a missing directory is left
+    for SQLite to report)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.parent.is_dir():
+        private_file(path)
+
+
 class Store:
     """Owns the engine; hands out transactions; applies migrations."""
 
@@ -77,6 +93,7 @@ class Store:
             kwargs["pool_pre_ping"] = True
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
+            _private_sqlite_file(self.engine.url.database)
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
         self._lock = threading.RLock()

@@ -1,35 +1,44 @@
 """Small persisted engine state (cursors, breaker resets, detector tracks) in the shared ``engine_state`` table.
 
 One row per (engine, key) holding a JSON object.  An object that is not JSON (a fitted detector's state) goes
-into it as ``pack(obj)``: a pickle in base64, read back with ``unpack`` -- only ever from hx's own store.
+into it as ``pack(obj, sealer, context)``: a pickle sealed with an HMAC under hx's key (:mod:`hx.security.sealing`),
+in base64; ``unpack`` checks the MAC before anything is unpickled, so a row written by someone without the key
+(or an old unsealed one) is refused with :class:`~hx.errors.IntegrityError`, never loaded.
 """
 
 from __future__ import annotations
 
 import base64
-import pickle
+import binascii
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from hx.errors import IntegrityError
+from hx.security.sealing import Sealer
 from hx.store.db import Store
 from hx.store.tables import engine_state
 
 StateValue = dict[str, Any]
 
 
-def pack(obj: object) -> str:
-    """A Python object as base64 text for a JSON state value."""
-    return base64.b64encode(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)).decode()
+def pack(obj: object, sealer: Sealer, context: str) -> str:
+    """A Python object as sealed base64 text for a JSON state value; ``context`` names where it is kept."""
+    return base64.b64encode(sealer.dumps(obj, context)).decode()
 
 
-def unpack(text: str) -> Any:
-    """The object :func:`pack` wrote (hx's own store only: never unpack text from elsewhere)."""
-    return pickle.loads(base64.b64decode(text))  # written by pack() into hx's own store
+def unpack(text: str, sealer: Sealer, context: str) -> Any:
+    """The object :func:`pack` wrote under the same ``context``, once its MAC holds (else IntegrityError)."""
+    try:
+        blob = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError, TypeError) as err:
+        raise IntegrityError(f"{context}: the stored state is not base64; refused to load it", context=context) from err
+    return sealer.loads(blob, context)
 
 
 class EngineStateStore:
@@ -65,3 +74,11 @@ class EngineStateStore:
                         set_={"value": stmt.excluded.value, "updated_at": now},
                     )
                 )
+
+    def delete(self, keys: list[str]) -> None:
+        """Remove these keys of the engine (missing ones are ignored)."""
+        if not keys:
+            return
+        where = (engine_state.c.engine == self.engine, engine_state.c.key.in_(keys))
+        with self.store.begin() as conn:
+            conn.execute(sa_delete(engine_state).where(*where))

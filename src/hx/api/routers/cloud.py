@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hx.api.auth import authorize, register_roles
@@ -22,7 +22,16 @@ from hx.cloud.terraform import schema_errors, terraform_documents
 from hx.cloud.workload import Estate
 from hx.errors import BadInput, UnknownName
 from hx.events import CostReport, DrDrill, PlacementDecided
-from hx.lab.dr_drill import DrillTimings, SimDrillActuator, drill_on_fresh_sim, platform_sim, run_sim_drill, sim_waiter
+from hx.lab.dr_drill import (
+    DrillTimings,
+    SimDrillActuator,
+    drill_jobs,
+    drill_on_fresh_sim,
+    platform_sim,
+    run_sim_drill,
+    sim_waiter,
+)
+from hx.lab.jobs import JobControl, JobState
 from hx.platform import Platform
 from hx.security.roles import Role
 
@@ -36,6 +45,10 @@ register_roles(
         ("POST", "/api/v1/placement"): Role.OPERATOR,
         ("POST", "/api/v1/dr/plans"): Role.OPERATOR,
         ("POST", "/api/v1/dr/drills"): Role.OPERATOR,
+        ("GET", "/api/v1/dr/drills"): Role.VIEWER,
+        ("GET", "/api/v1/dr/drills/{job_id}"): Role.VIEWER,
+        ("DELETE", "/api/v1/dr/drills/{job_id}"): Role.OPERATOR,
+        ("POST", "/api/v1/dr/drills/{job_id}/cancel"): Role.OPERATOR,
         ("POST", "/api/v1/terraform"): Role.OPERATOR,
         ("POST", "/api/v1/cost/report"): Role.OPERATOR,
     }
@@ -150,32 +163,68 @@ def dr_plans(body: DrPlansRequest, request: Request) -> dict[str, Any]:
     return {"placement": plan.summary(), "plans": [p.model_dump() for p in plans]}
 
 
-@router.post("/dr/drills")
-def dr_drill(body: DrillRequest, request: Request) -> dict[str, Any]:
-    """Drill one workload's failover on the platform's simulated fleet (or a fresh one when the platform's
-    actuator is not the sim's: a real fleet is never driven by a drill from here)."""
-    p = request.app.state.platform
+@router.post("/dr/drills", status_code=202)
+def dr_drill(body: DrillRequest, request: Request, response: Response) -> dict[str, Any]:
+    """Start a drill of one workload's failover as a background job (202, its URL in ``Location``): on the
+    platform's simulated fleet, or a fresh one when the platform's actuator is not the sim's (a real fleet is
+    never driven by a drill from here).  The request is checked here; the drill runs in a job worker."""
+    p: Platform = request.app.state.platform
     cat = _catalog(request)
     check_estate(body.estate, cat)
     plan = plan_for(body.estate, cat, body.workload, body.options())
     w = next(x for x in body.estate.workloads if x.name == body.workload)
     timings = DrillTimings(body.promote_s, body.restore_s_per_gb, body.timeout_s)
-    sim = platform_sim(p.actuator)
-    if sim is None:
-        out = drill_on_fresh_sim(plan, w, timings)
+    actuator, sim = p.actuator, platform_sim(p.actuator)
+    if sim is None or actuator is None:
+
+        def work(control: JobControl) -> dict[str, Any]:
+            return drill_on_fresh_sim(plan, w, timings, control)
     else:
         name = body.service or (w.name if w.name in sim.names else sim.names[0])
         if name not in sim.names:
             raise UnknownName("sim service", name, sim.names)
         g = sim.primary_group(sim.service_id(name))
         factor = float(sim.groups.col("desired")[g]) / w.replicas
-        adapter = SimDrillActuator(
-            p.actuator, sim, name, plan, sim_waiter(sim, p.clock), data_gb=w.data_gb, factor=factor, timings=timings
-        )
-        out = {**run_sim_drill(plan, w, adapter, p.clock, body.failback), "target": "platform-sim"}
-    event = {k: out[k] for k in ("workload", "ok", "met", "achieved_rto_s", "target_rto_s", "strategy", "target")}
-    p.bus.publish(DrDrill.model_validate(event), source=SOURCE, subject=w.name)
-    return out
+
+        def work(control: JobControl) -> dict[str, Any]:
+            wait = sim_waiter(sim, p.clock, control)
+            adapter = SimDrillActuator(
+                actuator, sim, name, plan, wait, data_gb=w.data_gb, factor=factor, timings=timings
+            )
+            return {**run_sim_drill(plan, w, adapter, p.clock, body.failback), "target": "platform-sim"}
+
+    def publish(out: dict[str, Any]) -> None:
+        event = {k: out[k] for k in ("workload", "ok", "met", "achieved_rto_s", "target_rto_s", "strategy", "target")}
+        p.bus.publish(DrDrill.model_validate(event), source=SOURCE, subject=w.name)
+
+    job = drill_jobs(p).submit(f"drill {w.name}", {"workload": w.name, "service": body.service}, work, publish)
+    url = f"/api/v1/dr/drills/{job['id']}"
+    response.headers["Location"] = url
+    return {**job, "url": url}
+
+
+@router.get("/dr/drills")
+def dr_drill_jobs(request: Request, state: JobState | None = None) -> dict[str, Any]:
+    """Drill jobs, newest first (``state``: only those in it)."""
+    return {"jobs": drill_jobs(request.app.state.platform).list(state)}
+
+
+@router.get("/dr/drills/{job_id}")
+def dr_drill_job(job_id: str, request: Request) -> dict[str, Any]:
+    """One drill job: state, progress, and the result when done (or the error when failed)."""
+    return drill_jobs(request.app.state.platform).get(job_id)
+
+
+@router.delete("/dr/drills/{job_id}", status_code=202)
+def dr_drill_delete(job_id: str, request: Request) -> dict[str, Any]:
+    """Cancel a drill job (a queued one at once, a running one at its next wait)."""
+    return drill_jobs(request.app.state.platform).cancel(job_id)
+
+
+@router.post("/dr/drills/{job_id}/cancel", status_code=202)
+def dr_drill_cancel(job_id: str, request: Request) -> dict[str, Any]:
+    """Cancel a drill job (the same as ``DELETE``)."""
+    return drill_jobs(request.app.state.platform).cancel(job_id)
 
 
 @router.post("/terraform")

@@ -98,8 +98,7 @@ def audit_records(
 
 @router.get("/audit/verify")
 def audit_verify(request: Request) -> dict[str, Any]:
-    res = _platform(request).audit.verify()
-    return {"ok": res.ok, "records": res.records, "first_broken": res.first_broken, "reason": res.reason}
+    return _platform(request).audit.verify().to_json()
 
 
 @router.get("/tokens")
