@@ -296,6 +296,12 @@ class Server(Section):
     step_interval_s: float = Field(15.0, gt=0)
     leader_election: bool = Field(True, description="several replicas on one store: one steps each engine")
     lease_ttl_s: float = Field(30.0, ge=3, description="a leader that stops renewing is replaced after this")
+    max_body_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        le=1024**3,
+        description="largest request body any route reads (the alert intake keeps its own limit); larger is 413",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Server:

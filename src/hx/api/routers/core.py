@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -12,6 +11,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from hx.api.auth import authorize, require_mfa
+from hx.api.openapi import text_response
+from hx.api.responses import safe_dumps
 from hx.api.schemas import SecretPut, StageChange, TokenCreate
 from hx.components import COMPONENTS
 from hx.events import check_type_filter
@@ -58,7 +59,7 @@ def list_events(
     return {"events": [e.to_json() for e in events], "cursor": cursor}
 
 
-@router.get("/events/stream")
+@router.get("/events/stream", response_class=StreamingResponse, responses=text_response("text/event-stream"))
 async def stream_events(
     request: Request,
     after: int | None = Query(None, ge=0, description="start after this id (default: only new events)"),
@@ -79,7 +80,7 @@ async def stream_events(
             for e in batch:
                 cursor = e.id
                 sent += 1
-                yield f"id: {e.id}\nevent: {e.type}\ndata: {json.dumps(e.to_json())}\n\n"
+                yield f"id: {e.id}\nevent: {e.type}\ndata: {safe_dumps(e.to_json())}\n\n"
                 if max_events is not None and sent >= max_events:
                     return
             if not batch:
