@@ -28,6 +28,7 @@ import json
 import math
 import re
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, get_args
 from urllib.parse import unquote_to_bytes
 
@@ -180,18 +181,34 @@ def check_params(request: Request) -> None:
     for param in route.dependant.path_params:
         kinds = _kinds(param.field_info.annotation)
         if kinds and param.alias in request.path_params:
-            check_number(str(request.path_params[param.alias]), kinds, param.alias, "path")
+            _check_param(str(request.path_params[param.alias]), kinds, param.alias, "path")
     for param in route.dependant.query_params:
         kinds = _kinds(param.field_info.annotation)
         for raw in request.query_params.getlist(param.alias) if kinds else ():
-            check_number(raw, kinds, param.alias, "query")
+            _check_param(raw, kinds, param.alias, "query")
+
+
+def _check_param(raw: str, kinds: set[type], field: str, location: str) -> None:
+    if datetime in kinds:
+        check_timestamp(raw, field, location)
+    else:
+        check_number(raw, kinds, field, location)
+
+
+def check_timestamp(raw: str, field: str, location: str) -> None:
+    """A date-time parameter is ISO 8601 text (as the OpenAPI document says), not a bare number."""
+    try:
+        datetime.fromisoformat(raw)
+    except ValueError as err:
+        why = f"{raw[:40]!r} is not an ISO 8601 date-time (e.g. 2026-01-31T12:00:00Z)"
+        raise BadInput(f"{location} {field}: {why}", field=field, location=location) from err
 
 
 def _kinds(annotation: Any) -> set[type]:
-    """``{int}``, ``{float}``, both or neither, looking inside ``X | None`` and ``list[X]``."""
+    """Which of int, float and datetime ``annotation`` is, looking inside ``X | None`` and ``list[X]``."""
     if annotation is bool:
         return set()
-    if annotation in (int, float):
+    if annotation in (int, float, datetime):
         return {annotation}
     found: set[type] = set()
     for arg in get_args(annotation):

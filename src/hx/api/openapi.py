@@ -69,6 +69,22 @@ def text_response(media_type: str, status: int = 200) -> dict[int | str, dict[st
     return {status: {"description": "OK", "content": {media_type: {"schema": {"type": "string"}}}}}
 
 
+SSE_EVENT = {
+    "type": "object",
+    "properties": {"id": {"type": "string"}, "event": {"type": "string"}, "data": {"type": "string"}},
+}
+
+
+def sse_response() -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a server-sent events stream (each event: ``id``, ``event``, ``data``)."""
+    return {200: {"description": "server-sent events", "content": {"text/event-stream": {"schema": SSE_EVENT}}}}
+
+
+def json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra=`` for a route that reads its JSON body itself (no pydantic parameter declares it)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
 HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"description": "the store is down", "content": {"application/json": {"schema": {"type": "object"}}}}
 }

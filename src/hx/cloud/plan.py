@@ -61,9 +61,11 @@ class Assignment(BaseModel):
 
 
 class PlacementPlan(BaseModel):
-    """A placement of every workload, its hourly cost and how the solver got there."""
+    """A placement of every workload, its hourly cost and how the solver got there.
 
-    model_config = ConfigDict(extra="forbid")
+    Strict: a plan sent back to the API (``POST /terraform``) with ``true`` for a count is refused, not read as 1."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
     assignments: list[Assignment]
     compute_usd_per_hour: float
     egress_usd_per_hour: float

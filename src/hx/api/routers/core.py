@@ -11,10 +11,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from hx.api.auth import authorize, require_mfa
-from hx.api.openapi import text_response
+from hx.api.openapi import sse_response
 from hx.api.responses import safe_dumps
 from hx.api.schemas import SecretPut, StageChange, TokenCreate
 from hx.components import COMPONENTS
+from hx.errors import Conflict
 from hx.events import check_type_filter
 from hx.ml.registry import StageChange as RegistryStageChange
 from hx.ml.registry import promote_checked
@@ -59,7 +60,7 @@ def list_events(
     return {"events": [e.to_json() for e in events], "cursor": cursor}
 
 
-@router.get("/events/stream", response_class=StreamingResponse, responses=text_response("text/event-stream"))
+@router.get("/events/stream", response_class=StreamingResponse, responses=sse_response())
 async def stream_events(
     request: Request,
     after: int | None = Query(None, ge=0, description="start after this id (default: only new events)"),
@@ -132,6 +133,9 @@ def create_token(body: TokenCreate, request: Request) -> dict[str, Any]:
 
 @router.delete("/tokens/{token_id}", status_code=204)
 def revoke_token(token_id: int, request: Request) -> None:
+    """Revoke a token; never the calling one (an admin cannot lock itself out; use another admin token)."""
+    if token_id == request.state.principal.token_id:
+        raise Conflict("this is the token making the call; revoke it with another admin token", field="token_id")
     _platform(request).tokens.revoke(token_id)
 
 
