@@ -17,7 +17,7 @@ from hx.api.app import create_app
 from hx.config import load_settings
 from hx.events import IncidentOpened
 from hx.heal.records import AlertRepo, Incident, IncidentRepo
-from hx.platform import Platform, bootstrap_admin, build_platform
+from hx.platform import bootstrap_admin, build_platform
 from hx.security.roles import Role
 from hx.store.tables import audit_log, events, heal_incidents
 from tests.api.conftest import Api
