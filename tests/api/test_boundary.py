@@ -117,23 +117,23 @@ def _incident() -> Incident:
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "kwargs", "field"),
+    ("method", "path", "params", "field"),
     [
         ("GET", "/api/v1/incidents/9223372036854775808", {}, "incident_id"),
         ("GET", "/api/v1/incidents/-9223372036854775809", {}, "incident_id"),
-        ("GET", "/api/v1/events", {"params": {"after": str(2**64)}}, "after"),
-        ("GET", "/api/v1/audit", {"params": {"after": "9" * 5000}}, "after"),
+        ("GET", "/api/v1/events", {"after": str(2**64)}, "after"),
+        ("GET", "/api/v1/audit", {"after": "9" * 5000}, "after"),
         ("DELETE", "/api/v1/tokens/99999999999999999999", {}, "token_id"),
-        ("GET", "/api/v1/cost/rightsizing", {"params": {"vcpu_per_replica": "1e400"}}, "vcpu_per_replica"),
-        ("GET", "/api/v1/cost/rightsizing", {"params": {"gib_per_replica": "nan"}}, "gib_per_replica"),
-        ("GET", "/api/v1/events", {"params": {"since": "0.5"}}, "since"),
+        ("GET", "/api/v1/cost/rightsizing", {"vcpu_per_replica": "1e400"}, "vcpu_per_replica"),
+        ("GET", "/api/v1/cost/rightsizing", {"gib_per_replica": "nan"}, "gib_per_replica"),
+        ("GET", "/api/v1/events", {"since": "0.5"}, "since"),
     ],
 )
 def test_numbers_out_of_range_are_422_naming_the_parameter(
-    api: Api, method: str, path: str, kwargs: dict[str, dict[str, str]], field: str
+    api: Api, method: str, path: str, params: dict[str, str], field: str
 ) -> None:
     with api.client("admin") as c:
-        _problem(c.request(method, path, **kwargs), 422, field)
+        _problem(c.request(method, path, params=params), 422, field)
 
 
 @pytest.mark.parametrize(
