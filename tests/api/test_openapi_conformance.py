@@ -38,7 +38,7 @@ def world_platform(tmp_path: Path) -> Iterator[Platform]:
 def _run(url: str, token: str, report: Path) -> subprocess.CompletedProcess[str]:
     cmd = [str(SCHEMATHESIS), "--config-file", str(CONFIG), "run", f"{url}/openapi.json", "--checks", "all"]
     cmd += ["-H", f"Authorization: Bearer {token}", "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED)]
-    cmd += ["--phases", "examples,coverage,fuzzing", "--workers", "2", "--no-color", "--generation-database", "none"]
+    cmd += ["--phases", "examples,coverage,fuzzing", "--workers", "1", "--no-color", "--generation-database", "none"]
     cmd += ["--report-dir", str(report), "--request-timeout", "20"]
     # a DR drill still runs inside the request for up to its timeout (#21 item 7 makes drills background jobs)
     cmd += ["--exclude-path", "/api/v1/dr/drills"]
