@@ -35,10 +35,10 @@ def world_platform(tmp_path: Path) -> Iterator[Platform]:
     platform.store.dispose()
 
 
-def _run(url: str, token: str, report: Path) -> subprocess.CompletedProcess[str]:
+def _run(url: str, token: str, report: Path, phases: str) -> subprocess.CompletedProcess[str]:
     cmd = [str(SCHEMATHESIS), "--config-file", str(CONFIG), "run", f"{url}/openapi.json", "--checks", "all"]
     cmd += ["-H", f"Authorization: Bearer {token}", "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED)]
-    cmd += ["--phases", "examples,coverage,fuzzing", "--workers", "1", "--no-color", "--generation-database", "none"]
+    cmd += ["--phases", phases, "--workers", "1", "--no-color", "--generation-database", "none"]
     cmd += ["--report-dir", str(report), "--request-timeout", "20"]
     # a DR drill still runs inside the request for up to its timeout (#21 item 7 makes drills background jobs)
     cmd += ["--exclude-path", "/api/v1/dr/drills"]
@@ -51,13 +51,17 @@ def _summary(out: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_schemathesis_all_checks_admin_and_viewer(world_platform: Platform, tmp_path: Path) -> None:
     admin = (bootstrap_admin(world_platform) or Path()).read_text().strip()
     viewer, _ = world_platform.tokens.create("schemathesis-viewer", Role.VIEWER)
     with live_server(create_app(world_platform)) as url:
-        for role, token in (("admin", admin), ("viewer", viewer)):
-            run = _run(url, token, tmp_path / role)
+        # the admin reaches every route's logic: boundary values and negatives (coverage) plus random cases;
+        # the viewer is refused most writes, so random cases are enough to check its answers conform
+        for role, token, phases in (("admin", admin, "coverage,fuzzing"), ("viewer", viewer, "fuzzing")):
+            run = _run(url, token, tmp_path / role, phases)
             summary = _summary(run.stdout)
-            print(f"schemathesis as {role} (max {MAX_EXAMPLES} examples per operation, seed {SEED}):\n{summary}")
+            print(f"schemathesis as {role} ({phases}; max {MAX_EXAMPLES} examples per operation, seed {SEED}):")
+            print(summary)
             assert run.returncode == 0, f"schemathesis as {role} failed:\n{run.stdout[-20000:]}\n{run.stderr[-2000:]}"
             assert re.search(r"Seed: \d+", run.stdout)
