@@ -186,3 +186,12 @@ def test_unauthenticated_flood_leaves_audit_and_memory_bounded(api: Api) -> None
         targets = [r.target for r in conn.execute(select(audit_log.c.target))]
     assert max(len(t) for t in targets) <= 200
     assert grown_mib < 64, grown_mib
+
+
+def test_the_body_limit_setting_is_validated_naming_its_key(tmp_path: Path) -> None:
+    from hx.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"server\.max_body_bytes"):
+        load_settings(environ={"HX_HOME": str(tmp_path), "HX_SERVER__MAX_BODY_BYTES": "10"})
+    env = {"HX_HOME": str(tmp_path), "HX_SERVER__MAX_BODY_BYTES": "4096"}
+    assert load_settings(environ=env).settings.server.max_body_bytes == 4096
