@@ -35,14 +35,18 @@ def world_platform(tmp_path: Path) -> Iterator[Platform]:
     platform.store.dispose()
 
 
-def _run(url: str, token: str, report: Path, phases: str) -> subprocess.CompletedProcess[str]:
+def _run(url: str, token: str, report: Path, phases: str, *limits: str) -> subprocess.CompletedProcess[str]:
     cmd = [str(SCHEMATHESIS), "--config-file", str(CONFIG), "run", f"{url}/openapi.json", "--checks", "all"]
     cmd += ["-H", f"Authorization: Bearer {token}", "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED)]
     cmd += ["--phases", phases, "--workers", "1", "--no-color", "--generation-database", "none"]
-    cmd += ["--report-dir", str(report), "--request-timeout", "20"]
-    # a DR drill still runs inside the request for up to its timeout (#21 item 7 makes drills background jobs)
-    cmd += ["--exclude-path", "/api/v1/dr/drills"]
+    cmd += ["--report-dir", str(report), *limits]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+
+
+#: a DR drill still runs inside the request for up to its timeout (#21 item 7 makes drills background jobs)
+NOT_YET = ["--exclude-path", "/api/v1/dr/drills"]
+#: the event stream stays open until the client leaves: it gets its own run with a short read timeout
+STREAM = "/api/v1/events/stream"
 
 
 def _summary(out: str) -> str:
@@ -58,8 +62,13 @@ def test_schemathesis_all_checks_admin_and_viewer(world_platform: Platform, tmp_
     with live_server(create_app(world_platform)) as url:
         # the admin reaches every route's logic: boundary values and negatives (coverage) plus random cases;
         # the viewer is refused most writes, so random cases are enough to check its answers conform
-        for role, token, phases in (("admin", admin, "coverage,fuzzing"), ("viewer", viewer, "fuzzing")):
-            run = _run(url, token, tmp_path / role, phases)
+        runs = [
+            ("admin", admin, "coverage,fuzzing", [*NOT_YET, "--exclude-path", STREAM, "--request-timeout", "30"]),
+            ("admin", admin, "coverage,fuzzing", ["--include-path", STREAM, "--request-timeout", "2"]),
+            ("viewer", viewer, "fuzzing", [*NOT_YET, "--exclude-path", STREAM, "--request-timeout", "30"]),
+        ]
+        for i, (role, token, phases, limits) in enumerate(runs):
+            run = _run(url, token, tmp_path / str(i), phases, *limits)
             summary = _summary(run.stdout)
             print(f"schemathesis as {role} ({phases}; max {MAX_EXAMPLES} examples per operation, seed {SEED}):")
             print(summary)
