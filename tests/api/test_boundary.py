@@ -195,3 +195,18 @@ def test_the_body_limit_setting_is_validated_naming_its_key(tmp_path: Path) -> N
         load_settings(environ={"HX_HOME": str(tmp_path), "HX_SERVER__MAX_BODY_BYTES": "10"})
     env = {"HX_HOME": str(tmp_path), "HX_SERVER__MAX_BODY_BYTES": "4096"}
     assert load_settings(environ=env).settings.server.max_body_bytes == 4096
+
+
+def test_a_self_authenticating_path_skips_only_the_token_check(api: Api) -> None:
+    from hx.api import middleware
+
+    path = "/api/v1/whoami"
+    middleware.authenticates_itself(path)
+    try:
+        with httpx.Client(base_url=api.url, timeout=10.0) as c:
+            r = c.get(path)  # reaches the route, whose own dependency still refuses it
+            assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
+            r = c.get(path, params={"x": "\x00"})
+            assert r.status_code == 422 and r.json()["field"] == "x"
+    finally:
+        middleware.SELF_AUTHENTICATING.discard(path)

@@ -35,6 +35,9 @@ ROUTE_BODY_LIMITS: dict[str, int] = {
     "/api/v1/alerts": INTAKE_MAX_BODY_BYTES,
     "/api/v1/alerts/alertmanager": INTAKE_MAX_BODY_BYTES,
 }
+#: ``/api/v1`` paths that authenticate their callers themselves (a signed inbound webhook, say): see
+#: :func:`authenticates_itself`
+SELF_AUTHENTICATING: set[str] = set()
 #: the longest path an audit row keeps
 MAX_AUDIT_PATH = 200
 _NOT_JSON = ("multipart/", "application/x-www-form-urlencoded")
@@ -88,9 +91,15 @@ class BoundaryMiddleware:
                 return b"".join(chunks), None
 
 
+def authenticates_itself(path: str) -> None:
+    """Exempt one ``/api/v1`` path (exact, no template) from the token check; the route must check its caller
+    itself (e.g. a signature over the body) before acting. Its body limit and text/number rules still apply."""
+    SELF_AUTHENTICATING.add(path)
+
+
 async def _authenticate(scope: Scope) -> None:
     """Every ``/api/v1`` request carries a valid token before its body is read; the principal goes in the scope."""
-    if not scope["path"].startswith(API_PREFIX):
+    if not scope["path"].startswith(API_PREFIX) or scope["path"] in SELF_AUTHENTICATING:
         return
     tokens = scope["app"].state.platform.tokens
     token = parse_bearer(Headers(scope=scope).get("authorization", ""))
