@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -380,6 +381,12 @@ class Server(Section):
     step_interval_s: float = Field(15.0, gt=0)
     leader_election: bool = Field(True, description="several replicas on one store: one steps each engine")
     lease_ttl_s: float = Field(30.0, ge=3, description="a leader that stops renewing is replaced after this")
+    max_body_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        le=1024**3,
+        description="largest request body any route reads (the alert intake keeps its own limit); larger is 413",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Server:
@@ -769,8 +776,34 @@ def check_world(settings: Settings, *, file: str | None = None) -> None:
     )
 
 
+def shown(value: Any) -> Any:
+    """``value`` as it may be printed: every URL in it (nested in lists and maps too) without its credentials.
+
+    >>> shown({"db": "postgresql://hx:pw@db:5432/hx", "hooks": ["https://x/h?token=t&a=1"], "n": 3})
+    {'db': 'postgresql://hx:***@db:5432/hx', 'hooks': ['https://x/h?token=***&a=1'], 'n': 3}
+    """
+    if isinstance(value, str):
+        return _shown_url(value) if "://" in value else value
+    if isinstance(value, dict):
+        return {k: shown(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [shown(v) for v in value]
+    return value
+
+
+def _shown_url(url: str) -> str:
+    from hx.http import redact_url
+
+    try:
+        parts = urlsplit(url)
+        secret = parts.password is not None or bool(parts.query) or bool(parts.fragment)
+    except ValueError:
+        return "<unparseable URL>"
+    return redact_url(url) if secret else url
+
+
 def flatten(settings: Settings) -> dict[str, Any]:
-    """Leaf key paths -> values, secrets masked (for ``hx config show``)."""
+    """Leaf key paths -> values, secrets masked and URLs shown without credentials (for ``hx config show``)."""
     out: dict[str, Any] = {}
 
     def walk(node: Any, prefix: str) -> None:
@@ -782,9 +815,9 @@ def flatten(settings: Settings) -> dict[str, Any]:
         if isinstance(node, SecretStr):
             out[key] = "**********"
         elif isinstance(node, list):
-            out[key] = [item.model_dump() if isinstance(item, BaseModel) else item for item in node]
+            out[key] = shown([item.model_dump() if isinstance(item, BaseModel) else item for item in node])
         else:
-            out[key] = node
+            out[key] = shown(node)
 
     walk(settings, "")
     return out

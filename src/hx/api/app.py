@@ -12,9 +12,10 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from hx import __version__
-from hx.api import problems
+from hx.api import openapi, problems
 from hx.api.health import health_report
-from hx.api.middleware import ObserveMiddleware
+from hx.api.middleware import BoundaryMiddleware, ObserveMiddleware, UnauthenticatedLog
+from hx.api.responses import SafeJSONResponse
 from hx.api.routers import core, telemetry
 from hx.components import COMPONENTS, Component
 from hx.platform import Platform
@@ -61,11 +62,14 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
         description="hx AIOps control plane. Every /api/v1 route needs a Bearer token with a role.",
+        default_response_class=SafeJSONResponse,
     )
     app.state.platform = platform
     app.state.runtime = runtime
     app.state.components = comps
+    app.state.unauthenticated = UnauthenticatedLog(platform.audit.append)
     problems.install(app)
+    app.add_middleware(BoundaryMiddleware, max_body_bytes=platform.settings.server.max_body_bytes)
     app.add_middleware(ObserveMiddleware, component=label)
     _allow_dashboard(app, platform)
     app.include_router(core.router)
@@ -77,18 +81,19 @@ def create_app(
                 seen.add(path)
                 app.include_router(_load_router(path))
 
-    @app.get("/health", tags=["ops"])
+    @app.get("/health", tags=["ops"], responses=openapi.HEALTH_RESPONSES)
     def health(request: Request) -> JSONResponse:
         engines = runtime.health() if runtime is not None else {}
         code, body = health_report(platform, label, engines)
         body["version"] = __version__
         body["components"] = [c.name for c in comps]
-        return JSONResponse(body, status_code=code)
+        return SafeJSONResponse(body, status_code=code)
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get("/metrics", tags=["ops"], response_class=Response, responses=openapi.text_response("text/plain"))
     def metrics() -> Response:
         return Response(platform.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
+    openapi.install(app)
     return app
 
 

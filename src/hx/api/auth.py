@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.routing import Route
 
+from hx.api.boundary import check_params
 from hx.errors import AuthError, Forbidden, HxError
 from hx.security.roles import Role
 from hx.security.tokens import Principal
@@ -51,12 +52,16 @@ def register_roles(table: dict[tuple[str, str], Role]) -> None:
         ROUTE_ROLES[key] = role
 
 
-def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+def parse_bearer(header: str) -> str:
+    """The token of an ``Authorization: Bearer ...`` header, or :class:`AuthError` (401)."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError("missing bearer token: send 'Authorization: Bearer hx_...'")
     return token.strip()
+
+
+def bearer_token(request: Request) -> str:
+    return parse_bearer(request.headers.get("authorization", ""))
 
 
 def required_role(request: Request) -> Role:
@@ -70,12 +75,14 @@ def required_role(request: Request) -> Role:
 
 async def authorize(request: Request) -> Principal:
     """FastAPI dependency on every /api/v1 router."""
-    tokens = request.app.state.platform.tokens
-    principal: Principal = tokens.authenticate(bearer_token(request))
-    request.state.principal = principal
+    principal: Principal | None = getattr(request.state, "principal", None)  # the boundary authenticated it
+    if principal is None:
+        principal = request.app.state.platform.tokens.authenticate(bearer_token(request))
+        request.state.principal = principal
     needed = required_role(request)
     if not principal.role.allows(needed):
         raise Forbidden(f"this route needs the {needed.value} role; your token has {principal.role.value}")
+    check_params(request)
     return principal
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
+from hx.api.responses import SafeJSONResponse
 from hx.errors import HxError
 
 log = logging.getLogger(__name__)
@@ -17,11 +20,26 @@ log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(
+    status: int, title: str, detail: str, headers: Mapping[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     body.update({k: v for k, v in extra.items() if v is not None})
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+    sent = dict(headers or {})
+    if status == 401:
+        sent["WWW-Authenticate"] = "Bearer"
+    return SafeJSONResponse(body, status_code=status, media_type=PROBLEM, headers=sent or None)
+
+
+def error_response(exc: HxError) -> JSONResponse:
+    """The problem document of an :class:`HxError` (its data as extension members, the field named)."""
+    extra: dict[str, Any] = {
+        k: v for k, v in exc.data.items() if isinstance(v, str | int | float | bool | list) or v is None
+    }
+    where = extra.pop("location", None) or "body"
+    if exc.status == 422 and "errors" not in extra and isinstance(extra.get("field"), str):
+        extra["errors"] = [{"field": extra["field"], "in": where, "message": exc.message}]
+    return problem(exc.status, exc.title, exc.message, **extra)
 
 
 async def _hx_error(request: Request, exc: Exception) -> JSONResponse:
@@ -29,8 +47,7 @@ async def _hx_error(request: Request, exc: Exception) -> JSONResponse:
         raise exc
     if exc.status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc)
-    extra = {k: v for k, v in exc.data.items() if isinstance(v, str | int | float | bool | list) or v is None}
-    return problem(exc.status, exc.title, exc.message, **extra)
+    return error_response(exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -54,7 +71,19 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, StarletteHTTPException):
         raise exc
-    return problem(exc.status_code, "error", str(exc.detail))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return problem(exc.status_code, "error", str(exc.detail), headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

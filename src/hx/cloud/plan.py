@@ -12,7 +12,7 @@ from hx.cloud.catalog import Location
 class Placement(BaseModel):
     """Replicas of one workload at one location."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     location: str  # "cloud:region"
     instance_type: str
     replicas: int = Field(ge=1)
@@ -28,7 +28,7 @@ class Placement(BaseModel):
 class Explanation(BaseModel):
     """Why this location: the runner-up and what it would have cost, and rejection counts by reason."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     chosen: list[str]
     runner_up: str | None = None
     runner_up_extra_usd_per_hour: float | None = None
@@ -38,7 +38,7 @@ class Explanation(BaseModel):
 
 
 class Assignment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     workload: str
     placements: list[Placement]
     compute_usd_per_hour: float
@@ -61,9 +61,12 @@ class Assignment(BaseModel):
 
 
 class PlacementPlan(BaseModel):
-    """A placement of every workload, its hourly cost and how the solver got there."""
+    """A placement of every workload, its hourly cost and how the solver got there.
 
-    model_config = ConfigDict(extra="forbid")
+    Strict (with its parts): a plan sent back to the API (``POST /terraform``) with ``true`` for a count is refused,
+    not read as 1."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
     assignments: list[Assignment]
     compute_usd_per_hour: float
     egress_usd_per_hour: float

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -12,8 +11,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from hx.api.auth import authorize, require_mfa
+from hx.api.openapi import sse_response
+from hx.api.responses import safe_dumps
 from hx.api.schemas import SecretPut, StageChange, TokenCreate
 from hx.components import COMPONENTS
+from hx.errors import Conflict
 from hx.events import check_type_filter
 from hx.ml.registry import StageChange as RegistryStageChange
 from hx.ml.registry import promote_checked
@@ -58,7 +60,7 @@ def list_events(
     return {"events": [e.to_json() for e in events], "cursor": cursor}
 
 
-@router.get("/events/stream")
+@router.get("/events/stream", response_class=StreamingResponse, responses=sse_response())
 async def stream_events(
     request: Request,
     after: int | None = Query(None, ge=0, description="start after this id (default: only new events)"),
@@ -79,7 +81,7 @@ async def stream_events(
             for e in batch:
                 cursor = e.id
                 sent += 1
-                yield f"id: {e.id}\nevent: {e.type}\ndata: {json.dumps(e.to_json())}\n\n"
+                yield f"id: {e.id}\nevent: {e.type}\ndata: {safe_dumps(e.to_json())}\n\n"
                 if max_events is not None and sent >= max_events:
                     return
             if not batch:
@@ -130,6 +132,9 @@ def create_token(body: TokenCreate, request: Request) -> dict[str, Any]:
 
 @router.delete("/tokens/{token_id}", status_code=204)
 def revoke_token(token_id: int, request: Request) -> None:
+    """Revoke a token; never the calling one (an admin cannot lock itself out; use another admin token)."""
+    if token_id == request.state.principal.token_id:
+        raise Conflict("this is the token making the call; revoke it with another admin token", field="token_id")
     _platform(request).tokens.revoke(token_id)
 
 

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from hx.api.auth import authorize, register_roles
+from hx.api.openapi import json_body
 from hx.heal.component import heal_engine
 from hx.heal.intake import MAX_BODY_BYTES, PayloadTooLarge
 from hx.heal.records import EXEC_ACTIVE, EXEC_TERMINAL, ExecutionRepo, IncidentRepo
@@ -57,7 +58,12 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-@router.post("/alerts/alertmanager", status_code=200)
+_ALERTS = {"type": "array", "items": {"type": "object"}}
+_AM_BODY = {"type": "object", "properties": {"version": {"type": "string"}, "alerts": _ALERTS}}
+_HX_BODY = {"type": "object", "required": ["alerts"], "properties": {"alerts": {**_ALERTS, "minItems": 1}}}
+
+
+@router.post("/alerts/alertmanager", status_code=200, openapi_extra=json_body(_AM_BODY))
 async def alertmanager_webhook(request: Request) -> JSONResponse:
     """Alertmanager's webhook (version 4). Stores the alerts and answers at once; idempotent on re-sends."""
     body = await _body(request)
@@ -66,7 +72,7 @@ async def alertmanager_webhook(request: Request) -> JSONResponse:
     return JSONResponse({"status": "accepted", **result}, status_code=200)
 
 
-@router.post("/alerts", status_code=202)
+@router.post("/alerts", status_code=202, openapi_extra=json_body(_HX_BODY))
 async def post_alerts(request: Request) -> JSONResponse:
     """hx's own alert schema: ``{"alerts": [{"name", "service", "status", "severity", "starts_at", ...}]}``."""
     body = await _body(request)
