@@ -56,6 +56,7 @@ const HX = (() => {
     document.body.prepend(h);
     const notice = document.createElement("div"); notice.id = "hx-notice"; h.after(notice);
     const hours = new URLSearchParams(location.search).get("hours") || "24";
+    if (![...$("hx-hours").options].some((o) => o.value === hours)) $("hx-hours").add(new Option(hours + " h", hours));
     $("hx-hours").value = hours;
     $("hx-hours").onchange = () => { const q = new URLSearchParams(location.search); q.set("hours", $("hx-hours").value); location.search = q.toString(); };
   }
@@ -108,11 +109,11 @@ const HX = (() => {
   // draw traces into a chart element, or say why there is nothing to draw
   function plot(id, traces, layout = {}, why = "no data in this window") {
     const el = $(id);
-    const points = traces.reduce((n, t) => n + ((t.x || t.y || t.values || []).filter((v) => v !== null && v !== undefined).length), 0);
+    const points = traces.reduce((n, t) => n + ((t.y || t.x || t.values || []).filter((v) => v !== null && v !== undefined).length), 0);
     if (!points) { Plotly.purge(el); el.innerHTML = `<p class="note empty">${esc(why)}</p>`; el.dataset.points = "0"; return; }
     if (el.querySelector("p.empty")) el.innerHTML = "";
     Plotly.react(el, traces, { ...DARK, ...layout, xaxis: { ...DARK.xaxis, ...(layout.xaxis || {}) }, yaxis: { ...DARK.yaxis, ...(layout.yaxis || {}) } },
-      { displaylogo: false, responsive: true });
+      { displaylogo: false, responsive: true, displayModeBar: "hover" });
     el.dataset.points = String(points);
   }
 
