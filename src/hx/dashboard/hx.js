@@ -113,7 +113,7 @@ const HX = (() => {
     if (!points) { Plotly.purge(el); el.innerHTML = `<p class="note empty">${esc(why)}</p>`; el.dataset.points = "0"; return; }
     if (el.querySelector("p.empty")) el.innerHTML = "";
     Plotly.react(el, traces, { ...DARK, ...layout, xaxis: { ...DARK.xaxis, ...(layout.xaxis || {}) }, yaxis: { ...DARK.yaxis, ...(layout.yaxis || {}) } },
-      { displaylogo: false, responsive: true, displayModeBar: "hover" });
+      { displaylogo: false, responsive: true, displayModeBar: false });
     el.dataset.points = String(points);
   }
 
