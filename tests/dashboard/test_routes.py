@@ -12,8 +12,6 @@ from hx.improve import kpis
 from hx.platform import Platform
 from tests.api.conftest import Api
 
-pytest_plugins = ["tests.api.conftest"]
-
 
 def _record(platform: Platform) -> None:
     at = platform.clock.now()

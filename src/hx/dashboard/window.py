@@ -45,7 +45,7 @@ class Window:
 
     def step_s(self, points: int = 240) -> float:
         """A step that gives about ``points`` points over the window, never under 15 s."""
-        return max(15.0, round(self.seconds / points))
+        return max(15.0, float(round(self.seconds / points)))
 
     def to_json(self) -> dict[str, Any]:
         return {"since": self.since.isoformat(), "until": self.until.isoformat(), "hours": self.seconds / 3600}
