@@ -4,6 +4,7 @@ and the dashboards, so what the scenes did can be looked at and acted on."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,26 +31,26 @@ def register(app: typer.Typer) -> None:
         from hx.demo.runner import run_scenes, start_demo
 
         c = ctx_of(ctx, as_json)
-        if serve:
-            _check_port(host, port)
+        sock = _listen(host, port) if serve else None  # the port is the demo's from the start
         demo_ctx = start_demo(data_dir, console=c.err if c.as_json else c.console, only=scene or None)
         results = run_scenes(demo_ctx, only=scene or None)
         if c.as_json:
             c.emit(results)
-        if serve:
-            _serve(demo_ctx, host, port)
+        if sock is not None:
+            _serve(demo_ctx, sock, host, port)
 
 
-def _check_port(host: str, port: int) -> None:
-    import socket
-
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before the scenes: a taken port is refused at once (with hx's message), and no other process can
+    take the port while the scenes run (clients wait in the backlog until the API serves)."""
     from hx.cli.session import binding
 
-    with binding(host, port):  # refuse a taken port before two minutes of scenes, with hx's message
-        socket.create_server((host, port)).close()
+    with binding(host, port):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.create_server((host, port), family=family)
 
 
-def _serve(demo_ctx: DemoContext, host: str, port: int) -> None:
+def _serve(demo_ctx: DemoContext, sock: socket.socket, host: str, port: int) -> None:
     """Every component's API and the dashboards on the demo's platform (no engine runs: time stands still)."""
     import uvicorn
 
@@ -61,4 +62,4 @@ def _serve(demo_ctx: DemoContext, host: str, port: int) -> None:
         f"serving the demo's platform on http://{host}:{port}/dashboard/operations "
         f"(sign in with the admin token in {demo_ctx.settings.data_dir}/admin.token); Ctrl-C stops"
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
