@@ -115,6 +115,10 @@ const HX = (() => {
     Plotly.react(el, traces, { ...DARK, ...layout, xaxis: { ...DARK.xaxis, ...(layout.xaxis || {}) }, yaxis: { ...DARK.yaxis, ...(layout.yaxis || {}) } },
       { displaylogo: false, responsive: true, displayModeBar: false });
     el.dataset.points = String(points);
+    if (!el.hxObserved) {  // redraw at the card's width when the layout settles or the window changes
+      el.hxObserved = new ResizeObserver(() => { if (el.data) Plotly.Plots.resize(el); });
+      el.hxObserved.observe(el);
+    }
   }
 
   function table(id, head, rows) {
