@@ -44,6 +44,12 @@ def test_dashboard_apart_reads_each_api_from_its_component(platform: Platform) -
             headers={"Origin": "https://hx.example:8084", "Access-Control-Request-Method": "GET",
                      "Access-Control-Request-Headers": "authorization"},
         )  # fmt: skip
+        act = httpx.options(
+            url + "/api/v1/incidents/1/acknowledge",
+            headers={"Origin": "https://hx.example:8084", "Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "authorization,x-hx-otp"},
+        )  # fmt: skip
+    assert act.status_code == 200 and act.headers.get("access-control-allow-origin") == "https://hx.example:8084"
     assert '"anomalies": "https://hx.example:8081"' in r.text and '"incidents": "https://hx.example:8085"' in r.text
     assert "deployments" not in r.text.split("API_BASES = ")[1].split(";")[0]  # not given: read from this process
     assert "connect-src 'self' https://hx.example:8081 https://hx.example:8085" in r.headers["content-security-policy"]

@@ -108,7 +108,7 @@ def openapi_routes(app: FastAPI) -> list[tuple[str, str]]:
 
 
 def _allow_dashboard(app: FastAPI, platform: Platform) -> None:
-    """Components running apart let the dashboard's page (on its own origin) read their API with a token."""
+    """Components running apart let the dashboards (on their own origin) read and act on their API with a token."""
     url = platform.settings.server.component_urls.get("monitoring-dashboard")
     if url is None:
         return
@@ -118,4 +118,9 @@ def _allow_dashboard(app: FastAPI, platform: Platform) -> None:
 
     parts = urlsplit(url)
     origin = f"{parts.scheme}://{parts.netloc}"
-    app.add_middleware(CORSMiddleware, allow_origins=[origin], allow_methods=["GET"], allow_headers=["Authorization"])
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[origin],
+        allow_methods=["GET", "POST"],  # the dashboards' actions (approve, acknowledge...) are POSTs
+        allow_headers=["Authorization", "Content-Type", "X-HX-OTP"],
+    )

@@ -66,6 +66,16 @@ def run_demo(
     overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run every scene (or ``only`` those named); return each scene's summary."""
+    return run_scenes(start_demo(data_dir, console, only, overrides), only)
+
+
+def start_demo(
+    data_dir: Path | None = None,
+    console: Console | None = None,
+    only: list[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> DemoContext:
+    """The demo's platform, world and runtime, before any scene (refusing an unknown scene name first)."""
     names = [name for name, _scene in _scenes()]
     for name in only or []:
         if name not in names:
@@ -90,9 +100,14 @@ def run_demo(
             title="hx",
         )
     )
+    return ctx
+
+
+def run_scenes(ctx: DemoContext, only: list[str] | None = None) -> dict[str, Any]:
+    """Run every scene (or ``only`` those named) on a started demo; return each scene's summary."""
     for name, scene in _scenes():
         if only and name not in only:
             continue
-        console.rule(f"[bold]{name}")
+        ctx.console.rule(f"[bold]{name}")
         ctx.results[name] = scene(ctx)
     return ctx.results

@@ -28,8 +28,11 @@ def scene_cloud(ctx: DemoContext) -> dict[str, Any]:
     report = plan_report(estate, cat, plan)
     print_plan(ctx.console, report)
     where = {a.workload: [p.location for p in a.placements] for a in plan.assignments}
+    versus = {k: v for k, v in report["comparison"].items() if not k.startswith("single")}  # as the placement API
     ctx.platform.bus.publish(
-        PlacementDecided.model_validate({**report["summary"], "where": where}), source="multi-cloud", subject="estate"
+        PlacementDecided.model_validate({**report["summary"], **versus, "where": where}),
+        source="multi-cloud",
+        subject="estate",
     )
     plans = plan_dr(estate, plan, cat)
     dr = next(p for p in plans if p.workload == DRILLED)

@@ -1,0 +1,213 @@
+"""The four dashboards in headless Chromium (Debian's ``chromium`` and ``chromedriver``, driven by selenium) against
+a real server holding the demo's scenes (``hx demo --serve``: the demo's store, fleet and clock behind the API).
+
+Each dashboard must draw its charts with data and log no console error; approve (a rollout waiting in staging)
+and acknowledge (the incident the demo leaves open) are clicked in the page and found in the audit log.
+Screenshots go to the test's folder; ``HX_DASHBOARD_SCREENSHOTS=docs/screenshots`` also writes small PNGs there
+for the README."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.net import free_port, wait_http
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+#: charts each dashboard must draw with data from the demo's scenes
+EXPECTED: dict[str, set[str]] = {
+    "executive": {"kpi-deploy-change-failure-rate", "kpi-heal-open-incidents", "savings", "autonomy"},
+    "operations": {"signals"},
+    "aiml": {"examples", "forecast", "scores"},
+    "cost": {"by-service", "by-cloud", "plans"},
+}
+#: screenshots kept for the README: test's name -> dashboard (operations with a rollout waiting, once one is)
+DOCS = {"executive": "executive", "aiml": "aiml", "cost": "cost", "operations-actions": "operations"}
+CHARTS_JS = """return [...document.querySelectorAll('.chart')].map((e) => ({id: e.id, points: e.dataset.points ?? null,
+  traces: (e.data || []).length, container: !!e.querySelector('.plot-container')}));"""
+
+
+@dataclass
+class Server:
+    url: str
+    admin: str
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token or self.admin}"}, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp("demo") / "hx"
+    port = free_port()
+    log = (home.parent / "demo.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hx.cli", "demo", "--data-dir", str(home), "--serve", "--port", str(port)],
+        env={**os.environ, "COLUMNS": "120"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", timeout=900)
+        yield Server(f"http://127.0.0.1:{port}", (home / "admin.token").read_text().strip())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture
+def driver() -> Iterator[Any]:
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        pytest.fail("chromium and chromedriver are needed (Debian packages chromium, chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,800"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    d = webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
+    d.set_page_load_timeout(60)
+    d.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": 1200, "height": 800, "deviceScaleFactor": 1, "mobile": False}
+    )
+    try:
+        yield d
+    finally:
+        d.quit()
+
+
+def _wait(driver: Any, cond: Any, what: str, timeout: float = 60) -> Any:
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.3).until(lambda d: cond(d))
+    except TimeoutException as err:  # say what did not happen, and show the page's error
+        shown = driver.execute_script("return (document.getElementById('hx-error') || {}).textContent || ''")
+        raise AssertionError(f"timed out waiting for {what}; page error: {shown!r}") from err
+
+
+def sign_in(driver: Any, url: str, token: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(url)
+    _wait(driver, lambda d: d.find_elements(By.ID, "hx-token"), "the sign-in form")
+    driver.find_element(By.ID, "hx-token").send_keys(token)
+    driver.find_element(By.CSS_SELECTOR, "#hx-signin button").click()
+    _wait(driver, lambda d: d.find_elements(By.ID, "hx-me"), "the signed-in user")
+    assert token not in driver.current_url
+
+
+def charts(driver: Any) -> dict[str, dict[str, Any]]:
+    return {c["id"]: c for c in driver.execute_script(CHARTS_JS)}
+
+
+def drawn(driver: Any) -> dict[str, dict[str, Any]] | None:
+    """The page's charts once every one has been drawn or said why not."""
+    found = charts(driver)
+    return found if found and all(c["points"] is not None for c in found.values()) else None
+
+
+def console_errors(driver: Any) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def shoot(driver: Any, name: str, folder: Path) -> None:
+    path = folder / f"{name}.png"
+    driver.save_screenshot(str(path))
+    target = os.environ.get("HX_DASHBOARD_SCREENSHOTS")
+    if target and name in DOCS:
+        from PIL import Image
+
+        Path(target).mkdir(parents=True, exist_ok=True)
+        with Image.open(path) as img:
+            small = img.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+            small.save(Path(target) / f"dashboard-{DOCS[name]}.png", optimize=True)
+
+
+@pytest.mark.timeout(1500)
+def test_each_dashboard_draws_its_charts_with_data_and_no_console_error(
+    server: Server, driver: Any, tmp_path: Path
+) -> None:
+    sign_in(driver, server.url + "/dashboard/executive", server.admin)
+    for page, expected in EXPECTED.items():
+        driver.get(f"{server.url}/dashboard/{page}?hours=6")  # the scenes span the demo's last hours
+        found = _wait(driver, drawn, f"the {page} charts", timeout=90)
+        empty = {k for k in expected if not (found.get(k) and int(found[k]["points"] or 0) > 0)}
+        assert not empty, f"{page}: no data drawn in {sorted(empty)}: {found}"
+        for k in expected:
+            assert found[k]["container"] and found[k]["traces"] > 0, (page, k, found[k])
+        assert driver.find_element("css selector", f'nav a[data-page="{page}"]').get_attribute("class") == "here"
+        shoot(driver, page, tmp_path)
+        assert driver.find_element("id", "hx-error").text == "", page
+        assert console_errors(driver) == [], page
+        assert server.admin not in driver.current_url
+
+
+@pytest.mark.timeout(1500)
+def test_approve_and_acknowledge_in_the_page_reach_the_audit_log(server: Server, driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    with server.client() as admin:
+        approver = admin.post("/api/v1/tokens", json={"name": "dash-approver", "role": "approver"}).json()["token"]
+        r = admin.post("/api/v1/deployments", json={"service": "search", "version": "v9", "environment": "staging"})
+        assert r.status_code == 201, r.text
+        dep = r.json()
+        assert dep["state"] == "awaiting_approval", dep
+        open_incidents = admin.get("/api/v1/incidents", params={"status": "open"}).json()["incidents"]
+    assert open_incidents, "the demo leaves an incident open"
+    inc = open_incidents[0]["id"]
+    sign_in(driver, server.url + "/dashboard/operations?hours=6", approver)
+    approve = f'button[data-path="/api/v1/deployments/{dep["id"]}/approve"]'
+    ack = f'button[data-path="/api/v1/incidents/{inc}/acknowledge"]'
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, approve) and d.find_elements(By.CSS_SELECTOR, ack),
+          "the approve and acknowledge buttons")  # fmt: skip
+    shoot(driver, "operations-actions", tmp_path)
+    driver.find_element(By.CSS_SELECTOR, approve).click()
+    _wait(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, approve), "the rollout to leave awaiting approval")
+    driver.find_element(By.CSS_SELECTOR, ack).click()
+    _wait(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, ack), "the incident to be acknowledged")
+    assert console_errors(driver) == []
+    wanted = {
+        ("POST /api/v1/deployments/{dep_id}/approve", f"/api/v1/deployments/{dep['id']}/approve", "ok"),
+        ("POST /api/v1/incidents/{incident_id}/acknowledge", f"/api/v1/incidents/{inc}/acknowledge", "ok"),
+    }
+    actor = _actor(server, approver)
+    # the API's audit record of a call is written once its answer is sent: wait for it
+    done = _wait(driver, lambda _d: wanted <= _audited(server, actor) and wanted, "both calls in the audit log", 20)
+    assert done == wanted
+    with server.client() as admin:
+        after = admin.get(f"/api/v1/deployments/{dep['id']}").json()
+        incident = admin.get(f"/api/v1/incidents/{inc}").json()
+    assert after["approvals"] and after["approvals"][0]["by"] == actor
+    assert incident["status"] == "acknowledged"
+
+
+def _audited(server: Server, actor: str) -> set[tuple[str, str, str]]:
+    with server.client() as admin:
+        records = admin.get("/api/v1/audit", params={"actor": actor, "limit": 1000}).json()["records"]
+    return {(r["action"], r["target"], r["outcome"]) for r in records}
+
+
+def _actor(server: Server, token: str) -> str:
+    with server.client(token) as c:
+        me = c.get("/api/v1/whoami").json()
+    return f"token:{me['id']}:{me['name']}"
