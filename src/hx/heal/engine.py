@@ -103,9 +103,8 @@ class HealEngine:
         self.catch_up_anomalies()
         for iid in self.manager.process_pending(now):
             self._after_alerts(iid, now)
-        for inc in self.incidents.list(status=OPEN_STATES, limit=500):
-            if inc.classified_by == "pending":
-                self._maybe_triage(inc, now)
+        for inc in self.incidents.pending_triage():
+            self._maybe_triage(inc, now)
         self.remediation.step(now)
         self.escalator.step()
 
@@ -187,7 +186,7 @@ class HealEngine:
             return inc
         if inc.incident_class in triage.CALLEE_SENSITIVE:
             callees = triage.downstream(self.platform.topology.edges(), target)
-            upstream_of = sorted(callees & self._firing_elsewhere(inc.id))
+            upstream_of = sorted(self._firing_elsewhere(inc.id, set(callees)))
             if upstream_of:
                 self.escalator.escalate(inc, f"{inc.incident_class} on {target} while its callee(s) {upstream_of} "
                                              "alert too: likely a symptom of theirs, no automatic action")  # fmt: skip
@@ -202,14 +201,9 @@ class HealEngine:
             self.escalator.escalate(self.incidents.get(inc.id), "automation refused by a guardrail (see timeline)")
         return inc
 
-    def _firing_elsewhere(self, incident_id: int) -> set[str]:
-        """Services with a firing alert in another open incident."""
-        repo = AlertRepo(self.platform.store)
-        out: set[str] = set()
-        for other in self.incidents.list(status=OPEN_STATES, limit=200):
-            if other.id != incident_id and other.firing:
-                out |= {a.service for a in repo.for_incident(other.id) if a.fingerprint in other.firing}
-        return out
+    def _firing_elsewhere(self, incident_id: int, services: set[str]) -> set[str]:
+        """Which of ``services`` have a firing alert in another open incident."""
+        return AlertRepo(self.platform.store).services_firing_elsewhere(incident_id, services)
 
     # ---- endings ---------------------------------------------------------------------------------
 
@@ -255,7 +249,7 @@ class HealEngine:
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "classifier": self.handle.health(), "runbooks": len(self.runbooks),
-                "open_incidents": len(self.incidents.list(status=OPEN_STATES, limit=1000)),
+                "open_incidents": self.incidents.count(status=OPEN_STATES),
                 "notifications": self.escalator.health()}  # fmt: skip
 
 

@@ -41,7 +41,10 @@ class IncidentManager:
         self.settle_s = settle_s
 
     def process_pending(self, now: datetime, limit: int = 500) -> list[int]:
-        """Process stored, unprocessed alerts in arrival order; return the ids of incidents touched."""
+        """Process one batch of stored, unprocessed alerts in arrival order; return the ids of incidents touched.
+
+        Each alert is marked with its incident as it is applied: a resolution later in the batch finds its
+        incident through that mark (:meth:`IncidentRepo.open_firing`)."""
         touched: list[int] = []
         for row in self.alerts.unprocessed(limit):
             inc = self.apply(row, now)
@@ -70,18 +73,11 @@ class IncidentManager:
     def _find(self, row: AlertRow, now: datetime) -> Incident | None:
         related = neighbours(self.platform.topology, row.service)
         cutoff = now - timedelta(seconds=self.window_s)
-        for inc in self.repo.list(status=OPEN_STATES, limit=200):
-            if inc.environment != row.environment or inc.kind == "predicted":
-                continue
-            if inc.service == row.service or (inc.service in related and inc.updated_at >= cutoff):
-                return inc
-        settle = now - timedelta(seconds=self.settle_s)
-        for inc in self.repo.list(status=("resolved",), limit=50):
-            # an aftershock: symptoms on the service or a neighbour just after the fix settle by themselves
-            if inc.environment == row.environment and inc.service in related and inc.resolved_at is not None \
-                    and inc.resolved_at >= settle and inc.resolution.startswith("fixed by"):  # fmt: skip
-                return inc
-        return None
+        inc = self.repo.open_match(row.environment, row.service, related, cutoff)
+        if inc is not None:
+            return inc
+        # an aftershock: symptoms on the service or a neighbour just after the fix settle by themselves
+        return self.repo.recently_fixed(row.environment, related, now - timedelta(seconds=self.settle_s))
 
     def _open(self, row: AlertRow, now: datetime) -> Incident:
         inc = Incident(
@@ -109,12 +105,12 @@ class IncidentManager:
         return inc
 
     def _resolved(self, row: AlertRow, now: datetime) -> Incident | None:
-        for inc in self.repo.list(status=OPEN_STATES, limit=200):
-            if row.fingerprint in inc.firing:
-                inc = self._save(replace(inc, firing=[f for f in inc.firing if f != row.fingerprint]), now)
-                self.repo.note(inc.id, now, "alert_resolved", _alert_detail(row))
-                return inc
-        return None
+        inc = self.repo.open_firing(row.fingerprint)
+        if inc is None:
+            return None
+        inc = self._save(replace(inc, firing=[f for f in inc.firing if f != row.fingerprint]), now)
+        self.repo.note(inc.id, now, "alert_resolved", _alert_detail(row))
+        return inc
 
     def _save(self, inc: Incident, now: datetime) -> Incident:
         for _ in range(3):

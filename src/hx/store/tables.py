@@ -200,6 +200,8 @@ heal_alerts = Table(
     Column("processed", Boolean, nullable=False),
     Column("incident_id", Id, nullable=True),
     Index("ix_heal_alerts_processed", "processed"),
+    Index("ix_heal_alerts_fingerprint", "fingerprint", "status"),
+    Index("ix_heal_alerts_incident", "incident_id"),
 )
 
 heal_incidents = Table(
@@ -227,6 +229,7 @@ heal_incidents = Table(
     Column("resolution", Text, nullable=False),
     Column("revision", Integer, nullable=False),
     Index("ix_heal_incidents_service_status", "service", "status"),
+    Index("ix_heal_incidents_status_env", "status", "environment", "service"),
 )
 
 heal_timeline = Table(
