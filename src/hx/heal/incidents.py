@@ -8,6 +8,7 @@ list; it never triggers an action.  Everything lands on the incident's timeline.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,9 @@ from hx.heal.records import OPEN_STATES, AlertRepo, AlertRow, Incident, Incident
 from hx.platform import Platform
 from hx.severity import Severity
 from hx.topology import Topology
+
+#: alerts applied in one transaction (short, so the intake's writes wait little on SQLite's write lock)
+UNIT_ALERTS = 50
 
 
 def neighbours(topology: Topology, service: str) -> set[str]:
@@ -43,15 +47,25 @@ class IncidentManager:
     def process_pending(self, now: datetime, limit: int = 500) -> list[int]:
         """Process one batch of stored, unprocessed alerts in arrival order; return the ids of incidents touched.
 
-        Each alert is marked with its incident as it is applied: a resolution later in the batch finds its
-        incident through that mark (:meth:`IncidentRepo.open_firing`)."""
+        Each alert is marked with its incident as it is applied (a resolution later in the batch finds its incident
+        through that mark, :meth:`IncidentRepo.open_firing`), in transactions of :data:`UNIT_ALERTS` alerts: an
+        alert's incident change and its mark commit together."""
         touched: list[int] = []
-        for row in self.alerts.unprocessed(limit):
-            inc = self.apply(row, now)
-            self.alerts.mark_processed(row.id, inc.id if inc is not None else None)
-            if inc is not None and inc.id not in touched:
-                touched.append(inc.id)
+        rows = self.alerts.unprocessed(limit)
+        for at in range(0, len(rows), UNIT_ALERTS):
+            with self._unit():
+                for row in rows[at : at + UNIT_ALERTS]:
+                    inc = self.apply(row, now)
+                    self.alerts.mark_processed(row.id, inc.id if inc is not None else None)
+                    if inc is not None and inc.id not in touched:
+                        touched.append(inc.id)
         return touched
+
+    def _unit(self) -> AbstractContextManager[object]:
+        """SQLite: one transaction per chunk of alerts (writers are serialised, so events still commit in id order).
+        PostgreSQL: a transaction per write, so no event commits after a later-numbered one that a reader following
+        the event ids by cursor has already passed."""
+        return self.platform.store.unit() if self.platform.store.dialect == "sqlite" else nullcontext()
 
     def apply(self, row: AlertRow, now: datetime) -> Incident | None:
         if row.status == "resolved":

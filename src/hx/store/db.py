@@ -80,6 +80,7 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
         self._lock = threading.RLock()
+        self._unit = threading.local()
 
     @classmethod
     def from_settings(cls, database_url: str | None, data_dir: Path) -> Store:
@@ -87,9 +88,26 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A transaction: committed on success, rolled back on error."""
+        """A transaction: committed on success, rolled back on error (inside :meth:`unit`, the unit's)."""
+        outer: Connection | None = getattr(self._unit, "conn", None)
+        if outer is not None:
+            yield outer
+            return
         with self._answering(), self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def unit(self) -> Iterator[Connection]:
+        """One transaction for everything this thread does through :meth:`begin` in the block (a batch of small
+        writes commits once).  Keep units short: on SQLite the unit holds the write lock until it ends."""
+        if getattr(self._unit, "conn", None) is not None:
+            raise StoreError("a store unit is already open in this thread", url=self.safe_url)
+        with self._answering(), self.engine.begin() as conn:
+            self._unit.conn = conn
+            try:
+                yield conn
+            finally:
+                self._unit.conn = None
 
     @contextmanager
     def _answering(self) -> Iterator[None]:
