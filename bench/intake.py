@@ -134,7 +134,10 @@ class HealthProbe(threading.Thread):
 
 def quantiles(ms: list[float]) -> dict[str, float]:
     s = sorted(ms)
-    at = lambda q: s[min(len(s) - 1, int(q * len(s)))]  # noqa: E731
+
+    def at(q: float) -> float:
+        return s[min(len(s) - 1, int(q * len(s)))]
+
     return {"n": len(s), "p50_ms": round(at(0.5), 1), "p99_ms": round(at(0.99), 1), "max_ms": round(s[-1], 1)}
 
 
