@@ -103,7 +103,11 @@ def serve(url: str | None, home: Path) -> Iterator[tuple[str, str]]:
     cmd = [sys.executable, "-m", "hx.cli", "serve", "--component", "self-healing", "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
     try:
-        wait_http(f"http://127.0.0.1:{port}/health", timeout=120)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/health", timeout=120)
+        except TimeoutError:
+            print((home.parent / f"serve-{port}.log").read_text()[-5000:], file=sys.stderr)
+            raise
         yield f"http://127.0.0.1:{port}", (home / "admin.token").read_text().strip()
     finally:
         proc.send_signal(signal.SIGTERM)

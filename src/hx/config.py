@@ -276,6 +276,8 @@ class Notifiers(Section):
     pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     max_attempts: int = Field(5, ge=1, le=20)
+    timeout_s: float = Field(10.0, gt=0, le=120, description="one delivery attempt's HTTP/SMTP time limit")
+    backoff_s: float = Field(2.0, gt=0, le=3600, description="the outbox's first retry pause (doubling, <= 10 min)")
 
 
 class Server(Section):

@@ -248,9 +248,13 @@ class HealEngine:
         return inc
 
     def health(self) -> dict[str, Any]:
-        return {"status": "ok", "classifier": self.handle.health(), "runbooks": len(self.runbooks),
-                "open_incidents": self.incidents.count(status=OPEN_STATES),
-                "notifications": self.escalator.health()}  # fmt: skip
+        """``degraded`` (with the notifications' detail) when a notifier is failing."""
+        notifications = self.escalator.health()
+        out = {"status": notifications["status"], "classifier": self.handle.health(), "runbooks": len(self.runbooks),
+               "open_incidents": self.incidents.count(status=OPEN_STATES), "notifications": notifications}  # fmt: skip
+        if "detail" in notifications:
+            out["detail"] = notifications["detail"]
+        return out
 
 
 def triage_lead() -> Any:

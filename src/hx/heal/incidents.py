@@ -21,7 +21,7 @@ from hx.severity import Severity
 from hx.topology import Topology
 
 #: alerts applied in one transaction (short, so the intake's writes wait little on SQLite's write lock)
-UNIT_ALERTS = 50
+UNIT_ALERTS = 10
 
 
 def neighbours(topology: Topology, service: str) -> set[str]:

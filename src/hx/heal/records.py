@@ -232,7 +232,7 @@ class IncidentRepo:
         status: tuple[str, ...] | None = None,
         service: str | None = None,
         kind: str | None = None,
-        limit: int = 100,
+        limit: int | None = 100,
         since: datetime | None = None,
     ) -> list[Incident]:
         q = select(heal_incidents).order_by(heal_incidents.c.id.desc()).limit(limit)

@@ -267,6 +267,29 @@ heal_executions = Table(
     Index("ix_heal_executions_target_state", "target", "state"),
 )
 
+#: one notification to one notifier, delivered by the outbox worker (migration 0004_storm)
+heal_outbox = Table(
+    "heal_outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, nullable=True),
+    Column("notifier", String(40), nullable=False),
+    Column("event", String(20), nullable=False),
+    Column("level", Integer, nullable=True),
+    Column("message", JSON, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("claimed_by", String(200), nullable=True),
+    Column("claimed_until", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Index("ix_heal_outbox_due", "state", "next_attempt_at"),
+    Index("ix_heal_outbox_notifier", "notifier", "updated_at"),
+)
+
 __all__ = [
     "api_tokens",
     "audit_log",
@@ -278,6 +301,7 @@ __all__ = [
     "heal_alerts",
     "heal_executions",
     "heal_incidents",
+    "heal_outbox",
     "heal_timeline",
     "leases",
     "metadata",
