@@ -298,6 +298,7 @@ class Server(Section):
     step_interval_s: float = Field(15.0, gt=0)
     leader_election: bool = Field(True, description="several replicas on one store: one steps each engine")
     lease_ttl_s: float = Field(30.0, ge=3, description="a leader that stops renewing is replaced after this")
+    step_bound_s: float = Field(10.0, gt=0, le=600, description="an engine step's time bound (<= lease_ttl_s / 2)")
 
     @model_validator(mode="after")
     def _consistent(self) -> Server:

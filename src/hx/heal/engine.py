@@ -40,11 +40,14 @@ from hx.heal.remediation import RemediationEngine
 from hx.heal.runbooks import Runbook, load_runbooks, select_runbook
 from hx.ml.registry import MODEL_STAGE_EVENTS, ModelHandle, ModelWatch
 from hx.platform import Platform
+from hx.runtime import step_time_left
 from hx.store.state import EngineStateStore
 from hx.store.tables import FIXED_BY_RUNBOOK
 
 log = logging.getLogger(__name__)
 CURSOR_KEY = "anomaly_cursor"
+#: alerts per batch, and batches per step at most (fewer when the step's time bound is reached)
+BATCH, MAX_BATCHES = 500, 20
 
 
 class HealEngine:
@@ -101,12 +104,21 @@ class HealEngine:
             return
         self.model.refresh()
         self.catch_up_anomalies()
-        for iid in self.manager.process_pending(now):
-            self._after_alerts(iid, now)
+        self._apply_alerts(now)
         for inc in self.incidents.pending_triage():
+            if step_time_left() <= 0:
+                break  # the rest next step: the step stays within its bound
             self._maybe_triage(inc, now)
         self.remediation.step(now)
         self.escalator.step()
+
+    def _apply_alerts(self, now: datetime) -> None:
+        """Apply stored alerts in batches while the step has time (a storm drains in a few steps)."""
+        for _ in range(MAX_BATCHES):
+            for iid in self.manager.process_pending(now, BATCH):
+                self._after_alerts(iid, now)
+            if not self.manager.alerts.unprocessed(1) or step_time_left() <= 0:
+                return
 
     def _maybe_triage(self, inc: Incident, now: datetime) -> None:
         """Triage once the incident has settled for ``triage_delay_s`` (more alerts and samples arrive, as with
