@@ -112,3 +112,20 @@ def test_a_unit_commits_its_writes_together_or_not_at_all(store_url: str) -> Non
     with store.unit(), pytest.raises(StoreError):
         store.unit().__enter__()
     store.dispose()
+
+
+def test_reads_do_not_wait_for_the_sqlite_write_lock(tmp_path: Path) -> None:
+    import sqlite3
+    import time
+
+    store = Store(f"sqlite:///{tmp_path / 'hx.db'}")
+    store.upgrade()
+    writer = sqlite3.connect(tmp_path / "hx.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a long write (a batch, another process) holds the lock
+    t0 = time.monotonic()
+    store.ping()
+    assert store.current_revision() is not None
+    assert time.monotonic() - t0 < 2.0  # the busy timeout is 10 s: reads took a snapshot instead of waiting
+    writer.execute("COMMIT")
+    writer.close()
+    store.dispose()

@@ -116,7 +116,7 @@ class Outbox:
         """Per notifier: ``failing`` when its latest attempt failed (with the error), else ``ok``; queue depth."""
         c = heal_outbox.c
         out: dict[str, dict[str, Any]] = {}
-        with self.store.begin() as conn:
+        with self.store.read() as conn:
             for name in names:
                 tried = select(c.state, c.last_error).where(c.notifier == name, c.attempts > 0)
                 last = conn.execute(tried.order_by(c.updated_at.desc(), c.id.desc()).limit(1)).first()

@@ -251,7 +251,7 @@ class IncidentRepo:
         q = select(func.count()).select_from(heal_incidents)
         if status:
             q = q.where(heal_incidents.c.status.in_(status))
-        with self.store.begin() as conn:
+        with self.store.read() as conn:
             return int(conn.execute(q).scalar_one())
 
     def _first(self, *where: ColumnElement[bool]) -> Incident | None:
