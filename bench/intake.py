@@ -54,6 +54,7 @@ def _args() -> argparse.Namespace:
     ap.add_argument("--services", type=int, default=500, help="services in the processing phase (4 alerts each)")
     ap.add_argument("--src", default=str(ROOT / "src"), help="the hx source tree to measure")
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--update", action="store_true", help="replace only the backends run in an existing --out file")
     a = ap.parse_args()
     if a.quick:
         a.alerts, a.services = 2000, 100
@@ -104,7 +105,7 @@ def serve(url: str | None, home: Path) -> Iterator[tuple[str, str]]:
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
     try:
         try:
-            wait_http(f"http://127.0.0.1:{port}/health", timeout=120)
+            wait_http(f"http://127.0.0.1:{port}/health", timeout=300)
         except TimeoutError:
             print((home.parent / f"serve-{port}.log").read_text()[-5000:], file=sys.stderr)
             raise
@@ -252,6 +253,8 @@ def main() -> None:
         "targets": {"health_p99_ms": HEALTH_P99_TARGET_MS, "processing_before_alerts_per_s": BEFORE_PROCESSING_AS},
         "backends": {},
     }  # fmt: skip
+    if ARGS.update and Path(ARGS.out).exists():
+        results["backends"] = json.loads(Path(ARGS.out).read_text())["backends"]
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="hx-bench-intake-") as tmp:
         for name in ARGS.backends.split(","):
             results["backends"][name] = run_backend(name, stack, Path(tmp))
