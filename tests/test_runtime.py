@@ -108,3 +108,60 @@ def _fail_same(c: Counter, now: datetime) -> None:
     c.calls.append(now)
     if len(c.calls) in c.fail_at:
         raise ConnectionError("prometheus at 127.0.0.1:9 is down")
+
+
+class Sleeper:
+    """An engine whose step takes ``seconds`` of wall time, or stops early when the runtime says time is up."""
+
+    def __init__(self, name: str, seconds: float, cooperative: bool = False) -> None:
+        self.name, self.interval_s, self.seconds, self.cooperative = name, 1.0, seconds, cooperative
+        self.left: list[float] = []
+
+    def step(self, now: datetime) -> None:
+        import time
+
+        from hx.runtime import step_time_left
+
+        end = time.monotonic() + self.seconds
+        while time.monotonic() < end:
+            self.left.append(step_time_left())
+            if self.cooperative and step_time_left() <= 0:
+                return
+            time.sleep(0.05)
+
+
+def test_a_step_over_its_bound_is_shown_slow_and_published(platform: Platform) -> None:
+    rt = Runtime(platform, [Sleeper("slow", 1.3), Sleeper("polite", 5.0, cooperative=True)])
+    rt.step_bound_s = 1.0
+    rt.step_due(datetime(2026, 1, 1, tzinfo=UTC))
+    h = rt.health()
+    assert h["slow"]["status"] == "slow" and h["slow"]["over_bound"] == 1 and h["slow"]["max_duration_s"] >= 1.3
+    assert h["polite"]["status"] == "ok" and h["polite"]["max_duration_s"] < 1.0  # it stopped before its bound
+    failed = platform.bus.read(types=[RuntimeStepFailed])
+    assert [e.subject for e in failed] == ["slow"] and "over its bound" in failed[0].data["error"]
+
+
+def test_the_lease_is_renewed_during_a_step_until_its_bound(platform: Platform) -> None:
+    import threading
+    import time
+
+    from hx.clock import WallClock
+    from hx.store.leases import LeaseManager
+
+    rt = Runtime(platform, [Sleeper("long", 5.5)])
+    rt.enable_leases(LeaseManager(platform.store, WallClock(), "replica-a"), ttl_s=3)  # bound: 1.5 s
+    other = LeaseManager(platform.store, WallClock(), "replica-b")
+    seen: dict[str, bool] = {}
+
+    def probe() -> None:
+        time.sleep(3.3)  # past the lease's first life: held only because the step renewed it
+        seen["mid_step"] = other.acquire("engine:long", 3)
+        time.sleep(1.7)  # renewals stopped at the bound, so the lease has lapsed: another replica may take over
+        seen["after_bound"] = other.acquire("engine:long", 3)
+
+    t = threading.Thread(target=probe)
+    t.start()
+    rt.step_due(datetime.now(UTC))
+    t.join()
+    assert seen == {"mid_step": False, "after_bound": True}
+    assert rt.health()["long"]["status"] == "slow"

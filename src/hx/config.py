@@ -361,6 +361,8 @@ class Notifiers(Section):
     pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     max_attempts: int = Field(5, ge=1, le=20)
+    timeout_s: float = Field(10.0, gt=0, le=120, description="one delivery attempt's HTTP/SMTP time limit")
+    backoff_s: float = Field(2.0, gt=0, le=3600, description="the outbox's first retry pause (doubling, <= 10 min)")
 
 
 class Server(Section):
@@ -387,6 +389,7 @@ class Server(Section):
         le=1024**3,
         description="largest request body any route reads (the alert intake keeps its own limit); larger is 413",
     )
+    step_bound_s: float = Field(10.0, gt=0, le=600, description="an engine step's time bound (<= lease_ttl_s / 2)")
 
     @model_validator(mode="after")
     def _consistent(self) -> Server:

@@ -1,5 +1,11 @@
 """The runtime steps engines: on a wall-clock schedule in ``hx serve``, in simulated time in ``hx demo``.
 
+Every step is bounded in time (``server.step_bound_s``, at most half the lease's life): while a step runs, a
+heartbeat renews the engine's lease, so no other replica takes the engine over mid-step; an engine asks
+:func:`step_time_left` and stops its work (to go on at the next step) when the bound is near.  A step that
+outlives its bound anyway is abandoned: its lease is no longer renewed (a healthy replica may take over), and it is
+counted and shown in ``/health`` (``slow``) and published.
+
 A crash in one engine's step is logged, counted, recorded in ``engine_runs``, published as a
 ``runtime.step_failed`` event and shown in ``/health``; it does not stop the other engines.  While the same
 error repeats (a server down), only its first occurrence is logged with the traceback and published; then one
@@ -9,6 +15,7 @@ log line every ``REPEAT_LOG_EVERY`` failures, and one when the engine recovers.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 import time
@@ -34,6 +41,16 @@ log = logging.getLogger(__name__)
 REPEAT_LOG_EVERY = 20
 #: how long a stopping server waits for an engine step in progress before leaving it behind
 STOP_GRACE_S = 3.0
+
+#: the share of the bound an engine's own work may use (the rest is for finishing what it started)
+WORK_SHARE = 0.8
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("hx_step_deadline", default=None)
+
+
+def step_time_left() -> float:
+    """Seconds left for the running step's work, :data:`WORK_SHARE` of its bound (``inf`` outside a step)."""
+    deadline = _DEADLINE.get()
+    return float("inf") if deadline is None else deadline - time.monotonic()
 
 
 class Engine(Protocol):
@@ -88,11 +105,18 @@ class EngineStatus:
     last_duration_s: float | None = None
     next_due: datetime | None = None
     role: str = "single"  # "single" (no leases), "leader" (holds the engine's lease) or "standby"
+    max_duration_s: float = 0.0
+    over_bound: int = 0
+    last_over_bound: bool = False
 
     def to_json(self, learning: Learning | None = None) -> dict[str, Any]:
         status = "failing" if self.consecutive_errors else "learning" if learning is not None else "ok"
+        if status == "ok" and self.last_over_bound:
+            status = "slow"
         extra = {"learning": learning.to_json()} if learning is not None else {}
         return {
+            "max_duration_s": self.max_duration_s,
+            "over_bound": self.over_bound,
             "status": status,
             **extra,
             "steps": self.steps,
@@ -117,6 +141,7 @@ class Runtime:
         self.lease_ttl_s = 30.0
         self._lease_until: dict[str, datetime] = {}
         self._lease_retry: dict[str, datetime] = {}
+        self.step_bound_s = float(platform.settings.server.step_bound_s)
 
     def add(self, engine: Engine) -> None:
         self.engines.append(engine)
@@ -171,9 +196,32 @@ class Runtime:
             self.status[name].role = "standby"
         self._lease_until.clear()
 
+    def bound_s(self) -> float:
+        """The time bound of one step: ``server.step_bound_s``, and at most half the lease's life with leases."""
+        return min(self.step_bound_s, self.lease_ttl_s / 2) if self.leases is not None else self.step_bound_s
+
+    def _heartbeat(self, engine: Engine, done: threading.Event) -> threading.Thread | None:
+        """Renew the engine's lease every quarter of its life while the step runs, until the step's bound."""
+        leases = self.leases
+        if leases is None or getattr(engine, "per_process", False):
+            return None
+        ttl, bound, t0 = self.lease_ttl_s, self.bound_s(), time.monotonic()
+
+        def beat() -> None:
+            while not done.wait(ttl / 4) and time.monotonic() - t0 < bound:
+                if leases.acquire(f"engine:{engine.name}", ttl):
+                    self._lease_until[engine.name] = self.platform.clock.now() + timedelta(seconds=ttl)
+
+        thread = threading.Thread(target=beat, name=f"hx-lease-{engine.name}", daemon=True)
+        thread.start()
+        return thread
+
     def _step_one(self, engine: Engine, st: EngineStatus, now: datetime) -> None:
         m = self.platform.metrics
         t0 = time.perf_counter()
+        done = threading.Event()
+        beat = self._heartbeat(engine, done)
+        token = _DEADLINE.set(time.monotonic() + WORK_SHARE * self.bound_s())
         try:
             engine.step(now)
         except Exception as err:  # isolation: recorded, counted, surfaced, published; others go on
@@ -195,13 +243,28 @@ class Runtime:
                 log.warning("engine %s recovered after %d failed steps", engine.name, st.consecutive_errors)
             st.consecutive_errors = 0
         finally:
+            _DEADLINE.reset(token)
+            done.set()
+            if beat is not None:
+                beat.join()
             dt = time.perf_counter() - t0
             st.steps += 1
             st.last_step_at = now
             st.last_duration_s = dt
+            self._check_bound(engine, st, dt)
             m.engine_steps.labels(engine.name).inc()
             m.engine_step_seconds.labels(engine.name).observe(dt)
             self._record(st)
+
+    def _check_bound(self, engine: Engine, st: EngineStatus, dt: float) -> None:
+        st.max_duration_s = max(st.max_duration_s, dt)
+        st.last_over_bound = dt > self.bound_s()
+        if st.last_over_bound:
+            st.over_bound += 1
+            error = f"step took {dt:.1f} s, over its bound of {self.bound_s():.1f} s (lease no longer renewed)"
+            log.error("engine %s: %s", engine.name, error)
+            self.platform.bus.publish(RuntimeStepFailed(engine=engine.name, error=error), source="runtime",
+                                      subject=engine.name)  # fmt: skip
 
     def _record(self, st: EngineStatus) -> None:
         store = self.platform.store

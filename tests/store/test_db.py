@@ -92,3 +92,40 @@ def test_a_data_dir_that_cannot_be_made_is_named(tmp_path: Path) -> None:
         sqlite_url(blocker)
     with pytest.raises(ConfigError, match="storage.data_dir"):
         build_platform(load_settings(environ={"HX_HOME": str(blocker / "hx")}).settings)
+
+
+def test_a_unit_commits_its_writes_together_or_not_at_all(store_url: str) -> None:
+    store = Store(store_url)
+    store.upgrade()
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    row = {"engine": "e", "value": {}, "updated_at": now}
+    with store.unit():
+        for k in ("a", "b"):
+            with store.begin() as conn:
+                conn.execute(insert(engine_state).values(key=k, **row))
+    with pytest.raises(RuntimeError), store.unit():
+        with store.begin() as conn:
+            conn.execute(insert(engine_state).values(key="c", **row))
+        raise RuntimeError("the second half failed")
+    with store.begin() as conn:
+        assert sorted(r.key for r in conn.execute(select(engine_state))) == ["a", "b"]
+    with store.unit(), pytest.raises(StoreError):
+        store.unit().__enter__()
+    store.dispose()
+
+
+def test_reads_do_not_wait_for_the_sqlite_write_lock(tmp_path: Path) -> None:
+    import sqlite3
+    import time
+
+    store = Store(f"sqlite:///{tmp_path / 'hx.db'}")
+    store.upgrade()
+    writer = sqlite3.connect(tmp_path / "hx.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a long write (a batch, another process) holds the lock
+    t0 = time.monotonic()
+    store.ping()
+    assert store.current_revision() is not None
+    assert time.monotonic() - t0 < 2.0  # the busy timeout is 10 s: reads took a snapshot instead of waiting
+    writer.execute("COMMIT")
+    writer.close()
+    store.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hx.clock import WallClock
 from hx.heal.breach_trend import PredictiveEngine
 from hx.heal.engine import HealEngine
 from hx.heal.notifications import Escalator, build_notifiers
@@ -20,7 +21,9 @@ def heal_engine(platform: Platform) -> HealEngine:
     notifiers, problem = build_notifiers(platform)
     port = platform.settings.server.port or 8085
     base_url = platform.settings.server.url_of("self-healing", port)
-    escalator = Escalator(platform, notifiers, base_url=base_url, problem=problem)
+    # on the wall clock the outbox delivers in a thread of its own; in simulated time at the end of each step
+    threaded = isinstance(platform.clock, WallClock)
+    escalator = Escalator(platform, notifiers, base_url=base_url, problem=problem, threaded=threaded)
     engine = HealEngine(platform, escalator, signal_step_s=signal_step_s(platform.settings))
     platform.services.put(KEY, engine)
     platform.health_checks["self_healing"] = engine.health

@@ -41,11 +41,14 @@ from hx.heal.runbooks import Runbook, load_runbooks, select_runbook
 from hx.ml.registry import MODEL_STAGE_EVENTS, ModelHandle, ModelWatch
 from hx.platform import Platform
 from hx.quiet import active_rule
+from hx.runtime import step_time_left
 from hx.store.state import EngineStateStore
 from hx.store.tables import FIXED_BY_RUNBOOK
 
 log = logging.getLogger(__name__)
 CURSOR_KEY = "anomaly_cursor"
+#: alerts per batch, and batches per step at most (fewer when the step's time bound is reached)
+BATCH, MAX_BATCHES = 500, 20
 
 
 class HealEngine:
@@ -102,13 +105,21 @@ class HealEngine:
             return
         self.model.refresh()
         self.catch_up_anomalies()
-        for iid in self.manager.process_pending(now):
-            self._after_alerts(iid, now)
-        for inc in self.incidents.list(status=OPEN_STATES, limit=500):
-            if inc.classified_by == "pending":
-                self._maybe_triage(inc, now)
+        self._apply_alerts(now)
+        for inc in self.incidents.pending_triage():
+            if step_time_left() <= 0:
+                break  # the rest next step: the step stays within its bound
+            self._maybe_triage(inc, now)
         self.remediation.step(now)
         self.escalator.step()
+
+    def _apply_alerts(self, now: datetime) -> None:
+        """Apply stored alerts in batches while the step has time (a storm drains in a few steps)."""
+        for _ in range(MAX_BATCHES):
+            for iid in self.manager.process_pending(now, BATCH):
+                self._after_alerts(iid, now)
+            if not self.manager.alerts.unprocessed(1) or step_time_left() <= 0:
+                return
 
     def _maybe_triage(self, inc: Incident, now: datetime) -> None:
         """Triage once the incident has settled for ``triage_delay_s`` (more alerts and samples arrive, as with
@@ -188,7 +199,7 @@ class HealEngine:
             return inc
         if inc.incident_class in triage.CALLEE_SENSITIVE:
             callees = triage.downstream(self.platform.topology.edges(), target)
-            upstream_of = sorted(callees & self._firing_elsewhere(inc.id))
+            upstream_of = sorted(self._firing_elsewhere(inc.id, set(callees)))
             if upstream_of:
                 self.escalator.escalate(inc, f"{inc.incident_class} on {target} while its callee(s) {upstream_of} "
                                              "alert too: likely a symptom of theirs, no automatic action")  # fmt: skip
@@ -217,14 +228,9 @@ class HealEngine:
                                    detail)  # fmt: skip
         return True
 
-    def _firing_elsewhere(self, incident_id: int) -> set[str]:
-        """Services with a firing alert in another open incident."""
-        repo = AlertRepo(self.platform.store)
-        out: set[str] = set()
-        for other in self.incidents.list(status=OPEN_STATES, limit=200):
-            if other.id != incident_id and other.firing:
-                out |= {a.service for a in repo.for_incident(other.id) if a.fingerprint in other.firing}
-        return out
+    def _firing_elsewhere(self, incident_id: int, services: set[str]) -> set[str]:
+        """Which of ``services`` have a firing alert in another open incident."""
+        return AlertRepo(self.platform.store).services_firing_elsewhere(incident_id, services)
 
     # ---- endings ---------------------------------------------------------------------------------
 
@@ -269,9 +275,13 @@ class HealEngine:
         return inc
 
     def health(self) -> dict[str, Any]:
-        return {"status": "ok", "classifier": self.handle.health(), "runbooks": len(self.runbooks),
-                "open_incidents": len(self.incidents.list(status=OPEN_STATES, limit=1000)),
-                "notifications": self.escalator.health()}  # fmt: skip
+        """``degraded`` (with the notifications' detail) when a notifier is failing."""
+        notifications = self.escalator.health()
+        out = {"status": notifications["status"], "classifier": self.handle.health(), "runbooks": len(self.runbooks),
+               "open_incidents": self.incidents.count(status=OPEN_STATES), "notifications": notifications}  # fmt: skip
+        if "detail" in notifications:
+            out["detail"] = notifications["detail"]
+        return out
 
 
 def triage_lead() -> Any:

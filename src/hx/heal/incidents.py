@@ -8,6 +8,7 @@ list; it never triggers an action.  Everything lands on the incident's timeline.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,9 @@ from hx.heal.records import OPEN_STATES, AlertRepo, AlertRow, Incident, Incident
 from hx.platform import Platform
 from hx.severity import Severity
 from hx.topology import Topology
+
+#: alerts applied in one transaction (short, so the intake's writes wait little on SQLite's write lock)
+UNIT_ALERTS = 10
 
 
 def neighbours(topology: Topology, service: str) -> set[str]:
@@ -41,14 +45,27 @@ class IncidentManager:
         self.settle_s = settle_s
 
     def process_pending(self, now: datetime, limit: int = 500) -> list[int]:
-        """Process stored, unprocessed alerts in arrival order; return the ids of incidents touched."""
+        """Process one batch of stored, unprocessed alerts in arrival order; return the ids of incidents touched.
+
+        Each alert is marked with its incident as it is applied (a resolution later in the batch finds its incident
+        through that mark, :meth:`IncidentRepo.open_firing`), in transactions of :data:`UNIT_ALERTS` alerts: an
+        alert's incident change and its mark commit together."""
         touched: list[int] = []
-        for row in self.alerts.unprocessed(limit):
-            inc = self.apply(row, now)
-            self.alerts.mark_processed(row.id, inc.id if inc is not None else None)
-            if inc is not None and inc.id not in touched:
-                touched.append(inc.id)
+        rows = self.alerts.unprocessed(limit)
+        for at in range(0, len(rows), UNIT_ALERTS):
+            with self._unit():
+                for row in rows[at : at + UNIT_ALERTS]:
+                    inc = self.apply(row, now)
+                    self.alerts.mark_processed(row.id, inc.id if inc is not None else None)
+                    if inc is not None and inc.id not in touched:
+                        touched.append(inc.id)
         return touched
+
+    def _unit(self) -> AbstractContextManager[object]:
+        """SQLite: one transaction per chunk of alerts (writers are serialised, so events still commit in id order).
+        PostgreSQL: a transaction per write, so no event commits after a later-numbered one that a reader following
+        the event ids by cursor has already passed."""
+        return self.platform.store.unit() if self.platform.store.dialect == "sqlite" else nullcontext()
 
     def apply(self, row: AlertRow, now: datetime) -> Incident | None:
         if row.status == "resolved":
@@ -70,18 +87,11 @@ class IncidentManager:
     def _find(self, row: AlertRow, now: datetime) -> Incident | None:
         related = neighbours(self.platform.topology, row.service)
         cutoff = now - timedelta(seconds=self.window_s)
-        for inc in self.repo.list(status=OPEN_STATES, limit=200):
-            if inc.environment != row.environment or inc.kind == "predicted":
-                continue
-            if inc.service == row.service or (inc.service in related and inc.updated_at >= cutoff):
-                return inc
-        settle = now - timedelta(seconds=self.settle_s)
-        for inc in self.repo.list(status=("resolved",), limit=50):
-            # an aftershock: symptoms on the service or a neighbour just after the fix settle by themselves
-            if inc.environment == row.environment and inc.service in related and inc.resolved_at is not None \
-                    and inc.resolved_at >= settle and inc.resolution.startswith("fixed by"):  # fmt: skip
-                return inc
-        return None
+        inc = self.repo.open_match(row.environment, row.service, related, cutoff)
+        if inc is not None:
+            return inc
+        # an aftershock: symptoms on the service or a neighbour just after the fix settle by themselves
+        return self.repo.recently_fixed(row.environment, related, now - timedelta(seconds=self.settle_s))
 
     def _open(self, row: AlertRow, now: datetime) -> Incident:
         inc = Incident(
@@ -109,12 +119,12 @@ class IncidentManager:
         return inc
 
     def _resolved(self, row: AlertRow, now: datetime) -> Incident | None:
-        for inc in self.repo.list(status=OPEN_STATES, limit=200):
-            if row.fingerprint in inc.firing:
-                inc = self._save(replace(inc, firing=[f for f in inc.firing if f != row.fingerprint]), now)
-                self.repo.note(inc.id, now, "alert_resolved", _alert_detail(row))
-                return inc
-        return None
+        inc = self.repo.open_firing(row.fingerprint)
+        if inc is None:
+            return None
+        inc = self._save(replace(inc, firing=[f for f in inc.firing if f != row.fingerprint]), now)
+        self.repo.note(inc.id, now, "alert_resolved", _alert_detail(row))
+        return inc
 
     def _save(self, inc: Incident, now: datetime) -> Incident:
         for _ in range(3):

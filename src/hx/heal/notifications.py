@@ -1,7 +1,10 @@
-"""Telling people: incidents become notifications through the notify package's Dispatcher.
+"""Telling people: incidents become notifications through the notify package's Dispatcher and the outbox.
 
 Messages carry the class, the top root-cause candidates, the actions taken and their results, and
-links; every delivery lands on the incident's timeline (and as a notification.* event).  The
+links.  The Dispatcher decides who is told; each message is queued in the outbox (:meth:`Escalator.enqueue`, the
+one entry point) and delivered by :class:`~hx.heal.outbox.OutboxWorker` -- a thread of its own on the wall clock,
+inline at the end of the engine step in simulated time -- so a slow or dead sink never holds the engine step.
+Every delivery lands on the incident's timeline (and as a notification.* event).  The
 dispatcher's per-incident state is persisted on the incident (``escalation`` column) and restored
 when the engine is re-created.  ``escalate`` raises the message to ``critical``, which the default
 rules send to every level at once (paging).
@@ -29,7 +32,9 @@ from hx.heal.notify import (
     build_enabled,
 )
 from hx.heal.notify.registry import Transport
-from hx.heal.records import AlertRepo, Incident, IncidentRepo
+from hx.heal.outbox import Outbox, OutboxWorker
+from hx.heal.records import OPEN_STATES, AlertRepo, Incident, IncidentRepo
+from hx.http import RetryPolicy
 from hx.platform import Platform
 from hx.quiet import QuietRule, active_rule
 from hx.severity import Severity
@@ -38,11 +43,13 @@ log = logging.getLogger(__name__)
 
 
 def build_notifiers(platform: Platform, transport: Transport | None = None) -> tuple[dict[str, Notifier], str]:
-    """The enabled notifiers, or none with the reason (a misconfigured sink must not stop healing)."""
+    """The enabled notifiers, or none with the reason (a misconfigured sink must not stop healing).
+
+    Each makes one attempt per send, within ``notifiers.timeout_s``: the outbox retries, off the engine step."""
+    n = platform.settings.notifiers
+    one = RetryPolicy(max_attempts=1, timeout_s=n.timeout_s, max_total_s=n.timeout_s)
     try:
-        return build_enabled(
-            platform.settings.notifiers, platform.secrets, transport or Transport(clock=platform.clock)
-        ), ""
+        return build_enabled(n, platform.secrets, transport or Transport(clock=platform.clock, retry=one), 1), ""
     except (NotifierError, ConfigError) as err:
         log.error("notifiers not built: %s", err)
         return {}, str(err)
@@ -67,15 +74,40 @@ class Escalator:
     """Builds notifications from incidents and drives the Dispatcher; persists what it did."""
 
     def __init__(self, platform: Platform, notifiers: Mapping[str, Notifier], base_url: str = "http://127.0.0.1:8085",
-                 problem: str = "") -> None:  # fmt: skip
+                 problem: str = "", threaded: bool = False) -> None:  # fmt: skip
+        from hx.store.leases import default_holder
+
         self.platform = platform
         self.repo = IncidentRepo(platform.store)
         self.base_url = base_url.rstrip("/")
         self.problem = problem
+        self.threaded = threaded
+        n = platform.settings.notifiers
+        self.outbox = Outbox(platform.store, platform.clock, default_holder())
+        self.worker = OutboxWorker(self.outbox, notifiers, platform.bus, self.repo, n.max_attempts, n.backoff_s,
+                                   n.timeout_s)  # fmt: skip
         policy = EscalationPolicy.from_settings(platform.settings.self_healing.escalation)
-        states = [IncidentState.from_dict(i.escalation) for i in self.repo.list(status=("open", "acknowledged"))
+        states = [IncidentState.from_dict(i.escalation) for i in self.repo.list(status=OPEN_STATES, limit=None)
                   if i.escalation]  # fmt: skip
-        self.dispatcher = Dispatcher(policy, notifiers, platform.clock, states=states)
+        self.dispatcher = Dispatcher(policy, notifiers, platform.clock, states=states, enqueue=self.enqueue)
+
+    def enqueue(self, notifier: str, message: Notification, event: str, level: int | None) -> Delivery:
+        """The one way a notification leaves self-healing: queued in the outbox for ``notifier``, unless a silence
+        holds the incident's notifications (escalation levels and follow-ups included): then it is noted on the
+        incident and audited (:func:`silence_for`), and nothing is queued."""
+        if message.incident_id.isdigit() and self._silenced(int(message.incident_id)):
+            return Delivery(notifier=notifier, ok=True, attempts=0, reply="silenced", dedup_key=message.dedup_key,
+                            incident_id=message.incident_id, event=event, level=level)  # fmt: skip
+        return self.outbox.enqueue(notifier, message, event, level)
+
+    def _silenced(self, incident_id: int) -> bool:
+        from hx.errors import NotFound
+
+        try:
+            inc = self.repo.get(incident_id)
+        except NotFound:
+            return False
+        return silence_for(self.platform, inc) is not None
 
     def message(self, inc: Incident, status: str = "triggered", severity: str | None = None,
                 summary: str = "") -> Notification:  # fmt: skip
@@ -111,15 +143,23 @@ class Escalator:
         self.notify(inc, "triggered", "critical", f"needs a person: {why}")
 
     def step(self) -> None:
+        """Fire due escalation levels; then deliver (simulated time) or make sure the delivery thread runs."""
         self._record(self.dispatcher.step())
+        if self.threaded:
+            self.worker.ensure_running()
+        else:
+            self.worker.deliver_due()
 
     def _record(self, deliveries: list[Delivery]) -> None:
+        """Persist the dispatcher's state; record refusals at once (queued messages are recorded when delivered)."""
         now = self.platform.clock.now()
         touched: set[str] = set()
         for d in deliveries:
             if d.incident_id is None or not d.incident_id.isdigit():
                 continue
             touched.add(d.incident_id)
+            if d.ok and d.reply in ("queued", "silenced"):
+                continue
             detail: dict[str, Any] = {
                 k: v
                 for k, v in d.to_dict().items()
@@ -151,8 +191,14 @@ class Escalator:
         self.dispatcher.forget(str(incident_id))
 
     def health(self) -> dict[str, Any]:
+        """``degraded`` naming each notifier whose latest delivery failed (or the build problem)."""
         missing = self.dispatcher.missing_notifiers()
-        out: dict[str, Any] = {"status": "ok", "notifiers": sorted(self.dispatcher.notifiers), "missing": missing}
+        delivery = self.outbox.health(sorted(self.dispatcher.notifiers))
+        out: dict[str, Any] = {"status": "ok", "notifiers": sorted(self.dispatcher.notifiers), "missing": missing,
+                               "delivery": delivery}  # fmt: skip
+        failing = [f"{name} ({h['last_error']})" for name, h in delivery.items() if h["status"] == "failing"]
+        if failing:
+            out.update(status="degraded", detail="notifier failing: " + "; ".join(failing))
         if self.problem:
             out.update(status="degraded", detail=self.problem)
         return out

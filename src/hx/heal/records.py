@@ -6,11 +6,12 @@ nobody changed the row since it was read (a second replica, the API) and raises 
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -145,17 +146,16 @@ class AlertRepo:
         self.store = store
 
     def insert_new(self, rows: list[AlertRow]) -> int:
-        """Insert the rows whose dedup key is new; return how many were new (the rest are duplicates)."""
+        """Insert the rows whose dedup key is new, in one statement; return how many were new (the rest are
+        duplicates, also within ``rows``).  Counted from ``RETURNING``: the row count of ``ON CONFLICT DO NOTHING``
+        is not the number of rows inserted on every driver (psycopg answered -1 per row)."""
         if not rows:
             return 0
         ins = sqlite_insert(heal_alerts) if self.store.dialect == "sqlite" else pg_insert(heal_alerts)
-        added = 0
+        stmt = ins.on_conflict_do_nothing(index_elements=["dedup_key"]).returning(heal_alerts.c.dedup_key)
+        values = [{k: v for k, v in r.__dict__.items() if k != "id"} for r in rows]
         with self.store.begin() as conn:
-            for r in rows:
-                values = {k: v for k, v in r.__dict__.items() if k != "id"}
-                res = conn.execute(ins.values(**values).on_conflict_do_nothing(index_elements=["dedup_key"]))
-                added += int(res.rowcount or 0)
-        return added
+            return len(conn.execute(stmt, values).all())
 
     def unprocessed(self, limit: int = 500) -> list[AlertRow]:
         q = select(heal_alerts).where(heal_alerts.c.processed.is_(False)).order_by(heal_alerts.c.id).limit(limit)
@@ -163,10 +163,28 @@ class AlertRepo:
             return [AlertRow(**dict(r._mapping)) for r in conn.execute(q)]
 
     def mark_processed(self, alert_id: int, incident_id: int | None) -> None:
+        self.mark_many([(alert_id, incident_id)])
+
+    def mark_many(self, done: list[tuple[int, int | None]]) -> None:
+        """Mark ``(alert id, incident id)`` pairs processed, in one transaction."""
+        if not done:
+            return
+        stmt = update(heal_alerts).where(heal_alerts.c.id == bindparam("aid"))
         with self.store.begin() as conn:
-            conn.execute(
-                update(heal_alerts).where(heal_alerts.c.id == alert_id).values(processed=True, incident_id=incident_id)
+            conn.execute(stmt.values(processed=True, incident_id=bindparam("iid")),
+                         [{"aid": a, "iid": i} for a, i in done])  # fmt: skip
+
+    def unmatched(self, status: str) -> int:
+        """How many processed alerts of ``status`` matched no incident."""
+        q = (
+            select(func.count())
+            .select_from(heal_alerts)
+            .where(
+                heal_alerts.c.processed.is_(True), heal_alerts.c.incident_id.is_(None), heal_alerts.c.status == status
             )
+        )
+        with self.store.begin() as conn:
+            return int(conn.execute(q).scalar_one())
 
     def for_incident(self, incident_id: int) -> list[AlertRow]:
         q = select(heal_alerts).where(heal_alerts.c.incident_id == incident_id).order_by(heal_alerts.c.id)
@@ -175,7 +193,20 @@ class AlertRepo:
 
     def count(self) -> int:
         with self.store.begin() as conn:
-            return len(conn.execute(select(heal_alerts.c.id)).all())
+            return int(conn.execute(select(func.count()).select_from(heal_alerts)).scalar_one())
+
+    def services_firing_elsewhere(self, incident_id: int, services: set[str]) -> set[str]:
+        """Which of ``services`` have a firing alert that is still on another open incident's firing list."""
+        if not services:
+            return set()
+        q = (
+            select(heal_alerts.c.service, heal_alerts.c.fingerprint, heal_incidents.c.firing)
+            .join(heal_incidents, heal_incidents.c.id == heal_alerts.c.incident_id)
+            .where(heal_alerts.c.status == "firing", heal_alerts.c.service.in_(sorted(services)),
+                   heal_incidents.c.status.in_(OPEN_STATES), heal_incidents.c.id != incident_id)
+        )  # fmt: skip
+        with self.store.begin() as conn:
+            return {r.service for r in conn.execute(q) if r.fingerprint in (r.firing or [])}
 
 
 class IncidentRepo:
@@ -201,7 +232,7 @@ class IncidentRepo:
         status: tuple[str, ...] | None = None,
         service: str | None = None,
         kind: str | None = None,
-        limit: int = 100,
+        limit: int | None = 100,
         since: datetime | None = None,
     ) -> list[Incident]:
         q = select(heal_incidents).order_by(heal_incidents.c.id.desc()).limit(limit)
@@ -213,6 +244,51 @@ class IncidentRepo:
             q = q.where(heal_incidents.c.service == service)
         if kind:
             q = q.where(heal_incidents.c.kind == kind)
+        with self.store.begin() as conn:
+            return [Incident(**dict(r._mapping)) for r in conn.execute(q)]
+
+    def count(self, status: tuple[str, ...] | None = None) -> int:
+        q = select(func.count()).select_from(heal_incidents)
+        if status:
+            q = q.where(heal_incidents.c.status.in_(status))
+        with self.store.read() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def _first(self, *where: ColumnElement[bool]) -> Incident | None:
+        q = select(heal_incidents).where(*where).order_by(heal_incidents.c.id.desc()).limit(1)
+        with self.store.begin() as conn:
+            r = conn.execute(q).first()
+        return Incident(**dict(r._mapping)) if r is not None else None
+
+    def open_match(self, environment: str, service: str, related: set[str], since: datetime) -> Incident | None:
+        """The newest open reactive incident of ``environment`` on ``service``, or on a ``related`` service and
+        updated since ``since`` -- one indexed query over every open incident, however many there are."""
+        c = heal_incidents.c
+        return self._first(
+            c.status.in_(OPEN_STATES), c.environment == environment, c.kind != "predicted",
+            or_(c.service == service, and_(c.service.in_(sorted(related)), c.updated_at >= since)),
+        )  # fmt: skip
+
+    def recently_fixed(self, environment: str, related: set[str], since: datetime) -> Incident | None:
+        """The newest incident on a ``related`` service that a fix resolved since ``since`` (aftershocks join it)."""
+        c = heal_incidents.c
+        return self._first(c.status == "resolved", c.environment == environment, c.service.in_(sorted(related)),
+                           c.resolved_at >= since, c.resolution.like("fixed by%"))  # fmt: skip
+
+    def open_firing(self, fingerprint: str) -> Incident | None:
+        """The newest open incident whose firing list holds ``fingerprint`` (found through the alert rows)."""
+        ids = select(heal_alerts.c.incident_id).where(
+            heal_alerts.c.fingerprint == fingerprint, heal_alerts.c.status == "firing"
+        )
+        q = select(heal_incidents).where(heal_incidents.c.id.in_(ids), heal_incidents.c.status.in_(OPEN_STATES))
+        with self.store.begin() as conn:
+            found = [Incident(**dict(r._mapping)) for r in conn.execute(q.order_by(heal_incidents.c.id.desc()))]
+        return next((i for i in found if fingerprint in i.firing), None)
+
+    def pending_triage(self) -> builtins.list[Incident]:
+        """Every open incident not yet classified, oldest first (no cap: a storm's incidents all get triaged)."""
+        c = heal_incidents.c
+        q = select(heal_incidents).where(c.status.in_(OPEN_STATES), c.classified_by == "pending").order_by(c.id)
         with self.store.begin() as conn:
             return [Incident(**dict(r._mapping)) for r in conn.execute(q)]
 

@@ -6,6 +6,6 @@ self-healing); named here for the self-healing repositories.
 
 from __future__ import annotations
 
-from hx.store.tables import heal_alerts, heal_executions, heal_incidents, heal_timeline
+from hx.store.tables import heal_alerts, heal_executions, heal_incidents, heal_outbox, heal_timeline
 
-__all__ = ["heal_alerts", "heal_executions", "heal_incidents", "heal_timeline"]
+__all__ = ["heal_alerts", "heal_executions", "heal_incidents", "heal_outbox", "heal_timeline"]

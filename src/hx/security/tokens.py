@@ -92,7 +92,7 @@ class TokenService:
     def authenticate(self, token: str) -> Principal:
         if not token.startswith(TOKEN_PREFIX):
             raise AuthError("malformed token: hx tokens start with 'hx_'")
-        with self.store.begin() as conn:
+        with self.store.read() as conn:  # a read: on SQLite it must not queue for the write lock
             row = conn.execute(select(api_tokens).where(api_tokens.c.token_hash == hash_token(token))).first()
         if row is None or row.revoked_at is not None:
             raise AuthError("unknown or revoked token")

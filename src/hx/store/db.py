@@ -66,8 +66,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Connection) -> None:
     # BEGIN IMMEDIATE: writers serialise at the start of a transaction, so read-modify-write
-    # sequences (the audit hash chain, leases) cannot interleave.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # sequences (the audit hash chain, leases) cannot interleave.  A read-only connection (Store.read) begins a
+    # deferred transaction instead: in WAL mode it reads a snapshot without waiting for the write lock.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+#: execution option of the connections :meth:`Store.read` hands out
+READ_ONLY = "hx_read_only"
 
 
 def _private_sqlite_file(database: str | None) -> None:
@@ -97,6 +102,7 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
         self._lock = threading.RLock()
+        self._unit = threading.local()
 
     @classmethod
     def from_settings(cls, database_url: str | None, data_dir: Path) -> Store:
@@ -104,9 +110,32 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A transaction: committed on success, rolled back on error."""
+        """A transaction: committed on success, rolled back on error (inside :meth:`unit`, the unit's)."""
+        outer: Connection | None = getattr(self._unit, "conn", None)
+        if outer is not None:
+            yield outer
+            return
         with self._answering(), self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction: on SQLite it never waits for the write lock (health checks, counts)."""
+        with self._answering(), self.engine.connect().execution_options(**{READ_ONLY: True}) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def unit(self) -> Iterator[Connection]:
+        """One transaction for everything this thread does through :meth:`begin` in the block (a batch of small
+        writes commits once).  Keep units short: on SQLite the unit holds the write lock until it ends."""
+        if getattr(self._unit, "conn", None) is not None:
+            raise StoreError("a store unit is already open in this thread", url=self.safe_url)
+        with self._answering(), self.engine.begin() as conn:
+            self._unit.conn = conn
+            try:
+                yield conn
+            finally:
+                self._unit.conn = None
 
     @contextmanager
     def _answering(self) -> Iterator[None]:
@@ -122,7 +151,7 @@ class Store:
 
     def ping(self) -> None:
         """Raise StoreError when the database does not answer."""
-        with self._answering(), self.engine.connect() as conn:
+        with self.read() as conn:
             conn.execute(text("SELECT 1"))
 
     def upgrade(self, revision: str = "head") -> None:

@@ -41,5 +41,5 @@ def upgrade(store: Store, revision: str = "head") -> None:
 
 
 def current_revision(store: Store) -> str | None:
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         return MigrationContext.configure(conn).get_current_revision()

@@ -200,6 +200,8 @@ heal_alerts = Table(
     Column("processed", Boolean, nullable=False),
     Column("incident_id", Id, nullable=True),
     Index("ix_heal_alerts_processed", "processed"),
+    Index("ix_heal_alerts_fingerprint", "fingerprint", "status"),
+    Index("ix_heal_alerts_incident", "incident_id"),
 )
 
 heal_incidents = Table(
@@ -227,6 +229,7 @@ heal_incidents = Table(
     Column("resolution", Text, nullable=False),
     Column("revision", Integer, nullable=False),
     Index("ix_heal_incidents_service_status", "service", "status"),
+    Index("ix_heal_incidents_status_env", "status", "environment", "service"),
 )
 
 heal_timeline = Table(
@@ -304,6 +307,29 @@ anomaly_labels = Table(
     Index("ix_anomaly_labels_at", "labelled_at"),
 )
 
+#: one notification to one notifier, delivered by the outbox worker (migration 0005_storm)
+heal_outbox = Table(
+    "heal_outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, nullable=True),
+    Column("notifier", String(40), nullable=False),
+    Column("event", String(20), nullable=False),
+    Column("level", Integer, nullable=True),
+    Column("message", JSON, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("claimed_by", String(200), nullable=True),
+    Column("claimed_until", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Index("ix_heal_outbox_due", "state", "next_attempt_at"),
+    Index("ix_heal_outbox_notifier", "notifier", "updated_at"),
+)
+
 __all__ = [
     "anomaly_labels",
     "api_tokens",
@@ -316,6 +342,7 @@ __all__ = [
     "heal_alerts",
     "heal_executions",
     "heal_incidents",
+    "heal_outbox",
     "heal_timeline",
     "leases",
     "metadata",

@@ -221,3 +221,32 @@ def smtp_server(*, users: Mapping[str, str] | None = None, fail_with: Sequence[s
         yield handler
     finally:
         controller.stop()
+
+
+@contextmanager
+def hanging_server() -> Iterator[str]:
+    """A loopback HTTP endpoint that accepts connections and never answers (a dead sink); yields its URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for conn in held:
+            conn.close()
+        listener.close()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -63,12 +65,26 @@ _AM_BODY = {"type": "object", "properties": {"version": {"type": "string"}, "ale
 _HX_BODY = {"type": "object", "required": ["alerts"], "properties": {"alerts": {**_ALERTS, "minItems": 1}}}
 
 
+#: intake requests parsed and stored at once, each in a worker thread; the rest wait without holding a thread (the
+#: store serialises writes anyway, and fewer busy threads leave the interpreter to /health and the other routes)
+INTAKE_THREADS = 2
+_intake_limiter: anyio.CapacityLimiter | None = None
+
+
+async def _off_loop(fn: Callable[[], dict[str, int]]) -> dict[str, int]:
+    """Parse and store an alert body in a worker thread: the event loop keeps answering meanwhile."""
+    global _intake_limiter
+    if _intake_limiter is None:  # made on the running loop
+        _intake_limiter = anyio.CapacityLimiter(INTAKE_THREADS)
+    return await anyio.to_thread.run_sync(fn, limiter=_intake_limiter)
+
+
 @router.post("/alerts/alertmanager", status_code=200, openapi_extra=json_body(_AM_BODY))
 async def alertmanager_webhook(request: Request) -> JSONResponse:
     """Alertmanager's webhook (version 4). Stores the alerts and answers at once; idempotent on re-sends."""
     body = await _body(request)
     platform = request.app.state.platform
-    result = heal_engine(platform).intake.alertmanager(body, platform.clock.now())
+    result = await _off_loop(lambda: heal_engine(platform).intake.alertmanager(body, platform.clock.now()))
     return JSONResponse({"status": "accepted", **result}, status_code=200)
 
 
@@ -77,7 +93,7 @@ async def post_alerts(request: Request) -> JSONResponse:
     """hx's own alert schema: ``{"alerts": [{"name", "service", "status", "severity", "starts_at", ...}]}``."""
     body = await _body(request)
     platform = request.app.state.platform
-    result = heal_engine(platform).intake.hx_alerts(body, platform.clock.now())
+    result = await _off_loop(lambda: heal_engine(platform).intake.hx_alerts(body, platform.clock.now()))
     return JSONResponse({"status": "accepted", **result}, status_code=202)
 
 

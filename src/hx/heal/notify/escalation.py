@@ -26,7 +26,7 @@ acknowledging stops escalation and tells every sink already contacted; resolving
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,10 @@ from hx.severity import Severity
 if TYPE_CHECKING:
     from hx.clock import Clock
     from hx.config import EscalationLevel
+
+
+#: queue a message for a notifier: ``(notifier, message, event, level) -> Delivery`` (queued, not yet sent)
+Enqueue = Callable[[str, Notification, str, "int | None"], Delivery]
 
 
 @dataclass(frozen=True)
@@ -202,6 +206,8 @@ class Dispatcher:
     ``notifiers`` are the built sinks by name; a level naming a sink that is not there yields a failed
     Delivery saying so (never a silent drop).  ``states`` restores persisted :class:`IncidentState`.
     Not thread-safe: one engine loop drives it (``notify`` as incidents change, ``step`` on its tick).
+    With ``enqueue`` (``(notifier, message, event, level) -> Delivery``, the outbox's one entry point) messages are
+    queued for a delivery worker instead of sent in the caller's thread.
     """
 
     def __init__(
@@ -212,6 +218,7 @@ class Dispatcher:
         *,
         aggregate_window_s: float = 300.0,
         states: Iterable[IncidentState] = (),
+        enqueue: Enqueue | None = None,
     ) -> None:
         if not aggregate_window_s >= 0:
             raise BadInput(f"aggregate_window_s must be >= 0, got {aggregate_window_s!r}", field="aggregate_window_s")
@@ -220,6 +227,7 @@ class Dispatcher:
         self.clock = clock
         self.aggregate_window_s = float(aggregate_window_s)
         self._states: dict[str, IncidentState] = {s.incident_id: s for s in states}
+        self._enqueue = enqueue
 
     def missing_notifiers(self) -> list[str]:
         """Notifiers the policy names but that were not built (disabled or misconfigured)."""
@@ -353,7 +361,7 @@ class Dispatcher:
             )
         else:
             st.contacted.setdefault(name, now)
-            delivery = notifier.send(message)
+            delivery = self._enqueue(name, message, event, level) if self._enqueue else notifier.send(message)
         return replace(delivery, event=event, level=level)
 
 

@@ -68,20 +68,20 @@ def require_secret(secrets: SecretSource, name: str | None, key: str, notifier: 
 
 
 def build_notifier(
-    name: str, settings: Notifiers, secrets: SecretSource, transport: Transport | None = None
+    name: str, settings: Notifiers, secrets: SecretSource, transport: Transport | None = None, attempts: int = 0
 ) -> Notifier:
-    """Build one registered notifier (retries bounded by ``settings.max_attempts``)."""
+    """Build one registered notifier (retries bounded by ``attempts``, else ``settings.max_attempts``)."""
     factory = NOTIFIERS.get(name)
     base = transport if transport is not None else Transport()
-    return factory(settings, secrets, base.with_attempts(settings.max_attempts))
+    return factory(settings, secrets, base.with_attempts(attempts or settings.max_attempts))
 
 
 def build_enabled(
-    settings: Notifiers, secrets: SecretSource, transport: Transport | None = None
+    settings: Notifiers, secrets: SecretSource, transport: Transport | None = None, attempts: int = 0
 ) -> dict[str, Notifier]:
     """Build every notifier whose settings section says ``enabled: true``."""
     enabled = [n for n in NOTIFIERS.names() if _enabled(settings, n)]
-    return {n: build_notifier(n, settings, secrets, transport) for n in enabled}
+    return {n: build_notifier(n, settings, secrets, transport, attempts) for n in enabled}
 
 
 def _enabled(settings: Notifiers, name: str) -> bool:
