@@ -11,6 +11,7 @@ path length or body size.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -187,9 +188,12 @@ class ObserveMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            self._observe(scope, status["code"], time.perf_counter() - t0)
+            audit = self._observe(scope, status["code"], time.perf_counter() - t0)
+            if audit is not None:  # a database write: in a worker thread, so the event loop keeps answering
+                await anyio.to_thread.run_sync(audit)
 
-    def _observe(self, scope: Scope, code: int, seconds: float) -> None:
+    def _observe(self, scope: Scope, code: int, seconds: float) -> Callable[[], None] | None:
+        """Count the request; return the audit write it needs, if any (run off the event loop by the caller)."""
         app = scope["app"]
         platform: Any = app.state.platform
         route = scope.get("route")
@@ -200,10 +204,12 @@ class ObserveMiddleware:
         m.http_latency.labels(self.component, template).observe(seconds)
         path: str = scope["path"]
         if method not in MUTATING or not path.startswith(API_PREFIX):
-            return
+            return None
         principal = scope.get("state", {}).get("principal")
-        if principal is None:
+        if principal is None:  # counted here; written at most twice a window, so it stays on the loop
             app.state.unauthenticated.record(method, path, code)
-            return
+            return None
         outcome = "ok" if code < 400 else f"http_{code}"
-        platform.audit.append(principal.actor, f"{method} {template}", _truncate(path), outcome, {"status": code})
+        return functools.partial(
+            platform.audit.append, principal.actor, f"{method} {template}", _truncate(path), outcome, {"status": code}
+        )
