@@ -7,7 +7,7 @@ APT_PACKAGES := postgresql prometheus prometheus-alertmanager prometheus-node-ex
 	chromium chromium-driver debootstrap systemd-container
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint unit bench install install-test system-deps clean
+.PHONY: demo test lint unit bench audit install install-test system-deps clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -65,6 +65,14 @@ test: install-test system-deps lint
 
 bench: install-test
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Known vulnerabilities in the installed dependencies (pip-audit against PyPI's advisory data, or OSV with
+# AUDIT_SERVICE=osv). It needs https://pypi.org/pypi/<name>/<version>/json or api.osv.dev: run it where those are
+# reachable (a developer machine, a CI runner with internet); it fails loudly, never silently, where they are not.
+AUDIT_SERVICE ?= pypi
+audit: install
+	$(BIN)/pip install -q pip-audit
+	$(BIN)/pip-audit --strict --vulnerability-service $(AUDIT_SERVICE) --skip-editable
 
 clean:
 	rm -rf $(VENV) .hx .hx-demo .mypy_cache .ruff_cache .pytest_cache
