@@ -54,6 +54,9 @@ def _config(tmp_path: Path) -> Path:
         for part in path[:-1]:
             node = node.setdefault(part, {})
         node[path[-1]] = _value(path, annotation)
+    manager = tree.get("actuator", {}).get("fleet", {}).get("manager")
+    if manager is not None:  # supervisord's XML-RPC url is valid only with the include dir beside it
+        manager.setdefault("include_dir", str(tmp_path / "programs"))
     file = tmp_path / "ai-ml-config.yml"
     file.write_text(yaml.safe_dump(tree))
     return file
