@@ -122,3 +122,23 @@ class Ensemble(Detector):
         self._fold()
         self._exp = (s, math.nan, math.nan)
         return s
+
+
+@DETECTORS.register("ensemble_resonance")
+class ResonanceEnsemble(Ensemble):
+    """The ensemble with the adaptive-resonance member (:mod:`hx.detect.resonance`) added; opt-in.
+
+    Select it with ``intelligent_monitoring.anomaly_detection.detector: ensemble_resonance`` (or per signal).
+    It is not the default: on NAB it did not raise the leave-one-category-out score (bench/results/nab.json).
+    """
+
+    def __init__(
+        self,
+        components: tuple[str, ...] = (*DEFAULT_COMPONENTS, "resonance"),
+        alert_threshold: float = 0.8,
+        cooldown: int = 100,
+        options: dict[str, dict[str, Any]] | None = None,
+        rearm: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(components, alert_threshold, cooldown, options, rearm, seed)
