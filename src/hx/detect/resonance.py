@@ -5,27 +5,27 @@ most extreme point when that lies more than 10 % away from the mean, so a lone s
 reduction), normalised into the range learned so far and quantised into ``levels`` levels (a level
 within ``snap`` of the running median level is read as the median, so noise around the usual level is
 one symbol).  The last ``window`` of those values form a pattern: their levels and their shape (the
-same values rescaled to the window's own min..max), complement coded.
+same values less the window's minimum, over the window's span or ``span`` if that is larger, so small
+wiggles keep a small shape), complement coded.
 
 A small fuzzy-ART category learner holds the patterns seen.  A pattern's match to a category ``w`` is
-``(|min(x, w)| / |x|) ** 3`` (the share of the pattern
-the category's box holds, cubed).  With vigilance bounds ``rho_lb <= rho_ub``:
+``(|min(x, w)| / |x|) ** 3`` (high only for a small box close to the pattern).  With vigilance bounds ``rho_lb <= rho_ub``:
 
 - match >= ``rho_ub``: the pattern resonates; the category learns it (``w <- min(x, w)``);
 - ``rho_lb`` <= match < ``rho_ub``: familiar but distinct; a new category is made, nothing is flagged;
 - match < ``rho_lb``: nothing known resembles it; a new category is made and the pattern is a
-  *novelty* -- the detector's own threshold.
+  *novelty* --- the detector's own threshold.
 
 The vigilance is learned: during the warm-up (``probation`` points) categories are formed at a fixed
 vigilance and ``rho_lb`` starts at the mean match seen there; afterwards, every half trend window (and
 when an alert's mask ends) ``rho_lb`` moves up a little toward the lowest recent match when matches
 have stayed above it, down by half the mean shortfall when they have not, never below the mean match of
-past novelties; ``rho_ub`` follows the running mean match (capped at 0.97).  After a novelty, further
-novelties are masked for ``mask`` blocks unless they match clearly worse than the one that raised it.
+past novelties; ``rho_ub`` follows the running mean match (capped at 0.97).  After an alert, further
+novelties are masked for ``mask`` blocks unless they lie 1.5 times farther outside the learned boxes.
 
-Only a novelty scores: its surprise ``1 - match`` is read as a tail probability against the surprises of
-every block so far (:class:`hx.detect.calibrate.TailCalibrator`), so the score has the shared calibrated
-meaning.  Everything is causal: the range, median, vigilance and calibration use only learned points,
+Only a novelty scores: its surprise -- how far the pattern lies outside the nearest category's box, as a
+share of the pattern -- is read as a tail probability against the surprises of every block so far
+(:class:`hx.detect.calibrate.TailCalibrator`), so the score has the shared calibrated meaning.  Everything is causal: the range, median, vigilance and calibration use only learned points,
 and the first ``probation`` points score 0.  ``explain()`` gives the value range the best-matching
 learned pattern allows for the newest block (the category's box on its last level), in the signal's units.
 
