@@ -9,7 +9,8 @@ same values less the window's minimum, over the window's span or ``span`` if tha
 wiggles keep a small shape), complement coded.
 
 A small fuzzy-ART category learner holds the patterns seen.  A pattern's match to a category ``w`` is
-``(|min(x, w)| / |x|) ** 3`` (high only for a small box close to the pattern).  With vigilance bounds ``rho_lb <= rho_ub``:
+``(|min(x, w)| / |x|) ** 3`` (high only for a small box close to the pattern).  With vigilance bounds
+``rho_lb <= rho_ub``:
 
 - match >= ``rho_ub``: the pattern resonates; the category learns it (``w <- min(x, w)``);
 - ``rho_lb`` <= match < ``rho_ub``: familiar but distinct; a new category is made, nothing is flagged;
@@ -25,9 +26,10 @@ novelties are masked for ``mask`` blocks unless they lie 1.5 times farther outsi
 
 Only a novelty scores: its surprise -- how far the pattern lies outside the nearest category's box, as a
 share of the pattern -- is read as a tail probability against the surprises of every block so far
-(:class:`hx.detect.calibrate.TailCalibrator`), so the score has the shared calibrated meaning.  Everything is causal: the range, median, vigilance and calibration use only learned points,
-and the first ``probation`` points score 0.  ``explain()`` gives the value range the best-matching
-learned pattern allows for the newest block (the category's box on its last level), in the signal's units.
+(:class:`hx.detect.calibrate.TailCalibrator`), so the score has the shared calibrated meaning.
+Everything is causal: the range, median, vigilance and calibration use only learned points, and the first
+``probation`` points score 0.  ``explain()`` gives the value range the best-matching learned pattern
+allows for the newest block (the category's box on its last level), in the signal's units.
 
 >>> import numpy as np
 >>> t = np.arange(3000.0) * 60
