@@ -85,7 +85,12 @@ SELECTION = (
     "choice among CANDIDATES is cross-validated leave-one-category-out ('cross_validated'): for each of the "
     "5 categories, the configuration and threshold that score best on the other 4 score the held-out one. "
     "That figure estimates the whole selection procedure on unseen files; it still inherits the structure "
-    "chosen on all files in rounds 1-2 wherever a choice there is not among the candidates."
+    "chosen on all files in rounds 1-2 wherever a choice there is not among the candidates. Round 4 (issue 17): "
+    "7 more candidates, each with its own LOCO figure (loco_threshold_only): the likelihoods' Gaussian tail "
+    "floored by the empirical one (floor 1, 2, 3; with alerts folded at 0.75), and the adaptive-resonance "
+    "member (hx.detect.resonance; its levels 80 and window 8 are ARTime's published values, its span, "
+    "probation 600 and step 1 were picked on these files from 4-5 values each). The shipped default is "
+    "unchanged; the resonance member is the opt-in detector 'ensemble_resonance'."
 )
 
 CV_NOTE = (
@@ -620,7 +625,7 @@ def candidate_experiments(
         loco = [cross_validate(labels, {label: scores}, p, prof).normalized for p, prof in PROFILES.items()]
         log.append(
             {
-                "config": f"round 3: {label}",
+                "config": label if label.startswith("round") else f"round 3: {label}",
                 "params": _jsonable(CANDIDATES[label]),
                 "scores": [round(r.normalized, 1) for r in opt],
                 "scores_default_threshold": [round(r.normalized, 1) for r in fixed],
