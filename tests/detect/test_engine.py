@@ -18,8 +18,9 @@ from hx.wiring import SimEngine, build_world
 START = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
 
 
-def _world(home: Path, seed: int = 2):  # type: ignore[no-untyped-def]
+def _world(home: Path, seed: int = 2, detector: str = "ensemble"):  # type: ignore[no-untyped-def]
     overrides = {
+        "intelligent_monitoring.anomaly_detection.detector": detector,
         "sim.services": 2,
         "sim.step_s": 60.0,
         "sim.seed": seed,
@@ -55,6 +56,20 @@ def test_fault_detected_explained_and_resolved(tmp_path: Path) -> None:
     assert [e.data["anomaly_id"] for e in resolved] == [d["anomaly_id"]]
     rows = list_anomalies(platform, service=target, state="resolved")
     assert rows and rows[0]["resolved_at"] is not None
+
+
+def test_the_resonance_member_behind_the_setting_keeps_the_evidence_true(tmp_path: Path) -> None:
+    platform, clock, sim, _engine, runtime = _world(tmp_path, detector="ensemble_resonance")
+    target = sim.names[-1]
+    runtime.run_simulated(clock, START + timedelta(minutes=30), tick_s=60)
+    sim.inject(Fault("error_spike", service=target, magnitude=0.2, duration_s=15 * 60))
+    runtime.run_simulated(clock, START + timedelta(minutes=75), tick_s=60)
+    detected = [e for e in platform.bus.read(types=[AnomalyDetected]) if e.subject == target]
+    assert detected, "the error spike was not detected"
+    d = detected[0].data
+    assert "resonance" in d["components"], d["components"]  # the member's own score is part of the evidence
+    assert all(d["components"][k] >= d["threshold"] for k in d["detectors"])
+    assert d["observed"] > (d["expected_high"] or 0)
 
 
 def test_missing_data_is_its_own_state(tmp_path: Path) -> None:

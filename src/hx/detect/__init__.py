@@ -7,6 +7,7 @@ from hx.detect import forecast as _forecast  # noqa: F401
 from hx.detect import iforest as _iforest  # noqa: F401
 from hx.detect import likelihood as _likelihood  # noqa: F401
 from hx.detect import novelty as _novelty  # noqa: F401
+from hx.detect import resonance as _resonance  # noqa: F401
 from hx.detect import robust as _robust  # noqa: F401
 from hx.detect import seasonal as _seasonal  # noqa: F401
 from hx.detect.base import DETECTORS, Detector

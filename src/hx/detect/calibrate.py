@@ -147,14 +147,25 @@ class AnomalyLikelihood:
     are known).  The spread is floored at ``min_spread`` (a quiet history must not make a small rise
     look infinitely unusual).
 
+    With ``floor`` (a count, 0 = off), the Gaussian tail is also floored by the empirical one: a recent
+    mean that ``k >= floor`` of the ``n`` remembered means reached or passed has probability at least
+    ``k / (n + 1)``.  On bursty counts
+    and flat-then-spiky series the means are heavy-tailed, so the Gaussian calls a kind of burst the
+    series has shown many times a 1e-6 event; the floor keeps such a burst as common as it has been.  A
+    mean above every remembered one keeps its Gaussian tail.
+
     >>> al = AnomalyLikelihood(short=5, long=100, min_history=20)
     >>> ps = [al.update(0.1 + 0.01 * (i % 3)) for i in range(100)]
     >>> al.update(0.9) < 1e-3
     True
     """
 
-    def __init__(self, short: int = 10, long: int = 8640, min_history: int = 100, min_spread: float = 0.03) -> None:
+    def __init__(
+        self, short: int = 10, long: int = 8640, min_history: int = 100, min_spread: float = 0.03, floor: int = 0
+    ) -> None:
         self.min_spread = min_spread
+        self.floor = floor
+        self._sorted: list[float] = []  # with ``floor``: the remembered means, sorted
         self.short = short
         self.long = long
         self.min_history = min_history
@@ -182,7 +193,21 @@ class AnomalyLikelihood:
         sd = max(math.sqrt(var), self.min_spread)
         if mean <= mu:
             return 1.0
-        return 0.5 * math.erfc((mean - mu) / sd / math.sqrt(2.0))
+        return self._floored(0.5 * math.erfc((mean - mu) / sd / math.sqrt(2.0)), mean)
+
+    def _floored(self, p: float, mean: float) -> float:
+        if not self.floor:
+            return p
+        srt = self._sorted
+        above = len(srt) - bisect.bisect_left(srt, mean)
+        return max(p, above / (len(srt) + 1.0)) if above >= self.floor else p
+
+    def _remember(self, mean: float, old: float | None) -> None:
+        if not self.floor:
+            return
+        if old is not None:
+            del self._sorted[bisect.bisect_left(self._sorted, old)]
+        bisect.insort(self._sorted, mean)
 
     def learn(self, raw: float) -> None:
         recent = self._recent
@@ -191,7 +216,11 @@ class AnomalyLikelihood:
         if len(recent) > self.short:
             self._recent_sum -= recent.pop(0)
         mean = self._recent_sum / len(recent)
+        self._push(mean)
+
+    def _push(self, mean: float) -> None:
         hist = self._hist
+        old = None
         if len(hist) < self.long:
             hist.append(mean)
         else:
@@ -202,6 +231,7 @@ class AnomalyLikelihood:
             self._hist_pos = (self._hist_pos + 1) % self.long
         self._s1 += mean
         self._s2 += mean * mean
+        self._remember(mean, old)
 
     def update(self, raw: float) -> float:
         """The probability for a new raw score (as :meth:`peek`), then learn it; one pass, for streaming."""
@@ -222,14 +252,7 @@ class AnomalyLikelihood:
                 if sd < self.min_spread:
                     sd = self.min_spread
                 p = 0.5 * math.erfc((mean - mu) / sd / math.sqrt(2.0))
-        if n < self.long:
-            hist.append(mean)
-        else:
-            old = hist[self._hist_pos]
-            self._s1 -= old
-            self._s2 -= old * old
-            hist[self._hist_pos] = mean
-            self._hist_pos = (self._hist_pos + 1) % self.long
-        self._s1 += mean
-        self._s2 += mean * mean
+                if self.floor:
+                    p = self._floored(p, mean)
+        self._push(mean)
         return p

@@ -104,6 +104,7 @@ class ContextNovelty(Detector):
         long: int = 8640,
         max_transitions: int = 100_000,
         seed: int = 0,
+        floor: int = 0,
     ) -> None:
         super().__init__()
         if channel not in CHANNELS:
@@ -120,6 +121,7 @@ class ContextNovelty(Detector):
         self.long = long
         self.max_transitions = max_transitions
         self.seed = seed
+        self.floor = floor
         self._steps = channel == "step"
         #: per symbol, the offsets of the other symbols within ``tolerance`` bins (a code + offset is theirs)
         self._near = [
@@ -133,7 +135,7 @@ class ContextNovelty(Detector):
         self._n = 0
         self._ctx: list[int] = []  # the context codes of orders 1..depth, for the next point
         self._seen: dict[int, None] = {}  # transition codes, oldest learned first
-        self._al = AnomalyLikelihood(short=short, long=long)
+        self._al = AnomalyLikelihood(short=short, long=long, floor=floor)
 
     def _input(self, x: float) -> float:
         """The symbolised input of ``x``: itself, or its step from the previous value (NaN at the start)."""
@@ -219,5 +221,6 @@ class StepContextNovelty(ContextNovelty):
         long: int = 8640,
         max_transitions: int = 100_000,
         seed: int = 0,
+        floor: int = 0,
     ) -> None:
-        super().__init__(channel, levels, depth, tolerance, short, long, max_transitions, seed)
+        super().__init__(channel, levels, depth, tolerance, short, long, max_transitions, seed, floor)

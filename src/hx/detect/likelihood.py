@@ -2,7 +2,8 @@
 
 Wraps any registered detector: its score of each point is the *raw* score, and the output is the
 Numenta anomaly likelihood of the mean of the last ``short`` raw scores against the last ``long`` (see
-:class:`hx.detect.calibrate.AnomalyLikelihood`), as a calibrated score.  A lone blip in a noisy signal
+:class:`hx.detect.calibrate.AnomalyLikelihood`; ``floor`` floors its Gaussian tail by the empirical one),
+as a calibrated score.  A lone blip in a noisy signal
 moves the short mean little; a run of unusual points, or one far outside the usual, moves it a lot.
 
 >>> import numpy as np
@@ -32,6 +33,7 @@ class Likelihood(Detector):
         short: int = 10,
         long: int = 8640,
         base_params: dict[str, Any] | None = None,
+        floor: int = 0,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -39,9 +41,10 @@ class Likelihood(Detector):
         self.base_params = dict(base_params or {})
         self.short = short
         self.long = long
+        self.floor = floor
         self.seed = seed
         self._base = make(base, **self.base_params, seed=seed)
-        self._al = AnomalyLikelihood(short=short, long=long)
+        self._al = AnomalyLikelihood(short=short, long=long, floor=floor)
 
     @property
     def warmup(self) -> int:  # type: ignore[override]
