@@ -33,8 +33,10 @@ EXPECTED: dict[str, set[str]] = {
     "aiml": {"examples", "forecast", "scores"},
     "cost": {"by-service", "by-cloud", "plans"},
 }
-#: screenshots kept for the README: test's name -> dashboard (operations with a rollout waiting, once one is)
-DOCS = {"executive": "executive", "aiml": "aiml", "cost": "cost", "operations-actions": "operations"}
+#: screenshots kept for the README: test's name -> dashboard (operations with a rollout waiting, once one is; and
+#: scrolled to a labelled anomaly and the quiet rules panel holding a freeze that refused a rollout)
+DOCS = {"executive": "executive", "aiml": "aiml", "cost": "cost", "operations-actions": "operations",
+        "operations-quiet": "operations-quiet"}  # fmt: skip
 CHARTS_JS = """return [...document.querySelectorAll('.chart')].map((e) => ({id: e.id, points: e.dataset.points ?? null,
   traces: (e.data || []).length, container: !!e.querySelector('.plot-container')}));"""
 
@@ -284,6 +286,7 @@ def test_label_and_freeze_from_the_page_reach_the_api_and_the_audit_log(
     assert [(a[1], a[2], a[3]["freeze"]) for a in refused] == [("search@staging", "refused", fid)]
     shown = f'li.refusal[data-freeze="{fid}"]'
     _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, shown), "the refusal on the page, naming the freeze", 20)
+    driver.execute_script("document.getElementById('anomalies').scrollIntoView()")
     shoot(driver, "operations-quiet", tmp_path)
 
     remove = f'#quiet button[data-path="/api/v1/freezes/{fid}"]'
