@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_http(f"http://127.0.0.1:{port}/health", timeout=900)
+        _wait_served(proc, f"http://127.0.0.1:{port}/health", home.parent / "demo.log")
         yield Server(f"http://127.0.0.1:{port}", (home / "admin.token").read_text().strip())
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -71,6 +72,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def _wait_served(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 900) -> None:
+    """Wait for the demo to serve; fail at once, with the end of its log, when it exits before it does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+            pytest.fail(f"hx demo --serve exited with {proc.returncode} before serving; its log ends:\n{tail}")
+        try:
+            wait_http(url, timeout=5)
+            return
+        except TimeoutError:
+            continue
+    pytest.fail(f"hx demo --serve did not answer {url} within {timeout} s")
 
 
 @pytest.fixture
@@ -249,8 +265,12 @@ def _freeze_in_the_page(driver: Any, reason: str) -> None:
     from selenium.webdriver.support.ui import Select
 
     Select(driver.find_element(By.ID, "quiet-kind")).select_by_value("freezes")
-    for field, value in (("quiet-service", "search"), ("quiet-environment", "staging"), ("quiet-reason", reason)):
+    for field, value in (("quiet-service", "search"), ("quiet-environment", "staging")):
         driver.find_element(By.ID, field).send_keys(value)
+    driver.find_element(By.CSS_SELECTOR, "#quiet-add button[type=submit]").click()  # no reason: refused, and why
+    _wait(driver, lambda d: "422" in d.find_element(By.ID, "quiet-error").text, "the refusal shown in the panel")
+    assert "reason" in driver.find_element(By.ID, "quiet-error").text
+    driver.find_element(By.ID, "quiet-reason").send_keys(reason)
     driver.find_element(By.CSS_SELECTOR, "#quiet-add button[type=submit]").click()
     _wait(driver, lambda d: reason in d.find_element(By.ID, "quiet").text, "the freeze in the quiet rules panel")
 
@@ -296,8 +316,10 @@ def test_label_and_freeze_from_the_page_reach_the_api_and_the_audit_log(
         assert fid not in [f["id"] for f in admin.get("/api/v1/freezes", params={"active": True}).json()["freezes"]]
     done = {(a[0], a[1]) for a in _audit_actions(server, actor) if a[2] == "ok"}
     assert {("freeze.add", f"freeze:{fid}"), ("freeze.remove", f"freeze:{fid}")} <= done
+    assert driver.find_element(By.ID, "quiet-error").text == ""  # cleared by the add that held
     assert driver.find_element(By.ID, "timeline").find_elements(By.CSS_SELECTOR, "li.entry"), "the timeline list"
-    assert console_errors(driver) == []
+    refused_add = "/api/v1/freezes - Failed to load resource: the server responded with a status of 422"
+    assert [e for e in console_errors(driver) if refused_add not in e] == []
 
     driver.get(f"{server.url}/dashboard/executive?hours=6")  # precision from the label just given, against its gate
     found = _wait(driver, drawn, "the executive charts", timeout=90)
