@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +34,10 @@ EXPECTED: dict[str, set[str]] = {
     "aiml": {"examples", "forecast", "scores"},
     "cost": {"by-service", "by-cloud", "plans"},
 }
-#: screenshots kept for the README: test's name -> dashboard (operations with a rollout waiting, once one is)
-DOCS = {"executive": "executive", "aiml": "aiml", "cost": "cost", "operations-actions": "operations"}
+#: screenshots kept for the README: test's name -> dashboard (operations with a rollout waiting, once one is; and
+#: scrolled to a labelled anomaly and the quiet rules panel holding a freeze that refused a rollout)
+DOCS = {"executive": "executive", "aiml": "aiml", "cost": "cost", "operations-actions": "operations",
+        "operations-quiet": "operations-quiet"}  # fmt: skip
 CHARTS_JS = """return [...document.querySelectorAll('.chart')].map((e) => ({id: e.id, points: e.dataset.points ?? null,
   traces: (e.data || []).length, container: !!e.querySelector('.plot-container')}));"""
 
@@ -60,7 +63,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_http(f"http://127.0.0.1:{port}/health", timeout=900)
+        _wait_served(proc, f"http://127.0.0.1:{port}/health", home.parent / "demo.log")
         yield Server(f"http://127.0.0.1:{port}", (home / "admin.token").read_text().strip())
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -69,6 +72,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def _wait_served(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 900) -> None:
+    """Wait for the demo to serve; fail at once, with the end of its log, when it exits before it does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+            pytest.fail(f"hx demo --serve exited with {proc.returncode} before serving; its log ends:\n{tail}")
+        try:
+            wait_http(url, timeout=5)
+            return
+        except TimeoutError:
+            continue
+    pytest.fail(f"hx demo --serve did not answer {url} within {timeout} s")
 
 
 @pytest.fixture
@@ -211,3 +229,100 @@ def _actor(server: Server, token: str) -> str:
     with server.client(token) as c:
         me = c.get("/api/v1/whoami").json()
     return f"token:{me['id']}:{me['name']}"
+
+
+def _anomaly_to_label(server: Server) -> tuple[str, str]:
+    """(service, anomaly id) of an anomaly the operations page lists in the demo's last 6 hours."""
+    with server.client() as admin:
+        services = admin.get("/api/v1/dashboard/operations", params={"hours": 6}).json()["services"]
+        for svc in services:
+            found = admin.get("/api/v1/dashboard/operations", params={"hours": 6, "service": svc}).json()["anomalies"]
+            if found:
+                return svc, found[0]["anomaly_id"]
+    raise AssertionError(f"the demo leaves no anomaly in its last 6 hours on any of {services}")
+
+
+def _audit_actions(server: Server, actor: str) -> list[tuple[str, str, str, dict[str, Any]]]:
+    with server.client() as admin:
+        records = admin.get("/api/v1/audit", params={"actor": actor, "limit": 1000}).json()["records"]
+    return [(r["action"], r["target"], r["outcome"], r["detail"]) for r in records]
+
+
+def _label_in_the_page(driver: Any, anomaly: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    item = f'li.anomaly[data-anomaly-id="{anomaly}"]'
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"{item} span.anomaly-actions button"), "label buttons")
+    driver.find_element(By.CSS_SELECTOR, f"{item} input.label-note").send_keys("dashboard: a load test, not a fault")
+    driver.find_element(By.CSS_SELECTOR, f'{item} button[data-verdict="false_positive"]').click()
+    shown = f'{item}[data-label="false_positive"] span.anomaly-label'
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, shown), "the label shown on the anomaly")
+    assert "a load test" in driver.find_element(By.CSS_SELECTOR, shown).text
+
+
+def _freeze_in_the_page(driver: Any, reason: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element(By.ID, "quiet-kind")).select_by_value("freezes")
+    for field, value in (("quiet-service", "search"), ("quiet-environment", "staging")):
+        driver.find_element(By.ID, field).send_keys(value)
+    driver.find_element(By.CSS_SELECTOR, "#quiet-add button[type=submit]").click()  # no reason: refused, and why
+    _wait(driver, lambda d: "422" in d.find_element(By.ID, "quiet-error").text, "the refusal shown in the panel")
+    assert "reason" in driver.find_element(By.ID, "quiet-error").text
+    driver.find_element(By.ID, "quiet-reason").send_keys(reason)
+    driver.find_element(By.CSS_SELECTOR, "#quiet-add button[type=submit]").click()
+    _wait(driver, lambda d: reason in d.find_element(By.ID, "quiet").text, "the freeze in the quiet rules panel")
+
+
+@pytest.mark.timeout(1500)
+def test_label_and_freeze_from_the_page_reach_the_api_and_the_audit_log(
+    server: Server, driver: Any, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    service, anomaly = _anomaly_to_label(server)
+    with server.client() as admin:
+        operator = admin.post("/api/v1/tokens", json={"name": "dash-operator", "role": "operator"}).json()["token"]
+    actor = _actor(server, operator)  # a fresh token: its audit records are all this test's
+    sign_in(driver, f"{server.url}/dashboard/operations?hours=6&service={service}", operator)
+    _label_in_the_page(driver, anomaly)
+    with server.client() as admin:
+        labels = admin.get("/api/v1/anomaly-labels").json()["labels"]
+    assert [(x["verdict"], x["labelled_by"], x["note"]) for x in labels if x["anomaly_id"] == anomaly] == [
+        ("false_positive", actor, "dashboard: a load test, not a fault")
+    ]
+    assert ("anomaly.label", f"anomaly:{anomaly}", "ok") in {a[:3] for a in _audit_actions(server, actor)}
+
+    reason = "dashboard test: release freeze"
+    _freeze_in_the_page(driver, reason)
+    with server.client(operator) as op:
+        frozen = op.get("/api/v1/freezes", params={"active": True}).json()["freezes"]
+        fid = next(f["id"] for f in frozen if f["reason"] == reason)
+        r = op.post("/api/v1/deployments", json={"service": "search", "version": "v10", "environment": "staging"})
+    assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json"), r.text
+    assert r.json()["freeze"] == fid and f"freeze {fid}" in r.json()["detail"] and reason in r.json()["detail"]
+    refused = [a for a in _audit_actions(server, actor) if a[0] == "deployment.refused"]
+    assert [(a[1], a[2], a[3]["freeze"]) for a in refused] == [("search@staging", "refused", fid)]
+    shown = f'li.refusal[data-freeze="{fid}"]'
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, shown), "the refusal on the page, naming the freeze", 20)
+    driver.execute_script("document.getElementById('anomalies').scrollIntoView()")
+    shoot(driver, "operations-quiet", tmp_path)
+
+    remove = f'#quiet button[data-path="/api/v1/freezes/{fid}"]'
+    driver.find_element(By.CSS_SELECTOR, remove).click()
+    _wait(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, remove), "the freeze to leave the panel")
+    with server.client() as admin:
+        assert fid not in [f["id"] for f in admin.get("/api/v1/freezes", params={"active": True}).json()["freezes"]]
+    done = {(a[0], a[1]) for a in _audit_actions(server, actor) if a[2] == "ok"}
+    assert {("freeze.add", f"freeze:{fid}"), ("freeze.remove", f"freeze:{fid}")} <= done
+    assert driver.find_element(By.ID, "quiet-error").text == ""  # cleared by the add that held
+    assert driver.find_element(By.ID, "timeline").find_elements(By.CSS_SELECTOR, "li.entry"), "the timeline list"
+    refused_add = "/api/v1/freezes - Failed to load resource: the server responded with a status of 422"
+    assert [e for e in console_errors(driver) if refused_add not in e] == []
+
+    driver.get(f"{server.url}/dashboard/executive?hours=6")  # precision from the label just given, against its gate
+    found = _wait(driver, drawn, "the executive charts", timeout=90)
+    assert int(found["kpi-detect-precision"]["points"] or 0) > 0, found.get("kpi-detect-precision")
+    now = driver.find_element(By.CSS_SELECTOR, "#kpi-detect-precision").find_element(By.XPATH, "..").text
+    assert "gate detection precision: >= 0.95" in now and "fail" in now, now

@@ -81,3 +81,27 @@ def test_the_window_is_bounded_and_needs_a_zone(api: Api) -> None:
         )
         past = c.get("/api/v1/dashboard/aiml", params={"until": datetime(2020, 1, 1, tzinfo=UTC).isoformat()}).json()
     assert past["scores"]["raised"] == [] and past["latest_event_at"] is not None
+
+
+def test_operations_shows_each_anomalys_label_and_the_quiet_rules_ahead(api: Api) -> None:
+    _record(api.platform)
+    with api.client("operator") as op:
+        r = op.post("/api/v1/anomalies/a-1/label", json={"verdict": "false_positive", "note": "load test"})
+        assert r.status_code == 200, r.text
+        freeze = op.post("/api/v1/freezes", json={"service": "api", "duration_s": 3600, "reason": "release"}).json()
+        later = datetime.fromisoformat(freeze["ends_at"]).isoformat()
+        upcoming = op.post("/api/v1/silences", json={"starts_at": later, "duration_s": 60, "reason": "later"}).json()
+        gone = op.post("/api/v1/maintenance", json={"duration_s": 60, "reason": "gone"}).json()
+        assert op.delete(f"/api/v1/maintenance/{gone['id']}").status_code == 200
+    with api.client("viewer") as c:
+        ops = c.get("/api/v1/dashboard/operations", params={"service": "api"}).json()
+        ex = c.get("/api/v1/dashboard/executive").json()
+    label = ops["anomalies"][0]["label"]
+    assert label["verdict"] == "false_positive" and label["note"] == "load test"
+    assert label["labelled_by"].endswith(":test-operator")
+    shown = [(q["id"], q["kind"], q["state"], q["segment"]) for q in ops["quiet"]]
+    assert shown == [(freeze["id"], "freeze", "active", "freezes"), (upcoming["id"], "silence", "upcoming", "silences")]
+    assert ops["quiet"][0]["created_by"].endswith(":test-operator") and ops["quiet"][0]["reason"] == "release"
+    assert ops["refusals"] == []  # a rollout refused by a freeze: tests/dashboard/test_browser.py
+    precision = next(k for k in ex["kpis"] if k["name"] == "detect.precision")
+    assert precision["gate"]["min"] == 0.95 and precision["values"][-1] == 0.0

@@ -1,5 +1,6 @@
 """The operations dashboard: one service's signals with everything that touched it, rollouts in progress, open
-incidents with their timelines, and the anomalies of the window.
+incidents with their timelines, the anomalies of the window with their labels, and the quiet rules in force or to
+come.
 
 Signals come from the platform's signal source; the marks drawn on them are the events recorded for the service
 (deploy steps, canary verdicts, anomalies, incidents, remediation, scaling).  A source that has no data for the
@@ -12,6 +13,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from hx.dashboard.quiet import labels_of, quiet_rules, refusals
 from hx.dashboard.window import Window, event_rows, latest_event_at
 from hx.deploy.records import DeploymentRepo
 from hx.detect.engine import list_anomalies
@@ -130,6 +132,13 @@ def incidents(platform: Platform) -> list[dict[str, Any]]:
     return [{**i.to_json(), "timeline": repo.timeline(i.id)} for i in repo.list(status=INCIDENT_OPEN, limit=50)]
 
 
+def anomalies(platform: Platform, service: str | None, window: Window) -> list[dict[str, Any]]:
+    """The service's anomalies in the window, each with the label people gave it (``label``: None when none)."""
+    found = list_anomalies(platform, service, since=window.since, until=window.until, limit=200)
+    labels = labels_of(platform, (str(a["anomaly_id"]) for a in found))
+    return [{**a, "label": labels.get(str(a["anomaly_id"]))} for a in found]
+
+
 def operations(platform: Platform, window: Window, service: str | None) -> dict[str, Any]:
     """Everything the operations page draws, for one service (default: the first one)."""
     names = services(platform)
@@ -143,7 +152,9 @@ def operations(platform: Platform, window: Window, service: str | None) -> dict[
         "signals": series,
         "signal_notes": notes,
         "marks": marks(platform, chosen, window) if chosen else [],
-        "anomalies": list_anomalies(platform, chosen, since=window.since, until=window.until, limit=200),
+        "anomalies": anomalies(platform, chosen, window),
         "rollouts": rollouts(platform),
         "incidents": incidents(platform),
+        "quiet": quiet_rules(platform),
+        "refusals": refusals(platform),
     }

@@ -2,9 +2,9 @@
 
 The pages hold no data and no token: each reads its JSON from ``/api/v1/dashboard/...`` with the token the user
 signs in with (kept in the browser's session storage, sent as an ``Authorization`` header, never in a URL), and
-every action (approve, pause, abort, acknowledge) calls the component's own API route, so roles, the second factor
-and the audit apply unchanged.  Charts are drawn with the plotly.js shipped inside the ``plotly`` package, served
-from here (no CDN).
+every action (approve, pause, abort, acknowledge, label an anomaly, add or remove a silence, maintenance window or
+freeze) calls the component's own API route, so roles, the second factor and the audit apply unchanged.  Charts are
+drawn with the plotly.js shipped inside the ``plotly`` package, served from here (no CDN).
 
 In the one-service-per-component layout the actions go to the other components: the page is served with the
 external URL of each (``server.component_urls``), and those components allow the dashboard's origin.
@@ -46,6 +46,10 @@ PAGE_APIS: dict[str, str] = {
     "deployments": "ai-orchestrator",
     "incidents": "self-healing",
     "improve": "continuous-improvement",
+    "quiet": "self-healing",
+    "silences": "self-healing",
+    "maintenance": "self-healing",
+    "freezes": "self-healing",
 }
 #: the pages: path segment -> (file, title)
 PAGES: dict[str, tuple[str, str]] = {
@@ -144,7 +148,8 @@ def operations_data(
     until: datetime | None = UNTIL,
     hours: float = HOURS,
 ) -> dict[str, Any]:
-    """One service's signals with its marks, rollouts in progress, open incidents, the window's anomalies."""
+    """One service's signals with its marks, rollouts in progress, open incidents, the window's anomalies with their
+    labels, the quiet rules in force or to come and the rollouts freezes refused."""
     return operations(request.app.state.platform, window_of(request, until, hours), service)
 
 
