@@ -107,6 +107,13 @@ class Platform:
     def data_dir(self) -> Path:
         return self.settings.data_dir
 
+    def close(self) -> None:
+        """Stop this platform's background work (:attr:`on_shutdown`) and release the store: for a platform built
+        for one task (training, a drill) whose data directory is removed afterwards."""
+        for hook in self.on_shutdown:
+            hook()
+        self.store.dispose()
+
 
 def secret_key(settings: Settings) -> bytes:
     """hx's secret key: from HX_SECRET_KEY / security.secret_key, else a 0600 key file (never the database)."""

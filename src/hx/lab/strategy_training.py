@@ -167,7 +167,7 @@ def run_scenario(
     costs = {s: _cost(final[s], sc["bad"], exposure[s]) for s in final}
     if debug is not None:
         debug.update({s: (d.state, d.reason[:120], len(d.analyses)) for s, d in final.items()})
-    platform.store.dispose()
+    platform.close()  # the audit head's export timer too: the scenario's directory is removed next
     return features, costs
 
 

@@ -185,6 +185,8 @@ class AuditAnchor:
     def flush(self) -> None:
         """Export the newest record appended and not yet exported (at shutdown, and when the interval ends)."""
         with self._pending_lock:
+            if self._timer is not None and self._timer is not threading.current_thread():
+                self._timer.cancel()  # flushed now: the pending timer has nothing left to do
             take, self._pending, self._timer = self._pending, None, None
             self._exported_at = time.monotonic()
         if take is not None:
