@@ -57,7 +57,7 @@ def test_choose_alpha_lives_in_the_scaler_and_the_lab_uses_it() -> None:
 
 
 def test_score_counts_minutes_short_of_ready_replicas_and_the_startup_lag() -> None:
-    minutes = START + 60.0 * np.arange(1, 11)
+    minutes = (START + 60.0 * np.arange(1, 11)).astype(np.float64)
     demand = np.full(10, 100.0)
     demand[4:] = 400.0  # 3 replicas serve 127.5 at 85 %; 10 serve 425
     d = Demand(np.zeros(0), np.zeros(0), GRID, START, START, minutes, demand)

@@ -39,7 +39,8 @@ import numpy as np
 
 from hx.errors import BadInput
 from hx.readers import TimeAxis, read_series
-from hx.scale.alpha import ALPHAS, COST_MARGIN, SLO_Z, Outcome, choose_alpha
+from hx.scale.alpha import ALPHAS, COST_MARGIN, SLO_Z, Outcome
+from hx.scale.alpha import choose_alpha as choose_alpha  # the rule lives in the scaler; kept importable here
 from hx.scale.engine import ScalerConfig, ServiceProfile, ServiceScaler
 from hx.scale.hpa import HpaPolicy
 from hx.scale.policy import replicas_for
