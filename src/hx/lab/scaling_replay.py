@@ -39,7 +39,7 @@ import numpy as np
 
 from hx.errors import BadInput
 from hx.readers import TimeAxis, read_series
-from hx.scale.alpha import ALPHAS, COST_MARGIN, SLO_Z, Outcome
+from hx.scale.alpha import ALPHAS, COST_MARGIN, DEFAULT_ALPHA, SLO_Z, AlphaChoice, Outcome, auto_alpha
 from hx.scale.alpha import choose_alpha as choose_alpha  # the rule lives in the scaler; kept importable here
 from hx.scale.engine import ScalerConfig, ServiceProfile, ServiceScaler
 from hx.scale.hpa import HpaPolicy
@@ -485,3 +485,14 @@ def tune_predictive(
 
     alpha = choose_alpha(alphas, evaluate, hpa)
     return Tuning(alpha, calibrated_config(alpha), dev, hpa, tried)
+
+
+def auto_choice(
+    tr: ReplayTrace, *, cap: float = 50.0, startup_s: float = 120.0, days: float = 7.0
+) -> tuple[AlphaChoice, ScalerConfig]:
+    """The engine's own rule (:func:`hx.scale.alpha.auto_alpha`) on ``tr``'s history before the replayed days:
+    what-ifs of the last ``days`` of it (fewer when it is shorter), never the replayed days themselves."""
+    base = calibrated_config(DEFAULT_ALPHA)
+    choice = auto_alpha(*grid_history(*tr.train, tr.step_s), ServiceProfile(cap, startup_s, origin="replay"), base,
+                        days=days)  # fmt: skip
+    return choice, calibrated_config(choice.alpha)
