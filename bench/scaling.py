@@ -229,7 +229,8 @@ def table(rows: list[dict[str, Any]], verdicts: dict[str, dict[str, Any]], quick
                   str(r["actions"]), note)  # fmt: skip
     t.caption = (
         f"reference target ({AUTO}: alpha by the engine's rule from the days before): >= 50 % fewer SLO-violation "
-        "minutes than HPA, replica-hours <= HPA, on every trace; {', '.join(STRESS)}: a stress replay, judged alike but outside the verdict"
+        f"minutes than HPA, replica-hours <= HPA, on every trace; {', '.join(STRESS)}: a stress replay, judged alike "
+        "but outside the verdict"
     )
     return t
 
