@@ -98,6 +98,13 @@ TRACES: dict[str, tuple[str, float | None]] = {
 STRESS = ("nasa-1min",)
 #: the row whose alpha the engine's own rule chose (what-ifs over the history before the replayed days)
 AUTO = "predictive-auto"
+#: scale-in variants measured (what-if, development period) for churn: actions against replica-hours
+CHURN_VARIANTS: dict[str, dict[str, Any]] = {
+    "scale-in after 2 min (bench)": {},
+    "+ margin 1 replica": {"scale_in_margin": 1},
+    "scale-in after 5 min": {"scale_in_window_s": 300.0},
+    "scale-in after 10 min": {"scale_in_window_s": 600.0},
+}
 CAP, STARTUP, PEAK = 50.0, 120.0, 1000.0
 
 
@@ -150,6 +157,11 @@ def validate_whatif(tr: ReplayTrace, tuning: Tuning) -> dict[str, Any]:
         return seen[a]
 
     whatif_alpha = choose_alpha(ALPHAS, evaluate, hpa)
+    churn = {}
+    for label, kw in CHURN_VARIANTS.items():
+        w = whatif_calibrated(d, prof, whatif_alpha, replace(base, **kw), forecasts=fcs)
+        churn[label] = {"slo_violation_minutes": w.slo_violation_minutes, "replica_hours": round(w.replica_hours, 1),
+                        "actions": w.actions}  # fmt: skip
     alphas = sorted(tuning.tried)
     sim = [tuning.tried[a] for a in alphas]
     wi = [evaluate(a) for a in alphas]
@@ -162,6 +174,7 @@ def validate_whatif(tr: ReplayTrace, tuning: Tuning) -> dict[str, Any]:
         "spearman_replica_hours": _spearman([x[1] for x in sim], [x[1] for x in wi]),
         "alpha_simulator_rule": tuning.alpha,
         "alpha_whatif_rule": whatif_alpha,
+        "churn": {"alpha": whatif_alpha, "hpa_actions": whatif_hpa(d, prof).actions, **churn},
     }
 
 

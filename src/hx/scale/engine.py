@@ -90,6 +90,8 @@ class ScalerConfig:
     lookahead_s: float = 600.0
     scale_in_window_s: float = 600.0
     scale_in_step: float = 0.2
+    #: scale in only when the need is more than this many replicas below the current count (hysteresis)
+    scale_in_margin: int = 0
     #: the reactive need uses the mean demand over this trailing window (0: the latest sample only)
     demand_window_s: float = 0.0
     #: calibrated mode (None: off, the documented default of quantile + ``scaling_buffer``): the demand
@@ -172,6 +174,7 @@ class ServiceScaler:
             target_utilization=cfg.target_utilization,
             scale_in_window_s=cfg.scale_in_window_s,
             scale_in_step=cfg.scale_in_step,
+            scale_in_margin=cfg.scale_in_margin,
             calibration=_calibration(profile, cfg),
             max_utilization=cfg.max_utilization,
         )
