@@ -30,13 +30,22 @@ start-up time ahead is the sharpest short-term predictor, the forecast among the
 floor at 80 % of the last 2 minutes' demand; scale-in after one start-up time; started a day before
 the replayed days, which alone are counted), ``alpha`` chosen per trace on the development period
 (the same number of days just before the test period, fitted only on what precedes it: see
-``hx.lab.scaling_replay.choose_alpha``); ``predictive-default`` -- the engine's documented defaults (90 %
+``hx.scale.alpha.choose_alpha``); ``predictive-auto`` -- the same calibrated mode with ``alpha`` chosen by
+the engine's own rule (``hx.scale.alpha.auto_alpha``: what-ifs of the engine's scaler and of HPA over the
+last 7 days of history before the replayed days -- fewer when there are fewer -- no simulator), so the
+alpha for the replayed days comes only from days before them, as it would in production; the target is
+judged on this row; ``predictive-default`` -- the engine's documented defaults (90 %
 quantile + 20 % ``scaling_buffer``, reactive floor at 70 %, 10-minute scale-in stabilisation; warmed
 up alike), for comparison; ``static`` -- the replicas the history's peak needs at 70 %, fixed.
 Metrics: SLO-violation minutes (p99 latency over the SLO or errors over 1 %, saturation drops count
 as errors), replica-hours, scaling actions.
 
-Target: on every trace, predictive has at least 50 % fewer SLO-violation minutes than HPA and no more
+What-if validation (``whatif_validation`` in the JSON; ``--no-validate`` skips it): on each development
+period, the alphas the simulator tuning replayed are also run as what-ifs; the Spearman correlations of the
+two rankings, the alpha each would choose, and the churn of a few scale-in variants (actions against
+replica-hours).
+
+Target: on every trace, predictive-auto has at least 50 % fewer SLO-violation minutes than HPA and no more
 replica-hours.  Writes bench/results/scaling.json and bench/results/scaling.png.
 """
 

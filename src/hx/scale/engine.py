@@ -11,7 +11,11 @@ Two layers:
 - :class:`PredictiveScaler` is the engine the runtime steps: for each service it reads new points from
   the signal source, decides, publishes ``scaling.decided`` (with the forecast summary and the reason)
   and -- in ``mode: act`` -- scales through the actuator, publishes ``scaling.acted`` and appends the
-  action to the audit log.  In ``mode: recommend`` it only publishes.
+  action to the audit log.  In ``mode: recommend`` it only publishes.  In calibrated mode with
+  ``calibration_alpha: auto`` (calibrated mode's default) it re-chooses each service's alpha every
+  ``alpha_refresh_s`` from that service's own history (:func:`hx.scale.alpha.auto_alpha`), publishes
+  ``scaling.alpha_chosen`` with the reason, and shows the choice in its status and health; until a
+  service has enough history it keeps the previous choice or the conservative default, and says so.
 
 Bad input, handled here once:
 
