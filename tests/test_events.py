@@ -191,6 +191,15 @@ SAMPLES: dict[EventType, dict[str, Any]] = {
         "profile": {"capacity_rps": 50.0},
         "forecast": {"model": "ets"},
     },
+    EventType.SCALING_ALPHA_CHOSEN: {
+        "service": "api",
+        "alpha": 0.02,
+        "chosen": True,
+        "reason": "chose 0.02 on the last 7 days (what-if)",
+        "window": [AT, AT],
+        "hpa": {"slo_violation_minutes": 11.0, "replica_hours": 764.8},
+        "tried": [{"alpha": 0.02, "slo_violation_minutes": 0.0, "replica_hours": 743.5}],
+    },
     EventType.SCALING_ACTED: {
         "service": "api",
         "before": 2,

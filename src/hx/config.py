@@ -120,10 +120,40 @@ class Scaling(Section):
     min_replicas: int = Field(1, ge=0)
     max_replicas: int = Field(100, ge=1)
     interval_s: float = Field(60.0, gt=0)
-    calibration_alpha: float | None = Field(
-        None, gt=0, lt=0.5, description="calibrated mode: the rate at which the demand bound may be exceeded (off)"
+    calibrated: bool = Field(False, description="calibrated mode (a conformal demand bound instead of the buffer)")
+    calibration_alpha: float | Literal["auto"] | None = Field(
+        None,
+        description="calibrated mode: the rate at which the demand bound may be exceeded, or auto (the scaler "
+        "chooses it per service from its own history); setting it turns calibrated mode on; unset with "
+        "calibrated: true means auto",
     )
     max_utilization: float = Field(0.8, gt=0.0, le=1.0, description="calibrated mode: bound sized at this")
+    alpha_refresh_s: float = Field(
+        86400.0, ge=300.0, description="calibrated mode, alpha auto: seconds between re-choices per service"
+    )
+    alpha_days: float = Field(
+        7.0, ge=1.0, le=19.0, description="calibrated mode, alpha auto: days of the service's own history judged"
+    )
+
+    @field_validator("calibration_alpha", mode="before")
+    @classmethod
+    def _alpha(cls, v: object) -> object:
+        if v is None or v == "auto":
+            return v
+        try:
+            a = float(v)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ValueError(f"must be a number in (0, 0.5) or 'auto', got {v!r}") from None
+        if not 0 < a < 0.5:
+            raise ValueError(f"must be in (0, 0.5) or 'auto', got {v!r}")
+        return a
+
+    @property
+    def effective_alpha(self) -> float | Literal["auto"] | None:
+        """The calibrated mode's alpha (None: calibrated mode is off); ``auto`` is calibrated mode's default."""
+        if self.calibration_alpha is not None:
+            return self.calibration_alpha
+        return "auto" if self.calibrated else None
 
 
 class CostOptimization(Section):

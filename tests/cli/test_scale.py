@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +160,23 @@ def test_forecast_eval_prints_mase_against_seasonal_naive(tmp_path: Path) -> Non
     short.write_text("timestamp,value\n" + "".join(f"{a:.0f},{b:.2f}\n" for a, b in zip(t[:300], y[:300], strict=True)))
     code, _, err = run(["forecast", "--trace", str(short), "--eval", "--horizon", "1800"], tmp_path)
     assert code == 2 and "at least two days" in err
+
+
+def test_simulate_chooses_the_calibration_alpha_itself(tmp_path: Path, trace_csv: Path) -> None:
+    base = ["--json", "scale", "simulate", "--policy", "predictive", "--days", "0.25", "--calibration-alpha"]
+    code, out, err = run([*base, "auto", "--trace", str(trace_csv)], tmp_path)
+    assert code == 0, err
+    short = json.loads(out)["calibration"]  # 2.75 days before the replay: a choice needs 3
+    assert short["chosen"] is False and short["alpha"] == 0.01 and "conservative default" in short["reason"]
+    t = 1_700_006_400.0 + np.arange(0.0, 3.5 * DAY, 300.0)
+    y = 400.0 + 300.0 * np.sin(2 * np.pi * t / DAY) * (1.0 + 0.05 * np.cos(t / 977.0))
+    path = tmp_path / "long.csv"
+    path.write_text("timestamp,value\n" + "\n".join(f"{int(a)},{b:.2f}" for a, b in zip(t, y, strict=True)) + "\n")
+    code, out, err = run([*base, "auto", "--trace", str(path)], tmp_path)
+    assert code == 0, err
+    data = json.loads(out)
+    c = data["calibration"]
+    assert c["chosen"] is True and c["tried"] and c["reason"].startswith(f"chose {c['alpha']:g} on the last 1 days")
+    assert c["window"][1] <= datetime.fromisoformat(data["replayed"][0]).timestamp()  # only days before the replay
+    code, _, err = run([*base, "often", "--trace", str(path)], tmp_path)
+    assert code == 2 and "--calibration-alpha" in err

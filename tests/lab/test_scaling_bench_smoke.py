@@ -51,19 +51,26 @@ def test_bench_core_on_tiny_data(tmp_path: Path) -> None:
     b = bench()
     t, y = tiny()
     tr = split_trace("tiny", t, y, test_days=0.5, peak_rps=300.0)
-    res, tuning = b.run_trace(tr)
-    assert set(res) == {"hpa", "predictive", "static", "predictive-default"}
+    res, tuning, choice = b.run_trace(tr)
+    assert set(res) == {"hpa", "predictive", "static", "predictive-auto", "predictive-default"}
+    # 2 days of history before the replay: the engine's rule keeps its default and says so
+    assert not choice.chosen and res["predictive-auto"].meta["alpha"] == choice.alpha == 0.01
+    assert "conservative default" in choice.reason
     assert tuning.config.calibration_alpha == tuning.alpha and tuning.tried
     assert tuning.development.test_end == tr.test_start and tuning.to_dict()["alpha"] == tuning.alpha
     for r in res.values():
         assert r.replica_hours > 0 and r.slo_violation_minutes >= 0 and r.actions >= 0
         assert r.replicas.shape == r.times.shape and np.all(r.replicas >= 1)
     assert res["static"].actions == 0
-    v = b.verdict(res)
-    assert set(v) >= {"slo_minutes_cut", "replica_hours_ratio", "target_met"}
+    v = {p: b.verdict(res, p) for p in ("predictive", "predictive-auto")}
+    assert set(v["predictive-auto"]) >= {"slo_minutes_cut", "replica_hours_ratio", "target_met"}
     png = b.plot(tmp_path / "s.png", {"tiny": res})
     assert png.read_bytes()[:4] == b"\x89PNG"
-    assert b.table([r.summary() for r in res.values()], {"tiny": v}, True).row_count == 4
+    assert b.table([r.summary() for r in res.values()], {"tiny": v}, True).row_count == 5
+    val = b.validate_whatif(tr, tuning)
+    assert val["alphas"] == sorted(tuning.tried) and len(val["whatif"]) == len(val["simulator"])
+    assert val["alpha_simulator_rule"] == tuning.alpha and set(val["churn"]) >= set(b.CHURN_VARIANTS)
+    assert b._spearman([1.0, 2.0, 3.0], [2.0, 4.0, 9.0]) == 1.0 and b._spearman([1.0, 1.0, 1.0], [1, 2, 3]) is None
 
 
 def test_split_cleans_and_scales() -> None:

@@ -119,3 +119,24 @@ def test_calibrated_mode_keeps_the_reactive_floor_and_bounds() -> None:
     assert d.replicas == 30
     with pytest.raises(BadInput):
         PredictivePolicy(100.0, max_utilization=0.0)
+
+
+def test_a_scale_in_margin_holds_a_need_one_replica_below_and_folds_the_steps() -> None:
+    def run(margin: int) -> tuple[list[int], int]:
+        p = PredictivePolicy(100.0, scale_in_window_s=0.0, scale_in_step=1.0, scale_in_margin=margin)
+        reps, changes, seen = 10, 0, []
+        for k in range(40):  # the need wobbles between 9 and 10 replicas, then drops to 7
+            now = 60.0 * k
+            level = (950.0 if k % 3 == 0 else 850.0) if k < 30 else 650.0
+            d = p.decide(now, reps, 0.0, flat_forecast(now, level / 1.2, n=20))
+            changes += d.replicas != reps
+            reps = d.replicas
+            seen.append(reps)
+        return seen, changes
+
+    plain, plain_changes = run(0)
+    held, held_changes = run(1)
+    assert plain_changes > 10 and held_changes == 1  # the wobble is followed without a margin, not with one
+    assert held[:30] == [10] * 30 and held[-1] == plain[-1] == 7  # a larger drop still scales in, in one step
+    with pytest.raises(BadInput, match="scale_in_margin"):
+        PredictivePolicy(100.0, scale_in_margin=-1)

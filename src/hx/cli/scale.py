@@ -52,12 +52,11 @@ def simulate(
         "--resolution",
         help="replay the trace's means over buckets of this many seconds (e.g. 300; default: its own rows)",
     ),
-    calibration_alpha: float | None = typer.Option(
+    calibration_alpha: str | None = typer.Option(
         None,
         "--calibration-alpha",
-        min=0.0005,
-        max=0.49,
-        help="predictive in calibrated mode: how often its demand bound may be exceeded (after a day's warm-up)",
+        help="predictive in calibrated mode: how often its demand bound may be exceeded (0.0005-0.49), or auto: "
+        "chosen by the scaler's own rule from the trace's last days before the replay (after a day's warm-up)",
     ),
     step: float | None = STEP,
     time_column: str | None = TIME_COLUMN,
@@ -66,7 +65,7 @@ def simulate(
 ) -> None:
     """Replay the last days of a trace through the simulated fleet; SLO-violation minutes and replica-hours."""
     from hx.lab.scaling_plot import plot_scaling
-    from hx.lab.scaling_replay import POLICIES, calibrated_config, prepare_trace, replay, usable_warmup
+    from hx.lab.scaling_replay import POLICIES, auto_choice, calibrated_config, prepare_trace, replay, usable_warmup
 
     c = ctx_of(ctx, as_json)
     if days is not None and not days > 0:  # 0 would silently mean the default day
@@ -77,15 +76,24 @@ def simulate(
     axis = _axis(step, time_column, value_column)
     tr = prepare_trace(trace, test_days=days or 1.0, resolution_s=resolution, axis=axis)
 
+    alpha = _alpha_option(calibration_alpha)
+    chosen: dict[str, Any] | None = None
+    if alpha == "auto" and "predictive" in policy:
+        choice, cfg = auto_choice(tr, cap=capacity, startup_s=startup)
+        chosen = choice.to_dict()
+    elif isinstance(alpha, float):
+        cfg = calibrated_config(alpha)
+
     def run(p: str) -> Any:
-        if p != "predictive" or calibration_alpha is None:
+        if p != "predictive" or alpha is None:
             return replay(tr, p, cap=capacity, startup_s=startup, seed=seed)
-        cfg = calibrated_config(calibration_alpha)
         return replay(tr, p, cap=capacity, startup_s=startup, seed=seed, config=cfg, warmup_s=usable_warmup(tr))
 
     results = {p: run(p) for p in dict.fromkeys(policy)}
     data: dict[str, Any] = {**tr.describe(), "capacity_rps": capacity, "startup_s": startup,
                             "results": [r.summary() for r in results.values()]}  # fmt: skip
+    if chosen is not None:
+        data["calibration"] = chosen
     if png is not None:
         first = next(iter(results.values()))
         pred = results.get("predictive")
@@ -102,8 +110,27 @@ def simulate(
     for r in results.values():
         table.add_row(r.policy, f"{r.slo_violation_minutes:.0f}", f"{r.replica_hours:.1f}", str(r.actions))
     c.console.print(table)
+    if chosen is not None:
+        c.console.print(f"calibration alpha {chosen['alpha']:g}: {chosen['reason']}")
     if png is not None:
         c.console.print(f"plot written to {png}")
+
+
+def _alpha_option(value: str | None) -> float | str | None:
+    """``--calibration-alpha``: a number in [0.0005, 0.49] or ``auto``."""
+    if value is None or value.strip().lower() == "auto":
+        return None if value is None else "auto"
+    try:
+        a = float(value)
+    except ValueError:
+        raise BadInput(
+            f"--calibration-alpha must be a number or auto, got {value!r}", field="--calibration-alpha"
+        ) from None
+    if not 0.0005 <= a <= 0.49:
+        raise BadInput(
+            f"--calibration-alpha must be in [0.0005, 0.49] or auto, got {value}", field="--calibration-alpha"
+        )
+    return a
 
 
 def forecast(

@@ -466,6 +466,21 @@ class ScalingActed(ScalingFields):
     error: str | None = None
 
 
+class ScalingAlphaChosen(Payload):
+    """Published by the scaler in calibrated mode with ``calibration_alpha: auto`` each time it (re-)chooses a
+    service's alpha from that service's own history (``chosen``), or keeps the previous one or the conservative
+    default because the history is too short (``chosen`` false); read by people and the scaler's status."""
+
+    event_type = EventType.SCALING_ALPHA_CHOSEN
+    service: str
+    alpha: float
+    chosen: bool
+    reason: str
+    window: list[datetime] | None = None
+    hpa: dict[str, float] | None = None
+    tried: list[dict[str, float]] = Field(default_factory=list)
+
+
 class CostReport(Payload):
     """Published by the cost API: a rightsizing report (``kind="rightsizing"``) or an estate cost report; read by
     people."""

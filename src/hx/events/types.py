@@ -39,6 +39,7 @@ class EventType(enum.StrEnum):
     NOTIFICATION_FAILED = "notification.failed"
     SCALING_DECIDED = "scaling.decided"
     SCALING_ACTED = "scaling.acted"
+    SCALING_ALPHA_CHOSEN = "scaling.alpha_chosen"
     COST_REPORT = "cost.report"
     PLACEMENT_DECIDED = "placement.decided"
     DR_DRILL = "dr.drill"

@@ -39,6 +39,8 @@ import numpy as np
 
 from hx.errors import BadInput
 from hx.readers import TimeAxis, read_series
+from hx.scale.alpha import ALPHAS, COST_MARGIN, DEFAULT_ALPHA, SLO_Z, AlphaChoice, Outcome, auto_alpha
+from hx.scale.alpha import choose_alpha as choose_alpha  # the rule lives in the scaler; kept importable here
 from hx.scale.engine import ScalerConfig, ServiceProfile, ServiceScaler
 from hx.scale.hpa import HpaPolicy
 from hx.scale.policy import replicas_for
@@ -67,12 +69,6 @@ CALIBRATED: dict[str, float] = {
     "scale_in_window_s": 120.0,
     "scale_in_step": 1.0,
 }
-#: the calibration's exceedance rates tried on the development period, most cautious first
-ALPHAS: tuple[float, ...] = (0.001, 0.003, 0.01, 0.02, 0.035, 0.05, 0.07, 0.085, 0.1, 0.14)
-#: SLO half on development data: violations + SLO_Z x sqrt(violations) within half of HPA's (Poisson room)
-SLO_Z = 2.0
-#: cost half on development data: replica-hours at most (1 - COST_MARGIN) x HPA's
-COST_MARGIN = 0.02
 #: the benchmark starts its predictive policies this long before the replayed days (not counted), so
 #: that the calibration has a day of its own errors when the judged period begins
 WARMUP_S = 86400.0
@@ -418,59 +414,6 @@ def _along(rows: Sequence[tuple[float, ...]], times: FloatArray) -> FloatArray |
 
 # ---- choosing the calibrated policy on development data -------------------------------------------
 
-Outcome = tuple[float, float]  # (SLO-violation minutes, replica-hours)
-
-
-def choose_alpha(alphas: Sequence[float], evaluate: Callable[[float], Outcome], hpa: Outcome) -> float:
-    """The calibration's ``alpha`` by the development rule (pure given ``evaluate``; it is called lazily).
-
-    1. *SLO-safe*: violations ``v`` with ``v + SLO_Z sqrt(v) <= 0.5 x`` HPA's (``v == 0`` when HPA has
-       none) -- the target's SLO half with room for the count's own noise;
-    2. among the SLO-safe ``alpha`` (a prefix of ``alphas``: violations grow with ``alpha``), the smallest
-       whose replica-hours are at most ``(1 - COST_MARGIN)`` x HPA's (cost falls with ``alpha``) -- the
-       most SLO headroom that still leaves the cost half some room; when none does, the cheapest
-       SLO-safe one; when none is SLO-safe, the most cautious ``alpha``.
-
-    Both searches are bisections over ``alphas`` (sorted ascending), so few replays are needed.
-
-    >>> outcomes = {0.01: (2.0, 110.0), 0.02: (4.0, 100.0), 0.05: (9.0, 95.0), 0.1: (30.0, 90.0)}
-    >>> choose_alpha(list(outcomes), outcomes.__getitem__, (40.0, 100.0))
-    0.05
-    """
-    a = sorted(alphas)
-    if not a:
-        raise BadInput("need at least one alpha to choose from", field="alphas")
-    seen: dict[float, Outcome] = {}
-
-    def out(i: int) -> Outcome:
-        if a[i] not in seen:
-            seen[a[i]] = evaluate(a[i])
-        return seen[a[i]]
-
-    def safe(i: int) -> bool:
-        v = out(i)[0]
-        return v == 0 if hpa[0] <= 0 else v + SLO_Z * math.sqrt(v) <= 0.5 * hpa[0]
-
-    def cheap(i: int) -> bool:
-        return out(i)[1] <= (1.0 - COST_MARGIN) * hpa[1]
-
-    if not safe(0):
-        return a[0]
-    top = _first_true(lambda i: not safe(i), 0, len(a) - 1) - 1
-    if not cheap(top):
-        return a[top]
-    return a[_first_true(cheap, 0, top)]
-
-
-def _first_true(pred: Callable[[int], bool], lo: int, hi: int) -> int:
-    """The first index in ``[lo, hi]`` where ``pred`` (false, then true) holds; ``hi + 1`` if none does."""
-    if not pred(hi):
-        return hi + 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if pred(mid) else (mid + 1, hi)
-    return lo
-
 
 @dataclass(frozen=True)
 class Tuning:
@@ -542,3 +485,14 @@ def tune_predictive(
 
     alpha = choose_alpha(alphas, evaluate, hpa)
     return Tuning(alpha, calibrated_config(alpha), dev, hpa, tried)
+
+
+def auto_choice(
+    tr: ReplayTrace, *, cap: float = 50.0, startup_s: float = 120.0, days: float = 7.0
+) -> tuple[AlphaChoice, ScalerConfig]:
+    """The engine's own rule (:func:`hx.scale.alpha.auto_alpha`) on ``tr``'s history before the replayed days:
+    what-ifs of the last ``days`` of it (fewer when it is shorter), never the replayed days themselves."""
+    base = calibrated_config(DEFAULT_ALPHA)
+    choice = auto_alpha(*grid_history(*tr.train, tr.step_s), ServiceProfile(cap, startup_s, origin="replay"), base,
+                        days=days)  # fmt: skip
+    return choice, calibrated_config(choice.alpha)

@@ -1,4 +1,5 @@
-"""Scaling: the predictive scaler engine, its replica policy, the conformal demand bound and the HPA reference.
+"""Scaling: the predictive scaler engine, its replica policy, the conformal demand bound, the HPA reference and the
+calibrated mode's own choice of alpha (:mod:`hx.scale.alpha`).
 
 The forecasts it acts on come from :mod:`hx.forecast`.
 """

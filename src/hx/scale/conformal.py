@@ -59,11 +59,11 @@ def conformal_quantile(scores: Sequence[float] | np.ndarray, alpha: float) -> fl
     >>> conformal_quantile([3.0, 1.0, 2.0, 4.0], 0.2), conformal_quantile([3.0, 1.0, 2.0, 4.0], 0.5)
     (4.0, 3.0)
     """
-    s = np.sort(np.asarray(scores, dtype=np.float64))
+    s = np.asarray(scores, dtype=np.float64).ravel()
     if s.size == 0:
         raise BadInput("need at least one score", field="scores")
-    k = min(s.size, math.ceil((s.size + 1) * (1.0 - alpha)))
-    return float(s[max(k, 1) - 1])
+    k = max(min(s.size, math.ceil((s.size + 1) * (1.0 - alpha))), 1) - 1
+    return float(np.partition(s, k)[k])
 
 
 class ConformalUpper:
@@ -118,7 +118,7 @@ class ConformalUpper:
         self._err = 0.0
         self._last_t: float | None = None
         self._pending: deque[tuple[float, np.ndarray]] = deque()
-        self._scores: deque[tuple[float, np.ndarray]] = deque()
+        self._scores = _Window(len(self.names))
 
     def update(self, now_s: float, demand: float, forecast: Forecast | None) -> Bound | None:
         """Score the predictions due by ``now_s`` against ``demand``, predict ``now_s + lead_s``."""
@@ -137,12 +137,11 @@ class ConformalUpper:
             if now_s - at >= self.lead_s + 1e-6 or not math.isfinite(demand):
                 continue  # stale (decisions were skipped) or nothing to compare with
             with np.errstate(invalid="ignore"):
-                self._scores.append((now_s, (demand - preds) / np.sqrt(np.maximum(preds, 1.0))))
+                self._scores.append(now_s, (demand - preds) / np.sqrt(np.maximum(preds, 1.0)))
             err = demand - preds[-2]
             if math.isfinite(err):
                 self._err += self._weight(self.error_s, now_s) * (err - self._err)
-        while self._scores and self._scores[0][0] <= now_s - self.window_s:
-            self._scores.popleft()
+        self._scores.drop_until(now_s - self.window_s)
 
     def _weight(self, tau: float, now_s: float) -> float:
         dt = self.lead_s if self._last_t is None else max(now_s - self._last_t, 0.0)
@@ -174,7 +173,7 @@ class ConformalUpper:
     def _bound(self, at: float, preds: np.ndarray) -> Bound | None:
         if len(self._scores) < self.min_scores:
             return None
-        table = np.array([s for _, s in self._scores])
+        table = self._scores.values()
         best: Bound | None = None
         for i, name in enumerate(self.names):
             col = table[:, i]
@@ -186,3 +185,32 @@ class ConformalUpper:
                 p = float(preds[i])
                 best = Bound(at, max(p + q * math.sqrt(max(p, 1.0)), 0.0), p, q, name, int(col.size))
         return best
+
+
+class _Window:
+    """Timestamped rows of scores, oldest first, in one growing array (a view, not a copy, is read)."""
+
+    def __init__(self, width: int) -> None:
+        self._t = np.zeros(256)
+        self._v = np.zeros((256, width))
+        self._lo = self._hi = 0
+
+    def __len__(self) -> int:
+        return self._hi - self._lo
+
+    def append(self, t: float, row: np.ndarray) -> None:
+        if self._hi == self._t.size:
+            n = self._hi - self._lo
+            size = max(256, 2 * n)
+            t_new, v_new = np.zeros(size), np.zeros((size, self._v.shape[1]))
+            t_new[:n], v_new[:n] = self._t[self._lo : self._hi], self._v[self._lo : self._hi]
+            self._t, self._v, self._lo, self._hi = t_new, v_new, 0, n
+        self._t[self._hi], self._v[self._hi] = t, row
+        self._hi += 1
+
+    def drop_until(self, t: float) -> None:
+        """Forget the rows at or before ``t``."""
+        self._lo += int(np.searchsorted(self._t[self._lo : self._hi], t, side="right"))
+
+    def values(self) -> np.ndarray:
+        return self._v[self._lo : self._hi]

@@ -11,7 +11,11 @@ Two layers:
 - :class:`PredictiveScaler` is the engine the runtime steps: for each service it reads new points from
   the signal source, decides, publishes ``scaling.decided`` (with the forecast summary and the reason)
   and -- in ``mode: act`` -- scales through the actuator, publishes ``scaling.acted`` and appends the
-  action to the audit log.  In ``mode: recommend`` it only publishes.
+  action to the audit log.  In ``mode: recommend`` it only publishes.  In calibrated mode with
+  ``calibration_alpha: auto`` (calibrated mode's default) it re-chooses each service's alpha every
+  ``alpha_refresh_s`` from that service's own history (:func:`hx.scale.alpha.auto_alpha`), publishes
+  ``scaling.alpha_chosen`` with the reason, and shows the choice in its status and health; until a
+  service has enough history it keeps the previous choice or the conservative default, and says so.
 
 Bad input, handled here once:
 
@@ -32,17 +36,18 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from hx.config import Scaling
 from hx.errors import BadInput, HxError, ModelError, NotFound, TelemetryError
-from hx.events import ScalingActed, ScalingDecided
+from hx.events import ScalingActed, ScalingAlphaChosen, ScalingDecided
 from hx.forecast.base import FORECASTERS, Forecast, Forecaster
 from hx.forecast.series import clean_history
 from hx.runtime import Learning
+from hx.scale.alpha import DEFAULT_ALPHA, AlphaChoice, auto_alpha
 from hx.scale.conformal import ConformalUpper
 from hx.scale.policy import PredictivePolicy, ScalingDecision
 from hx.store.leases import ServiceOwnership
@@ -89,15 +94,22 @@ class ScalerConfig:
     lookahead_s: float = 600.0
     scale_in_window_s: float = 600.0
     scale_in_step: float = 0.2
+    #: scale in only when the need is more than this many replicas below the current count (hysteresis)
+    scale_in_margin: int = 0
     #: the reactive need uses the mean demand over this trailing window (0: the latest sample only)
     demand_window_s: float = 0.0
     #: calibrated mode (None: off, the documented default of quantile + ``scaling_buffer``): the demand
-    #: bound one start-up ahead is exceeded at about this rate (:class:`~hx.scale.conformal.ConformalUpper`)
-    calibration_alpha: float | None = None
+    #: bound one start-up ahead is exceeded at about this rate (:class:`~hx.scale.conformal.ConformalUpper`);
+    #: ``"auto"``: chosen per service from its own history (:mod:`hx.scale.alpha`; the engine re-chooses it
+    #: every ``alpha_refresh_s``), :data:`~hx.scale.alpha.DEFAULT_ALPHA` until then
+    calibration_alpha: float | Literal["auto"] | None = None
     #: calibrated mode: the utilisation the calibrated bound is provisioned at (the SLO's limit)
     max_utilization: float = 0.8
     #: calibrated mode: the trailing window of prediction errors the quantile is taken over
     calibration_window_s: float = 86400.0
+    #: calibrated mode, alpha auto: seconds between re-choices, and the days of own history judged
+    alpha_refresh_s: float = 86400.0
+    alpha_days: float = 7.0
 
     @classmethod
     def from_settings(cls, cfg: Scaling, **overrides: Any) -> ScalerConfig:
@@ -107,8 +119,10 @@ class ScalerConfig:
             "target_utilization": cfg.target_utilization,
             "min_replicas": cfg.min_replicas,
             "max_replicas": cfg.max_replicas,
-            "calibration_alpha": cfg.calibration_alpha,
+            "calibration_alpha": cfg.effective_alpha,
             "max_utilization": cfg.max_utilization,
+            "alpha_refresh_s": cfg.alpha_refresh_s,
+            "alpha_days": cfg.alpha_days,
         }
         return cls(**{**base, **overrides})
 
@@ -123,6 +137,17 @@ class _CachedForecast(Forecast):
         if q not in self.cache:
             self.cache[q] = super().quantile(q)
         return self.cache[q]
+
+
+def _calibration(profile: ServiceProfile, cfg: ScalerConfig) -> ConformalUpper | None:
+    alpha = cfg.calibration_alpha
+    if alpha is None:
+        return None
+    if alpha == "auto":
+        alpha = DEFAULT_ALPHA
+    if not isinstance(alpha, float | int) or not 0 < alpha < 1:
+        raise BadInput(f"calibration_alpha must be in (0, 1) or 'auto', got {alpha!r}", field="calibration_alpha")
+    return ConformalUpper(profile.startup_s, float(alpha), window_s=cfg.calibration_window_s)
 
 
 class ServiceScaler:
@@ -153,9 +178,8 @@ class ServiceScaler:
             target_utilization=cfg.target_utilization,
             scale_in_window_s=cfg.scale_in_window_s,
             scale_in_step=cfg.scale_in_step,
-            calibration=None
-            if cfg.calibration_alpha is None
-            else ConformalUpper(profile.startup_s, cfg.calibration_alpha, window_s=cfg.calibration_window_s),
+            scale_in_margin=cfg.scale_in_margin,
+            calibration=_calibration(profile, cfg),
             max_utilization=cfg.max_utilization,
         )
         self.template: Forecaster = FORECASTERS.get(cfg.forecaster)(step=cfg.grid_s)
@@ -168,6 +192,21 @@ class ServiceScaler:
         self._forecast: Forecast | None = None
         self._note = ""
         self._demand: deque[tuple[float, float]] = deque()
+
+    @property
+    def alpha(self) -> float | None:
+        """The calibrated bound's current alpha (None: calibrated mode is off)."""
+        cal = self.policy.calibration
+        return None if cal is None else cal.alpha
+
+    def set_alpha(self, alpha: float) -> None:
+        """Use ``alpha`` from the next decision on (calibrated mode only; the errors seen so far are kept)."""
+        cal = self.policy.calibration
+        if cal is None:
+            raise BadInput("calibrated mode is off: there is no alpha to set", field="calibration_alpha")
+        if not 0 < alpha < 1:
+            raise BadInput(f"calibration_alpha must be in (0, 1), got {alpha}", field="calibration_alpha")
+        cal.alpha = float(alpha)
 
     # ---- history -------------------------------------------------------------------------------
 
@@ -255,7 +294,12 @@ class ServiceScaler:
         """The replicas to run from ``now_s`` on (always a finite int within the bounds)."""
         if current_replicas < 0:
             raise BadInput(f"current_replicas must be >= 0, got {current_replicas}", field="current_replicas")
-        fc = self.forecast(now_s)
+        return self.decide_on(now_s, current_replicas, current_demand, self.forecast(now_s))
+
+    def decide_on(
+        self, now_s: float, current_replicas: int, current_demand: float, fc: Forecast | None
+    ) -> ScalingDecision:
+        """:meth:`decide` with a forecast made elsewhere (a what-if shares one run of the forecaster)."""
         demand = float(current_demand)
         d = self.policy.decide(now_s, int(current_replicas), self._smoothed(now_s, demand), fc, observed=demand)
         reps = d.replicas if isinstance(d.replicas, int) and d.replicas >= 0 else current_replicas
@@ -310,6 +354,10 @@ class _Track:
     no_count: str | None = None
     #: the last action asked of the actuator: (replicas, unix time), until the count reaches it or it settles
     pending: tuple[int, float] | None = None
+    #: calibrated mode, alpha auto: the current choice, when it was made, and when the next one is due
+    alpha: AlphaChoice | None = None
+    alpha_at: float | None = None
+    alpha_due: float = -math.inf
 
 
 class PredictiveScaler:
@@ -362,6 +410,8 @@ class PredictiveScaler:
         if track.scaler is None:
             return None
         self._feed(service, track.scaler, now)
+        if self.config.calibration_alpha == "auto":
+            self._choose_alpha(service, track, now)
         current = self._current_replicas(service, now, track)
         if current is None:
             return None
@@ -386,6 +436,23 @@ class PredictiveScaler:
                 self._act(service, current, d, rec)
                 track.pending = (d.replicas, now.timestamp())
         return rec
+
+    def _choose_alpha(self, service: str, track: _Track, now: datetime) -> None:
+        """Re-choose the service's alpha from its own history when due (:func:`hx.scale.alpha.auto_alpha`); with
+        too little history keep the previous choice or the default, and look again within the hour."""
+        scaler, t = track.scaler, now.timestamp()
+        if scaler is None or t < track.alpha_due:
+            return
+        previous = track.alpha.alpha if track.alpha is not None else None
+        choice = auto_alpha(scaler.ts, scaler.ys, scaler.profile, self.config, days=self.config.alpha_days,
+                            previous=previous)  # fmt: skip
+        retry = self.config.alpha_refresh_s if choice.chosen else min(self.config.alpha_refresh_s, 3600.0)
+        first = track.alpha is None
+        track.alpha, track.alpha_at, track.alpha_due = choice, t, t + retry
+        scaler.set_alpha(choice.alpha)
+        log.info("%s: %s: calibration alpha %s", self.name, service, choice.reason)
+        if choice.chosen or first:
+            self.platform.bus.publish(_alpha_event(service, choice), source=self.name, subject=service)
 
     def _settled(self, track: _Track) -> float:
         """When a pending action is given up on: the service's start-up time plus two signal steps after it."""
@@ -526,7 +593,7 @@ class PredictiveScaler:
     # ---- reading -------------------------------------------------------------------------------
 
     def recommendations(self) -> list[dict[str, Any]]:
-        return [t.last for t in self.tracks.values() if t.last]
+        return [{**t.last, **_alpha_status(t)} for t in self.tracks.values() if t.last]
 
     def learning(self, now: datetime) -> Learning | None:
         """What the scaler waits for before it forecasts every service (None: it does)."""
@@ -560,7 +627,30 @@ class PredictiveScaler:
             "services": len(self.tracks),
             "unscalable": sorted(s for s, t in self.tracks.items() if t.scaler is None),
             "no_replica_count": sorted(no_count),
+            **self._alpha_health(),
         }
+
+    def _alpha_health(self) -> dict[str, Any]:
+        if self.config.calibration_alpha != "auto":
+            return {}
+        per = {s: _alpha_status(t)["calibration"] for s, t in self.tracks.items() if t.alpha is not None}
+        return {"calibration_alpha": "auto", "calibration": per}
+
+
+def _alpha_event(service: str, c: AlphaChoice) -> ScalingAlphaChosen:
+    d = c.to_dict()
+    window = [datetime.fromtimestamp(x, UTC) for x in c.window] if c.window else None
+    return ScalingAlphaChosen(service=service, alpha=c.alpha, chosen=c.chosen, reason=c.reason, window=window,
+                              hpa=d["hpa"], tried=d["tried"])  # fmt: skip
+
+
+def _alpha_status(t: _Track) -> dict[str, Any]:
+    """The calibrated alpha in use and why (empty unless the scaler chooses it itself)."""
+    if t.alpha is None:
+        return {}
+    at = _iso(t.alpha_at) if t.alpha_at is not None else None
+    return {"calibration": {"alpha": t.alpha.alpha, "chosen": t.alpha.chosen, "reason": t.alpha.reason, "at": at,
+                            "next": _iso(t.alpha_due)}}  # fmt: skip
 
 
 def _history_s(scaler: ServiceScaler) -> float:

@@ -12,7 +12,8 @@ Each ``decide`` call:
 4. scale in only when the need (for scale-in the peak is taken from ``now``, since a replica removed now
    would take ``startup`` to come back) stayed below the current replicas for ``scale_in_window_s``
    -- the target is the highest need over that window -- and by at most ``scale_in_step`` of the
-   replicas per decision (at least one).  This is what keeps it from flapping.
+   replicas per decision (at least one).  This is what keeps it from flapping.  With ``scale_in_margin``
+   ``m`` it scales in only when the need is more than ``m`` replicas below the current count (hysteresis).
 
 Calibrated mode (``calibration=ConformalUpper(...)``, off by default): step 2 instead takes the
 demand bound at ``now + startup`` from :class:`ConformalUpper` -- the sharpest of several short-term
@@ -102,6 +103,7 @@ class PredictivePolicy:
         target_utilization: float = 0.7,
         scale_in_window_s: float = 600.0,
         scale_in_step: float = 0.2,
+        scale_in_margin: int = 0,
         calibration: ConformalUpper | None = None,
         max_utilization: float = 0.8,
     ) -> None:
@@ -145,6 +147,9 @@ class PredictivePolicy:
         self.target_utilization = target_utilization
         self.scale_in_window_s = scale_in_window_s
         self.scale_in_step = scale_in_step
+        if scale_in_margin < 0:
+            raise BadInput(f"scale_in_margin must be >= 0 replicas, got {scale_in_margin}", field="scale_in_margin")
+        self.scale_in_margin = scale_in_margin
         self.calibration = calibration
         self.max_utilization = max_utilization
         self._needs: deque[tuple[float, int]] = deque()
@@ -236,8 +241,9 @@ class PredictivePolicy:
         held = max(n for _, n in self._needs)
         if current > self.max_replicas:
             return self.max_replicas, f"scale in to the maximum of {self.max_replicas}"
-        if held >= current:
-            return current, f"hold at {current}: {src} needs {held}"
+        if held >= current - self.scale_in_margin:
+            spare = f" (within the scale-in margin of {self.scale_in_margin})" if held < current else ""
+            return current, f"hold at {current}: {src} needs {held}{spare}"
         first = now_s if self._first_t is None else self._first_t
         if now_s - first < self.scale_in_window_s:
             return current, f"hold at {current}: need {held} not yet stable for {self.scale_in_window_s:.0f} s"
