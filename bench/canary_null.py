@@ -3,7 +3,7 @@
 SIMULATED data only, on a development seed (not bench/canary.py's).  bench/canary.py scores each null cell on
 10,000 pairs, so a test whose size is near 1 % lands either side of 1 % from one cell to the next (standard error
 0.1 point).  This script asks whether a cell above 1 % says something about the judge or about the draw: on
-40,000 fresh identical canaries per cell (iid normal and lognormal, n = 10 and 60, with the rollouts' 6 hours of
+10,000 fresh identical canaries per cell (iid normal and lognormal, n = 10 and 60, with the rollouts' 6 hours of
 history) it reports the share hx flags and the share flagged by the exact one-sided z-test at 1 % that knows the
 noise level (on logs for the lognormal model), which flags 1 % on average by construction.
 
@@ -50,7 +50,7 @@ def measure(model: str, n: int, reps: int, seed: int) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--reps", type=int, default=40_000)
+    ap.add_argument("--reps", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=7, help="development seed (canary.py uses another)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "canary_null.json")
     args = ap.parse_args(argv)

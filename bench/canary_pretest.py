@@ -93,7 +93,7 @@ def measure(name: str, lag1: Lag1, reps: int, seed: int) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--reps", type=int, default=8000, help="repetitions per null cell (a quarter per power cell)")
+    ap.add_argument("--reps", type=int, default=2000, help="repetitions per null cell (a quarter per power cell)")
     ap.add_argument("--seed", type=int, default=11, help="development seed (canary.py uses another)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "canary_pretest.json")
     args = ap.parse_args(argv)
