@@ -1,0 +1,217 @@
+"""``hx lab scenario NAME``: inject a fault into the running lab (or start a rollout) and print what hx did.
+
+Every scenario acts only through the real pieces: hx's API (a rollout), the sample service's ``/faults`` switches
+and ``--faults-file`` (a slow or failing version), a SIGKILL of an instance's process, the load generator's
+``/rate``.  Then hx's event stream is followed until the scenario's outcome event arrives (or the time is up) and
+each event is printed as a line, as ``hx demo`` does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import xmlrpc.client
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from hx.errors import BadInput
+from hx.lab.fleet_lab import LabError, LabState, admin_token, fleet_actuator
+
+ROLLOUT_TIER = "cart"
+BOTTOM_TIER = "inventory"
+FINAL_DEPLOYMENT = ("deployment.promoted", "deployment.rolled_back", "deployment.failed", "deployment.aborted")
+
+
+@dataclass
+class Outcome:
+    """What a scenario did and what hx answered: the events seen, and the figures measured."""
+
+    scenario: str
+    started_at: float
+    events: list[dict[str, Any]] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
+    done: bool = False
+
+
+class Lab:
+    """The running lab as a scenario sees it: hx's API, the agent, supervisord, HAProxy."""
+
+    def __init__(self, state: LabState) -> None:
+        self.state = state
+        self.hx = httpx.Client(
+            base_url=state.url("hx"), headers={"Authorization": f"Bearer {admin_token(state)}"}, timeout=30
+        )
+        self.actuator = fleet_actuator(state)
+
+    def api(self, method: str, path: str, **kw: Any) -> Any:
+        r = self.hx.request(method, "/api/v1" + path, **kw)
+        if r.status_code >= 400:
+            raise LabError(f"hx answered {r.status_code} to {method} {path}: {r.text[:300]}", status=r.status_code)
+        return r.json()
+
+    def events(self, after: int) -> tuple[list[dict[str, Any]], int]:
+        got = self.api("GET", "/events", params={"after": after, "limit": 1000})
+        return list(got["events"]), int(got["cursor"])
+
+    def last_cursor(self) -> int:
+        after = 0
+        while True:
+            evs, cur = self.events(after)
+            if len(evs) < 1000:
+                return cur
+            after = cur
+
+    def instances(self, service: str) -> list[Any]:
+        return list(self.actuator.manager.instances(service))
+
+    def versions(self, service: str) -> list[str]:
+        return sorted({i.name.version for i in self.instances(service)})
+
+    def pid(self, instance: str) -> int:
+        rpc = xmlrpc.client.ServerProxy(self.state.url("supervisord") + "/RPC2")
+        info = rpc.supervisor.getProcessInfo(f"{instance}:{instance}")
+        return int(info["pid"]) if isinstance(info, dict) else 0
+
+    def set_faults(self, service: str, faults: dict[str, Any]) -> list[str]:
+        done = []
+        for inst in self.instances(service):
+            httpx.post(f"http://127.0.0.1:{inst.port}/faults", json=faults, timeout=5).raise_for_status()
+            done.append(str(inst.name))
+        return done
+
+    def version_faults(self, version: str, faults: dict[str, Any]) -> None:
+        path = self.state.path / "faults.json"
+        current = json.loads(path.read_text()) if path.exists() else {}
+        current[version] = faults
+        path.write_text(json.dumps(current))
+
+    def load(self, multiplier: float, ramp_s: float) -> None:
+        url = self.state.url("agent") + "/rate"
+        httpx.post(url, json={"multiplier": multiplier, "ramp_s": ramp_s}, timeout=5).raise_for_status()
+
+    def load_stats(self, last_s: int = 60) -> dict[str, Any]:
+        return dict(httpx.get(self.state.url("agent") + f"/stats?last={last_s}", timeout=5).json())
+
+    def p95(self, service: str) -> float:
+        q = (
+            "histogram_quantile(0.95, sum by (le) (rate(http_server_request_duration_seconds_bucket"
+            f'{{service_name="{service}"}}[1m])))'
+        )
+        got = httpx.get(self.state.url("prometheus") + "/api/v1/query", params={"query": q}, timeout=10).json()
+        result = got.get("data", {}).get("result", [])
+        return float(result[0]["value"][1]) if result else float("nan")
+
+    def server_totals(self, service: str) -> dict[str, int]:
+        """Requests each version's servers answered, from HAProxy's own counters (stot)."""
+        out: dict[str, int] = {}
+        for s in self.actuator.router.servers(service):
+            version = s.name.split("--")[1] if s.name.count("--") == 2 else s.name
+            out[version] = out.get(version, 0) + s.total
+        return out
+
+
+def next_version(versions: list[str]) -> str:
+    """``v<n+1>`` after the highest ``v<n>`` running.
+
+    >>> next_version(["v1", "v3"])
+    'v4'
+    """
+    nums = [int(v[1:]) for v in versions if v[1:].isdigit() and v.startswith("v")]
+    return f"v{max(nums, default=1) + 1}"
+
+
+# ---- the scenarios ---------------------------------------------------------------------------------
+
+
+def start_rollout(lab: Lab, version: str, strategy: str = "canary") -> str:
+    body = {"service": ROLLOUT_TIER, "version": version, "environment": "dev", "strategy": strategy}
+    return str(lab.api("POST", "/deployments", json=body)["id"])
+
+
+def good_rollout(lab: Lab, out: Outcome) -> Callable[[dict[str, Any]], bool]:
+    version = next_version(lab.versions(ROLLOUT_TIER))
+    lab.version_faults(version, {})
+    out.figures.update(version=version, deployment=start_rollout(lab, version))
+    return lambda e: e["type"] in FINAL_DEPLOYMENT
+
+
+def bad_rollout(lab: Lab, out: Outcome) -> Callable[[dict[str, Any]], bool]:
+    version = next_version(lab.versions(ROLLOUT_TIER))
+    p95 = lab.p95(ROLLOUT_TIER)
+    added_ms = max(20.0, 1000.0 * p95) if p95 == p95 else 50.0
+    lab.version_faults(version, {"latency_ms": round(added_ms, 1)})
+    out.figures.update(version=version, baseline_p95_s=p95, added_latency_ms=added_ms)
+    out.figures["totals_before"] = lab.server_totals(ROLLOUT_TIER)
+    out.figures["deployment"] = start_rollout(lab, version)
+    return lambda e: e["type"] in FINAL_DEPLOYMENT
+
+
+def kill_instance(lab: Lab, out: Outcome) -> Callable[[dict[str, Any]], bool]:
+    victim = str(sorted(lab.instances(ROLLOUT_TIER), key=lambda i: str(i.name))[-1].name)
+    pid = lab.pid(victim)
+    os.kill(pid, signal.SIGKILL)
+    out.figures.update(instance=victim, pid=pid, killed_at=time.time())
+    return lambda e: e["type"] == "incident.resolved"
+
+
+def traffic_triple(lab: Lab, out: Outcome) -> Callable[[dict[str, Any]], bool]:
+    before = {t: len(lab.instances(t)) for t in (ROLLOUT_TIER, BOTTOM_TIER, "frontend")}
+    lab.load(3.0, 180.0)
+    out.figures.update(instances_before=before, multiplier=3.0, ramp_s=180.0)
+    return lambda e: e["type"] == "scaling.acted" and _scaled_out(e)
+
+
+def _scaled_out(e: dict[str, Any]) -> bool:
+    data = e.get("data") or {}
+    return bool(data.get("to", 0) > data.get("from", 0))
+
+
+def error_burst(lab: Lab, out: Outcome) -> Callable[[dict[str, Any]], bool]:
+    hit = lab.set_faults(BOTTOM_TIER, {"error_rate": 0.3})
+    out.figures.update(instances=hit, error_rate=0.3, injected_at=time.time())
+    return lambda e: e["type"] in ("incident.opened", "incident.updated")
+
+
+SCENARIOS: dict[str, Callable[[Lab, Outcome], Callable[[dict[str, Any]], bool]]] = {
+    "good-rollout": good_rollout,
+    "bad-rollout": bad_rollout,
+    "kill-instance": kill_instance,
+    "traffic-triple": traffic_triple,
+    "error-burst": error_burst,
+}
+
+
+def run(state: LabState, name: str, *, timeout_s: float = 600.0, say: Callable[[str], None] = print) -> Outcome:
+    """Inject scenario ``name`` and follow hx's events until its outcome (or ``timeout_s``)."""
+    if name not in SCENARIOS:
+        raise BadInput(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}", field="scenario")
+    lab = Lab(state)
+    cursor = lab.last_cursor()
+    out = Outcome(name, time.time())
+    finished = SCENARIOS[name](lab, out)
+    say(f"{name}: " + ", ".join(f"{k}={v}" for k, v in out.figures.items()))
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not out.done:
+        evs, cursor = lab.events(cursor)
+        for e in evs:
+            out.events.append(e)
+            say(line(e, out.started_at))
+            out.done = out.done or finished(e)
+        time.sleep(1.0)
+    if name == "bad-rollout":
+        out.figures["totals_after"] = lab.server_totals(ROLLOUT_TIER)
+    return out
+
+
+def line(e: dict[str, Any], t0: float) -> str:
+    """One event as a line: seconds since the scenario started, type, subject, a short summary."""
+    at = datetime.fromisoformat(str(e.get("ts") or datetime.now(UTC).isoformat()))
+    data = e.get("data") or {}
+    summary = data.get("summary") or data.get("reason") or data.get("detail") or ""
+    return f"  +{at.timestamp() - t0:6.1f}s  {e.get('type', '?'):<28} {e.get('subject', '')}  {str(summary)[:100]}"
