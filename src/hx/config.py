@@ -220,7 +220,22 @@ class Security(Section):
     mfa_required_for: list[str] = Field(default_factory=lambda: ["prod_approval", "admin_token"])
 
 
+LABEL_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class DiscoverySettings(Section):
+    """How services, versions and instances are found in Prometheus; an unset key comes from the preset."""
+
+    match: str | None = Field(None, description="series selector whose service-label values are the services")
+    series: str | None = Field(None, description="template of a service's series carrying version/instance labels")
+    service_label: str | None = Field(None, pattern=LABEL_PATTERN)
+    version_label: str | None = Field(None, pattern=LABEL_PATTERN)
+    instance_label: str | None = Field(None, pattern=LABEL_PATTERN)
+
+
 class PrometheusSettings(Section):
+    """Where Prometheus is, and what to read there: presets of signal templates, discovery, overrides."""
+
     url: str = "http://127.0.0.1:9090"
     bearer_token: SecretStr | None = None
     username: str | None = None
@@ -228,7 +243,22 @@ class PrometheusSettings(Section):
     timeout_s: float = Field(10.0, gt=0)
     retries: int = Field(2, ge=0, le=10)
     window: str = Field("1m", pattern=r"^[0-9]+(ms|s|m|h)$", description="range of rate() in the templates")
-    templates: dict[str, str] = Field(default_factory=dict)
+    preset: str | list[str] = Field(
+        "hx-sim", description="hx-sim, http-semconv, haproxy, node, kube-prometheus, a preset file, or a list"
+    )
+    discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
+    templates: dict[str, str] = Field(default_factory=dict, description="signal: PromQL template, over the presets'")
+
+    @model_validator(mode="after")
+    def _templates_parse(self) -> PrometheusSettings:
+        """Every preset and template must exist and parse: the error names the signal and the key."""
+        from hx.telemetry.presets import compose
+
+        try:
+            compose(self.preset, self.discovery.model_dump(), self.templates)
+        except ConfigError as err:
+            raise ValueError(str(err)) from err
+        return self
 
 
 class Telemetry(Section):
@@ -239,11 +269,32 @@ class Telemetry(Section):
     replay_path: str | None = None
 
 
+class TopologyMetricsSettings(Section):
+    """The call graph read from a Prometheus metric with caller and callee labels (telemetry.source prometheus)."""
+
+    preset: Literal["istio", "otel-servicegraph", "http-client"] | None = Field(
+        None, description="istio_requests_total, traces_service_graph_request_total, or the sample services' client"
+    )
+    metric: str | None = Field(None, pattern=r"^[A-Za-z_:][A-Za-z0-9_:]*$")
+    caller_label: str | None = Field(None, pattern=LABEL_PATTERN)
+    callee_label: str | None = Field(None, pattern=LABEL_PATTERN)
+    window: str = Field("1h", pattern=r"^[0-9]+(s|m|h|d)$", description="edges seen in this window")
+    refresh_s: float = Field(300.0, gt=0, description="seconds between two reads of the edges")
+
+    @model_validator(mode="after")
+    def _complete(self) -> TopologyMetricsSettings:
+        given = [self.metric, self.caller_label, self.callee_label]
+        if self.preset is None and any(given) and not all(given):
+            raise ValueError("topology.metrics needs metric, caller_label and callee_label together (or a preset)")
+        return self
+
+
 class TopologySettings(Section):
     """The call graph when no embedded simulator provides it (see :mod:`hx.topology`)."""
 
     file: str | None = Field(None, description="a YAML or JSON file of caller: [callees]")
     edges: dict[str, list[str]] = Field(default_factory=dict, description="caller: [callees], added to the file's")
+    metrics: TopologyMetricsSettings = Field(default_factory=TopologyMetricsSettings)
 
 
 class SlackSettings(Section):

@@ -140,7 +140,7 @@ def build_platform(
         metrics=HxMetrics(),
         source=source,
         actuator=actuator,
-        topology=topology_from_settings(settings),
+        topology=topology_from_settings(settings, source),
     )
 
 

@@ -20,10 +20,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+import yaml
 
 MAKE_HINT = "`make test` installs it (Debian package `prometheus`)"
 
@@ -113,6 +115,7 @@ def _write_prometheus_config(
     scrape_interval: str,
     honor_labels: bool,
     alertmanagers: list[str] | None = None,
+    scrape_configs: list[dict[str, Any]] | None = None,
 ) -> None:
     lines = [
         "global:",
@@ -128,14 +131,17 @@ def _write_prometheus_config(
             "    - static_configs:",
             "        - targets: [" + ", ".join(repr(t) for t in alertmanagers) + "]",
         ]
-    lines += [
-        "scrape_configs:",
-        "  - job_name: hx",
-        f"    scrape_interval: {scrape_interval}",
-        f"    honor_labels: {'true' if honor_labels else 'false'}",
-        "    static_configs:",
-        "      - targets: [" + ", ".join(repr(t) for t in scrape_targets) + "]",
-    ]
+    lines += ["scrape_configs:"]
+    if scrape_targets:
+        lines += [
+            "  - job_name: hx",
+            f"    scrape_interval: {scrape_interval}",
+            f"    honor_labels: {'true' if honor_labels else 'false'}",
+            "    static_configs:",
+            "      - targets: [" + ", ".join(repr(t) for t in scrape_targets) + "]",
+        ]
+    if scrape_configs:  # further jobs, as Prometheus reads them (a list of scrape_config mappings)
+        lines += ["  " + line for line in yaml.safe_dump(scrape_configs, sort_keys=False).splitlines()]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -150,20 +156,25 @@ def prometheus_server(
     startup_timeout: float = 30.0,
     alertmanagers: list[str] | None = None,
     extra_args: list[str] | None = None,
+    scrape_configs: list[dict[str, Any]] | None = None,
 ) -> Iterator[PrometheusHandle]:
     """A real Prometheus on a free loopback port, scraping ``scrape_targets`` (``host:port``).
 
     ``honor_labels`` defaults to true because one exporter (the simulated fleet) speaks for many
     instances: its own ``instance`` label must win over the target address Prometheus would set.
     ``alertmanagers`` (``host:port``) receive the alerts of the rules in ``rules_file``; ``extra_args``
-    are appended to the command line (e.g. ``--rules.alert.resend-delay=1s``).
+    are appended to the command line (e.g. ``--rules.alert.resend-delay=1s``); ``scrape_configs`` are further
+    scrape jobs (each a Prometheus ``scrape_config`` mapping), after the ``hx`` job of ``scrape_targets`` (none when
+    ``scrape_targets`` is empty).
     """
     binary = prometheus_binary()
     root = tmp_path / "prometheus"
     data_dir = root / "data"
     data_dir.mkdir(parents=True)
     config = root / "prometheus.yml"
-    _write_prometheus_config(config, scrape_targets, rules_file, scrape_interval, honor_labels, alertmanagers)
+    _write_prometheus_config(
+        config, scrape_targets, rules_file, scrape_interval, honor_labels, alertmanagers, scrape_configs
+    )
     port = free_port()
     log_path = root / "prometheus.log"
     argv = [

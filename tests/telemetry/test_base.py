@@ -21,6 +21,7 @@ METHOD = {
     SourceCapability.SIGNAL_BY: "signal_by",
     SourceCapability.VERSION_SIGNAL: "signal",
     SourceCapability.HEALTH: "health",
+    SourceCapability.CALL_GRAPH: "edges",
 }
 
 
@@ -42,9 +43,9 @@ def test_every_declared_capability_has_its_method(tmp_path: Path) -> None:
 
 def test_require_names_the_source_and_the_missing_capability(tmp_path: Path) -> None:
     sim, prom, _ = _sources(tmp_path)
-    assert supports(sim, SourceCapability.INSTANCES) and not supports(prom, SourceCapability.INSTANCES)
+    assert supports(sim, SourceCapability.INSTANCES) and supports(prom, SourceCapability.INSTANCES)
     assert versions_of(sim).versions("frontend") == ["v1"]
     assert instances_of(sim).instances("frontend")
     require(prom, SourceCapability.HEALTH)
-    with pytest.raises(Unsupported, match=r"PrometheusSource cannot list the instances of a service \(INSTANCES\)"):
-        instances_of(prom)
+    with pytest.raises(Unsupported, match=r"SimSource cannot read caller -> callee edges .*\(CALL_GRAPH\)"):
+        require(sim, SourceCapability.CALL_GRAPH)

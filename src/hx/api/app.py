@@ -15,7 +15,7 @@ from hx import __version__
 from hx.api import problems
 from hx.api.health import health_report
 from hx.api.middleware import ObserveMiddleware
-from hx.api.routers import core
+from hx.api.routers import core, telemetry
 from hx.components import COMPONENTS, Component
 from hx.platform import Platform
 from hx.runtime import Runtime
@@ -67,6 +67,7 @@ def create_app(
     app.add_middleware(ObserveMiddleware, component=label)
     _allow_dashboard(app, platform)
     app.include_router(core.router)
+    app.include_router(telemetry.router)
     seen: set[str] = set()
     for comp in comps:
         for path in comp.routers:

@@ -54,6 +54,7 @@ from hx.cli import lab as _lab  # noqa: E402
 from hx.cli import scale as _scale  # noqa: E402
 from hx.cli import serve as _serve  # noqa: E402
 from hx.cli import sim as _sim  # noqa: E402
+from hx.cli import telemetry as _telemetry  # noqa: E402
 from hx.cli import validate as _validate  # noqa: E402
 
 app.add_typer(_deploy.deploy_app, name="deploy")
@@ -67,6 +68,7 @@ _validate.register(app)
 _cloud.register(app)
 _scale.register(app)
 _demo.register(app)
+_telemetry.register(app)
 _lab.register(app)
 
 

@@ -78,6 +78,7 @@ class SourceCapability(enum.Enum):
     SIGNAL_BY = "group a signal by a label"  # signal_by(service, name, by, start, end, step)
     VERSION_SIGNAL = "read one version's signal"  # signal(..., version=v)
     HEALTH = "probe its own health"  # health()
+    CALL_GRAPH = "read caller -> callee edges from a metric"  # edges(metric, caller_label, callee_label, window)
 
 
 class SignalSource(Protocol):
@@ -120,6 +121,10 @@ class VersionSignals(Protocol):
     ) -> Series: ...
 
 
+class EdgeReader(Protocol):
+    def edges(self, metric: str, caller_label: str, callee_label: str, window: str = "1h") -> dict[str, list[str]]: ...
+
+
 class HealthProbe(Protocol):
     def health(self) -> SourceHealth: ...
 
@@ -155,6 +160,11 @@ def grouping_of(source: SignalSource) -> LabelGrouping:
 def version_signals_of(source: SignalSource) -> VersionSignals:
     require(source, SourceCapability.VERSION_SIGNAL)
     return cast("VersionSignals", source)
+
+
+def edges_of(source: SignalSource) -> EdgeReader:
+    require(source, SourceCapability.CALL_GRAPH)
+    return cast("EdgeReader", source)
 
 
 def health_of(source: SignalSource) -> HealthProbe:

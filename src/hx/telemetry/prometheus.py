@@ -1,33 +1,32 @@
 """PrometheusSource: signals read over the Prometheus HTTP API (works with anything that speaks it).
 
-Each canonical signal is a PromQL *template* from configuration.  Templates may use three
-placeholders, and no others:
+Each canonical signal is a PromQL *template* from configuration, usually from a preset file
+(:mod:`hx.telemetry.presets`: ``hx-sim``, ``http-semconv``, ``haproxy``, ``node``, ``kube-prometheus``).
+Templates may use these placeholders, and no others:
 
 ``{service}``
     the service name, escaped for a PromQL double-quoted string literal; it must appear inside
     double quotes, e.g. ``hx_sim_cpu_utilization{service="{service}"}``.
 ``{by}``
     the grouping label list of an aggregation, e.g. ``sum by ({by}) (...)``: empty for a
-    per-service read (``sum by () (x)`` is ``sum(x)``), ``instance`` (or ``version``) for a
+    per-service read (``sum by () (x)`` is ``sum(x)``), the discovery's instance (or version) label for a
     per-instance read through :meth:`PrometheusSource.signal_by`.
 ``{window}``
     the range of ``rate()`` and friends (``PrometheusConfig.window``, e.g. ``1m``; make it at least
     four scrape intervals).
+``{service_label}``, ``{version_label}``, ``{instance_label}``
+    the label names of the discovery (:class:`~hx.telemetry.presets.Discovery`).
 
-The default templates (:data:`DEFAULT_TEMPLATES`) assume the simulated fleet's metrics, each
-labelled ``service``, ``instance`` and ``version``:
+The default templates (:data:`DEFAULT_TEMPLATES`, the ``hx-sim`` preset) read the simulated fleet's
+``hx_sim_*`` metrics, each labelled ``service``, ``instance`` and ``version``; scrape the fleet with
+``honor_labels: true``.  ``error_rate`` is the *fraction* of requests that failed (errors/s over
+requests/s; 0 when no error counter exists yet, NaN when there are no requests).
 
-- counters ``hx_sim_requests_total``, ``hx_sim_errors_total``;
-- gauges ``hx_sim_cpu_utilization``, ``hx_sim_memory_utilization`` (fractions 0..1),
-  ``hx_sim_latency_seconds{quantile="0.5"|"0.95"|"0.99"}`` (a summary), ``hx_sim_saturation`` (falling
-  back to ``hx_sim_utilization`` when there is no saturation gauge);
-- ``hx_sim_replicas`` per ``service`` and ``version`` (live replicas; summed over versions).
-
-Scrape the fleet with ``honor_labels: true``: it sets its own ``instance`` label.
-``error_rate`` is the *fraction* of requests that failed (errors/s over requests/s; 0 when no error
-counter exists yet, NaN when there are no requests).  Latency quantiles are the worst instance's.
-To point hx at other metrics, pass your own ``templates`` (a full mapping; start from
-``{**DEFAULT_TEMPLATES, ...}`` to override a few).
+Services are the values of the discovery's ``service_label`` on the series ``match`` selects; a service's
+versions and instances are the values of its ``version_label`` and ``instance_label`` on the series of the
+discovery's ``series`` template (``count by (<label>) (<series>)``), so a version derived with ``label_replace``
+(HAProxy server names) works too.  ``signal_by(service, name, "version")`` groups by the version label,
+whatever it is called, and labels each Series ``version``.
 """
 
 from __future__ import annotations
@@ -47,33 +46,15 @@ from hx.errors import BadInput, BadQuery, ConfigError, EmptyResult, NotFound, So
 from hx.http import CONNECT_ERRORS, RETRY_STATUS, RetryPolicy, redact_url, retry_http
 from hx.telemetry.base import FloatArray, Series, SourceCapability
 from hx.telemetry.common import SourceHealth, align_to_grid, step_grid, to_unix
+from hx.telemetry.presets import Discovery, compose, fill, load_preset
+from hx.telemetry.presets import check_template as check_template  # re-exported: callers check templates here
 
-_Q = '{service="{service}"}'
-
-DEFAULT_TEMPLATES: Mapping[str, str] = {
-    "request_rate": "sum by ({by}) (rate(hx_sim_requests_total" + _Q + "[{window}]))",
-    "error_rate": (
-        "(sum by ({by}) (rate(hx_sim_errors_total" + _Q + "[{window}]))"
-        " or 0 * sum by ({by}) (rate(hx_sim_requests_total" + _Q + "[{window}])))"
-        " / sum by ({by}) (rate(hx_sim_requests_total" + _Q + "[{window}]))"
-    ),
-    "latency_p50": 'max by ({by}) (hx_sim_latency_seconds{service="{service}",quantile="0.5"})',
-    "latency_p95": 'max by ({by}) (hx_sim_latency_seconds{service="{service}",quantile="0.95"})',
-    "latency_p99": 'max by ({by}) (hx_sim_latency_seconds{service="{service}",quantile="0.99"})',
-    "cpu_utilization": "avg by ({by}) (hx_sim_cpu_utilization" + _Q + ")",
-    "memory_utilization": "avg by ({by}) (hx_sim_memory_utilization" + _Q + ")",
-    "replicas": "sum by ({by}) (hx_sim_replicas" + _Q + ")",
-    "saturation": ("avg by ({by}) (hx_sim_saturation" + _Q + ") or avg by ({by}) (hx_sim_utilization" + _Q + ")"),
-    "disk_utilization": "max by ({by}) (hx_sim_disk_utilization" + _Q + ")",
-    "ready_replicas": "sum by ({by}) (hx_sim_ready" + _Q + ")",
-    "restarts": "sum by ({by}) (increase(hx_sim_restarts_total" + _Q + "[{window}]))",
-}
+#: the simulated fleet's templates (the ``hx-sim`` preset file)
+DEFAULT_TEMPLATES: Mapping[str, str] = load_preset("hx-sim").signals
 
 #: Prometheus refuses more than 11,000 points per series in one range query; reads are split below that.
 MAX_POINTS_PER_QUERY = 10_000
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_KNOWN_PLACEHOLDERS = ("service", "by", "window")
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 _RETRY_ERRORS = (*CONNECT_ERRORS, httpx.ReadError, httpx.RemoteProtocolError)
@@ -106,72 +87,17 @@ def escape_label_value(value: str) -> str:
     return "".join(out)
 
 
-def _quoted_spans(template: str) -> list[tuple[int, int, str]]:
-    """(start, end, quote) of each string literal in a PromQL expression."""
-    spans: list[tuple[int, int, str]] = []
-    i = 0
-    while i < len(template):
-        ch = template[i]
-        if ch == "#":  # a comment runs to the end of the line
-            nl = template.find("\n", i)
-            i = len(template) if nl < 0 else nl
-            continue
-        if ch in "\"'`":
-            j = i + 1
-            while j < len(template) and template[j] != ch:
-                j += 2 if (template[j] == "\\" and ch != "`") else 1
-            spans.append((i, j, ch))
-            i = j + 1
-            continue
-        i += 1
-    return spans
+def render_template(
+    template: str, *, service: str, by: str = "", window: str = "1m", discovery: Discovery | None = None
+) -> str:
+    """The template with its placeholders filled in (the service escaped; label names from ``discovery``).
 
-
-def check_template(signal: str, template: str) -> None:
-    """Refuse a template with an unknown placeholder or a ``{service}`` outside double quotes.
-
-    >>> check_template("cpu", 'avg(cpu{service="{service}"})')
-    >>> try:
-    ...     check_template("cpu", "avg(cpu{service={service}})")
-    ... except ConfigError as err:
-    ...     print(err.key)
-    telemetry.prometheus.templates.cpu
-    """
-    key = f"telemetry.prometheus.templates.{signal}"
-    if not isinstance(template, str) or not template.strip():
-        raise ConfigError("empty template", key=key, expected="a PromQL template")
-    spans = _quoted_spans(template)
-    for m in _PLACEHOLDER.finditer(template):
-        name = m.group(1)
-        if name not in _KNOWN_PLACEHOLDERS:
-            raise ConfigError(
-                f"unknown placeholder {{{name}}}; templates may use {{service}}, {{by}}, {{window}}",
-                key=key,
-                expected="a PromQL template",
-            )
-        quote = next((q for s, e, q in spans if s < m.start() < e), None)
-        if name == "service" and quote != '"':
-            raise ConfigError(
-                '{service} must sit inside a double-quoted label value, e.g. service="{service}"',
-                key=key,
-                expected="a PromQL template",
-            )
-        if name != "service" and quote is not None:
-            raise ConfigError(f"{{{name}}} must not sit inside a string literal", key=key, expected="a PromQL template")
-
-
-def render_template(template: str, *, service: str, by: str = "", window: str = "1m") -> str:
-    """The template with its placeholders filled in (the service escaped).
-
-    >>> render_template('sum by ({by}) (rate(x{service="{service}"}[{window}]))', service='we"ird', by="instance")
+    >>> t = 'sum by ({by}) (rate(x{{service_label}="{service}"}[{window}]))'
+    >>> render_template(t, service='we"ird', by="instance")
     'sum by (instance) (rate(x{service="we\\\\"ird"}[1m]))'
     """
-    values = {"service": escape_label_value(service), "by": by, "window": window}
-
-    def fill(m: re.Match[str]) -> str:
-        return values.get(m.group(1), m.group(0))
-
-    return _PLACEHOLDER.sub(fill, template)
+    labels = (discovery or Discovery()).labels()
+    return fill(template, {"service": escape_label_value(service), "by": by, "window": window, **labels})
 
 
 @dataclass(frozen=True)
@@ -188,9 +114,8 @@ class PrometheusConfig:
     bearer_token: str | None = field(default=None, repr=False)
     basic_auth: tuple[str, str] | None = field(default=None, repr=False)
     verify_tls: bool | str = True
-    #: The label whose values are the services, and a series selector that limits where to look.
-    service_label: str = "service"
-    services_match: str | None = "hx_sim_requests_total"
+    #: How services, versions and instances are found (label names, the series that carry them).
+    discovery: Discovery = field(default_factory=lambda: compose("hx-sim").discovery)
 
     def __post_init__(self) -> None:
         key = "telemetry.prometheus"
@@ -206,8 +131,6 @@ class PrometheusConfig:
             raise ConfigError(f"retries {self.retries!r}", key=f"{key}.retries", expected="0..10")
         if self.bearer_token and self.basic_auth:
             raise ConfigError("set bearer_token or basic_auth, not both", key=f"{key}.bearer_token")
-        if not _LABEL_NAME.match(self.service_label):
-            raise ConfigError(f"service_label {self.service_label!r}", key=f"{key}.service_label", expected="a label")
         for name, template in self.templates.items():
             check_template(name, template)
 
@@ -249,9 +172,11 @@ class PrometheusSource:
     @classmethod
     def from_settings(cls, settings: Any, *, client: httpx.Client | None = None) -> PrometheusSource:
         """Build from a settings section with ``url``, ``bearer_token``, ``username``, ``password``,
-        ``timeout_s``, ``retries`` and ``templates`` (secrets may be pydantic ``SecretStr``).
+        ``timeout_s``, ``retries``, ``preset``, ``discovery`` and ``templates`` (secrets may be pydantic
+        ``SecretStr``).
 
-        ``templates`` there override the defaults by name (an empty mapping keeps the defaults).
+        The presets compose (:func:`~hx.telemetry.presets.compose`); ``discovery`` keys and ``templates`` there
+        override them by name (an empty mapping keeps the presets').
         """
 
         def secret(value: Any) -> str | None:
@@ -260,9 +185,16 @@ class PrometheusSource:
             return str(value.get_secret_value() if hasattr(value, "get_secret_value") else value)
 
         username, password = getattr(settings, "username", None), secret(getattr(settings, "password", None))
+        disc = getattr(settings, "discovery", None)
+        found = compose(
+            getattr(settings, "preset", "hx-sim"),
+            disc.model_dump() if disc is not None else None,
+            getattr(settings, "templates", None) or {},
+        )
         config = PrometheusConfig(
             url=settings.url,
-            templates={**DEFAULT_TEMPLATES, **(getattr(settings, "templates", None) or {})},
+            templates=found.templates,
+            discovery=found.discovery,
             timeout_s=float(getattr(settings, "timeout_s", 10.0)),
             retries=int(getattr(settings, "retries", 3)),
             window=str(getattr(settings, "window", "1m")),
@@ -286,15 +218,66 @@ class PrometheusSource:
     # ---- SignalSource -----------------------------------------------------------------
 
     def capabilities(self) -> frozenset[SourceCapability]:
-        return frozenset({SourceCapability.SIGNAL_BY, SourceCapability.HEALTH})
+        caps = SourceCapability
+        return frozenset({caps.SIGNAL_BY, caps.HEALTH, caps.VERSIONS, caps.INSTANCES, caps.CALL_GRAPH})
 
     def services(self) -> list[str]:
-        """Values of the service label (``/api/v1/label/<service_label>/values``)."""
-        params = {"match[]": self.config.services_match} if self.config.services_match else {}
-        data = self._get(f"/api/v1/label/{self.config.service_label}/values", params)
+        """Values of the service label on the discovery's series (``/api/v1/label/<service_label>/values``)."""
+        disc = self.config.discovery
+        params = {"match[]": disc.match} if disc.match else {}
+        data = self._get(f"/api/v1/label/{disc.service_label}/values", params)
         if not isinstance(data, list):
             raise TelemetryError(f"Prometheus sent label values that are not a list: {str(data)[:200]}")
         return sorted(str(v) for v in data)
+
+    def versions(self, service: str) -> list[str]:
+        """The versions a service runs now: values of the version label on its discovery series."""
+        return self.label_values(service, self.config.discovery.version_label)
+
+    def instances(self, service: str) -> list[str]:
+        """The instances of a service now: values of the instance label on its discovery series."""
+        return self.label_values(service, self.config.discovery.instance_label)
+
+    def series_query(self, service: str) -> str:
+        """The PromQL of a service's discovery series."""
+        return self._fill(self.config.discovery.series_template(), service)
+
+    def label_values(self, service: str, label: str) -> list[str]:
+        """Values of ``label`` on the service's discovery series (an instant ``count by (label) (...)``)."""
+        if not _LABEL_NAME.match(label):
+            raise BadInput(f"{label!r} is not a label name", field="label")
+        rows = self.instant_query(f"count by ({label}) ({self.series_query(service)})")
+        return sorted({row[0][label] for row in rows if row[0].get(label)})
+
+    def edges(self, metric: str, caller_label: str, callee_label: str, window: str = "1h") -> dict[str, list[str]]:
+        """Caller -> callees seen on ``metric`` over ``window`` (series with both labels set and different)."""
+        for label in (caller_label, callee_label):
+            if not _LABEL_NAME.match(label):
+                raise BadInput(f"{label!r} is not a label name", field="label")
+        promql = f"count by ({caller_label}, {callee_label}) (count_over_time({metric}[{window}]))"
+        out: dict[str, list[str]] = {}
+        for labels, _, _ in self.instant_query(promql):
+            caller, callee = labels.get(caller_label, ""), labels.get(callee_label, "")
+            if caller and callee and caller != callee:
+                out.setdefault(caller, []).append(callee)
+        return {k: sorted(set(v)) for k, v in sorted(out.items())}
+
+    def instant_query(self, promql: str, at: datetime | None = None) -> list[tuple[dict[str, str], float, float]]:
+        """An instant query's vector: (labels, sample time, value) per series."""
+        params: dict[str, str] = {"query": promql}
+        if at is not None:
+            params["time"] = f"{to_unix(at, field='at'):.3f}"
+        data = self._get("/api/v1/query", params)
+        if not isinstance(data, dict) or not isinstance(data.get("result"), list):
+            raise TelemetryError(f"Prometheus sent an instant result that is not an object: {str(data)[:200]}")
+        if data.get("resultType") == "scalar":
+            ts, raw = data["result"]
+            return [({}, float(ts), _parse_value(raw))]
+        out = []
+        for item in data["result"]:
+            ts, raw = item.get("value") or (0.0, "NaN")
+            out.append(({str(k): str(v) for k, v in (item.get("metric") or {}).items()}, float(ts), _parse_value(raw)))
+        return out
 
     def signal(self, service: str, name: str, start: datetime, end: datetime, step: float) -> Series:
         """The named canonical signal of a service, one value per step (NaN where Prometheus has none)."""
@@ -319,9 +302,14 @@ class PrometheusSource:
         return Series(name, grid, values, {"service": service})
 
     def signal_by(self, service: str, name: str, by: str, start: datetime, end: datetime, step: float) -> list[Series]:
-        """The named signal per value of label ``by`` (``instance``, ``version``), sorted by that value."""
+        """The named signal per value of label ``by``, sorted by that value.
+
+        ``by="version"`` and ``by="instance"`` group by the discovery's version and instance labels, whatever they
+        are called, and label each Series ``version`` or ``instance``; another name is used as it is.
+        """
         if not _LABEL_NAME.match(by):
             raise BadInput(f"{by!r} is not a label name", field="by")
+        label = self.grouping_label(by)
         template = self._template(name)
         if "{by}" not in template:
             raise Unsupported(
@@ -329,11 +317,11 @@ class PrometheusSource:
                 f"write it as e.g. sum by ({{by}}) (...)",
                 field="by",
             )
-        promql = render_template(template, service=service, by=by, window=self.config.window)
+        promql = self._fill(template, service, by=label)
         found = self._range(promql, start, end, step)
         if not found:
             raise EmptyResult(
-                f"no data for signal {name!r} of service {service!r} per {by}",
+                f"no data for signal {name!r} of service {service!r} per {by} (label {label!r})",
                 service=service,
                 signal=name,
                 query=promql,
@@ -341,9 +329,9 @@ class PrometheusSource:
         out: list[Series] = []
         for labels, (grid, values) in found.items():
             label_map = dict(labels)
-            if by not in label_map:
-                raise BadQuery(f"the template for {name!r} returned a series without label {by!r}", query=promql)
-            out.append(Series(name, grid, values, {"service": service, by: label_map[by]}))
+            if label not in label_map:
+                raise BadQuery(f"the template for {name!r} returned a series without label {label!r}", query=promql)
+            out.append(Series(name, grid, values, {"service": service, by: label_map[label]}))
         return sorted(out, key=lambda s: s.labels[by])
 
     def query(self, promql: str, start: datetime, end: datetime, step: float) -> list[Series]:
@@ -384,9 +372,21 @@ class PrometheusSource:
         took = time.monotonic() - t0
         return SourceHealth(True, f"{self._shown} answered in {took * 1000:.0f} ms", took)
 
-    def render(self, name: str, service: str) -> str:
-        """The per-service PromQL for a signal."""
-        return render_template(self._template(name), service=service, by="", window=self.config.window)
+    def render(self, name: str, service: str, by: str = "") -> str:
+        """The PromQL for a signal of a service (``by``: a canonical grouping, ``version`` or ``instance``)."""
+        return self._fill(self._template(name), service, by=self.grouping_label(by) if by else "")
+
+    def grouping_label(self, by: str) -> str:
+        """The label a canonical grouping (``version``, ``instance``, ``service``) is read from."""
+        disc = self.config.discovery
+        return {"version": disc.version_label, "instance": disc.instance_label, "service": disc.service_label}.get(
+            by, by
+        )
+
+    def _fill(self, template: str, service: str, by: str = "") -> str:
+        return render_template(
+            template, service=service, by=by, window=self.config.window, discovery=self.config.discovery
+        )
 
     # ---- internals --------------------------------------------------------------------
 
