@@ -26,7 +26,7 @@ def up(
     ctx: typer.Context,
     lab_dir: Path | None = LAB_DIR,
     instances: int = typer.Option(2, "--instances", help="instances of v1 per tier at start"),
-    rps: float = typer.Option(60.0, "--rps", help="mean requests per second of the load"),
+    rps: float = typer.Option(20.0, "--rps", help="mean requests per second of the load"),
     compression: float = typer.Option(144.0, "--compression", help="trace seconds per second (144: a day in 10 min)"),
     analysis_interval: float = typer.Option(20.0, "--analysis-interval", help="canary analysis interval, seconds"),
     as_json: bool = JSON,

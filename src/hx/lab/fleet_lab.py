@@ -104,7 +104,7 @@ class LabOptions:
     """What ``hx lab up`` may be told: instances per tier, load, time compression, hx's own timings."""
 
     instances: int = 2
-    rps: float = 60.0
+    rps: float = 20.0
     compression: float = 144.0  #: trace seconds per lab second (144: one trace day in ten minutes)
     scrape_interval_s: float = 2.0
     analysis_interval_s: float = 20.0
@@ -178,6 +178,14 @@ def choose_ports(state: LabState) -> None:
         taken |= set(state.tier_ports[t])
 
 
+#: signals the scaler needs that http-semconv does not define: instances answering scrapes (ready) and the busy
+#: fraction of one instance's CPU (the sample service is one Python process: one core at most)
+LAB_TEMPLATES = {
+    "ready_replicas": 'count by ({by}) (up{job="instances",service_name="{service}"} == 1)',
+    "utilization": 'avg by ({by}) (rate(process_cpu_seconds_total{service_name="{service}"}[{window}]))',
+}
+
+
 # ---- configuration files -------------------------------------------------------------------------
 
 
@@ -238,6 +246,7 @@ def prometheus_config(state: LabState, scrape_s: float) -> str:
         lines += [f"  - job_name: {job}", "    static_configs:", f"      - targets: {json.dumps(targets)}"]
     lines += [
         "  - job_name: instances",
+        "    honor_labels: true",  # the service's own service_* labels win; process_* series get the target's
         "    file_sd_configs:",
         f"      - files: [{str(state.path / 'prometheus' / 'instances.json')!r}]",
         f"        refresh_interval: {every}",
@@ -298,7 +307,12 @@ def hx_config(state: LabState, opts: LabOptions) -> dict[str, Any]:
         "telemetry": {
             "source": "prometheus",
             "step_s": opts.scrape_interval_s * 2,
-            "prometheus": {"url": state.url("prometheus"), "window": "30s", "preset": ["http-semconv"]},
+            "prometheus": {
+                "url": state.url("prometheus"),
+                "window": "30s",
+                "preset": ["http-semconv"],
+                "templates": LAB_TEMPLATES,
+            },
         },
         "topology": {"edges": {t: [d] for t, d in DOWNSTREAM.items()}},
         "actuator": {
@@ -434,6 +448,7 @@ def up(root: Path, opts: LabOptions, log: Callable[[str], None] = print) -> LabS
     try:
         for step in (_haproxy, _supervisord, _instances, _node_exporter, _prometheus, _hx, _alertmanager, _agent):
             step(state, opts, log)
+        state.save()
     except BaseException:
         down(root, log=lambda _m: None)
         raise
@@ -490,7 +505,8 @@ def write_targets(state: LabState) -> int:
         port = _port_of(state, str(info.get("name", "")))
         if name is None or port is None or port not in ports:
             continue
-        labels = {"service": name.service, "version": name.version, "hx_instance": str(name)}
+        labels = {"service_name": name.service, "service_version": name.version, "service_instance_id": str(name),
+                  "service": name.service, "hx_instance": str(name)}  # fmt: skip
         groups.append({"targets": [f"127.0.0.1:{port}"], "labels": labels})
     out = state.path / "prometheus" / "instances.json"
     tmp = out.with_suffix(".tmp")
