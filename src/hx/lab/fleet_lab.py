@@ -181,6 +181,7 @@ def choose_ports(state: LabState) -> None:
 #: signals the scaler needs that http-semconv does not define: instances answering scrapes (ready) and the busy
 #: fraction of one instance's CPU (the sample service is one Python process: one core at most)
 LAB_TEMPLATES = {
+    "replicas": 'count by ({by}) (up{job="instances",service_name="{service}"})',
     "ready_replicas": 'count by ({by}) (up{job="instances",service_name="{service}"} == 1)',
     "utilization": 'avg by ({by}) (rate(process_cpu_seconds_total{service_name="{service}"}[{window}]))',
 }
@@ -303,7 +304,12 @@ def hx_config(state: LabState, opts: LabOptions) -> dict[str, Any]:
                 "prediction_horizon": 120,
             },
         },
-        "self_healing": {"enabled": True, "dry_run": False, "verify_timeout_s": 90},
+        "self_healing": {
+            "enabled": True,
+            "dry_run": False,
+            "verify_timeout_s": 90,
+            "runbook_dirs": [str(resources.files("hx.lab") / "runbooks")],
+        },
         "telemetry": {
             "source": "prometheus",
             "step_s": opts.scrape_interval_s * 2,
@@ -312,6 +318,8 @@ def hx_config(state: LabState, opts: LabOptions) -> dict[str, Any]:
                 "window": "30s",
                 "preset": ["http-semconv"],
                 "templates": LAB_TEMPLATES,
+                # versions and instances from the scrape targets, so a crashed instance is still listed (to restart)
+                "discovery": {"series": 'up{job="instances",service_name="{service}"}'},
             },
         },
         "topology": {"edges": {t: [d] for t, d in DOWNSTREAM.items()}},

@@ -157,7 +157,20 @@ def kill_instance(lab: Lab, out: Outcome) -> Callable[[dict[str, Any]], bool]:
     pid = lab.pid(victim)
     os.kill(pid, signal.SIGKILL)
     out.figures.update(instance=victim, pid=pid, killed_at=time.time())
-    return lambda e: e["type"] == "incident.resolved"
+    return incident_closed(ROLLOUT_TIER)
+
+
+def incident_closed(service: str) -> Callable[[dict[str, Any]], bool]:
+    """True at the resolution of an incident about ``service`` opened after the scenario started."""
+    opened: set[int] = set()
+
+    def check(e: dict[str, Any]) -> bool:
+        d = e.get("data") or {}
+        if e["type"] == "incident.opened" and e.get("subject") == service:
+            opened.add(int(d.get("incident", -1)))
+        return e["type"] == "incident.resolved" and int(d.get("incident", -1)) in opened
+
+    return check
 
 
 def traffic_triple(lab: Lab, out: Outcome) -> Callable[[dict[str, Any]], bool]:
@@ -210,8 +223,33 @@ def run(state: LabState, name: str, *, timeout_s: float = 600.0, say: Callable[[
 
 
 def line(e: dict[str, Any], t0: float) -> str:
-    """One event as a line: seconds since the scenario started, type, subject, a short summary."""
+    """One event as a line: seconds since the scenario started, type, subject, what it says."""
     at = datetime.fromisoformat(str(e.get("ts") or datetime.now(UTC).isoformat()))
-    data = e.get("data") or {}
-    summary = data.get("summary") or data.get("reason") or data.get("detail") or ""
-    return f"  +{at.timestamp() - t0:6.1f}s  {e.get('type', '?'):<28} {e.get('subject', '')}  {str(summary)[:100]}"
+    return f"  +{at.timestamp() - t0:6.1f}s  {e.get('type', '?'):<24} {e.get('subject', ''):<10} {summary(e)[:110]}"
+
+
+def summary(e: dict[str, Any]) -> str:
+    """The few fields of an event's data that say what happened."""
+    d = e.get("data") or {}
+    kind = str(e.get("type", ""))
+    if kind == "deployment.step":
+        step = d.get("step") or {}
+        rest = {k: v for k, v in step.items() if k != "kind"}
+        return f"{step.get('kind')} {json.dumps(rest, separators=(',', ':'))}"
+    if kind == "deployment.analysis":
+        return f"{d.get('status')} score {d.get('score')} ({d.get('canary')} vs {d.get('baseline')})"
+    if kind.startswith("incident."):
+        parts = [
+            f"#{d.get('incident')}",
+            str(d.get("class") or ""),
+            str(d.get("alert") or ""),
+            str(d.get("reason") or ""),
+        ]
+        if d.get("mttr_s") is not None:
+            parts.append(f"mttr {float(d['mttr_s']):.0f}s")
+        return " ".join(p for p in parts if p)
+    if kind.startswith("scaling."):
+        return (
+            f"{d.get('current_replicas', d.get('before'))} -> {d.get('replicas', d.get('after'))} {d.get('reason', '')}"
+        )
+    return str(d.get("reason") or d.get("summary") or d.get("signal") or "")
