@@ -21,7 +21,12 @@ def heal_engine(platform: Platform) -> HealEngine:
     port = platform.settings.server.port or 8085
     base_url = platform.settings.server.url_of("self-healing", port)
     escalator = Escalator(platform, notifiers, base_url=base_url, problem=problem)
-    engine = HealEngine(platform, escalator, signal_step_s=signal_step_s(platform.settings))
+    engine = HealEngine(
+        platform,
+        escalator,
+        signal_step_s=signal_step_s(platform.settings),
+        triage_delay_s=platform.settings.self_healing.triage_delay_s,
+    )
     platform.services.put(KEY, engine)
     platform.health_checks["self_healing"] = engine.health
     return engine

@@ -111,6 +111,7 @@ class LabOptions:
     canary_steps: tuple[float, ...] = (5.0, 25.0, 50.0, 100.0)
     engine_interval_s: float = 10.0
     slo_p95_s: float = 0.25
+    triage_delay_s: float = 20.0
     max_replicas: int = 6
     with_hx: bool = True
     with_load: bool = True
@@ -178,12 +179,19 @@ def choose_ports(state: LabState) -> None:
         taken |= set(state.tier_ports[t])
 
 
-#: signals the scaler needs that http-semconv does not define: instances answering scrapes (ready) and the busy
-#: fraction of one instance's CPU (the sample service is one Python process: one core at most)
+#: Signals over http-semconv's for the lab: replicas and ready replicas from the instances' scrape targets (a crashed
+#: one is counted, not ready), and CPU and memory as the fractions engines expect (http-semconv gives cores and
+#: bytes): the busy fraction of one instance's core (one Python process: one core at most) and of the host's memory.
+_CPU = 'avg by ({by}) (rate(process_cpu_seconds_total{service_name="{service}"}[{window}]))'
 LAB_TEMPLATES = {
+    "cpu_utilization": _CPU,
+    "utilization": _CPU,
+    "memory_utilization": (
+        'avg by ({by}) (process_resident_memory_bytes{service_name="{service}"})'
+        " / scalar(max(node_memory_MemTotal_bytes))"
+    ),
     "replicas": 'count by ({by}) (up{job="instances",service_name="{service}"})',
     "ready_replicas": 'count by ({by}) (up{job="instances",service_name="{service}"} == 1)',
-    "utilization": 'avg by ({by}) (rate(process_cpu_seconds_total{service_name="{service}"}[{window}]))',
 }
 
 
@@ -308,6 +316,7 @@ def hx_config(state: LabState, opts: LabOptions) -> dict[str, Any]:
             "enabled": True,
             "dry_run": False,
             "verify_timeout_s": 90,
+            "triage_delay_s": opts.triage_delay_s,
             "runbook_dirs": [str(resources.files("hx.lab") / "runbooks")],
         },
         "telemetry": {
