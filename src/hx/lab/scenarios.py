@@ -144,7 +144,7 @@ def good_rollout(lab: Lab, out: Outcome) -> Callable[[dict[str, Any]], bool]:
 def bad_rollout(lab: Lab, out: Outcome) -> Callable[[dict[str, Any]], bool]:
     version = next_version(lab.versions(ROLLOUT_TIER))
     p95 = lab.p95(ROLLOUT_TIER)
-    added_ms = max(20.0, 1000.0 * p95) if p95 == p95 else 50.0
+    added_ms = max(5.0, 1000.0 * p95) if p95 == p95 else 20.0  # doubles p95 (NaN: no baseline yet)
     lab.version_faults(version, {"latency_ms": round(added_ms, 1)})
     out.figures.update(version=version, baseline_p95_s=p95, added_latency_ms=added_ms)
     out.figures["totals_before"] = lab.server_totals(ROLLOUT_TIER)

@@ -1,0 +1,220 @@
+"""Issue 16's Done-when on the real lab: HAProxy, supervisord, the sample service's processes, Prometheus with the
+shipped rules, Alertmanager, the NASA-trace load and ``hx serve`` with the fleet actuator (``hx lab up``), nothing
+simulated in the loop.  One lab serves the whole module (start-up is the slow part); each test asserts from hx's
+API, events and audit log and from the servers' own counters (HAProxy's per-server ``stot``, supervisord).
+
+Timings are short (20 s canary analyses, 20 s triage delay, 2 s scrapes) so the module runs in a few minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from hx.lab.fleet_lab import LabOptions, LabState, alive, down, start_hx, up
+from hx.lab.scenarios import ROLLOUT_TIER, Lab, Outcome, good_rollout, next_version, run
+
+pytestmark = pytest.mark.integration
+
+DATA_DIR = os.environ.get("HX_DATA_DIR", "")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    root = tmp_path_factory.mktemp("lab")
+    state = up(root, LabOptions(rps=20.0, data_dir=DATA_DIR), log=lambda _m: None)
+    try:
+        wait(lambda: _has_data(state), 90, "Prometheus to see every tier's requests")
+        yield Lab(state)
+    finally:
+        down(root, log=lambda _m: None)
+        assert not any(alive(c.pid) for c in LabState.load(root).components.values())
+
+
+def _has_data(state: LabState) -> bool:
+    q = "count(count by (service_name) (rate(http_server_request_duration_seconds_count[30s]) > 0))"
+    got = httpx.get(state.url("prometheus") + "/api/v1/query", params={"query": q}, timeout=5).json()
+    result = got["data"]["result"]
+    return bool(result) and float(result[0]["value"][1]) >= 3
+
+
+def wait(check: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(1.0)
+
+
+def events_of(out: Outcome, prefix: str) -> list[dict[str, Any]]:
+    return [e for e in out.events if str(e["type"]).startswith(prefix)]
+
+
+def deployment(lab: Lab, dep: str) -> dict[str, Any]:
+    return dict(lab.api("GET", f"/deployments/{dep}"))
+
+
+class Counters:
+    """HAProxy's per-server request totals of a backend, sampled every half second (a removed server keeps its
+    last total here: HAProxy forgets a deleted server's counters)."""
+
+    def __init__(self, lab: Lab, backend: str) -> None:
+        self.lab, self.backend = lab, backend
+        self.start = self._read()
+        self.last = dict(self.start)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> dict[str, int]:
+        return {s.name: s.total for s in self.lab.actuator.router.servers(self.backend)}
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.5):
+            self.last.update(self._read())
+
+    def stop(self) -> dict[str, int]:
+        """Requests each server answered while sampling."""
+        self._stop.set()
+        self._thread.join()
+        self.last.update(self._read())
+        return {name: total - self.start.get(name, 0) for name, total in self.last.items()}
+
+
+def by_version(served: dict[str, int]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for name, n in served.items():
+        version = name.split("--")[1]
+        out[version] = out.get(version, 0) + n
+    return out
+
+
+# ---- 1. a good version promoted 5 -> 25 -> 50 -> 100 by HAProxy weights, the old instances stopped ---------------
+
+
+def test_good_version_promoted_by_haproxy_weights_and_old_instances_stopped(lab: Lab) -> None:
+    old = lab.versions(ROLLOUT_TIER)
+    counters = Counters(lab, ROLLOUT_TIER)
+    out = run(lab.state, "good-rollout", timeout_s=360, say=lambda _m: None)
+    served = by_version(counters.stop())
+    new = out.figures["version"]
+    d = deployment(lab, out.figures["deployment"])
+    assert d["state"] == "promoted", d.get("reason")
+    splits = [e["data"]["step"]["weights"] for e in events_of(out, "deployment.step")
+              if e["data"]["step"]["kind"] == "traffic"]  # fmt: skip
+    assert [w[new] for w in splits] == [5.0, 25.0, 50.0, 100.0]
+    audit = lab.api("GET", "/audit", params={"limit": 1000, "actor": "hx:rollouts"})["records"]
+    applied = [r["detail"] for r in audit if r["action"] == "actuate.set_traffic_split"
+               and r["detail"].get("deployment") == int(out.figures["deployment"])]  # fmt: skip
+    assert len(applied) == 4, applied
+    # HAProxy itself: only the new version's servers remain, at full share, and they answered requests
+    servers = lab.actuator.router.servers(ROLLOUT_TIER)
+    assert {s.name.split("--")[1] for s in servers} == {new}
+    assert lab.actuator.shares(ROLLOUT_TIER) == {new: 1.0}
+    assert served.get(new, 0) > 0 and all(served.get(v, 0) > 0 for v in old)
+    # supervisord: no instance of the old version left
+    assert lab.versions(ROLLOUT_TIER) == [new]
+
+
+# ---- 2. doubled p95 rolled back at the first analysis, <= 5 % of requests served by it -----------------------------
+
+
+def test_slow_version_rolled_back_at_first_analysis_with_at_most_five_percent(lab: Lab) -> None:
+    counters = Counters(lab, ROLLOUT_TIER)
+    out = run(lab.state, "bad-rollout", timeout_s=300, say=lambda _m: None)
+    served = by_version(counters.stop())
+    bad = out.figures["version"]
+    d = deployment(lab, out.figures["deployment"])
+    assert d["state"] == "rolled_back", (d["state"], d.get("reason"))
+    analyses = events_of(out, "deployment.analysis")
+    assert len(analyses) == 1 and analyses[0]["data"]["status"] == "fail", [a["data"] for a in analyses]
+    share = served.get(bad, 0) / max(1, sum(served.values()))
+    print(f"bad version served {served.get(bad, 0)} of {sum(served.values())} requests ({share:.2%})")
+    assert 0 < served.get(bad, 0) and share <= 0.05, served
+    assert bad not in lab.versions(ROLLOUT_TIER)
+    assert all(s.name.split("--")[1] != bad for s in lab.actuator.router.servers(ROLLOUT_TIER))
+
+
+# ---- 3. SIGKILL -> real alert from a shipped rule -> incident -> restart runbook -> recovered, MTTR < 2 min ---------
+
+
+def test_killed_instance_alert_incident_restart_recovered_under_two_minutes(lab: Lab) -> None:
+    out = run(lab.state, "kill-instance", timeout_s=240, say=lambda _m: None)
+    victim = out.figures["instance"]
+    opened = [e for e in events_of(out, "incident.opened") if e["subject"] == ROLLOUT_TIER]
+    assert opened and opened[0]["data"]["alert"] == "InstanceCrashed", [e["data"] for e in opened]
+    assert opened[0]["data"]["labels"]["instance"] == victim
+    resolved = [
+        e for e in events_of(out, "incident.resolved") if e["data"]["incident"] == opened[0]["data"]["incident"]
+    ]
+    assert resolved, "the incident was not resolved"
+    assert "restart-crashed-instance" in resolved[0]["data"]["reason"]
+    recovered_s = _ts(resolved[0]) - out.figures["killed_at"]
+    print(f"kill -> resolved {recovered_s:.0f} s; hx's MTTR {resolved[0]['data']['mttr_s']:.0f} s")
+    assert resolved[0]["data"]["mttr_s"] < 120 and recovered_s < 120
+    audit = lab.api("GET", "/audit", params={"limit": 1000, "actor": "hx:self-healing"})["records"]
+    assert any(r["action"] == "heal.restart" and victim in r["detail"].get("detail", "") for r in audit)
+    assert lab.pid(victim) not in (0, out.figures["pid"])  # supervisord runs a new process
+    server = next(s for s in lab.actuator.router.servers(ROLLOUT_TIER) if s.name == victim)
+    assert server.state == "ready" and server.up
+
+
+def _ts(e: dict[str, Any]) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(str(e["ts"])).timestamp()
+
+
+# ---- 5. an error burst in the bottom tier: detected from PromQL within 2 min, callers grouped by topology ---------
+
+
+def test_error_burst_in_bottom_tier_detected_and_callers_grouped(lab: Lab) -> None:
+    try:
+        out = run(lab.state, "error-burst", timeout_s=150, say=lambda _m: None)
+    finally:
+        lab.set_faults("inventory", {"error_rate": 0.0})
+    incidents = {e["data"]["incident"]: e for e in events_of(out, "incident.opened")}
+    assert incidents, "no incident within 150 s"
+    first = min(_ts(e) for e in incidents.values()) - out.figures["injected_at"]
+    print(f"error burst -> first incident {first:.0f} s")
+    assert first < 120
+    inc = lab.api("GET", f"/incidents/{next(iter(incidents))}")
+    services = {inc.get("service"), *[a.get("service") for a in inc.get("alerts", [])]}
+    print("incident services:", services)
+    assert "inventory" in services
+
+
+# ---- 6. SIGKILL of hx serve mid-rollout: resumed or rolled back, nothing orphaned ------------------------------------
+
+
+def test_hx_killed_mid_rollout_resumes_without_orphans(lab: Lab) -> None:
+    state = lab.state
+    version = next_version(lab.versions(ROLLOUT_TIER))
+    lab.version_faults(version, {})
+    out = Outcome("kill-hx", time.time())
+    good_rollout(lab, out)
+    dep = out.figures["deployment"]
+    wait(lambda: deployment(lab, dep)["step_index"] >= 5, 180, "the rollout's second traffic step")
+    hx = state.components["hx"]
+    os.kill(hx.pid, signal.SIGKILL)
+    wait(lambda: not alive(hx.pid), 10, "hx to die")
+    start_hx(state)  # same port and token: the module's client carries on
+    wait(lambda: deployment(lab, dep)["state"] != "running", 300, "the resumed rollout to finish")
+    d = deployment(lab, dep)
+    assert d["state"] in ("promoted", "rolled_back"), d.get("reason")
+    final = out.figures["version"] if d["state"] == "promoted" else None
+    versions = lab.versions(ROLLOUT_TIER)
+    servers = lab.actuator.router.servers(ROLLOUT_TIER)
+    assert len(versions) == 1 and (final is None or versions == [final]), versions
+    # every server in HAProxy is a running instance, and every instance is a server with weight
+    running = {str(i.name) for i in lab.instances(ROLLOUT_TIER) if i.running}
+    assert {s.name for s in servers} == running
+    assert all(s.weight > 0 for s in servers)
+    assert sum(lab.actuator.shares(ROLLOUT_TIER).values()) == pytest.approx(1.0)
