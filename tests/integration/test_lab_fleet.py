@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,11 +18,12 @@ import httpx
 import pytest
 
 from hx.lab.fleet_lab import LabOptions, LabState, alive, down, start_hx, up
-from hx.lab.scenarios import ROLLOUT_TIER, Lab, Outcome, good_rollout, next_version, run
+from hx.lab.scenarios import ROLLOUT_TIER, Lab, Outcome, ServedCounter, by_version, good_rollout, next_version, run
 
 pytestmark = pytest.mark.integration
 
 DATA_DIR = os.environ.get("HX_DATA_DIR", "")
+SLO_P95_S = 0.25
 
 
 @pytest.fixture(scope="module")
@@ -61,47 +61,12 @@ def deployment(lab: Lab, dep: str) -> dict[str, Any]:
     return dict(lab.api("GET", f"/deployments/{dep}"))
 
 
-class Counters:
-    """HAProxy's per-server request totals of a backend, sampled every half second (a removed server keeps its
-    last total here: HAProxy forgets a deleted server's counters)."""
-
-    def __init__(self, lab: Lab, backend: str) -> None:
-        self.lab, self.backend = lab, backend
-        self.start = self._read()
-        self.last = dict(self.start)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> dict[str, int]:
-        return {s.name: s.total for s in self.lab.actuator.router.servers(self.backend)}
-
-    def _loop(self) -> None:
-        while not self._stop.wait(0.5):
-            self.last.update(self._read())
-
-    def stop(self) -> dict[str, int]:
-        """Requests each server answered while sampling."""
-        self._stop.set()
-        self._thread.join()
-        self.last.update(self._read())
-        return {name: total - self.start.get(name, 0) for name, total in self.last.items()}
-
-
-def by_version(served: dict[str, int]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for name, n in served.items():
-        version = name.split("--")[1]
-        out[version] = out.get(version, 0) + n
-    return out
-
-
 # ---- 1. a good version promoted 5 -> 25 -> 50 -> 100 by HAProxy weights, the old instances stopped ---------------
 
 
 def test_good_version_promoted_by_haproxy_weights_and_old_instances_stopped(lab: Lab) -> None:
     old = lab.versions(ROLLOUT_TIER)
-    counters = Counters(lab, ROLLOUT_TIER)
+    counters = ServedCounter(lab, ROLLOUT_TIER)
     out = run(lab.state, "good-rollout", timeout_s=360, say=lambda _m: None)
     served = by_version(counters.stop())
     new = out.figures["version"]
@@ -127,7 +92,7 @@ def test_good_version_promoted_by_haproxy_weights_and_old_instances_stopped(lab:
 
 
 def test_slow_version_rolled_back_at_first_analysis_with_at_most_five_percent(lab: Lab) -> None:
-    counters = Counters(lab, ROLLOUT_TIER)
+    counters = ServedCounter(lab, ROLLOUT_TIER)
     out = run(lab.state, "bad-rollout", timeout_s=300, say=lambda _m: None)
     served = by_version(counters.stop())
     bad = out.figures["version"]
@@ -170,6 +135,48 @@ def _ts(e: dict[str, Any]) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(str(e["ts"])).timestamp()
+
+
+# ---- 4. traffic tripling: the scaler starts real instances that take traffic; scale-in drains first ------------------
+
+CPU_MS = 8.0  #: CPU burnt per request by each cart instance, so that one instance has a capacity
+
+
+def test_traffic_tripling_scaled_out_by_real_instances_then_drained_in(lab: Lab) -> None:
+    version = lab.versions(ROLLOUT_TIER)[0]
+    lab.version_faults(version, {"cpu_ms": CPU_MS})
+    lab.set_faults(ROLLOUT_TIER, {"cpu_ms": CPU_MS})
+    names = {str(i.name) for i in lab.instances(ROLLOUT_TIER)}
+    before = len(names)
+    t0 = time.time()
+    try:
+        out = run(lab.state, "traffic-triple", timeout_s=300, say=lambda _m: None)
+        acted = [e for e in events_of(out, "scaling.acted") if e["subject"] == ROLLOUT_TIER]
+        decided = [e["data"].get("reason") for e in events_of(out, "scaling.decided") if e["subject"] == ROLLOUT_TIER]
+        assert out.done and acted, f"no scale-out of {ROLLOUT_TIER} within 300 s; the scaler said: {decided[-3:]}"
+        scaled_at = _ts(acted[0])
+        grown = len(lab.instances(ROLLOUT_TIER))
+        assert grown > before
+        counter = ServedCounter(lab, ROLLOUT_TIER)
+        time.sleep(10)
+        served = counter.stop()
+        new = [s.name for s in lab.actuator.router.servers(ROLLOUT_TIER) if s.name not in names]
+        assert any(served.get(n, 0) > 0 for n in new), served  # the new instances take traffic (HAProxy counters)
+        seconds = lab.load_stats(int(time.time() - t0) + 2)["seconds"]
+        broke = [s["t"] for s in seconds if s["t"] >= t0 and (s["p95_s"] or 0) > SLO_P95_S]
+        print(f"scaled out at +{scaled_at - t0:.0f} s to {grown}; first SLO breach at "
+              f"{f'+{broke[0] - t0:.0f} s' if broke else 'never'}")  # fmt: skip
+        assert not broke or broke[0] >= scaled_at, "p95 broke the SLO before the scaler acted"
+    finally:
+        lab.load(1.0, 10.0)
+    # scale-in: back to the base load; hx drains in HAProxy before it stops an instance: no failed request
+    t_in = time.time()
+    wait(lambda: len(lab.instances(ROLLOUT_TIER)) < grown, 300, "the scaler to scale in")
+    time.sleep(5)
+    window = [s for s in lab.load_stats(int(time.time() - t_in) + 2)["seconds"] if s["t"] >= t_in]
+    assert sum(s["failed"] for s in window) == 0, [s for s in window if s["failed"]]
+    lab.set_faults(ROLLOUT_TIER, {"cpu_ms": 0.0})
+    lab.version_faults(version, {})
 
 
 # ---- 5. an error burst in the bottom tier: detected from PromQL within 2 min, callers grouped by topology ---------

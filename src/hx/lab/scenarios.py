@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 import xmlrpc.client
 from collections.abc import Callable
@@ -116,6 +117,42 @@ class Lab:
         return out
 
 
+class ServedCounter:
+    """HAProxy's per-server request totals (``stot``) of a backend, sampled every half second in a thread; a server
+    deleted meanwhile keeps its last total here (HAProxy forgets a deleted server's counters)."""
+
+    def __init__(self, lab: Lab, backend: str) -> None:
+        self.lab, self.backend = lab, backend
+        self.start = self._read()
+        self.last = dict(self.start)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> dict[str, int]:
+        return {s.name: s.total for s in self.lab.actuator.router.servers(self.backend)}
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.5):
+            self.last.update(self._read())
+
+    def stop(self) -> dict[str, int]:
+        """Requests each server answered while sampling."""
+        self._stop.set()
+        self._thread.join()
+        self.last.update(self._read())
+        return {name: total - self.start.get(name, 0) for name, total in self.last.items()}
+
+
+def by_version(served: dict[str, int]) -> dict[str, int]:
+    """Per-server counts summed per version (``service--version--index``)."""
+    out: dict[str, int] = {}
+    for name, n in served.items():
+        version = name.split("--")[1] if name.count("--") == 2 else name
+        out[version] = out.get(version, 0) + n
+    return out
+
+
 def next_version(versions: list[str]) -> str:
     """``v<n+1>`` after the highest ``v<n>`` running.
 
@@ -182,7 +219,7 @@ def traffic_triple(lab: Lab, out: Outcome) -> Callable[[dict[str, Any]], bool]:
 
 def _scaled_out(e: dict[str, Any]) -> bool:
     data = e.get("data") or {}
-    return bool(data.get("to", 0) > data.get("from", 0))
+    return bool(data.get("ok") and int(data.get("after", 0)) > int(data.get("before", 0)))
 
 
 def error_burst(lab: Lab, out: Outcome) -> Callable[[dict[str, Any]], bool]:
