@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from hx.errors import BadInput
+from hx.errors import BadInput, HxError
 from hx.lab.fleet_lab import LabError, LabState, admin_token, fleet_actuator
 
 ROLLOUT_TIER = "cart"
@@ -134,7 +134,10 @@ class ServedCounter:
 
     def _loop(self) -> None:
         while not self._stop.wait(0.5):
-            self.last.update(self._read())
+            try:
+                self.last.update(self._read())
+            except HxError:  # HAProxy gone (the lab is stopping): keep what was read
+                return
 
     def stop(self) -> dict[str, int]:
         """Requests each server answered while sampling."""
@@ -166,9 +169,18 @@ def next_version(versions: list[str]) -> str:
 # ---- the scenarios ---------------------------------------------------------------------------------
 
 
-def start_rollout(lab: Lab, version: str, strategy: str = "canary") -> str:
+def start_rollout(lab: Lab, version: str, strategy: str = "canary", *, settle_s: float = 60.0) -> str:
+    """POST the rollout; while hx still sees the last rollout's old version (Prometheus drops a retired instance's
+    target a few seconds after it stopped), hx answers 409 and this retries."""
     body = {"service": ROLLOUT_TIER, "version": version, "environment": "dev", "strategy": strategy}
-    return str(lab.api("POST", "/deployments", json=body)["id"])
+    deadline = time.monotonic() + settle_s
+    while True:
+        try:
+            return str(lab.api("POST", "/deployments", json=body)["id"])
+        except LabError as err:
+            if "several versions" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(2.0)
 
 
 def good_rollout(lab: Lab, out: Outcome) -> Callable[[dict[str, Any]], bool]:
