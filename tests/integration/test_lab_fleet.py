@@ -184,18 +184,18 @@ def test_traffic_tripling_scaled_out_by_real_instances_then_drained_in(lab: Lab)
 
 def test_error_burst_in_bottom_tier_detected_and_callers_grouped(lab: Lab) -> None:
     try:
-        out = run(lab.state, "error-burst", timeout_s=150, say=lambda _m: None)
+        out = run(lab.state, "error-burst", timeout_s=180, say=lambda _m: None)
     finally:
         lab.set_faults("inventory", {"error_rate": 0.0})
-    incidents = {e["data"]["incident"]: e for e in events_of(out, "incident.opened")}
-    assert incidents, "no incident within 150 s"
-    first = min(_ts(e) for e in incidents.values()) - out.figures["injected_at"]
-    print(f"error burst -> first incident {first:.0f} s")
+    opened = events_of(out, "incident.opened")
+    assert opened, "no incident within 180 s"
+    first = min(_ts(e) for e in opened) - out.figures["injected_at"]
+    groups = {k: sorted(v) for k, v in out.figures["incidents"].items()}
+    print(f"error burst -> first incident {first:.0f} s; incidents and their alerting services: {groups}")
     assert first < 120
-    inc = lab.api("GET", f"/incidents/{next(iter(incidents))}")
-    services = {inc.get("service"), *[a.get("service") for a in inc.get("alerts", [])]}
-    print("incident services:", services)
-    assert "inventory" in services
+    assert out.done, f"no incident grouped inventory with a caller: {groups}"
+    alerts = [e["data"]["alert"] for e in opened] + [e["data"]["alert"] for e in events_of(out, "incident.updated")]
+    assert "HighErrorRate" in alerts  # the shipped rule, evaluated by Prometheus on the service's own histogram
 
 
 # ---- 6. SIGKILL of hx serve mid-rollout: resumed or rolled back, nothing orphaned ------------------------------------

@@ -237,7 +237,24 @@ def _scaled_out(e: dict[str, Any]) -> bool:
 def error_burst(lab: Lab, out: Outcome) -> Callable[[dict[str, Any]], bool]:
     hit = lab.set_faults(BOTTOM_TIER, {"error_rate": 0.3})
     out.figures.update(instances=hit, error_rate=0.3, injected_at=time.time())
-    return lambda e: e["type"] in ("incident.opened", "incident.updated")
+    return grouped(BOTTOM_TIER, out)
+
+
+def grouped(service: str, out: Outcome) -> Callable[[dict[str, Any]], bool]:
+    """True once one incident holds alerts of ``service`` and of at least one other service (its callers, joined
+    through the call graph); ``out.figures["incidents"]`` maps each incident to its alerting services."""
+    seen: dict[int, set[str]] = {}
+    out.figures["incidents"] = seen
+
+    def check(e: dict[str, Any]) -> bool:
+        d = e.get("data") or {}
+        if e["type"] == "incident.opened":
+            seen.setdefault(int(d["incident"]), set()).add(str((d.get("labels") or {}).get("service") or e["subject"]))
+        elif e["type"] == "incident.updated" and d.get("alert_service") and int(d["incident"]) in seen:
+            seen[int(d["incident"])].add(str(d["alert_service"]))
+        return any(service in s and len(s) > 1 for s in seen.values())
+
+    return check
 
 
 SCENARIOS: dict[str, Callable[[Lab, Outcome], Callable[[dict[str, Any]], bool]]] = {
