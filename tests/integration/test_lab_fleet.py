@@ -64,6 +64,7 @@ def deployment(lab: Lab, dep: str) -> dict[str, Any]:
 # ---- 1. a good version promoted 5 -> 25 -> 50 -> 100 by HAProxy weights, the old instances stopped ---------------
 
 
+@pytest.mark.timeout(900)
 def test_good_version_promoted_by_haproxy_weights_and_old_instances_stopped(lab: Lab) -> None:
     old = lab.versions(ROLLOUT_TIER)
     counters = ServedCounter(lab, ROLLOUT_TIER)
@@ -91,6 +92,7 @@ def test_good_version_promoted_by_haproxy_weights_and_old_instances_stopped(lab:
 # ---- 2. doubled p95 rolled back at the first analysis, <= 5 % of requests served by it -----------------------------
 
 
+@pytest.mark.timeout(900)
 def test_slow_version_rolled_back_at_first_analysis_with_at_most_five_percent(lab: Lab) -> None:
     counters = ServedCounter(lab, ROLLOUT_TIER)
     out = run(lab.state, "bad-rollout", timeout_s=300, say=lambda _m: None)
@@ -110,6 +112,7 @@ def test_slow_version_rolled_back_at_first_analysis_with_at_most_five_percent(la
 # ---- 3. SIGKILL -> real alert from a shipped rule -> incident -> restart runbook -> recovered, MTTR < 2 min ---------
 
 
+@pytest.mark.timeout(900)
 def test_killed_instance_alert_incident_restart_recovered_under_two_minutes(lab: Lab) -> None:
     out = run(lab.state, "kill-instance", timeout_s=240, say=lambda _m: None)
     victim = out.figures["instance"]
@@ -142,6 +145,7 @@ def _ts(e: dict[str, Any]) -> float:
 CPU_MS = 8.0  #: CPU burnt per request by each cart instance, so that one instance has a capacity
 
 
+@pytest.mark.timeout(900)
 def test_traffic_tripling_scaled_out_by_real_instances_then_drained_in(lab: Lab) -> None:
     version = lab.versions(ROLLOUT_TIER)[0]
     lab.version_faults(version, {"cpu_ms": CPU_MS})
@@ -182,6 +186,7 @@ def test_traffic_tripling_scaled_out_by_real_instances_then_drained_in(lab: Lab)
 # ---- 5. an error burst in the bottom tier: detected from PromQL within 2 min, callers grouped by topology ---------
 
 
+@pytest.mark.timeout(900)
 def test_error_burst_in_bottom_tier_detected_and_callers_grouped(lab: Lab) -> None:
     try:
         out = run(lab.state, "error-burst", timeout_s=180, say=lambda _m: None)
@@ -201,6 +206,7 @@ def test_error_burst_in_bottom_tier_detected_and_callers_grouped(lab: Lab) -> No
 # ---- 6. SIGKILL of hx serve mid-rollout: resumed or rolled back, nothing orphaned ------------------------------------
 
 
+@pytest.mark.timeout(900)
 def test_hx_killed_mid_rollout_resumes_without_orphans(lab: Lab) -> None:
     state = lab.state
     version = next_version(lab.versions(ROLLOUT_TIER))
