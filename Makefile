@@ -7,7 +7,7 @@ APT_PACKAGES := postgresql prometheus prometheus-alertmanager prometheus-node-ex
 	chromium chromium-driver debootstrap systemd-container
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint unit bench audit install install-test system-deps clean
+.PHONY: demo lab lab-down test lint unit bench audit install install-test system-deps clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -51,6 +51,17 @@ system-deps:
 
 demo: install
 	$(BIN)/hx demo
+
+# A real fleet on this machine (HAProxy, supervisord + the sample service, node exporter, Prometheus, Alertmanager,
+# NASA-trace load, hx serve with the fleet actuator) and a tour of its scenarios; `make lab-down` stops it.
+lab: install system-deps
+	$(BIN)/hx lab up
+	$(BIN)/hx lab tour
+	$(BIN)/hx lab status
+	@echo "the lab keeps running: watch it with '$(BIN)/hx lab status', stop it with 'make lab-down'"
+
+lab-down: install
+	$(BIN)/hx lab down
 
 lint: install-test
 	$(BIN)/ruff check --output-format concise src tests bench

@@ -188,6 +188,8 @@ class SelfHealing(Section):
     circuit_breaker_failures: int = Field(3, ge=1)
     blast_radius: float = Field(0.34, gt=0, le=1)
     verify_timeout_s: float = Field(600.0, gt=0)
+    #: seconds an incident settles before triage (later alerts and samples make the class and origin clearer)
+    triage_delay_s: float = Field(90.0, ge=0, le=3600, description="seconds an incident settles before triage")
     classifier_confidence: float = Field(0.6, ge=0, le=1)
     escalation: list[EscalationLevel] = Field(
         default_factory=lambda: [

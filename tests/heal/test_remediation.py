@@ -230,3 +230,27 @@ def test_the_webhook_step_retries_with_one_idempotency_key(hworld: HealWorld) ->
 def test_a_webhook_step_needs_an_http_url(url: str) -> None:
     with pytest.raises(ValueError, match="http or https"):
         webhook_runbook(url)
+
+
+def test_a_restart_step_with_instance_label_restarts_only_the_named_instance(hworld: HealWorld) -> None:
+    """A crashed instance keeps its service below ready: restarting the others first would wait on it."""
+    svc = hworld.sim.names[1]
+    instances = [str(i) for i in hworld.sim.instances(svc)]
+    assert len(instances) >= 2
+    victim = instances[-1]
+    now = hworld.clock.now()
+    row = AlertRow(
+        dedup_key=f"k-crash-{now.timestamp()}", source="alertmanager", group_key="", fingerprint="f-crash",
+        status="firing", name="InstanceCrashed", service=svc, environment="dev", severity="critical",
+        labels={"service": svc, "instance": victim, "job": "instances"}, annotations={}, starts_at=now, ends_at=None,
+        received_at=now,
+    )  # fmt: skip
+    inc = hworld.engine.manager.apply(row, now)
+    assert inc is not None
+    lab_dir = Path(__file__).resolve().parents[2] / "src" / "hx" / "lab" / "runbooks"
+    rb, _ = select_runbook(load_runbooks([str(lab_dir)]), "crash_loop", dict(row.labels), "dev")
+    assert rb is not None and rb.name == "restart-crashed-instance"  # the lab's, more specific than the shipped one
+    ex = engine_with(hworld, hworld.platform.actuator).start(inc, rb, svc, now)
+    assert ex is not None and ex.steps[0]["_progress"]["done"] == [victim]
+    restarted = [r.detail for r in hworld.platform.audit.records(limit=1000) if r.action == "heal.restart"]
+    assert len(restarted) == 1

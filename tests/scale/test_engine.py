@@ -175,6 +175,24 @@ def test_a_service_without_capacity_is_reported_once_and_left_alone(tmp_path: Pa
     w.platform.store.dispose()
 
 
+def test_a_service_whose_capacity_becomes_known_later_is_scaled_then(tmp_path: Path) -> None:
+    """A fleet hx starts with has no history to estimate a capacity from: the profile is looked up again."""
+    w = make_world(tmp_path / "hx")
+    real = w.scaler.profiles
+    calls: list[str] = []
+
+    def late(service: str) -> ServiceProfile | None:
+        calls.append(service)
+        return None if len(calls) < 3 else real(service)
+
+    w.scaler.profiles = late
+    w.run_to(RUN_DAY + timedelta(hours=9, minutes=10))
+    decided = w.platform.bus.read(types=[ScalingDecided], limit=100)
+    assert sum("capacity" in str(e.data.get("reason")) for e in decided) == 1  # reported once, not at each retry
+    assert len(calls) >= 3 and w.scaler.health()["unscalable"] == []
+    w.platform.store.dispose()
+
+
 def test_component_builds_one_engine_with_sim_profiles(tmp_path: Path) -> None:
     w = make_world(tmp_path / "hx")
     built = engines(w.platform)

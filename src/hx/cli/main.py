@@ -50,6 +50,7 @@ from hx.cli import demo as _demo  # noqa: E402  (command modules register on `ap
 from hx.cli import deploy as _deploy  # noqa: E402
 from hx.cli import detect as _detect  # noqa: E402
 from hx.cli import improve as _improve  # noqa: E402
+from hx.cli import lab as _lab  # noqa: E402
 from hx.cli import quiet as _quiet  # noqa: E402
 from hx.cli import scale as _scale  # noqa: E402
 from hx.cli import serve as _serve  # noqa: E402
@@ -72,6 +73,7 @@ _demo.register(app)
 _telemetry.register(app)
 _timeline.register(app)
 _quiet.register(app)
+_lab.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

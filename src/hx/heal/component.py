@@ -24,7 +24,12 @@ def heal_engine(platform: Platform) -> HealEngine:
     # on the wall clock the outbox delivers in a thread of its own; in simulated time at the end of each step
     threaded = isinstance(platform.clock, WallClock)
     escalator = Escalator(platform, notifiers, base_url=base_url, problem=problem, threaded=threaded)
-    engine = HealEngine(platform, escalator, signal_step_s=signal_step_s(platform.settings))
+    engine = HealEngine(
+        platform,
+        escalator,
+        signal_step_s=signal_step_s(platform.settings),
+        triage_delay_s=platform.settings.self_healing.triage_delay_s,
+    )
     platform.services.put(KEY, engine)
     platform.health_checks["self_healing"] = engine.health
     return engine

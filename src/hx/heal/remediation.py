@@ -243,7 +243,7 @@ class RemediationEngine:
         act = self._require_actuator()
         progress = dict(step.get("_progress") or {})
         if "pending" not in progress:
-            instances = self._instances(ex.target)
+            instances = self._restart_targets(ex, step)
             if not instances:
                 raise StepFailed(f"{ex.target} has no live instance to restart")
             size = guardrails.batch_size(len(instances), self.cfg.blast_radius)
@@ -268,6 +268,14 @@ class RemediationEngine:
             if rest or not ex.dry_run
             else self._done(replace(ex, steps=steps), now, {"restarted": progress["done"], "dry_run": True})
         )
+
+    def _restart_targets(self, ex: Execution, step: dict[str, Any]) -> list[str]:
+        """Every instance of the service; with ``params.instance_label`` only the one the incident's label names
+        (a crashed instance keeps the service below ready, so a rolling restart would wait on it first)."""
+        instances = self._instances(ex.target)
+        label = (step.get("params") or {}).get("instance_label")
+        named = self.incidents.get(ex.incident_id).labels.get(str(label)) if label else None
+        return [named] if named and named in instances else instances
 
     def _ready_again(self, svc: str, since: datetime, now: datetime) -> bool:
         if (now - since).total_seconds() >= ASSUME_READY_S * 3:

@@ -231,8 +231,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered 500 (0..1)")
     p.add_argument("--leak-kb", type=float, default=0.0, help="memory kept per request")
     p.add_argument("--cpu-ms", type=float, default=0.0, help="busy CPU per request")
+    p.add_argument("--faults-file", default=None, help="JSON {version: {switch: value}} applied at start (the lab)")
     p.add_argument("--crash-after-s", type=float, default=None, help="exit with status 3 after this many seconds")
     return p.parse_args(argv)
+
+
+def _version_faults(path: str | None, version: str) -> dict[str, Any]:
+    """This version's switches from a ``--faults-file`` (missing file or version: none)."""
+    if not path or not os.path.exists(path):
+        return {}
+    with open(path) as fh:
+        found = json.load(fh)
+    chosen = found.get(version, {}) if isinstance(found, dict) else {}
+    if not isinstance(chosen, dict):
+        raise ValueError(f"{path}: faults of version {version!r} must be a JSON object")
+    return chosen
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -242,6 +255,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         faults.update(
             {"latency_ms": a.latency_ms, "error_rate": a.error_rate, "leak_kb": a.leak_kb, "cpu_ms": a.cpu_ms}
         )
+        faults.update(_version_faults(a.faults_file, a.service_version))
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
     instance = a.instance or f"{a.tier}--{a.service_version}--{a.port}"

@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 ENGINE = "predictive-scaler"
 #: where the current replica count is read, in order (the one source of truth; see ``_current_replicas``)
 REPLICA_SIGNALS = ("desired_replicas", "replicas")
+#: seconds between two looks for the profile (capacity) of a service that had none
+PROFILE_RETRY_S = 60.0
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -358,6 +360,7 @@ class _Track:
     alpha: AlphaChoice | None = None
     alpha_at: float | None = None
     alpha_due: float = -math.inf
+    looked_up_at: float = -math.inf
 
 
 class PredictiveScaler:
@@ -464,20 +467,24 @@ class PredictiveScaler:
         return ServiceOwnership(self.platform.store, self.platform.clock).owner(service) is not None
 
     def _track(self, service: str, now: datetime) -> _Track:
+        """The service's track; a service without a profile is looked up again every ``PROFILE_RETRY_S`` (a
+        fleet hx starts with has no history to estimate a capacity from yet)."""
         track = self.tracks.get(service)
-        if track is not None:
+        if track is not None and (track.scaler is not None or now.timestamp() - track.looked_up_at < PROFILE_RETRY_S):
             return track
         profile = self.profiles(service)
         try:
             scaler = ServiceScaler(profile or ServiceProfile(None), self.config)
         except BadInput as err:
             scaler = None
-            self.platform.bus.publish(
-                ScalingDecided(service=service, replicas=None, mode=self.mode, reason=f"cannot scale: {err}"),
-                source=self.name,
-                subject=service,
-            )
-        track = self.tracks[service] = _Track(scaler, profile, unscalable_reported=scaler is None)
+            if track is None:  # reported once
+                self.platform.bus.publish(
+                    ScalingDecided(service=service, replicas=None, mode=self.mode, reason=f"cannot scale: {err}"),
+                    source=self.name,
+                    subject=service,
+                )
+        track = self.tracks[service] = _Track(scaler, profile, unscalable_reported=True if track else scaler is None)
+        track.looked_up_at = now.timestamp()
         if scaler is not None:
             self._warm(service, scaler, now)
         return track

@@ -1,0 +1,229 @@
+"""Lab benchmark: hx acting on a real fleet (``hx lab``: HAProxy, supervisord, Prometheus, Alertmanager, load).
+
+Measured on the real lab, each figure from the servers' own records and hx's events:
+
+- **bad rollout**: a version whose p95 is doubled (added latency equal to the baseline p95) rolled out by canary;
+  seconds from its first traffic step to ``deployment.rolled_back``, and its share of all requests the backend
+  answered (HAProxy's per-server ``stot``, sampled every 0.5 s);
+- **killed instance**: SIGKILL of one instance -> ``InstanceCrashed`` (shipped rule) -> Alertmanager -> incident
+  -> restart runbook; seconds from the kill to the incident's resolution, and hx's own ``mttr_s``;
+- **tripling ramp**: the load triples over ``--ramp`` seconds and holds; each instance of the ramped tier burns
+  ``--cpu-ms`` of CPU per request (so one instance has a capacity); SLO-violation seconds (seconds whose p95 seen by
+  the load generator exceeds the SLO or that failed requests) and instance-seconds of that tier, once with hx's
+  predictive scaler acting and once with an HPA-style loop (``hx.scale.hpa.HpaPolicy`` on the instances' CPU,
+  driving the same fleet actuator) while hx's scaler only recommends;
+- **hx's CPU per managed instance**: CPU seconds of the ``hx serve`` process per second, divided by the instances.
+
+Beside them the simulator's figures from ``bench/results/{canary,heal,scaling}.json``.
+Run: ``.venv/bin/python bench/lab.py [--ramp 120] [--hold 120]`` (about 13 minutes) -> ``bench/results/lab.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform as pyplatform
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from hx.lab.fleet_lab import LabOptions, LabState, down, start_hx, up
+from hx.lab.scenarios import ROLLOUT_TIER, Lab, ServedCounter, by_version, run
+from hx.scale.hpa import HpaPolicy
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SLO_P95_S = 0.25
+
+
+def ts(e: dict[str, Any]) -> float:
+    return datetime.fromisoformat(str(e["ts"])).timestamp()
+
+
+def bad_rollout(lab: Lab) -> dict[str, Any]:
+    counter = ServedCounter(lab, ROLLOUT_TIER)
+    out = run(lab.state, "bad-rollout", timeout_s=300, say=lambda _m: None)
+    served = by_version(counter.stop())
+    bad = out.figures["version"]
+    first = next((ts(e) for e in out.events if e["type"] == "deployment.step"
+                  and e["data"]["step"]["kind"] == "traffic"), None)  # fmt: skip
+    end = next((ts(e) for e in out.events if e["type"] == "deployment.rolled_back"), None)
+    analyses = [e["data"]["status"] for e in out.events if e["type"] == "deployment.analysis"]
+    return {
+        "rolled_back": end is not None,
+        "analyses": analyses,
+        "detection_to_rollback_s": round(end - first, 1) if first and end else None,
+        "bad_share": round(served.get(bad, 0) / max(1, sum(served.values())), 4),
+        "served": served,
+        "baseline_p95_s": out.figures.get("baseline_p95_s"),
+        "added_latency_ms": out.figures.get("added_latency_ms"),
+    }
+
+
+def killed_instance(lab: Lab) -> dict[str, Any]:
+    out = run(lab.state, "kill-instance", timeout_s=300, say=lambda _m: None)
+    resolved = next((e for e in out.events if e["type"] == "incident.resolved"), None)
+    return {
+        "recovered": out.done,
+        "kill_to_resolved_s": round(ts(resolved) - out.figures["killed_at"], 1) if resolved else None,
+        "hx_mttr_s": round(float(resolved["data"]["mttr_s"]), 1) if resolved else None,
+        "runbook_reason": resolved["data"].get("reason") if resolved else None,
+    }
+
+
+def _instances(lab: Lab, tier: str) -> int:
+    return sum(1 for i in lab.instances(tier) if i.running)
+
+
+def _cpu_util(lab: Lab, tier: str) -> float:
+    q = f'avg(rate(process_cpu_seconds_total{{service_name="{tier}"}}[30s]))'
+    got = httpx.get(lab.state.url("prometheus") + "/api/v1/query", params={"query": q}, timeout=10).json()
+    res = got["data"]["result"]
+    return float(res[0]["value"][1]) if res else float("nan")
+
+
+def ramp(lab: Lab, policy: str, ramp_s: float, hold_s: float, cpu_ms: float) -> dict[str, Any]:
+    """Triple the load over ``ramp_s``, hold ``hold_s``; scaler = hx (``policy='hx'``) or the HPA loop here."""
+    tier = ROLLOUT_TIER
+    version = lab.versions(tier)[0]
+    lab.version_faults(version, {"cpu_ms": cpu_ms})
+    lab.set_faults(tier, {"cpu_ms": cpu_ms})
+    hpa = HpaPolicy(target=0.7, max_replicas=6, scale_down_window_s=60.0)  # hx scaler: target_utilization 0.7
+    t0 = time.time()
+    lab.load(3.0, ramp_s)
+    inst_s, samples, actions = 0.0, [], []
+    last = t0
+    while time.time() - t0 < ramp_s + hold_s:
+        time.sleep(2.0)
+        now = time.time()
+        n = _instances(lab, tier)
+        inst_s += n * (now - last)
+        last = now
+        samples.append(n)
+        util = _cpu_util(lab, tier) if policy == "hpa" else math.nan
+        if policy == "hpa" and math.isfinite(util):
+            want = hpa.decide(now - t0, n, util)
+            if want != n:
+                lab.actuator.scale(tier, want)
+                actions.append({"t": round(now - t0, 1), "from": n, "to": want})
+    stats = lab.load_stats(int(ramp_s + hold_s) + 5)["seconds"]
+    window = [s for s in stats if s["t"] >= int(t0)]
+    bad = [s for s in window if (s["p95_s"] or 0) > SLO_P95_S or s["failed"] > 0]
+    lab.load(1.0, 10.0)
+    lab.set_faults(tier, {"cpu_ms": 0.0})
+    lab.version_faults(version, {})
+    return {
+        "policy": policy,
+        "slo_violation_s": len(bad),
+        "seconds": len(window),
+        "instance_s": round(inst_s, 1),
+        "max_instances": max(samples, default=0),
+        "failed_requests": sum(s["failed"] for s in window),
+        "actions": actions,
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def hx_cpu(lab: Lab, seconds: float = 60.0) -> dict[str, Any]:
+    pid = lab.state.components["hx"].pid
+    c0, t0 = cpu_seconds(pid), time.time()
+    time.sleep(seconds)
+    used = (cpu_seconds(pid) - c0) / (time.time() - t0)
+    n = sum(_instances(lab, t) for t in ("frontend", "cart", "inventory"))
+    return {"cpu_cores": round(used, 4), "instances": n, "cpu_per_instance": round(used / max(n, 1), 4)}
+
+
+def set_scaler_mode(lab: Lab, mode: str) -> None:
+    """Restart ``hx serve`` with the scaler acting or only recommending (same store, port and token)."""
+    from hx.lab.fleet_lab import stop
+
+    state = lab.state
+    comp = state.components["hx"]
+    stop(comp)
+    base = [a for a in comp.argv if a != "serve"]
+    base = base[: base.index("--port")] if "--port" in base else base
+    argv = [*base, "--set", f"intelligent_monitoring.scaling.mode={mode}", "serve", "--port", str(state.ports["hx"])]
+    start_hx(state, [a for a in argv if a], {"HX_HOME": str(state.path / "hx")})
+
+
+def simulator_figures() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    try:
+        heal = json.loads((RESULTS / "heal.json").read_text())["summary"]
+        out["heal_mttr_median_s"] = heal.get("mttr_median_s")
+        scaling = json.loads((RESULTS / "scaling.json").read_text())
+        out["scaling_nasa"] = [r for r in scaling["rows"] if r.get("trace") == "nasa"]
+    except (OSError, KeyError, ValueError) as err:
+        out["error"] = str(err)
+    return out
+
+
+def table(res: dict[str, Any]) -> str:
+    b, k, sim = res["bad_rollout"], res["killed_instance"], res["simulator"]
+    lines = [
+        f"{'figure':<44}{'lab (real processes)':>24}{'simulator':>22}",
+        f"{'bad rollout: detection -> rollback (s)':<44}{b['detection_to_rollback_s']!s:>24}{'-':>22}",
+        f"{'bad rollout: share of requests served':<44}{b['bad_share']:>24.2%}{'-':>22}",
+        f"{'killed instance: kill -> resolved (s)':<44}{k['kill_to_resolved_s']!s:>24}"
+        f"{sim.get('heal_mttr_median_s')!s:>22}",
+        f"{'killed instance: hx MTTR (s)':<44}{k['hx_mttr_s']!s:>24}{'':>22}",
+    ]
+    for r in res["ramp"]:
+        lines.append(f"{'tripling, ' + r['policy'] + ': SLO-violation s / instance-s':<44}"
+                     f"{str(r['slo_violation_s']) + ' / ' + str(r['instance_s']):>24}{'':>22}")  # fmt: skip
+    c = res["hx_cpu"]
+    lines.append(f"{'hx CPU per managed instance (cores)':<44}{c['cpu_per_instance']:>24}{'':>22}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--ramp", type=float, default=90.0)
+    p.add_argument("--hold", type=float, default=90.0)
+    p.add_argument("--cpu-ms", type=float, default=30.0)
+    p.add_argument("--rps", type=float, default=10.0)
+    a = p.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="hx-bench-lab-"))
+    t_start = time.time()
+    state: LabState = up(root, LabOptions(rps=a.rps, data_dir=os.environ.get("HX_DATA_DIR", "")), log=print)
+    try:
+        lab = Lab(state)
+        time.sleep(60)  # a minute of history for the judge and the scaler
+        res: dict[str, Any] = {"benchmark": "lab", "date": datetime.now(UTC).isoformat(),
+                               "machine": {"cpus": os.cpu_count(), "python": pyplatform.python_version(),
+                                           "load_avg_at_start": os.getloadavg()},
+                               "parameters": vars(a) | {"slo_p95_s": SLO_P95_S}}  # fmt: skip
+        res["bad_rollout"] = bad_rollout(lab)
+        print("bad rollout:", res["bad_rollout"])
+        res["killed_instance"] = killed_instance(lab)
+        print("killed instance:", res["killed_instance"])
+        res["hx_cpu"] = hx_cpu(lab)
+        res["ramp"] = [ramp(lab, "hx", a.ramp, a.hold, a.cpu_ms)]
+        print("ramp hx:", res["ramp"][-1])
+        lab.actuator.scale(ROLLOUT_TIER, 2)
+        set_scaler_mode(lab, "recommend")
+        time.sleep(30)
+        res["ramp"].append(ramp(lab, "hpa", a.ramp, a.hold, a.cpu_ms))
+        print("ramp hpa:", res["ramp"][-1])
+        res["simulator"] = simulator_figures()
+        res["wall_s"] = round(time.time() - t_start, 1)
+    finally:
+        down(root, log=lambda _m: None)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "lab.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+    print(table(res))
+    return 0 if not any(math.isnan(float(r["instance_s"])) for r in res["ramp"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
