@@ -103,24 +103,31 @@ def scenario(
 
 
 @lab_app.command("tour")
-def tour(ctx: typer.Context, lab_dir: Path | None = LAB_DIR, timeout: float = typer.Option(420.0, "--timeout")) -> None:
+def tour(
+    ctx: typer.Context,
+    lab_dir: Path | None = LAB_DIR,
+    timeout: float = typer.Option(420.0, "--timeout", min=1.0, help="seconds to follow each scenario"),
+    as_json: bool = JSON,
+) -> None:
     """Every scenario in turn (good and bad rollout, a killed instance, an error burst, traffic tripling)."""
     from hx.lab.fleet_lab import LabState
     from hx.lab.scenarios import SCENARIOS, Lab, run
 
-    c = ctx_of(ctx)
+    c = ctx_of(ctx, as_json)
     state = LabState.load(_root(c, lab_dir))
-    failed = []
+    say = c.err.print if c.as_json else c.console.print
+    results = []
     for name in ("good-rollout", "bad-rollout", "kill-instance", "error-burst", "traffic-triple"):
-        c.console.print(f"[bold]== {name}[/]")
-        out = run(state, name, timeout_s=timeout, say=lambda m: c.console.print(m, highlight=False, markup=False))
+        say(f"[bold]== {name}[/]")
+        out = run(state, name, timeout_s=timeout, say=lambda m: say(m, highlight=False, markup=False))
         if name == "error-burst":
             Lab(state).set_faults("inventory", {"error_rate": 0.0})
         if name == "traffic-triple":
             Lab(state).load(1.0, 60.0)
-        if not out.done:
-            failed.append(name)
-    c.console.print(f"tour: {len(SCENARIOS) - len(failed)} of {len(SCENARIOS)} scenarios reached their outcome")
+        results.append({"scenario": name, "done": out.done, "figures": out.figures})
+    failed = [r["scenario"] for r in results if not r["done"]]
+    c.emit({"scenarios": results, "failed": failed},
+           f"tour: {len(SCENARIOS) - len(failed)} of {len(SCENARIOS)} scenarios reached their outcome")  # fmt: skip
     if failed:
         raise typer.Exit(1)
 
