@@ -5,8 +5,8 @@ the same way without doing anything:
 
 - every error is ``application/problem+json`` with the :data:`PROBLEM_SCHEMA` the server sends (422 included,
   instead of FastAPI's ``HTTPValidationError``), and each operation lists the error statuses it can answer:
-  422 everywhere (the boundary checks the path and query of every request), and for ``/api/v1`` routes 401, 403,
-  404 and 409, plus 413 where a body is read;
+  422 everywhere (the boundary checks the path and query of every request), and for ``/api/v1`` routes and the
+  inbound webhooks under ``/hooks`` (signed, not token-bearing) 401, 403, 404 and 409, plus 413 where a body is read;
 - ``/api/v1`` operations declare the Bearer security scheme;
 - every integer and number schema without a bound gets the 64-bit bounds the boundary enforces
   (:mod:`hx.api.boundary`).
@@ -111,6 +111,10 @@ def _complete(path: str, method: str, op: dict[str, Any]) -> None:
     if path.startswith("/api/v1/"):
         statuses.update(API_ERRORS)
         op["security"] = [{"bearer": []}]
+        if method in BODY_METHODS:
+            statuses.add(413)
+    elif path.startswith("/hooks/"):  # inbound webhooks: authenticated by their signature, not a token
+        statuses.update({401, 403, 404, 409})
         if method in BODY_METHODS:
             statuses.add(413)
     for status in statuses:

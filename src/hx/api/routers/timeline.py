@@ -30,12 +30,18 @@ def get_timeline(
     return timeline(request.app.state.platform, subject, since, until, signal)
 
 
+#: the last millisecond of year 9999, the latest time a datetime holds
+MAX_EPOCH_MS = 253_402_300_799_999
+
+
 @router.get("/annotations")
 def get_annotations(
     request: Request,
     kind: str = Query("deploy", pattern="^(deploy|incident)$", description="deploy or incident"),
-    from_ms: int = Query(..., alias="from", ge=0, description="epoch milliseconds (Grafana's ${__from})"),
-    to_ms: int = Query(..., alias="to", ge=0, description="epoch milliseconds (Grafana's ${__to})"),
+    from_ms: int = Query(
+        ..., alias="from", ge=0, le=MAX_EPOCH_MS, description="epoch milliseconds (Grafana's ${__from})"
+    ),
+    to_ms: int = Query(..., alias="to", ge=0, le=MAX_EPOCH_MS, description="epoch milliseconds (Grafana's ${__to})"),
     service: str | None = Query(None, max_length=200),
 ) -> list[dict[str, Any]]:
     """Deploys or incidents over a span as Grafana annotations, for the dashboard in deploy/grafana/ (read by the
