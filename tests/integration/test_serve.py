@@ -56,7 +56,7 @@ def test_serve_all_in_one_health_metrics_auth(tmp_path: Path) -> None:
     port = free_port()
     with hx_serve(tmp_path / "hx", [], port, FAST_SIM):
         h = httpx.get(f"http://127.0.0.1:{port}/health").json()
-        assert h["status"] == "ok", h
+        assert h["status"] in ("ok", "learning"), h  # up; an engine may still be learning its history
         assert h["checks"]["store"]["status"] == "ok"
         assert "ai-orchestrator" in h["components"] and "self-healing" in h["components"]
         assert "hx_http_requests_total" in httpx.get(f"http://127.0.0.1:{port}/metrics").text
