@@ -68,10 +68,26 @@ def api_bases(server: Server) -> dict[str, str]:
     return {family: urls[comp].rstrip("/") for family, comp in PAGE_APIS.items() if comp in urls}
 
 
-def _html(request: Request, file: str) -> HTMLResponse:
+def render_page(page: str, bases: dict[str, str]) -> str:
+    """One dashboard page: its body (``<page>.html``) inside the shared layout, with the API bases filled in."""
+    file, title = PAGES.get(page, ("page.html", "Overview"))
+    pkg = resources.files("hx.dashboard")
+    scripts = "" if page not in PAGES else '<script src="/dashboard/static/plotly.min.js"></script>\n'
+    fill = {
+        "{{title}}": title,
+        "{{page}}": page,
+        "{{scripts}}": scripts,
+        "{{body}}": (pkg / file).read_text(encoding="utf-8"),
+    }
+    html = (pkg / "_layout.html").read_text(encoding="utf-8")
+    for key, value in fill.items():
+        html = html.replace(key, value, 1)
+    return html.replace("/*HX_API_BASES*/{}", json.dumps(bases).replace("<", "\\u003c"), 1)
+
+
+def _html(request: Request, page: str) -> HTMLResponse:
     bases = api_bases(request.app.state.platform.settings.server)
-    html = (resources.files("hx.dashboard") / file).read_text(encoding="utf-8")
-    html = html.replace("/*HX_API_BASES*/{}", json.dumps(bases).replace("<", "\\u003c"))
+    html = render_page(page, bases)
     connect = " ".join(["'self'", *sorted(set(bases.values()))])
     csp = (
         "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; "
@@ -83,7 +99,7 @@ def _html(request: Request, file: str) -> HTMLResponse:
 @router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
 def dashboard(request: Request) -> HTMLResponse:
     """The overview: health, tables and the live event stream."""
-    return _html(request, "page.html")
+    return _html(request, "overview")
 
 
 @router.get("/dashboard/static/{name}", include_in_schema=False)
@@ -121,7 +137,7 @@ def plotly_js() -> Path:
 def dashboard_page(page: str, request: Request) -> HTMLResponse:
     if page not in PAGES:
         raise NotFound(f"no dashboard {page!r}; dashboards: {', '.join(PAGES)}")
-    return _html(request, PAGES[page][0])
+    return _html(request, page)
 
 
 def window_of(request: Request, until: datetime | None, hours: float) -> Window:
