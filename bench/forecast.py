@@ -46,7 +46,16 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from hx.forecast import FORECASTERS, Combination, Forecaster, SeasonalNaive, mase_scale, rolling_forecasts, select_model
+from hx.forecast import (
+    FORECASTERS,
+    Combination,
+    Forecaster,
+    HoltWinters,
+    SeasonalNaive,
+    mase_scale,
+    rolling_forecasts,
+    select_model,
+)
 from hx.forecast.base import DAY_S, WEEK_S
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,7 +182,7 @@ def run_trace(tr: Trace, quick: bool, console: Console) -> dict[str, Any]:
         "naive (last value)": FORECASTERS.get("naive")(),
         "seasonal naive daily": SeasonalNaive(season_s=DAY_S),
         # the recursion before issue 18's robust updates, for comparison only (never a candidate)
-        CLASSIC_HW: FORECASTERS.get("holt_winters")(robust=False),
+        CLASSIC_HW: HoltWinters(robust=False),
     }
     if tr.reference == "weekly":
         baselines["seasonal naive weekly"] = SeasonalNaive(season_s=WEEK_S)
