@@ -156,7 +156,7 @@ def evaluate(model: Forecaster, tr: Trace, scale: float) -> dict[str, Any]:
     return out
 
 
-def candidates(quick: bool) -> dict[str, Forecaster]:
+def candidates(quick: bool, lstm: bool = True) -> dict[str, Forecaster]:
     gbt_params: dict[str, Any] = {"max_iter": 40, "max_rows": 10_000} if quick else {}
     c: dict[str, Forecaster] = {
         "holt_winters": FORECASTERS.get("holt_winters")(),
@@ -165,6 +165,8 @@ def candidates(quick: bool) -> dict[str, Forecaster]:
             members=("holt_winters", "gbt"), member_params={"gbt": gbt_params} if gbt_params else None
         ),
     }
+    if not lstm:
+        return c
     try:
         import torch  # noqa: F401
 
@@ -174,7 +176,7 @@ def candidates(quick: bool) -> dict[str, Forecaster]:
     return c
 
 
-def run_trace(tr: Trace, quick: bool, console: Console) -> dict[str, Any]:
+def run_trace(tr: Trace, quick: bool, console: Console, lstm: bool = True) -> dict[str, Any]:
     fit_y = tr.y[: tr.test_start]
     scale = mase_scale(fit_y, int(DAY_S / STEP))
     rows: dict[str, Any] = {}
@@ -189,7 +191,7 @@ def run_trace(tr: Trace, quick: bool, console: Console) -> dict[str, Any]:
     ref_name = "seasonal naive weekly" if tr.reference == "weekly" else "seasonal naive daily"
     for name, model in baselines.items():
         rows[name] = evaluate(model, tr, scale)
-    cands = candidates(quick)
+    cands = candidates(quick, lstm)
     t0 = time.perf_counter()
     h60 = HORIZONS["60min"]
     best, scores = select_model(
@@ -328,6 +330,7 @@ def table(results: list[dict[str, Any]]) -> Table:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="lighter GBT and sparser selection (a smoke run)")
+    ap.add_argument("--no-lstm", action="store_true", help="leave the LSTM out even when torch is installed")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "forecast.json"))
     ap.add_argument(
         "--trace", choices=["nasa", "alibaba", "azure", "nasa-dropout"], action="append", help="only these traces"
@@ -344,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     for tr in traces:
         console.log(f"{tr.name}: {tr.test_start} fitting points, {tr.test_stop - tr.test_start} test points")
-        results.append(run_trace(tr, args.quick, console))
+        results.append(run_trace(tr, args.quick, console, not args.no_lstm))
     console.print(table(results))
     nasa = [tr for tr in traces if tr.name.startswith("nasa-http")]
     check = nasa_published_check(nasa[0]) if nasa else None
@@ -369,7 +372,9 @@ def main(argv: list[str] | None = None) -> int:
         "horizons_steps": HORIZONS,
         "step_s": STEP,
         "seconds": round(time.perf_counter() - t0, 1),
-        "lstm": "included" if any("lstm" in r["models"] for r in results) else "skipped: torch not installed",
+        "lstm": "included"
+        if any("lstm" in r["models"] for r in results)
+        else ("left out (--no-lstm)" if args.no_lstm else "skipped: torch not installed"),
         "nasa_published_check": check,
         "traces": results,
         # a run on some of the traces cannot say that every target is met
