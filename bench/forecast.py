@@ -24,6 +24,14 @@ fitting data alone (rolling-origin backtest, two one-day folds, judged on the 60
 target is about).  The candidates are Holt-Winters, gradient boosting, their equal-weight combination
 (``combination``), and the LSTM when torch is installed.
 
+A fourth trace is GENERATED from NASA (``--trace nasa-dropout``): the same per-minute counts with a daily 29-minute
+near-zero dropout written in (0-2 requests a minute from 14:13 UTC), bucketed and split like NASA.  Per trace, model
+and fold (the two backtest folds, then the test period) the results give how far the model's own point forecasts
+left the history's range (in multiples of that range, before the plausibility guard; the target is <= 10) and how
+often the guard replaced them.  The classic (non-robust) Holt-Winters is a comparison row, never a candidate.  The
+cross-validated figure (the backtest that chose the model, against the reference's backtest) is printed before the
+test period's.  ``--no-lstm`` leaves the LSTM out when torch is installed.
+
 ``--trace alibaba`` (repeatable) runs some of the traces only; pass ``--out`` then, to keep the full
 results file.
 
