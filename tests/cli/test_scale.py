@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -180,3 +181,30 @@ def test_simulate_chooses_the_calibration_alpha_itself(tmp_path: Path, trace_csv
     assert c["window"][1] <= datetime.fromisoformat(data["replayed"][0]).timestamp()  # only days before the replay
     code, _, err = run([*base, "often", "--trace", str(path)], tmp_path)
     assert code == 2 and "--calibration-alpha" in err
+
+
+def test_forecast_eval_on_a_real_trace_file_with_a_dropout(tmp_path: Path) -> None:
+    """The last 6 days of NASA's per-minute file as it is (ISO times, 3 columns), with a daily 29-minute dropout
+    written into it: every model's rolling-origin MASE is printed; Holt-Winters stays in range, unguarded."""
+    src = Path(os.environ.get("HX_DATA_DIR", "")) / "traces/nasa-http-1995/nasa_http_1995_requests_per_minute.csv"
+    if not src.is_file():
+        pytest.skip("the NASA trace is not under $HX_DATA_DIR")
+    lines = src.read_text().splitlines()
+    header, rows = lines[0], lines[-6 * 1440 :]
+    for i, row in enumerate(rows):
+        at, _req, status = row.split(",")
+        if "T10:13" <= at[10:16] < "T10:42" and status == "ok":  # 29 minutes a day, near zero
+            rows[i] = f"{at},{i % 3},{status}"
+    f = tmp_path / "nasa_dropout.csv"
+    f.write_text(header + "\n" + "\n".join(rows) + "\n")
+    args = ["forecast", "--trace", str(f), "--value-column", "requests", "--eval", "--horizon", "3600"]
+    code, out, err = run(["--json", *args], tmp_path)
+    assert code == 0, err
+    data = json.loads(out)
+    assert "fallback" not in data and data["model"] == "holt_winters"
+    models = {m["model"]: m for m in data["eval"]["models"]}
+    assert data["eval"]["folds"] == 3 and {"seasonal_naive", "naive", "holt_winters"} <= set(models)
+    hw = models["holt_winters"]
+    assert hw["guard_fired"] == 0 and hw["max_range_excess"] < 1.0 and hw["vs_seasonal_naive"] < 1.0
+    code, out, _ = run(args, tmp_path)
+    assert code == 0 and "rolling-origin backtest" in out and "guard" in out and "holt_winters" in out

@@ -214,7 +214,7 @@ def _evaluate(ts: np.ndarray, vs: np.ndarray, horizon_s: float, models: list[str
     for name, sc in scores.items():
         vs_ref = sc.mase / ref if sc.error is None and ref > 1e-9 else None
         out.append({"model": name, "mase": sc.mase, "smape": sc.smape, "vs_seasonal_naive": vs_ref,
-                    "error": sc.error})  # fmt: skip
+                    "error": sc.error, **_guard(sc.folds)})  # fmt: skip
     return {
         "horizon_steps": h,
         "grid_s": 300.0,
@@ -225,17 +225,31 @@ def _evaluate(ts: np.ndarray, vs: np.ndarray, horizon_s: float, models: list[str
     }
 
 
+def _guard(folds: list[dict[str, float]]) -> dict[str, float]:
+    """Over a model's backtest folds: its largest forecast outside the history's range (in ranges, before the
+    plausibility guard) and how often the guard replaced it by seasonal naive."""
+    return {
+        "max_range_excess": max((f.get("max_range_excess", 0.0) for f in folds), default=0.0),
+        "guard_fired": sum(f.get("guard_fired", 0.0) for f in folds),
+    }
+
+
 def _print_eval(console: Any, ev: dict[str, Any]) -> None:
     title = f"rolling-origin backtest, {ev['folds']} daily folds, {ev['horizon_steps']} x 5 min ahead"
-    table = Table("model", "MASE", "sMAPE %", "vs seasonal naive", "", title=title)
+    note = "sMAPE in %; outside: the farthest forecast beyond the history's range, in ranges (before the guard); "
+    note += "guard: times it was replaced by seasonal naive; used: the model of the forecast above"
+    cols = ("model", "MASE", "sMAPE", "vs seasonal naive", "outside", "guard")
+    table = Table(*cols, title=title)
     for m in ev["models"]:
         if m["error"]:
-            table.add_row(m["model"], "-", "-", "-", f"cannot run: {m['error'][:60]}")
+            table.add_row(f"{m['model']}: cannot run: {m['error'][:60]}", "-", "-", "-", "-", "-")
             continue
-        mark = "best" if m["model"] == ev["best"] else ("used above" if m["model"] == ev["forecast_model"] else "")
-        table.add_row(m["model"], f"{m['mase']:.3f}", f"{m['smape']:.1f}", f"{m['vs_seasonal_naive'] - 1:+.1%}"
-                      if m["model"] != "seasonal_naive" else "reference", mark)  # fmt: skip
+        mark = " (best)" if m["model"] == ev["best"] else (" (used)" if m["model"] == ev["forecast_model"] else "")
+        table.add_row(m["model"] + mark, f"{m['mase']:.3f}", f"{m['smape']:.1f}", f"{m['vs_seasonal_naive'] - 1:+.1%}"
+                      if m["model"] != "seasonal_naive" else "reference", f"{m['max_range_excess']:.2f}",
+                      f"{m['guard_fired']:.0f}")  # fmt: skip
     console.print(table)
+    console.print(note)
 
 
 def _iso(t: float) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hx.errors import BadInput, HxError
-from hx.forecast.base import DAY_S, FORECASTERS, FloatArray, Forecaster, regularize
+from hx.forecast.base import DAY_S, FORECASTERS, FloatArray, Forecaster, range_excess, regularize
 
 
 def smape(actual: FloatArray, pred: FloatArray) -> float:
@@ -68,6 +68,17 @@ class RollingResult:
     actual: FloatArray
     lower: FloatArray
     upper: FloatArray
+    #: how far each origin's point forecast left the history's range, in ranges, before the guard
+    excess: FloatArray = field(default_factory=lambda: np.zeros(0))
+    #: whether the plausibility guard replaced the model's forecast at each origin
+    fell_back: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def guard_summary(self) -> dict[str, float]:
+        """The largest excess over the history's range (in ranges) and how often the guard fired."""
+        return {
+            "max_range_excess": float(self.excess.max()) if self.excess.size else 0.0,
+            "guard_fired": float(self.fell_back.sum()),
+        }
 
     def coverage_at(self, h: int) -> float:
         """Share of real actuals inside the forecast interval at horizon ``h``."""
@@ -100,13 +111,17 @@ def rolling_forecasts(
     lower = np.full((origins.size, horizon), np.nan)
     upper = np.full((origins.size, horizon), np.nan)
     actual = np.full((origins.size, horizon), np.nan)
+    excess = np.zeros(origins.size)
+    fell_back = np.zeros(origins.size, dtype=bool)
     for i, o in enumerate(origins):
         fc = m.forecast(horizon)
         pred[i], lower[i], upper[i] = fc.mean, fc.lower, fc.upper
+        fell_back[i] = "fallback_from" in fc.meta
+        excess[i] = float(fc.meta["excess"]) if fell_back[i] else range_excess(m.y_, fc.mean)
         k = min(horizon, y.shape[0] - o)
         actual[i, :k] = y[o : o + k]
         m.update(ts[o : o + every], y[o : o + every])
-    return RollingResult(origins, pred, actual, lower, upper)
+    return RollingResult(origins, pred, actual, lower, upper, excess, fell_back)
 
 
 @dataclass
@@ -180,6 +195,7 @@ def select_model(
                         "start": float(ts[start]),
                         "smape": float(np.nanmean([e[0] for e in errs])),
                         "mase": float(np.nanmean([e[1] for e in errs])),
+                        **r.guard_summary(),
                     }
                 )
         except HxError as err:  # the candidate cannot handle this series: say why, never pick it

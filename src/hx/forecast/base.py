@@ -273,15 +273,16 @@ class Forecaster(abc.ABC):
         ts = self.t0_ + self.step_ * np.arange(n, n + h, dtype=np.float64)
         why = implausible(self.y_, mean, upper)
         if why is not None and self.name != "seasonal_naive":
-            return self._fallback(h, why)
+            return self._fallback(h, why, range_excess(self.y_, mean))
         return Forecast(ts, mean, lower, upper, level=self.level, model=self.name)
 
-    def _fallback(self, h: int, why: str) -> Forecast:
-        """The seasonal naive forecast of the same history, saying which model it replaces and why."""
+    def _fallback(self, h: int, why: str, excess: float) -> Forecast:
+        """The seasonal naive forecast of the same history, saying which model it replaces and why
+        (``excess``: how far the replaced point forecast left the history's range, in ranges)."""
         fb = FORECASTERS.get("seasonal_naive")(level=self.level, step=self.step_)
         fb.fit(self.timestamps_(0, self.y_.shape[0]), self.y_)
         fc = fb.forecast(h)
-        meta = {"fallback_from": self.name, "reason": why}
+        meta = {"fallback_from": self.name, "reason": why, "excess": excess}
         return Forecast(fc.timestamps, fc.mean, fc.lower, fc.upper, level=fc.level, model=fc.model, meta=meta)
 
     # ---- helpers for subclasses -------------------------------------------------------
@@ -321,6 +322,25 @@ class Forecaster(abc.ABC):
 PLAUSIBLE_RANGES = 10.0
 
 
+def range_excess(history: FloatArray, values: FloatArray) -> float:
+    """How far ``values`` go outside the real values of ``history``, in multiples of the history's range
+    (0 inside it).  The range is ``max - min``, or the largest magnitude when that is larger (a flat
+    history still has a scale).  :func:`implausible` refuses a forecast beyond :data:`PLAUSIBLE_RANGES`.
+
+    >>> range_excess(np.array([10.0, 12.0, 11.0, 13.0]), np.array([12.0, 143.0]))
+    10.0
+    >>> range_excess(np.array([10.0, 13.0]), np.array([11.0])), range_excess(np.array([np.nan]), np.array([5.0]))
+    (0.0, 0.0)
+    """
+    ok = history[np.isfinite(history)]
+    v = values[np.isfinite(values)]
+    if ok.size == 0 or v.size == 0:
+        return 0.0
+    lo, hi = float(ok.min()), float(ok.max())
+    span = max(hi - lo, abs(hi), abs(lo), 1e-12)
+    return max(0.0, (float(v.max()) - hi) / span, (lo - float(v.min())) / span)
+
+
 def implausible(history: FloatArray, mean: FloatArray, upper: FloatArray) -> str | None:
     """Why a forecast cannot be believed (it leaves the history's range by more than
     :data:`PLAUSIBLE_RANGES` times that range), or ``None``.
@@ -335,12 +355,11 @@ def implausible(history: FloatArray, mean: FloatArray, upper: FloatArray) -> str
     if ok.size == 0:
         return None
     lo, hi = float(ok.min()), float(ok.max())
-    span = max(hi - lo, abs(hi), abs(lo), 1e-12)
     top = float(np.max(np.maximum(mean, upper)))
     bottom = float(np.min(mean))
-    if top > hi + PLAUSIBLE_RANGES * span:
+    if range_excess(history, np.array([top])) > PLAUSIBLE_RANGES:
         return f"forecast reaches {top:.4g} where the history spans {lo:.4g} .. {hi:.4g}"
-    if bottom < lo - PLAUSIBLE_RANGES * span:
+    if range_excess(history, np.array([bottom])) > PLAUSIBLE_RANGES:
         return f"forecast falls to {bottom:.4g} where the history spans {lo:.4g} .. {hi:.4g}"
     return None
 

@@ -11,6 +11,7 @@ median).  Intervals are empirical quantiles of the in-sample h-step errors.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -68,6 +69,95 @@ def holt_filter(
     return lv, tr
 
 
+#: Huber bound on the standardised one-step error, and the biweight rho's bound and constant
+#: (Gelper, Fried & Croux 2010, "Robust forecasting with exponential and Holt-Winters smoothing")
+HUBER_K = 2.0
+BIWEIGHT_C = 2.52
+SCALE_LAMBDA = 0.1
+
+
+def biweight_rho(x: float, k: float = HUBER_K, c: float = BIWEIGHT_C) -> float:
+    """The bounded biweight rho of the robust scale update: ``c (1 - (1 - (x/k)^2)^3)``, ``c`` beyond ``k``.
+
+    >>> biweight_rho(0.0), biweight_rho(5.0)
+    (0.0, 2.52)
+    """
+    if abs(x) >= k:
+        return c
+    return c * (1.0 - (1.0 - (x / k) ** 2) ** 3)
+
+
+def robust_scale(e: FloatArray) -> float:
+    """A robust scale of one-step changes (1.4826 MAD of the differences / sqrt 2), floored above zero."""
+    d = np.diff(e[~np.isnan(e)])
+    if d.size < 2:
+        return 1.0
+    mad = 1.4826 * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0)
+    floor = 1e-6 * max(1.0, float(np.nanmedian(np.abs(e))))
+    return float(max(mad, floor))
+
+
+def _run(run: int, r: float) -> int:
+    """Signed count of consecutive standardised errors beyond the Huber bound on one side."""
+    if r > HUBER_K:
+        return run + 1 if run > 0 else 1
+    if r < -HUBER_K:
+        return run - 1 if run < 0 else -1
+    return 0
+
+
+def robust_holt_filter(
+    e: FloatArray,
+    alpha: float,
+    beta: float,
+    phi: float,
+    l0: float,
+    b0: float,
+    sigma0: float,
+    shift_n: int = 0,
+) -> tuple[FloatArray, FloatArray, FloatArray, float]:
+    """Damped-trend Holt recursion on Huber-cleaned observations (robust exponential smoothing).
+
+    Each observation is first pulled to within ``HUBER_K`` robust scales of its one-step prediction
+    (so a dropout or a spike moves the level and trend by at most that much per step); the scale
+    follows the errors through a bounded biweight update. A NaN observation advances the state
+    without correcting it.  A real level shift is not an outlier: once ``shift_n`` (> 0) real
+    observations in a row fall beyond the bound on the same side, the level restarts at the latest
+    one with no trend.  Returns the level and trend after each observation, the cleaned series and
+    the last scale.
+
+    >>> e = np.array([10.0, 10.1, 9.9, 10.0, 0.0, 10.0, 10.1])
+    >>> lv, tr, clean, s = robust_holt_filter(e, 0.5, 0.1, 0.9, 10.0, 0.0, 0.1)
+    >>> bool(lv.min() > 9.5), bool(clean[4] > 9.5)
+    (True, True)
+    >>> lv = robust_holt_filter(np.array([10.0, 10.0, 40.0, 40.0, 40.0]), 0.5, 0.1, 0.9, 10.0, 0.0, 0.1, 3)[0]
+    >>> lv.tolist()[-1]
+    40.0
+    """
+    n = e.shape[0]
+    lv, tr, clean = np.empty(n), np.empty(n), np.full(n, np.nan)
+    lev, b, sig, run = l0, b0, sigma0, 0
+    for i in range(n):
+        pred = lev + phi * b
+        x = e[i]
+        if x == x:  # not NaN
+            r = (x - pred) / sig
+            run = _run(run, r)
+            xc = pred + sig * min(max(r, -HUBER_K), HUBER_K)
+            sig = max(sig * np.sqrt(SCALE_LAMBDA * biweight_rho(r) + 1.0 - SCALE_LAMBDA), 1e-12)
+            if shift_n and abs(run) >= shift_n:  # a persistent move is a new level, not an outlier
+                lev, b, run, xc = x, 0.0, 0, x
+            else:
+                new_l = alpha * xc + (1.0 - alpha) * pred
+                b = beta * (new_l - lev) + (1.0 - beta) * phi * b
+                lev = new_l
+            clean[i] = xc
+        else:
+            lev, b = pred, phi * b
+        lv[i], tr[i] = lev, b
+    return lv, tr, clean, float(sig)
+
+
 def _damp_sum(phi: float, h: int) -> FloatArray:
     """phi + phi^2 + ... + phi^k for k = 1..h."""
     return np.cumsum(phi ** np.arange(1, h + 1, dtype=np.float64))
@@ -96,10 +186,14 @@ class HoltWinters(Forecaster):
         log: bool | None = None,
         damped: bool = True,
         fit_window_s: float = 14 * DAY_S,
+        robust: bool = True,
+        shift_s: float = 2700.0,
         level: float = 0.8,
         step: float | None = None,
     ) -> None:
         super().__init__(level=level, step=step)
+        self.robust = robust
+        self.shift_s = shift_s
         self.daily = daily
         self.weekly = weekly
         self.log = log
@@ -124,15 +218,34 @@ class HoltWinters(Forecaster):
         z = self._z(y)
         n = z.shape[0]
         ts = self.timestamps_(0, n)
-        self.profile_ = SeasonalProfile.fit(ts, z, self.step_, use_weekly=self.weekly) if self.daily else None
+        self.profile_ = (
+            SeasonalProfile.fit(ts, z, self.step_, use_weekly=self.weekly, robust=self.robust) if self.daily else None
+        )
         e = z - self._season(np.arange(n, dtype=np.float64))
         w = max(int(self.fit_window_s / self.step_), 50)
-        self.alpha_, self.beta_, self.phi_ = _holt_params(e[-w:], self.damped)
-        first = e[~np.isnan(e)]
-        lv, tr = holt_filter(e, self.alpha_, self.beta_, self.phi_, float(first[0]), 0.0)
+        real = e[~np.isnan(e)]
+        l0 = float(np.median(real[:5]))
+        self.sigma_ = robust_scale(e) if self.robust else float("inf")
+        if self.robust:  # the parameters are learnt on the cleaned series: a dropout must not set them
+            e_fit = robust_holt_filter(e[-w:], 0.3, 0.02, 0.9, float(np.median(real[-w:][:5])), 0.0, self.sigma_)[2]
+            e_fit = np.where(np.isnan(e[-w:]), np.nan, e_fit)
+        else:
+            e_fit = e[-w:]
+        self.alpha_, self.beta_, self.phi_ = _holt_params(e_fit, self.damped)
+        lv, tr = self._filter(e, l0, 0.0)
         self.zrange_ = (float(np.nanmin(z)), float(np.nanmax(z)))
         self._fit_error_quantiles(z, lv, tr)
         self.l_, self.b_ = float(lv[-1]), float(tr[-1])
+
+    def _filter(self, e: FloatArray, l0: float, b0: float) -> tuple[FloatArray, FloatArray]:
+        """Run the (robust, unless configured otherwise) Holt recursion from a state; keeps the scale."""
+        if not self.robust:
+            return holt_filter(e, self.alpha_, self.beta_, self.phi_, l0, b0)
+        shift_n = max(1, math.ceil(self.shift_s / self.step_))
+        lv, tr, _clean, self.sigma_ = robust_holt_filter(
+            e, self.alpha_, self.beta_, self.phi_, l0, b0, self.sigma_, shift_n
+        )
+        return lv, tr
 
     def _fit_error_quantiles(self, z: FloatArray, lv: FloatArray, tr: FloatArray) -> None:
         """Empirical quantiles of in-sample h-step errors for h = 1..hq (recent four weeks)."""
@@ -161,7 +274,7 @@ class HoltWinters(Forecaster):
         n = self.y_.shape[0]
         idx = np.arange(n - new.shape[0], n, dtype=np.float64)
         e = self._z(new) - self._season(idx)
-        lv, tr = holt_filter(e, self.alpha_, self.beta_, self.phi_, self.l_, self.b_)
+        lv, tr = self._filter(e, self.l_, self.b_)
         self.l_, self.b_ = float(lv[-1]), float(tr[-1])
 
     def _forecast(self, h: int) -> tuple[FloatArray, FloatArray, FloatArray]:

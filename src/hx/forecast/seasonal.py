@@ -53,6 +53,48 @@ def _circular_smooth(p: FloatArray, bins: int) -> FloatArray:
     return np.convolve(ext, k, mode="valid")[: p.shape[0]]
 
 
+def _circular_median(p: FloatArray, bins: int) -> FloatArray:
+    """Running median over ``bins`` neighbouring bins, wrapping around the period (keeps a block's edges)."""
+    if bins <= 1 or p.shape[0] < 3:
+        return p
+    pad = bins // 2
+    ext = np.concatenate([p[-pad:], p, p[:pad]]) if pad else p
+    win = np.lib.stride_tricks.sliding_window_view(ext, bins)
+    return np.asarray(np.median(win, axis=1)[: p.shape[0]], dtype=np.float64)
+
+
+def binned_median(values: FloatArray, bins: IntArray, nbins: int) -> FloatArray:
+    """Median of the real (non-NaN) values in each bin; 0 for an empty bin.
+
+    >>> binned_median(np.array([1.0, 9.0, 2.0, np.nan, 5.0]), np.array([0, 0, 0, 1, 2]), 3).tolist()
+    [2.0, 0.0, 5.0]
+    """
+    ok = ~np.isnan(values)
+    v, b = values[ok], bins[ok]
+    order = np.lexsort((v, b))
+    v = v[order]
+    c = np.bincount(b, minlength=nbins)
+    start = np.cumsum(c) - c
+    lo = np.minimum(start + np.maximum(c - 1, 0) // 2, max(v.size - 1, 0))
+    hi = np.minimum(start + c // 2, max(v.size - 1, 0))
+    if v.size == 0:
+        return np.zeros(nbins)
+    return np.asarray(np.where(c > 0, (v[lo] + v[hi]) / 2.0, 0.0), dtype=np.float64)
+
+
+def mad_outliers(r: FloatArray, cut: float = 5.0) -> npt.NDArray[np.bool_]:
+    """Points further than ``cut`` robust standard deviations (1.4826 MAD) from the median of ``r``."""
+    ok = ~np.isnan(r)
+    if ok.sum() < 3:
+        return np.zeros(r.shape[0], dtype=bool)
+    med = float(np.median(r[ok]))
+    mad = 1.4826 * float(np.median(np.abs(r[ok] - med)))
+    if mad <= 0:
+        return np.zeros(r.shape[0], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(np.abs(r - med) > cut * mad, dtype=bool)
+
+
 def _binned_mean(values: FloatArray, bins: IntArray, nbins: int) -> FloatArray:
     ok = ~np.isnan(values)
     s = np.bincount(bins[ok], weights=values[ok], minlength=nbins)
@@ -71,13 +113,26 @@ class SeasonalProfile:
 
     @classmethod
     def fit(
-        cls, ts: FloatArray, z: FloatArray, step_s: float, *, use_weekly: bool = True, smooth_bins: int = 3
+        cls,
+        ts: FloatArray,
+        z: FloatArray,
+        step_s: float,
+        *,
+        use_weekly: bool = True,
+        smooth_bins: int = 3,
+        robust: bool = False,
     ) -> SeasonalProfile | None:
-        """Estimate from ``z`` (NaN = gap); None when there is less than two days of data."""
+        """Estimate from ``z`` (NaN = gap); None when there is less than two days of data.
+
+        ``robust``: medians over the seasons instead of clipped means, after a first pass that masks the
+        points far (5 MAD) from a first profile, so a dropout or an outage cannot poison the factors.
+        """
         md = round(DAY_S / step_s)
         n_days = np.sum(~np.isnan(z)) * step_s / DAY_S
         if md < 2 or n_days < 2:
             return None
+        if robust:
+            return cls._fit_robust(ts, z, step_s, md, use_weekly and n_days >= 14, smooth_bins)
         d = z - rolling_nanmean(z, md)
         lo, hi = np.nanquantile(d, [0.01, 0.99]) if np.any(~np.isnan(d)) else (0.0, 0.0)
         d = np.clip(d, lo, hi)
@@ -90,6 +145,23 @@ class SeasonalProfile:
             r = d - daily[dph]
             weekly = _circular_smooth(_binned_mean(r, phase(ts, WEEK_S, week_bin), nb), 3)
         return cls(step_s, daily, weekly, week_bin)
+
+    @classmethod
+    def _fit_robust(
+        cls, ts: FloatArray, z: FloatArray, step_s: float, md: int, weekly: bool, smooth_bins: int
+    ) -> SeasonalProfile:
+        dph = phase(ts, DAY_S, step_s)
+        first = binned_median(z - rolling_nanmean(z, md), dph, md)
+        level = rolling_nanmean(z, md)
+        clean = np.where(mad_outliers(z - level - first[dph]), np.nan, z)
+        d = clean - rolling_nanmean(clean, md)
+        daily = _circular_median(binned_median(d, dph, md), smooth_bins)
+        week_bin = max(step_s, 3600.0)
+        wk = None
+        if weekly:
+            nb = round(WEEK_S / week_bin)
+            wk = _circular_smooth(binned_median(d - daily[dph], phase(ts, WEEK_S, week_bin), nb), 3)
+        return cls(step_s, daily, wk, week_bin)
 
     def __call__(self, ts: FloatArray) -> FloatArray:
         out = self.daily[phase(ts, DAY_S, self.step_s)]
