@@ -177,6 +177,10 @@ class HoltWinters(Forecaster):
 
     name = "holt_winters"
     min_points = 8
+    #: a model saved before the robust recursion existed loads with the classic one (its state has no scale)
+    robust: bool = False
+    shift_s: float = 2700.0
+    sigma_: float = float("inf")
 
     def __init__(
         self,
