@@ -80,8 +80,16 @@ bench: install-test
 # Known vulnerabilities in the installed dependencies (pip-audit against PyPI's advisory data, or OSV with
 # AUDIT_SERVICE=osv). It needs https://pypi.org/pypi/<name>/<version>/json or api.osv.dev: run it where those are
 # reachable (a developer machine, a CI runner with internet); it fails loudly, never silently, where they are not.
+# No registry we reach ships a current vulnerability database to audit against offline (README, "Dependencies"):
+# the probe below says so in one line (exit 2) before pip-audit would fail on its first lookup.
 AUDIT_SERVICE ?= pypi
+AUDIT_PROBE_pypi := https://pypi.org/pypi/pip/24.0/json
+AUDIT_PROBE_osv := https://api.osv.dev/v1/vulns/PYSEC-2021-66
 audit: install
+	@$(BIN)/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=15)' \
+	  '$(AUDIT_PROBE_$(AUDIT_SERVICE))' 2>/dev/null || { echo "make audit: $(AUDIT_PROBE_$(AUDIT_SERVICE)) does not \
+	answer from here, so the $(AUDIT_SERVICE) advisory lookup cannot run; run make audit where it answers (see the \
+	README, Dependencies)" >&2; exit 2; }
 	$(BIN)/pip install -q pip-audit
 	$(BIN)/pip-audit --strict --vulnerability-service $(AUDIT_SERVICE) --skip-editable
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -426,3 +428,26 @@ def test_a_type_filter_names_an_unknown_type_or_family() -> None:
         check_type_filter(["incident.opend"])
     with pytest.raises(UnknownName, match="'deploy.*'.*deployment.\\*"):
         check_type_filter(["deploy.*"])
+
+
+def test_events_commit_in_id_order_so_a_cursor_reader_skips_none(bus: EventBus) -> None:
+    """A transaction that publishes and commits later (a batch of alerts in one unit) holds back a later publisher:
+    whenever a reader sees the later event, it sees the earlier one too (on PostgreSQL ids are drawn before commit)."""
+    published = threading.Event()
+    seen: dict[str, Any] = {}
+
+    def later() -> None:
+        published.wait(10)
+        second = bus.publish(detected(0.5), source="test")
+        ids = [e.id for e in bus.read()]
+        seen.update(second=second.id, ids=ids)
+
+    thread = threading.Thread(target=later)
+    thread.start()
+    with bus.store.unit():
+        first = bus.publish(detected(0.9), source="test")
+        published.set()
+        time.sleep(0.5)  # the later publisher runs meanwhile
+    thread.join(10)
+    assert seen["second"] > first.id
+    assert first.id in seen["ids"], seen  # before: on PostgreSQL the later event was read while the first was not

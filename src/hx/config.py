@@ -422,6 +422,9 @@ class Server(Section):
         description="largest request body any route reads (the alert intake keeps its own limit); larger is 413",
     )
     step_bound_s: float = Field(10.0, gt=0, le=600, description="an engine step's time bound (<= lease_ttl_s / 2)")
+    health_refresh_s: float = Field(
+        1.0, ge=0.1, le=60, description="/health is answered from a snapshot refreshed this often (its age shown)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Server:

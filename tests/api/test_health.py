@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
 
 from hx.actuate.shell import ShellActuator
 from hx.api.app import create_app
-from hx.api.health import health_report
+from hx.api.health import HealthSnapshot, health_report
 from hx.config import load_settings
 from hx.platform import Platform, build_platform
 from hx.telemetry.prometheus import PrometheusConfig, PrometheusSource
+from tests.heal.notify.receivers import hanging_server
 from tests.integration.servers import Reply, free_port, scripted_http_server
 from tests.support.live import live_server
 
@@ -76,3 +78,34 @@ def test_an_engine_still_learning_makes_the_report_learning_not_ok_nor_degraded(
     assert code == 200 and body["status"] == "learning"
     _code, body = health_report(platform, "all", {"anomaly-detector": learning, "x": {"status": "failing"}})
     assert body["status"] == "degraded"
+
+
+def test_health_answers_from_its_snapshot_while_a_dependency_hangs(platform: Platform) -> None:
+    """A signal source that accepts and never answers holds each report for its 2 s time limit: only the first
+    request (before any snapshot) waits for it; the next ones are answered at once, with the snapshot's age."""
+    with hanging_server() as dead:
+        platform.source = PrometheusSource(PrometheusConfig(url=dead.removesuffix("/hook"), retries=0, timeout_s=2.0))
+        with live_server(create_app(platform)) as url:
+            first = httpx.get(f"{url}/health", timeout=30).json()
+            took = []
+            for _ in range(5):
+                t0 = time.monotonic()
+                body = httpx.get(f"{url}/health", timeout=30).json()
+                took.append(time.monotonic() - t0)
+    assert first["checks"]["signal_source"]["status"] == "down"
+    assert max(took) < 1.0, took  # before: every request waited for the source (2 s each)
+    assert body["checks"]["signal_source"]["status"] == "down" and body["status"] == "degraded"
+    assert 0 <= body["snapshot"]["age_s"] < 10 and body["snapshot"]["status"] == "ok", body["snapshot"]
+
+
+def test_a_stale_snapshot_is_answered_as_degraded_with_its_age() -> None:
+    now = [100.0]
+    snap = HealthSnapshot(lambda: (200, {"status": "ok"}), refresh_s=1.0, clock=lambda: now[0])
+    assert snap.current() is None  # nothing published yet: the route computes on the request
+    snap.compute()
+    now[0] += 0.5
+    assert snap.current() == (200, {"status": "ok", "snapshot": {"age_s": 0.5, "refresh_s": 1.0, "status": "ok"}})
+    now[0] += 30
+    code, body = snap.current() or (0, {})
+    assert code == 200 and body["status"] == "degraded" and body["snapshot"]["status"] == "stale"
+    assert "30 s old" in body["snapshot"]["detail"]

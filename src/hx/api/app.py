@@ -8,12 +8,13 @@ import importlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from hx import __version__
 from hx.api import openapi, problems
-from hx.api.health import health_report
+from hx.api.health import HealthSnapshot, health_report
 from hx.api.middleware import BoundaryMiddleware, ObserveMiddleware, UnauthenticatedLog
 from hx.api.responses import SafeJSONResponse
 from hx.api.routers import core, telemetry
@@ -40,17 +41,25 @@ def create_app(
     comps = list(components) if components is not None else list(COMPONENTS)
     label = comps[0].name if len(comps) == 1 else "all"
 
+    def report() -> tuple[int, dict[str, Any]]:
+        code, body = health_report(platform, label, runtime.health() if runtime is not None else {})
+        return code, {**body, "version": __version__, "components": [c.name for c in comps]}
+
+    snapshot = HealthSnapshot(report, platform.settings.server.health_refresh_s)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         task = None
         platform.metrics.up.labels(label).set(1)
+        snapshot.start()
         if run_engines and runtime is not None:
             task = asyncio.create_task(runtime.run_wall(stop, tick_s=1.0))
         try:
             yield
         finally:
             stop.set()
+            snapshot.stop()
             for hook in platform.on_shutdown:  # background jobs (drills) cancelled and awaited, within seconds
                 await asyncio.to_thread(hook)
             if task is not None:
@@ -67,6 +76,7 @@ def create_app(
     app.state.platform = platform
     app.state.runtime = runtime
     app.state.components = comps
+    app.state.health = snapshot
     app.state.unauthenticated = UnauthenticatedLog(platform.audit.append)
     problems.install(app)
     app.add_middleware(BoundaryMiddleware, max_body_bytes=platform.settings.server.max_body_bytes)
@@ -82,11 +92,12 @@ def create_app(
                 app.include_router(_load_router(path))
 
     @app.get("/health", tags=["ops"], responses=openapi.HEALTH_RESPONSES)
-    def health(request: Request) -> JSONResponse:
-        engines = runtime.health() if runtime is not None else {}
-        code, body = health_report(platform, label, engines)
-        body["version"] = __version__
-        body["components"] = [c.name for c in comps]
+    async def health(request: Request) -> JSONResponse:
+        """From the snapshot (no database round-trip on the request); computed here only before the first one."""
+        report = snapshot.current()
+        if report is None:
+            report = await anyio.to_thread.run_sync(snapshot.compute)
+        code, body = report
         return SafeJSONResponse(body, status_code=code)
 
     @app.get("/metrics", tags=["ops"], response_class=Response, responses=openapi.text_response("text/plain"))

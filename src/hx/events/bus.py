@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, Select, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, func, insert, or_, select, text
 
 from hx.clock import Clock, WallClock
 from hx.errors import BadInput, UnknownName
@@ -30,6 +30,10 @@ from hx.store import Store
 from hx.store.tables import events as events_table
 
 log = logging.getLogger(__name__)
+
+#: PostgreSQL: the transaction-scoped advisory lock taken before an event's id is drawn, held until it commits, so
+#: events commit in id order (one transaction may publish many: the self-healing batches)
+EVENTS_LOCK_KEY = 724202
 
 TypeFilter = Iterable[str | EventType | type[Payload]]
 """Event types to select: payload classes or ``EventType`` members in code; strings (``family.*``) from users."""
@@ -138,6 +142,8 @@ class EventBus:
         data = payload.model_dump(mode="json")
         ts = self.clock.now()
         with self.store.begin() as conn:
+            if self.store.dialect == "postgresql":  # ids commit in order: a reader following them skips none
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK_KEY})
             row = conn.execute(
                 insert(events_table)
                 .values(ts=ts, type=etype.value, source=source, subject=subject, data=data)

@@ -75,7 +75,8 @@ class RuntimeStarted(Payload):
 
 
 class RuntimeStepFailed(Payload):
-    """Published by the runtime when an engine's step fails (once per new error); read by people and tests."""
+    """Published by the runtime when an engine's step fails, and by a background worker (the notification outbox's
+    delivery thread: ``engine`` = ``notify-outbox``) when its pass fails, once per new error; read by people."""
 
     event_type = EventType.RUNTIME_STEP_FAILED
     engine: str

@@ -8,7 +8,7 @@ list; it never triggers an action.  Everything lands on the incident's timeline.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,10 +62,10 @@ class IncidentManager:
         return touched
 
     def _unit(self) -> AbstractContextManager[object]:
-        """SQLite: one transaction per chunk of alerts (writers are serialised, so events still commit in id order).
-        PostgreSQL: a transaction per write, so no event commits after a later-numbered one that a reader following
-        the event ids by cursor has already passed."""
-        return self.platform.store.unit() if self.platform.store.dialect == "sqlite" else nullcontext()
+        """One transaction per chunk of alerts.  Events still commit in id order: SQLite serialises writers, and on
+        PostgreSQL publishing takes the bus's transaction-scoped lock (:data:`hx.events.bus.EVENTS_LOCK_KEY`), so no
+        event commits after a later-numbered one that a reader following the event ids has already passed."""
+        return self.platform.store.unit()
 
     def apply(self, row: AlertRow, now: datetime) -> Incident | None:
         if row.status == "resolved":

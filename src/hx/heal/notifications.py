@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from hx.errors import ConfigError, NotifierError
+from hx.errors import ConfigError, NotifierError, StoreError
 from hx.events import IncidentEscalated, NotificationFailed, NotificationSent
 from hx.heal.notify import (
     ActionTaken,
@@ -86,6 +86,7 @@ class Escalator:
         self.outbox = Outbox(platform.store, platform.clock, default_holder())
         self.worker = OutboxWorker(self.outbox, notifiers, platform.bus, self.repo, n.max_attempts, n.backoff_s,
                                    n.timeout_s)  # fmt: skip
+        platform.on_shutdown.append(self.worker.close)  # the delivery thread ends with the server (or Platform.close)
         policy = EscalationPolicy.from_settings(platform.settings.self_healing.escalation)
         states = [IncidentState.from_dict(i.escalation) for i in self.repo.list(status=OPEN_STATES, limit=None)
                   if i.escalation]  # fmt: skip
@@ -191,14 +192,22 @@ class Escalator:
         self.dispatcher.forget(str(incident_id))
 
     def health(self) -> dict[str, Any]:
-        """``degraded`` naming each notifier whose latest delivery failed (or the build problem)."""
+        """``degraded`` naming each notifier whose latest delivery failed, a failing delivery thread (its last error,
+        since when, failed passes in a row), or the build problem."""
         missing = self.dispatcher.missing_notifiers()
-        delivery = self.outbox.health(sorted(self.dispatcher.notifiers))
-        out: dict[str, Any] = {"status": "ok", "notifiers": sorted(self.dispatcher.notifiers), "missing": missing,
-                               "delivery": delivery}  # fmt: skip
+        out: dict[str, Any] = {"status": "ok", "notifiers": sorted(self.dispatcher.notifiers), "missing": missing}
+        try:
+            delivery = out["delivery"] = self.outbox.health(sorted(self.dispatcher.notifiers))
+        except StoreError as err:
+            delivery = out["delivery"] = {}
+            out.update(status="degraded", detail=f"the outbox's delivery state is unreadable: {err}")
         failing = [f"{name} ({h['last_error']})" for name, h in delivery.items() if h["status"] == "failing"]
         if failing:
             out.update(status="degraded", detail="notifier failing: " + "; ".join(failing))
+        worker = out["worker"] = self.worker.health()
+        if worker["status"] == "failing":
+            out.update(status="degraded", detail=f"notification outbox failing since {worker['failing_since']} "
+                       f"({worker['consecutive_failures']} passes in a row): {worker['last_error']}")  # fmt: skip
         if self.problem:
             out.update(status="degraded", detail=self.problem)
         return out

@@ -8,7 +8,10 @@ conditional UPDATE, so with several replicas each row is delivered by one worker
 claim (the notifier's own retries are off); a failure is retried after ``backoff_s``, doubling, up to
 ``max_attempts``.  A row that fails for good is escalated: a ``notification.failed`` event, a timeline entry, and
 a message to the other notifiers naming the one that failed.  A notifier whose latest delivery failed shows as
-failing in ``/health`` (:meth:`Outbox.health`).
+failing in ``/health`` (:meth:`Outbox.health`).  A delivery pass that fails (the store unreachable, a bug) is
+recorded by the worker (:class:`PassRecord`: last error, since when, failures in a row), shown in ``/health`` as
+failing and published as a ``runtime.step_failed`` event (``engine`` = ``notify-outbox``) once per new error; the
+thread stops on shutdown (:meth:`OutboxWorker.stop`, on the platform's ``on_shutdown`` list).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 
 from hx.clock import Clock
-from hx.events import NotificationFailed, NotificationSent
+from hx.events import NotificationFailed, NotificationSent, RuntimeStepFailed
 from hx.events.bus import EventBus
 from hx.heal.notify import Delivery, Notification, Notifier
 from hx.heal.records import IncidentRepo
@@ -38,6 +41,44 @@ log = logging.getLogger(__name__)
 CLAIM_MARGIN_S = 30.0
 MAX_BACKOFF_S = 600.0
 ESCALATION_EVENT = "notifier_failed"
+#: the name the delivery thread's failures are published under (``runtime.step_failed``'s ``engine``)
+WORKER_NAME = "notify-outbox"
+#: while the same error repeats, log it once every this many passes
+REPEAT_LOG_EVERY = 100
+
+
+@dataclass
+class PassRecord:
+    """The delivery thread's passes: when the last one succeeded, and the failures in a row since then."""
+
+    last_ok_at: datetime | None = None
+    last_error: str | None = None
+    failing_since: datetime | None = None
+    consecutive_failures: int = 0
+    failures: int = 0
+
+    def succeeded(self, now: datetime) -> None:
+        if self.consecutive_failures:
+            log.warning("notification outbox recovered after %d failed passes", self.consecutive_failures)
+        self.last_ok_at, self.consecutive_failures, self.failing_since = now, 0, None
+
+    def failed(self, now: datetime, error: str) -> bool:
+        """Count a failed pass; True when it is a new failure (the first in a row, or another error)."""
+        new = self.consecutive_failures == 0 or error != self.last_error
+        self.failures += 1
+        self.consecutive_failures += 1
+        self.last_error = error
+        if self.failing_since is None:
+            self.failing_since = now
+        return new
+
+    def to_json(self) -> dict[str, Any]:
+        def iso(t: datetime | None) -> str | None:
+            return t.isoformat() if t is not None else None
+
+        return {"last_ok_at": iso(self.last_ok_at), "last_error": self.last_error,
+                "failing_since": iso(self.failing_since), "consecutive_failures": self.consecutive_failures,
+                "failures": self.failures}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -142,30 +183,76 @@ class OutboxWorker:
         self.claim_s = timeout_s + CLAIM_MARGIN_S
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._closed = False
+        self.passes = PassRecord()
 
     # ---- the thread ----------------------------------------------------------------------------
 
     def ensure_running(self) -> None:
         """Start the delivery thread if it is not running (a crashed thread is started again)."""
+        if self._closed:
+            return
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="hx-notify-outbox", daemon=True)
             self._thread.start()
 
-    def stop(self, timeout_s: float = 5.0) -> None:
+    def stop(self, timeout_s: float = 5.0) -> bool:
+        """Stop delivering for good (shutdown): the thread ends after the attempt in flight, if any, within
+        ``timeout_s``; True when it has ended.  Later :meth:`ensure_running` calls start nothing."""
+        self._closed = True
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+            return not self._thread.is_alive()
+        return True
+
+    def close(self) -> None:
+        """The shutdown hook: :meth:`stop`, saying so when an attempt in flight outlives the wait (a daemon thread,
+        it ends with the process)."""
+        if not self.stop():
+            log.warning("notification outbox: the delivery thread is still in an attempt; left to end on its own")
+
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                busy = self.deliver_due(limit=20)
-            except Exception:  # the thread must outlive a store hiccup: logged, retried on the next poll
-                log.exception("notification outbox: delivery pass failed")
-                busy = 0
-            if not busy:
+            if not self._one_pass():
                 self._stop.wait(self.poll_s)
+
+    def _one_pass(self) -> int:
+        """One delivery pass of the thread; a failed pass is recorded (``/health``), escalated, retried next poll."""
+        try:
+            busy = self.deliver_due(limit=20)
+        except Exception as err:  # the thread must outlive a store hiccup: recorded, shown, escalated, retried
+            self._pass_failed(err)
+            return 0
+        self.passes.succeeded(self.outbox.clock.now())
+        return busy
+
+    def _pass_failed(self, err: Exception) -> None:
+        error = f"{type(err).__name__}: {err}"[:2000]
+        if not self.passes.failed(self.outbox.clock.now(), error):
+            if self.passes.consecutive_failures % REPEAT_LOG_EVERY == 0:
+                log.error("notification outbox still failing (%d passes in a row): %s",
+                          self.passes.consecutive_failures, error)  # fmt: skip
+            return
+        log.exception("notification outbox: delivery pass failed")
+        try:  # the usual path for a background failure: the runtime's step-failed event, once per new error
+            self.bus.publish(RuntimeStepFailed(engine=WORKER_NAME, error=error), source="self-healing",
+                             subject=WORKER_NAME)  # fmt: skip
+        except Exception:  # the store that failed the pass may fail the event too: /health still shows it
+            log.exception("notification outbox: its failure could not be published as an event")
+
+    def health(self) -> dict[str, Any]:
+        """The delivery thread: running or not, and its passes (last error, since when, failures in a row)."""
+        out = self.passes.to_json()
+        out["running"] = self.running()
+        out["status"] = "failing" if self.passes.consecutive_failures else "ok"
+        if self._closed:
+            out["status"] = "stopped"
+        return out
 
     # ---- one pass ------------------------------------------------------------------------------
 
