@@ -50,10 +50,23 @@ import numpy as np
 from hx.detect.base import DETECTORS, Detector, FloatArray
 from hx.detect.calibrate import TailCalibrator, p_to_score
 
+_minimum, _subtract = np.minimum, np.subtract
+_add_reduce, _minimum_reduce = np.add.reduce, np.minimum.reduce
+
 
 @DETECTORS.register("resonance")
 class Resonance(Detector):
     """Fuzzy-ART novelty over quantised windows of block-reduced values, with learned vigilance."""
+
+    # scratch buffers, made on first use (class defaults, so a detector pickled before they existed loads)
+    _fbuf: FloatArray | None = None
+    _mbuf: FloatArray | None = None
+    _best = 0.0
+    _SCRATCH = ("_fbuf", "_mbuf", "_best")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The detector's state without the scratch buffers (so snapshots stay as they were)."""
+        return {k: v for k, v in self.__dict__.items() if k not in self._SCRATCH}
 
     def __init__(
         self,
@@ -184,11 +197,15 @@ class Resonance(Detector):
         n = self._k
         if not n:
             return -1, 0.0, 1.0
-        inter = np.minimum(x, self._w[:n]).sum(axis=1)
+        buf = self._mbuf
+        if buf is None or buf.shape != self._w.shape:
+            buf = self._mbuf = np.empty_like(self._w)
+        inter = _add_reduce(_minimum(x, self._w[:n], out=buf[:n]), axis=1)
         j = int(inter.argmax())
         half = 0.5 * len(x)
-        far = float((self._wsum[:n] - inter).min()) / half
-        return j, (float(inter[j]) / half) ** 3, far
+        best = self._best = float(inter[j])
+        far = float(_minimum_reduce(_subtract(self._wsum[:n], inter, out=inter))) / half
+        return j, (best / half) ** 3, far
 
     def _commit(self, x: FloatArray, j: int, m: float) -> None:
         if j >= 0 and m >= self._rho_ub:
@@ -269,6 +286,8 @@ class Resonance(Detector):
         self._close_block(how)
 
     def _step(self, x: float, t: float) -> float:
+        if self.step == 1 and self.window > 1:
+            return self._step_point(x)
         s, how = self._evaluate(x)
         if not how:
             self._exp = (0.0, *self._exp[1:])
@@ -277,6 +296,67 @@ class Resonance(Detector):
         if len(self._block) >= self.step:
             self._close_block(how)
         return s
+
+    def _step_point(self, x: float) -> float:
+        """``_step`` with one point per block: the same arithmetic as ``_evaluate`` then ``_close_block``, inlined.
+
+        It allocates no per-point arrays (the pattern's features and the category intersections go into
+        reused buffers), so the member costs a few microseconds a point (see tests/detect/test_resonance_fast.py,
+        which checks it against the general path bit for bit).
+        """
+        mean = 0.0 + x  # sum([x]) / 1, as _reduce computes it (the representative value is x itself)
+        old_lo, old_hi = self._lo, self._hi
+        lo = old_lo if old_lo < x else x
+        hi = old_hi if old_hi > x else x
+        levels = self.levels
+        span = hi - lo
+        u = (x - lo) / span if span > 0 else 0.5
+        level = round(min(1.0, max(0.0, u)) * levels)
+        med = self._med
+        q = level / levels
+        if med >= 0 and abs(q - med / levels) < self.snap:
+            q = med / levels
+        pattern = self._pattern[1 - self.window :]
+        pattern.append(q)
+        s = 0.0
+        if len(pattern) == self.window:
+            feats = self._features_into(pattern)
+            j, m, far = self._match(feats)
+            novel = far > self.reach and self._novel(m, far)
+            if novel:
+                s = p_to_score(self._cal.p(far))
+            self._exp = (s, *self._box(j, old_lo, old_hi))
+        else:
+            self._exp = (0.0, *self._exp[1:])
+        self._n += 1
+        self._lo, self._hi = lo, hi
+        self._avg = mean if self._avg != self._avg else (self._avg + mean) / 2.0
+        self._count_level(level)
+        self._pattern = pattern
+        self._blocks += 1
+        if len(pattern) == self.window:
+            if j >= 0 and m >= self._rho_ub and self._mbuf is not None:
+                # resonance: min(x, w_j) and its sum are what _match just computed (in the buffer)
+                self._w[j] = self._mbuf[j]
+                self._wsum[j] = self._best
+                self._used[j] = self._blocks
+            else:
+                self._commit(feats, j, m)
+            self._cal.learn(far)
+            self._track(m, far, novel)
+        return s
+
+    def _features_into(self, pattern: list[float]) -> FloatArray:
+        """``_features(pattern)`` written into a reused buffer."""
+        buf = self._fbuf
+        if buf is None or len(buf) != 4 * len(pattern):
+            buf = self._fbuf = np.empty(4 * len(pattern))
+        lo = min(pattern)
+        span = max(max(pattern) - lo, self.span)
+        x = [(v - lo) / span for v in pattern] + pattern
+        x += [1.0 - v for v in x]
+        buf[:] = x
+        return buf
 
     def _close_block(self, how: tuple[Any, ...]) -> None:
         mean, level, pattern, feats, j, m, far, novel = how
