@@ -6,8 +6,10 @@ import math
 
 import numpy as np
 
+from hx.config import AnomalyDetection, SignalDetector
 from hx.detect import DETECTORS
 from hx.detect.calibrate import AnomalyLikelihood, p_to_score
+from hx.detect.nab import DEFAULT_DETECTOR
 from hx.detect.resonance import Resonance
 
 
@@ -48,12 +50,14 @@ def test_flat_then_spiky_keeps_quiet_when_the_pattern_is_known() -> None:
     assert (s[3000:] >= 0.8).sum() <= 3
 
 
-def test_the_resonance_ensemble_is_opt_in_and_names_the_member() -> None:
+def test_the_resonance_ensemble_is_the_default_and_names_the_member() -> None:
     v, t = _rhythm()
     det = DETECTORS.get("ensemble_resonance")()
     det.process(v, t)
     assert "resonance" in det.explain()["components"]
-    assert "resonance" not in DETECTORS.get("ensemble")().get_params()["components"]
+    assert "resonance" not in DETECTORS.get("ensemble")().get_params()["components"]  # the previous default
+    assert AnomalyDetection().detector == SignalDetector().detector == "ensemble_resonance"
+    assert DEFAULT_DETECTOR == "ensemble_resonance"
 
 
 def _bursty(n: int, seed: int) -> list[float]:
