@@ -9,6 +9,7 @@ import numpy as np
 from hx.config import AnomalyDetection, SignalDetector
 from hx.detect import DETECTORS
 from hx.detect.calibrate import AnomalyLikelihood, p_to_score
+from hx.detect.ensemble import Ensemble
 from hx.detect.nab import DEFAULT_DETECTOR
 from hx.detect.resonance import Resonance
 
@@ -90,3 +91,9 @@ def test_the_floor_leaves_a_never_seen_mean_its_gaussian_tail() -> None:
         floored.update(r)
     assert math.isclose(plain.peek(0.9), floored.peek(0.9))
     assert p_to_score(floored.peek(0.9)) >= 0.8
+
+
+def test_the_default_is_ready_when_its_first_members_are_and_resonance_joins_later() -> None:
+    det = DETECTORS.get("ensemble_resonance")()
+    assert det.warmup == DETECTORS.get("ensemble")().warmup < Resonance().warmup == 600
+    assert Ensemble(components=("resonance",)).warmup == 600  # nothing else to wait for

@@ -59,7 +59,9 @@ class Ensemble(Detector):
 
     @property
     def warmup(self) -> int:  # type: ignore[override]
-        return max(p.warmup for p in self._parts)
+        """The longest warm-up of the members that score from the start (a late joiner adds alerts after its own)."""
+        ready = [p.warmup for p in self._parts if not p.joins_late]
+        return max(ready or [p.warmup for p in self._parts])
 
     def _combine(self, scores: list[float]) -> float:
         raw = max(scores)

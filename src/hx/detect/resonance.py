@@ -58,6 +58,8 @@ _add_reduce, _minimum_reduce = np.add.reduce, np.minimum.reduce
 class Resonance(Detector):
     """Fuzzy-ART novelty over quantised windows of block-reduced values, with learned vigilance."""
 
+    joins_late = True  # silent (scores 0) for ``probation`` points; the ensemble need not wait for it
+
     # scratch buffers, made on first use (class defaults, so a detector pickled before they existed loads)
     _fbuf: FloatArray | None = None
     _mbuf: FloatArray | None = None
