@@ -205,7 +205,7 @@ class Resonance(Detector):
         inter = _add_reduce(_minimum(x, self._w[:n], out=buf[:n]), axis=1)
         j = int(inter.argmax())
         half = 0.5 * len(x)
-        best = self._best = float(inter[j])
+        best = self._best = inter.item(j)
         far = float(_minimum_reduce(_subtract(self._wsum[:n], inter, out=inter))) / half
         return j, (best / half) ** 3, far
 
@@ -229,8 +229,8 @@ class Resonance(Detector):
         """The value range category ``j`` allows for the newest block, in the signal's units."""
         if j < 0 or not hi > lo:
             return math.nan, math.nan
-        w, d = self._w[j], 2 * self.window
-        a, b = float(w[d - 1]), 1.0 - float(w[2 * d - 1])
+        w, d = self._w, 2 * self.window
+        a, b = w.item(j, d - 1), 1.0 - w.item(j, 2 * d - 1)
         a, b = min(a, b), max(a, b)
         half = 0.5 / self.levels
         return lo + (a - half) * (hi - lo), lo + (b + half) * (hi - lo)
@@ -308,8 +308,8 @@ class Resonance(Detector):
         """
         mean = 0.0 + x  # sum([x]) / 1, as _reduce computes it (the representative value is x itself)
         old_lo, old_hi = self._lo, self._hi
-        lo = old_lo if old_lo < x else x
-        hi = old_hi if old_hi > x else x
+        lo = x if x < old_lo else old_lo  # min(old_lo, x) and max(old_hi, x), ties (+-0.0) included
+        hi = x if x > old_hi else old_hi
         levels = self.levels
         span = hi - lo
         u = (x - lo) / span if span > 0 else 0.5
@@ -377,9 +377,11 @@ class Resonance(Detector):
     def _track(self, m: float, far: float, novel: bool) -> None:
         self._match_sum += m
         self._match_n += 1
-        self._recent.append(m)
-        if len(self._recent) > self._trend:
-            self._recent.pop(0)
+        recent = self._recent
+        recent.append(m)
+        trend = self._trend
+        if len(recent) > trend:
+            del recent[0]
         self._calm = 0 if m < self._rho_lb else self._calm + 1
         if novel:
             self._novel_matches.append(m)
@@ -391,7 +393,7 @@ class Resonance(Detector):
             self._last_update = self._blocks
             return
         mask_over = self._blocks - self._last_novel == self.mask
-        if mask_over or self._blocks - self._last_update >= self._trend // 2:
+        if mask_over or self._blocks - self._last_update >= trend // 2:
             self._adapt()
 
     def _adapt(self) -> None:
