@@ -173,11 +173,11 @@ def _floor_options() -> dict[str, dict[str, Any]]:
 
 
 DETECTOR_SET: dict[str, Callable[[Series], FloatArray]] = {
-    "hx ensemble (shipped)": hx_detector("ensemble"),
+    "hx ensemble_resonance (shipped)": hx_detector("ensemble_resonance"),
+    "hx ensemble (the previous default, no resonance member)": hx_detector("ensemble"),
     "hx ensemble, tail floor 1, folded at 0.75": hx_detector(
         "ensemble", options=_floor_options(), alert_threshold=0.75
     ),
-    "hx ensemble + resonance": hx_detector("ensemble_resonance"),
     "hx resonance alone": hx_detector("resonance"),
     "river HalfSpaceTrees (MinMaxScaler)": half_space_trees,
     f"rolling robust z (pandas, {ROBUST_WINDOW} points)": robust_z,

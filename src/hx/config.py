@@ -86,14 +86,14 @@ class AiOrchestrator(Section):
 
 
 class SignalDetector(Section):
-    detector: str = "ensemble"
+    detector: str = "ensemble_resonance"
 
 
 class AnomalyDetection(Section):
     enabled: bool = True
     sensitivity: Literal["low", "medium", "high"] = "medium"
     alert_threshold: float = Field(0.8, ge=0.0, le=1.0)
-    detector: str = "ensemble"
+    detector: str = "ensemble_resonance"
     per_signal: dict[str, SignalDetector] = Field(default_factory=dict, description="detector per signal")
     signals: list[str] = Field(
         default_factory=lambda: ["request_rate", "error_rate", "latency_p95", "cpu_utilization", "memory_utilization"]

@@ -6,8 +6,11 @@ import math
 
 import numpy as np
 
+from hx.config import AnomalyDetection, SignalDetector
 from hx.detect import DETECTORS
 from hx.detect.calibrate import AnomalyLikelihood, p_to_score
+from hx.detect.ensemble import Ensemble
+from hx.detect.nab import DEFAULT_DETECTOR
 from hx.detect.resonance import Resonance
 
 
@@ -48,12 +51,14 @@ def test_flat_then_spiky_keeps_quiet_when_the_pattern_is_known() -> None:
     assert (s[3000:] >= 0.8).sum() <= 3
 
 
-def test_the_resonance_ensemble_is_opt_in_and_names_the_member() -> None:
+def test_the_resonance_ensemble_is_the_default_and_names_the_member() -> None:
     v, t = _rhythm()
     det = DETECTORS.get("ensemble_resonance")()
     det.process(v, t)
     assert "resonance" in det.explain()["components"]
-    assert "resonance" not in DETECTORS.get("ensemble")().get_params()["components"]
+    assert "resonance" not in DETECTORS.get("ensemble")().get_params()["components"]  # the previous default
+    assert AnomalyDetection().detector == SignalDetector().detector == "ensemble_resonance"
+    assert DEFAULT_DETECTOR == "ensemble_resonance"
 
 
 def _bursty(n: int, seed: int) -> list[float]:
@@ -86,3 +91,9 @@ def test_the_floor_leaves_a_never_seen_mean_its_gaussian_tail() -> None:
         floored.update(r)
     assert math.isclose(plain.peek(0.9), floored.peek(0.9))
     assert p_to_score(floored.peek(0.9)) >= 0.8
+
+
+def test_the_default_is_ready_when_its_first_members_are_and_resonance_joins_later() -> None:
+    det = DETECTORS.get("ensemble_resonance")()
+    assert det.warmup == DETECTORS.get("ensemble")().warmup < Resonance().warmup == 600
+    assert Ensemble(components=("resonance",)).warmup == 600  # nothing else to wait for

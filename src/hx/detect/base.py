@@ -42,6 +42,9 @@ class Detector:
 
     #: points a fresh detector must learn before its scores mean anything (they are 0 until then)
     warmup: ClassVar[int] = 0
+    #: as an ensemble member, it only adds alerts once its own (longer) warm-up is over, so the ensemble is ready
+    #: when its other members are (the adaptive-resonance member: 600 points of probation)
+    joins_late: ClassVar[bool] = False
 
     def __init__(self) -> None:
         #: (score, expected_low, expected_high) of the last scored point; explain() builds on it

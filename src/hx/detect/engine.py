@@ -121,7 +121,15 @@ class AnomalyEngine:
             service, _, signal = key.partition("/")
             det = make(self._detector_name(signal))
             if type(det).__name__ != v.get("detector"):
-                continue  # the configured detector changed: start that track afresh
+                # the configured detector changed (e.g. the default became ensemble_resonance): start afresh
+                log.warning(
+                    "track %s was saved by detector %s, the configured one is %s (%s); it starts afresh",
+                    key,
+                    v.get("detector"),
+                    type(det).__name__,
+                    self._detector_name(signal),
+                )
+                continue
             try:
                 det.set_state(unpack(v["blob"], self.platform.sealer, f"{ENGINE}/{key}"))
             except IntegrityError as err:

@@ -21,7 +21,7 @@ from hx.errors import BadInput
 from hx.security.private import export_dir, open_private
 
 #: the detector ``hx detect nab`` runs unless told otherwise
-DEFAULT_DETECTOR = "ensemble"
+DEFAULT_DETECTOR = "ensemble_resonance"
 
 
 @dataclass(frozen=True)

@@ -50,10 +50,25 @@ import numpy as np
 from hx.detect.base import DETECTORS, Detector, FloatArray
 from hx.detect.calibrate import TailCalibrator, p_to_score
 
+_minimum, _subtract = np.minimum, np.subtract
+_add_reduce, _minimum_reduce = np.add.reduce, np.minimum.reduce
+
 
 @DETECTORS.register("resonance")
 class Resonance(Detector):
     """Fuzzy-ART novelty over quantised windows of block-reduced values, with learned vigilance."""
+
+    joins_late = True  # silent (scores 0) for ``probation`` points; the ensemble need not wait for it
+
+    # scratch buffers, made on first use (class defaults, so a detector pickled before they existed loads)
+    _fbuf: FloatArray | None = None
+    _mbuf: FloatArray | None = None
+    _best = 0.0
+    _SCRATCH = ("_fbuf", "_mbuf", "_best")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The detector's state without the scratch buffers (so snapshots stay as they were)."""
+        return {k: v for k, v in self.__dict__.items() if k not in self._SCRATCH}
 
     def __init__(
         self,
@@ -184,11 +199,15 @@ class Resonance(Detector):
         n = self._k
         if not n:
             return -1, 0.0, 1.0
-        inter = np.minimum(x, self._w[:n]).sum(axis=1)
+        buf = self._mbuf
+        if buf is None or buf.shape != self._w.shape:
+            buf = self._mbuf = np.empty_like(self._w)
+        inter = _add_reduce(_minimum(x, self._w[:n], out=buf[:n]), axis=1)
         j = int(inter.argmax())
         half = 0.5 * len(x)
-        far = float((self._wsum[:n] - inter).min()) / half
-        return j, (float(inter[j]) / half) ** 3, far
+        best = self._best = inter.item(j)
+        far = float(_minimum_reduce(_subtract(self._wsum[:n], inter, out=inter))) / half
+        return j, (best / half) ** 3, far
 
     def _commit(self, x: FloatArray, j: int, m: float) -> None:
         if j >= 0 and m >= self._rho_ub:
@@ -210,8 +229,8 @@ class Resonance(Detector):
         """The value range category ``j`` allows for the newest block, in the signal's units."""
         if j < 0 or not hi > lo:
             return math.nan, math.nan
-        w, d = self._w[j], 2 * self.window
-        a, b = float(w[d - 1]), 1.0 - float(w[2 * d - 1])
+        w, d = self._w, 2 * self.window
+        a, b = w.item(j, d - 1), 1.0 - w.item(j, 2 * d - 1)
         a, b = min(a, b), max(a, b)
         half = 0.5 / self.levels
         return lo + (a - half) * (hi - lo), lo + (b + half) * (hi - lo)
@@ -269,6 +288,8 @@ class Resonance(Detector):
         self._close_block(how)
 
     def _step(self, x: float, t: float) -> float:
+        if self.step == 1 and self.window > 1:
+            return self._step_point(x)
         s, how = self._evaluate(x)
         if not how:
             self._exp = (0.0, *self._exp[1:])
@@ -277,6 +298,67 @@ class Resonance(Detector):
         if len(self._block) >= self.step:
             self._close_block(how)
         return s
+
+    def _step_point(self, x: float) -> float:
+        """``_step`` with one point per block: the same arithmetic as ``_evaluate`` then ``_close_block``, inlined.
+
+        It allocates no per-point arrays (the pattern's features and the category intersections go into
+        reused buffers), so the member costs a few microseconds a point (see tests/detect/test_resonance_fast.py,
+        which checks it against the general path bit for bit).
+        """
+        mean = 0.0 + x  # sum([x]) / 1, as _reduce computes it (the representative value is x itself)
+        old_lo, old_hi = self._lo, self._hi
+        lo = x if x < old_lo else old_lo  # min(old_lo, x) and max(old_hi, x), ties (+-0.0) included
+        hi = x if x > old_hi else old_hi
+        levels = self.levels
+        span = hi - lo
+        u = (x - lo) / span if span > 0 else 0.5
+        level = round(min(1.0, max(0.0, u)) * levels)
+        med = self._med
+        q = level / levels
+        if med >= 0 and abs(q - med / levels) < self.snap:
+            q = med / levels
+        pattern = self._pattern[1 - self.window :]
+        pattern.append(q)
+        s = 0.0
+        if len(pattern) == self.window:
+            feats = self._features_into(pattern)
+            j, m, far = self._match(feats)
+            novel = far > self.reach and self._novel(m, far)
+            if novel:
+                s = p_to_score(self._cal.p(far))
+            self._exp = (s, *self._box(j, old_lo, old_hi))
+        else:
+            self._exp = (0.0, *self._exp[1:])
+        self._n += 1
+        self._lo, self._hi = lo, hi
+        self._avg = mean if self._avg != self._avg else (self._avg + mean) / 2.0
+        self._count_level(level)
+        self._pattern = pattern
+        self._blocks += 1
+        if len(pattern) == self.window:
+            if j >= 0 and m >= self._rho_ub and self._mbuf is not None:
+                # resonance: min(x, w_j) and its sum are what _match just computed (in the buffer)
+                self._w[j] = self._mbuf[j]
+                self._wsum[j] = self._best
+                self._used[j] = self._blocks
+            else:
+                self._commit(feats, j, m)
+            self._cal.learn(far)
+            self._track(m, far, novel)
+        return s
+
+    def _features_into(self, pattern: list[float]) -> FloatArray:
+        """``_features(pattern)`` written into a reused buffer."""
+        buf = self._fbuf
+        if buf is None or len(buf) != 4 * len(pattern):
+            buf = self._fbuf = np.empty(4 * len(pattern))
+        lo = min(pattern)
+        span = max(max(pattern) - lo, self.span)
+        x = [(v - lo) / span for v in pattern] + pattern
+        x += [1.0 - v for v in x]
+        buf[:] = x
+        return buf
 
     def _close_block(self, how: tuple[Any, ...]) -> None:
         mean, level, pattern, feats, j, m, far, novel = how
@@ -295,9 +377,11 @@ class Resonance(Detector):
     def _track(self, m: float, far: float, novel: bool) -> None:
         self._match_sum += m
         self._match_n += 1
-        self._recent.append(m)
-        if len(self._recent) > self._trend:
-            self._recent.pop(0)
+        recent = self._recent
+        recent.append(m)
+        trend = self._trend
+        if len(recent) > trend:
+            del recent[0]
         self._calm = 0 if m < self._rho_lb else self._calm + 1
         if novel:
             self._novel_matches.append(m)
@@ -309,7 +393,7 @@ class Resonance(Detector):
             self._last_update = self._blocks
             return
         mask_over = self._blocks - self._last_novel == self.mask
-        if mask_over or self._blocks - self._last_update >= self._trend // 2:
+        if mask_over or self._blocks - self._last_update >= trend // 2:
             self._adapt()
 
     def _adapt(self) -> None:
