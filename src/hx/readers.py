@@ -386,3 +386,61 @@ def read_usage(paths: Iterable[str | Path], axis: TimeAxis | None = None) -> dic
         else:
             out.update(read_usage_table(table, axis))
     return out
+
+
+def _window_values(p: Path, name: str, raw: object) -> FloatArray:
+    """One metric's window: a list of numbers (``null`` = gap) or of ``[time, value]`` pairs."""
+    if not isinstance(raw, list) or not raw:
+        raise BadInput(
+            f"{p}: metric {name!r}: expected a non-empty list of numbers (or [time, value] pairs)",
+            field=name,
+            file=str(p),
+        )
+    out = np.full(len(raw), math.nan)
+    for i, cell in enumerate(raw):
+        v = cell[-1] if isinstance(cell, list) and len(cell) == 2 else cell
+        if v is None:
+            continue
+        try:
+            out[i] = float(v)
+        except (TypeError, ValueError):
+            raise BadInput(
+                f"{p}: metric {name!r}, point {i + 1}: {v!r} is not a number", field=name, file=str(p)
+            ) from None
+    return out
+
+
+def _window_rows(p: Path, rows: list[object]) -> dict[str, FloatArray]:
+    """``[{metric: value, ...}, ...]``: one object per interval (``timestamp``/``time``/``ts`` keys skipped)."""
+    names: dict[str, None] = {}
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict):
+            raise BadInput(f"{p}: row {i + 1}: expected an object {{metric: value}}", field="rows", file=str(p))
+        names.update(dict.fromkeys(k for k in r if str(k).lower() not in ("timestamp", "time", "ts")))
+    cols = {n: [r.get(n) if isinstance(r, dict) else None for r in rows] for n in names}
+    return {n: _window_values(p, n, v) for n, v in cols.items()}
+
+
+def read_windows(path: str | Path, side: str) -> dict[str, FloatArray]:
+    """A canary judge window from JSON: ``{metric: [values]}``, ``[{metric: value}, ...]``, or either under a
+    ``side`` key (``baseline`` / ``canary``), so one file can hold both windows, or under ``metrics``."""
+    import json
+
+    p = Path(path)
+    try:
+        data = json.loads(open_text(p).read())
+    except json.JSONDecodeError as err:
+        raise BadInput(f"{p}: not valid JSON ({err})", field="path", file=str(p)) from err
+    for key in (side, "metrics"):
+        if isinstance(data, dict) and isinstance(data.get(key), dict | list):
+            data = data[key]
+            break
+    if isinstance(data, list):
+        return _window_rows(p, data)
+    if isinstance(data, dict) and data:
+        return {str(k): _window_values(p, str(k), v) for k, v in data.items()}
+    raise BadInput(
+        f"{p}: expected {{metric: [values]}}, [{{metric: value}}, ...] or either under a {side!r} key",
+        field="path",
+        file=str(p),
+    )
