@@ -135,7 +135,21 @@ def time_column(table: Table, axis: TimeAxis) -> str | None:
     for h in table.header:
         if _INDEX_NAME.search(h) and h != axis.value_column:
             return h
-    return None
+    return _counting_first_column(table, axis)
+
+
+def _counting_first_column(table: Table, axis: TimeAxis) -> str | None:
+    """A first column, whatever its name (``interval``, ``bucket``), that counts rows 0, 1, 2 ... beside other
+    columns: an index, not a value."""
+    first = table.header[0] if table.header else None
+    if first is None or len(table.header) < 2 or first == axis.value_column or not table.rows:
+        return None
+    cells = [r[0].strip() if r else "" for r in table.rows]
+    if not all(_is_number(c) for c in cells if c):
+        return None
+    values = np.array([float(c) if c else math.nan for c in cells])
+    ok = values[np.isfinite(values)]
+    return first if ok.size >= 2 and ok[0] in (0.0, 1.0) and _looks_like_index(values) else None
 
 
 def _looks_like_index(values: FloatArray) -> bool:
