@@ -20,7 +20,7 @@ import csv
 import math
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -378,8 +378,11 @@ def read_usage_table(table: Table, axis: TimeAxis) -> dict[str, Usage]:
     return out
 
 
-def read_usage(paths: Iterable[str | Path], axis: TimeAxis | None = None) -> dict[str, Usage]:
-    """Usage per workload from files or folders (a folder: every ``*.csv`` and ``*.csv.gz`` in it, each a VM)."""
+def read_usage(
+    paths: Iterable[str | Path], axis: TimeAxis | None = None, *, progress: Callable[[int, int], None] | None = None
+) -> dict[str, Usage]:
+    """Usage per workload from files or folders (a folder: every ``*.csv`` and ``*.csv.gz`` in it, each a VM);
+    ``progress(done, total)`` after each file."""
     axis = axis or TimeAxis()
     files: list[Path] = []
     for p in map(Path, paths):
@@ -391,7 +394,7 @@ def read_usage(paths: Iterable[str | Path], axis: TimeAxis | None = None) -> dic
         else:
             files.append(p)
     out: dict[str, Usage] = {}
-    for f in files:
+    for i, f in enumerate(files, 1):
         table = read_table(f)
         if not table.rows:
             raise BadInput(f"{f}: no usage rows after the header", field="path", file=str(f))
@@ -399,6 +402,8 @@ def read_usage(paths: Iterable[str | Path], axis: TimeAxis | None = None) -> dic
             out[f.name.split(".")[0]] = read_gwa(table)
         else:
             out.update(read_usage_table(table, axis))
+        if progress is not None:
+            progress(i, len(files))
     return out
 
 
