@@ -85,16 +85,18 @@ def _alone(recommend: Any, name: str, u: Usage, current: tuple[float | None, flo
 
 
 def _print(console: Any, recs: list[Any], totals: dict[str, dict[str, float]], budget: float | None) -> None:
+    title = "recommended size per workload (risk: share of intervals above it)"
     table = Table("workload", "vCPU", "memory GiB", "USD/month", "saving USD/month", "CPU exceed risk",
-                  "memory exceed risk", title="recommended size per workload (risk: share of intervals above it)")  # fmt: skip
+                  "memory exceed risk", title=title)  # fmt: skip
     for r in recs:
         saving = f"{r.monthly_saving_usd:.2f}" if r.monthly_saving_usd is not None else "-"
         table.add_row(r.workload, f"{r.cpu:.3g}", f"{r.memory_gib:.3g}", f"{r.monthly_cost_usd:.2f}", saving,
                       f"{r.cpu_risk:.1%}", f"{r.memory_risk:.1%}")  # fmt: skip
     console.print(table)
     if totals:
+        title = f"fleet totals on the history given (risk budget {budget:.1%} of workload-intervals)"
         t = Table("resource", "hx (fleet budget)", "VPA p90x1.15", "less than VPA", "exceed hx", "exceed VPA",
-                  title=f"fleet totals on the history given (risk budget {budget:.1%} of workload-intervals)")  # fmt: skip
+                  title=title)  # fmt: skip
         for res, v in totals.items():
             unit = _UNITS.get(res, res)
             t.add_row(unit, f"{v['hx']:.4g}", f"{v['vpa_p90x1.15']:.4g}", f"{v['reduction_vs_vpa']:.1%}",
