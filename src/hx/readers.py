@@ -262,6 +262,9 @@ def value_column(table: Table, axis: TimeAxis, time_col: str | None) -> str:
             )
         return axis.value_column
     others = [h for h in table.header if h != time_col]
+    named = [h for h in others if h.strip().lower() == "value"]
+    if len(named) == 1:
+        return named[0]  # NAB's and the KPI corpora's timestamp,value[,label]
     if len(others) == 1 and any(_is_number(c) for c in table.column(others[0])[:50]):
         return others[0]  # the only other column: a bad cell in it is named by :func:`numbers`
     candidates = [h for h in others if _numeric_column(table, h)]
