@@ -57,7 +57,7 @@ def test_the_table_shows_levels_and_changes_in_percent_not_raw_ratios(
     out = capsys.readouterr().out
     assert "+99.8%" in out and "baseline ~0" in out, out
     assert "0.998" not in out and "e+" not in out and "000000" not in out, out
-    assert "critical metric failed: error_rate" in out
+    assert "critical metric failed: error_rate" in out and "(score 0.0 of 100)" in out
 
 
 @pytest.mark.parametrize(
@@ -89,3 +89,25 @@ def test_the_help_says_what_the_config_and_windows_hold(capsys: pytest.CaptureFi
     assert main(["canary", "judge", "--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "direction" in out and "critical" in out and "JSON" in out
+
+
+def test_the_score_is_rounded_in_the_title(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "200")
+    case = tmp_path / "case.json"
+    flat = [100, 102, 98, 101, 99, 100, 103, 97, 100, 101]
+    case.write_text(
+        json.dumps(
+            {
+                "baseline": {"a": flat, "b": flat, "c": flat},
+                "canary": {"a": flat, "b": flat, "c": [v * 10 for v in flat]},
+            }
+        )
+    )
+    cfg = tmp_path / "m.yml"
+    cfg.write_text("metrics:\n  - {name: a}\n  - {name: b}\n  - {name: c}\n")
+    main(["canary", "judge", "--baseline", str(case), "--canary", str(case), "--config", str(cfg)])
+    out = capsys.readouterr().out
+    assert "of 100)" in out and "333333" not in out and "666666" not in out, out

@@ -246,7 +246,7 @@ def _pct(x: float | None) -> str:
 def _print_verdict(c: Ctx, v: Any, levels: dict[str, dict[str, float | None]]) -> None:
     table = Table(
         "metric", "status", "baseline", "canary", "change", "interval", "test", "reason",
-        title=f"verdict: {v.status} (score {v.score if v.score is not None else '-'} of 100)",
+        title=f"verdict: {v.status} (score {'-' if v.score is None else f'{v.score:.1f}'} of 100)",
     )  # fmt: skip
     for m in v.metrics:
         lv = levels.get(m.name, {})
