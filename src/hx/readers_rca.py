@@ -230,12 +230,19 @@ def _on_grid(
     return grid * step, out
 
 
-def read_metrics(paths: Iterable[str | Path], axis: TimeAxis | None = None) -> MetricFrame:
-    """Per-service metrics from files or folders in any of the module's three shapes."""
+def read_metrics(
+    paths: Iterable[str | Path], axis: TimeAxis | None = None, *, skip: Iterable[str | Path] = ()
+) -> MetricFrame:
+    """Per-service metrics from files or folders in any of the module's three shapes; ``skip``: files of a folder
+    that are not metrics (the call graph given beside them)."""
     axis = axis or TimeAxis()
     flat_groups: list[tuple[FloatArray, dict[str, FloatArray]]] = []
     nested_groups: list[tuple[FloatArray, Nested]] = []
+    shapes: dict[str, Path] = {}
+    leave = {Path(p).resolve() for p in skip}
     for f in _files(paths):
+        if f.resolve() in leave:
+            continue
         table = read_table(f)
         if not table.rows:
             raise BadInput(f"{f}: no metric rows after the header", field="path", file=str(f))
@@ -247,11 +254,12 @@ def read_metrics(paths: Iterable[str | Path], axis: TimeAxis | None = None) -> M
             nested_groups.extend(_long(table, axis, svc))
         else:
             flat_groups.append(_wide(table, axis))
+        shapes.setdefault("service_metric columns" if not extra and svc is None else "per-service rows", f)
+    if not flat_groups and not nested_groups:
+        raise BadInput("no metric files given (only the call graph)", field="path")
     if flat_groups and nested_groups:
-        raise BadInput(
-            "metric files mix service_metric columns with a service column or header rows; give one shape",
-            field="path",
-        )
+        named = "; ".join(f"{shape} in {f}" for shape, f in shapes.items())
+        raise BadInput(f"metric files mix two shapes ({named}); give files of one shape", field="path")
     if flat_groups:
         step = _step(flat_groups[0][0])
         if len(flat_groups) == 1:

@@ -159,3 +159,27 @@ def test_pods_of_one_workload_are_averaged_on_one_grid(tmp_path: Path) -> None:
         T0 - T0 % 60,
         T0 - T0 % 60 + 60,
     ]
+
+
+def test_a_folder_with_the_graph_beside_the_metrics_and_mixed_shapes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    pods = _long_per_pod(tmp_path / "metric")
+    graph = pods / "dependency.csv"
+    graph.write_text("Source,Target,Weight\napi,db,1\n")
+    code, out, err = _run(["--json", "rca", str(pods), "--graph", str(graph)], capsys)
+    assert code == 0, err
+    assert json.loads(out)["candidates"][0]["service"] == "db"
+    edge = _wide(pods / "source_50.csv")
+    code, _, err = _run(["rca", str(pods), "--graph", str(graph)], capsys)
+    assert code == 2 and "mix two shapes" in err and str(edge) in err and "_metric.csv" in err, err
+
+
+def test_only_a_graph_and_no_metrics_is_refused(tmp_path: Path) -> None:
+    from hx.errors import BadInput
+
+    g = tmp_path / "dependency.csv"
+    g.write_text("Source,Target\na,b\n")
+    with pytest.raises(BadInput, match="no metric files"):
+        read_metrics([tmp_path], skip=[g])

@@ -88,9 +88,10 @@ def rca(
 
     c = ctx_of(ctx, as_json)
     axis = TimeAxis(step_s=step, time_column=time_column)
-    frame = read_metrics(metrics, axis).clip(_when(start, "--start"), _when(end, "--end"))
-    base = read_metrics(normal, axis).series if normal else None
     calls = read_graph(graph) if graph is not None else None
+    skip = [graph] if graph is not None else []
+    frame = read_metrics(metrics, axis, skip=skip).clip(_when(start, "--start"), _when(end, "--end"))
+    base = read_metrics(normal, axis).series if normal else None
     ranked = rank_root_causes(
         frame.series,
         frame.timestamps,
