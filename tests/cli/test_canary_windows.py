@@ -111,3 +111,16 @@ def test_the_score_is_rounded_in_the_title(
     main(["canary", "judge", "--baseline", str(case), "--canary", str(case), "--config", str(cfg)])
     out = capsys.readouterr().out
     assert "of 100)" in out and "333333" not in out and "666666" not in out, out
+
+
+def test_history_may_be_json_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    case, cfg = _files(tmp_path)
+    hist = tmp_path / "history.json"
+    hist.write_text(json.dumps({"latency_ms": [100, 101, 99, 100, 102] * 20, "error_rate": [0] * 100}))
+    args = ["--json", "canary", "judge", "--baseline", str(case), "--canary", str(case), "--config", str(cfg)]
+    code = main([*args, "--history", str(hist)])
+    out = capsys.readouterr()
+    assert code == 1 and json.loads(out.out)["status"] == "fail", out.err

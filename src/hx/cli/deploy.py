@@ -178,8 +178,8 @@ def judge_cmd(
         None,
         exists=True,
         dir_okay=False,
-        help="CSV of the baseline's values before the canary started (same columns), used only to estimate "
-        "autocorrelation and noise: much more power on short, autocorrelated windows",
+        help="CSV (or JSON, as --baseline) of the baseline's values before the canary started (same columns), "
+        "used only to estimate autocorrelation and noise: much more power on short, autocorrelated windows",
     ),
     block_points: int = typer.Option(
         240, "--history-block-points", min=1, help="history is cut into blocks of this many rows, each demeaned"
@@ -201,7 +201,9 @@ def judge_cmd(
             raise BadInput(f"{path}: no column for metric(s) {', '.join(missing)} named in {config}", field=missing[0])
     past = None
     if history is not None:
-        past = {m: blocks_of(values, block_points) for m, values in load_series_csv(history).items()}
+        past = {
+            m: blocks_of(values, block_points) for m, values in _window(load_series_csv, history, "history").items()
+        }
     v = judge(b, k, cfg, history=past)
     levels = {m.name: _levels(b, k, m.name, m.denominator) for m in cfg.metrics}
     if c.as_json:
