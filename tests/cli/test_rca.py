@@ -183,3 +183,13 @@ def test_only_a_graph_and_no_metrics_is_refused(tmp_path: Path) -> None:
     g.write_text("Source,Target\na,b\n")
     with pytest.raises(BadInput, match="no metric files"):
         read_metrics([tmp_path], skip=[g])
+
+
+def test_the_explanation_gives_unix_times_as_utc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    code, out, err = _run(["--json", "rca", str(_wide(tmp_path / "m.csv"))], capsys)
+    assert code == 0, err
+    why = json.loads(out)["candidates"][0]["explanation"]
+    assert "2023-11-14T" in why and "e+09" not in why, why
