@@ -20,7 +20,7 @@ import csv
 import math
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -135,7 +135,21 @@ def time_column(table: Table, axis: TimeAxis) -> str | None:
     for h in table.header:
         if _INDEX_NAME.search(h) and h != axis.value_column:
             return h
-    return None
+    return _counting_first_column(table, axis)
+
+
+def _counting_first_column(table: Table, axis: TimeAxis) -> str | None:
+    """A first column, whatever its name (``interval``, ``bucket``), that counts rows 0, 1, 2 ... beside other
+    columns: an index, not a value."""
+    first = table.header[0] if table.header else None
+    if first is None or len(table.header) < 2 or first == axis.value_column or not table.rows:
+        return None
+    cells = [r[0].strip() if r else "" for r in table.rows]
+    if not all(_is_number(c) for c in cells if c):
+        return None
+    values = np.array([float(c) if c else math.nan for c in cells])
+    ok = values[np.isfinite(values)]
+    return first if ok.size >= 2 and ok[0] in (0.0, 1.0) and _looks_like_index(values) else None
 
 
 def _looks_like_index(values: FloatArray) -> bool:
@@ -248,6 +262,9 @@ def value_column(table: Table, axis: TimeAxis, time_col: str | None) -> str:
             )
         return axis.value_column
     others = [h for h in table.header if h != time_col]
+    named = [h for h in others if h.strip().lower() == "value"]
+    if len(named) == 1:
+        return named[0]  # NAB's and the KPI corpora's timestamp,value[,label]
     if len(others) == 1 and any(_is_number(c) for c in table.column(others[0])[:50]):
         return others[0]  # the only other column: a bad cell in it is named by :func:`numbers`
     candidates = [h for h in others if _numeric_column(table, h)]
@@ -364,8 +381,11 @@ def read_usage_table(table: Table, axis: TimeAxis) -> dict[str, Usage]:
     return out
 
 
-def read_usage(paths: Iterable[str | Path], axis: TimeAxis | None = None) -> dict[str, Usage]:
-    """Usage per workload from files or folders (a folder: every ``*.csv`` and ``*.csv.gz`` in it, each a VM)."""
+def read_usage(
+    paths: Iterable[str | Path], axis: TimeAxis | None = None, *, progress: Callable[[int, int], None] | None = None
+) -> dict[str, Usage]:
+    """Usage per workload from files or folders (a folder: every ``*.csv`` and ``*.csv.gz`` in it, each a VM);
+    ``progress(done, total)`` after each file."""
     axis = axis or TimeAxis()
     files: list[Path] = []
     for p in map(Path, paths):
@@ -377,7 +397,7 @@ def read_usage(paths: Iterable[str | Path], axis: TimeAxis | None = None) -> dic
         else:
             files.append(p)
     out: dict[str, Usage] = {}
-    for f in files:
+    for i, f in enumerate(files, 1):
         table = read_table(f)
         if not table.rows:
             raise BadInput(f"{f}: no usage rows after the header", field="path", file=str(f))
@@ -385,4 +405,64 @@ def read_usage(paths: Iterable[str | Path], axis: TimeAxis | None = None) -> dic
             out[f.name.split(".")[0]] = read_gwa(table)
         else:
             out.update(read_usage_table(table, axis))
+        if progress is not None:
+            progress(i, len(files))
     return out
+
+
+def _window_values(p: Path, name: str, raw: object) -> FloatArray:
+    """One metric's window: a list of numbers (``null`` = gap) or of ``[time, value]`` pairs."""
+    if not isinstance(raw, list) or not raw:
+        raise BadInput(
+            f"{p}: metric {name!r}: expected a non-empty list of numbers (or [time, value] pairs)",
+            field=name,
+            file=str(p),
+        )
+    out = np.full(len(raw), math.nan)
+    for i, cell in enumerate(raw):
+        v = cell[-1] if isinstance(cell, list) and len(cell) == 2 else cell
+        if v is None:
+            continue
+        try:
+            out[i] = float(v)
+        except (TypeError, ValueError):
+            raise BadInput(
+                f"{p}: metric {name!r}, point {i + 1}: {v!r} is not a number", field=name, file=str(p)
+            ) from None
+    return out
+
+
+def _window_rows(p: Path, rows: list[object]) -> dict[str, FloatArray]:
+    """``[{metric: value, ...}, ...]``: one object per interval (``timestamp``/``time``/``ts`` keys skipped)."""
+    names: dict[str, None] = {}
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict):
+            raise BadInput(f"{p}: row {i + 1}: expected an object {{metric: value}}", field="rows", file=str(p))
+        names.update(dict.fromkeys(k for k in r if str(k).lower() not in ("timestamp", "time", "ts")))
+    cols = {n: [r.get(n) if isinstance(r, dict) else None for r in rows] for n in names}
+    return {n: _window_values(p, n, v) for n, v in cols.items()}
+
+
+def read_windows(path: str | Path, side: str) -> dict[str, FloatArray]:
+    """A canary judge window from JSON: ``{metric: [values]}``, ``[{metric: value}, ...]``, or either under a
+    ``side`` key (``baseline`` / ``canary``), so one file can hold both windows, or under ``metrics``."""
+    import json
+
+    p = Path(path)
+    try:
+        data = json.loads(open_text(p).read())
+    except json.JSONDecodeError as err:
+        raise BadInput(f"{p}: not valid JSON ({err})", field="path", file=str(p)) from err
+    for key in (side, "metrics"):
+        if isinstance(data, dict) and isinstance(data.get(key), dict | list):
+            data = data[key]
+            break
+    if isinstance(data, list):
+        return _window_rows(p, data)
+    if isinstance(data, dict) and data:
+        return {str(k): _window_values(p, str(k), v) for k, v in data.items()}
+    raise BadInput(
+        f"{p}: expected {{metric: [values]}}, [{{metric: value}}, ...] or either under a {side!r} key",
+        field="path",
+        file=str(p),
+    )

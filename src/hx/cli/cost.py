@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.progress import Progress
 from rich.table import Table
 
 from hx.cli.session import JSON, ctx_of
@@ -49,7 +50,13 @@ def rightsize(
     prices = Prices(vcpu_hour=cfg.cpu_hour_usd, gib_hour=cfg.gib_hour_usd)
     if risk_budget is not None and not fleet:
         raise BadInput("--risk-budget applies to --fleet only", field="--risk-budget")
-    usage = read_usage(files, TimeAxis(step_s=step, time_column=time_column))
+    with Progress(console=c.err, transient=True) as bar:
+        task = bar.add_task("reading usage files", total=None)
+        usage = read_usage(
+            files,
+            TimeAxis(step_s=step, time_column=time_column),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
 
     def now(u: Usage) -> tuple[float | None, float | None]:
         return (
@@ -68,7 +75,7 @@ def rightsize(
         data: Any = [r.to_dict() for r in recs]
         c.emit({"recommendations": data, "totals": totals, "risk_budget": plan.risk_budget} if fleet else data)
         return
-    _print(c.console, recs, totals)
+    _print(c.console, recs, totals, plan.risk_budget if fleet else None)
 
 
 def _alone(recommend: Any, name: str, u: Usage, current: tuple[float | None, float | None], prices: Any) -> Any:
@@ -77,17 +84,25 @@ def _alone(recommend: Any, name: str, u: Usage, current: tuple[float | None, flo
     )
 
 
-def _print(console: Any, recs: list[Any], totals: dict[str, dict[str, float]]) -> None:
-    table = Table("workload", "cpu", "memory GiB", "USD/month", "saving", "cpu risk", "memory risk")
+def _print(console: Any, recs: list[Any], totals: dict[str, dict[str, float]], budget: float | None) -> None:
+    title = "recommended size per workload (risk: share of intervals above it)"
+    table = Table("workload", "vCPU", "memory GiB", "USD/month", "saving USD/month", "CPU exceed risk",
+                  "memory exceed risk", title=title)  # fmt: skip
     for r in recs:
         saving = f"{r.monthly_saving_usd:.2f}" if r.monthly_saving_usd is not None else "-"
-        table.add_row(r.workload, f"{r.cpu:.2f}", f"{r.memory_gib:.2f}", f"{r.monthly_cost_usd:.2f}", saving,
+        table.add_row(r.workload, f"{r.cpu:.3g}", f"{r.memory_gib:.3g}", f"{r.monthly_cost_usd:.2f}", saving,
                       f"{r.cpu_risk:.1%}", f"{r.memory_risk:.1%}")  # fmt: skip
     console.print(table)
     if totals:
-        t = Table("resource", "hx (fleet budget)", "VPA p90x1.15", "less", "exceed hx", "exceed VPA",
-                  title="fleet totals on the history given")  # fmt: skip
+        title = f"fleet totals on the history given (risk budget {budget:.1%} of workload-intervals)"
+        t = Table("resource", "hx (fleet budget)", "VPA p90x1.15", "less than VPA", "exceed hx", "exceed VPA",
+                  title=title)  # fmt: skip
         for res, v in totals.items():
-            t.add_row(res, f"{v['hx']:.1f}", f"{v['vpa_p90x1.15']:.1f}", f"{v['reduction_vs_vpa']:.1%}",
+            unit = _UNITS.get(res, res)
+            t.add_row(unit, f"{v['hx']:.4g}", f"{v['vpa_p90x1.15']:.4g}", f"{v['reduction_vs_vpa']:.1%}",
                       f"{v['exceed_hx']:.2%}", f"{v['exceed_vpa']:.2%}")  # fmt: skip
         console.print(t)
+
+
+#: the fleet totals' resources, as the table names them (with their units)
+_UNITS = {"cpu": "CPU (vCPU)", "memory_gib": "memory (GiB)"}

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from hx.cli.client import ApiClient
@@ -156,15 +157,29 @@ def train(
 @canary_app.command("judge")
 def judge_cmd(
     ctx: typer.Context,
-    baseline: Path = typer.Option(..., exists=True, dir_okay=False, help="CSV: one column per metric"),
-    canary: Path = typer.Option(..., exists=True, dir_okay=False),
-    config: Path = typer.Option(..., exists=True, dir_okay=False, help="metrics.yml"),
+    baseline: Path = typer.Option(
+        ...,
+        exists=True,
+        dir_okay=False,
+        help="the baseline's window: CSV with one column per metric and one row per interval (an optional "
+        "timestamp column), or JSON {metric: [values]}, [{metric: value}, ...], or either under a 'baseline' key",
+    ),
+    canary: Path = typer.Option(
+        ..., exists=True, dir_okay=False, help="the canary's window, as --baseline (JSON: under a 'canary' key)"
+    ),
+    config: Path = typer.Option(
+        ...,
+        exists=True,
+        dir_okay=False,
+        help="YAML or JSON: metrics: [{name: COLUMN, kind: continuous|count, direction: increase|decrease|either "
+        "(the bad one), critical: true|false, tolerance: 0.02, denominator: COLUMN (counts)}]",
+    ),
     history: Path | None = typer.Option(
         None,
         exists=True,
         dir_okay=False,
-        help="CSV of the baseline's values before the canary started (same columns), used only to estimate "
-        "autocorrelation and noise: much more power on short, autocorrelated windows",
+        help="CSV (or JSON, as --baseline) of the baseline's values before the canary started (same columns), "
+        "used only to estimate autocorrelation and noise: much more power on short, autocorrelated windows",
     ),
     block_points: int = typer.Option(
         240, "--history-block-points", min=1, help="history is cut into blocks of this many rows, each demeaned"
@@ -178,7 +193,7 @@ def judge_cmd(
 
     c = ctx_of(ctx, as_json)
     cfg = load_metrics_config(config)
-    b, k = load_series_csv(baseline), load_series_csv(canary)
+    b, k = _window(load_series_csv, baseline, "baseline"), _window(load_series_csv, canary, "canary")
     need = {m.name for m in cfg.metrics} | {m.denominator for m in cfg.metrics if m.denominator}
     for _side, data, path in (("baseline", b, baseline), ("canary", k, canary)):
         missing = sorted(n for n in need if n not in data)
@@ -186,16 +201,62 @@ def judge_cmd(
             raise BadInput(f"{path}: no column for metric(s) {', '.join(missing)} named in {config}", field=missing[0])
     past = None
     if history is not None:
-        past = {m: blocks_of(values, block_points) for m, values in load_series_csv(history).items()}
+        past = {
+            m: blocks_of(values, block_points) for m, values in _window(load_series_csv, history, "history").items()
+        }
     v = judge(b, k, cfg, history=past)
+    levels = {m.name: _levels(b, k, m.name, m.denominator) for m in cfg.metrics}
     if c.as_json:
-        c.emit(v.model_dump())
+        c.emit({**v.model_dump(), "levels": levels})
     else:
-        table = Table(
-            "metric", "status", "test", "effect", "interval", "reason", title=f"verdict: {v.status} ({v.score})"
-        )
-        for m in v.metrics:
-            table.add_row(m.name, m.status, m.test, f"{m.effect}", f"[{m.ci_low}, {m.ci_high}]", m.reason)
-        c.console.print(table)
+        _print_verdict(c, v, levels)
     if v.status == "fail":
         raise typer.Exit(1)
+
+
+def _window(load_csv: Any, path: Path, side: str) -> dict[str, Any]:
+    from hx.readers import read_windows
+
+    return read_windows(path, side) if path.suffix.lower() == ".json" else load_csv(path)
+
+
+def _levels(b: dict[str, Any], k: dict[str, Any], name: str, denominator: str | None) -> dict[str, float | None]:
+    """Each side's level in the metric's own units: the median, or the pooled rate for a count over requests."""
+    import math
+
+    import numpy as np
+
+    def level(d: dict[str, Any]) -> float | None:
+        v = np.asarray(d[name], dtype=float)
+        if denominator is not None:
+            den = float(np.nansum(np.asarray(d[denominator], dtype=float)))
+            x = float(np.nansum(v)) / den if den > 0 else math.nan
+        else:
+            x = float(np.nanmedian(v)) if np.isfinite(v).any() else math.nan
+        return x if math.isfinite(x) else None
+
+    return {"baseline": level(b), "canary": level(k)}
+
+
+def _pct(x: float | None) -> str:
+    """A relative effect as a signed percentage; none when the baseline is about zero (no ratio exists)."""
+    if x is None:
+        return "-"
+    return f"{x:+.1%}" if abs(x) < 1e4 else "n/a (baseline ~0)"
+
+
+def _print_verdict(c: Ctx, v: Any, levels: dict[str, dict[str, float | None]]) -> None:
+    table = Table(
+        "metric", "status", "baseline", "canary", "change", "interval", "test", "reason",
+        title=f"verdict: {v.status} (score {'-' if v.score is None else f'{v.score:.1f}'} of 100)",
+    )  # fmt: skip
+    for m in v.metrics:
+        lv = levels.get(m.name, {})
+        b, k = (f"{x:.4g}" if x is not None else "-" for x in (lv.get("baseline"), lv.get("canary")))
+        ci = (_pct(m.ci_low), _pct(m.ci_high))
+        interval = "-" if "-" in ci or "n/a (baseline ~0)" in ci else f"[{ci[0]}, {ci[1]}]"
+        change = "from 0" if m.effect_infinite else _pct(m.effect)
+        table.add_row(*(escape(x) for x in (m.name, m.status, b, k, change, interval, m.test, m.reason)))
+    c.console.print(table)
+    for r in v.reasons:
+        c.console.print(f"- {r}", soft_wrap=True)

@@ -52,6 +52,7 @@ from hx.cli import detect as _detect  # noqa: E402
 from hx.cli import improve as _improve  # noqa: E402
 from hx.cli import lab as _lab  # noqa: E402
 from hx.cli import quiet as _quiet  # noqa: E402
+from hx.cli import rca as _rca  # noqa: E402
 from hx.cli import scale as _scale  # noqa: E402
 from hx.cli import serve as _serve  # noqa: E402
 from hx.cli import sim as _sim  # noqa: E402
@@ -74,6 +75,7 @@ _telemetry.register(app)
 _timeline.register(app)
 _quiet.register(app)
 _lab.register(app)
+_rca.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

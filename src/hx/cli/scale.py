@@ -39,12 +39,18 @@ def register(app: typer.Typer) -> None:
 def simulate(
     ctx: typer.Context,
     trace: str = typer.Option(
-        ..., "--trace", help="nasa, alibaba, azure, or a CSV file (a time or index column and a value column)"
+        ...,
+        "--trace",
+        help="nasa, alibaba, azure, or a CSV file (a time or index column and a value column, in any unit: the "
+        "trace is scaled so that its busiest interval is --peak-rps requests a second)",
     ),
     policy: list[str] = typer.Option(["predictive"], "--policy", help="hpa, predictive or static (repeatable)"),
     days: float | None = typer.Option(None, "--days", help="days replayed at the end of the trace (default: 1)"),
     png: Path | None = typer.Option(None, "--png", dir_okay=False, help="write a plot of demand and replicas here"),
     capacity: float = typer.Option(50.0, "--capacity", help="req/s one replica serves"),
+    peak_rps: float = typer.Option(
+        1000.0, "--peak-rps", help="req/s at the trace's busiest interval (the trace is scaled to it)"
+    ),
     startup: float = typer.Option(120.0, "--startup", min=0.0, help="replica start-up time, seconds"),
     seed: int = typer.Option(1, "--seed"),
     resolution: float | None = typer.Option(
@@ -74,9 +80,14 @@ def simulate(
         if p not in POLICIES:
             raise BadInput(f"policy must be one of {', '.join(POLICIES)}, got {p!r}", field="--policy")
     axis = _axis(step, time_column, value_column)
-    tr = prepare_trace(trace, test_days=days or 1.0, resolution_s=resolution, axis=axis)
-
+    _check_rates(capacity, peak_rps)
     alpha = _alpha_option(calibration_alpha)
+    if alpha is not None and "predictive" not in policy:
+        raise BadInput(
+            "--calibration-alpha applies to the predictive policy: add --policy predictive", field="--calibration-alpha"
+        )
+    tr = prepare_trace(trace, test_days=days or 1.0, resolution_s=resolution, axis=axis, peak_rps=peak_rps)
+
     chosen: dict[str, Any] | None = None
     if alpha == "auto" and "predictive" in policy:
         choice, cfg = auto_choice(tr, cap=capacity, startup_s=startup)
@@ -90,7 +101,7 @@ def simulate(
         return replay(tr, p, cap=capacity, startup_s=startup, seed=seed, config=cfg, warmup_s=usable_warmup(tr))
 
     results = {p: run(p) for p in dict.fromkeys(policy)}
-    data: dict[str, Any] = {**tr.describe(), "capacity_rps": capacity, "startup_s": startup,
+    data: dict[str, Any] = {**tr.describe(), "capacity_rps": capacity, "peak_rps": peak_rps, "startup_s": startup,
                             "results": [r.summary() for r in results.values()]}  # fmt: skip
     if chosen is not None:
         data["calibration"] = chosen
@@ -106,7 +117,8 @@ def simulate(
         c.emit(data)
         return
     table = Table("policy", "SLO-violation min", "replica-hours", "actions",
-                  title=f"{tr.name}: {data['replayed'][0]} .. {data['replayed'][1]} (simulated)")  # fmt: skip
+                  title=f"{tr.name}: {data['replayed'][0]} .. {data['replayed'][1]} (simulated; peak {peak_rps:g} "
+                        f"req/s, {capacity:g} req/s a replica)")  # fmt: skip
     for r in results.values():
         table.add_row(r.policy, f"{r.slo_violation_minutes:.0f}", f"{r.replica_hours:.1f}", str(r.actions))
     c.console.print(table)
@@ -114,6 +126,12 @@ def simulate(
         c.console.print(f"calibration alpha {chosen['alpha']:g}: {chosen['reason']}")
     if png is not None:
         c.console.print(f"plot written to {png}")
+
+
+def _check_rates(capacity: float, peak_rps: float) -> None:
+    for name, v in (("--capacity", capacity), ("--peak-rps", peak_rps)):
+        if not (math.isfinite(v) and v > 0):
+            raise BadInput(f"{name} must be a positive number of requests a second, got {v:g}", field=name)
 
 
 def _alpha_option(value: str | None) -> float | str | None:

@@ -58,6 +58,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -514,13 +515,20 @@ def _precedence(
     return out
 
 
+def _t(t: float) -> str:
+    """A time as the explanation says it: UTC to the second for Unix times, else the row's own number."""
+    if t >= 1e8:
+        return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"t={t:g}"
+
+
 def _explain(svc: str, lead: MetricEvidence, by: list[str], n_up: int, how: str, threshold: float) -> str:
     moved = "moved" if lead.deviation >= threshold else "moved little"
-    when = f" from t={lead.onset:g}" if lead.onset is not None else ""
+    when = f" from {_t(lead.onset)}" if lead.onset is not None else ""
     text = f"{svc}: {lead.metric} {moved} ({lead.deviation:.1f} robust sd{when}; baseline: {how})"
     if math.isfinite(lead.level) and math.isfinite(lead.window[0]):
         lo, hi = lead.expected
-        text += f"; {lead.level:.4g} over t={lead.window[0]:g}..{lead.window[1]:g}, expected {lo:.4g} to {hi:.4g}"
+        text += f"; {lead.level:.4g} over {_t(lead.window[0])}..{_t(lead.window[1])}, expected {lo:.4g} to {hi:.4g}"
     if n_up > 0:
         text += f"; would explain {n_up} anomalous upstream caller(s)"
     if by:

@@ -1,0 +1,140 @@
+"""``hx rca``: rank the likely root-cause services of an incident from metric files."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from hx.cli.session import JSON, ctx_of
+from hx.readers import TimeAxis, parse_time
+
+
+def _when(value: str | None, option: str) -> float | None:
+    from hx.errors import BadInput
+
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise BadInput(f"{option}: {value!r} is not Unix seconds or an ISO 8601 time", field=option) from None
+
+
+def _iso(t: float | None) -> str:
+    if t is None or not math.isfinite(t):
+        return "-"
+    return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _num(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def _evidence(e: Any) -> dict[str, Any]:
+    return {
+        "metric": e.metric,
+        "deviation_robust_sd": _num(e.deviation),
+        "onset": e.onset,
+        "change": _num(e.change),
+        "level": _num(e.level),
+        "expected": [_num(e.expected[0]), _num(e.expected[1])],
+        "window": [_num(e.window[0]), _num(e.window[1])],
+    }
+
+
+def rca(
+    ctx: typer.Context,
+    metrics: list[Path] = typer.Argument(
+        ...,
+        exists=True,
+        help="metric files or folders around the incident: CSV with a time column and service_metric columns "
+        "(carts_cpu), or a service/pod column and one column per metric, or header rows naming service, metric "
+        "[and statistic] with the time in the first column; *.csv or *.csv.gz",
+    ),
+    normal: list[Path] = typer.Option(
+        [], "--normal", exists=True, help="the same metrics in normal operation (same shapes; repeatable)"
+    ),
+    graph: Path | None = typer.Option(
+        None,
+        "--graph",
+        exists=True,
+        dir_okay=False,
+        help="call graph: JSON {caller: [callees]}, CSV edge list (source,target) or CSV adjacency matrix (row "
+        "calls column)",
+    ),
+    alert_time: str | None = typer.Option(
+        None, "--alert-time", help="when the incident was noticed (Unix seconds or ISO 8601; naive = UTC)"
+    ),
+    alert_service: str | None = typer.Option(None, "--alert-service", help="the service whose alert fired"),
+    start: str | None = typer.Option(None, "--start", help="use the metric rows from this time on"),
+    end: str | None = typer.Option(None, "--end", help="use the metric rows up to this time"),
+    step: float | None = typer.Option(None, "--step", help="seconds between rows, for a file with an index column"),
+    time_column: str | None = typer.Option(None, "--time-column", help="the files' time column (default: by name)"),
+    top: int = typer.Option(5, "--top", min=1, help="how many candidates to print"),
+    as_json: bool = JSON,
+) -> None:
+    """Rank the services most likely to have caused an incident, with the evidence for each.
+
+    Each candidate's deviation is in robust standard deviations of the metric's own normal data (from --normal,
+    else the rows before the alert); onset is when the metric first crossed 3 robust sd.
+    """
+    from hx.heal.rca import rank_root_causes
+    from hx.readers_rca import read_graph, read_metrics
+
+    c = ctx_of(ctx, as_json)
+    axis = TimeAxis(step_s=step, time_column=time_column)
+    calls = read_graph(graph) if graph is not None else None
+    skip = [graph] if graph is not None else []
+    frame = read_metrics(metrics, axis, skip=skip).clip(_when(start, "--start"), _when(end, "--end"))
+    base = read_metrics(normal, axis).series if normal else None
+    ranked = rank_root_causes(
+        frame.series,
+        frame.timestamps,
+        _when(alert_time, "--alert-time"),
+        calls,
+        normal=base,
+        alert_service=alert_service,
+    )
+    rows = [
+        {
+            "rank": i + 1,
+            "service": r.service,
+            "score": r.score,
+            "metric": r.metric,
+            "deviation_robust_sd": r.deviation,
+            "onset": r.onset,
+            "explanation": r.explanation,
+            "evidence": [_evidence(e) for e in r.evidence],
+        }
+        for i, r in enumerate(ranked)
+    ]
+    if c.as_json:
+        c.emit({"rows": len(frame.timestamps), "candidates": rows})
+        return
+    _print(c.console, rows[:top], len(rows), len(frame.timestamps))
+
+
+def _print(console: Any, rows: list[dict[str, Any]], total: int, n_rows: int) -> None:
+    if not rows:
+        console.print(f"no service moved past 3 robust sd in {n_rows} rows: no candidate")
+        return
+    table = Table(
+        "rank", "service", "score", "lead metric", "deviation (robust sd)", "onset (UTC)",
+        title=f"root-cause candidates ({len(rows)} of {total}, {n_rows} rows)",
+    )  # fmt: skip
+    for r in rows:
+        table.add_row(str(r["rank"]), r["service"], f"{r['score']:.3g}", r["metric"],
+                      f"{r['deviation_robust_sd']:.1f}", _iso(r["onset"]))  # fmt: skip
+    console.print(table)
+    for r in rows:
+        console.print(f"{r['rank']}. {r['explanation']}", soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``hx rca`` to the root command."""
+    app.command("rca")(rca)

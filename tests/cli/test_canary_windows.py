@@ -1,0 +1,126 @@
+"""``hx canary judge`` on a peer's short hand-written windows: JSON as well as CSV, levels in the metric's own
+units, relative changes as percentages, and a critical error rate rising from 0."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hx.cli.main import main
+
+CASE = {
+    "baseline": {"latency_ms": [100, 101, 99, 100, 102], "error_rate": [0, 0, 0, 0, 0]},
+    "canary": [
+        {"timestamp": 1, "latency_ms": 200, "error_rate": 0.1},
+        {"timestamp": 2, "latency_ms": 201, "error_rate": 0.2},
+        {"timestamp": 3, "latency_ms": 199, "error_rate": 0.1},
+        {"timestamp": 4, "latency_ms": 203, "error_rate": 0.3},
+        {"timestamp": 5, "latency_ms": 200, "error_rate": 0.1},
+    ],
+}
+CONFIG = "metrics:\n  - {name: latency_ms}\n  - {name: error_rate, critical: true}\n"
+
+
+def _files(tmp_path: Path) -> tuple[Path, Path]:
+    case, cfg = tmp_path / "case.json", tmp_path / "metrics.yml"
+    case.write_text(json.dumps(CASE))
+    cfg.write_text(CONFIG)
+    return case, cfg
+
+
+def test_one_json_file_holds_both_windows_and_the_json_output_has_the_levels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    case, cfg = _files(tmp_path)
+    code = main(["--json", "canary", "judge", "--baseline", str(case), "--canary", str(case), "--config", str(cfg)])
+    out = capsys.readouterr()
+    assert code == 1, out.err
+    v = json.loads(out.out)
+    assert v["status"] == "fail"
+    assert v["levels"]["latency_ms"] == {"baseline": 100.0, "canary": 200.0}
+    assert v["levels"]["error_rate"] == {"baseline": 0.0, "canary": 0.1}
+
+
+def test_the_table_shows_levels_and_changes_in_percent_not_raw_ratios(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "200")
+    b, k, cfg = tmp_path / "b.csv", tmp_path / "k.csv", tmp_path / "m.yml"
+    b.write_text("latency_ms,error_rate\n100,0\n101,0\n99,0\n100,0\n102,0\n")
+    k.write_text("latency_ms,error_rate\n200,0.1\n201,0.2\n199,0.1\n203,0.3\n200,0.1\n")
+    cfg.write_text(CONFIG)
+    assert main(["canary", "judge", "--baseline", str(b), "--canary", str(k), "--config", str(cfg)]) == 1
+    out = capsys.readouterr().out
+    assert "+99.8%" in out and "baseline ~0" in out, out
+    assert "0.998" not in out and "e+" not in out and "000000" not in out, out
+    assert "critical metric failed: error_rate" in out and "(score 0.0 of 100)" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('{"baseline": {"latency_ms": [1, "x"]}}', ["latency_ms", "point 2", "'x'"]),
+        ('{"baseline": {"latency_ms": []}}', ["latency_ms", "non-empty list"]),
+        ("[1, 2", ["not valid JSON"]),
+        ('"hello"', ["expected {metric: [values]}"]),
+    ],
+)
+def test_a_bad_json_window_exits_2_naming_the_file_and_what_was_expected(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    named: list[str],
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    case, cfg = _files(tmp_path)
+    bad = tmp_path / "bad.json"
+    bad.write_text(text)
+    code = main(["canary", "judge", "--baseline", str(bad), "--canary", str(case), "--config", str(cfg)])
+    err = capsys.readouterr().err
+    assert code == 2 and str(bad) in err and all(n in err for n in named), err
+
+
+def test_the_help_says_what_the_config_and_windows_hold(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["canary", "judge", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "direction" in out and "critical" in out and "JSON" in out
+
+
+def test_the_score_is_rounded_in_the_title(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "200")
+    case = tmp_path / "case.json"
+    flat = [100, 102, 98, 101, 99, 100, 103, 97, 100, 101]
+    case.write_text(
+        json.dumps(
+            {
+                "baseline": {"a": flat, "b": flat, "c": flat},
+                "canary": {"a": flat, "b": flat, "c": [v * 10 for v in flat]},
+            }
+        )
+    )
+    cfg = tmp_path / "m.yml"
+    cfg.write_text("metrics:\n  - {name: a}\n  - {name: b}\n  - {name: c}\n")
+    main(["canary", "judge", "--baseline", str(case), "--canary", str(case), "--config", str(cfg)])
+    out = capsys.readouterr().out
+    assert "of 100)" in out and "333333" not in out and "666666" not in out, out
+
+
+def test_history_may_be_json_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    case, cfg = _files(tmp_path)
+    hist = tmp_path / "history.json"
+    hist.write_text(json.dumps({"latency_ms": [100, 101, 99, 100, 102] * 20, "error_rate": [0] * 100}))
+    args = ["--json", "canary", "judge", "--baseline", str(case), "--canary", str(case), "--config", str(cfg)]
+    code = main([*args, "--history", str(hist)])
+    out = capsys.readouterr()
+    assert code == 1 and json.loads(out.out)["status"] == "fail", out.err

@@ -1,0 +1,195 @@
+"""``hx rca``: root cause from metric files in the shapes public datasets ship (wide, long, multi-row header)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hx.cli.main import main
+from hx.readers_rca import read_graph, read_metrics, workload_of
+
+T0 = 1_700_000_000
+N = 60
+FAULT = 40
+
+
+def _series(seed: int, fault: bool) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    v = 10 + rng.normal(0, 0.5, N)
+    if fault:
+        v[FAULT:] += 30
+    return v
+
+
+def _wide(path: Path) -> Path:
+    db, api = _series(1, True), _series(2, False)
+    lines = ["time,api_latency,db-main_cpu,api_cpu"]
+    lines += [f"{T0 + 60 * i},{api[i]:.3f},{db[i]:.3f},{api[i] / 10:.3f}" for i in range(N)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _long_per_pod(folder: Path) -> Path:
+    folder.mkdir()
+    for pod, seed, fault in (("db-5f6585d649-fnmft", 1, True), ("api-579f59597d-wc2lz", 2, False)):
+        v = _series(seed, fault)
+        lines = ["TimeStamp,PodName,CpuUsageRate(%),Latency(s)"]
+        lines += [f"{T0 + 60 * i + 3},{pod},{v[i]:.3f},{v[i] / 100:.4f}" for i in range(N)]
+        (folder / f"{pod}_metric.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def _multi_header(path: Path) -> Path:
+    db, api = _series(1, True), _series(2, False)
+    lines = [
+        "microservice,api,api,db",
+        "metric,latency,requests,latency",
+        "statistic,Average,Sum,Average",
+        "unix_timestamp,,,",
+    ]
+    lines += [f"{T0 + 300 * i},{api[i]:.3f},100,{db[i]:.3f}" for i in range(N)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("shape", ["wide", "long", "multi"])
+def test_rca_ranks_the_faulty_service_first_from_each_file_shape(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    make = {"wide": _wide, "long": _long_per_pod, "multi": _multi_header}[shape]
+    src = make(tmp_path / ("pods" if shape == "long" else "metrics.csv"))
+    graph = tmp_path / "graph.json"
+    graph.write_text(json.dumps({"api": ["db-main" if shape == "wide" else "db"]}))
+    code, out, err = _run(["--json", "rca", str(src), "--graph", str(graph)], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    first = data["candidates"][0]
+    assert first["service"] == ("db-main" if shape == "wide" else "db")
+    ev = first["evidence"][0]
+    assert ev["deviation_robust_sd"] > 3 and ev["expected"][0] is not None and ev["onset"] is not None
+
+
+def test_rca_prints_a_table_with_units_and_the_explanation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    code, out, err = _run(["rca", str(_wide(tmp_path / "m.csv")), "--alert-time", str(T0 + 60 * FAULT)], capsys)
+    assert code == 0, err
+    assert "robust sd" in out and "db-main" in out and "1. db-main" in out
+
+
+def test_rca_normal_reference_and_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    src = _wide(tmp_path / "m.csv")
+    normal = tmp_path / "normal.csv"
+    normal.write_text("\n".join(src.read_text().splitlines()[: FAULT - 5]) + "\n")
+    code, out, err = _run(["--json", "rca", str(src), "--normal", str(normal), "--start", str(T0 + 60 * 30)], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["rows"] == N - 30 and data["candidates"][0]["service"] == "db-main"
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--alert-time", "yesterday"], ["--alert-time", "'yesterday'", "ISO 8601"]),
+        (["--start", "2999-01-01"], ["no metric rows", "--start"]),
+        (["--graph", "SELF"], ["not a call graph", "edge list", "adjacency matrix"]),
+    ],
+)
+def test_rca_refusals_exit_2_and_name_what_was_expected(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    named: list[str],
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    src = _wide(tmp_path / "m.csv")
+    args = [str(src) if a == "SELF" else a for a in args]
+    code, _, err = _run(["rca", str(src), *args], capsys)
+    assert code == 2 and all(n in err for n in named), err
+
+
+def test_rca_names_the_cell_that_is_not_a_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    f = _wide(tmp_path / "m.csv")
+    lines = f.read_text().splitlines()
+    lines[5] = lines[5].rsplit(",", 1)[0] + ",n/a"
+    f.write_text("\n".join(lines) + "\n")
+    code, _, err = _run(["rca", str(f)], capsys)
+    assert code == 2 and str(f) in err and "row 6" in err and "api_cpu" in err, err
+
+
+def test_graph_readers_accept_edge_lists_matrices_and_json(tmp_path: Path) -> None:
+    edges = tmp_path / "dependency.csv"
+    edges.write_text("Source,Target,Weight\nfrontend,cart,1\nfrontend,ads,1\ncart,redis,1\n")
+    assert read_graph(edges) == {"frontend": ["cart", "ads"], "cart": ["redis"]}
+    matrix = tmp_path / "graph.csv"
+    matrix.write_text(",a,b,c\na,0,1,1\nb,0,0,1\nc,0,0,0\n")
+    assert read_graph(matrix) == {"a": ["b", "c"], "b": ["c"]}
+    pairs = tmp_path / "g.json"
+    pairs.write_text('[["a", "b"], ["b", "c"]]')
+    assert read_graph(pairs) == {"a": ["b"], "b": ["c"]}
+
+
+def test_pods_of_one_workload_are_averaged_on_one_grid(tmp_path: Path) -> None:
+    assert workload_of("cartservice-579f59597d-wc2lz") == "cartservice"
+    assert workload_of("redis-cart-0") == "redis-cart"
+    assert workload_of("PetSite") == "PetSite"
+    f = tmp_path / "m.csv"
+    f.write_text(f"ts,pod,cpu\n{T0},web-abcdef12-xyz12,1\n{T0},web-abcdef34-xyz34,3\n{T0 + 60},web-abcdef12-xyz12,5\n")
+    frame = read_metrics([f])
+    assert list(frame.nested) == ["web"]
+    assert frame.nested["web"]["cpu"].tolist() == [2.0, 5.0] and frame.timestamps.tolist() == [
+        T0 - T0 % 60,
+        T0 - T0 % 60 + 60,
+    ]
+
+
+def test_a_folder_with_the_graph_beside_the_metrics_and_mixed_shapes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    pods = _long_per_pod(tmp_path / "metric")
+    graph = pods / "dependency.csv"
+    graph.write_text("Source,Target,Weight\napi,db,1\n")
+    code, out, err = _run(["--json", "rca", str(pods), "--graph", str(graph)], capsys)
+    assert code == 0, err
+    assert json.loads(out)["candidates"][0]["service"] == "db"
+    edge = _wide(pods / "source_50.csv")
+    code, _, err = _run(["rca", str(pods), "--graph", str(graph)], capsys)
+    assert code == 2 and "mix two shapes" in err and str(edge) in err and "_metric.csv" in err, err
+
+
+def test_only_a_graph_and_no_metrics_is_refused(tmp_path: Path) -> None:
+    from hx.errors import BadInput
+
+    g = tmp_path / "dependency.csv"
+    g.write_text("Source,Target\na,b\n")
+    with pytest.raises(BadInput, match="no metric files"):
+        read_metrics([tmp_path], skip=[g])
+
+
+def test_the_explanation_gives_unix_times_as_utc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    code, out, err = _run(["--json", "rca", str(_wide(tmp_path / "m.csv"))], capsys)
+    assert code == 0, err
+    why = json.loads(out)["candidates"][0]["explanation"]
+    assert "2023-11-14T" in why and "e+09" not in why, why
