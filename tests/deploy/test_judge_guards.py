@@ -185,3 +185,26 @@ def test_the_margin_reads_the_mean_when_one_large_value_doubles_it() -> None:
     reason = guard_reason(MetricConfig(name="m"), [base], [can])
     assert reason is not None and "+240.0%" in reason
     assert guard_reason(MetricConfig(name="m"), [base], [np.array([5.1, 5.2, 5.3, 5.4, 5.5])]) is None
+
+
+def test_an_error_rate_leaving_a_constant_zero_baseline_fails_even_with_one_matching_interval() -> None:
+    base = np.zeros(10)
+    can = np.array([0, 0.01, 0.02, 0.01, 0.03, 0.02, 0.01, 0.02, 0.03, 0.02])
+    status, reason = _one(MetricConfig(name="err"), base, can)
+    assert status == "fail" and "baseline is constant at 0" in reason and "9 of 10" in reason, reason
+    # the harmless direction, and a canary that leaves the baseline in fewer than half its intervals, pass
+    assert _one(MetricConfig(name="err", direction="decrease"), base, can)[0] == "pass"
+    few = np.array([0, 0, 0, 0, 0, 0, 0.01, 0, 0.02, 0])
+    assert _one(MetricConfig(name="err"), base, few)[0] == "pass"
+
+
+def test_the_departure_guard_keeps_its_false_positive_budget_on_sparse_counts() -> None:
+    rng = np.random.default_rng(7)
+    cfg = JudgeConfig(metrics=[MetricConfig(name="errors")])
+    for n, rate in ((5, 0.3), (10, 0.1), (10, 0.3), (10, 0.7)):
+        hits = 0
+        for _ in range(2000):
+            b, c = rng.poisson(rate, n).astype(float), rng.poisson(rate, n).astype(float)
+            g = judge({"errors": b}, {"errors": c}, cfg).metrics[0].guard
+            hits += g is not None and "constant" in g
+        assert hits / 2000 <= 0.01, (n, rate, hits)

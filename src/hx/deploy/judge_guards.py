@@ -18,6 +18,13 @@ thresholds, Kayenta's critical metrics), that fail a metric whatever the autocor
     every baseline value by more than the tolerance (an error rate rising from 0 everywhere, a doubled latency).
 ``bound`` (``max_value`` / ``min_value``)
     The canary's median beyond an absolute bound, whatever the baseline does.
+``departure`` (every metric)
+    A constant baseline (an error rate of 0 in every interval) that the canary leaves in a bad direction, beyond
+    the tolerance, in at least ``k`` of its ``n`` intervals, where ``k`` is the fewest departures whose chance
+    under the null stays within the metric's alpha for any rate of departures ``p``:
+    ``max_p (1 - p)^n_b P(Binomial(n, p) >= k) <= alpha``, and in at least half of them (the canary's median left
+    the baseline's level): 4 of 5 and 5 of 10 at alpha 1 %.  One canary interval that happens to match the
+    baseline no longer hides an error rate rising from 0.
 
 Per-interval counts with a denominator are compared as rates (intervals without requests dropped).
 
@@ -36,9 +43,15 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import stats
 
 from hx.deploy.judge_config import MetricConfig
 from hx.deploy.judge_stats import FloatArray, clean
+
+#: the false-positive budget of the departure guard when the metric sets no ``alpha`` (the judge's default)
+DEFAULT_ALPHA = 0.01
+#: rates of departures over which the departure guard's null chance is maximised
+_P_GRID = np.linspace(0.001, 0.999, 999)
 
 Side = str  # "higher" | "lower"
 
@@ -134,11 +147,51 @@ def guard(
         return f"guard: canary median {med_c:.6g} below min_value {cfg.min_value:g}", None
     side, gap = separation(baseline, canary)
     bad = {"higher": ("increase", "either"), "lower": ("decrease", "either")}
-    if side is None or cfg.direction not in bad[side]:
+    if side is None:
+        return departure(cfg, b_all, c_all)
+    if cfg.direction not in bad[side]:
         return None, None
     diff, rel = _move(side, (med_b, med_c), (float(b_all.mean()), float(c_all.mean())))
     reason = _margin_reason(cfg, side, gap, rel, diff)
     return reason, side if reason is not None else None
+
+
+def departures_needed(n_baseline: int, n_canary: int, alpha: float) -> int | None:
+    """The fewest of ``n_canary`` intervals leaving a constant baseline of ``n_baseline`` intervals whose chance
+    under the null, maximised over the departure rate p, is at most ``alpha`` (None: no count is that unlikely).
+
+    >>> departures_needed(10, 10, 0.01), departures_needed(5, 5, 0.01), departures_needed(3, 3, 0.01)
+    (5, 4, None)
+    """
+    keep = (1.0 - _P_GRID) ** n_baseline
+    for k in range(1, n_canary + 1):
+        if float(np.max(keep * stats.binom.sf(k - 1, n_canary, _P_GRID))) <= alpha:
+            return k
+    return None
+
+
+def departure(cfg: MetricConfig, b_all: FloatArray, c_all: FloatArray) -> tuple[str | None, Side | None]:
+    """The departure guard: a constant baseline left by the canary in a bad direction in enough intervals."""
+    if b_all.size == 0 or float(np.ptp(b_all)) != 0.0:
+        return None, None
+    level = float(b_all[0])
+    slack = cfg.tolerance * abs(level)
+    need = departures_needed(b_all.size, c_all.size, cfg.alpha if cfg.alpha is not None else DEFAULT_ALPHA)
+    if need is None:
+        return None, None
+    need = max(need, math.ceil(c_all.size / 2))
+    sides: list[Side] = [
+        s for s, d in (("higher", "increase"), ("lower", "decrease")) if cfg.direction in (d, "either")
+    ]
+    for side in sides:
+        left = int(np.sum(c_all > level + slack)) if side == "higher" else int(np.sum(c_all < level - slack))
+        if left >= need:
+            where = "above" if side == "higher" else "below"
+            return (
+                f"guard: the baseline is constant at {level:.6g} and the canary is {where} it in {left} of "
+                f"{c_all.size} intervals (at least {need} is beyond chance)"
+            ), side
+    return None, None
 
 
 def effect_size(measure: str, baseline: FloatArray, canary: FloatArray) -> float:

@@ -313,7 +313,7 @@ def _decide(
 
 
 def _reason(status: Status, shift: Shift, effect: float, direction: Direction, tolerance: float) -> str:
-    pct = f"{effect * 100:+.1f}%" if math.isfinite(effect) else "+inf%"
+    pct = f"{effect * 100:+.1f}%" if math.isfinite(effect) and abs(effect) < 1e4 else "from a baseline of ~0"
     if status == "fail":
         return f"canary {shift} than baseline by {pct} (significant, beyond tolerance {tolerance:.0%})"
     if shift != "none":
