@@ -68,3 +68,15 @@ def test_an_option_that_would_be_ignored_or_is_not_positive_is_refused(
     monkeypatch.setenv("HX_HOME", str(tmp_path))
     code, _, err = _run(["scale", "simulate", "--trace", str(events_csv), "--value-column", "events", *extra], capsys)
     assert code == 2 and all(n in err for n in named), err
+
+
+def test_a_trace_too_short_is_refused_naming_the_file_and_what_is_needed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    tiny = tmp_path / "tiny.csv"
+    tiny.write_text("minute,requests\n0,5\n1,6\n2,7\n3,5\n4,6\n")
+    code, _, err = _run(["forecast", "--trace", str(tiny), "--step", "60"], capsys)
+    assert code == 2 and "tiny.csv: 5 rows over 4 min" in err and "need at least 8" in err, err
+    code, _, err = _run(["scale", "simulate", "--trace", str(tiny), "--step", "60"], capsys)
+    assert code == 2 and "tiny.csv:" in err and "give at least 2 days" in err and "fewer" not in err, err

@@ -182,7 +182,12 @@ def forecast(
         ts, vs, label = _trace_history(trace, _axis(step, time_column, value_column))
     else:
         ts, vs, label = _service_history(ctx, str(service), signal)
-    fc = forecast_series(ts, vs, horizon, model=model, grid_s=300.0)
+    try:
+        fc = forecast_series(ts, vs, horizon, model=model, grid_s=300.0)
+    except BadInput as err:  # too little history, most often: name what was read
+        span = (float(ts[-1]) - float(ts[0])) / 60.0 if len(ts) else 0.0
+        msg = f"{label}: {len(ts)} rows over {span:.0f} min; on the forecast's 5-minute grid {err}"
+        raise BadInput(msg, field="--trace") from err
     rows: list[dict[str, Any]] = [
         {"at": _iso(float(t)), "mean": float(m), "lower": float(lo), "upper": float(hi)}
         for t, m, lo, hi in zip(fc.timestamps, fc.mean, fc.lower, fc.upper, strict=True)

@@ -184,9 +184,11 @@ def split_trace(
     start = math.ceil((end - test_days * 86400.0) / 3600.0) * 3600.0
     if start - float(t[0]) < MIN_TRAIN_DAYS * 86400.0:
         have = (end - float(t[0])) / 86400.0
+        need = MIN_TRAIN_DAYS + test_days
+        fix = "replay fewer days (--days)" if have > MIN_TRAIN_DAYS + 1.0 / 24 else f"give at least {need:g} days"
         raise BadInput(
-            f"replaying {test_days:g} days of a {have:.1f}-day trace leaves less than {MIN_TRAIN_DAYS:g} day of "
-            "history; replay fewer days",
+            f"{name}: replaying {test_days:g} days of a {have * 24:.1f}-hour trace leaves less than "
+            f"{MIN_TRAIN_DAYS:g} day of history before them; {fix}",
             field="days",
         )
     return ReplayTrace(name, t, v * scale, step, start, end)
