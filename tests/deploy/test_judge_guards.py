@@ -28,8 +28,13 @@ def test_a_fully_separated_doubling_fails_on_5_and_10_points(n: int) -> None:
     for b, c in ((base, can), (ramp, 10 * ramp + 20 * n), (ramp * 0 + 3.0 + ramp / 100, 6.2 + ramp / 100)):
         status, reason = _one(MetricConfig(name="latency"), b, c)
         assert status == "fail" and "guard: canary fully above baseline" in reason, reason
-    # the same move in the harmless direction passes; a halving of a higher-is-better metric fails
-    assert _one(MetricConfig(name="latency"), can, base)[0] == "pass"
+    # the same move in the stated harmless direction passes; unstated, a fall beyond -45 % fails as Kayenta's
+    # default would, saying how to accept it; a halving of a higher-is-better metric fails
+    assert _one(MetricConfig(name="latency", direction="increase"), can, base)[0] == "pass"
+    status, reason = _one(MetricConfig(name="latency"), can, base)
+    assert status == "fail" and "fully below" in reason and "set direction: increase" in reason, reason
+    five = np.arange(100.0, 105.0)
+    assert _one(MetricConfig(name="latency", critical=True), five, five - 20)[0] == "pass"  # -20 %: within -45 %
     assert _one(MetricConfig(name="throughput", direction="decrease"), can, base)[0] == "fail"
     off = judge({"m": base}, {"m": can}, JudgeConfig(metrics=[MetricConfig(name="m", max_increase=None)]))
     assert off.metrics[0].guard is None

@@ -12,7 +12,9 @@ thresholds, Kayenta's critical metrics), that fail a metric whatever the autocor
     that the move be large.
 ``margin`` (``max_increase`` / ``max_decrease`` relative, ``max_increase_abs`` / ``max_decrease_abs`` absolute)
     Fully separated in a bad direction and the canary's median or mean (whichever moved further) beyond the
-    baseline's by more than the margin.
+    baseline's by more than the margin.  A metric whose configuration states no ``direction`` is tested for an
+    increase but guarded both ways, as Kayenta's default: a fully separated fall beyond ``max_decrease`` (-45 %)
+    is as unexplained as a rise, until the configuration says which way is bad.
 ``critical`` (critical metrics)
     Fully separated in a bad direction with a gap beyond the metric's ``tolerance``: every canary value beyond
     every baseline value by more than the tolerance (an error rate rising from 0 everywhere, a doubled latency).
@@ -149,10 +151,14 @@ def guard(
     bad = {"higher": ("increase", "either"), "lower": ("decrease", "either")}
     if side is None:
         return departure(cfg, b_all, c_all)
-    if cfg.direction not in bad[side]:
+    stated = "direction" in cfg.model_fields_set
+    if cfg.direction not in bad[side] and stated:
         return None, None
     diff, rel = _move(side, (med_b, med_c), (float(b_all.mean()), float(c_all.mean())))
-    reason = _margin_reason(cfg, side, gap, rel, diff)
+    unstated = cfg.direction not in bad[side]  # guarded only because no direction is configured
+    reason = _margin_reason(cfg.model_copy(update={"critical": False}) if unstated else cfg, side, gap, rel, diff)
+    if reason is not None and unstated:  # the default direction, not the user's: say so
+        reason += f"; no direction is configured (set direction: {cfg.direction} to accept such a move)"
     return reason, side if reason is not None else None
 
 
