@@ -125,6 +125,7 @@ class ScalerConfig:
             "max_utilization": cfg.max_utilization,
             "alpha_refresh_s": cfg.alpha_refresh_s,
             "alpha_days": cfg.alpha_days,
+            "scale_in_window_s": cfg.scale_in_window_s,
         }
         return cls(**{**base, **overrides})
 
