@@ -116,8 +116,11 @@ class LabOptions:
     #: the tier whose instances have a bounded capacity (``--workers`` x ``--service-ms``: about
     #: ``workers / (service_ms + its downstream call)`` req/s each, whatever else the machine runs); "" for none
     pool_tier: str = "cart"
-    workers: int = 3
-    service_ms: float = 80.0
+    workers: int = 2
+    service_ms: float = 50.0
+    #: the scaler's target utilisation: a pool of two queues long before it is full (at 70 % a request waits about
+    #: as long as it is served, twice the SLO's margin here), so the lab scales at half its capacity
+    target_utilization: float = 0.5
     scale_in_window_s: float = 60.0
     with_hx: bool = True
     with_load: bool = True
@@ -327,6 +330,7 @@ def hx_config(state: LabState, opts: LabOptions) -> dict[str, Any]:
                 "min_replicas": 1,
                 "prediction_horizon": 120,
                 "scale_in_window_s": opts.scale_in_window_s,
+                "target_utilization": opts.target_utilization,
             },
         },
         "self_healing": {

@@ -5,10 +5,11 @@ A service's per-replica capacity and start-up time come, in order, from:
 1. the platform's fleet-facts provider (``platform.fleet``; the embedded sim's capacity and start-up time);
 2. the settings: ``intelligent_monitoring.scaling.capacity_rps.<service>`` (req/s one instance serves);
 3. an estimate from telemetry: the median of ``request_rate / (ready_replicas x utilisation)`` over the last hour
-   of samples with utilisation >= 5 %, where the utilisation is the ``saturation`` signal (in-flight requests over
-   the worker pool, capped at 1: the share of the pool in use, whatever else the machine runs) when the service
-   exports one, else ``utilization`` (CPU); the profile's origin names the signal (start-up time then defaults to
-   60 s);
+   of samples with utilisation >= 5 % (>= 25 % when three samples or more are that busy), where the utilisation is
+   the ``saturation`` signal (in-flight requests over the worker pool, capped at 1: the share of the pool in use,
+   whatever else the machine runs) when the service exports one, else ``utilization`` (CPU); the profile's origin
+   names the signal (start-up time then defaults to 60 s); an estimated capacity is estimated again every
+   ``PROFILE_REFRESH_S`` (the engine's);
 4. none: the service is reported once as not scalable (``scaling.decided`` with the reason) and left alone.
 """
 
@@ -35,6 +36,8 @@ DEFAULT_STARTUP_S = 60.0
 
 #: the utilisation signals a capacity is estimated from, in order of preference
 UTILIZATION_SIGNALS = ("saturation", "utilization")
+#: samples at least this busy are preferred when there are three or more of them
+BUSY_UTILIZATION = 0.25
 
 
 def estimate_capacity(source: SignalSource, service: str, platform: Platform) -> float | None:
@@ -65,6 +68,9 @@ def estimate_capacity_from(source: SignalSource, service: str, platform: Platfor
         with np.errstate(invalid="ignore", divide="ignore"):
             cap = rate / (reps * util)
         ok = np.isfinite(cap) & (util >= 0.05) & (cap > 0)
+        busy = ok & (util >= BUSY_UTILIZATION)
+        if busy.sum() >= 3:  # a busy instance shows its capacity better (fixed costs, contention)
+            ok = busy
         if ok.any():
             return float(np.median(cap[ok])), name
     return None
