@@ -8,8 +8,9 @@ Measured on the real lab, each figure from the servers' own records and hx's eve
 - **killed instance**: SIGKILL of one instance -> ``InstanceCrashed`` (shipped rule) -> Alertmanager -> incident
   -> restart runbook; seconds from the kill to the incident's resolution, and hx's own ``mttr_s``;
 - **tripling ramp**: the load triples over ``--ramp`` seconds, holds ``--hold`` seconds and falls back to the base
-  for ``--fall`` seconds; each instance of the ramped tier (cart) has a bounded worker pool (``--workers`` requests
-  at once, ``--service-ms`` of waiting each: a capacity that does not depend on how busy the shared machine is);
+  for ``--fall`` seconds; each instance of the ramped tier (``SCALE_TIER``) has a bounded worker pool
+  (``--workers`` requests at once, ``--service-ms`` of waiting each: a capacity that does not depend on how busy the
+  shared machine is);
   SLO-violation seconds (seconds whose p95 seen by the load generator exceeds the SLO, or that failed requests),
   instance-seconds of that tier, its scaling actions and most instances, once with hx's predictive scaler acting
   (capacity estimated from the exported saturation) and once with an HPA-style loop (``hx.scale.hpa.HpaPolicy``:
@@ -41,7 +42,7 @@ from typing import Any
 import httpx
 
 from hx.lab.fleet_lab import LabOptions, LabState, down, start_hx, up
-from hx.lab.scenarios import ROLLOUT_TIER, Lab, ServedCounter, by_version, run, slo_breaches
+from hx.lab.scenarios import ROLLOUT_TIER, SCALE_TIER, Lab, ServedCounter, by_version, run, slo_breaches
 from hx.scale.hpa import HpaPolicy
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -99,13 +100,13 @@ def _saturation(lab: Lab, tier: str) -> float:
 def _hx_actions(lab: Lab, after: int, t0: float) -> list[dict[str, Any]]:
     evs, _ = lab.events(after)
     return [{"t": round(ts(e) - t0, 1), "from": e["data"].get("before"), "to": e["data"].get("after")}
-            for e in evs if e["type"] == "scaling.acted" and e.get("subject") == ROLLOUT_TIER]  # fmt: skip
+            for e in evs if e["type"] == "scaling.acted" and e.get("subject") == SCALE_TIER]  # fmt: skip
 
 
 def ramp(lab: Lab, policy: str, a: argparse.Namespace) -> dict[str, Any]:
     """Triple the load over ``a.ramp``, hold ``a.hold``, back to the base for ``a.fall``; scaler = hx
     (``policy='hx'``) or the HPA loop here."""
-    tier = ROLLOUT_TIER
+    tier = SCALE_TIER
     # the same target as hx's scaler in the lab (LabOptions.target_utilization)
     hpa = HpaPolicy(target=a.target, max_replicas=6, scale_down_window_s=a.scale_in_window)
     cursor = lab.last_cursor()
@@ -210,8 +211,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fall", type=float, default=120.0, help="seconds back at the base load (scale-in)")
     p.add_argument("--rps", type=float, default=20.0, help="base requests per second (times the NASA shape)")
     p.add_argument("--compression", type=float, default=24.0, help="trace seconds per second (24: a day an hour)")
-    p.add_argument("--workers", type=int, default=2, help="cart's worker pool per instance")
-    p.add_argument("--service-ms", type=float, default=50.0, help="cart's service time per request (waiting)")
+    p.add_argument("--workers", type=int, default=2, help="inventory's worker pool per instance")
+    p.add_argument("--service-ms", type=float, default=50.0, help="inventory's service time per request (waiting)")
     p.add_argument("--target", type=float, default=0.5, help="target utilisation of both scalers")
     p.add_argument("--scale-in-window", type=float, default=60.0, help="hx's scale-in window = HPA's down window")
     p.add_argument("--quick", action="store_true", help="the two ramps only, printed (lab.json is not written)")
@@ -229,7 +230,7 @@ def ramps(lab: Lab, a: argparse.Namespace) -> list[dict[str, Any]]:
     out = [ramp(lab, "hx", a)]
     print("ramp hx:", out[-1])
     set_scaler_mode(lab, "recommend")
-    lab.actuator.scale(ROLLOUT_TIER, 2)
+    lab.actuator.scale(SCALE_TIER, 2)
     time.sleep(30)
     out.append(ramp(lab, "hpa", a))
     print("ramp hpa:", out[-1])

@@ -20,6 +20,7 @@ import pytest
 from hx.lab.fleet_lab import LabOptions, LabState, alive, down, start_hx, up
 from hx.lab.scenarios import (
     ROLLOUT_TIER,
+    SCALE_TIER,
     Lab,
     Outcome,
     ServedCounter,
@@ -184,34 +185,34 @@ SLO_WINDOW_S = 15
 
 @pytest.mark.timeout(1200)
 def test_traffic_tripling_scaled_out_by_real_instances_then_drained_in(lab: Lab) -> None:
-    """The lab's cart instances have a bounded worker pool (``LabOptions.workers`` x ``service_ms``), so one instance
+    """The inventory instances have a bounded worker pool (``LabOptions.workers`` x ``service_ms``), so one instance
     serves a fixed rate whatever else the machine runs; hx estimates that capacity from the exported saturation
     (``http_server_active_requests`` over its limit) and must add instances before the tripled load saturates."""
-    names = {str(i.name) for i in lab.instances(ROLLOUT_TIER)}
+    names = {str(i.name) for i in lab.instances(SCALE_TIER)}
     before = len(names)
     t0 = time.time()
     try:
         out = run(lab.state, "traffic-triple", timeout_s=300, say=lambda _m: None)
-        acted = [e for e in events_of(out, "scaling.acted") if e["subject"] == ROLLOUT_TIER]
-        decided = [e["data"].get("reason") for e in events_of(out, "scaling.decided") if e["subject"] == ROLLOUT_TIER]
-        assert out.done and acted, f"no scale-out of {ROLLOUT_TIER} within 300 s; the scaler said: {decided[-3:]}"
+        acted = [e for e in events_of(out, "scaling.acted") if e["subject"] == SCALE_TIER]
+        decided = [e["data"].get("reason") for e in events_of(out, "scaling.decided") if e["subject"] == SCALE_TIER]
+        assert out.done and acted, f"no scale-out of {SCALE_TIER} within 300 s; the scaler said: {decided[-3:]}"
         profile = next((e["data"].get("profile") for e in events_of(out, "scaling.decided")
-                        if e["subject"] == ROLLOUT_TIER and e["data"].get("profile")), None)  # fmt: skip
+                        if e["subject"] == SCALE_TIER and e["data"].get("profile")), None)  # fmt: skip
         scaled_at = _ts(acted[0])
-        grown = len(lab.instances(ROLLOUT_TIER))
+        grown = len(lab.instances(SCALE_TIER))
         assert grown > before
         # HAProxy itself: the new instances are servers in rotation (weight > 0) and answer requests (stot)
-        counter = ServedCounter(lab, ROLLOUT_TIER)
+        counter = ServedCounter(lab, SCALE_TIER)
         time.sleep(10)
         served = counter.stop()
-        new = [s for s in lab.actuator.router.servers(ROLLOUT_TIER) if s.name not in names]
+        new = [s for s in lab.actuator.router.servers(SCALE_TIER) if s.name not in names]
         assert new and all(s.weight > 0 for s in new), [(s.name, s.weight) for s in new]
         assert all(served.get(s.name, 0) > 0 for s in new), served
         # hold the tripled load to the end of the ramp and a little after, then judge p95 from the load generator
         wait(lambda: time.time() > t0 + 180 + 30, 400, "the end of the ramp")
         rows = [r for r in lab.load_stats(int(time.time() - t0) + 2, SLO_P95_S)["seconds"] if r["t"] >= t0]
         broke = slo_breaches(rows, SLO_WINDOW_S)
-        after = len(lab.instances(ROLLOUT_TIER))
+        after = len(lab.instances(SCALE_TIER))
         print(f"capacity {profile}; scaled out at +{scaled_at - t0:.0f} s ({before} -> {grown}, {after} at the end "
               f"of the ramp); first SLO breach (p95 over {SLO_WINDOW_S} s > {SLO_P95_S} s) at "
               f"{f'+{broke[0] - t0:.0f} s' if broke else 'never'}; {len(broke)} breached s of {len(rows)}")  # fmt: skip
@@ -220,13 +221,13 @@ def test_traffic_tripling_scaled_out_by_real_instances_then_drained_in(lab: Lab)
     finally:
         lab.load(1.0, 10.0)
     # scale-in: back to the base load; hx drains in HAProxy before it stops an instance: no failed request
-    peak = len(lab.instances(ROLLOUT_TIER))
+    peak = len(lab.instances(SCALE_TIER))
     t_in = time.time()
-    wait(lambda: len(lab.instances(ROLLOUT_TIER)) < peak, 400, "the scaler to scale in")
+    wait(lambda: len(lab.instances(SCALE_TIER)) < peak, 400, "the scaler to scale in")
     time.sleep(15)
     window = [r for r in lab.load_stats(int(time.time() - t_in) + 2)["seconds"] if r["t"] >= t_in]
-    left = {str(i.name) for i in lab.instances(ROLLOUT_TIER)}
-    servers = {s.name for s in lab.actuator.router.servers(ROLLOUT_TIER)}
+    left = {str(i.name) for i in lab.instances(SCALE_TIER)}
+    servers = {s.name for s in lab.actuator.router.servers(SCALE_TIER)}
     print(f"scaled in {peak} -> {len(left)}; {sum(r['sent'] for r in window)} requests sent meanwhile, "
           f"{sum(r['failed'] for r in window)} failed")  # fmt: skip
     assert sum(r["sent"] for r in window) > 0

@@ -51,8 +51,9 @@ def test_hx_settings_of_the_lab_load_with_the_fleet_actuator_and_the_presets(sta
     cart = s.actuator.fleet.services["cart"].command
     assert "--downstream" in cart and cart[cart.index("--downstream") + 1] == state.url("lb_inventory")
     # only the pool tier has a bounded capacity; the scaler targets half of it and scales in after a minute
-    assert cart[cart.index("--workers") + 1] == "2" and cart[cart.index("--service-ms") + 1] == "50"
-    assert "--workers" not in s.actuator.fleet.services["frontend"].command
+    inv = s.actuator.fleet.services["inventory"].command
+    assert inv[inv.index("--workers") + 1] == "2" and inv[inv.index("--service-ms") + 1] == "50"
+    assert "--workers" not in cart and "--workers" not in s.actuator.fleet.services["frontend"].command
     sc = s.intelligent_monitoring.scaling
     assert (sc.target_utilization, sc.scale_in_window_s) == (0.5, 60.0)
 

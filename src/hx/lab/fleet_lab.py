@@ -115,7 +115,7 @@ class LabOptions:
     max_replicas: int = 6
     #: the tier whose instances have a bounded capacity (``--workers`` x ``--service-ms``: about
     #: ``workers / (service_ms + its downstream call)`` req/s each, whatever else the machine runs); "" for none
-    pool_tier: str = "cart"
+    pool_tier: str = "inventory"
     workers: int = 2
     service_ms: float = 50.0
     #: the scaler's target utilisation: a pool of two queues long before it is full (at 70 % a request waits about

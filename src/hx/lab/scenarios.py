@@ -26,6 +26,9 @@ from hx.lab.fleet_lab import LabError, LabState, admin_token, fleet_actuator
 
 ROLLOUT_TIER = "cart"
 BOTTOM_TIER = "inventory"
+#: the tier whose instances have a bounded worker pool (``LabOptions.pool_tier``): the one a tripling saturates and
+#: hx scales; the bottom tier, so both versions of a rollout of ``cart`` see the same queueing below them
+SCALE_TIER = "inventory"
 FINAL_DEPLOYMENT = ("deployment.promoted", "deployment.rolled_back", "deployment.failed", "deployment.aborted")
 
 
@@ -228,7 +231,7 @@ def traffic_triple(lab: Lab, out: Outcome) -> Callable[[dict[str, Any]], bool]:
     lab.load(3.0, 180.0)
     out.figures.update(instances_before=before, multiplier=3.0, ramp_s=180.0)
     # the tier with a bounded capacity (the lab's pool tier) is the one the tripling saturates
-    return lambda e: e["type"] == "scaling.acted" and e.get("subject") == ROLLOUT_TIER and _scaled_out(e)
+    return lambda e: e["type"] == "scaling.acted" and e.get("subject") == SCALE_TIER and _scaled_out(e)
 
 
 def _scaled_out(e: dict[str, Any]) -> bool:
