@@ -205,6 +205,12 @@ LAB_TEMPLATES = {
         'avg by ({by}) (process_resident_memory_bytes{service_name="{service}"})'
         " / scalar(max(node_memory_MemTotal_bytes))"
     ),
+    # in flight by Little's law (the server histogram's seconds per second: exact, where the active-requests gauge
+    # is sampled only at each scrape) over the worker pools (http_server_active_requests_limit)
+    "saturation": (
+        'sum by ({by}) (rate(http_server_request_duration_seconds_sum{service_name="{service}"}[{window}]))'
+        ' / sum by ({by}) (http_server_active_requests_limit{service_name="{service}"} > 0)'
+    ),
     "replicas": 'count by ({by}) (up{job="instances",service_name="{service}"})',
     "ready_replicas": 'count by ({by}) (up{job="instances",service_name="{service}"} == 1)',
 }
