@@ -13,6 +13,7 @@ expected.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -128,6 +129,14 @@ class Scaling(Section):
         "calibrated: true means auto",
     )
     max_utilization: float = Field(0.8, gt=0.0, le=1.0, description="calibrated mode: bound sized at this")
+    scale_in_window_s: float = Field(
+        600.0, ge=0.0, le=86400.0, description="scale in only when the need stayed below the replicas this long"
+    )
+    capacity_rps: dict[str, float] = Field(
+        default_factory=dict,
+        description="per service: the req/s one instance serves (else the fleet's facts, else estimated from "
+        "telemetry: the saturation signal, else CPU)",
+    )
     alpha_refresh_s: float = Field(
         86400.0, ge=300.0, description="calibrated mode, alpha auto: seconds between re-choices per service"
     )
@@ -147,6 +156,15 @@ class Scaling(Section):
         if not 0 < a < 0.5:
             raise ValueError(f"must be in (0, 0.5) or 'auto', got {v!r}")
         return a
+
+    @field_validator("capacity_rps")
+    @classmethod
+    def _capacities(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {k: c for k, c in v.items() if not (math.isfinite(c) and c > 0)}
+        if bad:
+            name = next(iter(bad))
+            raise ValueError(f"capacity_rps.{name} must be a number > 0 req/s, got {bad[name]}")
+        return v
 
     @property
     def effective_alpha(self) -> float | Literal["auto"] | None:

@@ -18,7 +18,18 @@ import httpx
 import pytest
 
 from hx.lab.fleet_lab import LabOptions, LabState, alive, down, start_hx, up
-from hx.lab.scenarios import ROLLOUT_TIER, Lab, Outcome, ServedCounter, by_version, good_rollout, next_version, run
+from hx.lab.scenarios import (
+    ROLLOUT_TIER,
+    SCALE_TIER,
+    Lab,
+    Outcome,
+    ServedCounter,
+    by_version,
+    good_rollout,
+    next_version,
+    run,
+    slo_breaches,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +40,8 @@ SLO_P95_S = 0.25
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     root = tmp_path_factory.mktemp("lab")
-    state = up(root, LabOptions(rps=20.0, data_dir=DATA_DIR), log=lambda _m: None)
+    # a trace day per hour: the NASA shape moves the load a little during a test, the tripling moves it 3x
+    state = up(root, LabOptions(rps=20.0, compression=24.0, data_dir=DATA_DIR), log=lambda _m: None)
     try:
         wait(lambda: _has_data(state), 90, "Prometheus to see every tier's requests")
         yield Lab(state)
@@ -166,52 +178,63 @@ def _ts(e: dict[str, Any]) -> float:
 
 # ---- 4. traffic tripling: the scaler starts real instances that take traffic; scale-in drains first ------------------
 
-CPU_MS = 8.0  #: CPU burnt per request by each cart instance, so that one instance has a capacity
+#: an SLO is judged over a window, not per second: p95 over the trailing 15 s (one slow second on a shared box is not
+#: a breach; a saturated tier, whose queue grows for as long as the load exceeds it, is)
+SLO_WINDOW_S = 15
 
 
-@pytest.mark.xfail(
-    run=False,
-    reason="measured on a 2-core machine shared with other jobs: at 3x (about 50 req/s through three Python tiers) "
-    "requests time out (thousands of transport errors) while each instance's CPU fraction stays low (the processes "
-    "are starved of CPU, not busy), so hx's capacity estimate (about 140 req/s per instance from CPU) sees no need "
-    "to scale out; bench/lab.py measures the ramp for hx and for an HPA-style loop and reports it as measured",
-)
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1200)
 def test_traffic_tripling_scaled_out_by_real_instances_then_drained_in(lab: Lab) -> None:
-    version = lab.versions(ROLLOUT_TIER)[0]
-    lab.version_faults(version, {"cpu_ms": CPU_MS})
-    lab.set_faults(ROLLOUT_TIER, {"cpu_ms": CPU_MS})
-    names = {str(i.name) for i in lab.instances(ROLLOUT_TIER)}
+    """The inventory instances have a bounded worker pool (``LabOptions.workers`` x ``service_ms``), so one instance
+    serves a fixed rate whatever else the machine runs; hx estimates that capacity from the exported saturation
+    (``http_server_active_requests`` over its limit) and must add instances before the tripled load saturates."""
+    names = {str(i.name) for i in lab.instances(SCALE_TIER)}
     before = len(names)
     t0 = time.time()
     try:
         out = run(lab.state, "traffic-triple", timeout_s=300, say=lambda _m: None)
-        acted = [e for e in events_of(out, "scaling.acted") if e["subject"] == ROLLOUT_TIER]
-        decided = [e["data"].get("reason") for e in events_of(out, "scaling.decided") if e["subject"] == ROLLOUT_TIER]
-        assert out.done and acted, f"no scale-out of {ROLLOUT_TIER} within 300 s; the scaler said: {decided[-3:]}"
+        acted = [e for e in events_of(out, "scaling.acted") if e["subject"] == SCALE_TIER]
+        decided = [e["data"].get("reason") for e in events_of(out, "scaling.decided") if e["subject"] == SCALE_TIER]
+        assert out.done and acted, f"no scale-out of {SCALE_TIER} within 300 s; the scaler said: {decided[-3:]}"
+        profile = next((e["data"].get("profile") for e in events_of(out, "scaling.decided")
+                        if e["subject"] == SCALE_TIER and e["data"].get("profile")), None)  # fmt: skip
         scaled_at = _ts(acted[0])
-        grown = len(lab.instances(ROLLOUT_TIER))
+        grown = len(lab.instances(SCALE_TIER))
         assert grown > before
-        counter = ServedCounter(lab, ROLLOUT_TIER)
+        # HAProxy itself: the new instances are servers in rotation (weight > 0) and answer requests (stot)
+        counter = ServedCounter(lab, SCALE_TIER)
         time.sleep(10)
         served = counter.stop()
-        new = [s.name for s in lab.actuator.router.servers(ROLLOUT_TIER) if s.name not in names]
-        assert any(served.get(n, 0) > 0 for n in new), served  # the new instances take traffic (HAProxy counters)
-        seconds = lab.load_stats(int(time.time() - t0) + 2)["seconds"]
-        broke = [s["t"] for s in seconds if s["t"] >= t0 and (s["p95_s"] or 0) > SLO_P95_S]
-        print(f"scaled out at +{scaled_at - t0:.0f} s to {grown}; first SLO breach at "
-              f"{f'+{broke[0] - t0:.0f} s' if broke else 'never'}")  # fmt: skip
-        assert not broke or broke[0] >= scaled_at, "p95 broke the SLO before the scaler acted"
+        new = [s for s in lab.actuator.router.servers(SCALE_TIER) if s.name not in names]
+        assert new and all(s.weight > 0 for s in new), [(s.name, s.weight) for s in new]
+        assert all(served.get(s.name, 0) > 0 for s in new), served
+        # hold the tripled load to the end of the ramp and a little after, then judge p95 from the load generator
+        wait(lambda: time.time() > t0 + 180 + 30, 400, "the end of the ramp")
+        rows = [r for r in lab.load_stats(int(time.time() - t0) + 2, SLO_P95_S)["seconds"] if r["t"] >= t0]
+        broke = slo_breaches(rows, SLO_WINDOW_S)
+        after = len(lab.instances(SCALE_TIER))
+        print(f"capacity {profile}; scaled out at +{scaled_at - t0:.0f} s ({before} -> {grown}, {after} at the end "
+              f"of the ramp); first SLO breach (p95 over {SLO_WINDOW_S} s > {SLO_P95_S} s) at "
+              f"{f'+{broke[0] - t0:.0f} s' if broke else 'never'}; {len(broke)} breached s of {len(rows)}")  # fmt: skip
+        assert sum(r["sent"] for r in rows) > 0
+        assert not broke or broke[0] >= scaled_at, f"p95 broke the SLO at +{broke[0] - t0:.0f} s, before the scaler"
     finally:
         lab.load(1.0, 10.0)
     # scale-in: back to the base load; hx drains in HAProxy before it stops an instance: no failed request
+    peak = len(lab.instances(SCALE_TIER))
     t_in = time.time()
-    wait(lambda: len(lab.instances(ROLLOUT_TIER)) < grown, 300, "the scaler to scale in")
-    time.sleep(5)
-    window = [s for s in lab.load_stats(int(time.time() - t_in) + 2)["seconds"] if s["t"] >= t_in]
-    assert sum(s["failed"] for s in window) == 0, [s for s in window if s["failed"]]
-    lab.set_faults(ROLLOUT_TIER, {"cpu_ms": 0.0})
-    lab.version_faults(version, {})
+    wait(lambda: len(lab.instances(SCALE_TIER)) < peak, 400, "the scaler to scale in")
+    time.sleep(15)
+    window = [r for r in lab.load_stats(int(time.time() - t_in) + 2)["seconds"] if r["t"] >= t_in]
+    left = {str(i.name) for i in lab.instances(SCALE_TIER)}
+    servers = {s.name for s in lab.actuator.router.servers(SCALE_TIER)}
+    print(f"scaled in {peak} -> {len(left)}; {sum(r['sent'] for r in window)} requests sent meanwhile, "
+          f"{sum(r['failed'] for r in window)} failed")  # fmt: skip
+    assert sum(r["sent"] for r in window) > 0
+    assert sum(r["failed"] for r in window) == 0, [r for r in window if r["failed"]]
+    assert servers == left  # the stopped instances left HAProxy too
+    audit = lab.api("GET", "/audit", params={"limit": 1000})["records"]
+    assert any(r["action"] == "scale" and r["detail"].get("after", 0) < r["detail"].get("before", 0) for r in audit)
 
 
 # ---- 6. SIGKILL of hx serve mid-rollout: resumed or rolled back, nothing orphaned ------------------------------------

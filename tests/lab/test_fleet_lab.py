@@ -50,6 +50,12 @@ def test_hx_settings_of_the_lab_load_with_the_fleet_actuator_and_the_presets(sta
     assert s.telemetry.source == "prometheus" and s.self_healing.triage_delay_s == 20.0
     cart = s.actuator.fleet.services["cart"].command
     assert "--downstream" in cart and cart[cart.index("--downstream") + 1] == state.url("lb_inventory")
+    # only the pool tier has a bounded capacity; the scaler targets half of it and scales in after a minute
+    inv = s.actuator.fleet.services["inventory"].command
+    assert inv[inv.index("--workers") + 1] == "2" and inv[inv.index("--service-ms") + 1] == "50"
+    assert "--workers" not in cart and "--workers" not in s.actuator.fleet.services["frontend"].command
+    sc = s.intelligent_monitoring.scaling
+    assert (sc.target_utilization, sc.scale_in_window_s) == (0.5, 60.0)
 
 
 def test_triage_delay_is_validated_naming_the_key(tmp_path: Path) -> None:
@@ -94,8 +100,11 @@ def test_ramp_moves_linearly_then_holds() -> None:
     assert r.at(100.0) == 1.0 and r.at(150.0) == 2.0 and r.at(250.0) == 3.0
 
 
-@pytest.mark.parametrize("kw", [{"instances": 0}, {"rps": 0.0}, {"compression": 0.5}])
-def test_lab_options_are_bounded(kw: dict[str, float]) -> None:
+@pytest.mark.parametrize(
+    "kw",
+    [{"instances": 0}, {"rps": 0.0}, {"compression": 0.5}, {"workers": -1}, {"service_ms": -1.0}, {"pool_tier": "x"}],
+)
+def test_lab_options_are_bounded(kw: dict[str, object]) -> None:
     with pytest.raises(BadInput):
         LabOptions(**kw).check()  # type: ignore[arg-type]
 

@@ -117,3 +117,40 @@ def test_flags() -> None:
     f = Faults()
     with pytest.raises(ValueError, match="error_rate"):
         f.update({"error_rate": 1.5})
+
+
+def test_worker_pool_bounds_concurrency_and_exports_saturation() -> None:
+    """Two workers, 100 ms of waiting each: six requests at once take three rounds; the gauges say so."""
+    import time
+
+    svc = SampleService("inventory", "v1", "inventory--v1--0", workers=2, service_ms=100.0, exit_fn=_exit)
+    labels = {"service_name": "inventory", "service_version": "v1", "service_instance_id": "inventory--v1--0"}
+    reg = svc.metrics.registry
+    gate = threading.Barrier(7)
+    seen: list[float] = []
+
+    def one() -> None:
+        gate.wait()
+        assert svc.serve_request()[0] == 200
+
+    threads = [threading.Thread(target=one) for _ in range(6)]
+    for t in threads:
+        t.start()
+    gate.wait()
+    t0 = time.perf_counter()
+    while any(t.is_alive() for t in threads):
+        seen.append(reg.get_sample_value("http_server_active_requests", {"http_request_method": "GET", **labels}) or 0)
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - t0
+    assert reg.get_sample_value("http_server_active_requests_limit", labels) == 2.0
+    assert 0.29 <= elapsed < 2.0, elapsed  # 3 rounds of 100 ms, not 1 (unbounded)
+    assert max(seen) > 2.0  # in flight beyond the pool: requests waiting for a worker are active too
+    assert seen[-1] <= 2.0 and svc.pool.busy == 0
+    assert reg.get_sample_value("http_server_active_requests", {"http_request_method": "GET", **labels}) == 0.0
+
+
+def test_worker_flags_are_checked() -> None:
+    a = parse_args(["--tier", "cart", "--workers", "3", "--service-ms", "80"])
+    assert (a.workers, a.service_ms) == (3, 80.0)
+    with pytest.raises(ValueError, match="service_ms"):
+        SampleService("cart", "v1", "cart--v1--0", service_ms=-1.0)

@@ -7,7 +7,8 @@
   clock, times a multiplier that ``POST /rate {"multiplier": 3, "ramp_s": 180}`` ramps linearly (traffic-triple).
 - **Targets**: every two seconds the lab's file_sd file is rewritten from supervisord's programs, so Prometheus
   scrapes exactly the instances hx started (a crashed one stays a target: its ``up`` is 0).
-- ``GET /stats``: totals by status, and one row per second (sent, answered by status class, p95 of the second).
+- ``GET /stats?last=N&slo=S``: totals by status, and one row per second (sent, answered by status class, p95 of
+  the second, and with ``slo`` the requests slower than ``S`` seconds, so a window's p95 can be judged exactly).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import numpy as np
@@ -64,9 +66,12 @@ class Second:
     failed: int = 0
     latencies: list[float] = field(default_factory=list)
 
-    def row(self) -> dict[str, Any]:
+    def row(self, slo_s: float | None = None) -> dict[str, Any]:
         p95 = float(np.quantile(self.latencies, 0.95)) if self.latencies else None
-        return {"t": self.t, "sent": self.sent, "ok": self.ok, "failed": self.failed, "p95_s": p95}
+        out = {"t": self.t, "sent": self.sent, "ok": self.ok, "failed": self.failed, "p95_s": p95}
+        if slo_s is not None:
+            out["over_slo"] = sum(1 for x in self.latencies if x > slo_s)
+        return out
 
 
 class Load:
@@ -104,10 +109,10 @@ class Load:
             cls = f"{status // 100}xx" if status else "error"
             self.totals[cls] = self.totals.get(cls, 0) + 1
 
-    def stats(self, last_s: int) -> dict[str, Any]:
+    def stats(self, last_s: int, slo_s: float | None = None) -> dict[str, Any]:
         now = int(time.time())
         with self.lock:
-            rows = [s.row() for t, s in sorted(self.seconds.items()) if t >= now - last_s and t < now]
+            rows = [s.row(slo_s) for t, s in sorted(self.seconds.items()) if t >= now - last_s and t < now]
             for t in [t for t in self.seconds if t < now - 3600]:
                 del self.seconds[t]
             totals = dict(self.totals)
@@ -163,8 +168,14 @@ def control_server(load: Load, port: int) -> ThreadingHTTPServer:
             if not self.path.startswith("/stats"):
                 self._send(404, {"error": "not found"})
                 return
-            last = self.path.partition("last=")[2]
-            self._send(200, load.stats(int(last) if last.isdigit() else 60))
+            query = parse_qs(urlsplit(self.path).query)
+            last, slo = query.get("last", ["60"])[0], query.get("slo", [""])[0]
+            try:
+                slo_s = float(slo) if slo else None
+            except ValueError:
+                self._send(400, {"error": f"bad slo {slo!r}: a number of seconds"})
+                return
+            self._send(200, load.stats(int(last) if last.isdigit() else 60, slo_s))
 
         def do_POST(self) -> None:
             try:

@@ -113,6 +113,15 @@ class LabOptions:
     slo_p95_s: float = 0.25
     triage_delay_s: float = 20.0
     max_replicas: int = 6
+    #: the tier whose instances have a bounded capacity (``--workers`` x ``--service-ms``: about
+    #: ``workers / (service_ms + its downstream call)`` req/s each, whatever else the machine runs); "" for none
+    pool_tier: str = "inventory"
+    workers: int = 2
+    service_ms: float = 50.0
+    #: the scaler's target utilisation: a pool of two queues long before it is full (at 70 % a request waits about
+    #: as long as it is served, twice the SLO's margin here), so the lab scales at half its capacity
+    target_utilization: float = 0.5
+    scale_in_window_s: float = 60.0
     with_hx: bool = True
     with_load: bool = True
     data_dir: str = ""  #: $HX_DATA_DIR for the NASA trace
@@ -125,6 +134,12 @@ class LabOptions:
             raise BadInput(f"--rps {self.rps}: must be in (0, 2000]", field="rps")
         if not 1 <= self.compression <= 100_000:
             raise BadInput(f"--compression {self.compression}: 1..100000", field="compression")
+        if self.pool_tier and self.pool_tier not in TIERS:
+            raise BadInput(f"pool_tier {self.pool_tier!r}: one of {', '.join(TIERS)} or empty", field="pool_tier")
+        if not 0 <= self.workers <= 64:
+            raise BadInput(f"--workers {self.workers}: 0..64 (0: unbounded)", field="workers")
+        if not 0 <= self.service_ms <= 10_000:
+            raise BadInput(f"--service-ms {self.service_ms}: 0..10000", field="service_ms")
 
 
 # ---- ports and binaries --------------------------------------------------------------------------
@@ -189,6 +204,12 @@ LAB_TEMPLATES = {
     "memory_utilization": (
         'avg by ({by}) (process_resident_memory_bytes{service_name="{service}"})'
         " / scalar(max(node_memory_MemTotal_bytes))"
+    ),
+    # in flight by Little's law (the server histogram's seconds per second: exact, where the active-requests gauge
+    # is sampled only at each scrape) over the worker pools (http_server_active_requests_limit)
+    "saturation": (
+        'sum by ({by}) (rate(http_server_request_duration_seconds_sum{service_name="{service}"}[{window}]))'
+        ' / sum by ({by}) (http_server_active_requests_limit{service_name="{service}"} > 0)'
     ),
     "replicas": 'count by ({by}) (up{job="instances",service_name="{service}"})',
     "ready_replicas": 'count by ({by}) (up{job="instances",service_name="{service}"} == 1)',
@@ -275,8 +296,10 @@ def alertmanager_config(state: LabState, token: str) -> str:
     ]) + "\n"  # fmt: skip
 
 
-def fleet_services(state: LabState) -> dict[str, Any]:
-    """``actuator.fleet.services``: the sample service's tiers, each calling the next tier's HAProxy frontend."""
+def fleet_services(state: LabState, opts: LabOptions | None = None) -> dict[str, Any]:
+    """``actuator.fleet.services``: the sample service's tiers, each calling the next tier's HAProxy frontend; the
+    pool tier's instances with a bounded worker pool and a service time (``LabOptions.workers``, ``service_ms``)."""
+    opts = opts or LabOptions()
     out: dict[str, Any] = {}
     for tier in TIERS:
         argv = [sys.executable, "-m", "hx.lab.sample_service", "--tier", tier, "--service", "{service}",
@@ -284,6 +307,8 @@ def fleet_services(state: LabState) -> dict[str, Any]:
                 "--faults-file", str(state.path / "faults.json")]  # fmt: skip
         if tier in DOWNSTREAM:
             argv += ["--downstream", state.url(f"lb_{DOWNSTREAM[tier]}")]
+        if tier == opts.pool_tier:
+            argv += ["--workers", str(opts.workers), "--service-ms", f"{opts.service_ms:g}"]
         ports = state.tier_ports[tier]
         out[tier] = {"command": argv, "ports": [ports[0], ports[-1]], "ready_path": "/healthz"}
     return out
@@ -310,6 +335,8 @@ def hx_config(state: LabState, opts: LabOptions) -> dict[str, Any]:
                 "max_replicas": opts.max_replicas,
                 "min_replicas": 1,
                 "prediction_horizon": 120,
+                "scale_in_window_s": opts.scale_in_window_s,
+                "target_utilization": opts.target_utilization,
             },
         },
         "self_healing": {
@@ -341,7 +368,7 @@ def hx_config(state: LabState, opts: LabOptions) -> dict[str, Any]:
                     "url": f"http://127.0.0.1:{p['supervisord']}/RPC2",
                     "include_dir": str(state.path / "supervisor" / "programs"),
                 },
-                "services": fleet_services(state),
+                "services": fleet_services(state, opts),
                 "ready_timeout_s": 30,
                 "drain_timeout_s": 20,
             },

@@ -7,7 +7,17 @@ Read it as the reference for instrumenting your own service the way hx's ``http-
   ``service_instance_id``;
 - ``http_client_request_duration_seconds`` (histogram): every call to the downstream tier, labelled ``peer_service``
   (the callee) and ``http_response_status_code``: the caller -> callee edges hx's topology reads;
+- ``http_server_active_requests`` (gauge, OpenTelemetry's ``http.server.active_requests``): requests in flight in
+  the server (waiting for a worker or being served), labelled ``http_request_method`` and the resource labels; and
+  ``http_server_active_requests_limit`` (gauge): the worker pool's size (0: unbounded).  Their ratio is the
+  instance's saturation, which hx's ``http-semconv`` preset reads as ``saturation`` and the scaler turns into a
+  per-instance capacity (:func:`hx.scale.component.estimate_capacity`);
 - prometheus-client's process collector (CPU seconds, resident memory, start time).
+
+Capacity: ``--workers N`` bounds the requests served at once (like gunicorn's sync workers; the others wait in a
+queue) and ``--service-ms S`` is each request's own service time, spent waiting (a sleep standing for a database
+call), not burning CPU.  One instance then serves about ``N / (S + the downstream call)`` requests per second
+whatever else the machine runs, and load beyond that queues: p95 climbs, as on a saturated real service.
 
 Each tier is a process of this program: ``python -m hx.lab.sample_service --tier cart --version v2 --port 8101
 --downstream http://127.0.0.1:8200`` (the downstream is the next tier's HAProxy frontend).  ``GET /`` does the tier's
@@ -31,7 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client.process_collector import ProcessCollector
 
 TIERS = ("frontend", "cart", "inventory")
@@ -90,7 +100,42 @@ class Metrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
+        self.active = Gauge(
+            "http_server_active_requests",
+            "Number of active HTTP server requests (waiting for a worker or being served).",
+            ("http_request_method", *RESOURCE),
+            registry=self.registry,
+        )
+        self.limit = Gauge(
+            "http_server_active_requests_limit",
+            "Requests the server serves at once (its worker pool; 0: unbounded).",
+            RESOURCE,
+            registry=self.registry,
+        )
         ProcessCollector(registry=self.registry)
+
+
+class WorkerPool:
+    """At most ``size`` requests served at once (0: unbounded); the others wait in FIFO-ish order."""
+
+    def __init__(self, size: int) -> None:
+        if size < 0:
+            raise ValueError("workers must be >= 0")
+        self.size = size
+        self.busy = 0
+        self._cond = threading.Condition()
+
+    def __enter__(self) -> WorkerPool:
+        with self._cond:
+            while self.size and self.busy >= self.size:
+                self._cond.wait()
+            self.busy += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self.busy -= 1
+            self._cond.notify()
 
 
 class SampleService:
@@ -107,7 +152,11 @@ class SampleService:
         service: str = "",
         peer: str | None = None,
         exit_fn: Any = os._exit,
+        workers: int = 0,
+        service_ms: float = 0.0,
     ) -> None:
+        if service_ms < 0:
+            raise ValueError("service_ms must be >= 0")
         self.tier = tier
         self.peer = peer or DOWNSTREAM.get(tier) or "downstream"
         self.version = version
@@ -119,6 +168,19 @@ class SampleService:
         self.leaked: list[bytearray] = []
         self._exit = exit_fn
         self._client = httpx.Client(timeout=10.0)
+        self.pool = WorkerPool(workers)
+        self.service_s = service_ms / 1000.0
+        self.metrics.limit.labels(*self.resource.values()).set(workers)
+
+    def serve_request(self) -> tuple[int, dict[str, Any]]:
+        """``GET /``: wait for a worker (counted active meanwhile), then :meth:`handle` holding it."""
+        active = self.metrics.active.labels("GET", *self.resource.values())
+        active.inc()
+        try:
+            with self.pool:
+                return self.handle()
+        finally:
+            active.dec()
 
     def handle(self) -> tuple[int, dict[str, Any]]:
         """The tier's work for ``GET /``: faults first, then the downstream call."""
@@ -128,6 +190,8 @@ class SampleService:
         if f.leak_kb:
             self.leaked.append(bytearray(int(f.leak_kb * 1024)))  # kept forever: the leak
         _burn(f.cpu_ms / 1000.0)
+        if self.service_s:
+            time.sleep(self.service_s)  # the tier's own work: waiting (a database call), not CPU
         if f.latency_ms:
             time.sleep(f.latency_ms / 1000.0)
         if f.error_rate and random.random() < f.error_rate:
@@ -176,7 +240,7 @@ class Handler(BaseHTTPRequestHandler):
             self._json(200, asdict(self.service.faults))
             return
         route = "/" if self.path.split("?")[0] == "/" else None
-        status, body = self.service.handle() if route else (404, {"error": "not found"})
+        status, body = self.service.serve_request() if route else (404, {"error": "not found"})
         self._json(status, body)
         self.service.observe("GET", route or "unknown", status, time.perf_counter() - t0)
 
@@ -231,6 +295,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered 500 (0..1)")
     p.add_argument("--leak-kb", type=float, default=0.0, help="memory kept per request")
     p.add_argument("--cpu-ms", type=float, default=0.0, help="busy CPU per request")
+    p.add_argument("--workers", type=int, default=0, help="requests served at once, the rest queue (0: unbounded)")
+    p.add_argument("--service-ms", type=float, default=0.0, help="each request's service time, spent waiting")
     p.add_argument("--faults-file", default=None, help="JSON {version: {switch: value}} applied at start (the lab)")
     p.add_argument("--crash-after-s", type=float, default=None, help="exit with status 3 after this many seconds")
     return p.parse_args(argv)
@@ -258,8 +324,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         faults.update(_version_faults(a.faults_file, a.service_version))
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
+    if a.workers < 0 or a.service_ms < 0:
+        raise SystemExit("error: --workers and --service-ms must be >= 0")
     instance = a.instance or f"{a.tier}--{a.service_version}--{a.port}"
-    service = SampleService(a.tier, a.service_version, instance, a.downstream, faults, service=a.service, peer=a.peer)
+    service = SampleService(a.tier, a.service_version, instance, a.downstream, faults, service=a.service, peer=a.peer,
+                            workers=a.workers, service_ms=a.service_ms)  # fmt: skip
     server = serve(service, a.host, a.port)
     if a.crash_after_s is not None:
         threading.Timer(a.crash_after_s, os._exit, (3,)).start()

@@ -26,6 +26,9 @@ from hx.lab.fleet_lab import LabError, LabState, admin_token, fleet_actuator
 
 ROLLOUT_TIER = "cart"
 BOTTOM_TIER = "inventory"
+#: the tier whose instances have a bounded worker pool (``LabOptions.pool_tier``): the one a tripling saturates and
+#: hx scales; the bottom tier, so both versions of a rollout of ``cart`` see the same queueing below them
+SCALE_TIER = "inventory"
 FINAL_DEPLOYMENT = ("deployment.promoted", "deployment.rolled_back", "deployment.failed", "deployment.aborted")
 
 
@@ -96,8 +99,9 @@ class Lab:
         url = self.state.url("agent") + "/rate"
         httpx.post(url, json={"multiplier": multiplier, "ramp_s": ramp_s}, timeout=5).raise_for_status()
 
-    def load_stats(self, last_s: int = 60) -> dict[str, Any]:
-        return dict(httpx.get(self.state.url("agent") + f"/stats?last={last_s}", timeout=5).json())
+    def load_stats(self, last_s: int = 60, slo_s: float | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"last": last_s} | ({"slo": slo_s} if slo_s is not None else {})
+        return dict(httpx.get(self.state.url("agent") + "/stats", params=params, timeout=5).json())
 
     def p95(self, service: str) -> float:
         q = (
@@ -226,7 +230,8 @@ def traffic_triple(lab: Lab, out: Outcome) -> Callable[[dict[str, Any]], bool]:
     before = {t: len(lab.instances(t)) for t in (ROLLOUT_TIER, BOTTOM_TIER, "frontend")}
     lab.load(3.0, 180.0)
     out.figures.update(instances_before=before, multiplier=3.0, ramp_s=180.0)
-    return lambda e: e["type"] == "scaling.acted" and _scaled_out(e)
+    # the tier with a bounded capacity (the lab's pool tier) is the one the tripling saturates
+    return lambda e: e["type"] == "scaling.acted" and e.get("subject") == SCALE_TIER and _scaled_out(e)
 
 
 def _scaled_out(e: dict[str, Any]) -> bool:
@@ -320,3 +325,17 @@ def summary(e: dict[str, Any]) -> str:
             f"{d.get('current_replicas', d.get('before'))} -> {d.get('replicas', d.get('after'))} {d.get('reason', '')}"
         )
     return str(d.get("reason") or d.get("summary") or d.get("signal") or "")
+
+
+def slo_breaches(rows: list[dict[str, Any]], window_s: int = 1) -> list[int]:
+    """The seconds (of the load generator's ``/stats?slo=S`` rows) at which the p95 over the trailing ``window_s``
+    seconds exceeds the SLO: more than 5 % of the requests answered in the window were slower than it (a failed
+    request counts as slower).  ``window_s=1``: each second on its own."""
+    out = []
+    for i, row in enumerate(rows):
+        span = [r for r in rows[max(0, i - window_s + 1) : i + 1] if r["t"] > row["t"] - window_s]
+        answered = sum(r["ok"] + r["failed"] for r in span)
+        slow = sum(int(r.get("over_slo", 0)) + r["failed"] for r in span)
+        if answered and slow > 0.05 * answered:
+            out.append(int(row["t"]))
+    return out

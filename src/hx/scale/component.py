@@ -3,9 +3,14 @@
 A service's per-replica capacity and start-up time come, in order, from:
 
 1. the platform's fleet-facts provider (``platform.fleet``; the embedded sim's capacity and start-up time);
-2. an estimate from telemetry: the median of ``request_rate / (ready_replicas x utilization)`` over
-   the last hour of samples with utilisation >= 5 % (start-up time then defaults to 60 s);
-3. none: the service is reported once as not scalable (``scaling.decided`` with the reason) and left alone.
+2. the settings: ``intelligent_monitoring.scaling.capacity_rps.<service>`` (req/s one instance serves);
+3. an estimate from telemetry: the median of ``request_rate / (ready_replicas x utilisation)`` over the last hour
+   of samples with utilisation >= 5 % (>= 25 % when three samples or more are that busy), where the utilisation is
+   the ``saturation`` signal (in-flight requests over the worker pool, capped at 1: the share of the pool in use,
+   whatever else the machine runs) when the service exports one, else ``utilization`` (CPU); the profile's origin
+   names the signal (start-up time then defaults to 60 s); an estimated capacity is estimated again every
+   ``PROFILE_REFRESH_S`` (the engine's);
+4. none: the service is reported once as not scalable (``scaling.decided`` with the reason) and left alone.
 """
 
 from __future__ import annotations
@@ -29,20 +34,46 @@ KEY = "forecast.engine"
 DEFAULT_STARTUP_S = 60.0
 
 
+#: the utilisation signals a capacity is estimated from, in order of preference
+UTILIZATION_SIGNALS = ("saturation", "utilization")
+#: samples at least this busy are preferred when there are three or more of them
+BUSY_UTILIZATION = 0.25
+
+
 def estimate_capacity(source: SignalSource, service: str, platform: Platform) -> float | None:
     """Per-replica req/s from the last hour of telemetry, or None when the signals are missing."""
+    found = estimate_capacity_from(source, service, platform)
+    return found[0] if found is not None else None
+
+
+def estimate_capacity_from(source: SignalSource, service: str, platform: Platform) -> tuple[float, str] | None:
+    """Per-replica req/s and the utilisation signal it was estimated from (:data:`UTILIZATION_SIGNALS`, the first
+    with enough samples), or None when the signals are missing."""
     now = platform.clock.now()
     start = now - timedelta(hours=1)
     try:
         rate = source.signal(service, "request_rate", start, now, 60.0).values
         reps = source.signal(service, "ready_replicas", start, now, 60.0).values
-        util = source.signal(service, "utilization", start, now, 60.0).values
     except (TelemetryError, NotFound, BadInput):
         return None
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cap = rate / (reps * util)
-    ok = np.isfinite(cap) & (util >= 0.05) & (cap > 0)
-    return float(np.median(cap[ok])) if ok.any() else None
+    for name in UTILIZATION_SIGNALS:
+        try:
+            util = source.signal(service, name, start, now, 60.0).values
+        except (TelemetryError, NotFound, BadInput):
+            continue
+        if util.shape != rate.shape or util.shape != reps.shape:
+            continue
+        if name == "saturation":
+            util = np.minimum(util, 1.0)  # queued requests wait beyond the pool: it is fully used, no more
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cap = rate / (reps * util)
+        ok = np.isfinite(cap) & (util >= 0.05) & (cap > 0)
+        busy = ok & (util >= BUSY_UTILIZATION)
+        if busy.sum() >= 3:  # a busy instance shows its capacity better (fixed costs, contention)
+            ok = busy
+        if ok.any():
+            return float(np.median(cap[ok])), name
+    return None
 
 
 def profiles_for(platform: Platform, source: SignalSource) -> ProfileFn:
@@ -53,9 +84,13 @@ def profiles_for(platform: Platform, source: SignalSource) -> ProfileFn:
         known = fleet.facts(service) if fleet is not None else None
         if known is not None:
             return ServiceProfile(known.capacity_rps, known.startup_s, origin=known.origin)
-        cap = estimate_capacity(source, service, platform)
-        if cap is not None and math.isfinite(cap):
-            return ServiceProfile(cap, DEFAULT_STARTUP_S, origin="estimated from telemetry")
+        configured = platform.settings.intelligent_monitoring.scaling.capacity_rps.get(service)
+        if configured is not None:
+            key = f"intelligent_monitoring.scaling.capacity_rps.{service}"
+            return ServiceProfile(configured, DEFAULT_STARTUP_S, origin=f"configured ({key})")
+        found = estimate_capacity_from(source, service, platform)
+        if found is not None and math.isfinite(found[0]):
+            return ServiceProfile(found[0], DEFAULT_STARTUP_S, origin=f"estimated from telemetry ({found[1]})")
         return None
 
     return lookup

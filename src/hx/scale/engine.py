@@ -64,6 +64,8 @@ ENGINE = "predictive-scaler"
 REPLICA_SIGNALS = ("desired_replicas", "replicas")
 #: seconds between two looks for the profile (capacity) of a service that had none
 PROFILE_RETRY_S = 60.0
+#: seconds between two estimates of a capacity estimated from telemetry (it follows the service as it changes)
+PROFILE_REFRESH_S = 300.0
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -125,6 +127,7 @@ class ScalerConfig:
             "max_utilization": cfg.max_utilization,
             "alpha_refresh_s": cfg.alpha_refresh_s,
             "alpha_days": cfg.alpha_days,
+            "scale_in_window_s": cfg.scale_in_window_s,
         }
         return cls(**{**base, **overrides})
 
@@ -194,6 +197,13 @@ class ServiceScaler:
         self._forecast: Forecast | None = None
         self._note = ""
         self._demand: deque[tuple[float, float]] = deque()
+
+    def set_profile(self, profile: ServiceProfile) -> None:
+        """Use ``profile``'s capacity from the next decision on (the history and the forecaster are kept)."""
+        if profile.capacity_rps is None or not (math.isfinite(profile.capacity_rps) and profile.capacity_rps > 0):
+            raise BadInput(f"per-replica capacity must be > 0 req/s, got {profile.capacity_rps}", field="capacity_rps")
+        self.profile = profile
+        self.policy.capacity_rps = float(profile.capacity_rps)
 
     @property
     def alpha(self) -> float | None:
@@ -470,7 +480,10 @@ class PredictiveScaler:
         """The service's track; a service without a profile is looked up again every ``PROFILE_RETRY_S`` (a
         fleet hx starts with has no history to estimate a capacity from yet)."""
         track = self.tracks.get(service)
-        if track is not None and (track.scaler is not None or now.timestamp() - track.looked_up_at < PROFILE_RETRY_S):
+        if track is not None and track.scaler is not None:
+            self._refresh_estimate(service, track, now)
+            return track
+        if track is not None and now.timestamp() - track.looked_up_at < PROFILE_RETRY_S:
             return track
         profile = self.profiles(service)
         try:
@@ -488,6 +501,22 @@ class PredictiveScaler:
         if scaler is not None:
             self._warm(service, scaler, now)
         return track
+
+    def _refresh_estimate(self, service: str, track: _Track, now: datetime) -> None:
+        """An estimated capacity is estimated again every ``PROFILE_REFRESH_S`` (a configured one is kept)."""
+        old = track.profile
+        if old is None or track.scaler is None or not old.origin.startswith("estimated"):
+            return
+        if now.timestamp() - track.looked_up_at < PROFILE_REFRESH_S:
+            return
+        track.looked_up_at = now.timestamp()
+        new = self.profiles(service)
+        if new is None or new.capacity_rps is None or not new.capacity_rps > 0 or new == old:
+            return
+        track.profile = new
+        track.scaler.set_profile(new)
+        log.info("%s: %s: capacity %.1f -> %.1f req/s per instance (%s)", self.name, service,
+                 old.capacity_rps or 0.0, new.capacity_rps, new.origin)  # fmt: skip
 
     def _warm(self, service: str, scaler: ServiceScaler, now: datetime) -> None:
         start = now - timedelta(seconds=self.config.history_s)
