@@ -73,3 +73,22 @@ def test_topology_file_is_read(make: Any, tmp_path: Path) -> None:
 def test_without_topology_unrelated_services_open_two_incidents(make: Any) -> None:
     p = make({"topology.edges": {"frontend": ["checkout"]}})
     assert len(_incidents_after_caller_and_callee_alert(p)) == 2
+
+
+def test_a_chain_groups_whatever_order_its_alerts_arrive_in(make: Any) -> None:
+    """frontend -> cart -> inventory: frontend's alert first, then cart's, then inventory's (two hops from
+    frontend, a neighbour of cart, whose alert the incident holds) -- one incident, as the lab's error burst."""
+    p = make({"topology.edges": {"frontend": ["cart"], "cart": ["inventory"]}})
+    engine = heal_engine(p)
+    for service in ("frontend", "cart", "inventory"):
+        engine.intake.alertmanager(_alert(service, "HighErrorRate"), NOW)
+        engine.manager.process_pending(NOW)
+    incidents = [(i.service, sorted(i.firing)) for i in engine.incidents.list(limit=10)]
+    assert incidents == [("frontend", ["cart-HighErrorRate", "frontend-HighErrorRate", "inventory-HighErrorRate"])]
+    # without the middle tier's alert, two hops apart stay two incidents
+    q = make({"topology.edges": {"frontend": ["cart"], "cart": ["inventory"]}})
+    engine = heal_engine(q)
+    for service in ("frontend", "inventory"):
+        engine.intake.alertmanager(_alert(service, "HighErrorRate"), NOW)
+        engine.manager.process_pending(NOW)
+    assert len(engine.incidents.list(limit=10)) == 2

@@ -1,8 +1,8 @@
 """Grouping alerts into incidents, and the incident's life: open, acknowledged, resolved.
 
-A firing alert joins the open incident of the same environment whose service is the alert's service
-or a neighbour in the call graph (caller or callee) and that was updated within ``window_s``;
-otherwise it opens a new incident.  A resolved alert takes its fingerprint off the incident's firing
+A firing alert joins the open incident of the same environment whose service is the alert's service,
+or that holds a neighbour in the call graph (caller or callee; as its own service or an alert's it grouped)
+and was updated within ``window_s``; otherwise it opens a new incident.  A resolved alert takes its fingerprint off the incident's firing
 list; it never triggers an action.  Everything lands on the incident's timeline.
 """
 

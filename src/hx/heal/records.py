@@ -261,12 +261,17 @@ class IncidentRepo:
         return Incident(**dict(r._mapping)) if r is not None else None
 
     def open_match(self, environment: str, service: str, related: set[str], since: datetime) -> Incident | None:
-        """The newest open reactive incident of ``environment`` on ``service``, or on a ``related`` service and
-        updated since ``since`` -- one indexed query over every open incident, however many there are."""
-        c = heal_incidents.c
+        """The newest open reactive incident of ``environment`` on ``service``, or holding a ``related`` service
+        (its own, or that of an alert it grouped) and updated since ``since`` -- indexed queries over every open
+        incident, however many there are.  Through the grouped alerts' services a chain groups whatever order its
+        alerts arrive in: web's incident, joined by api's alert, takes db's alert too (db calls nobody web calls)."""
+        c, a = heal_incidents.c, heal_alerts.c
+        members = select(a.incident_id).where(a.service.in_(sorted(related)), a.status == "firing",
+                                              a.incident_id.is_not(None))  # fmt: skip
         return self._first(
             c.status.in_(OPEN_STATES), c.environment == environment, c.kind != "predicted",
-            or_(c.service == service, and_(c.service.in_(sorted(related)), c.updated_at >= since)),
+            or_(c.service == service,
+                and_(or_(c.service.in_(sorted(related)), c.id.in_(members)), c.updated_at >= since)),
         )  # fmt: skip
 
     def recently_fixed(self, environment: str, related: set[str], since: datetime) -> Incident | None:

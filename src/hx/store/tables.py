@@ -202,6 +202,7 @@ heal_alerts = Table(
     Index("ix_heal_alerts_processed", "processed"),
     Index("ix_heal_alerts_fingerprint", "fingerprint", "status"),
     Index("ix_heal_alerts_incident", "incident_id"),
+    Index("ix_heal_alerts_service", "service", "status"),  # migration 0006_grouping
 )
 
 heal_incidents = Table(
