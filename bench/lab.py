@@ -14,7 +14,7 @@ Measured on the real lab, each figure from the servers' own records and hx's eve
   SLO-violation seconds (seconds whose p95 seen by the load generator exceeds the SLO, or that failed requests),
   instance-seconds of that tier, its scaling actions and most instances, once with hx's predictive scaler acting
   (capacity estimated from the exported saturation) and once with an HPA-style loop (``hx.scale.hpa.HpaPolicy``:
-  ``ceil(n x utilisation / target)`` on the same saturation, ``http_server_active_requests`` over its limit, with a
+  ``ceil(n x utilisation / target)`` on the same saturation, requests in flight by Little's law over the pools, with a
   scale-down stabilisation window equal to hx's scale-in window) driving the same fleet actuator while hx's scaler
   only recommends;
 - **hx's CPU per managed instance**: CPU seconds of the ``hx serve`` process per second, divided by the instances.
@@ -41,7 +41,7 @@ from typing import Any
 
 import httpx
 
-from hx.lab.fleet_lab import LabOptions, LabState, down, start_hx, up
+from hx.lab.fleet_lab import LAB_TEMPLATES, LabOptions, LabState, down, start_hx, up
 from hx.lab.scenarios import ROLLOUT_TIER, SCALE_TIER, Lab, ServedCounter, by_version, run, slo_breaches
 from hx.scale.hpa import HpaPolicy
 
@@ -89,9 +89,10 @@ def _instances(lab: Lab, tier: str) -> int:
 
 
 def _saturation(lab: Lab, tier: str) -> float:
-    """The tier's saturation as hx's http-semconv preset reads it: in-flight requests over the worker pools."""
-    q = (f'sum(avg_over_time(http_server_active_requests{{service_name="{tier}"}}[30s])) '
-         f'/ sum(http_server_active_requests_limit{{service_name="{tier}"}} > 0)')  # fmt: skip
+    """The tier's saturation as the lab's hx reads it (``LAB_TEMPLATES["saturation"]``): requests in flight by
+    Little's law over the worker pools, for the whole tier."""
+    q = LAB_TEMPLATES["saturation"].replace("sum by ({by}) ", "sum ")
+    q = q.replace("{service}", tier).replace("{window}", "30s")
     got = httpx.get(lab.state.url("prometheus") + "/api/v1/query", params={"query": q}, timeout=10).json()
     res = got["data"]["result"]
     return float(res[0]["value"][1]) if res else float("nan")
