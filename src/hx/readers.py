@@ -219,21 +219,29 @@ def _times(table: Table, column: str, axis: TimeAxis) -> FloatArray:
     return out
 
 
-def numbers(table: Table, column: str, *, allow_negative: bool = True) -> FloatArray:
-    """A column as floats (empty or ``nan`` = gap); a cell that is not a number names its row."""
-    cells = table.column(column)
+def cells_to_floats(path: str | Path, cells: Sequence[str], column: str, first_line: int) -> FloatArray:
+    """Cells as floats (empty or ``nan`` = gap); a cell that is not a number names its file, row and column."""
     out = np.full(len(cells), math.nan)
-    for i, cell in enumerate(cells):
+    for i, raw in enumerate(cells):
+        cell = raw.strip()
         if not cell or cell.lower() == "nan":
             continue
         try:
             out[i] = float(cell)
         except ValueError:
             raise BadInput(
-                f"{table.path}: row {table.first_line + i}, column {column!r}: {cell!r} is not a number",
+                f"{path}: row {first_line + i}, column {column!r}: {cell!r} is not a number",
                 field=column,
-                file=str(table.path),
+                file=str(path),
             ) from None
+    return out
+
+
+def numbers(table: Table, column: str, *, allow_negative: bool = True) -> FloatArray:
+    """A column as floats (empty or ``nan`` = gap); a cell that is not a number names its row."""
+    cells = table.column(column)
+    out = cells_to_floats(table.path, cells, column, table.first_line)
+    for i, cell in enumerate(cells):
         if not allow_negative and out[i] < 0:
             raise BadInput(
                 f"{table.path}: row {table.first_line + i}, column {column!r}: negative value {cell!r}",

@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from hx.errors import BadInput
 from hx.files import read_text
-from hx.readers import Table, TimeAxis, axis_times, parse_time, read_table
+from hx.readers import Table, TimeAxis, axis_times, cells_to_floats, parse_time, read_table
 
 FloatArray = npt.NDArray[np.float64]
 Nested = dict[str, dict[str, FloatArray]]
@@ -90,20 +90,7 @@ def _files(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def _cells_to_floats(table: Table, rows: Sequence[Sequence[str]], j: int, name: str, first: int) -> FloatArray:
-    out = np.full(len(rows), math.nan)
-    for i, r in enumerate(rows):
-        cell = r[j].strip() if j < len(r) else ""
-        if not cell or cell.lower() == "nan":
-            continue
-        try:
-            out[i] = float(cell)
-        except ValueError:
-            raise BadInput(
-                f"{table.path}: row {first + i}, column {name!r}: {cell!r} is not a number",
-                field=name,
-                file=str(table.path),
-            ) from None
-    return out
+    return cells_to_floats(table.path, [r[j] if j < len(r) else "" for r in rows], name, first)
 
 
 def _header_rows(table: Table) -> int:
