@@ -155,3 +155,32 @@ def test_a_viewer_may_call_it_and_no_token_may_not(api: Api) -> None:
     assert r.status_code == 401 and r.headers["content-type"].startswith(PROBLEM)
     with api.client("viewer") as c:
         assert c.post(RCA, json=_small()).status_code == 200
+
+
+def test_the_csv_files_uploaded_rank_as_hx_rca_json_ranks_them(
+    api: Api, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path / "cli"))
+    case = _case("rcd-sock-shop", "sock-shop-data", "carts-cpu", "1")
+    cli = _cli_json([str(case / "anomalous.csv"), "--normal", str(case / "normal.csv")], capsys)
+    files = [
+        ("metrics", ("anomalous.csv", (case / "anomalous.csv").read_bytes(), "text/csv")),
+        ("normal", ("normal.csv", (case / "normal.csv").read_bytes(), "text/csv")),
+    ]
+    with api.client("viewer") as c:
+        r = c.post(f"{RCA}/files", files=files)
+        assert r.status_code == 200, r.text
+        assert r.json() == cli and cli["candidates"][0]["service"] == "carts"
+        assert c.post(f"{RCA}/files", files=files, data={"top": "2"}).json()["candidates"] == cli["candidates"][:2]
+        bad = [("metrics", ("m.csv", b"time,api_cpu\n1700000000,0.5\n1700000060,high\n", "text/csv"))]
+        body = _problem(c.post(f"{RCA}/files", files=bad), 422, "api_cpu")
+        assert body["detail"].startswith("metrics/m.csv: row 3") and body["file"] == "metrics/m.csv"
+        index = [("metrics", ("m.csv", b"time,api_cpu\n1,0.5\n2,0.6\n", "text/csv"))]
+        assert "give the step" in _problem(c.post(f"{RCA}/files", files=index), 422, "step")["detail"]
+        assert c.post(f"{RCA}/files", files=index, data={"step": "60"}).status_code == 200
+        late = {"start": "2999-01-01T00:00:00Z"}
+        _problem(c.post(f"{RCA}/files", files=files, data=late), 422, "start")
+        ok = [("metrics", ("m.csv", b"time,api_cpu\n1700000000,0.5\n1700000060,0.6\n", "text/csv"))]
+        _problem(c.post(f"{RCA}/files", files=ok, data={"alert_service": "nosuch"}), 422, "alert_service")
+    with api.client() as c:
+        assert c.post(f"{RCA}/files", files=files).status_code == 401

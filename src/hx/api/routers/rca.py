@@ -10,9 +10,14 @@ its input is bounded twice: by the body limit (``server.max_body_bytes``, 413) a
 from __future__ import annotations
 
 import math
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from hx.api.auth import authorize, register_roles
@@ -23,13 +28,16 @@ from hx.security.roles import Role
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)], tags=["self-healing"])
 
-register_roles({("POST", "/api/v1/rca"): Role.VIEWER})
+register_roles({("POST", "/api/v1/rca"): Role.VIEWER, ("POST", "/api/v1/rca/files"): Role.VIEWER})
 
 #: the most rows a series (and its timestamps) may have
 MAX_ROWS = 100_000
 #: the most services (and call-graph callers), and metrics per service, one request may name
 MAX_SERVICES = 1000
 MAX_METRICS = 1000
+#: the most files one upload may hold (metrics and normal each)
+MAX_FILES = 200
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _seconds(value: float | str) -> float:
@@ -159,3 +167,97 @@ def rank(body: RcaRequest) -> dict[str, Any]:
         alert_service=body.alert_service,
         top=body.top,
     )
+
+
+_FILES_DESCRIPTION = f"""The same ranking from the CSV files `hx rca` reads, uploaded as
+`multipart/form-data`: `metrics` (one or more files: a time column and `service_metric` columns, a service or pod
+column and one column per metric, or header rows naming service and metric; `.csv` or `.csv.gz`), optionally
+`normal` (the same shapes), `graph` (JSON `{{caller: [callees]}}`, a CSV edge list or an adjacency matrix) and the
+fields `alert_time`, `alert_service`, `start`, `end` (Unix seconds or ISO 8601), `top`, `step` and `time_column`.
+The answer is what `hx rca --json` prints for the same files; a refusal names the form field and the file as
+uploaded.  At most {MAX_FILES} files per field and {MAX_CELLS:,} values in all; the body limit applies."""
+
+
+def _form_time(value: str | None, field: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise BadInput(f"{field}: {value!r} is not Unix seconds or an ISO 8601 time", field=field) from None
+
+
+def _save(files: Sequence[UploadFile], folder: Path, field: str) -> list[Path]:
+    """Each upload under ``folder/field/`` by its own (made safe) name; ``field/i/`` when a name repeats."""
+    if len(files) > MAX_FILES:
+        raise BadInput(f"{field}: {len(files)} files; at most {MAX_FILES}", field=field)
+    out: list[Path] = []
+    for i, upload in enumerate(files):
+        name = _UNSAFE.sub("_", Path(upload.filename or "").name).strip("._")[:120] or f"{field}.csv"
+        path = folder / field / name
+        if path.exists():
+            path = folder / field / str(i) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(upload.file.read())
+        out.append(path)
+    return out
+
+
+@contextmanager
+def _named_as_uploaded(folder: Path) -> Iterator[None]:
+    """A refusal names ``metrics/anomalous.csv``, not the server's temporary path."""
+    try:
+        yield
+    except BadInput as err:
+        prefix = f"{folder}/"
+        err.message = err.message.replace(prefix, "")
+        for option in _OPTIONS:  # the readers speak of the CLI's options; here they are form fields
+            err.message = err.message.replace(option, _field(option))
+        err.args = (err.message,)
+        if isinstance(err.data.get("file"), str):
+            err.data["file"] = err.data["file"].replace(prefix, "")
+        if isinstance(err.field, str) and err.field in _OPTIONS:
+            err.field = err.data["field"] = _field(err.field)
+        raise
+
+
+_OPTIONS = ("--start", "--end", "--step", "--time-column", "--graph")
+
+
+def _field(option: str) -> str:
+    return option.removeprefix("--").replace("-", "_")
+
+
+@router.post("/rca/files", response_model=RcaAnswer, description=_FILES_DESCRIPTION)
+def rank_files(
+    metrics: Annotated[list[UploadFile], File(description="metric files around the incident")],
+    normal: Annotated[list[UploadFile] | None, File(description="the same metrics in normal operation")] = None,
+    graph: Annotated[UploadFile | None, File(description="call graph: .json or .csv")] = None,
+    alert_time: Annotated[str | None, Form(min_length=1, max_length=64)] = None,
+    alert_service: Annotated[str | None, Form(min_length=1, max_length=200)] = None,
+    start: Annotated[str | None, Form(min_length=1, max_length=64)] = None,
+    end: Annotated[str | None, Form(min_length=1, max_length=64)] = None,
+    top: Annotated[int | None, Form(ge=1, le=MAX_SERVICES)] = None,
+    step: Annotated[float | None, Form(gt=0, le=86400 * 366, description="seconds between rows (index column)")] = None,
+    time_column: Annotated[str | None, Form(min_length=1, max_length=200)] = None,
+) -> dict[str, Any]:
+    """Uploads read with :mod:`hx.readers_rca` (as ``hx rca`` reads them) and ranked by ``rca_document``."""
+    from hx.readers import TimeAxis
+    from hx.readers_rca import read_graph, read_metrics
+
+    axis = TimeAxis(step_s=step, time_column=time_column)
+    with tempfile.TemporaryDirectory(prefix="hx-rca-") as tmp, _named_as_uploaded(Path(tmp)):
+        folder = Path(tmp)
+        calls = read_graph(_save([graph], folder, "graph")[0]) if graph is not None else None
+        frame = read_metrics(_save(metrics, folder, "metrics"), axis)
+        frame = frame.clip(_form_time(start, "start"), _form_time(end, "end"))
+        base = read_metrics(_save(normal, folder, "normal"), axis).series if normal else None
+        return rca_document(
+            frame.series,
+            frame.timestamps,
+            _form_time(alert_time, "alert_time"),
+            calls,
+            normal=base,
+            alert_service=alert_service,
+            top=top,
+        )
