@@ -61,7 +61,12 @@ COMPONENTS: tuple[Component, ...] = (
         "self-healing",
         8085,
         "alert intake, incidents, runbooks, remediation, escalation",
-        routers=("hx.api.routers.heal:router", "hx.api.routers.quiet:router", "hx.api.routers.paging:router"),
+        routers=(
+            "hx.api.routers.heal:router",
+            "hx.api.routers.rca:router",
+            "hx.api.routers.quiet:router",
+            "hx.api.routers.paging:router",
+        ),
         engines=("hx.heal.component:engines",),
         learners=("hx.heal.learner",),
     ),

@@ -77,6 +77,13 @@ class UnknownName(BadInput):
         )
 
 
+class TooLarge(BadInput):
+    """An input over a size limit (413); ``limit`` names it and the message says how to send less."""
+
+    status = 413
+    title = "payload too large"
+
+
 class NotFound(HxError):
     status = 404
     exit_code = 2

@@ -107,6 +107,7 @@ def test_rca_normal_reference_and_window(
         (["--alert-time", "yesterday"], ["--alert-time", "'yesterday'", "ISO 8601"]),
         (["--start", "2999-01-01"], ["no metric rows", "--start"]),
         (["--graph", "SELF"], ["not a call graph", "edge list", "adjacency matrix"]),
+        (["--alert-service", "nosuch"], ["alert_service 'nosuch'", "known: api, db-main"]),
     ],
 )
 def test_rca_refusals_exit_2_and_name_what_was_expected(

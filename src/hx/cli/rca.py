@@ -31,20 +31,8 @@ def _iso(t: float | None) -> str:
     return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _num(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
-
-
-def _evidence(e: Any) -> dict[str, Any]:
-    return {
-        "metric": e.metric,
-        "deviation_robust_sd": _num(e.deviation),
-        "onset": e.onset,
-        "change": _num(e.change),
-        "level": _num(e.level),
-        "expected": [_num(e.expected[0]), _num(e.expected[1])],
-        "window": [_num(e.window[0]), _num(e.window[1])],
-    }
+def _fmt(x: float | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
 
 
 def rca(
@@ -83,7 +71,7 @@ def rca(
     Each candidate's deviation is in robust standard deviations of the metric's own normal data (from --normal,
     else the rows before the alert); onset is when the metric first crossed 3 robust sd.
     """
-    from hx.heal.rca import rank_root_causes
+    from hx.heal.rca_report import rca_document
     from hx.readers_rca import read_graph, read_metrics
 
     c = ctx_of(ctx, as_json)
@@ -92,7 +80,7 @@ def rca(
     skip = [graph] if graph is not None else []
     frame = read_metrics(metrics, axis, skip=skip).clip(_when(start, "--start"), _when(end, "--end"))
     base = read_metrics(normal, axis).series if normal else None
-    ranked = rank_root_causes(
+    doc = rca_document(
         frame.series,
         frame.timestamps,
         _when(alert_time, "--alert-time"),
@@ -100,21 +88,9 @@ def rca(
         normal=base,
         alert_service=alert_service,
     )
-    rows = [
-        {
-            "rank": i + 1,
-            "service": r.service,
-            "score": r.score,
-            "metric": r.metric,
-            "deviation_robust_sd": r.deviation,
-            "onset": r.onset,
-            "explanation": r.explanation,
-            "evidence": [_evidence(e) for e in r.evidence],
-        }
-        for i, r in enumerate(ranked)
-    ]
+    rows: list[dict[str, Any]] = doc["candidates"]
     if c.as_json:
-        c.emit({"rows": len(frame.timestamps), "candidates": rows})
+        c.emit(doc)
         return
     _print(c.console, rows[:top], len(rows), len(frame.timestamps))
 
@@ -128,8 +104,8 @@ def _print(console: Any, rows: list[dict[str, Any]], total: int, n_rows: int) ->
         title=f"root-cause candidates ({len(rows)} of {total}, {n_rows} rows)",
     )  # fmt: skip
     for r in rows:
-        table.add_row(str(r["rank"]), r["service"], f"{r['score']:.3g}", r["metric"],
-                      f"{r['deviation_robust_sd']:.1f}", _iso(r["onset"]))  # fmt: skip
+        table.add_row(str(r["rank"]), r["service"], _fmt(r["score"], ".3g"), r["metric"],
+                      _fmt(r["deviation_robust_sd"], ".1f"), _iso(r["onset"]))  # fmt: skip
     console.print(table)
     for r in rows:
         console.print(f"{r['rank']}. {r['explanation']}", soft_wrap=True)
