@@ -126,8 +126,11 @@ def test_slow_version_rolled_back_at_first_analysis_with_at_most_five_percent(la
 
 @pytest.mark.timeout(900)
 def test_error_burst_in_bottom_tier_detected_and_callers_grouped(lab: Lab) -> None:
+    board: list[dict[str, Any]] = []
     try:
         out = run(lab.state, "error-burst", timeout_s=180, say=lambda _m: None)
+        board = [{k: i.get(k) for k in ("id", "service", "status", "kind", "resolution", "firing", "opened_at")}
+                 for i in lab.api("GET", "/incidents", params={"limit": 10}).get("incidents", [])]  # fmt: skip
     finally:
         lab.set_faults("inventory", {"error_rate": 0.0})
         # an operator closes what the burst opened: an alert on a neighbour within 15 min of a runbook's fix would be
@@ -142,7 +145,7 @@ def test_error_burst_in_bottom_tier_detected_and_callers_grouped(lab: Lab) -> No
     groups = {k: sorted(v) for k, v in out.figures["incidents"].items()}
     print(f"error burst -> first HighErrorRate in an incident {first:.0f} s; incidents and alerting services: {groups}")
     assert first < 120
-    assert out.done, f"no incident grouped inventory with a caller: {groups}"
+    assert out.done, f"no incident grouped inventory with a caller: {groups}; the board: {board}"
 
 
 # ---- 3. SIGKILL -> real alert from a shipped rule -> incident -> restart runbook -> recovered, MTTR < 2 min ---------
