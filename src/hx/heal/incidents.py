@@ -2,8 +2,9 @@
 
 A firing alert joins the open incident of the same environment whose service is the alert's service,
 or that holds a neighbour in the call graph (caller or callee; as its own service or an alert's it grouped)
-and was updated within ``window_s``; otherwise it opens a new incident.  A resolved alert takes its fingerprint off the incident's firing
-list; it never triggers an action.  Everything lands on the incident's timeline.
+and was updated within ``window_s``; otherwise it opens a new incident.  A resolved alert takes its
+fingerprint off the incident's firing list; it never triggers an action.  Everything lands on the incident's
+timeline.
 """
 
 from __future__ import annotations
