@@ -29,3 +29,5 @@ def test_down_without_a_lab_stops_nothing(tmp_path: Path) -> None:
 def test_bad_options_are_bad_input(tmp_path: Path) -> None:
     r = run(["lab", "up", "--lab-dir", str(tmp_path / "lab"), "--rps", "0"], tmp_path)
     assert r.returncode == 2 and "--rps" in r.stderr
+    r = run(["lab", "up", "--lab-dir", str(tmp_path / "lab"), "--workers", "65"], tmp_path)
+    assert r.returncode == 2 and "--workers 65" in r.stderr

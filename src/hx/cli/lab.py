@@ -29,14 +29,24 @@ def up(
     rps: float = typer.Option(20.0, "--rps", help="mean requests per second of the load"),
     compression: float = typer.Option(144.0, "--compression", help="trace seconds per second (144: a day in 10 min)"),
     analysis_interval: float = typer.Option(20.0, "--analysis-interval", help="canary analysis interval, seconds"),
+    workers: int = typer.Option(
+        2, "--workers", help="worker pool of each bottom-tier instance (requests served at once; 0: unbounded)"
+    ),
+    service_ms: float = typer.Option(
+        50.0, "--service-ms", help="bottom tier's time per request, waiting (a database call), in ms"
+    ),
     as_json: bool = JSON,
 ) -> None:
-    """Start the lab: HAProxy, supervisord + the sample service, node exporter, Prometheus, Alertmanager, hx, load."""
+    """Start the lab: HAProxy, supervisord + the sample service, node exporter, Prometheus, Alertmanager, hx, load.
+
+    An instance of the bottom tier serves about --workers / --service-ms requests a second: raise --workers with
+    --rps (e.g. --rps 300 --workers 24) so that the load fits a few instances."""
     from hx.lab.fleet_lab import LabOptions
     from hx.lab.fleet_lab import up as lab_up
 
     c = ctx_of(ctx, as_json)
-    opts = LabOptions(instances=instances, rps=rps, compression=compression, analysis_interval_s=analysis_interval)
+    opts = LabOptions(instances=instances, rps=rps, compression=compression, analysis_interval_s=analysis_interval,
+                      workers=workers, service_ms=service_ms)  # fmt: skip
     say = c.err.print if c.as_json else c.console.print
     state = lab_up(_root(c, lab_dir), opts, log=lambda m: say(m, highlight=False))
     c.emit({"root": state.root, "ports": state.ports}, f"lab up in {state.root}; `hx lab status`, `hx lab down`")
