@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, Histogram, ProcessCollector, generate_latest
 
 from tests.integration.servers import free_port, wait_until
 
@@ -41,6 +41,8 @@ SERVER_LABELS = [
     "service_instance_id",
 ]
 CLIENT_LABELS = ["service_name", "service_version", "peer_service", "http_response_status_code"]
+#: requests an instance serves at once (its worker pool; more wait)
+WORKERS = 16
 
 
 @dataclass
@@ -76,6 +78,13 @@ class InstrumentedService:
             "http_client_request_duration_seconds", "Duration of HTTP client requests.", CLIENT_LABELS,
             registry=self.registry, buckets=BUCKETS,
         )  # fmt: skip
+        # OpenTelemetry's http.server.active_requests over a bounded worker pool: the preset's saturation
+        resource = ("service_name", "service_version", "service_instance_id")
+        self.active = Gauge("http_server_active_requests", "Active HTTP server requests.",
+                            ("http_request_method", *resource), registry=self.registry)  # fmt: skip
+        limit = Gauge("http_server_active_requests_limit", "Requests served at once.", resource, registry=self.registry)
+        limit.labels(spec.service, spec.version, spec.name).set(WORKERS)
+        self.pool = threading.BoundedSemaphore(WORKERS)
         self.count = 0
         self.lock = threading.Lock()
         self.http = httpx.Client(timeout=5)
@@ -91,7 +100,13 @@ class InstrumentedService:
                     body = generate_latest(svc.registry)
                     self._reply(200, body, "text/plain; version=0.0.4")
                     return
-                code = svc.serve()
+                active = svc.active.labels("GET", svc.spec.service, svc.spec.version, svc.spec.name)
+                active.inc()
+                try:
+                    with svc.pool:
+                        code = svc.serve()
+                finally:
+                    active.dec()
                 self._reply(code, b"ok\n" if code == 200 else b"failed\n", "text/plain")
 
             def _reply(self, code: int, body: bytes, ctype: str) -> None:
