@@ -92,3 +92,16 @@ def test_a_chain_groups_whatever_order_its_alerts_arrive_in(make: Any) -> None:
         engine.intake.alertmanager(_alert(service, "HighErrorRate"), NOW)
         engine.manager.process_pending(NOW)
     assert len(engine.incidents.list(limit=10)) == 2
+
+
+def test_a_chain_in_one_webhook_and_one_batch_is_one_incident(make: Any) -> None:
+    """The lab's error burst as Alertmanager sends it: the three tiers' alerts in one payload, applied in one step
+    behind nine unrelated alerts (a transaction boundary falls between inventory's and cart's)."""
+    p = make({"topology.edges": {"frontend": ["cart"], "cart": ["inventory"]}})
+    engine = heal_engine(p)
+    alerts = [json.loads(_alert(s, "HighErrorRate"))["alerts"][0]
+              for s in [*(f"other{i}" for i in range(9)), "inventory", "cart", "frontend"]]  # fmt: skip
+    engine.intake.alertmanager(json.dumps({"version": "4", "status": "firing", "alerts": alerts}).encode(), NOW)
+    engine.manager.process_pending(NOW)
+    chain = [(i.service, sorted(i.firing)) for i in engine.incidents.list(limit=20) if not i.service.startswith("o")]
+    assert chain == [("inventory", ["cart-HighErrorRate", "frontend-HighErrorRate", "inventory-HighErrorRate"])]
