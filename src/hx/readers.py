@@ -68,7 +68,7 @@ def parse_time(cell: str) -> float:
     return v / 1000.0 if abs(v) > MS_ABOVE else v
 
 
-def _is_number(cell: str) -> bool:
+def is_number(cell: str) -> bool:
     try:
         float(cell)
     except ValueError:
@@ -109,7 +109,7 @@ def read_table(path: str | Path, *, delimiter: str | None = None) -> Table:
     if not lines:
         raise BadInput(f"{p}: the file is empty", field="path", file=str(p))
     head = [c.strip() for c in lines[0]]
-    if all(_is_number(c) or not c for c in head):  # no header row
+    if all(is_number(c) or not c for c in head):  # no header row
         return Table(p, [f"column{i + 1}" for i in range(len(head))], lines, 1)
     return Table(p, head, lines[1:], 2)
 
@@ -145,7 +145,7 @@ def _counting_first_column(table: Table, axis: TimeAxis) -> str | None:
     if first is None or len(table.header) < 2 or first == axis.value_column or not table.rows:
         return None
     cells = [r[0].strip() if r else "" for r in table.rows]
-    if not all(_is_number(c) for c in cells if c):
+    if not all(is_number(c) for c in cells if c):
         return None
     values = np.array([float(c) if c else math.nan for c in cells])
     ok = values[np.isfinite(values)]
@@ -273,7 +273,7 @@ def value_column(table: Table, axis: TimeAxis, time_col: str | None) -> str:
     named = [h for h in others if h.strip().lower() == "value"]
     if len(named) == 1:
         return named[0]  # NAB's and the KPI corpora's timestamp,value[,label]
-    if len(others) == 1 and any(_is_number(c) for c in table.column(others[0])[:50]):
+    if len(others) == 1 and any(is_number(c) for c in table.column(others[0])[:50]):
         return others[0]  # the only other column: a bad cell in it is named by :func:`numbers`
     candidates = [h for h in others if _numeric_column(table, h)]
     if len(candidates) == 1:
@@ -293,7 +293,7 @@ def value_column(table: Table, axis: TimeAxis, time_col: str | None) -> str:
 
 def _numeric_column(table: Table, name: str) -> bool:
     cells = [c for c in table.column(name)[:50] if c and c.lower() != "nan"]
-    return bool(cells) and all(_is_number(c) for c in cells)
+    return bool(cells) and all(is_number(c) for c in cells)
 
 
 def read_series(path: str | Path, axis: TimeAxis | None = None, *, min_rows: int = 4) -> tuple[FloatArray, FloatArray]:

@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from hx.errors import BadInput
 from hx.files import read_text
-from hx.readers import Table, TimeAxis, axis_times, cells_to_floats, parse_time, read_table
+from hx.readers import Table, TimeAxis, axis_times, cells_to_floats, is_number, parse_time, read_table
 
 FloatArray = npt.NDArray[np.float64]
 Nested = dict[str, dict[str, FloatArray]]
@@ -98,24 +98,16 @@ def _header_rows(table: Table) -> int:
     n = 0
     for r in table.rows:
         cells = [c.strip() for c in r[1:] if c.strip()]
-        if any(_is_number(c) for c in cells):
+        if any(is_number(c) for c in cells):
             break
         n += 1
     return n if n < len(table.rows) else 0
 
 
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
 def _numeric(table: Table, j: int, rows: Sequence[Sequence[str]]) -> bool:
     """A metric column: numbers among its first cells (a stray word in it is then named by its row)."""
     cells = [r[j].strip() for r in rows[:50] if j < len(r) and r[j].strip()]
-    return any(_is_number(c) for c in cells)
+    return any(is_number(c) for c in cells)
 
 
 def _multi_header(table: Table, extra: int) -> tuple[FloatArray, Nested]:
