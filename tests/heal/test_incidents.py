@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -105,3 +107,46 @@ def test_a_chain_in_one_webhook_and_one_batch_is_one_incident(make: Any) -> None
     engine.manager.process_pending(NOW)
     chain = [(i.service, sorted(i.firing)) for i in engine.incidents.list(limit=20) if not i.service.startswith("o")]
     assert chain == [("inventory", ["cart-HighErrorRate", "frontend-HighErrorRate", "inventory-HighErrorRate"])]
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(("frontend", "cart", "inventory"))), ids="-".join)
+def test_a_chain_is_one_incident_in_every_arrival_order(make: Any, order: tuple[str, ...]) -> None:
+    """inventory's alert, then frontend's (two hops away: a second incident), then cart's, which links the two:
+    the later incident is merged into the earlier, its alerts move over, and their resolutions find it."""
+    p = make({"topology.edges": {"frontend": ["cart"], "cart": ["inventory"]}})
+    engine = heal_engine(p)
+    for service in order:
+        engine.intake.alertmanager(_alert(service, "HighErrorRate"), NOW)
+        engine.manager.process_pending(NOW)
+    open_ = engine.incidents.list(status=("open",), limit=10)
+    assert [(i.service, sorted(i.firing)) for i in open_] == [
+        (order[0], ["cart-HighErrorRate", "frontend-HighErrorRate", "inventory-HighErrorRate"])
+    ]
+    merged = [i for i in engine.incidents.list(limit=10) if i.status == "resolved"]
+    assert all(i.resolution == f"merged into incident {open_[0].id}" and i.mttr_s() is not None for i in merged)
+    assert len(merged) == (
+        1 if order == ("inventory", "frontend", "cart") or order == ("frontend", "inventory", "cart") else 0
+    )
+    # each alert's resolution reaches the surviving incident
+    for service in order:
+        resolved = json.loads(_alert(service, "HighErrorRate"))
+        resolved["alerts"][0]["status"] = "resolved"
+        engine.intake.alertmanager(json.dumps(resolved).encode(), NOW)
+        engine.manager.process_pending(NOW)
+    assert engine.incidents.get(open_[0].id).firing == []
+
+
+def test_a_triaged_incident_is_not_merged(make: Any) -> None:
+    """An incident already diagnosed keeps its diagnosis (and any remediation): the linking alert joins the
+    oldest incident and the other stays open."""
+    p = make({"topology.edges": {"frontend": ["cart"], "cart": ["inventory"]}})
+    engine = heal_engine(p)
+    for service in ("inventory", "frontend"):
+        engine.intake.alertmanager(_alert(service, "HighErrorRate"), NOW)
+        engine.manager.process_pending(NOW)
+    second = engine.incidents.list(limit=1)[0]
+    engine.incidents.save(dataclasses.replace(second, classified_by="rules", incident_class="errors"), NOW)
+    engine.intake.alertmanager(_alert("cart", "HighErrorRate"), NOW)
+    engine.manager.process_pending(NOW)
+    assert sorted((i.service, i.status) for i in engine.incidents.list(limit=10)) == [
+        ("frontend", "open"), ("inventory", "open")]  # fmt: skip

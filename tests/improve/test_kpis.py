@@ -51,3 +51,11 @@ def test_a_predicted_incident_fixed_by_a_runbook_counts_as_healed_but_not_for_mt
     IncidentRepo(iplatform.store).insert(replace(inc, kind="predicted"))
     v = kpis.compute(kpis.gather(iplatform, T0, 86400.0))
     assert v["heal.auto_resolved_rate"] == 1.0 and v["heal.mttr_median_s"] is None
+
+
+def test_an_incident_merged_into_another_is_not_counted(iplatform: Platform) -> None:
+    """A merged incident is part of the one it joined: neither its seconds-long 'MTTR' nor its resolution counts."""
+    add_incident(iplatform, T0 - timedelta(hours=3), "memory_leak", "fixed by runbook restart on api, verified")
+    add_incident(iplatform, T0 - timedelta(hours=2), "unknown", "merged into incident 1")
+    v = kpis.compute(kpis.gather(iplatform, T0, 86400.0))
+    assert v["heal.auto_resolved_rate"] == 1.0 and v["heal.mttr_median_s"] == 600.0

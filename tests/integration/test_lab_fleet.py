@@ -132,11 +132,6 @@ def _quiet_board(lab: Lab, reason: str) -> None:
 
 
 @pytest.mark.timeout(900)
-# Known intermittent failure (2 of 6 whole-module runs on 2026-12-04): the three tiers' HighErrorRate alerts, applied
-# in one engine step, opened two incidents ({inventory}, {cart, frontend}) although cart neighbours inventory; the
-# same alerts in one batch group in tests/heal/test_incidents.py. Cause not found: one rerun, and the failure
-# message shows the incident board. Issue 16 stays open on it.
-@pytest.mark.flaky(reruns=1, reruns_delay=5)
 def test_error_burst_in_bottom_tier_detected_and_callers_grouped(lab: Lab) -> None:
     board: list[dict[str, Any]] = []
     _quiet_board(lab, "closed before the error burst (left by an earlier scenario)")

@@ -329,8 +329,9 @@ class IncidentOpened(Payload):
 
 
 class IncidentUpdated(Payload):
-    """Published by heal when an alert joins an incident (``alert``), a person acknowledges it
-    (``acknowledged_by``) or labels it (``labelled``, ``by``; without the incident's state); read by people."""
+    """Published by heal when an alert joins an incident (``alert``), another incident is merged into it
+    (``merged``: an alert linked the two), a person acknowledges it (``acknowledged_by``) or labels it
+    (``labelled``, ``by``; without the incident's state); read by people."""
 
     event_type = EventType.INCIDENT_UPDATED
     incident: int
@@ -339,6 +340,7 @@ class IncidentUpdated(Payload):
     incident_class: str | None = Field(default=None, alias="class")
     alert: str | None = None
     alert_service: str | None = None
+    merged: int | None = None
     acknowledged_by: str | None = None
     labelled: str | None = None
     by: str | None = None

@@ -2,9 +2,11 @@
 
 A firing alert joins the open incident of the same environment whose service is the alert's service,
 or that holds a neighbour in the call graph (caller or callee; as its own service or an alert's it grouped)
-and was updated within ``window_s``; otherwise it opens a new incident.  A resolved alert takes its
-fingerprint off the incident's firing list; it never triggers an action.  Everything lands on the incident's
-timeline.
+and was updated within ``window_s``; otherwise it opens a new incident.  An alert that matches several
+incidents links them: it joins the oldest, and the others, if not yet triaged, are merged into it (their
+alerts move over and they close as merged) -- so a chain's alerts make one incident in any arrival order.
+A resolved alert takes its fingerprint off the incident's firing list; it never triggers an action.
+Everything lands on the incident's timeline.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from hx.events import IncidentOpened, IncidentPredicted, IncidentResolved, Incid
 from hx.heal.records import OPEN_STATES, AlertRepo, AlertRow, Incident, IncidentRepo
 from hx.platform import Platform
 from hx.severity import Severity
+from hx.store.tables import MERGED_INTO
 from hx.topology import Topology
 
 #: alerts applied in one transaction (short, so the intake's writes wait little on SQLite's write lock)
@@ -88,8 +91,12 @@ class IncidentManager:
     def _find(self, row: AlertRow, now: datetime) -> Incident | None:
         related = neighbours(self.platform.topology, row.service)
         cutoff = now - timedelta(seconds=self.window_s)
-        inc = self.repo.open_match(row.environment, row.service, related, cutoff)
-        if inc is not None:
+        found = self.repo.open_matches(row.environment, row.service, related, cutoff)
+        if found:
+            inc = found[0]
+            for other in found[1:]:
+                if other.classified_by == "pending":  # triaged incidents keep their diagnosis and remediation
+                    inc = self._merge(other, into=inc, now=now)
             return inc
         # an aftershock: symptoms on the service or a neighbour just after the fix settle by themselves
         return self.repo.recently_fixed(row.environment, related, now - timedelta(seconds=self.settle_s))
@@ -118,6 +125,20 @@ class IncidentManager:
         self.repo.note(inc.id, now, "predicted", detail)
         self._publish(IncidentPredicted, inc, **detail)
         return inc
+
+    def _merge(self, other: Incident, into: Incident, now: datetime) -> Incident:
+        """Merge ``other`` into ``into``: its alerts and firing list move over, it closes as merged."""
+        self.repo.move_alerts(other.id, into.id)
+        worse = Severity.parse(other.severity).rank > Severity.parse(into.severity).rank
+        firing = [*into.firing, *(f for f in other.firing if f not in into.firing)]
+        into = self._save(replace(into, firing=firing, severity=other.severity if worse else into.severity), now)
+        reason = f"{MERGED_INTO} {into.id}"
+        other = self._save(replace(other, status="resolved", resolved_at=now, resolution=reason, firing=[]), now)
+        self.repo.note(into.id, now, "merged", {"incident": other.id, "service": other.service})
+        self.repo.note(other.id, now, "resolved", {"by": "grouping", "reason": reason})
+        self._publish(IncidentResolved, other, by="grouping", reason=reason, mttr_s=None)
+        self._publish(IncidentUpdated, into, merged=other.id)
+        return into
 
     def _resolved(self, row: AlertRow, now: datetime) -> Incident | None:
         inc = self.repo.open_firing(row.fingerprint)

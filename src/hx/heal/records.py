@@ -260,19 +260,24 @@ class IncidentRepo:
             r = conn.execute(q).first()
         return Incident(**dict(r._mapping)) if r is not None else None
 
-    def open_match(self, environment: str, service: str, related: set[str], since: datetime) -> Incident | None:
-        """The newest open reactive incident of ``environment`` on ``service``, or holding a ``related`` service
-        (its own, or that of an alert it grouped) and updated since ``since`` -- indexed queries over every open
+    def open_matches(
+        self, environment: str, service: str, related: set[str], since: datetime
+    ) -> builtins.list[Incident]:
+        """The open reactive incidents of ``environment`` on ``service``, or holding a ``related`` service (its own,
+        or that of an alert it grouped) and updated since ``since``, oldest first -- indexed queries over every open
         incident, however many there are.  Through the grouped alerts' services a chain groups whatever order its
-        alerts arrive in: web's incident, joined by api's alert, takes db's alert too (db calls nobody web calls)."""
+        alerts arrive in: web's incident, joined by api's alert, takes db's alert too (db calls nobody web calls);
+        more than one match means the alert links incidents opened apart (db's, then web's, then api's alert)."""
         c, a = heal_incidents.c, heal_alerts.c
         members = select(a.incident_id).where(a.service.in_(sorted(related)), a.status == "firing",
                                               a.incident_id.is_not(None))  # fmt: skip
-        return self._first(
+        q = select(heal_incidents).where(
             c.status.in_(OPEN_STATES), c.environment == environment, c.kind != "predicted",
             or_(c.service == service,
                 and_(or_(c.service.in_(sorted(related)), c.id.in_(members)), c.updated_at >= since)),
-        )  # fmt: skip
+        ).order_by(c.id)  # fmt: skip
+        with self.store.begin() as conn:
+            return [Incident(**dict(r._mapping)) for r in conn.execute(q)]
 
     def recently_fixed(self, environment: str, related: set[str], since: datetime) -> Incident | None:
         """The newest incident on a ``related`` service that a fix resolved since ``since`` (aftershocks join it)."""
@@ -289,6 +294,12 @@ class IncidentRepo:
         with self.store.begin() as conn:
             found = [Incident(**dict(r._mapping)) for r in conn.execute(q.order_by(heal_incidents.c.id.desc()))]
         return next((i for i in found if fingerprint in i.firing), None)
+
+    def move_alerts(self, from_incident: int, to_incident: int) -> None:
+        """Re-file every alert of ``from_incident`` under ``to_incident`` (a merge): their resolutions find it."""
+        stmt = update(heal_alerts).where(heal_alerts.c.incident_id == from_incident).values(incident_id=to_incident)
+        with self.store.begin() as conn:
+            conn.execute(stmt)
 
     def pending_triage(self) -> builtins.list[Incident]:
         """Every open incident not yet classified, oldest first (no cap: a storm's incidents all get triaged)."""

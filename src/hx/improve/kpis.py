@@ -30,6 +30,7 @@ from hx.store.tables import (
     DEPLOYMENT_TERMINAL,
     FIXED_BY_RUNBOOK,
     INCIDENT_OPEN,
+    MERGED_INTO,
     anomaly_labels,
     deployments,
     events,
@@ -170,9 +171,11 @@ def _rollouts(since: datetime, now: datetime) -> Any:
 
 
 def _incidents(since: datetime, now: datetime) -> Any:
+    """The window's incidents, less those merged into another (part of it, not incidents of their own)."""
     i = heal_incidents.c
     cols = (i.id, i.kind, i.status, i.opened_at, i.resolved_at, i.resolution)
-    return select(*cols).where(i.opened_at >= since, i.opened_at <= now).order_by(i.id.desc()).limit(100_000)
+    q = select(*cols).where(i.opened_at >= since, i.opened_at <= now, i.resolution.not_like(f"{MERGED_INTO}%"))
+    return q.order_by(i.id.desc()).limit(100_000)
 
 
 def gather(platform: Platform, now: datetime, window_s: float) -> KpiInputs:

@@ -248,7 +248,8 @@ def error_burst(lab: Lab, out: Outcome) -> Callable[[dict[str, Any]], bool]:
 def grouped(service: str, out: Outcome) -> Callable[[dict[str, Any]], bool]:
     """True once one incident holds alerts of ``service`` and of at least one other service (its callers, joined
     through the call graph); ``out.figures["incidents"]`` maps each incident to its alerting services.  An alert may
-    join an incident that was open before the burst (a neighbour's): its ``incident.updated`` counts too."""
+    join an incident that was open before the burst (a neighbour's): its ``incident.updated`` counts too, and an
+    incident merged into another (``merged``: an alert linked them) brings its services along."""
     seen: dict[int, set[str]] = {}
     out.figures["incidents"] = seen
 
@@ -256,6 +257,8 @@ def grouped(service: str, out: Outcome) -> Callable[[dict[str, Any]], bool]:
         d = e.get("data") or {}
         if e["type"] == "incident.opened":
             seen.setdefault(int(d["incident"]), set()).add(str((d.get("labels") or {}).get("service") or e["subject"]))
+        elif e["type"] == "incident.updated" and d.get("merged") is not None:
+            seen.setdefault(int(d["incident"]), {str(e["subject"])}).update(seen.pop(int(d["merged"]), set()))
         elif e["type"] == "incident.updated" and d.get("alert_service"):
             seen.setdefault(int(d["incident"]), {str(e["subject"])}).add(str(d["alert_service"]))
         return any(service in s and len(s) > 1 for s in seen.values())

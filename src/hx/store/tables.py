@@ -29,6 +29,8 @@ DEPLOYMENT_FAILED = ("rolled_back", "failed")
 #: An incident's open states, and the resolution self-healing writes when a verified runbook fixed it.
 INCIDENT_OPEN = ("open", "acknowledged")
 FIXED_BY_RUNBOOK = "fixed by runbook"
+#: the start of the resolution of an incident merged into another (an alert linked the two)
+MERGED_INTO = "merged into incident"
 
 metadata = MetaData()
 
