@@ -51,3 +51,25 @@ def test_real_telemetry_with_the_sim_actuator_is_refused_on_start(
     assert main(["--config", str(f), "serve", "--no-engines", "--host", "127.0.0.1", "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert "telemetry.source" in err and "actuator.kind" in err
+
+
+def test_the_startup_heap_is_frozen_and_later_garbage_still_collected() -> None:
+    import gc
+    import weakref
+
+    from hx.cli.serve import freeze_startup_heap
+
+    class Node:
+        pass
+
+    try:
+        freeze_startup_heap()
+        assert gc.get_freeze_count() > 10_000  # everything imported so far is out of the collector's walk
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # type: ignore[attr-defined]
+        gone = weakref.ref(a)
+        del a, b
+        gc.collect()
+        assert gone() is None  # a cycle made after the freeze is still collected
+    finally:
+        gc.unfreeze()
