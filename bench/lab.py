@@ -7,7 +7,8 @@ Measured on the real lab, each figure from the servers' own records and hx's eve
   answered (HAProxy's per-server ``stot``, sampled every 0.5 s);
 - **killed instance**: SIGKILL of one instance -> ``InstanceCrashed`` (shipped rule) -> Alertmanager -> incident
   -> restart runbook; seconds from the kill to the incident's resolution, and hx's own ``mttr_s``;
-- **tripling ramp**: the load triples over ``--ramp`` seconds, holds ``--hold`` seconds and falls back to the base
+- **tripling ramp**: from 2 instances, ``--settle`` seconds at the base load with the policy acting (each policy
+  enters the ramp from its own steady state, unmeasured); then the load triples over ``--ramp`` seconds, holds ``--hold`` seconds and falls back to the base
   for ``--fall`` seconds; each instance of the ramped tier (``SCALE_TIER``) has a bounded worker pool
   (``--workers`` requests at once, ``--service-ms`` of waiting each: a capacity that does not depend on how busy the
   shared machine is);
@@ -105,29 +106,35 @@ def _hx_actions(lab: Lab, after: int, t0: float) -> list[dict[str, Any]]:
 
 
 def ramp(lab: Lab, policy: str, a: argparse.Namespace) -> dict[str, Any]:
-    """Triple the load over ``a.ramp``, hold ``a.hold``, back to the base for ``a.fall``; scaler = hx
-    (``policy='hx'``) or the HPA loop here."""
+    """From 2 instances, ``a.settle`` seconds at the base load with the policy acting (each policy enters the ramp
+    from its own steady state), then triple the load over ``a.ramp``, hold ``a.hold``, back to the base for
+    ``a.fall``; scaler = hx (``policy='hx'``) or the HPA loop here.  Only the ramp, hold and fall are measured."""
     tier = SCALE_TIER
     # the same target as hx's scaler in the lab (LabOptions.target_utilization)
     hpa = HpaPolicy(target=a.target, max_replicas=6, scale_down_window_s=a.scale_in_window)
     cursor = lab.last_cursor()
-    t0 = time.time()
-    lab.load(3.0, a.ramp)
+    lab.actuator.scale(tier, 2)
+    s0 = time.time()
+    t0 = s0 + a.settle
     inst_s, samples, actions = 0.0, [], []
-    last, fell = t0, False
+    last, started, fell = t0, False, False
     while time.time() - t0 < a.ramp + a.hold + a.fall:
         time.sleep(2.0)
         now = time.time()
+        if not started and now >= t0:
+            lab.load(3.0, a.ramp)
+            started, last = True, now
         if not fell and now - t0 >= a.ramp + a.hold:
             lab.load(1.0, 10.0)
             fell = True
         n = _instances(lab, tier)
-        inst_s += n * (now - last)
-        last = now
-        samples.append(n)
+        if started:
+            inst_s += n * (now - last)
+            last = now
+            samples.append(n)
         util = _saturation(lab, tier) if policy == "hpa" else math.nan
         if policy == "hpa" and math.isfinite(util):
-            want = hpa.decide(now - t0, n, util)
+            want = hpa.decide(now - s0, n, util)
             if want != n:
                 lab.actuator.scale(tier, want)
                 actions.append({"t": round(now - t0, 1), "from": n, "to": want})
@@ -136,9 +143,11 @@ def ramp(lab: Lab, policy: str, a: argparse.Namespace) -> dict[str, Any]:
     bad = set(slo_breaches(window)) | {s["t"] for s in window if s["failed"] > 0}
     return {
         "policy": policy,
+        "instances_at_ramp_start": samples[0] if samples else None,
         "slo_violation_s": len(bad),
         "seconds": len(window),
         "requests": sum(s["sent"] for s in window),
+        "dropped_by_the_generator": sum(s.get("dropped", 0) for s in window),
         "instance_s": round(inst_s, 1),
         "max_instances": max(samples, default=0),
         "failed_requests": sum(s["failed"] for s in window),
@@ -207,6 +216,12 @@ def table(res: dict[str, Any]) -> str:
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=90.0,
+        help="seconds at the base load from 2 instances with the policy acting, before each ramp",
+    )
     p.add_argument("--ramp", type=float, default=180.0, help="seconds over which the load triples")
     p.add_argument("--hold", type=float, default=90.0, help="seconds held at 3x")
     p.add_argument("--fall", type=float, default=120.0, help="seconds back at the base load (scale-in)")
@@ -227,12 +242,10 @@ def options(a: argparse.Namespace) -> LabOptions:
 
 
 def ramps(lab: Lab, a: argparse.Namespace) -> list[dict[str, Any]]:
-    """hx's scaler acting, then (hx only recommending) the HPA loop, from the same start (2 instances)."""
+    """hx's scaler acting, then (hx only recommending) the HPA loop, each from 2 instances and its own settling."""
     out = [ramp(lab, "hx", a)]
     print("ramp hx:", out[-1])
     set_scaler_mode(lab, "recommend")
-    lab.actuator.scale(SCALE_TIER, 2)
-    time.sleep(30)
     out.append(ramp(lab, "hpa", a))
     print("ramp hpa:", out[-1])
     return out

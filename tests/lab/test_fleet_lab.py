@@ -117,3 +117,30 @@ def test_a_faults_file_gives_each_version_its_switches(tmp_path: Path) -> None:
     f.write_text(json.dumps({"v2": [1]}))
     with pytest.raises(ValueError, match="v2"):
         _version_faults(str(f), "v2")
+
+
+def test_a_port_left_in_time_wait_counts_as_free() -> None:
+    """After a busy run thousands of loopback ports wait in TIME_WAIT; a server binding with SO_REUSEADDR (all of
+    the lab's do) can listen on them, so the port finder must not refuse them."""
+    import socket
+
+    from hx.lab.fleet_lab import _port_free
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    conn, _ = listener.accept()
+    conn.close()  # the server side closes first: its end (local port ``port``) waits in TIME_WAIT
+    client.recv(1)
+    client.close()
+    listener.close()
+    plain = socket.socket()
+    try:
+        plain.bind(("127.0.0.1", port))
+        in_time_wait = False
+    except OSError:
+        in_time_wait = True
+    finally:
+        plain.close()
+    assert in_time_wait  # without SO_REUSEADDR the port looks taken
+    assert _port_free(port)
