@@ -47,7 +47,18 @@ from rich.console import Console
 from rich.table import Table
 
 from hx.detect.base import DETECTORS, FloatArray
-from hx.detect.nabscore import PROFILES, FileLabels, cross_validate, optimise_threshold, score_corpus
+from hx.detect.ensemble import fold_alerts
+from hx.detect.nabscore import (
+    PROFILES,
+    THRESHOLD_GRID,
+    FileLabels,
+    best_on_table,
+    cross_validate,
+    cross_validate_table,
+    optimise_threshold,
+    score_corpus,
+    threshold_table,
+)
 
 SHORT = {"standard": "standard", "reward_low_FP_rate": "low FP", "reward_low_FN_rate": "low FN"}
 FOLD_COOLDOWN = 100
@@ -172,8 +183,11 @@ def _floor_options() -> dict[str, dict[str, Any]]:
     return {"likelihood": {"floor": 1}, "context": {"floor": 1}, "context_step": {"floor": 1}}
 
 
+SHIPPED = "hx ensemble_resonance (shipped)"
+
 DETECTOR_SET: dict[str, Callable[[Series], FloatArray]] = {
-    "hx ensemble_resonance (shipped)": hx_detector("ensemble_resonance"),
+    # streamed without folding: run() folds it at 0.8 (the shipped stream) and at every threshold of the grid
+    SHIPPED: hx_detector("ensemble_resonance", cooldown=0),
     "hx ensemble (the previous default, no resonance member)": hx_detector("ensemble"),
     "hx ensemble, tail floor 1, folded at 0.75": hx_detector(
         "ensemble", options=_floor_options(), alert_threshold=0.75
@@ -182,19 +196,6 @@ DETECTOR_SET: dict[str, Callable[[Series], FloatArray]] = {
     "river HalfSpaceTrees (MinMaxScaler)": half_space_trees,
     f"rolling robust z (pandas, {ROBUST_WINDOW} points)": robust_z,
 }
-
-
-def fold_alerts(scores: FloatArray, threshold: float) -> FloatArray:
-    """hx's alert folding applied to any detector: after a score >= threshold the next scores are halved."""
-    out = scores.copy()
-    since = FOLD_COOLDOWN
-    for i, s in enumerate(scores.tolist()):
-        if since < FOLD_COOLDOWN:
-            out[i] = s * 0.5
-            since += 1
-        elif s >= threshold:
-            since = 0
-    return out
 
 
 # ---- scoring ----------------------------------------------------------------------------------------
@@ -218,7 +219,22 @@ def evaluate(labels: dict[str, FileLabels], folds: dict[str, str], scores: dict[
 
 
 def folded_scores(scores: dict[str, FloatArray], threshold: float) -> dict[str, FloatArray]:
-    return {k: fold_alerts(v, threshold) for k, v in scores.items()}
+    """hx's alert folding applied to any detector's scores (after one >= threshold, the next are halved)."""
+    return {k: fold_alerts(v, threshold, FOLD_COOLDOWN) for k, v in scores.items()}
+
+
+def with_its_fold(labels: dict[str, FileLabels], folds: dict[str, str], raw: dict[str, FloatArray]) -> dict[str, Any]:
+    """The shipped detector as hx runs it: each threshold of the grid scored with the fold at that threshold
+    (LOCO by dataset, and all data beside)."""
+    out: dict[str, Any] = {}
+    for pname in PROFILE_NAMES:
+        prof = PROFILES[pname]
+        table = threshold_table(labels, raw, THRESHOLD_GRID, prof, lambda v, th: fold_alerts(v, th, FOLD_COOLDOWN))
+        cv = cross_validate_table(labels, table, THRESHOLD_GRID, pname, prof, folds=folds)
+        th, best = best_on_table(labels, table, THRESHOLD_GRID, prof)
+        out[pname] = {"loco": round(cv.normalized, 1), "loco_thresholds": {f.fold: f.threshold for f in cv.folds},
+                      "all_data": round(best, 1), "all_data_threshold": th}  # fmt: skip
+    return out
 
 
 def run(series: list[Series], console: Console, fold: bool = False) -> dict[str, Any]:
@@ -231,6 +247,9 @@ def run(series: list[Series], console: Console, fold: bool = False) -> dict[str,
         c0 = time.process_time()
         scores = {s.key: detector(s) for s in series}
         cpu = time.process_time() - c0
+        raw = None
+        if name == SHIPPED:
+            raw, scores = scores, folded_scores(scores, 0.8)
         entry = evaluate(labels, folds, scores)
         # folding needs a threshold; take the all-data optimum's, then re-score (LOCO chooses its own)
         th = entry["standard"]["all_data_threshold"]
@@ -246,6 +265,7 @@ def run(series: list[Series], console: Console, fold: bool = False) -> dict[str,
             if folded
             else None,
             "standard_at_0.8": round(hx_default.normalized, 1) if hx_default is not None else None,
+            "threshold_with_its_fold": with_its_fold(labels, folds, raw) if raw is not None else None,
         }
     return results
 
@@ -296,6 +316,10 @@ def main() -> None:
     labels = {s.key: windows_of(s.label) for s in series}
     results = run(series, console, fold=args.folded)
     print_table(results, len(series), console)
+    if (wf := results.get(SHIPPED, {}).get("threshold_with_its_fold")) is not None:
+        console.print(f"{SHIPPED}, the threshold with its fold (as hx runs it): LOCO standard "
+                      f"{wf['standard']['loco']:.1f}, low FP {wf['reward_low_FP_rate']['loco']:.1f}; all data "
+                      f"{wf['standard']['all_data']:.1f} / {wf['reward_low_FP_rate']['all_data']:.1f}")  # fmt: skip
     if args.quick:
         return
     payload = {

@@ -98,3 +98,21 @@ def test_state_survives_a_restart_without_new_warmup(tmp_path: Path) -> None:
         assert u.cursor == t.cursor and u.learned == t.learned
         x, ts = 0.01, t.cursor + 60
         assert u.detector.score_one(x, ts) == t.detector.score_one(x, ts)
+
+
+def test_the_ensemble_folds_at_the_engines_threshold_after_a_restart_too(tmp_path: Path) -> None:
+    """With sensitivity low the engine alerts at 0.8 + the shift; folding at 0.8 would halve an incident's scores
+    on their way past 0.8 and hide it from a higher threshold."""
+    from hx.detect.ensemble import Ensemble
+
+    platform, clock, _sim, engine, runtime = _world(tmp_path)
+    engine.threshold = 0.87
+    runtime.run_simulated(clock, START + timedelta(minutes=10), tick_s=60)
+    assert engine.tracks and all(
+        isinstance(t.detector, Ensemble) and t.detector.alert_threshold == 0.87 for t in engine.tracks.values()
+    )
+    engine.save(clock.now())
+    again = AnomalyEngine(platform, engine.source)
+    again.threshold = 0.9
+    again._load()
+    assert again.tracks and all(t.detector.alert_threshold == 0.9 for t in again.tracks.values())  # type: ignore[attr-defined]

@@ -32,3 +32,13 @@ def test_cooldown_halves_a_second_incident_unless_rearmed() -> None:
     assert kept[1200] >= 0.8 and rearmed[1200] >= 0.8
     assert kept[1260] < 0.8  # within the 100-point cooldown
     assert rearmed[1260] >= 0.8  # 20 quiet points ended it
+
+
+def test_fold_alerts_of_the_raw_scores_is_the_streamed_fold_at_any_threshold() -> None:
+    from hx.detect.ensemble import fold_alerts
+
+    v, t = _two_incidents(gap=150)
+    raw = Ensemble(cooldown=0).process(v, t)
+    for threshold in (0.6, 0.8, 0.9):
+        streamed = Ensemble(alert_threshold=threshold).process(v, t)
+        np.testing.assert_allclose(fold_alerts(raw, threshold), streamed)

@@ -151,3 +151,36 @@ def test_cross_validation_chooses_the_threshold_on_the_other_folds() -> None:
 def test_cross_validation_needs_candidates() -> None:
     with pytest.raises(BadInput):
         cross_validate(_two_folds(), {}, "standard", STANDARD)
+
+
+def test_a_threshold_table_agrees_with_cross_validate_when_scores_do_not_depend_on_the_threshold() -> None:
+    from hx.detect.nabscore import cross_validate_table, threshold_table
+
+    labels = _two_folds()
+    z = {"A/a.csv": np.full(100, 0.3), "B/b.csv": np.full(100, 0.3)}
+    z["A/a.csv"][42] = z["B/b.csv"][42] = 0.9
+    z["A/a.csv"][20] = 0.6
+    grid = [0.5, 0.6, 0.9]
+    table = threshold_table(labels, z, grid, STANDARD, lambda s, _th: s)
+    cv = cross_validate_table(labels, table, grid, "standard", STANDARD)
+    ref = cross_validate(labels, {"Z": z}, "standard", STANDARD)
+    assert [f.threshold for f in cv.folds] == [f.threshold for f in ref.folds] == [0.9, 0.9]
+    assert cv.normalized == pytest.approx(ref.normalized)
+
+
+def test_a_threshold_table_scores_what_the_transform_gives_at_each_threshold() -> None:
+    """A transform that halves the scores under 0.7 (as a fold at a lower level would): at 0.5 the window's 0.9
+    becomes 0.45 and both windows are missed, so the other fold's choice is 0.9."""
+    from hx.detect.nabscore import cross_validate_table, threshold_table
+
+    labels = _two_folds()
+    z = {"A/a.csv": np.full(100, 0.3), "B/b.csv": np.full(100, 0.3)}
+    z["A/a.csv"][42] = z["B/b.csv"][42] = 0.9
+
+    def hide(s: np.ndarray, th: float) -> np.ndarray:
+        return s * 0.5 if th < 0.7 else s
+
+    grid = [0.5, 0.9]
+    table = threshold_table(labels, z, grid, STANDARD, hide)
+    assert all(t[0] < t[1] for t in table.values())
+    assert [f.threshold for f in cross_validate_table(labels, table, grid, "standard", STANDARD).folds] == [0.9, 0.9]

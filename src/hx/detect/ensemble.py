@@ -6,7 +6,9 @@ seen, the seasonal likelihood for points or stretches unusual for their time of 
 of the values and of their steps for a learned rhythm that breaks -- see :mod:`hx.detect.context_novelty`)
 and a point need only be clearly anomalous to one of them.  After a score reaches ``alert_threshold``, the scores of the
 next ``cooldown`` points are halved, so one incident raises one alert, as an operator wants (and as
-NAB rewards).  ``explain()`` names each component's score and the tightest expected range.
+NAB rewards).  The anomaly engine sets ``alert_threshold`` to the threshold it alerts at: a fold at a lower level
+than the alerts would halve an incident's scores on their way up and hide it (:func:`fold_alerts`).
+``explain()`` names each component's score and the tightest expected range.
 
 The default components were chosen on NAB (see ``bench/nab.py`` and the experiment log in
 ``bench/results/nab.json``): adding the raw robust z or the forecast residual raised recall a little but
@@ -27,9 +29,31 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from hx.detect.base import DETECTORS, Detector, make
 
 DEFAULT_COMPONENTS = ("likelihood", "novelty", "context", "context_step")
+
+
+def fold_alerts(raw: npt.ArrayLike, threshold: float, cooldown: int = 100) -> npt.NDArray[np.float64]:
+    """The scores an ensemble folding at ``threshold`` (``alert_threshold``, no ``rearm``) gives for its members'
+    maxima ``raw`` (what it scores with ``cooldown=0``): a point at or above the threshold outside a cooldown keeps
+    its score and halves the next ``cooldown``.  A pure function of the raw scores, so one stream serves every
+    threshold (``bench/nab.py`` sweeps the operating threshold with the fold that goes with it).
+
+    >>> fold_alerts([0.1, 0.9, 0.95, 0.7, 0.9, 0.2], 0.8, cooldown=2).tolist()
+    [0.1, 0.9, 0.475, 0.35, 0.9, 0.1]
+    """
+    out = np.array(raw, dtype=np.float64)
+    free_from = 0
+    for i in np.flatnonzero(out >= threshold):
+        if i < free_from:
+            continue
+        out[i + 1 : i + 1 + cooldown] *= 0.5
+        free_from = int(i) + cooldown + 1
+    return out
 
 
 @DETECTORS.register("ensemble")

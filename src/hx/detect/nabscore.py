@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -323,3 +323,61 @@ def cross_validate(
         total += got.raw
     n_windows = sum(len(v.scored_windows()) for v in labels.values())
     return CrossValidation(profile_name, total, normalize(total, n_windows, profile), tuple(choices))
+
+
+#: the operating thresholds the benchmarks sweep with the fold that goes with each (ascending, 0.8 among them)
+THRESHOLD_GRID = tuple(round(0.7 + 0.0025 * i, 4) for i in range(101))
+
+
+def threshold_table(
+    labels: Mapping[str, FileLabels],
+    raw: Mapping[str, FloatArray],
+    grid: Sequence[float],
+    profile: tuple[float, float, float],
+    transform: Callable[[FloatArray, float], FloatArray],
+) -> dict[str, FloatArray]:
+    """Each file's raw NAB score at every threshold of ``grid``, its scores ``transform(raw, threshold)`` there:
+    for a detector whose scores depend on its operating threshold (the ensemble folds its alerts at it), where
+    :func:`sweep_thresholds` (one set of scores cut at every level) does not apply."""
+    return {
+        key: np.array([_file_parts(lab, transform(raw[key], th), th, profile)[0] for th in grid])
+        for key, lab in labels.items()
+    }
+
+
+def cross_validate_table(
+    labels: Mapping[str, FileLabels],
+    table: Mapping[str, FloatArray],
+    grid: Sequence[float],
+    profile_name: str,
+    profile: tuple[float, float, float],
+    candidate: str = "shipped",
+    folds: Mapping[str, str] | None = None,
+) -> CrossValidation:
+    """Leave-one-fold-out choice of the threshold on ``grid`` (ascending) from a :func:`threshold_table`: the
+    threshold that scores best on the other folds' files (the highest on a tie, as :func:`sweep_thresholds` gives
+    it) scores the fold's own.  Normalised as :func:`cross_validate`."""
+    fold_of = dict(folds) if folds is not None else category_folds(labels)
+    choices: list[FoldChoice] = []
+    total = 0.0
+    for fold in sorted(set(fold_of.values())):
+        train = sum((table[k] for k in labels if fold_of[k] != fold), np.zeros(len(grid)))
+        test = sum((table[k] for k in labels if fold_of[k] == fold), np.zeros(len(grid)))
+        j = len(grid) - 1 - int(np.argmax(train[::-1]))
+        n_win = sum(len(v.scored_windows()) for k, v in labels.items() if fold_of[k] == fold)
+        choices.append(FoldChoice(fold, candidate, float(grid[j]), float(train[j]), float(test[j]), n_win))
+        total += float(test[j])
+    n_windows = sum(len(v.scored_windows()) for v in labels.values())
+    return CrossValidation(profile_name, total, normalize(total, n_windows, profile), tuple(choices))
+
+
+def best_on_table(
+    labels: Mapping[str, FileLabels], table: Mapping[str, FloatArray], grid: Sequence[float],
+    profile: tuple[float, float, float],
+) -> tuple[float, float]:  # fmt: skip
+    """The threshold of ``grid`` that scores best over every file of a :func:`threshold_table` (the highest on a
+    tie) and its normalised score: the all-data figure, optimistic beside :func:`cross_validate_table`'s."""
+    total = sum((table[k] for k in labels), np.zeros(len(grid)))
+    j = len(grid) - 1 - int(np.argmax(total[::-1]))
+    n_windows = sum(len(v.scored_windows()) for v in labels.values())
+    return float(grid[j]), normalize(float(total[j]), n_windows, profile)
