@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+
 from hx.clock import SimClock
 from hx.config import load_settings
 from hx.detect.engine import AnomalyEngine, list_anomalies
@@ -116,3 +118,19 @@ def test_the_ensemble_folds_at_the_engines_threshold_after_a_restart_too(tmp_pat
     again.threshold = 0.9
     again._load()
     assert again.tracks and all(t.detector.alert_threshold == 0.9 for t in again.tracks.values())  # type: ignore[attr-defined]
+
+
+def test_ad_hoc_scoring_folds_at_the_threshold_it_is_cut_at() -> None:
+    from hx.detect.engine import score_series
+    from hx.detect.ensemble import Ensemble
+
+    rng = np.random.default_rng(3)
+    v = rng.normal(0, 1, 1200)
+    v[1000:1010] = 9.0
+    t = 1_600_000_000 + np.arange(v.size) * 60.0
+    at_09 = score_series(v, t, "ensemble", 0.9)
+    assert np.array_equal(at_09, Ensemble(alert_threshold=0.9).process(v, t))
+    assert not np.array_equal(at_09, Ensemble().process(v, t))  # the fold moved with the threshold
+    assert np.array_equal(score_series(v, t, "ensemble"), Ensemble().process(v, t))
+    # a detector parameter given explicitly wins
+    assert np.array_equal(score_series(v, t, "ensemble", 0.9, alert_threshold=0.8), Ensemble().process(v, t))

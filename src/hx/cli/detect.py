@@ -87,7 +87,7 @@ def _score_file(file: Path, out: Path | None, name: str, thr: float, axis: Any) 
     from hx.detect.engine import score_series
 
     vs = _series_of(file, axis)
-    scores = score_series(vs.values, vs.timestamps, name)
+    scores = score_series(vs.values, vs.timestamps, name, thr)
     if out is not None:
         with writing("--out"), open_private(out, newline="") as fh:
             w = csv.writer(fh)

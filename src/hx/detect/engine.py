@@ -409,6 +409,13 @@ def list_anomalies(
     return out[-limit:]
 
 
-def score_series(values: np.ndarray, timestamps: np.ndarray, detector: str, **params: Any) -> np.ndarray:
-    """Ad-hoc scoring of a whole series as a stream (each point scored before it is learned)."""
-    return make(detector, **params).process(values, timestamps)
+def score_series(
+    values: np.ndarray, timestamps: np.ndarray, detector: str, threshold: float | None = None, **params: Any
+) -> np.ndarray:
+    """Ad-hoc scoring of a whole series as a stream (each point scored before it is learned).  With ``threshold``
+    (the one the scores will be cut at) an ensemble folds its alerts there, as the engine's do, unless ``params``
+    name its ``alert_threshold``."""
+    det = make(detector, **params)
+    if threshold is not None and isinstance(det, Ensemble) and "alert_threshold" not in params:
+        det.alert_threshold = threshold
+    return det.process(values, timestamps)

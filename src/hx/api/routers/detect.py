@@ -43,8 +43,8 @@ def score(body: ScoreRequest, request: Request) -> dict[str, Any]:
     name = body.detector or cfg.detector
     DETECTORS.get(name)
     vs = validate_series(body.timestamps, [np.nan if v is None else v for v in body.values])
-    scores = score_series(vs.values, vs.timestamps, name, **body.params)
     threshold = effective_threshold(cfg.alert_threshold, cfg.sensitivity)
+    scores = score_series(vs.values, vs.timestamps, name, threshold, **body.params)
     flagged = [int(i) for i in np.flatnonzero(scores >= threshold)]
     return {
         "detector": name,
