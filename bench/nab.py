@@ -39,15 +39,12 @@ from hx.detect.ensemble import fold_alerts
 from hx.detect.nab import DEFAULT_DETECTOR, NabFile, corpus_files, corpus_labels, load_file
 from hx.detect.nabscore import (
     PROFILES,
-    THRESHOLD_GRID,
     CrossValidation,
     FileLabels,
-    best_on_table,
     cross_validate,
-    cross_validate_table,
+    cross_validate_transformed,
     optimise_threshold,
     score_corpus,
-    threshold_table,
 )
 
 DEFAULT_THRESHOLD = 0.8
@@ -589,8 +586,6 @@ def print_tables(results: list[dict[str, object]], console: Console) -> None:
         console.print(cat_table)
 
 
-FOLD_GRID = THRESHOLD_GRID
-
 FOLD_NOTE = (
     "The threshold with its fold: hx's anomaly engine folds the ensemble's alerts (halves the 100 scores after "
     "one at or above the threshold) at the threshold it alerts at. Before issue 17's last change the fold stayed "
@@ -607,9 +602,7 @@ def threshold_with_its_fold(labels: dict[str, FileLabels], raw: dict[str, FloatA
     """Per profile, the shipped configuration's LOCO and all-files figures with the fold at the threshold."""
     out: dict[str, object] = {}
     for pname, prof in PROFILES.items():
-        table = threshold_table(labels, raw, FOLD_GRID, prof, fold_alerts)
-        th, score = best_on_table(labels, table, FOLD_GRID, prof)
-        loco = cross_validate_table(labels, table, FOLD_GRID, pname, prof, candidate="shipped default")
+        loco, th, score = cross_validate_transformed(labels, raw, pname, prof, fold_alerts, candidate="shipped default")
         out[pname] = {"loco": _cv_entry(loco), "all_data": {"threshold": th, "score": round(score, 1)}}
     return out
 

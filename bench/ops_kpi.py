@@ -50,14 +50,11 @@ from hx.detect.base import DETECTORS, FloatArray
 from hx.detect.ensemble import fold_alerts
 from hx.detect.nabscore import (
     PROFILES,
-    THRESHOLD_GRID,
     FileLabels,
-    best_on_table,
     cross_validate,
-    cross_validate_table,
+    cross_validate_transformed,
     optimise_threshold,
     score_corpus,
-    threshold_table,
 )
 
 SHORT = {"standard": "standard", "reward_low_FP_rate": "low FP", "reward_low_FN_rate": "low FN"}
@@ -223,15 +220,17 @@ def folded_scores(scores: dict[str, FloatArray], threshold: float) -> dict[str, 
     return {k: fold_alerts(v, threshold, FOLD_COOLDOWN) for k, v in scores.items()}
 
 
+def _fold(scores: FloatArray, threshold: float) -> FloatArray:
+    return fold_alerts(scores, threshold, FOLD_COOLDOWN)
+
+
 def with_its_fold(labels: dict[str, FileLabels], folds: dict[str, str], raw: dict[str, FloatArray]) -> dict[str, Any]:
     """The shipped detector as hx runs it: each threshold of the grid scored with the fold at that threshold
     (LOCO by dataset, and all data beside)."""
     out: dict[str, Any] = {}
     for pname in PROFILE_NAMES:
         prof = PROFILES[pname]
-        table = threshold_table(labels, raw, THRESHOLD_GRID, prof, lambda v, th: fold_alerts(v, th, FOLD_COOLDOWN))
-        cv = cross_validate_table(labels, table, THRESHOLD_GRID, pname, prof, folds=folds)
-        th, best = best_on_table(labels, table, THRESHOLD_GRID, prof)
+        cv, th, best = cross_validate_transformed(labels, raw, pname, prof, _fold, folds=folds)
         out[pname] = {"loco": round(cv.normalized, 1), "loco_thresholds": {f.fold: f.threshold for f in cv.folds},
                       "all_data": round(best, 1), "all_data_threshold": th}  # fmt: skip
     return out

@@ -154,7 +154,7 @@ def test_cross_validation_needs_candidates() -> None:
 
 
 def test_a_threshold_table_agrees_with_cross_validate_when_scores_do_not_depend_on_the_threshold() -> None:
-    from hx.detect.nabscore import cross_validate_table, threshold_table
+    from hx.detect.nabscore import cross_validate_table, cross_validate_transformed, threshold_table
 
     labels = _two_folds()
     z = {"A/a.csv": np.full(100, 0.3), "B/b.csv": np.full(100, 0.3)}
@@ -166,6 +166,9 @@ def test_a_threshold_table_agrees_with_cross_validate_when_scores_do_not_depend_
     ref = cross_validate(labels, {"Z": z}, "standard", STANDARD)
     assert [f.threshold for f in cv.folds] == [f.threshold for f in ref.folds] == [0.9, 0.9]
     assert cv.normalized == pytest.approx(ref.normalized)
+    again, th, best = cross_validate_transformed(labels, z, "standard", STANDARD, lambda s, _th: s, grid=grid)
+    assert again == cv and th == optimise_threshold(labels, z, "standard", STANDARD).threshold == 0.9
+    assert best == pytest.approx(optimise_threshold(labels, z, "standard", STANDARD).normalized)
 
 
 def test_a_threshold_table_scores_what_the_transform_gives_at_each_threshold() -> None:

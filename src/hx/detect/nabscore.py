@@ -381,3 +381,20 @@ def best_on_table(
     j = len(grid) - 1 - int(np.argmax(total[::-1]))
     n_windows = sum(len(v.scored_windows()) for v in labels.values())
     return float(grid[j]), normalize(float(total[j]), n_windows, profile)
+
+
+def cross_validate_transformed(
+    labels: Mapping[str, FileLabels],
+    raw: Mapping[str, FloatArray],
+    profile_name: str,
+    profile: tuple[float, float, float],
+    transform: Callable[[FloatArray, float], FloatArray],
+    folds: Mapping[str, str] | None = None,
+    grid: Sequence[float] = THRESHOLD_GRID,
+    candidate: str = "shipped",
+) -> tuple[CrossValidation, float, float]:
+    """The threshold chosen in the folds on ``grid`` with each threshold's scores ``transform(raw, threshold)``
+    (:func:`cross_validate_table`), and beside it the all-data best threshold and its normalised score."""
+    table = threshold_table(labels, raw, grid, profile, transform)
+    th, best = best_on_table(labels, table, grid, profile)
+    return cross_validate_table(labels, table, grid, profile_name, profile, candidate, folds), th, best
