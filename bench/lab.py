@@ -8,9 +8,9 @@ Measured on the real lab, each figure from the servers' own records and hx's eve
 - **killed instance**: SIGKILL of one instance -> ``InstanceCrashed`` (shipped rule) -> Alertmanager -> incident
   -> restart runbook; seconds from the kill to the incident's resolution, and hx's own ``mttr_s``;
 - **tripling ramp**: from 2 instances, ``--settle`` seconds at the base load with the policy acting (each policy
-  enters the ramp from its own steady state, unmeasured); then the load triples over ``--ramp`` seconds, holds ``--hold`` seconds and falls back to the base
-  for ``--fall`` seconds; each instance of the ramped tier (``SCALE_TIER``) has a bounded worker pool
-  (``--workers`` requests at once, ``--service-ms`` of waiting each: a capacity that does not depend on how busy the
+  enters the ramp from its own steady state, unmeasured); then the load triples over ``--ramp`` seconds, holds
+  ``--hold`` seconds and falls back to the base for ``--fall`` seconds; each instance of the ramped tier
+  (``SCALE_TIER``) has a bounded worker pool (``--workers`` requests at once, ``--service-ms`` of waiting each: a capacity that does not depend on how busy the
   shared machine is);
   SLO-violation seconds (seconds whose p95 seen by the load generator exceeds the SLO, or that failed requests),
   instance-seconds of that tier, its scaling actions and most instances, once with hx's predictive scaler acting
