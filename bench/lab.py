@@ -10,8 +10,8 @@ Measured on the real lab, each figure from the servers' own records and hx's eve
 - **tripling ramp**: from 2 instances, ``--settle`` seconds at the base load with the policy acting (each policy
   enters the ramp from its own steady state, unmeasured); then the load triples over ``--ramp`` seconds, holds
   ``--hold`` seconds and falls back to the base for ``--fall`` seconds; each instance of the ramped tier
-  (``SCALE_TIER``) has a bounded worker pool (``--workers`` requests at once, ``--service-ms`` of waiting each: a capacity that does not depend on how busy the
-  shared machine is);
+  (``SCALE_TIER``) has a bounded worker pool (``--workers`` requests at once, ``--service-ms`` of waiting each: a
+  capacity that does not depend on how busy the shared machine is);
   SLO-violation seconds (seconds whose p95 seen by the load generator exceeds the SLO, or that failed requests),
   instance-seconds of that tier, its scaling actions and most instances, once with hx's predictive scaler acting
   (capacity estimated from the exported saturation) and once with an HPA-style loop (``hx.scale.hpa.HpaPolicy``:
