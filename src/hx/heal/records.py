@@ -18,7 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from hx.errors import Conflict, NotFound
 from hx.heal.tables import heal_alerts, heal_executions, heal_incidents, heal_timeline
 from hx.store import Store
-from hx.store.tables import FIXED_BY_RUNBOOK, INCIDENT_OPEN
+from hx.store.tables import FIXED_BY_RUNBOOK, INCIDENT_OPEN, MERGED_INTO
 
 OPEN_STATES = INCIDENT_OPEN
 EXEC_ACTIVE = ("pending", "awaiting_approval", "running")
@@ -96,7 +96,11 @@ class Incident:
         return self.resolved_at is not None and self.resolution.startswith(FIXED_BY_RUNBOOK)
 
     def mttr_s(self) -> float | None:
-        return (self.resolved_at - self.opened_at).total_seconds() if self.resolved_at is not None else None
+        """Seconds from open to resolved; None while open, and for an incident merged into another (it was not
+        repaired: the incident it joined carries the repair)."""
+        if self.resolved_at is None or self.resolution.startswith(MERGED_INTO):
+            return None
+        return (self.resolved_at - self.opened_at).total_seconds()
 
     def to_json(self) -> dict[str, Any]:
         out = dict(self.__dict__)
