@@ -23,3 +23,11 @@ def test_score_endpoint_flags_a_spike_and_rejects_bad_rows(api: Api) -> None:
         assert r.status_code == 422
         assert c.get("/api/v1/anomalies").json() == {"anomalies": []}
         assert "ensemble" in c.get("/api/v1/anomaly/config").json()["available"]
+
+
+def test_parameters_a_detector_does_not_take_are_a_4xx_naming_it(api: Api) -> None:
+    body = {"timestamps": [1_700_000_000 + 60 * i for i in range(50)], "values": [1.0] * 50, "detector": "ensemble"}
+    with api.client("viewer") as c:
+        for params in ({"threshold": 0.5}, {"no_such_option": 1}):
+            r = c.post("/api/v1/anomaly/score", json=dict(body, params=params))
+            assert 400 <= r.status_code < 500 and "ensemble" in r.json()["detail"], r.text

@@ -133,4 +133,4 @@ def test_ad_hoc_scoring_folds_at_the_threshold_it_is_cut_at() -> None:
     assert not np.array_equal(at_05, Ensemble().process(v, t))  # the fold moved with the threshold
     assert np.array_equal(score_series(v, t, "ensemble"), Ensemble().process(v, t))
     # a detector parameter given explicitly wins
-    assert np.array_equal(score_series(v, t, "ensemble", 0.5, alert_threshold=0.8), Ensemble().process(v, t))
+    assert np.array_equal(score_series(v, t, "ensemble", 0.5, {"alert_threshold": 0.8}), Ensemble().process(v, t))

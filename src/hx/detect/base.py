@@ -157,5 +157,10 @@ DETECTORS: Registry[type[Detector]] = Registry("detector")
 
 
 def make(name: str, **params: Any) -> Detector:
-    """A fresh detector by registry name (an unknown name raises UnknownName listing the valid ones)."""
-    return DETECTORS.get(name)(**params)
+    """A fresh detector by registry name (an unknown name raises UnknownName listing the valid ones; parameters it
+    does not take, or of the wrong type, raise BadInput naming the detector)."""
+    cls = DETECTORS.get(name)
+    try:
+        return cls(**params)
+    except TypeError as err:
+        raise BadInput(f"detector {name!r} does not take these parameters: {err}", field="params") from None

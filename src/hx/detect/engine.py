@@ -410,11 +410,16 @@ def list_anomalies(
 
 
 def score_series(
-    values: np.ndarray, timestamps: np.ndarray, detector: str, threshold: float | None = None, **params: Any
+    values: np.ndarray,
+    timestamps: np.ndarray,
+    detector: str,
+    threshold: float | None = None,
+    params: dict[str, Any] | None = None,
 ) -> np.ndarray:
-    """Ad-hoc scoring of a whole series as a stream (each point scored before it is learned).  With ``threshold``
-    (the one the scores will be cut at) an ensemble folds its alerts there, as the engine's do, unless ``params``
-    name its ``alert_threshold``."""
+    """Ad-hoc scoring of a whole series as a stream (each point scored before it is learned), the detector built with
+    ``params``.  With ``threshold`` (the one the scores will be cut at) an ensemble folds its alerts there, as the
+    engine's do, unless ``params`` name its ``alert_threshold``."""
+    params = params or {}
     det = make(detector, **params)
     if threshold is not None and isinstance(det, Ensemble) and "alert_threshold" not in params:
         det.alert_threshold = threshold

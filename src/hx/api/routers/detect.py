@@ -44,7 +44,7 @@ def score(body: ScoreRequest, request: Request) -> dict[str, Any]:
     DETECTORS.get(name)
     vs = validate_series(body.timestamps, [np.nan if v is None else v for v in body.values])
     threshold = effective_threshold(cfg.alert_threshold, cfg.sensitivity)
-    scores = score_series(vs.values, vs.timestamps, name, threshold, **body.params)
+    scores = score_series(vs.values, vs.timestamps, name, threshold, body.params)
     flagged = [int(i) for i in np.flatnonzero(scores >= threshold)]
     return {
         "detector": name,
