@@ -78,6 +78,38 @@ def test_demand_for_needs_a_day_to_fit_and_the_warmup_before_the_days() -> None:
         demand_for(t[-600:], v[-600:], GRID, 1.0, DAY)
 
 
+def test_the_whatif_replays_the_demand_seen_each_minute_where_it_has_it() -> None:
+    t, v = history(3.0)
+    minutes = START + 60.0 * np.arange(1, int(3 * DAY / 60.0) + 1)
+    wave = np.interp(minutes, t - GRID / 2, v)
+    noisy = np.maximum(wave * (1.0 + 0.3 * np.random.default_rng(7).standard_normal(minutes.size)), 0.0)
+    smooth = demand_for(t, v, GRID, 1.0, DAY)
+    seen = demand_for(t, v, GRID, 1.0, DAY, seen=(minutes - 20.0, noisy))
+    assert smooth.seen_minutes == 0 and seen.seen_minutes == seen.minutes.size
+    np.testing.assert_allclose(seen.demand, np.interp(seen.minutes, minutes, noisy))  # the latest in each minute
+    # minute-to-minute swings the 5-minute means hide cost HPA's reacting loop violations
+    assert whatif_hpa(seen, PROFILE).slo_violation_minutes > 3 * whatif_hpa(smooth, PROFILE).slo_violation_minutes
+    # where the seen demand stops, the 5-minute means take over, and the choice says on what it was made
+    half = minutes < seen.start + DAY / 2
+    part = demand_for(t, v, GRID, 1.0, DAY, seen=(minutes[half], noisy[half]))
+    assert 0 < part.seen_minutes < part.minutes.size
+    c = auto_alpha(t, v, PROFILE, CONFIG, seen=(minutes[half], noisy[half]))
+    assert "what-if on the demand seen each minute (" in c.reason and "the rest 5-minute means" in c.reason
+    assert "what-if on 5-minute means" in auto_alpha(t, v, PROFILE, CONFIG).reason
+    with pytest.raises(BadInput, match="seen demand"):
+        demand_for(t, v, GRID, 1.0, DAY, seen=(minutes, noisy[:-1]))
+
+
+def test_the_scaler_keeps_the_demand_it_decided_on_for_the_whatif_days() -> None:
+    s = ServiceScaler(PROFILE, replace(CONFIG, alpha_days=1.0))
+    for k, demand in enumerate([100.0, math.nan, -1.0, 120.0]):
+        s.decide_on(START + 60.0 * k, 3, demand, None)
+    t, v = s.seen()
+    assert t.tolist() == [START, START + 180.0] and v.tolist() == [100.0, 120.0]  # gaps are not demand
+    s.decide_on(START + 3 * DAY + 200.0, 3, 90.0, None)  # beyond alpha_days + 2 days: the old ones go
+    assert s.seen()[1].tolist() == [90.0]
+
+
 @pytest.fixture(scope="module")
 def whatif() -> tuple[Demand, list[object]]:
     t, v = history(3.0)
@@ -186,6 +218,8 @@ def test_the_engine_chooses_each_services_alpha_on_a_schedule_and_shows_it(tmp_p
         (ev,) = alpha_events(eng)
         assert ev["service"] == "shop" and ev["chosen"] is True and ev["alpha"] in ALPHAS
         assert str(ev["reason"]).startswith(f"chose {ev['alpha']:g}") and ev["tried"]
+        # the source has the request rate each minute: the what-if replays it, not the 5-minute means
+        assert "what-if on the demand seen each minute)" in str(ev["reason"])
         scaler = eng.tracks["shop"].scaler
         assert scaler is not None and scaler.alpha == ev["alpha"]
         health = eng.health()

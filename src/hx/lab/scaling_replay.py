@@ -493,8 +493,12 @@ def auto_choice(
     tr: ReplayTrace, *, cap: float = 50.0, startup_s: float = 120.0, days: float = 7.0
 ) -> tuple[AlphaChoice, ScalerConfig]:
     """The engine's own rule (:func:`hx.scale.alpha.auto_alpha`) on ``tr``'s history before the replayed days:
-    what-ifs of the last ``days`` of it (fewer when it is shorter), never the replayed days themselves."""
+    what-ifs of the last ``days`` of it (fewer when it is shorter), never the replayed days themselves.
+
+    A trace finer than the 5-minute grid gives the what-ifs its own rows as the demand seen each minute, as
+    the engine keeps the demand it decided on."""
     base = calibrated_config(DEFAULT_ALPHA)
+    seen = tr.train if tr.step_s < GRID_S else None
     choice = auto_alpha(*grid_history(*tr.train, tr.step_s), ServiceProfile(cap, startup_s, origin="replay"), base,
-                        days=days)  # fmt: skip
+                        days=days, seen=seen)  # fmt: skip
     return choice, calibrated_config(choice.alpha)

@@ -8,7 +8,9 @@ Two parts:
   (forecaster and conformal bound, causally: at each minute it has seen only the 5-minute buckets that
   are over) over the last days of a request-rate history, and :func:`whatif_hpa` the HPA reference
   (:class:`~hx.scale.hpa.HpaPolicy`) over the same demand -- no simulator.  The demand of each minute is
-  the history's 5-minute means interpolated between bucket centres; a replica added at minute ``m`` serves
+  the demand the scaler saw at that minute, where it kept it (``seen``: the engine keeps what it decided
+  on), else the history's 5-minute means interpolated between bucket centres -- which hide the
+  minute-to-minute swings a scaler deciding every minute meets; a replica added at minute ``m`` serves
   from ``m + startup``; a minute is an SLO-violation minute when its demand is above what the replicas
   then ready serve at ``serve_utilization`` of their capacity (the utilisation past which a replica's
   p99 breaks its SLO); replica-hours count every replica asked for, ready or not.
@@ -136,14 +138,22 @@ class Demand:
     start: float
     minutes: FloatArray
     demand: FloatArray
+    #: how many of the minutes carry the demand the scaler saw (the rest: interpolated 5-minute means)
+    seen_minutes: int = 0
 
     @property
     def judged(self) -> npt.NDArray[np.bool_]:
         return self.minutes > self.start + 1e-6
 
 
-def demand_for(ts: npt.ArrayLike, rps: npt.ArrayLike, grid_s: float, days: float, warmup_s: float) -> Demand:
-    """The last ``days`` of a regular 5-minute history as per-minute demand, with ``warmup_s`` before them."""
+def demand_for(
+    ts: npt.ArrayLike, rps: npt.ArrayLike, grid_s: float, days: float, warmup_s: float,
+    seen: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+) -> Demand:  # fmt: skip
+    """The last ``days`` of a regular 5-minute history as per-minute demand, with ``warmup_s`` before them.
+
+    ``seen``: (times, values) of the demand the scaler decided on; a minute takes the latest of them within
+    it (:func:`overlay_seen`), the others the 5-minute means interpolated."""
     t = np.asarray(ts, dtype=np.float64)
     v = np.asarray(rps, dtype=np.float64)
     ok = np.isfinite(v) & (v >= 0)
@@ -163,7 +173,39 @@ def demand_for(ts: npt.ArrayLike, rps: npt.ArrayLike, grid_s: float, days: float
     minutes = np.arange(begin + MINUTE, end + 1e-6, MINUTE)
     centres = t[ok] - grid_s / 2.0
     demand = np.interp(minutes, centres, v[ok])
-    return Demand(t, v, grid_s, begin, start, minutes, demand)
+    covered = 0
+    if seen is not None:
+        demand, covered = overlay_seen(minutes, demand, *seen)
+    return Demand(t, v, grid_s, begin, start, minutes, demand, covered)
+
+
+def overlay_seen(
+    minutes: FloatArray, demand: FloatArray, seen_t: npt.ArrayLike, seen_v: npt.ArrayLike
+) -> tuple[FloatArray, int]:
+    """``demand`` with each minute ``m`` replaced by the latest seen value in ``(m - 60 s, m]`` (non-finite and
+    negative values skipped); and how many minutes were replaced.
+
+    >>> d, n = overlay_seen(np.array([60.0, 120.0, 180.0]), np.array([1.0, 1.0, 1.0]), [100.0, 119.0], [5.0, 7.0])
+    >>> d.tolist(), n
+    ([1.0, 7.0, 1.0], 1)
+    """
+    t = np.asarray(seen_t, dtype=np.float64).ravel()
+    v = np.asarray(seen_v, dtype=np.float64).ravel()
+    if t.shape != v.shape:
+        raise BadInput(f"{t.size} times but {v.size} values of seen demand", field="seen")
+    ok = np.isfinite(t) & np.isfinite(v) & (v >= 0)
+    t, v = t[ok], v[ok]
+    out = np.array(demand, dtype=np.float64, copy=True)
+    if t.size == 0:
+        return out, 0
+    order = np.argsort(t, kind="stable")
+    t, v = t[order], v[order]
+    i = np.searchsorted(t, minutes + 1e-6, side="right") - 1
+    has = i >= 0
+    idx = np.where(has, i, 0)
+    has &= t[idx] > minutes - MINUTE + 1e-6
+    out[has] = v[idx[has]]
+    return out, int(has.sum())
 
 
 def _score(d: Demand, desired: FloatArray, capacity: float, startup_s: float, serve_utilization: float) -> WhatIf:
@@ -283,10 +325,12 @@ def auto_alpha(
     ts: npt.ArrayLike, rps: npt.ArrayLike, profile: ServiceProfile, config: ScalerConfig, *,
     days: float = 7.0, previous: float | None = None, alphas: Sequence[float] = ALPHAS,
     warmup_s: float = WARMUP_S, serve_utilization: float = SERVE_UTILIZATION,
+    seen: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
 ) -> AlphaChoice:  # fmt: skip
     """The alpha for the days to come, by :func:`choose_alpha` over what-ifs of the last ``days`` of history
     (fewer when the history is shorter, down to one day); with too little history, ``previous`` or
-    :data:`DEFAULT_ALPHA`, saying so."""
+    :data:`DEFAULT_ALPHA`, saying so.  ``seen``: the demand the scaler decided on, minute by minute, which
+    the what-ifs replay where it covers them (see :func:`demand_for`)."""
     t = np.asarray(ts, dtype=np.float64)
     v = np.asarray(rps, dtype=np.float64)
     have = float(np.isfinite(v).sum()) * config.grid_s
@@ -298,7 +342,7 @@ def auto_alpha(
         need = history_needed_s(1.0, warmup_s) / 86400.0
         text = f"kept {keep:g} ({why}): {have / 86400.0:.1f} days of request-rate history, a choice needs {need:g}"
         return AlphaChoice(keep, text, False)
-    d = demand_for(t, v, config.grid_s, usable, warmup_s)
+    d = demand_for(t, v, config.grid_s, usable, warmup_s, seen)
     lim = {"min_replicas": config.min_replicas, "max_replicas": config.max_replicas}
     hpa = whatif_hpa(d, profile, serve_utilization=serve_utilization, **lim).outcome
     fcs = forecasts_for(d, profile, config)
@@ -311,11 +355,21 @@ def auto_alpha(
 
     alpha = choose_alpha(alphas, evaluate, hpa)
     v_a, rh = tried[alpha]
+    basis = _basis(d)
     text = (
-        f"chose {alpha:g} on the last {usable:g} days (what-if): {v_a:.0f} SLO-violation min and {rh:.1f} "
+        f"chose {alpha:g} on the last {usable:g} days (what-if on {basis}): {v_a:.0f} SLO-violation min and {rh:.1f} "
         f"replica-h against HPA's {hpa[0]:.0f} and {hpa[1]:.1f}; {_verdict(alpha, tried, hpa)}"
     )
     return AlphaChoice(alpha, text, True, (d.start, float(t[-1])), hpa, tried)
+
+
+def _basis(d: Demand) -> str:
+    share = d.seen_minutes / d.minutes.size if d.minutes.size else 0.0
+    if share >= 0.995:
+        return "the demand seen each minute"
+    if share > 0:
+        return f"the demand seen each minute ({share:.0%} of the minutes; the rest 5-minute means)"
+    return "5-minute means"
 
 
 def _verdict(alpha: float, tried: dict[float, Outcome], hpa: Outcome) -> str:

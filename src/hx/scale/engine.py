@@ -197,6 +197,9 @@ class ServiceScaler:
         self._forecast: Forecast | None = None
         self._note = ""
         self._demand: deque[tuple[float, float]] = deque()
+        #: the demand each decision was made on, over the days an alpha what-if replays (and its warm-up)
+        self._seen: deque[tuple[float, float]] = deque()
+        self._seen_s = (cfg.alpha_days + 2.0) * 86400.0
 
     def set_profile(self, profile: ServiceProfile) -> None:
         """Use ``profile``'s capacity from the next decision on (the history and the forecaster are kept)."""
@@ -313,11 +316,22 @@ class ServiceScaler:
     ) -> ScalingDecision:
         """:meth:`decide` with a forecast made elsewhere (a what-if shares one run of the forecaster)."""
         demand = float(current_demand)
+        if math.isfinite(demand) and demand >= 0:
+            self._seen.append((now_s, demand))
+            while self._seen[0][0] <= now_s - self._seen_s:
+                self._seen.popleft()
         d = self.policy.decide(now_s, int(current_replicas), self._smoothed(now_s, demand), fc, observed=demand)
         reps = d.replicas if isinstance(d.replicas, int) and d.replicas >= 0 else current_replicas
         reps = int(min(max(reps, self.config.min_replicas), self.config.max_replicas))
         reason = d.reason + (f" ({self._note})" if self._note else "")
         return ScalingDecision(reps, reason, d.reactive_replicas, d.predictive_replicas, d.forecast_peak, d.window, fc)
+
+    def seen(self) -> tuple[FloatArray, FloatArray]:
+        """(times, values) of the demand the last decisions were made on (what an alpha what-if replays)."""
+        if not self._seen:
+            return np.zeros(0), np.zeros(0)
+        arr = np.asarray(self._seen, dtype=np.float64)
+        return arr[:, 0], arr[:, 1]
 
     def _smoothed(self, now_s: float, demand: float) -> float:
         if self.config.demand_window_s <= 0 or not (math.isfinite(demand) and demand >= 0):
@@ -458,7 +472,7 @@ class PredictiveScaler:
             return
         previous = track.alpha.alpha if track.alpha is not None else None
         choice = auto_alpha(scaler.ts, scaler.ys, scaler.profile, self.config, days=self.config.alpha_days,
-                            previous=previous)  # fmt: skip
+                            previous=previous, seen=self._seen_demand(service, scaler, now))  # fmt: skip
         retry = self.config.alpha_refresh_s if choice.chosen else min(self.config.alpha_refresh_s, 3600.0)
         first = track.alpha is None
         track.alpha, track.alpha_at, track.alpha_due = choice, t, t + retry
@@ -545,6 +559,27 @@ class PredictiveScaler:
             log.warning("%s: no request_rate history for %s: %s", self.name, service, err)
             return
         scaler.observe(s.timestamps, s.values)
+
+    def _seen_demand(self, service: str, scaler: ServiceScaler, now: datetime) -> tuple[FloatArray, FloatArray]:
+        """The request rate at the signal step over the days an alpha what-if replays, as the scaler reads it
+        to decide (from the source, a day a query; what the scaler kept itself where the source has none)."""
+        kept_t, kept_v = scaler.seen()
+        ts, vs = [kept_t], [kept_v]
+        end = now.timestamp()
+        t = end - (self.config.alpha_days + 2.0) * 86400.0
+        while t < end:
+            upto = min(t + 86400.0, end)
+            try:
+                s = self.source.signal(service, "request_rate", datetime.fromtimestamp(t, UTC),
+                                       datetime.fromtimestamp(upto, UTC), self.signal_step_s)  # fmt: skip
+            except (TelemetryError, NotFound, BadInput) as err:
+                log.info("%s: %s: no request_rate at the signal step for the alpha what-if: %s", self.name,
+                         service, err)  # fmt: skip
+                break
+            ts.append(np.asarray(s.timestamps, dtype=np.float64))
+            vs.append(np.asarray(s.values, dtype=np.float64))
+            t = upto
+        return np.concatenate(ts), np.concatenate(vs)
 
     def _latest(self, service: str, signal: str, now: datetime) -> float | None:
         step = self.signal_step_s
