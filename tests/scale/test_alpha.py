@@ -234,6 +234,19 @@ def test_the_engine_chooses_each_services_alpha_on_a_schedule_and_shows_it(tmp_p
         eng.platform.store.dispose()
 
 
+def test_the_engines_whatif_reads_the_minutes_it_has_when_the_service_is_younger_than_the_days(
+    tmp_path: Path,
+) -> None:
+    eng, clock = engine(tmp_path, 3.2)
+    eng.config = replace(eng.config, alpha_days=7.0)  # 9 days asked of a source holding 3.2
+    try:
+        eng.step(clock.now())
+        (ev,) = alpha_events(eng)
+        assert ev["chosen"] is True and "what-if on the demand seen each minute)" in str(ev["reason"])
+    finally:
+        eng.platform.store.dispose()
+
+
 def test_the_engine_keeps_the_default_until_the_history_is_long_enough(tmp_path: Path) -> None:
     eng, clock = engine(tmp_path, 1.5)
     try:

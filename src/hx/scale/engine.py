@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hx.config import Scaling
-from hx.errors import BadInput, HxError, ModelError, NotFound, TelemetryError
+from hx.errors import BadInput, EmptyResult, HxError, ModelError, NotFound, TelemetryError
 from hx.events import ScalingActed, ScalingAlphaChosen, ScalingDecided
 from hx.forecast.base import FORECASTERS, Forecast, Forecaster
 from hx.forecast.series import clean_history
@@ -572,7 +572,10 @@ class PredictiveScaler:
             try:
                 s = self.source.signal(service, "request_rate", datetime.fromtimestamp(t, UTC),
                                        datetime.fromtimestamp(upto, UTC), self.signal_step_s)  # fmt: skip
-            except (TelemetryError, NotFound, BadInput) as err:
+            except (EmptyResult, NotFound):
+                t = upto  # nothing that day (a younger service): the 5-minute means stand in
+                continue
+            except (TelemetryError, BadInput) as err:
                 log.info("%s: %s: no request_rate at the signal step for the alpha what-if: %s", self.name,
                          service, err)  # fmt: skip
                 break
