@@ -547,7 +547,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="100 repetitions a cell (smoke run)")
     ap.add_argument("--reps", type=int, default=None)
     ap.add_argument("--seed", type=int, default=20261128)
-    ap.add_argument("--null-factor", type=int, default=10, help="repetitions of null cells = this x --reps")
+    ap.add_argument(
+        "--null-factor", type=int, default=40, help="repetitions of null cells = this x --reps (40: 1 %% to +-0.05)"
+    )
     ap.add_argument("--looks", type=int, default=6)
     ap.add_argument("--chunk", type=int, default=20)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "canary.json")
