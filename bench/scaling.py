@@ -153,8 +153,8 @@ def validate_whatif(tr: ReplayTrace, tuning: Tuning) -> dict[str, Any]:
     correlations of the two, and the alpha each would choose by the rule."""
     dev = development_split(tr)
     t, v = grid_history(*tr.train, tr.step_s)
-    seen = tr.train if tr.step_s < GRID_S else None  # a per-minute trace: the demand seen each minute, as the engine
-    d = demand_for(t, v, GRID_S, (dev.test_end - dev.test_start) / 86400.0, usable_warmup(dev), seen)
+    minute = tr.train if tr.step_s < GRID_S else None  # a per-minute trace: its rows, as the engine's what-if
+    d = demand_for(t, v, GRID_S, (dev.test_end - dev.test_start) / 86400.0, usable_warmup(dev), minute)
     prof = ServiceProfile(CAP, STARTUP, origin="replay")
     base = calibrated_config(DEFAULT_ALPHA)
     fcs = forecasts_for(d, prof, base)

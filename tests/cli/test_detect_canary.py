@@ -77,6 +77,36 @@ def test_canary_judge_exit_codes(tmp_path: Path) -> None:
     assert r.returncode == 2 and "p99" in r.stderr
 
 
+def test_canary_judge_fails_a_gross_regression_on_one_metric_of_four_and_never_passes_too_little_data(
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(3)
+    cfg = tmp_path / "metrics.yml"
+    cfg.write_text("metrics:\n  - {name: latency}\n  - {name: cpu}\n  - {name: memory}\n  - {name: saturation}\n")
+    for n in (5, 10):
+        for name, lat in (("base", 100.0), ("bad", 1000.0)):
+            with (tmp_path / f"{name}{n}.csv").open("w") as fh:
+                fh.write("latency,cpu,memory,saturation\n")
+                for _ in range(n):
+                    fh.write(f"{lat * rng.uniform(0.95, 1.05):.2f},{rng.normal(50, 5):.2f},{rng.normal(60, 3):.2f},"
+                             f"{rng.normal(0.4, 0.05):.3f}\n")  # fmt: skip
+        args = ["canary", "judge", "--baseline", str(tmp_path / f"base{n}.csv"), "--config", str(cfg)]
+        # +900 % on one metric of four scores 75 ("marginal"), but a guard failed: the canary fails
+        r = hx(["--json", *args, "--canary", str(tmp_path / f"bad{n}.csv")], tmp_path)
+        out = json.loads(r.stdout)
+        assert r.returncode == 1 and out["status"] == "fail" and out["score"] == 75.0, (n, r.stdout[-500:])
+        assert any(x.startswith("guard failed") and "latency" in x for x in out["reasons"])
+    short = tmp_path / "short.csv"
+    short.write_text("latency,cpu,memory,saturation\n" + "100,50,60,0.4\n" * 3)
+    args = ["canary", "judge", "--baseline", str(tmp_path / "base5.csv"), "--config", str(cfg)]
+    r = hx([*args, "--canary", str(short)], tmp_path)
+    assert r.returncode == 3 and "inconclusive" in r.stdout  # too little data is never a pass
+    header = tmp_path / "header.csv"
+    header.write_text("latency,cpu,memory,saturation\n\n")
+    r = hx([*args, "--canary", str(header)], tmp_path)
+    assert r.returncode == 2 and "header.csv: no data rows" in r.stderr, r.stderr
+
+
 def test_detect_run_names_an_out_path_it_cannot_write(tmp_path: Path) -> None:
     f = tmp_path / "s.csv"
     _series(f, np.arange(20.0))

@@ -314,3 +314,21 @@ def test_input_files_that_are_not_text_are_named(tmp_path: Path) -> None:
     cfg.write_bytes(b"metrics:\n  - {name: lat\xe9ncy}\n")
     with pytest.raises(BadInput, match="metrics.yml: not UTF-8"):
         load_metrics_config(cfg)
+
+
+def test_a_metric_a_guard_fails_fails_the_judgement_whatever_the_score() -> None:
+    rng = np.random.default_rng(5)
+    names = ("latency", "cpu", "memory", "saturation")
+    cfg = JudgeConfig(metrics=[MetricConfig(name=n) for n in names])
+    base = {n: rng.normal(100, 3, 10) for n in names}
+    canary = {n: rng.normal(100, 3, 10) for n in names}
+    assert judge(base, canary, cfg).status == "pass"
+    canary["latency"] = base["latency"] * 10.0  # fully separated, +900 %
+    v = judge(base, canary, cfg)
+    assert v.score == 75.0 and v.status == "fail", v.reasons  # the score alone would say "marginal"
+    assert v.metric("latency").guard is not None and v.reasons[0].startswith("guard failed")
+    # a significant shift no guard catches (overlapping windows) is scored, not failed outright
+    base["latency"], canary["latency"] = rng.normal(100, 3, 60), rng.normal(106, 3, 60)
+    v = judge(base, canary, cfg)
+    assert v.metric("latency").status == "fail" and v.metric("latency").guard is None
+    assert v.status == "marginal" and v.score == 75.0

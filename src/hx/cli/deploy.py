@@ -186,7 +186,12 @@ def judge_cmd(
     ),
     as_json: bool = JSON,
 ) -> None:
-    """Judge the canary's metrics against the baseline's (exit 1 when the verdict is fail)."""
+    """Judge the canary's metrics against the baseline's.
+
+    Exit 0 when the verdict is pass or marginal, 1 when it is fail, 3 when it is inconclusive (too little data
+    to judge: never a pass), 2 on bad input.  A metric a guard fails (a gross regression) fails the verdict
+    whatever the score.
+    """
     from hx.deploy.judge import judge, load_metrics_config, load_series_csv
     from hx.deploy.judge_stats import blocks_of
     from hx.errors import BadInput
@@ -212,6 +217,12 @@ def judge_cmd(
         _print_verdict(c, v, levels)
     if v.status == "fail":
         raise typer.Exit(1)
+    if v.status == "inconclusive":
+        raise typer.Exit(INCONCLUSIVE)
+
+
+#: the exit code of an inconclusive canary verdict (0 pass or marginal, 1 fail, 2 bad input)
+INCONCLUSIVE = 3
 
 
 def _window(load_csv: Any, path: Path, side: str) -> dict[str, Any]:
@@ -247,7 +258,7 @@ def _pct(x: float | None) -> str:
 
 def _print_verdict(c: Ctx, v: Any, levels: dict[str, dict[str, float | None]]) -> None:
     table = Table(
-        "metric", "status", "baseline", "canary", "change", "interval", "test", "reason",
+        "metric", "status", "baseline (median)", "canary (median)", "change (test)", "interval", "test", "reason",
         title=f"verdict: {v.status} (score {'-' if v.score is None else f'{v.score:.1f}'} of 100)",
     )  # fmt: skip
     for m in v.metrics:

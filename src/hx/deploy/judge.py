@@ -6,8 +6,9 @@ score 0-100: within a group, the weighted share of conclusive metrics that pass;
 A failing critical metric fails the whole judgement; a metric with insufficient data makes it inconclusive (by
 default), never a silent pass.  Beside each test, guards (:mod:`hx.deploy.judge_guards`) fail a metric on plain
 rules -- fully separated windows moved beyond a margin, a critical metric's separated move beyond its tolerance,
-absolute bounds -- and optional Kayenta-style effect-size thresholds decide which significant shifts fail and
-which failures are critical.
+absolute bounds -- and a metric a guard fails fails the whole judgement whatever the score (as a threshold
+breach fails a rollout in Argo Rollouts and Flagger: a doubled latency is not "marginal"); optional Kayenta-style
+effect-size thresholds decide which significant shifts fail and which failures are critical.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(1)
@@ -263,11 +264,16 @@ def combine(cfg: JudgeConfig, metrics: list[MetricVerdict]) -> Verdict:
         for m in metrics
         if m.critical and (m.status == "fail" or (m.status == "inconclusive" and _policy(cfg, m) == "fail"))
     ]
+    guarded = [m.name for m in metrics if m.status == "fail" and m.guard is not None and m.name not in critical_fail]
     pending = [m.name for m in metrics if m.status == "inconclusive" and _policy(cfg, m) == "inconclusive"]
     status: VerdictStatus
-    if critical_fail:
+    if critical_fail or guarded:
         status = "fail"
-        reasons.insert(0, f"critical metric failed: {', '.join(critical_fail)}")
+        if guarded:
+            reasons.insert(0, f"guard failed (a gross regression fails the canary whatever the score): "
+                              f"{', '.join(guarded)}")  # fmt: skip
+        if critical_fail:
+            reasons.insert(0, f"critical metric failed: {', '.join(critical_fail)}")
     elif score is not None and score < cfg.marginal_threshold:
         status = "fail"
     elif pending or score is None:
@@ -316,6 +322,8 @@ def load_series_csv(path: str | Path) -> dict[str, FloatArray]:
     cols = [i for i, h in enumerate(header) if h.lower() not in ("timestamp", "time", "ts")]
     if len(set(header)) != len(header) or any(not header[i] for i in cols):
         raise BadInput(f"{p}: header row has empty or repeated column names: {header}", field=str(p))
+    if not any(any(cell.strip() for cell in row) for row in rows[1:]):
+        raise BadInput(f"{p}: no data rows (only the header): one row per interval expected", field=str(p))
     values: dict[str, list[float]] = {header[i]: [] for i in cols}
     for lineno, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
