@@ -1,4 +1,5 @@
-"""Reader cases met on real files in the audit: an index column with an unfamiliar name."""
+"""Reader cases met on real files in the audits: an index column with an unfamiliar name, a file with no data
+rows, a column with no numbers, a --step that real times contradict."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from hx.errors import BadInput
-from hx.readers import TimeAxis, read_series
+from hx.readers import TimeAxis, axis_times, read_series, read_table, time_column, value_column
 
 
 def test_a_counting_first_column_of_any_name_is_the_index_not_a_second_value(tmp_path: Path) -> None:
@@ -25,3 +26,47 @@ def test_a_first_column_of_values_is_not_taken_for_an_index(tmp_path: Path) -> N
     f.write_text("requests,errors\n" + "".join(f"{100 + i * 7 % 5},{i % 2}\n" for i in range(12)))
     with pytest.raises(BadInput, match="several value columns"):
         read_series(f, TimeAxis(step_s=60))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["timestamp,value\n", "timestamp,value\n\n", "timestamp,value\n,\n , \n", "value\n", "a,b,c\n"],
+    ids=["header", "header-blank", "empty-cells", "value-only", "three-columns"],
+)
+def test_a_file_with_a_header_and_no_data_rows_is_refused_naming_it(tmp_path: Path, text: str) -> None:
+    f = tmp_path / "hdr_only.csv"
+    f.write_text(text)
+    for axis in (TimeAxis(), TimeAxis(step_s=60)):
+        with pytest.raises(BadInput, match=r"hdr_only\.csv: no data rows") as err:
+            read_series(f, axis)
+        assert err.value.field == "path"
+    table = read_table(f)  # the detector's and the RCA reader's path: value column, then time axis
+    with pytest.raises(BadInput, match=r"hdr_only\.csv: no data rows"):
+        value_column(table, TimeAxis(), time_column(table, TimeAxis()))
+    with pytest.raises(BadInput, match=r"hdr_only\.csv: no data rows"):
+        axis_times(table, TimeAxis(step_s=60))
+
+
+def test_one_row_and_a_column_without_numbers_are_refused_naming_the_file(tmp_path: Path) -> None:
+    one = tmp_path / "one.csv"
+    one.write_text("timestamp,value\n1700000000,5\n")
+    with pytest.raises(BadInput, match=r"one\.csv: 1 row\(s\) of data; at least 4"):
+        read_series(one)
+    gaps = tmp_path / "gaps.csv"
+    gaps.write_text("timestamp,value\n" + "".join(f"{1_700_000_000 + 60 * i},\n" for i in range(6)))
+    with pytest.raises(BadInput, match=r"gaps\.csv: column 'value': no numbers in its 6 row") as err:
+        read_series(gaps)
+    assert err.value.field == "value"
+    words = tmp_path / "words.csv"
+    words.write_text("timestamp,value\n" + "".join(f"{1_700_000_000 + 60 * i},n/a{i}\n" for i in range(6)))
+    with pytest.raises(BadInput, match=r"words\.csv: row 2, column 'value': 'n/a0' is not a number"):
+        read_series(words)
+
+
+def test_a_step_that_disagrees_with_real_times_is_refused_not_ignored(tmp_path: Path) -> None:
+    f = tmp_path / "five_minutes.csv"
+    f.write_text("timestamp,value\n" + "".join(f"{1_700_000_000 + 300 * i},{i}\n" for i in range(12)))
+    with pytest.raises(BadInput, match=r"five_minutes\.csv: column 'timestamp' holds times 300 s apart.*--step 60"):
+        read_series(f, TimeAxis(step_s=60))
+    ts, _ = read_series(f, TimeAxis(step_s=300))  # agrees: nothing is lost
+    assert np.allclose(np.diff(ts), 300.0) and ts[0] == 1_700_000_000

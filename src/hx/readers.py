@@ -114,6 +114,16 @@ def read_table(path: str | Path, *, delimiter: str | None = None) -> Table:
     return Table(p, head, lines[1:], 2)
 
 
+def require_rows(table: Table) -> None:
+    """Refuse a file with a header and no data rows (or only blank ones), naming the file."""
+    if not table.rows:
+        raise BadInput(
+            f"{table.path}: no data rows (the file holds only its header: {','.join(table.header)})",
+            field="path",
+            file=str(table.path),
+        )
+
+
 def _lower(header: Sequence[str]) -> dict[str, str]:
     return {h.lower(): h for h in header}
 
@@ -173,6 +183,8 @@ def _index_times(path: Path, column: str | None, index: FloatArray, axis: TimeAx
             field="--step",
             file=str(path),
         )
+    if index.size == 0:
+        return index.copy()
     offsets = index - float(np.nanmin(index))
     d = np.diff(index[np.isfinite(index)])
     if d.size and float(np.median(d)) != 1.0 and math.isclose(float(np.median(d)), axis.step_s):
@@ -205,6 +217,8 @@ def _times(table: Table, column: str, axis: TimeAxis) -> FloatArray:
                 field=column,
                 file=str(table.path),
             ) from None
+    if out.size == 0:
+        return out
     if axis.step_s is not None and out.max() < MIN_UNIX_S:  # an index, or seconds from the start
         return _index_times(table.path, column, out, axis)
     if out.min() < MIN_UNIX_S:
@@ -216,7 +230,22 @@ def _times(table: Table, column: str, axis: TimeAxis) -> FloatArray:
             field=column,
             file=str(table.path),
         )
+    if axis.step_s is not None:
+        _check_declared_step(table.path, column, out, axis.step_s)
     return out
+
+
+def _check_declared_step(path: Path, column: str, times: FloatArray, step_s: float) -> None:
+    """``--step`` beside real times: refused unless it agrees with them (it would be ignored)."""
+    d = np.diff(np.unique(times))
+    have = float(np.median(d)) if d.size else step_s
+    if not math.isclose(have, step_s, rel_tol=1e-6):
+        raise BadInput(
+            f"{path}: column {column!r} holds times {have:g} s apart, but --step {step_s:g} was given; --step is "
+            "for a file whose time column is an index or that has none: drop --step",
+            field="--step",
+            file=str(path),
+        )
 
 
 def cells_to_floats(path: str | Path, cells: Sequence[str], column: str, first_line: int) -> FloatArray:
@@ -253,6 +282,7 @@ def numbers(table: Table, column: str, *, allow_negative: bool = True) -> FloatA
 
 def axis_times(table: Table, axis: TimeAxis, *, exclude: Iterable[str] = ()) -> tuple[FloatArray, str | None]:
     """Each row's Unix time, and the column they came from (``None``: rows in order, ``axis.step_s`` apart)."""
+    require_rows(table)
     col = time_column(table, axis)
     if col is not None and col not in exclude:
         return _times(table, col, axis), col
@@ -261,6 +291,7 @@ def axis_times(table: Table, axis: TimeAxis, *, exclude: Iterable[str] = ()) -> 
 
 def value_column(table: Table, axis: TimeAxis, time_col: str | None) -> str:
     """The one value column: ``--value-column``, or the only numeric column besides time."""
+    require_rows(table)
     if axis.value_column is not None:
         if axis.value_column not in table.header:
             raise BadInput(
@@ -300,8 +331,16 @@ def read_series(path: str | Path, axis: TimeAxis | None = None, *, min_rows: int
     """One time series (Unix seconds, values) from a CSV; see the module's docstring for the time axis."""
     axis = axis or TimeAxis()
     table = read_table(path)
+    require_rows(table)
     tcol = time_column(table, axis)
-    vs = numbers(table, value_column(table, axis, tcol))
+    vcol = value_column(table, axis, tcol)
+    vs = numbers(table, vcol)
+    if not np.isfinite(vs).any():
+        raise BadInput(
+            f"{table.path}: column {vcol!r}: no numbers in its {vs.size} row(s) (every cell is empty or nan)",
+            field=vcol,
+            file=str(table.path),
+        )
     ts, _ = axis_times(table, axis)
     if len(table.rows) < min_rows:
         raise BadInput(

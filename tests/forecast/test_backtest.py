@@ -79,3 +79,19 @@ def test_select_model_needs_enough_history() -> None:
     ts, y = seasonal(days=2)
     with pytest.raises(BadInput):
         select_model(ts, y, ["naive"], horizon=4, folds=3)
+
+
+def test_full_horizon_scores_only_origins_whose_whole_horizon_was_seen() -> None:
+    """Without it the last fold's later origins are judged on their first steps alone; with it each fold counts
+    its origins, every one scored on all steps, and the folds are weighed by them."""
+    ts, y = seasonal(days=6)
+    cands = {"naive": Naive(), "seasonal_naive": SeasonalNaive()}
+    _, plain = select_model(ts, y, cands, horizon=24, folds=2, every=6)
+    _, full = select_model(ts, y, cands, horizon=24, folds=2, every=6, full_horizon=True)
+    assert "origins" not in plain["naive"].folds[0]  # the default output is unchanged
+    counts = [f["origins"] for f in full["naive"].folds]
+    assert counts == [8.0, 5.0]  # 48 steps a fold: origins 0, 6, ..., 42; the last fold stops 24 before the end
+    folds = full["naive"].folds
+    weighted = (folds[0]["mase"] * 8 + folds[1]["mase"] * 5) / 13
+    assert full["naive"].mase == pytest.approx(weighted)
+    assert plain["naive"].folds[1]["mase"] != pytest.approx(folds[1]["mase"])

@@ -98,7 +98,7 @@ def test_split_at_a_coarser_resolution_replays_bucket_means() -> None:
     same = split_trace("minutes", t, y, test_days=0.5, peak_rps=300.0, resolution_s=60.0)
     assert same.step_s == 60.0 and same.rps.size == t.size  # the trace's own step: unchanged
     for bad in (30.0, 420.0, float("nan")):
-        with pytest.raises(BadInput, match="resolution_s"):
+        with pytest.raises(BadInput, match="--resolution"):
             split_trace("minutes", t, y, test_days=0.5, resolution_s=bad)
 
 

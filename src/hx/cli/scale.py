@@ -42,14 +42,16 @@ def simulate(
         ...,
         "--trace",
         help="nasa, alibaba, azure, or a CSV file (a time or index column and a value column, in any unit: the "
-        "trace is scaled so that its busiest interval is --peak-rps requests a second)",
+        "trace is scaled so that its 99.5th percentile is --peak-rps requests a second)",
     ),
     policy: list[str] = typer.Option(["predictive"], "--policy", help="hpa, predictive or static (repeatable)"),
     days: float | None = typer.Option(None, "--days", help="days replayed at the end of the trace (default: 1)"),
     png: Path | None = typer.Option(None, "--png", dir_okay=False, help="write a plot of demand and replicas here"),
     capacity: float = typer.Option(50.0, "--capacity", help="req/s one replica serves"),
     peak_rps: float = typer.Option(
-        1000.0, "--peak-rps", help="req/s at the trace's busiest interval (the trace is scaled to it)"
+        1000.0,
+        "--peak-rps",
+        help="req/s the trace's 99.5th percentile is scaled to (its few busiest intervals replay above it)",
     ),
     startup: float = typer.Option(120.0, "--startup", min=0.0, help="replica start-up time, seconds"),
     seed: int = typer.Option(1, "--seed"),
@@ -86,6 +88,7 @@ def simulate(
         raise BadInput(
             "--calibration-alpha applies to the predictive policy: add --policy predictive", field="--calibration-alpha"
         )
+    _check_trace(trace)
     tr = prepare_trace(trace, test_days=days or 1.0, resolution_s=resolution, axis=axis, peak_rps=peak_rps)
 
     chosen: dict[str, Any] | None = None
@@ -111,14 +114,15 @@ def simulate(
         band = tuple(pred.band) if pred is not None and pred.band is not None else None
         with writing("--png"):
             plot_scaling(png, first.times, first.demand, band, {p: r.replicas for p, r in results.items()},
-                         capacity_rps=capacity, title=f"{tr.name}: replay of {days or 1.0:g} day(s)")  # fmt: skip
+                         capacity_rps=capacity, title=f"{tr.name}: replay of {days or 1.0:g} day(s), 99.5th percentile "
+                               f"scaled to {peak_rps:g} req/s")  # fmt: skip
         data["png"] = str(png)
     if c.as_json:
         c.emit(data)
         return
     table = Table("policy", "SLO-violation min", "replica-hours", "actions",
-                  title=f"{tr.name}: {data['replayed'][0]} .. {data['replayed'][1]} (simulated; peak {peak_rps:g} "
-                        f"req/s, {capacity:g} req/s a replica)")  # fmt: skip
+                  title=f"{tr.name}: {data['replayed'][0]} .. {data['replayed'][1]} (simulated; 99.5th percentile "
+                        f"scaled to {peak_rps:g} req/s, {capacity:g} req/s a replica)")  # fmt: skip
     for r in results.values():
         table.add_row(r.policy, f"{r.slo_violation_minutes:.0f}", f"{r.replica_hours:.1f}", str(r.actions))
     c.console.print(table)
@@ -151,21 +155,32 @@ def _alpha_option(value: str | None) -> float | str | None:
     return a
 
 
+#: how many forecast origins --eval spreads over its span: enough that no handful of hours decides, few enough
+#: that the slower candidates stay within seconds
+MIN_EVAL_ORIGINS = 12
+MAX_EVAL_ORIGINS = 96
+
+
+#: the names --model and --candidate take (a test keeps it equal to the forecaster registry's)
+MODEL_NAMES = ("holt_winters", "seasonal_naive", "naive", "gbt", "combination", "lstm")
+
+
 def forecast(
     ctx: typer.Context,
     service: str | None = typer.Argument(None, help="a service of the configured signal source"),
     trace: str | None = typer.Option(None, "--trace", help="forecast the end of nasa/alibaba/azure or a CSV file"),
     horizon: float = typer.Option(3600.0, "--horizon", help="seconds ahead"),
     signal: str = typer.Option("request_rate", "--signal"),
-    model: str = typer.Option("holt_winters", "--model", help="a forecaster name"),
+    model: str = typer.Option("holt_winters", "--model", help=f"the forecaster: {', '.join(MODEL_NAMES)}"),
     step: float | None = STEP,
     time_column: str | None = TIME_COLUMN,
     value_column: str | None = VALUE_COLUMN,
     evaluate: bool = typer.Option(
         False,
         "--eval",
-        help="also backtest the models (rolling origin, a fold a day, up to 3 days) and print their MASE "
-        "against seasonal naive",
+        help="also backtest the models with rolling origins over the last (up to) 3 days, refitted each day, "
+        f"{MIN_EVAL_ORIGINS}-{MAX_EVAL_ORIGINS} origins (one every quarter horizon when that fits), scoring every "
+        "step 1..horizon; prints their MASE (scaled by the in-sample seasonal-naive error) against seasonal naive",
     ),
     candidate: list[str] = typer.Option(
         [], "--candidate", help="with --eval: another model to backtest (repeatable; e.g. gbt, combination)"
@@ -178,6 +193,11 @@ def forecast(
     c = ctx_of(ctx, as_json)
     if (service is None) == (trace is None):
         raise BadInput("give a SERVICE or --trace (one of them)", field="service")
+    if not (math.isfinite(horizon) and horizon > 0):
+        raise BadInput(f"--horizon must be a positive number of seconds, got {horizon:g}", field="--horizon")
+    _check_model(model, "--model")
+    for name in candidate:
+        _check_model(name, "--candidate")
     if trace is not None:
         ts, vs, label = _trace_history(trace, _axis(step, time_column, value_column))
     else:
@@ -186,8 +206,8 @@ def forecast(
         fc = forecast_series(ts, vs, horizon, model=model, grid_s=300.0)
     except BadInput as err:  # too little history, most often: name what was read
         span = (float(ts[-1]) - float(ts[0])) / 60.0 if len(ts) else 0.0
-        msg = f"{label}: {len(ts)} rows over {span:.0f} min; on the forecast's 5-minute grid {err}"
-        raise BadInput(msg, field="--trace") from err
+        msg = f"{label}: {len(ts)} rows over {span:.0f} min; on the forecast's 5-minute grid, {err}"
+        raise BadInput(msg, field="--trace" if trace is not None else "service") from err
     rows: list[dict[str, Any]] = [
         {"at": _iso(float(t)), "mean": float(m), "lower": float(lo), "upper": float(hi)}
         for t, m, lo, hi in zip(fc.timestamps, fc.mean, fc.lower, fc.upper, strict=True)
@@ -211,13 +231,21 @@ def forecast(
         _print_eval(c.console, data["eval"])
 
 
+def _check_model(name: str, option: str) -> None:
+    from hx.forecast import FORECASTERS
+
+    if name not in FORECASTERS:
+        raise BadInput(f"{option} must be one of {', '.join(FORECASTERS.names())}, got {name!r}", field=option)
+
+
 #: the models --eval backtests besides the one asked for (gbt, combination and lstm refit often: add them with
 #: --candidate when minutes of CPU are acceptable)
 EVAL_MODELS = ("seasonal_naive", "naive", "holt_winters")
 
 
 def _evaluate(ts: np.ndarray, vs: np.ndarray, horizon_s: float, models: list[str]) -> dict[str, Any]:
-    """Rolling-origin MASE of each model over the last (up to) three days, one fold a day, against seasonal naive."""
+    """Rolling-origin MASE of each model over the last (up to) three days, refitted each day, scored on every step
+    of the horizon, against seasonal naive."""
     from hx.forecast.backtest import select_model
     from hx.forecast.series import clean_history
 
@@ -231,7 +259,8 @@ def _evaluate(ts: np.ndarray, vs: np.ndarray, horizon_s: float, models: list[str
             f"--eval needs at least two days of history; this series spans {t.size * 300.0 / 86400.0:.1f} day(s)",
             field="--eval",
         )
-    best, scores = select_model(t, v, names, h, folds=folds, every=max(1, h // 2), score_at=(h,))
+    every = eval_spacing(folds * max(per_day, h) - h + 1, h)
+    best, scores = select_model(t, v, names, h, folds=folds, every=every, full_horizon=True)
     ref = scores["seasonal_naive"].mase
     out = []
     for name, sc in scores.items():
@@ -241,11 +270,20 @@ def _evaluate(ts: np.ndarray, vs: np.ndarray, horizon_s: float, models: list[str
     return {
         "horizon_steps": h,
         "grid_s": 300.0,
+        "scored_steps": [1, h],
         "folds": folds,
+        "origins": int(sum(f.get("origins", 0.0) for f in scores["seasonal_naive"].folds)),
+        "origin_every_steps": every,
         "best": best,
         "forecast_model": models[0],
         "models": out,
     }
+
+
+def eval_spacing(span: int, horizon: int) -> int:
+    """Steps between --eval's origins over ``span`` possible origins: a quarter of the horizon, closer when that
+    gives fewer than :data:`MIN_EVAL_ORIGINS`, farther when it gives more than :data:`MAX_EVAL_ORIGINS`."""
+    return max(1, math.ceil(span / MAX_EVAL_ORIGINS), min(horizon // 4, span // MIN_EVAL_ORIGINS))
 
 
 def _guard(folds: list[dict[str, float]]) -> dict[str, float]:
@@ -258,8 +296,11 @@ def _guard(folds: list[dict[str, float]]) -> dict[str, float]:
 
 
 def _print_eval(console: Any, ev: dict[str, Any]) -> None:
-    title = f"rolling-origin backtest, {ev['folds']} daily folds, {ev['horizon_steps']} x 5 min ahead"
-    note = "sMAPE in %; outside: the farthest forecast beyond the history's range, in ranges (before the guard); "
+    h = ev["horizon_steps"]
+    title = (f"rolling-origin backtest: steps 1-{h} (5 min to {_duration(h * 300.0)} ahead) scored, "
+             f"{ev['origins']} origins in {ev['folds']} daily folds")  # fmt: skip
+    note = "MASE and sMAPE (in %) over every step and origin; MASE scaled by the in-sample seasonal-naive error; "
+    note += "outside: the farthest forecast beyond the history's range, in ranges (before the guard); "
     note += "guard: times it was replaced by seasonal naive; used: the model of the forecast above"
     cols = ("model", "MASE", "sMAPE", "vs seasonal naive", "outside", "guard")
     table = Table(*cols, title=title)
@@ -275,6 +316,12 @@ def _print_eval(console: Any, ev: dict[str, Any]) -> None:
     console.print(note)
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 3600.0:
+        return f"{seconds / 60.0:g} min"
+    return f"{seconds / 3600.0:g} h" if seconds < 2 * 86400.0 else f"{seconds / 86400.0:g} days"
+
+
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="minutes")
 
@@ -286,10 +333,24 @@ def _trace_history(trace: str, axis: TimeAxis) -> tuple[np.ndarray, np.ndarray, 
     if trace in TRACE_NAMES:
         ts, vs = load_trace(trace)
         return ts, vs, trace
-    if not Path(trace).is_file():
-        raise BadInput(f"--trace must be one of {', '.join(TRACE_NAMES)} or a CSV file; got {trace!r}", field="--trace")
+    _check_trace(trace)
     ts, vs = read_csv_trace(trace, axis)
     return ts, vs, Path(trace).name
+
+
+def _check_trace(trace: str) -> None:
+    """``--trace``: a named trace or an existing file; a missing path is named as such."""
+    from hx.sim import TRACE_NAMES
+
+    if trace in TRACE_NAMES:
+        return
+    p = Path(trace)
+    if p.is_dir():
+        raise BadInput(f"--trace: {trace} is a folder; expected a CSV file (or {', '.join(TRACE_NAMES)})",
+                       field="--trace", file=trace)  # fmt: skip
+    if not p.is_file():
+        raise BadInput(f"--trace: no such file: {trace} (expected a CSV file or one of {', '.join(TRACE_NAMES)})",
+                       field="--trace", file=trace)  # fmt: skip
 
 
 def _service_history(ctx: typer.Context, service: str, signal: str) -> tuple[np.ndarray, np.ndarray, str]:

@@ -144,6 +144,14 @@ def _candidates(candidates: Mapping[str, Forecaster] | Sequence[str]) -> dict[st
     return {name: FORECASTERS.get(name)() for name in candidates}
 
 
+def _fold_mean(folds: list[dict[str, float]], key: str) -> float:
+    """The folds' mean of ``key``; weighted by their origins when they record them (a shorter last fold)."""
+    vals = np.array([f[key] for f in folds])
+    w = np.array([f.get("origins", 1.0) for f in folds])
+    ok = ~np.isnan(vals)
+    return float(np.sum(vals[ok] * w[ok]) / np.sum(w[ok])) if ok.any() else float("nan")
+
+
 def select_model(
     timestamps: npt.ArrayLike,
     values: npt.ArrayLike,
@@ -155,6 +163,7 @@ def select_model(
     every: int = 1,
     season_s: float = DAY_S,
     score_at: Sequence[int] | None = None,
+    full_horizon: bool = False,
 ) -> tuple[str, dict[str, BacktestScore]]:
     """Choose the candidate with the lowest rolling-origin backtest MASE.
 
@@ -164,6 +173,10 @@ def select_model(
     (default every step 1..horizon; pass ``(horizon,)`` to judge only the horizon that matters) and
     over the folds; MASE is scaled by the seasonal naive of period ``season_s`` on the data before the
     first window.  A candidate that fails is kept in ``scores`` with its ``error`` and never chosen.
+
+    ``full_horizon``: only origins whose whole horizon lies within the history (the last fold's later
+    origins would otherwise be scored on their first steps alone); each fold records its number of
+    ``origins``, and the folds are averaged weighted by them.
 
     Returns ``(best_name, scores)``.
     """
@@ -188,7 +201,8 @@ def select_model(
         try:
             for k in range(folds):
                 start = first + k * fold_n
-                r = rolling_forecasts(model, ts, y, start, start + fold_n, horizon, every)
+                stop = min(start + fold_n, y.shape[0] - horizon + 1) if full_horizon else start + fold_n
+                r = rolling_forecasts(model, ts, y, start, stop, horizon, every)
                 errs = [r.errors_at(h, scale) for h in hs]
                 per_fold.append(
                     {
@@ -196,17 +210,13 @@ def select_model(
                         "smape": float(np.nanmean([e[0] for e in errs])),
                         "mase": float(np.nanmean([e[1] for e in errs])),
                         **r.guard_summary(),
+                        **({"origins": float(r.origins.size)} if full_horizon else {}),
                     }
                 )
         except HxError as err:  # the candidate cannot handle this series: say why, never pick it
             scores[name] = BacktestScore(name, float("nan"), float("nan"), per_fold, error=str(err))
             continue
-        scores[name] = BacktestScore(
-            name,
-            float(np.nanmean([f["smape"] for f in per_fold])),
-            float(np.nanmean([f["mase"] for f in per_fold])),
-            per_fold,
-        )
+        scores[name] = BacktestScore(name, _fold_mean(per_fold, "smape"), _fold_mean(per_fold, "mase"), per_fold)
     ok = {n: s for n, s in scores.items() if s.error is None and np.isfinite(s.mase)}
     if not ok:
         reasons = "; ".join(f"{n}: {s.error}" for n, s in scores.items())

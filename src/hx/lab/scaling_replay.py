@@ -137,7 +137,9 @@ def prepare_trace(
         ts, vs = read_csv_trace(trace, axis)
         name = Path(trace).name
     else:
-        raise BadInput(f"trace must be one of {', '.join(TRACE_NAMES)} or a CSV file; got {trace!r}", field="trace")
+        raise BadInput(
+            f"no such file: {trace} (a trace is a CSV file or one of {', '.join(TRACE_NAMES)})", field="trace"
+        )
     days = test_days or DEFAULT_TEST_DAYS.get(trace, 1.0)
     return split_trace(name, ts, vs, test_days=days, peak_rps=peak_rps, resolution_s=resolution_s)
 
@@ -166,8 +168,8 @@ def split_trace(
         raw_step = float(t[1] - t[0]) if t.size > 1 else STEP_S
         if not (math.isfinite(resolution_s) and resolution_s >= raw_step and GRID_S % resolution_s == 0):
             raise BadInput(
-                f"resolution_s must be at least the trace's step ({raw_step:.0f} s) and divide {GRID_S:.0f} s, "
-                f"got {resolution_s}",
+                f"{name}: --resolution must be at least the trace's step ({raw_step:.0f} s) and divide "
+                f"{GRID_S:.0f} s, got {resolution_s:g}",
                 field="resolution_s",
             )
         if resolution_s > raw_step:  # each bucket's mean, stamped at the bucket's start like a raw row
@@ -175,10 +177,10 @@ def split_trace(
             t = g - resolution_s
     step = float(t[1] - t[0]) if t.size > 1 else STEP_S
     if step > GRID_S or GRID_S % step:
-        raise BadInput(f"trace step {step:.0f} s must divide {GRID_S:.0f} s", field="timestamps")
+        raise BadInput(f"{name}: the trace's step ({step:.0f} s) must divide {GRID_S:.0f} s", field="timestamps")
     ok = np.isfinite(v)
     if ok.sum() < 4 or float(np.nanmax(v)) <= 0:
-        raise BadInput("the trace has no positive values", field="values")
+        raise BadInput(f"{name}: the trace needs at least 4 values and one above 0", field="values")
     scale = peak_rps / float(np.nanpercentile(v[ok], 99.5))
     end = float(t[-1]) + step
     start = math.ceil((end - test_days * 86400.0) / 3600.0) * 3600.0
