@@ -21,7 +21,9 @@ def test_cost_rightsize_from_a_usage_export(tmp_path: Path) -> None:
     run = [sys.executable, "-m", "hx.cli", "--json", "cost", "rightsize", str(f), "--current-cpu", "8"]
     r = subprocess.run(run, capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
-    recs = {x["workload"]: x for x in json.loads(r.stdout)}
+    out = json.loads(r.stdout)
+    assert out["skipped"] == [] and out["fleet"] is None
+    recs = {x["workload"]: x for x in out["recommendations"]}
     assert recs["api"]["cpu"] < recs["db"]["cpu"] < 8
     f.write_text("timestamp,cpu\n1,2\n")
     r = subprocess.run(run, capture_output=True, text=True, env=env, timeout=120)
@@ -88,13 +90,49 @@ def test_cost_rightsize_reads_gwa_and_sizes_the_fleet_under_one_budget(
     monkeypatch.setenv("HX_HOME", str(tmp_path))
     folder = _gwa_folder(tmp_path)
     assert main(["--json", "cost", "rightsize", str(folder)]) == 0
-    alone = {r["workload"]: r for r in json.loads(capsys.readouterr().out)}
+    alone = {r["workload"]: r for r in json.loads(capsys.readouterr().out)["recommendations"]}
     assert sorted(alone) == ["1", "2", "3"] and alone["1"]["current_cpu"] == 4.0  # provisioned, from the file
     assert alone["1"]["cpu"] == pytest.approx(500 / 2600 * 1.15, rel=0.25)
     assert main(["--json", "cost", "rightsize", str(folder), "--fleet", "--risk-budget", "0.05"]) == 0
-    plan = json.loads(capsys.readouterr().out)
-    fleet = {r["workload"]: r for r in plan["recommendations"]}
-    assert plan["risk_budget"] == 0.05 and plan["totals"]["cpu"]["hx"] < plan["totals"]["cpu"]["vpa_p90x1.15"]
+    out = json.loads(capsys.readouterr().out)
+    plan, fleet = out["fleet"], {r["workload"]: r for r in out["recommendations"]}
+    assert plan["risk_budget"] == 0.05 and plan["in_sample"]["cpu"]["hx"] < plan["in_sample"]["cpu"]["vpa_p90x1.15"]
     assert fleet["2"]["cpu"] < 0.5 * 4200 / 2600  # the spiky VM takes the risk instead of sizing for its spikes
     assert main(["cost", "rightsize", str(folder), "--risk-budget", "0.05"]) == 2
     assert "--risk-budget applies to --fleet" in capsys.readouterr().err
+
+
+def test_rightsize_a_folder_skips_the_files_it_cannot_use_and_names_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hx.cli.main import main
+
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    folder = _gwa_folder(tmp_path)
+    lines = (folder / "1.csv").read_text().splitlines(keepends=True)
+    (folder / "4.csv").write_text("".join(lines[:4]))  # three rows: too little history
+    (folder / "5.csv").write_text(lines[0] + "".join(ln.replace("10400.0", "0.0") for ln in lines[1:]))
+    assert main(["--json", "cost", "rightsize", str(folder)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert sorted(r["workload"] for r in out["recommendations"]) == ["1", "2", "3"] and out["fleet"] is None
+    why = {Path(s["file"]).name: s for s in out["skipped"]}
+    assert "CPU capacity above 0" in why["5.csv"]["reason"] and why["5.csv"]["workload"] is None
+    assert why["4.csv"]["usable_intervals"] == 3 and why["4.csv"]["needed_intervals"] == 576
+    assert main(["cost", "rightsize", str(folder / "4.csv"), str(folder / "5.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "4.csv" in err and "5.csv" in err and "576" in err
+
+
+def test_rightsize_text_shows_now_and_recommended_without_cutting_headers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hx.cli.main import main
+
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["cost", "rightsize", str(_gwa_folder(tmp_path)), "--fleet"]) == 0
+    out = capsys.readouterr().out
+    assert "…" not in out and "now" in out and "rec." in out and "USD/month" in out
+    row = next(ln.split() for ln in out.splitlines() if ln.strip().startswith("1 "))
+    assert row[1] == "4" and float(row[2]) < 4  # vCPU now, then recommended
+    assert "in-sample" in out and "out-of-sample" in out

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from hx.cost import DecayingHistogram, Prices, allocate_risk, exceed_rate, recommend, trend_factor
+from hx.cost.rightsizing import MIN_CPU, MIN_MEMORY_GIB, recent_peak, settle
 from hx.errors import BadInput
 
 DAY = 86400.0
@@ -66,3 +67,35 @@ def test_allocate_risk_meets_the_budget_and_beats_a_fixed_percentile() -> None:
     assert a.levels.sum() < fixed.sum() / 5 and pooled_fixed <= 0.03
     with pytest.raises(BadInput):
         allocate_risk(hist, 1.5)
+
+
+def test_recommendations_are_rounded_up_and_held_at_vpa_floors() -> None:
+    t = np.arange(0, 3 * DAY, 300.0)
+    r = recommend("idle", t, np.full(t.size, 1e-6), np.full(t.size, 0.01))
+    assert (r.cpu, r.memory_gib) == (MIN_CPU, MIN_MEMORY_GIB) == (0.025, 250 / 1024)
+    busy = recommend("busy", t, np.full(t.size, 0.5123), np.full(t.size, 1.2))
+    assert busy.cpu * 1000 == round(busy.cpu * 1000) and busy.memory_gib * 1024 == round(busy.memory_gib * 1024)
+    assert settle(0.5001, 1.0) == (0.501, 1.0)
+
+
+def test_memory_is_not_shrunk_below_the_recent_working_set_peak() -> None:
+    t = np.arange(0, 20 * DAY, 300.0)
+    falling = 8.0 - 0.3 * t / DAY  # the working set shrinks 0.3 GiB a day, to about 2 GiB
+    r = recommend("w", t, falling / 4, falling, cycles=False)
+    assert r.basis["cpu"]["trend_factor"] < 1.0  # CPU follows the load down
+    assert r.basis["memory"]["trend_factor"] == 1.0  # memory does not
+    assert r.memory_gib >= recent_peak(t, falling) == pytest.approx(falling[t >= t[-1] - DAY].max())
+    jump = np.where(t >= t[-1] - 1200, 3.0, 1.0)  # the working set rose to 3 GiB in the last 20 minutes
+    r = recommend("w", t, np.full(t.size, 0.5), jump, cycles=False)
+    assert r.memory_gib >= 3.0 and r.basis["memory"]["recent_peak_gib"] == 3.0
+
+
+def test_allocate_risk_keeps_every_workload_at_its_floor() -> None:
+    rng = np.random.default_rng(0)
+    hist = [np.where(rng.random(2000) < 0.03, 100.0, 1.0) for _ in range(4)]
+    free = allocate_risk(hist, 0.04, margin=0.0)
+    held = allocate_risk(hist, 0.04, margin=0.0, floors=[100.0, 0.0, 0.0, 0.0])
+    assert free.levels[0] < 100.0 and held.levels[0] == 100.0 and held.expected_exceed[0] == 0.0
+    assert held.pooled_exceed <= 0.04 + 1e-9
+    with pytest.raises(BadInput):
+        allocate_risk(hist, 0.04, floors=[1.0])

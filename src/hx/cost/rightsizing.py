@@ -10,7 +10,15 @@ On top of VPA it is aware of
 - **trend**: a robust (Theil-Sen) slope of the daily percentiles, projected ``trend_horizon_s`` ahead,
   scales the recommendation (bounded to x0.8..x1.5).
 
-The *risk* is the share of history intervals whose usage exceeds the recommendation.
+Memory is a working set, not a load: going over it is an out-of-memory kill, not a slowdown.  So a
+memory recommendation takes a growing trend but never a shrinking one, and it is never below the
+working set's peak over the last ``RECENT_PEAK_S`` (a level the workload has just needed).
+
+Every recommendation is rounded up (CPU to millicores, memory to MiB) and held at least at VPA's default
+minimums, ``MIN_CPU`` (25 millicores) and ``MIN_MEMORY_GIB`` (250 MiB), see :func:`settle`.
+
+The *risk* is the share of history intervals whose usage exceeds the recommendation (for memory: the
+intervals that would have run out of memory).
 
 For a fleet, :func:`allocate_risk` spends one pooled exceed budget where it buys the most capacity:
 it picks each workload's level to minimise the total provisioned capacity subject to the pooled share
@@ -35,6 +43,43 @@ from hx.errors import BadInput
 FloatArray = npt.NDArray[np.float64]
 HOURS_PER_MONTH = 730.0
 DAY_S = 86400.0
+
+#: the smallest CPU recommended, vCPU: VPA's default ``--pod-recommendation-min-cpu-millicores=25``
+MIN_CPU = 0.025
+#: the smallest memory recommended, GiB: VPA's default ``--pod-recommendation-min-memory-mb=250`` (MiB)
+MIN_MEMORY_GIB = 250 / 1024
+#: memory is never recommended below the working set's peak over this last stretch of history
+RECENT_PEAK_S = DAY_S
+
+
+def settle(cpu: float, memory_gib: float) -> tuple[float, float]:
+    """Round a recommendation up (CPU to millicores, memory to MiB) and hold it at the floors.
+
+    >>> settle(1.44e-06, 0.1)
+    (0.025, 0.244140625)
+    >>> settle(0.5901, 1.0001)
+    (0.591, 1.0009765625)
+    """
+    return float(settle_levels(np.array([cpu]), "cpu")[0]), float(settle_levels(np.array([memory_gib]), "memory")[0])
+
+
+def settle_levels(levels: FloatArray, resource: str) -> FloatArray:
+    """:func:`settle` for many levels of one resource (``"cpu"``: vCPU, ``"memory"``: GiB)."""
+    unit, floor = (1000.0, MIN_CPU) if resource == "cpu" else (1024.0, MIN_MEMORY_GIB)
+    return np.maximum(np.ceil(np.asarray(levels, dtype=np.float64) * unit - 1e-6) / unit, floor)
+
+
+def recent_peak(ts: FloatArray, values: FloatArray, window_s: float = RECENT_PEAK_S) -> float:
+    """The highest sample in the last ``window_s`` of real (non-NaN) samples (0 when there are none).
+
+    >>> recent_peak(np.arange(5) * DAY_S, np.array([9.0, 1.0, 2.0, 3.0, np.nan]))
+    3.0
+    """
+    ok = np.isfinite(values) & np.isfinite(ts)
+    if not ok.any():
+        return 0.0
+    t, v = ts[ok], values[ok]
+    return float(np.max(v[t >= t[-1] - window_s]))
 
 
 @dataclass(frozen=True)
@@ -137,7 +182,8 @@ def trend_factor(
 
 @dataclass(frozen=True)
 class Recommendation:
-    """A workload's recommended CPU (vCPU) and memory (GiB), with saving and risk."""
+    """A workload's recommended CPU (vCPU) and memory (GiB), with saving and risk (``memory_risk``: the share
+    of intervals that would have run out of memory); ``notes`` say what the reader should know about it."""
 
     workload: str
     cpu: float
@@ -149,9 +195,12 @@ class Recommendation:
     cpu_risk: float
     memory_risk: float
     basis: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out["notes"] = list(self.notes)
+        return out
 
 
 def _validate(ts: FloatArray, *series: FloatArray) -> None:
@@ -174,8 +223,9 @@ def target_level(
     cycles: bool = True,
     trend: bool = True,
     trend_horizon_s: float = 7 * DAY_S,
+    shrink: bool = True,
 ) -> tuple[float, dict[str, Any]]:
-    """The recommended level for one resource, and how it was reached."""
+    """The recommended level for one resource, and how it was reached (``shrink=False``: no downward trend)."""
     ok = np.isfinite(values)
     if ok.sum() == 0:
         raise BadInput("no usable usage samples (all gaps)", field="values")
@@ -200,6 +250,7 @@ def target_level(
         levels.append(h.quantile(q))
     level = max(levels)
     factor = trend_factor(t, v, q, trend_horizon_s) if trend else 1.0
+    factor = factor if shrink else max(factor, 1.0)
     basis["trend_factor"] = round(factor, 4)
     return float(level * factor * (1.0 + margin)), basis
 
@@ -227,7 +278,9 @@ def recommend(
     bucket.  Memory is a working set, not a load: it does not fall back at night, and going over it is an
     out-of-memory kill rather than a slowdown, so its level is a high quantile (``memory_percentile``) of the
     recent working set as a whole (no per-hour maximum, which only piles the rare peaks of every hour on top
-    of each other), and ``memory_risk`` is the share of past intervals that would have run out of memory.
+    of each other), grown by an upward trend but never shrunk by a downward one, and never below the working
+    set's peak over the last ``RECENT_PEAK_S``; ``memory_risk`` is the share of past intervals that would have
+    run out of memory.  Both are rounded up and held at the floors (:func:`settle`).
 
     >>> t = np.arange(0, 3 * 86400.0, 300.0)
     >>> r = recommend("api", t, np.full(t.size, 0.5), np.full(t.size, 1.0), current_cpu=2, current_memory_gib=4)
@@ -243,8 +296,11 @@ def recommend(
         t, c, cpu_percentile, margin=margin, half_life_s=half_life_s, cycles=cycles, trend=trend
     )
     mem_rec, mem_basis = target_level(
-        t, m, memory_percentile, margin=margin, half_life_s=half_life_s, cycles=memory_cycles, trend=trend
+        t, m, memory_percentile, margin=margin, half_life_s=half_life_s, cycles=memory_cycles, trend=trend, shrink=False
     )
+    peak = recent_peak(t, m)
+    mem_basis["recent_peak_gib"] = peak
+    cpu_rec, mem_rec = settle(cpu_rec, max(mem_rec, peak))
     cost = prices.monthly(cpu_rec, mem_rec)
     saving = None
     if current_cpu is not None and current_memory_gib is not None:
@@ -286,12 +342,18 @@ class Allocation:
 
 
 def _curves(
-    ts: FloatArray | None, values: FloatArray, half_life_s: float, trend: bool, trend_horizon_s: float, q_trend: float
+    ts: FloatArray | None,
+    values: FloatArray,
+    half_life_s: float,
+    trend: bool,
+    trend_horizon_s: float,
+    q_trend: float,
+    floor: float = 0.0,
 ) -> tuple[FloatArray, FloatArray]:
     ok = np.isfinite(values)
     v = np.maximum(values[ok], 0.0)
     if v.size == 0:
-        return np.zeros(1), np.zeros(1)
+        return np.array([floor]), np.zeros(1)
     if ts is None:
         w = np.ones(v.size)
         factor = 1.0
@@ -303,6 +365,11 @@ def _curves(
     xs = v[order] * factor
     cw = np.cumsum(w[order])
     above = np.maximum(1.0 - cw / cw[-1], 0.0)
+    if floor > 0 and xs[0] < floor:
+        # no level below the floor: the floor itself (with the share above it) and the samples above it
+        keep = xs > floor
+        above_floor = float(w[order][xs > floor].sum() / cw[-1])
+        return np.r_[floor, xs[keep]], np.r_[above_floor, above[keep]]
     return xs, above
 
 
@@ -315,12 +382,15 @@ def allocate_risk(
     half_life_s: float = 14 * DAY_S,
     trend: bool = False,
     trend_horizon_s: float = 7 * DAY_S,
+    floors: Sequence[float] | None = None,
 ) -> Allocation:
     """Levels for many workloads minimising their sum while the pooled exceed share <= ``risk_budget``.
 
     Each workload ``i`` gets the sample level ``x`` minimising ``x + lam * share_above_i(x)``; ``lam``
     is found by bisection so that the mean expected exceed share meets the budget.  Levels are then
-    multiplied by ``1 + margin`` (a safety margin for the future not looking like the past).
+    multiplied by ``1 + margin`` (a safety margin for the future not looking like the past).  ``floors``
+    (one per workload, in the levels' units, margin included) are levels no workload goes below; the budget
+    they free or use is spent on the others.
 
     >>> flat = np.full(100, 10.0)
     >>> spiky = np.r_[np.full(95, 1.0), np.full(5, 50.0)]
@@ -332,6 +402,8 @@ def allocate_risk(
         raise BadInput(f"risk_budget must be in [0, 1), got {risk_budget}", field="risk_budget")
     if len(histories) == 0:
         raise BadInput("no workloads to allocate", field="histories")
+    if floors is not None and len(floors) != len(histories):
+        raise BadInput(f"{len(histories)} workloads but {len(floors)} floors", field="floors")
     curves = [
         _curves(
             None if timestamps is None else np.asarray(timestamps[i], dtype=np.float64),
@@ -340,6 +412,7 @@ def allocate_risk(
             trend,
             trend_horizon_s,
             0.9,
+            0.0 if floors is None else float(floors[i]) / (1.0 + margin),
         )
         for i, h in enumerate(histories)
     ]

@@ -1,0 +1,137 @@
+"""Usable history: workloads laid on one time grid, the least history a recommendation is made from, and why
+a workload was skipped.
+
+A recommendation needs ``MIN_HISTORY_S`` (two days) of intervals with both a CPU and a memory sample: a day
+to learn from and a day to judge on in the learn/judge check (:mod:`hx.cost.backtest`), and the span at which
+the hour-of-day cycles of :func:`~hx.cost.rightsizing.target_level` are read.  Rows without a sample (a
+Bitbrains row at zero capacity, a blank cell) do not count.  A workload with fewer is skipped, with the
+reason; one whose usable rows are under ``LOW_SHARE`` of its rows is recommended with a note.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hx.cost.rightsizing import DAY_S
+from hx.errors import BadInput
+
+FloatArray = npt.NDArray[np.float64]
+
+#: the least usable history a recommendation is made from (a day to learn, a day to judge)
+MIN_HISTORY_S = 2 * DAY_S
+#: below this share of usable rows, a recommendation carries a note
+LOW_SHARE = 0.5
+#: the most grid cells (intervals x workloads) laid out in memory
+MAX_CELLS = 50_000_000
+
+
+def nominal_step(ts: FloatArray) -> float:
+    """The typical spacing of a workload's samples: the median gap between distinct times (s).
+
+    >>> nominal_step(np.array([0.0, 300.0, 300.0, 600.0, 960.0]))
+    300.0
+    """
+    gaps = np.diff(np.unique(ts[np.isfinite(ts)]))
+    return float(np.median(gaps)) if gaps.size else 0.0
+
+
+@dataclass(frozen=True)
+class Grid:
+    """One time grid for a fleet: ``n`` intervals of ``step_s`` seconds from ``t0``."""
+
+    t0: float
+    step_s: float
+    n: int
+
+    @property
+    def times(self) -> FloatArray:
+        return self.t0 + self.step_s * np.arange(self.n, dtype=np.float64)
+
+    def place(self, ts: FloatArray, values: FloatArray) -> FloatArray:
+        """Samples on the grid: the mean of each interval's real samples, NaN where it has none.
+
+        >>> Grid(0.0, 300.0, 3).place(np.array([0.0, 100.0, 650.0]), np.array([1.0, 3.0, np.nan])).tolist()
+        [2.0, nan, nan]
+        """
+        ok = np.isfinite(ts) & np.isfinite(values)
+        idx = np.clip(((ts[ok] - self.t0) // self.step_s).astype(np.int64), 0, self.n - 1)
+        total = np.bincount(idx, values[ok], minlength=self.n)
+        count = np.bincount(idx, minlength=self.n)
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+    def intervals(self, seconds: float) -> int:
+        """How many intervals make ``seconds``."""
+        return math.ceil(seconds / self.step_s - 1e-9)
+
+
+def common_grid(timestamps: Sequence[FloatArray], usable: Sequence[FloatArray] | None = None) -> Grid:
+    """The grid every workload is laid on: the median of their steps, from the first row to the last.
+
+    ``usable``: the times of each workload's usable rows, to read the steps from (rows without a sample are
+    often irregular: a Bitbrains VM at zero capacity reports every two minutes or so).
+    """
+    steps = [s for s in (nominal_step(t) for t in (usable or timestamps)) if s > 0]
+    if not steps:
+        raise BadInput("the usage history has no two distinct times: cannot tell its step", field="timestamps")
+    step = float(np.median(steps))
+    t0 = math.floor(min(float(np.nanmin(t)) for t in timestamps if t.size) / step) * step
+    t1 = max(float(np.nanmax(t)) for t in timestamps if t.size)
+    n = int((t1 - t0) // step) + 1
+    if n * len(timestamps) > MAX_CELLS:
+        raise BadInput(
+            f"{len(timestamps)} workloads over {(t1 - t0) / DAY_S:.0f} days at a {step:g} s step are "
+            f"{n * len(timestamps):,} intervals, more than {MAX_CELLS:,}: give fewer or coarser files",
+            field="timestamps",
+        )
+    return Grid(t0, step, n)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A workload (or a file) that got no recommendation, and why."""
+
+    workload: str | None
+    file: str
+    reason: str
+    usable_intervals: int | None = None
+    needed_intervals: int | None = None
+    rows: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def screen(name: str, file: str, grid: Grid, cpu: FloatArray, memory: FloatArray, rows: int) -> Skipped | None:
+    """``Skipped`` when a workload (CPU and memory on ``grid``) has less than ``MIN_HISTORY_S`` to learn from."""
+    usable = int((np.isfinite(cpu) & np.isfinite(memory)).sum())
+    need = grid.intervals(MIN_HISTORY_S)
+    if usable >= need:
+        return None
+    return Skipped(
+        name,
+        file,
+        f"{usable:,} usable {grid.step_s:g} s intervals (rows with both a CPU and a memory sample) of {rows:,} "
+        f"rows; a recommendation needs at least {need:,} ({MIN_HISTORY_S / DAY_S:g} days)",
+        usable,
+        need,
+        rows,
+    )
+
+
+def share_note(usable_rows: int, rows: int) -> str | None:
+    """A note when a workload's usable rows are under ``LOW_SHARE`` of its rows.
+
+    >>> share_note(1260, 23007)
+    'made from 1,260 of its 23,007 rows (5.5 %): the others have no CPU or memory sample (zero capacity or blank)'
+    """
+    if rows <= 0 or usable_rows >= LOW_SHARE * rows:
+        return None
+    return (
+        f"made from {usable_rows:,} of its {rows:,} rows ({100 * usable_rows / rows:.1f} %): the others have no "
+        "CPU or memory sample (zero capacity or blank)"
+    )
