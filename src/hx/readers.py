@@ -428,12 +428,8 @@ def read_usage_table(table: Table, axis: TimeAxis) -> dict[str, Usage]:
     return out
 
 
-def read_usage(
-    paths: Iterable[str | Path], axis: TimeAxis | None = None, *, progress: Callable[[int, int], None] | None = None
-) -> dict[str, Usage]:
-    """Usage per workload from files or folders (a folder: every ``*.csv`` and ``*.csv.gz`` in it, each a VM);
-    ``progress(done, total)`` after each file."""
-    axis = axis or TimeAxis()
+def usage_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The usage files to read: each file given, and every ``*.csv`` / ``*.csv.gz`` of each folder (one per VM)."""
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
@@ -443,6 +439,16 @@ def read_usage(
             files.extend(found)
         else:
             files.append(p)
+    return files
+
+
+def read_usage(
+    paths: Iterable[str | Path], axis: TimeAxis | None = None, *, progress: Callable[[int, int], None] | None = None
+) -> dict[str, Usage]:
+    """Usage per workload from files or folders (a folder: every ``*.csv`` and ``*.csv.gz`` in it, each a VM);
+    ``progress(done, total)`` after each file."""
+    axis = axis or TimeAxis()
+    files = usage_files(paths)
     out: dict[str, Usage] = {}
     for i, f in enumerate(files, 1):
         table = read_table(f)

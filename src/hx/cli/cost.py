@@ -13,7 +13,7 @@ from rich.table import Table
 
 from hx.cli.session import JSON, ctx_of
 from hx.errors import BadInput
-from hx.readers import TimeAxis, Usage, read_usage
+from hx.readers import TimeAxis, Usage, read_usage, usage_files
 
 if TYPE_CHECKING:
     from hx.cost.history import Skipped
@@ -93,20 +93,6 @@ def rightsize(
         c.emit(report.to_dict())
         return
     _print(c.console, report)
-
-
-def usage_files(paths: list[Path]) -> list[Path]:
-    """The files to read: each file given, and every ``*.csv`` / ``*.csv.gz`` of each folder (as read_usage)."""
-    files: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            found = sorted([*p.glob("*.csv"), *p.glob("*.csv.gz")], key=lambda f: (len(f.name), f.name))
-            if not found:
-                raise BadInput(f"{p}: a folder with no *.csv or *.csv.gz files", field="path", file=str(p))
-            files.extend(found)
-        else:
-            files.append(p)
-    return files
 
 
 def read_each(
