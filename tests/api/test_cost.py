@@ -43,3 +43,30 @@ def test_rightsize_refuses_negative_usage_naming_the_sample(api: Api) -> None:
         assert r.json()["field"] == "workloads.0.cpu.11"
         r = c.post("/api/v1/cost/rightsize", json={"workloads": [{**usage, "cpu": [0.5] * 6 + [None] * 6}]})
         assert r.status_code == 200, r.text  # null is a gap
+
+
+def test_rightsize_fleet_spreads_one_budget_and_reports_it_as_the_cli_does(api: Api) -> None:
+    rng = np.random.default_rng(4)
+    t = np.arange(0, 4 * 86400.0, 300.0)
+    flat = {"name": "flat", "timestamps": t.tolist(), "cpu": (1.0 + 0.01 * rng.standard_normal(t.size)).tolist(),
+            "memory_gib": [2.0] * t.size}  # fmt: skip
+    spiky = {"name": "spiky", "timestamps": t.tolist(), "cpu": (0.2 + 3.0 * (rng.random(t.size) < 0.03)).tolist(),
+             "memory_gib": (1.0 + 0.5 * rng.random(t.size)).tolist()}  # fmt: skip
+    short = {"name": "short", "timestamps": t[:100].tolist(), "cpu": [0.5] * 100, "memory_gib": [1.0] * 100}
+    with api.client("operator") as c:
+        r = c.post("/api/v1/cost/rightsize", json={"workloads": [flat, spiky, short], "fleet": True})
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert {x["workload"] for x in out["recommendations"]} == {"flat", "spiky"}
+        assert [s["workload"] for s in out["skipped"]] == ["short"]  # under two days: named, not sized
+        fleet = out["fleet"]
+        assert fleet["risk_budget"] == 0.04 and set(fleet["in_sample"]) == {"cpu", "memory_gib"}
+        assert fleet["learn_judge"]["workloads_judged"] == 2
+        # the spiky workload takes the risk: sized below its spikes, while the flat one is sized above its level
+        rec = {x["workload"]: x for x in out["recommendations"]}
+        assert rec["spiky"]["cpu"] < 3.0 and rec["spiky"]["basis"]["method"] == "fleet risk budget"
+        assert rec["spiky"]["cpu_risk"] > rec["flat"]["cpu_risk"] and rec["flat"]["cpu"] >= 1.0
+        r = c.post("/api/v1/cost/rightsize", json={"workloads": [flat], "risk_budget": 0.05})
+        assert r.status_code == 422 and r.json()["field"] == "risk_budget"
+        r = c.post("/api/v1/cost/rightsize", json={"workloads": [flat, flat], "fleet": True})
+        assert r.status_code == 422 and "unique" in r.json()["detail"]

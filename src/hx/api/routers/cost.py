@@ -46,6 +46,15 @@ class RightsizeRequest(BaseModel):
     workloads: list[WorkloadUsage] = Field(min_length=1, max_length=1000)
     vcpu_hour_usd: float | None = Field(None, ge=0)
     gib_hour_usd: float | None = Field(None, ge=0)
+    fleet: bool = Field(
+        False,
+        description="size all workloads together under one exceed budget (as `hx cost rightsize --fleet`): the "
+        "answer then carries `skipped` and `fleet` (totals against the VPA-style rule, in-sample and learn/judge)",
+    )
+    risk_budget: float | None = Field(
+        None, gt=0, lt=0.5, description="with fleet: the budget (default: cost_optimization.risk_budget)"
+    )
+    keep_memory_peaks: bool = Field(False, description="with fleet: no memory below the last day's working-set peak")
 
 
 def _arr(values: list[float | None]) -> np.ndarray:
@@ -61,14 +70,22 @@ def _prices(request: Request, vcpu: float | None = None, gib: float | None = Non
 
 @router.post("/cost/rightsize")
 def rightsize(body: RightsizeRequest, request: Request) -> dict[str, Any]:
-    """CPU and memory recommendations (percentile-based, cycle- and trend-aware) with saving and risk."""
+    """CPU and memory recommendations (percentile-based, cycle- and trend-aware) with saving and risk; with
+    ``fleet``, one exceed budget spread over all the workloads, as ``hx cost rightsize --fleet`` does."""
     prices = _prices(request, body.vcpu_hour_usd, body.gib_hour_usd)
-    out = []
     for i, w in enumerate(body.workloads):
         if not len(w.timestamps) == len(w.cpu) == len(w.memory_gib):
             raise BadInput(
                 f"workload {w.name!r}: timestamps, cpu and memory_gib differ in length", field=f"workloads.{i}.cpu"
             )
+    if not body.fleet:
+        for flag in ("risk_budget", "keep_memory_peaks"):
+            if getattr(body, flag):
+                raise BadInput(f"{flag} applies to fleet: true only", field=flag)
+    else:
+        return _fleet(body, request, prices)
+    out = []
+    for w in body.workloads:
         rec = recommend(
             w.name,
             np.asarray(w.timestamps),
@@ -80,6 +97,32 @@ def rightsize(body: RightsizeRequest, request: Request) -> dict[str, Any]:
         )
         out.append(rec.to_dict())
     return {"recommendations": out}
+
+
+def _fleet(body: RightsizeRequest, request: Request, prices: Prices) -> dict[str, Any]:
+    from hx.cost.fleet import WorkloadHistory
+    from hx.cost.report import rightsize_report
+
+    names = [w.name for w in body.workloads]
+    if len(set(names)) != len(names):
+        raise BadInput("workload names must be unique in a fleet", field="workloads")
+    cfg = request.app.state.platform.settings.intelligent_monitoring.cost_optimization
+    histories = {
+        w.name: WorkloadHistory(
+            np.asarray(w.timestamps, dtype=np.float64), _arr(w.cpu), _arr(w.memory_gib), w.current_cpu,
+            w.current_memory_gib,
+        )
+        for w in body.workloads
+    }  # fmt: skip
+    report = rightsize_report(
+        histories,
+        {n: f"workloads[{i}]" for i, n in enumerate(names)},
+        fleet=True,
+        risk_budget=body.risk_budget if body.risk_budget is not None else cfg.risk_budget,
+        prices=prices,
+        keep_memory_peaks=body.keep_memory_peaks,
+    )
+    return report.to_dict()
 
 
 @router.get("/cost/rightsizing")
