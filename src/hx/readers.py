@@ -331,9 +331,8 @@ def read_series(path: str | Path, axis: TimeAxis | None = None, *, min_rows: int
     """One time series (Unix seconds, values) from a CSV; see the module's docstring for the time axis."""
     axis = axis or TimeAxis()
     table = read_table(path)
-    require_rows(table)
     tcol = time_column(table, axis)
-    vcol = value_column(table, axis, tcol)
+    vcol = value_column(table, axis, tcol)  # refuses a file with no data rows
     vs = numbers(table, vcol)
     if not np.isfinite(vs).any():
         raise BadInput(
