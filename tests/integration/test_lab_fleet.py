@@ -111,8 +111,8 @@ def test_slow_version_rolled_back_at_first_analysis_with_at_most_five_percent(la
     served = by_version(counters.stop())
     bad = out.figures["version"]
     d = deployment(lab, out.figures["deployment"])
-    assert d["state"] == "rolled_back", (d["state"], d.get("reason"))
     analyses = events_of(out, "deployment.analysis")
+    assert d["state"] == "rolled_back", (d["state"], d.get("reason"), out.figures, [a["data"] for a in analyses])
     assert len(analyses) == 1 and analyses[0]["data"]["status"] == "fail", [a["data"] for a in analyses]
     share = served.get(bad, 0) / max(1, sum(served.values()))
     print(f"bad version served {served.get(bad, 0)} of {sum(served.values())} requests ({share:.2%})")
