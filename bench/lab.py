@@ -70,6 +70,7 @@ def bad_rollout(lab: Lab) -> dict[str, Any]:
         "bad_share": round(served.get(bad, 0) / max(1, sum(served.values())), 4),
         "served": served,
         "baseline_p95_s": out.figures.get("baseline_p95_s"),
+        "baseline_p95_max_10m_s": out.figures.get("baseline_p95_max_10m_s"),
         "added_latency_ms": out.figures.get("added_latency_ms"),
     }
 

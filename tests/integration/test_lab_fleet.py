@@ -115,7 +115,8 @@ def test_slow_version_rolled_back_at_first_analysis_with_at_most_five_percent(la
     assert d["state"] == "rolled_back", (d["state"], d.get("reason"), out.figures, [a["data"] for a in analyses])
     assert len(analyses) == 1 and analyses[0]["data"]["status"] == "fail", [a["data"] for a in analyses]
     share = served.get(bad, 0) / max(1, sum(served.values()))
-    print(f"bad version served {served.get(bad, 0)} of {sum(served.values())} requests ({share:.2%})")
+    added = {k: out.figures.get(k) for k in ("baseline_p95_s", "baseline_p95_max_10m_s", "added_latency_ms")}
+    print(f"bad version served {served.get(bad, 0)} of {sum(served.values())} requests ({share:.2%}); {added}")
     assert served.get(bad, 0) > 0 and share <= 0.05, served
     assert bad not in lab.versions(ROLLOUT_TIER)
     assert all(s.name.split("--")[1] != bad for s in lab.actuator.router.servers(ROLLOUT_TIER))
