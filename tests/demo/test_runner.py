@@ -26,3 +26,12 @@ def test_the_anomaly_scene_run_alone_detects_the_injected_fault(tmp_path: Path) 
     anomaly = results["anomaly"]
     assert anomaly["detected"] >= 1, anomaly
     assert anomaly["resolved"] >= 1, anomaly
+
+
+@pytest.mark.slow
+def test_the_deployment_scene_run_alone_rolls_the_regression_back_at_its_first_analysis(tmp_path: Path) -> None:
+    results = run_demo(tmp_path / "home", console=Console(file=io.StringIO()), only=["deployment"])
+    deploy = results["deployment"]
+    assert deploy["good"]["state"] == "promoted", deploy
+    assert deploy["bad"]["state"] == "rolled_back", deploy
+    assert deploy["bad"]["analyses"] == 1, deploy  # caught at 5 % of traffic, not at a later step

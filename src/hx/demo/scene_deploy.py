@@ -97,7 +97,7 @@ def scene_deploy(ctx: DemoContext) -> dict[str, Any]:
     return {
         "model": {"version": model["version"], "training_data": model["training_data"]},
         "good": {"id": good.id, "state": good.state, "analyses": len(good.analyses)},
-        "bad": {"id": bad.id, "state": bad.state, "reason": bad.reason},
+        "bad": {"id": bad.id, "state": bad.state, "reason": bad.reason, "analyses": len(bad.analyses)},
     }
 
 
