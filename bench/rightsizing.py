@@ -38,7 +38,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from hx.cost import Prices, allocate_risk, recommend
+from hx.cost import Prices, recommend
+from hx.cost.fleet import fleet_levels
 
 ROOT = Path(__file__).resolve().parents[1]
 STEP = 300.0
@@ -152,13 +153,16 @@ def main(argv: list[str] | None = None) -> int:
         learn = np.asarray(arr[k, :split], dtype=np.float64)
         test = arr[k, split:]
         vpa = np.nanquantile(learn, 0.9, axis=1) * 1.15
-        alloc = allocate_risk(
-            list(learn), args.risk_budget, timestamps=[np.asarray(ts[:split], dtype=np.float64)] * len(k)
+        # the fleet levels as hx cost rightsize --fleet learns them (VPA cap on the learning days), without the
+        # rounding and floors
+        alloc = fleet_levels(
+            res, list(learn), [np.asarray(ts[:split], dtype=np.float64)] * len(k), args.risk_budget, floors=False
         )
         results[res] = {
             "current": judge(np.nan_to_num(cap[k]), test),
             "vpa_p90x1.15": judge(vpa, test),
-            "hx_allocate_risk": judge(alloc.levels, test) | {"in_sample_exceed": alloc.pooled_exceed},
+            "hx_allocate_risk": judge(alloc.levels, test)
+            | {"in_sample_exceed": alloc.share, "budget_spent": alloc.budget},
         }
     per_vm = [
         recommend(

@@ -100,6 +100,16 @@ def test_cost_rightsize_reads_gwa_and_sizes_the_fleet_under_one_budget(
     assert fleet["2"]["cpu"] < 0.5 * 4200 / 2600  # the spiky VM takes the risk instead of sizing for its spikes
     assert main(["cost", "rightsize", str(folder), "--risk-budget", "0.05"]) == 2
     assert "--risk-budget applies to --fleet" in capsys.readouterr().err
+    assert main(["cost", "rightsize", str(folder), "--no-vpa-cap"]) == 2
+    assert "--no-vpa-cap applies to --fleet" in capsys.readouterr().err
+    # the cap is on by default and reported (tests/cost/test_fleet.py: where it holds the budget); off, the whole
+    # budget is spent
+    for args, cap in (([], True), (["--no-vpa-cap"], False)):
+        assert main(["--json", "cost", "rightsize", str(folder), "--fleet", "--risk-budget", "0.3", *args]) == 0
+        plan = json.loads(capsys.readouterr().out)["fleet"]
+        cpu = plan["in_sample"]["cpu"]
+        assert plan["vpa_cap"] is cap and cpu["budget_spent"] <= 0.3
+        assert cpu["exceed_hx"] <= cpu["exceed_vpa"] if cap else cpu["budget_spent"] == 0.3
 
 
 def test_rightsize_a_folder_skips_the_files_it_cannot_use_and_names_them(

@@ -24,7 +24,7 @@ def test_exceed_is_counted_on_the_judged_days_with_levels_learned_before_them() 
     b = backtest(grid, [str(i) for i in range(5)], cpu, memory, 0.04).to_dict()
     split = int(LEARN_SHARE * grid.n)
     assert b["learn_days"] == split * 300 / DAY and b["workloads_judged"] == 5
-    ours, _ = fleet_levels("cpu", [c[:split] for c in cpu], [grid.times[:split]] * 5, 0.04)
+    ours = fleet_levels("cpu", [c[:split] for c in cpu], [grid.times[:split]] * 5, 0.04).levels
     assert b["cpu"]["hx"] == ours.sum()
     assert b["cpu"]["exceed_hx"] == pooled([c[split:] for c in cpu], ours) > 0.5
     assert b["cpu"]["exceed_hx_learning"] < 0.1  # the same levels on the days they were learned from

@@ -43,6 +43,12 @@ def rightsize(
     keep_memory_peaks: bool = typer.Option(
         False, "--keep-memory-peaks", help="with --fleet: no memory below the working set's peak of the last day"
     ),
+    vpa_cap: bool = typer.Option(
+        True,
+        "--vpa-cap/--no-vpa-cap",
+        help="with --fleet: spend the budget only as far as hx's levels are exceeded, on the history given, no more "
+        "often than the VPA-style rule's (p90 x 1.15)",
+    ),
     current_cpu: float | None = typer.Option(None, min=0, help="vCPU provisioned now (for the saving)"),
     current_memory_gib: float | None = typer.Option(None, min=0, help="GiB provisioned now"),
     step: float | None = typer.Option(None, "--step", help="seconds between rows when the time column is an index"),
@@ -53,7 +59,8 @@ def rightsize(
 
     Alone, each workload is sized by its own history (CPU: p90 of its busiest hour, memory: p98 of its working
     set, never below its peak of the last day, each with a margin).  With --fleet, one exceed budget is spread
-    over all of them (spiky workloads take the risk, flat ones are sized close to their level), and the totals
+    over all of them (spiky workloads take the risk, flat ones are sized close to their level; by default no
+    further than the VPA-style rule is exceeded on the same history, --no-vpa-cap spends it all), and the totals
     are compared with the VPA-style rule on the history given and on the last 30 % of it when learned from the
     first 70 %.  A workload with under two days of usable samples is skipped, with the reason; so is a file
     that cannot be read, while the others are still recommended.
@@ -64,7 +71,9 @@ def rightsize(
     c = ctx_of(ctx, as_json)
     cfg = c.loaded.settings.intelligent_monitoring.cost_optimization
     prices = Prices(vcpu_hour=cfg.cpu_hour_usd, gib_hour=cfg.gib_hour_usd)
-    for given, flag in ((risk_budget is not None, "--risk-budget"), (keep_memory_peaks, "--keep-memory-peaks")):
+    flags = ((risk_budget is not None, "--risk-budget"), (keep_memory_peaks, "--keep-memory-peaks"),
+             (not vpa_cap, "--no-vpa-cap"))  # fmt: skip
+    for given, flag in flags:
         if given and not fleet:
             raise BadInput(f"{flag} applies to --fleet only", field=flag)
     with Progress(console=c.err, transient=True) as bar:
@@ -88,6 +97,7 @@ def rightsize(
         risk_budget=risk_budget if risk_budget is not None else cfg.risk_budget,
         prices=prices,
         keep_memory_peaks=keep_memory_peaks,
+        vpa_cap=vpa_cap,
     )
     if c.as_json:
         c.emit(report.to_dict())
@@ -181,6 +191,11 @@ def _print_fleet(console: Any, fleet: dict[str, Any]) -> None:
         f"out-of-sample rows: the {check['workloads_judged']} workloads with a day of samples in each part "
         f"({len(check['excluded'])} others are recommended but not judged)"
     )
+    for res, unit in _UNITS.items():
+        spent = fleet["in_sample"][res].get("budget_spent", fleet["risk_budget"])
+        if spent < fleet["risk_budget"]:
+            console.print(f"{unit}: budget held to {spent:.2%} so that hx is exceeded no more often than the "
+                          "VPA-style rule on this history (--no-vpa-cap spends all of it)")  # fmt: skip
     below = fleet["in_sample"]["memory_gib"].get("below_recent_peak", 0)
     if below:
         console.print(f"{below} workload(s) get less memory than their working set's peak of the last day "

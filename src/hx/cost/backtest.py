@@ -73,11 +73,13 @@ def backtest(
     *,
     floors: bool = True,
     keep_memory_peaks: bool = False,
+    vpa_cap: bool = True,
 ) -> Backtest:
     """Learn on the first ``LEARN_SHARE`` of ``grid``, judge on the rest (histories given on ``grid``).
 
     ``floors=False`` judges the allocation alone, as ``bench/rightsizing.py`` does (no rounding, no minimums);
-    ``keep_memory_peaks`` as in :func:`~hx.cost.fleet.rightsize_fleet`.
+    ``keep_memory_peaks`` and ``vpa_cap`` as in :func:`~hx.cost.fleet.rightsize_fleet` (the cap compares with the
+    VPA-style rule on the learning part only).
     """
     split = int(LEARN_SHARE * grid.n)
     excluded: dict[str, str] = {}
@@ -93,7 +95,9 @@ def backtest(
     for res, arr in (("cpu", cpu), ("memory_gib", memory)):
         learn = [arr[i][:split] for i in keep]
         judge = [arr[i][split:] for i in keep]
-        results[res] = _judge(res, learn, judge, learn_t, risk_budget, floors, keep_memory_peaks) if keep else {}
+        results[res] = (
+            _judge(res, learn, judge, learn_t, risk_budget, floors, keep_memory_peaks, vpa_cap) if keep else {}
+        )
     return Backtest(
         learn_days=split * grid.step_s / DAY_S,
         judge_days=(grid.n - split) * grid.step_s / DAY_S,
@@ -111,10 +115,13 @@ def _judge(
     budget: float,
     floors: bool,
     keep_peaks: bool,
+    vpa_cap: bool,
 ) -> dict[str, Any]:
     resource = "cpu" if res == "cpu" else "memory"
     times = [learn_t] * len(learn)
-    ours, share = fleet_levels(resource, learn, times, budget, floors=floors, keep_memory_peaks=keep_peaks)
+    ours, share, spent = fleet_levels(
+        resource, learn, times, budget, floors=floors, keep_memory_peaks=keep_peaks, vpa_cap=vpa_cap
+    )
     ref = np.array([vpa_level(h) for h in learn])
     total, ref_total = float(ours.sum()), float(ref.sum())
     less = 1.0 - total / ref_total if ref_total > 0 else 0.0
@@ -127,5 +134,6 @@ def _judge(
         "exceed_vpa": ref_ex,
         "exceed_hx_learning": pooled(learn, ours),
         "budget_share": share,
+        "budget_spent": spent,
         "target_met": bool(less >= TARGET_REDUCTION and ex <= ref_ex),
     }

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +40,8 @@ VPA_MARGIN = 0.15
 #: the fleet allocation's safety margin and the half-life of its sample weights
 FLEET_MARGIN = 0.1
 FLEET_HALF_LIFE_S = 14 * DAY_S
+#: bisection steps of the VPA cap on the budget (the budget found is within budget / 2**CAP_STEPS of the largest)
+CAP_STEPS = 12
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,15 @@ def vpa_level(values: FloatArray) -> float:
     return float(np.quantile(ok, VPA_PERCENTILE) * (1.0 + VPA_MARGIN)) if ok.size else 0.0
 
 
+class Levels(NamedTuple):
+    """One resource's levels under the budget, the share the budget bounds, and the budget spent (the one given,
+    or less when the VPA cap held it)."""
+
+    levels: FloatArray
+    share: float
+    budget: float
+
+
 def fleet_levels(
     resource: str,
     histories: list[FloatArray],
@@ -85,17 +96,40 @@ def fleet_levels(
     half_life_s: float = FLEET_HALF_LIFE_S,
     floors: bool = True,
     keep_memory_peaks: bool = False,
-) -> tuple[FloatArray, float]:
-    """One resource's levels under the budget (``"cpu"`` or ``"memory"``), and the share the budget bounds.
+    vpa_cap: bool = True,
+) -> Levels:
+    """One resource's levels under the budget (``"cpu"`` or ``"memory"``).
 
     ``floors=False`` leaves out the rounding and the minimums (the allocation alone, as the bench judges it);
-    ``keep_memory_peaks``: no memory level below the working set's recent peak.
+    ``keep_memory_peaks``: no memory level below the working set's recent peak.  ``vpa_cap``: the budget is spent
+    only as far as the levels are exceeded, on these histories, no more often than the VPA-style rule's
+    (:func:`vpa_level`): when the budget would go further, the largest budget that does not is found by
+    bisection (a budget of 0 sizes every workload to its peak, which is never exceeded).  The comparison the
+    fleet is judged by -- less capacity at no higher exceed rate -- then holds on the history by construction.
     """
     peaks = None
     if resource == "memory" and keep_memory_peaks:
         peaks = [recent_peak(t, h) for t, h in zip(times, histories, strict=True)]
-    alloc = allocate_risk(histories, budget, timestamps=times, margin=margin, half_life_s=half_life_s, floors=peaks)
-    return (settle_levels(alloc.levels, resource) if floors else alloc.levels), alloc.pooled_exceed
+
+    def at(b: float) -> Levels:
+        alloc = allocate_risk(histories, b, timestamps=times, margin=margin, half_life_s=half_life_s, floors=peaks)
+        return Levels(settle_levels(alloc.levels, resource) if floors else alloc.levels, alloc.pooled_exceed, b)
+
+    first = at(budget)
+    if not vpa_cap:
+        return first
+    limit = pooled(histories, np.array([vpa_level(h) for h in histories]))
+    if pooled(histories, first.levels) <= limit:
+        return first
+    lo, hi, best = 0.0, budget, None
+    for _ in range(CAP_STEPS):
+        mid = 0.5 * (lo + hi)
+        got = at(mid)
+        if pooled(histories, got.levels) <= limit:
+            lo, best = mid, got
+        else:
+            hi = mid
+    return best if best is not None else at(0.0)
 
 
 def pooled(histories: list[FloatArray], levels: FloatArray) -> float:
@@ -113,9 +147,10 @@ def rightsize_fleet(
     margin: float = FLEET_MARGIN,
     half_life_s: float = FLEET_HALF_LIFE_S,
     keep_memory_peaks: bool = False,
+    vpa_cap: bool = True,
 ) -> FleetPlan:
     """Levels for every workload minimising the fleet's total while the pooled exceed share meets the budget
-    (``keep_memory_peaks``: no memory below the working set's recent peak)."""
+    (``keep_memory_peaks``: no memory below the working set's recent peak; ``vpa_cap``: see :func:`fleet_levels`)."""
     if not workloads:
         raise BadInput("no workloads to right-size", field="workloads")
     if not 0.0 < risk_budget < 0.5:
@@ -133,10 +168,20 @@ def rightsize_fleet(
     }
     levels, totals = {}, {}
     for res, h in hist.items():
-        levels[res], share = fleet_levels(
-            res, h, times, risk_budget, margin=margin, half_life_s=half_life_s, keep_memory_peaks=keep_memory_peaks
+        got = fleet_levels(
+            res,
+            h,
+            times,
+            risk_budget,
+            margin=margin,
+            half_life_s=half_life_s,
+            keep_memory_peaks=keep_memory_peaks,
+            vpa_cap=vpa_cap,
         )
-        totals["memory_gib" if res == "memory" else res] = _totals(h, levels[res], share)
+        levels[res] = got.levels
+        totals["memory_gib" if res == "memory" else res] = _totals(h, got.levels, got.share) | {
+            "budget_spent": got.budget
+        }
     peaks = np.array([recent_peak(t, h) for t, h in zip(times, hist["memory"], strict=True)])
     totals["memory_gib"]["below_recent_peak"] = int((levels["memory"] < peaks).sum())
     recs = [

@@ -54,6 +54,7 @@ def rightsize_report(
     risk_budget: float = 0.04,
     prices: Prices | None = None,
     keep_memory_peaks: bool = False,
+    vpa_cap: bool = True,
 ) -> Report:
     """Recommend every workload with enough history; ``files`` names each workload's file.
 
@@ -85,9 +86,9 @@ def rightsize_report(
     if not laid:
         raise BadInput(_nothing(skipped), field="path")
     if fleet:
-        plan = rightsize_fleet(laid, risk_budget, prices=prices, keep_memory_peaks=keep_memory_peaks)
+        plan = rightsize_fleet(laid, risk_budget, prices=prices, keep_memory_peaks=keep_memory_peaks, vpa_cap=vpa_cap)
         recs = plan.recommendations
-        report: dict[str, Any] | None = _fleet(grid, laid, plan.totals, risk_budget, keep_memory_peaks)
+        report: dict[str, Any] | None = _fleet(grid, laid, plan.totals, risk_budget, keep_memory_peaks, vpa_cap)
     else:
         recs = [_alone(name, w, prices, risk_budget) for name, w in laid.items()]
         report = None
@@ -114,15 +115,20 @@ def _nothing(skipped: list[Skipped]) -> str:
 
 
 def _fleet(
-    grid: Grid, laid: Mapping[str, WorkloadHistory], totals: dict[str, dict[str, float]], budget: float, keep: bool
+    grid: Grid,
+    laid: Mapping[str, WorkloadHistory],
+    totals: dict[str, dict[str, float]],
+    budget: float,
+    keep: bool,
+    vpa_cap: bool,
 ) -> dict[str, Any]:
     names = list(laid)
-    check = backtest(
-        grid, names, [laid[n].cpu for n in names], [laid[n].memory_gib for n in names], budget, keep_memory_peaks=keep
-    ).to_dict()
+    cpu, memory = [laid[n].cpu for n in names], [laid[n].memory_gib for n in names]
+    check = backtest(grid, names, cpu, memory, budget, keep_memory_peaks=keep, vpa_cap=vpa_cap).to_dict()
     return {
         "risk_budget": budget,
         "risk_budget_bounds": BUDGET_MEANING,
+        "vpa_cap": vpa_cap,
         "keep_memory_peaks": keep,
         "in_sample": totals,
         "learn_judge": check,

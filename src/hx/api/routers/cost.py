@@ -55,6 +55,11 @@ class RightsizeRequest(BaseModel):
         None, gt=0, lt=0.5, description="with fleet: the budget (default: cost_optimization.risk_budget)"
     )
     keep_memory_peaks: bool = Field(False, description="with fleet: no memory below the last day's working-set peak")
+    vpa_cap: bool = Field(
+        True,
+        description="with fleet: spend the budget only as far as hx's levels are exceeded, on the history given, no "
+        "more often than the VPA-style rule's (p90 x 1.15); false spends all of it",
+    )
 
 
 def _arr(values: list[float | None]) -> np.ndarray:
@@ -79,8 +84,8 @@ def rightsize(body: RightsizeRequest, request: Request) -> dict[str, Any]:
                 f"workload {w.name!r}: timestamps, cpu and memory_gib differ in length", field=f"workloads.{i}.cpu"
             )
     if not body.fleet:
-        for flag in ("risk_budget", "keep_memory_peaks"):
-            if getattr(body, flag):
+        for flag in ("risk_budget", "keep_memory_peaks", "vpa_cap"):
+            if flag in body.model_fields_set and getattr(body, flag) != RightsizeRequest.model_fields[flag].default:
                 raise BadInput(f"{flag} applies to fleet: true only", field=flag)
     else:
         return _fleet(body, request, prices)
@@ -121,6 +126,7 @@ def _fleet(body: RightsizeRequest, request: Request, prices: Prices) -> dict[str
         risk_budget=body.risk_budget if body.risk_budget is not None else cfg.risk_budget,
         prices=prices,
         keep_memory_peaks=body.keep_memory_peaks,
+        vpa_cap=body.vpa_cap,
     )
     return report.to_dict()
 
