@@ -253,4 +253,17 @@ class GradientBoosted(Forecaster):
         with _threads().limit(limits=1, user_api="openmp"):
             preds = [m.predict(x) for m in self.models_]
         mean, lower, upper = (self._inv(base + p) for p in preds)
+        mean = self._within_one_range(mean)
         return mean, np.minimum(lower, mean), np.maximum(upper, mean)
+
+    def _within_one_range(self, mean: FloatArray) -> FloatArray:
+        """The point forecast no further than one range of the history beyond its ends (as Holt-Winters').
+
+        The trees learn changes relative to the recent level, in log space for non-negative series, and
+        do not see the level itself: a jump learnt where a series leaves its floor (an on/off VM starting
+        its batch window) is applied just the same when it already sits at its ceiling, and multiplies
+        the ceiling."""
+        ok = self.y_[~np.isnan(self.y_)]
+        lo, hi = float(ok.min()), float(ok.max())
+        span = max(hi - lo, 1e-9)
+        return np.asarray(np.clip(mean, lo - span, hi + span), dtype=np.float64)

@@ -74,6 +74,8 @@ def holt_filter(
 HUBER_K = 2.0
 BIWEIGHT_C = 2.52
 SCALE_LAMBDA = 0.1
+#: fewest real observations in a row beyond the bound on one side that restart the level
+SHIFT_MIN_POINTS = 3
 
 
 def biweight_rho(x: float, k: float = HUBER_K, c: float = BIWEIGHT_C) -> float:
@@ -231,7 +233,9 @@ class HoltWinters(Forecaster):
         l0 = float(np.median(real[:5]))
         self.sigma_ = robust_scale(e) if self.robust else float("inf")
         if self.robust:  # the parameters are learnt on the cleaned series: a dropout must not set them
-            e_fit = robust_holt_filter(e[-w:], 0.3, 0.02, 0.9, float(np.median(real[-w:][:5])), 0.0, self.sigma_)[2]
+            # cleaned as the filter will see it: a persistent move stays a level shift (not a smeared-out trend)
+            l0_fit = float(np.median(real[-w:][:5]))
+            e_fit = robust_holt_filter(e[-w:], 0.3, 0.02, 0.9, l0_fit, 0.0, self.sigma_, self._shift_n())[2]
             e_fit = np.where(np.isnan(e[-w:]), np.nan, e_fit)
         else:
             e_fit = e[-w:]
@@ -245,11 +249,16 @@ class HoltWinters(Forecaster):
         """Run the (robust, unless configured otherwise) Holt recursion from a state; keeps the scale."""
         if not self.robust:
             return holt_filter(e, self.alpha_, self.beta_, self.phi_, l0, b0)
-        shift_n = max(1, math.ceil(self.shift_s / self.step_))
         lv, tr, _clean, self.sigma_ = robust_holt_filter(
-            e, self.alpha_, self.beta_, self.phi_, l0, b0, self.sigma_, shift_n
+            e, self.alpha_, self.beta_, self.phi_, l0, b0, self.sigma_, self._shift_n()
         )
         return lv, tr
+
+    def _shift_n(self) -> int:
+        """Real observations in a row beyond the Huber bound (on one side) that make a new level: those
+        in ``shift_s``, but never fewer than :data:`SHIFT_MIN_POINTS` (at coarse steps one or two points
+        cannot tell a level shift from a spike)."""
+        return max(SHIFT_MIN_POINTS, math.ceil(self.shift_s / self.step_))
 
     def _fit_error_quantiles(self, z: FloatArray, lv: FloatArray, tr: FloatArray) -> None:
         """Empirical quantiles of in-sample h-step errors for h = 1..hq (recent four weeks)."""
@@ -281,13 +290,22 @@ class HoltWinters(Forecaster):
         lv, tr = self._filter(e, self.l_, self.b_)
         self.l_, self.b_ = float(lv[-1]), float(tr[-1])
 
+    def _zbounds(self) -> tuple[float, float]:
+        """The point forecast stays within one range of the history beyond its ends, that range taken in the
+        data's own units: in log space one range more on top would square the history's largest value."""
+        lo, hi = self.zrange_
+        if not self.log_:
+            span = max(hi - lo, 1e-9)
+            return lo - span, hi + span
+        ylo, yhi = float(np.expm1(lo)), float(np.expm1(hi))
+        span = max(yhi - ylo, 1e-9)
+        return float(np.log1p(max(ylo - span, 0.0))), float(np.log1p(yhi + span))
+
     def _forecast(self, h: int) -> tuple[FloatArray, FloatArray, FloatArray]:
         n = self.y_.shape[0]
         idx = np.arange(n, n + h, dtype=np.float64)
         zhat = self.l_ + _damp_sum(self.phi_, h) * self.b_ + self._season(idx)
-        lo, hi = self.zrange_
-        span = max(hi - lo, 1e-9)
-        zhat = np.clip(zhat, lo - span, hi + span)
+        zhat = np.clip(zhat, *self._zbounds())
         hq = self.qlo_.shape[0]
         k = np.arange(1, h + 1)
         grow = np.sqrt(np.maximum(k / hq, 1.0))
