@@ -392,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = {c: summarize([r for r in results if r["corpus"] == c], names[:-1]) for c in corpora}
     summary["all"] = summarize(results, names[:-1])
     console.print(table(summary, names))
+    for name, why in summary["all"]["selection_errors"].items():  # a series the choice refused: say which and why
+        console.print(f"[yellow]{name}: no model chosen: {why}[/yellow]")
     payload = {
         "benchmark": "forecast_stress",
         "held_out": "none of these series was used to choose a model, a default or a threshold",

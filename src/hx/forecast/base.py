@@ -322,6 +322,18 @@ class Forecaster(abc.ABC):
 PLAUSIBLE_RANGES = 10.0
 
 
+def one_range_bounds(lo: float, hi: float, *, floor: float | None = None) -> tuple[float, float]:
+    """Where a model's point forecast may go: one range (``hi - lo``) beyond each end of the history's values,
+    not below ``floor`` when given.  Holt-Winters and gradient boosting both keep to it, in the data's own units.
+
+    >>> one_range_bounds(10.0, 14.0), one_range_bounds(1.0, 3.0, floor=0.0)
+    ((6.0, 18.0), (0.0, 5.0))
+    """
+    span = max(hi - lo, 1e-9)
+    low = lo - span
+    return (low if floor is None else max(low, floor)), hi + span
+
+
 def range_excess(history: FloatArray, values: FloatArray) -> float:
     """How far ``values`` go outside the real values of ``history``, in multiples of the history's range
     (0 inside it).  The range is ``max - min``, or the largest magnitude when that is larger (a flat

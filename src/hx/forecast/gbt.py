@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from threadpoolctl import ThreadpoolController
 
-from hx.forecast.base import DAY_S, FORECASTERS, WEEK_S, FloatArray, Forecaster
+from hx.forecast.base import DAY_S, FORECASTERS, WEEK_S, FloatArray, Forecaster, one_range_bounds
 from hx.forecast.seasonal import SeasonalProfile, rolling_nanmean
 
 IntArray = npt.NDArray[np.int64]
@@ -264,6 +264,4 @@ class GradientBoosted(Forecaster):
         its batch window) is applied just the same when it already sits at its ceiling, and multiplies
         the ceiling."""
         ok = self.y_[~np.isnan(self.y_)]
-        lo, hi = float(ok.min()), float(ok.max())
-        span = max(hi - lo, 1e-9)
-        return np.asarray(np.clip(mean, lo - span, hi + span), dtype=np.float64)
+        return np.asarray(np.clip(mean, *one_range_bounds(float(ok.min()), float(ok.max()))), dtype=np.float64)

@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from hx.forecast.base import DAY_S, FORECASTERS, FloatArray, Forecaster
+from hx.forecast.base import DAY_S, FORECASTERS, FloatArray, Forecaster, one_range_bounds
 from hx.forecast.seasonal import SeasonalProfile
 
 
@@ -295,11 +295,9 @@ class HoltWinters(Forecaster):
         data's own units: in log space one range more on top would square the history's largest value."""
         lo, hi = self.zrange_
         if not self.log_:
-            span = max(hi - lo, 1e-9)
-            return lo - span, hi + span
-        ylo, yhi = float(np.expm1(lo)), float(np.expm1(hi))
-        span = max(yhi - ylo, 1e-9)
-        return float(np.log1p(max(ylo - span, 0.0))), float(np.log1p(yhi + span))
+            return one_range_bounds(lo, hi)
+        ylo, yhi = one_range_bounds(float(np.expm1(lo)), float(np.expm1(hi)), floor=0.0)
+        return float(np.log1p(ylo)), float(np.log1p(yhi))
 
     def _forecast(self, h: int) -> tuple[FloatArray, FloatArray, FloatArray]:
         n = self.y_.shape[0]
