@@ -167,8 +167,14 @@ def outcomes(table: dict[float, Outcome]) -> tuple[list[float], list[float], Cal
         ({0.01: (1.0, 120.0), 0.02: (4.0, 110.0), 0.05: (9.0, 105.0), 0.1: (40.0, 80.0)}, (40.0, 100.0), 0.05),
         # HPA has no violations: only zero is SLO-safe
         ({0.01: (0.0, 95.0), 0.02: (0.0, 90.0), 0.05: (1.0, 85.0)}, (0.0, 100.0), 0.01),
-        # nothing SLO-safe: the most cautious
+        # nothing SLO-safe: the fewest violations within HPA's replica-hours
         ({0.01: (30.0, 95.0), 0.02: (35.0, 90.0)}, (40.0, 100.0), 0.01),
+        # ... which need not be the most cautious: violations do not always grow with alpha
+        ({0.001: (4.0, 101.0), 0.003: (2.0, 99.0), 0.01: (3.0, 97.0), 0.02: (5.0, 95.0)}, (1.0, 100.0), 0.003),
+        # ... a cheaper alpha within HPA's replica-hours is preferred to fewer violations beyond them
+        ({0.001: (1.0, 104.0), 0.003: (2.0, 100.0), 0.01: (3.0, 97.0)}, (0.0, 100.0), 0.003),
+        # ... and when none is within them, the fewest violations of all
+        ({0.001: (3.0, 104.0), 0.003: (2.0, 103.0), 0.01: (4.0, 101.0)}, (1.0, 100.0), 0.003),
     ],
 )
 def test_choose_alpha_rule(table: dict[float, tuple[float, float]], hpa: tuple[float, float], want: float) -> None:

@@ -65,13 +65,20 @@ def choose_alpha(alphas: Sequence[float], evaluate: Callable[[float], Outcome], 
     2. among the SLO-safe ``alpha`` (a prefix of ``alphas``: violations grow with ``alpha``), the smallest
        whose replica-hours are at most ``(1 - COST_MARGIN)`` x HPA's (cost falls with ``alpha``) -- the
        most SLO headroom that still leaves the cost half some room; when none does, the cheapest
-       SLO-safe one; when none is SLO-safe, the most cautious ``alpha``.
+       SLO-safe one;
+    3. when none is SLO-safe, every ``alpha`` is tried and the one with the fewest violations among those
+       within HPA's replica-hours is taken (the cheaper on a tie); when none is that cheap, the fewest
+       violations of all.  Violations need not grow with ``alpha`` once every one misses the SLO half
+       (the most cautious can miss more than the next), so this step does not assume they do.
 
-    Both searches are bisections over ``alphas`` (sorted ascending), so few evaluations are needed.
+    The searches of 1 and 2 are bisections over ``alphas`` (sorted ascending), so few evaluations are needed.
 
     >>> outcomes = {0.01: (2.0, 110.0), 0.02: (4.0, 100.0), 0.05: (9.0, 95.0), 0.1: (30.0, 90.0)}
     >>> choose_alpha(list(outcomes), outcomes.__getitem__, (40.0, 100.0))
     0.05
+    >>> missed = {0.001: (4.0, 101.0), 0.003: (2.0, 99.0), 0.01: (3.0, 97.0)}
+    >>> choose_alpha(list(missed), missed.__getitem__, (1.0, 100.0))
+    0.003
     """
     a = sorted(alphas)
     if not a:
@@ -91,11 +98,19 @@ def choose_alpha(alphas: Sequence[float], evaluate: Callable[[float], Outcome], 
         return out(i)[1] <= (1.0 - COST_MARGIN) * hpa[1]
 
     if not safe(0):
-        return a[0]
+        return _fewest_violations(a, [out(i) for i in range(len(a))], hpa)
     top = _first_true(lambda i: not safe(i), 0, len(a) - 1) - 1
     if not cheap(top):
         return a[top]
     return a[_first_true(cheap, 0, top)]
+
+
+def _fewest_violations(alphas: Sequence[float], outcomes: Sequence[Outcome], hpa: Outcome) -> float:
+    """The ``alpha`` with the fewest violations among those within HPA's replica-hours, else of all; ties go to
+    the cheaper, then the more cautious."""
+    pairs = list(zip(alphas, outcomes, strict=True))
+    within = [p for p in pairs if p[1][1] <= hpa[1]] or pairs
+    return min(within, key=lambda p: (p[1][0], p[1][1], p[0]))[0]
 
 
 def _first_true(pred: Callable[[int], bool], lo: int, hi: int) -> int:
@@ -376,7 +391,9 @@ def _verdict(alpha: float, tried: dict[float, Outcome], hpa: Outcome) -> str:
     v, rh = tried[alpha]
     safe = v == 0 if hpa[0] <= 0 else v + SLO_Z * math.sqrt(v) <= 0.5 * hpa[0]
     if not safe:
-        return "no alpha tried halves HPA's violations: the most cautious one"
+        if rh <= hpa[1]:
+            return "no alpha tried halves HPA's violations: the fewest violations within HPA's replica-hours"
+        return "no alpha tried halves HPA's violations or stays within HPA's replica-hours: the fewest violations"
     if rh <= (1.0 - COST_MARGIN) * hpa[1]:
         return f"the most cautious SLO-safe alpha within {1 - COST_MARGIN:g} x HPA's replica-hours"
     return "no SLO-safe alpha is that cheap: the cheapest SLO-safe one"
