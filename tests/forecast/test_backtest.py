@@ -75,6 +75,24 @@ def test_select_model_records_why_a_candidate_failed() -> None:
         select_model(ts, y, {"broken": Broken()}, horizon=4, folds=1, every=6)
 
 
+def test_select_model_still_chooses_when_the_seasonal_naive_makes_no_error_on_the_fitting_data() -> None:
+    """A service idle (all zeros) until the folds, then busy: MASE's in-sample seasonal scale is 0; the choice is
+    made on another scale, named in the scores; a series that is constant throughout is refused, saying so."""
+    ts, y = seasonal(days=6)
+    y[: y.size - 2 * 48] = 0.0  # everything before the two daily folds
+    cands = {"naive": Naive(), "seasonal_naive": SeasonalNaive()}
+    best, scores = select_model(ts, y, cands, horizon=6, folds=2, every=2)
+    assert best == "naive"  # the first busy day's seasonal naive forecasts the idle day before it
+    assert scores["naive"].scale.startswith("seasonal naive over the whole series")
+    assert np.isfinite(scores["seasonal_naive"].mase) and scores["naive"].mase < scores["seasonal_naive"].mase
+    assert scores["naive"].to_dict()["mase_scale"] == scores["naive"].scale
+    y[: y.size - 2 * 48] = np.tile([0.0, 1.0], 96)  # no seasonal error, but a one-step one
+    _, scores = select_model(ts, y, cands, horizon=6, folds=2, every=2)
+    assert scores["naive"].scale.startswith("in-sample one-step naive")
+    with pytest.raises(BadInput, match="constant"):
+        select_model(ts, np.full(ts.size, 7.0), cands, horizon=6, folds=2, every=2)
+
+
 def test_select_model_needs_enough_history() -> None:
     ts, y = seasonal(days=2)
     with pytest.raises(BadInput):

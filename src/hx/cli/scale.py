@@ -180,7 +180,8 @@ def forecast(
         "--eval",
         help="also backtest the models with rolling origins over the last (up to) 3 days, refitted each day, "
         f"{MIN_EVAL_ORIGINS}-{MAX_EVAL_ORIGINS} origins (one every quarter horizon when that fits), scoring every "
-        "step 1..horizon; prints their MASE (scaled by the in-sample seasonal-naive error) against seasonal naive",
+        "step 1..horizon; prints their MASE (scaled by the in-sample seasonal-naive error, or by another naive "
+        "one it names when that is 0) against seasonal naive",
     ),
     candidate: list[str] = typer.Option(
         [], "--candidate", help="with --eval: another model to backtest (repeatable; e.g. gbt, combination)"
@@ -216,6 +217,8 @@ def forecast(
                             "forecast": rows}  # fmt: skip
     if "fallback_from" in fc.meta:
         data["fallback"] = fc.meta
+    if "band_from" in fc.meta:
+        data["band"] = fc.meta
     if evaluate:
         data["eval"] = _evaluate(ts, vs, horizon, [model, *candidate])
     if c.as_json:
@@ -227,6 +230,9 @@ def forecast(
     c.console.print(table)
     if "fallback" in data:
         c.console.print(f"[yellow]{fc.meta['fallback_from']} replaced by seasonal naive: {fc.meta['reason']}[/yellow]")
+    if "band" in data:
+        c.console.print(f"[yellow]{fc.model}'s band replaced by seasonal naive's about its mean: {fc.meta['reason']}"
+                        "[/yellow]")  # fmt: skip
     if evaluate:
         _print_eval(c.console, data["eval"])
 
@@ -276,6 +282,7 @@ def _evaluate(ts: np.ndarray, vs: np.ndarray, horizon_s: float, models: list[str
         "origin_every_steps": every,
         "best": best,
         "forecast_model": models[0],
+        "mase_scale": scores["seasonal_naive"].scale,
         "models": out,
     }
 
@@ -292,6 +299,7 @@ def _guard(folds: list[dict[str, float]]) -> dict[str, float]:
     return {
         "max_range_excess": max((f.get("max_range_excess", 0.0) for f in folds), default=0.0),
         "guard_fired": sum(f.get("guard_fired", 0.0) for f in folds),
+        "band_replaced": sum(f.get("band_replaced", 0.0) for f in folds),
     }
 
 
@@ -299,7 +307,7 @@ def _print_eval(console: Any, ev: dict[str, Any]) -> None:
     h = ev["horizon_steps"]
     title = (f"rolling-origin backtest: steps 1-{h} (5 min to {_duration(h * 300.0)} ahead) scored, "
              f"{ev['origins']} origins in {ev['folds']} daily folds")  # fmt: skip
-    note = "MASE and sMAPE (in %) over every step and origin; MASE scaled by the in-sample seasonal-naive error; "
+    note = f"MASE and sMAPE (in %) over every step and origin; MASE scaled by the error of the {ev['mase_scale']}; "
     note += "outside: the farthest forecast beyond the history's range, in ranges (before the guard); "
     note += "guard: times it was replaced by seasonal naive; used: the model of the forecast above"
     cols = ("model", "MASE", "sMAPE", "vs seasonal naive", "outside", "guard")

@@ -50,6 +50,38 @@ def mase_scale(history: FloatArray, m: int) -> float:
     return float(d.mean())
 
 
+def mase_scale_for(history: FloatArray, m: int, whole: FloatArray | None = None) -> tuple[float, str]:
+    """:func:`mase_scale` of ``history`` with period ``m``, with what the scale is; when the seasonal naive makes no
+    error on ``history`` (a service idle at the same hours each day, say), the one-step naive's; when the history
+    is constant, the seasonal naive's over ``whole`` (the history and the data judged after it).  The scale is one
+    number for every candidate, so the ranking is the same whichever it is; only the figure's meaning changes.
+    Refused, saying so, when even ``whole`` gives no error to scale by.
+
+    >>> mase_scale_for(np.array([0.0, 0.0, 5.0, 0.0, 0.0, 6.0]), 3)
+    (0.3333333333333333, 'in-sample seasonal naive')
+    >>> mase_scale_for(np.array([0.0, 0.0, 5.0, 0.0, 0.0, 5.0]), 3)[0]
+    3.0
+    >>> mase_scale_for(np.zeros(6), 3, np.array([0.0] * 6 + [1.0, 0.0, 2.0]))
+    (0.5, 'seasonal naive over the whole series (the fitting data is constant)')
+    """
+    try:
+        return mase_scale(history, m), "in-sample seasonal naive"
+    except BadInput as seasonal:
+        for y, period, basis in (
+            (history, 1, "in-sample one-step naive (the seasonal naive makes no error on the fitting data)"),
+            (whole, m, "seasonal naive over the whole series (the fitting data is constant)"),
+        ):
+            if y is None:
+                continue
+            try:
+                return mase_scale(y, period), basis
+            except BadInput:
+                continue
+        raise BadInput(
+            "the series is constant: no naive forecast makes an error to scale MASE by", field="history"
+        ) from seasonal
+
+
 def mase(actual: FloatArray, pred: FloatArray, scale: float) -> float:
     a = np.asarray(actual, dtype=np.float64)
     f = np.asarray(pred, dtype=np.float64)
@@ -72,12 +104,16 @@ class RollingResult:
     excess: FloatArray = field(default_factory=lambda: np.zeros(0))
     #: whether the plausibility guard replaced the model's forecast at each origin
     fell_back: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: whether the guard kept the point forecast but replaced its runaway band by the seasonal naive's
+    band_replaced: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def guard_summary(self) -> dict[str, float]:
-        """The largest excess over the history's range (in ranges) and how often the guard fired."""
+        """The largest excess over the history's range (in ranges), how often the guard replaced the forecast,
+        and how often only its band."""
         return {
             "max_range_excess": float(self.excess.max()) if self.excess.size else 0.0,
             "guard_fired": float(self.fell_back.sum()),
+            "band_replaced": float(self.band_replaced.sum()),
         }
 
     def coverage_at(self, h: int) -> float:
@@ -113,15 +149,17 @@ def rolling_forecasts(
     actual = np.full((origins.size, horizon), np.nan)
     excess = np.zeros(origins.size)
     fell_back = np.zeros(origins.size, dtype=bool)
+    band = np.zeros(origins.size, dtype=bool)
     for i, o in enumerate(origins):
         fc = m.forecast(horizon)
         pred[i], lower[i], upper[i] = fc.mean, fc.lower, fc.upper
         fell_back[i] = "fallback_from" in fc.meta
+        band[i] = "band_from" in fc.meta
         excess[i] = float(fc.meta["excess"]) if fell_back[i] else range_excess(m.y_, fc.mean)
         k = min(horizon, y.shape[0] - o)
         actual[i, :k] = y[o : o + k]
         m.update(ts[o : o + every], y[o : o + every])
-    return RollingResult(origins, pred, actual, lower, upper, excess, fell_back)
+    return RollingResult(origins, pred, actual, lower, upper, excess, fell_back, band)
 
 
 @dataclass
@@ -133,9 +171,12 @@ class BacktestScore:
     mase: float
     folds: list[dict[str, float]] = field(default_factory=list)
     error: str | None = None
+    #: what MASE is scaled by (:func:`mase_scale_for`)
+    scale: str = "in-sample seasonal naive"
 
     def to_dict(self) -> dict[str, object]:
-        return {"name": self.name, "smape": self.smape, "mase": self.mase, "folds": self.folds, "error": self.error}
+        return {"name": self.name, "smape": self.smape, "mase": self.mase, "folds": self.folds, "error": self.error,
+                "mase_scale": self.scale}  # fmt: skip
 
 
 def _candidates(candidates: Mapping[str, Forecaster] | Sequence[str]) -> dict[str, Forecaster]:
@@ -172,7 +213,8 @@ def select_model(
     from every ``every``-th origin in it.  Errors are averaged over the horizon steps ``score_at``
     (default every step 1..horizon; pass ``(horizon,)`` to judge only the horizon that matters) and
     over the folds; MASE is scaled by the seasonal naive of period ``season_s`` on the data before the
-    first window.  A candidate that fails is kept in ``scores`` with its ``error`` and never chosen.
+    first window (by the one-step naive's when the seasonal naive makes none there: :func:`mase_scale_for`, recorded
+    in each score's ``scale``).  A candidate that fails is kept in ``scores`` with its ``error`` and never chosen.
 
     ``full_horizon``: only origins whose whole horizon lies within the history (the last fold's later
     origins would otherwise be scored on their first steps alone); each fold records its number of
@@ -194,7 +236,7 @@ def select_model(
     hs = list(range(1, horizon + 1)) if score_at is None else [int(h) for h in score_at]
     if not hs or not all(1 <= h <= horizon for h in hs):
         raise BadInput(f"score_at must be horizon steps in 1..{horizon}, got {score_at}", field="score_at")
-    scale = mase_scale(y[:first], m)
+    scale, basis = mase_scale_for(y[:first], m, y)
     scores: dict[str, BacktestScore] = {}
     for name, model in _candidates(candidates).items():
         per_fold: list[dict[str, float]] = []
@@ -214,9 +256,10 @@ def select_model(
                     }
                 )
         except HxError as err:  # the candidate cannot handle this series: say why, never pick it
-            scores[name] = BacktestScore(name, float("nan"), float("nan"), per_fold, error=str(err))
+            scores[name] = BacktestScore(name, float("nan"), float("nan"), per_fold, error=str(err), scale=basis)
             continue
-        scores[name] = BacktestScore(name, _fold_mean(per_fold, "smape"), _fold_mean(per_fold, "mase"), per_fold)
+        mean_mase = _fold_mean(per_fold, "mase")
+        scores[name] = BacktestScore(name, _fold_mean(per_fold, "smape"), mean_mase, per_fold, scale=basis)
     ok = {n: s for n, s in scores.items() if s.error is None and np.isfinite(s.mase)}
     if not ok:
         reasons = "; ".join(f"{n}: {s.error}" for n, s in scores.items())
