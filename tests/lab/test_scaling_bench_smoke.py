@@ -173,6 +173,9 @@ def outcomes(table: dict[float, Outcome]) -> tuple[list[float], list[float], Cal
         ({0.001: (4.0, 101.0), 0.003: (2.0, 99.0), 0.01: (3.0, 97.0), 0.02: (5.0, 95.0)}, (1.0, 100.0), 0.003),
         # ... a cheaper alpha within HPA's replica-hours is preferred to fewer violations beyond them
         ({0.001: (1.0, 104.0), 0.003: (2.0, 100.0), 0.01: (3.0, 97.0)}, (0.0, 100.0), 0.003),
+        # the most cautious is not SLO-safe but later ones are: the rule among those
+        ({0.001: (3.0, 100.0), 0.003: (0.0, 97.0), 0.01: (0.0, 95.0), 0.02: (2.0, 90.0)}, (0.0, 100.0), 0.003),
+        ({0.001: (3.0, 100.0), 0.003: (0.0, 99.0), 0.01: (0.0, 98.5), 0.02: (2.0, 90.0)}, (0.0, 100.0), 0.01),
         # ... and when none is within them, the fewest violations of all
         ({0.001: (3.0, 104.0), 0.003: (2.0, 103.0), 0.01: (4.0, 101.0)}, (1.0, 100.0), 0.003),
     ],

@@ -66,10 +66,11 @@ def choose_alpha(alphas: Sequence[float], evaluate: Callable[[float], Outcome], 
        whose replica-hours are at most ``(1 - COST_MARGIN)`` x HPA's (cost falls with ``alpha``) -- the
        most SLO headroom that still leaves the cost half some room; when none does, the cheapest
        SLO-safe one;
-    3. when none is SLO-safe, every ``alpha`` is tried and the one with the fewest violations among those
-       within HPA's replica-hours is taken (the cheaper on a tie); when none is that cheap, the fewest
-       violations of all.  Violations need not grow with ``alpha`` once every one misses the SLO half
-       (the most cautious can miss more than the next), so this step does not assume they do.
+    3. when the most cautious ``alpha`` is not SLO-safe, every ``alpha`` is tried: violations need not grow
+       with ``alpha`` (on a service HPA rarely fails, the most cautious can miss more than the next), so
+       1 and 2 are applied to the SLO-safe ones wherever they are; when none is, the one with the fewest
+       violations among those within HPA's replica-hours is taken (the cheaper on a tie), and when none is
+       that cheap, the fewest violations of all.
 
     The searches of 1 and 2 are bisections over ``alphas`` (sorted ascending), so few evaluations are needed.
 
@@ -97,8 +98,11 @@ def choose_alpha(alphas: Sequence[float], evaluate: Callable[[float], Outcome], 
     def cheap(i: int) -> bool:
         return out(i)[1] <= (1.0 - COST_MARGIN) * hpa[1]
 
-    if not safe(0):
-        return _fewest_violations(a, [out(i) for i in range(len(a))], hpa)
+    if not safe(0):  # violations did not grow from here: try them all
+        ok = [i for i in range(len(a)) if safe(i)]
+        if not ok:
+            return _fewest_violations(a, [out(i) for i in range(len(a))], hpa)
+        return a[next((i for i in ok if cheap(i)), min(ok, key=lambda i: (out(i)[1], a[i])))]
     top = _first_true(lambda i: not safe(i), 0, len(a) - 1) - 1
     if not cheap(top):
         return a[top]
