@@ -163,6 +163,42 @@ def test_forecast_eval_prints_mase_against_seasonal_naive(tmp_path: Path) -> Non
     assert code == 2 and "at least two days" in err
 
 
+def test_forecast_keeps_an_hourly_series_hourly_and_a_signal_that_goes_negative(tmp_path: Path) -> None:
+    """An hourly file is forecast hour by hour (on a 5-minute grid it was eleven gaps in twelve points, and Holt-Winters
+    ran away); a user's signal below 0 is kept (it was read as a missing rate); 1-minute rows are averaged into 5
+    minutes, and the output says which."""
+    t = 1_700_006_400.0 + np.arange(0.0, 8 * DAY, 3600.0)
+    y = 200.0 + 100.0 * np.sin(2 * np.pi * t / DAY)
+    hourly = tmp_path / "hourly.csv"
+    hourly.write_text("timestamp,value\n" + "".join(f"{a:.0f},{b:.2f}\n" for a, b in zip(t, y, strict=True)))
+    code, out, err = run(["--json", "forecast", "--trace", str(hourly), "--horizon", "10800", "--eval"], tmp_path)
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["grid_s"] == 3600.0 and len(got["forecast"]) == 3 and "own step, 1 h" in got["grid"]
+    assert all(90.0 < r["mean"] < 310.0 for r in got["forecast"])
+    assert got["eval"]["grid_s"] == 3600.0 and got["eval"]["horizon_steps"] == 3
+    m = 1_700_006_400.0 + np.arange(0.0, 3 * DAY, 60.0)
+    wave = tmp_path / "wave.csv"
+    wave.write_text("timestamp,value\n" + "".join(f"{a:.0f},{np.sin(2 * np.pi * a / DAY):.4f}\n" for a in m))
+    code, out, err = run(["--json", "forecast", "--trace", str(wave), "--horizon", "86400"], tmp_path)
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["grid_s"] == 300.0 and "averaged" in got["grid"]
+    assert min(r["mean"] for r in got["forecast"]) < -0.5  # the wave's lower half is forecast, not cut at 0
+
+
+def test_forecast_eval_prints_a_series_idle_at_zero(tmp_path: Path) -> None:
+    """A series at 0 but for two intervals: every model makes no error; the table says n/a, no crash."""
+    t = 1_700_006_400.0 + np.arange(0.0, 4 * DAY, 300.0)
+    y = np.zeros(t.size)
+    y[[40, 100]] = 3.0  # on the first day: the judged days are all 0
+    f = tmp_path / "idle.csv"
+    f.write_text("timestamp,value\n" + "".join(f"{a:.0f},{b:.1f}\n" for a, b in zip(t, y, strict=True)))
+    code, out, err = run(["forecast", "--trace", str(f), "--eval"], tmp_path)
+    assert code == 0, err
+    assert "n/a" in out and "reference" in out
+
+
 def test_simulate_chooses_the_calibration_alpha_itself(tmp_path: Path, trace_csv: Path) -> None:
     base = ["--json", "scale", "simulate", "--policy", "predictive", "--days", "0.25", "--calibration-alpha"]
     code, out, err = run([*base, "auto", "--trace", str(trace_csv)], tmp_path)

@@ -189,7 +189,7 @@ def forecast(
     as_json: bool = JSON,
 ) -> None:
     """Print a forecast (mean and 80 % band) of a service's signal, or of the end of a trace."""
-    from hx.forecast.series import forecast_series
+    from hx.forecast.series import forecast_grid, forecast_series
 
     c = ctx_of(ctx, as_json)
     if (service is None) == (trace is None):
@@ -203,24 +203,26 @@ def forecast(
         ts, vs, label = _trace_history(trace, _axis(step, time_column, value_column))
     else:
         ts, vs, label = _service_history(ctx, str(service), signal)
+    grid = forecast_grid(ts) if len(ts) else 300.0
+    rates = not _is_file(trace)  # a user's CSV may hold a signal that goes negative; a rate may not
     try:
-        fc = forecast_series(ts, vs, horizon, model=model, grid_s=300.0)
+        fc = forecast_series(ts, vs, horizon, model=model, grid_s=grid, rates=rates)
     except BadInput as err:  # too little history, most often: name what was read
         span = (float(ts[-1]) - float(ts[0])) / 60.0 if len(ts) else 0.0
-        msg = f"{label}: {len(ts)} rows over {span:.0f} min; on the forecast's 5-minute grid, {err}"
+        msg = f"{label}: {len(ts)} rows over {span:.0f} min; on the forecast's {_duration(grid)} grid, {err}"
         raise BadInput(msg, field="--trace" if trace is not None else "service") from err
     rows: list[dict[str, Any]] = [
         {"at": _iso(float(t)), "mean": float(m), "lower": float(lo), "upper": float(hi)}
         for t, m, lo, hi in zip(fc.timestamps, fc.mean, fc.lower, fc.upper, strict=True)
     ]
     data: dict[str, Any] = {"series": label, "model": fc.model, "level": fc.level, "horizon_s": horizon,
-                            "forecast": rows}  # fmt: skip
+                            "grid_s": grid, "grid": _grid_note(ts, grid), "forecast": rows}  # fmt: skip
     if "fallback_from" in fc.meta:
         data["fallback"] = fc.meta
     if "band_from" in fc.meta:
         data["band"] = fc.meta
     if evaluate:
-        data["eval"] = _evaluate(ts, vs, horizon, [model, *candidate])
+        data["eval"] = _evaluate(ts, vs, horizon, [model, *candidate], grid, rates)
     if c.as_json:
         c.emit(data)
         return
@@ -228,6 +230,7 @@ def forecast(
     for r in rows:
         table.add_row(str(r["at"]), f"{r['lower']:.4g}", f"{r['mean']:.4g}", f"{r['upper']:.4g}")
     c.console.print(table)
+    c.console.print(data["grid"])
     if "fallback" in data:
         c.console.print(f"[yellow]{fc.meta['fallback_from']} replaced by seasonal naive: {fc.meta['reason']}[/yellow]")
     if "band" in data:
@@ -249,20 +252,22 @@ def _check_model(name: str, option: str) -> None:
 EVAL_MODELS = ("seasonal_naive", "naive", "holt_winters")
 
 
-def _evaluate(ts: np.ndarray, vs: np.ndarray, horizon_s: float, models: list[str]) -> dict[str, Any]:
+def _evaluate(
+    ts: np.ndarray, vs: np.ndarray, horizon_s: float, models: list[str], grid_s: float = 300.0, rates: bool = True
+) -> dict[str, Any]:
     """Rolling-origin MASE of each model over the last (up to) three days, refitted each day, scored on every step
-    of the horizon, against seasonal naive."""
+    of the horizon, against seasonal naive; on the forecast's grid."""
     from hx.forecast.backtest import select_model
     from hx.forecast.series import clean_history
 
-    t, v = clean_history(ts, vs, 300.0)
-    h = max(1, math.ceil(horizon_s / 300.0))
+    t, v = clean_history(ts, vs, grid_s, rates=rates)
+    h = max(1, math.ceil(horizon_s / grid_s))
     names = list(dict.fromkeys([*EVAL_MODELS, *models]))
-    per_day = round(86400.0 / 300.0)
+    per_day = round(86400.0 / grid_s)
     folds = min(3, (t.size - per_day - 1) // per_day)  # a fold a day, after more than a day (a season) of fitting
     if folds < 1:
         raise BadInput(
-            f"--eval needs at least two days of history; this series spans {t.size * 300.0 / 86400.0:.1f} day(s)",
+            f"--eval needs at least two days of history; this series spans {t.size * grid_s / 86400.0:.1f} day(s)",
             field="--eval",
         )
     every = eval_spacing(folds * max(per_day, h) - h + 1, h)
@@ -275,7 +280,7 @@ def _evaluate(ts: np.ndarray, vs: np.ndarray, horizon_s: float, models: list[str
                     "error": sc.error, **_guard(sc.folds)})  # fmt: skip
     return {
         "horizon_steps": h,
-        "grid_s": 300.0,
+        "grid_s": grid_s,
         "scored_steps": [1, h],
         "folds": folds,
         "origins": int(sum(f.get("origins", 0.0) for f in scores["seasonal_naive"].folds)),
@@ -305,7 +310,8 @@ def _guard(folds: list[dict[str, float]]) -> dict[str, float]:
 
 def _print_eval(console: Any, ev: dict[str, Any]) -> None:
     h = ev["horizon_steps"]
-    title = (f"rolling-origin backtest: steps 1-{h} (5 min to {_duration(h * 300.0)} ahead) scored, "
+    g = float(ev["grid_s"])
+    title = (f"rolling-origin backtest: steps 1-{h} ({_duration(g)} to {_duration(h * g)} ahead) scored, "
              f"{ev['origins']} origins in {ev['folds']} daily folds")  # fmt: skip
     note = f"MASE and sMAPE (in %) over every step and origin; MASE scaled by the error of the {ev['mase_scale']}; "
     note += "outside: the farthest forecast beyond the history's range, in ranges (before the guard); "
@@ -317,11 +323,28 @@ def _print_eval(console: Any, ev: dict[str, Any]) -> None:
             table.add_row(f"{m['model']}: cannot run: {m['error'][:60]}", "-", "-", "-", "-", "-")
             continue
         mark = " (best)" if m["model"] == ev["best"] else (" (used)" if m["model"] == ev["forecast_model"] else "")
-        table.add_row(m["model"] + mark, f"{m['mase']:.3f}", f"{m['smape']:.1f}", f"{m['vs_seasonal_naive'] - 1:+.1%}"
-                      if m["model"] != "seasonal_naive" else "reference", f"{m['max_range_excess']:.2f}",
-                      f"{m['guard_fired']:.0f}")  # fmt: skip
+        vs = m["vs_seasonal_naive"]
+        versus = "reference" if m["model"] == "seasonal_naive" else ("n/a" if vs is None else f"{vs - 1:+.1%}")
+        table.add_row(m["model"] + mark, f"{m['mase']:.3f}", f"{m['smape']:.1f}", versus,
+                      f"{m['max_range_excess']:.2f}", f"{m['guard_fired']:.0f}")  # fmt: skip
     console.print(table)
     console.print(note)
+
+
+def _grid_note(ts: np.ndarray, grid_s: float) -> str:
+    """What grid the forecast is on, and whether the rows were averaged into it."""
+    from hx.forecast.series import forecast_grid
+
+    own = forecast_grid(ts, finest_s=0.0) if len(ts) > 1 else grid_s
+    if own < grid_s - 1e-6:
+        return f"forecast on a {_duration(grid_s)} grid: the rows ({_duration(own)} apart) are averaged into it"
+    return f"forecast at the rows' own step, {_duration(grid_s)}"
+
+
+def _is_file(trace: str | None) -> bool:
+    from hx.sim import TRACE_NAMES
+
+    return trace is not None and trace not in TRACE_NAMES
 
 
 def _duration(seconds: float) -> str:
