@@ -213,3 +213,24 @@ def test_the_departure_guard_keeps_its_false_positive_budget_on_sparse_counts() 
             g = judge({"errors": b}, {"errors": c}, cfg).metrics[0].guard
             hits += g is not None and "constant" in g
         assert hits / 2000 <= 0.01, (n, rate, hits)
+
+
+def test_a_critical_metric_with_critical_increase_fails_outright_only_beyond_it() -> None:
+    """Kayenta's critical_increase: a fully separated +20 % on a critical metric whose critical threshold is a mean
+    ratio of 1.5 fails the metric (beyond allowed_increase 1.1) and counts in the score, not the whole judgement;
+    +60 % reaches it and the critical guard fails the canary."""
+    cfg = JudgeConfig(
+        metrics=[
+            MetricConfig(name="latency_ms", critical=True, allowed_increase=1.1, critical_increase=1.5),
+            *(MetricConfig(name=k) for k in "abc"),
+        ]
+    )
+    base = np.array([100.0, 102, 98, 101, 99])
+    flat = {k: np.array([1.0, 2, 1, 2, 1]) for k in "abc"}
+    v = judge({"latency_ms": base, **flat}, {"latency_ms": base + 20.0, **flat}, cfg)
+    m = v.metric("latency_ms")
+    assert m.status == "fail" and not m.critical and m.guard is None
+    assert v.status != "fail" and v.score == 75.0
+    v = judge({"latency_ms": base, **flat}, {"latency_ms": base * 1.6, **flat}, cfg)
+    m = v.metric("latency_ms")
+    assert v.status == "fail" and m.critical and m.guard is not None and "beyond critical 1.5" in m.guard

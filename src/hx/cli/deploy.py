@@ -162,7 +162,7 @@ def judge_cmd(
         exists=True,
         dir_okay=False,
         help="the baseline's window: CSV with one column per metric and one row per interval (an optional "
-        "timestamp column), or JSON {metric: [values]}, [{metric: value}, ...], or either under a 'baseline' key",
+        "timestamp column), or JSON {metric: \\[values]}, \\[{metric: value}, ...], or either under a 'baseline' key",
     ),
     canary: Path = typer.Option(
         ..., exists=True, dir_okay=False, help="the canary's window, as --baseline (JSON: under a 'canary' key)"
@@ -172,7 +172,10 @@ def judge_cmd(
         exists=True,
         dir_okay=False,
         help="YAML or JSON: metrics: [{name: COLUMN, kind: continuous|count, direction: increase|decrease|either "
-        "(the bad one), critical: true|false, tolerance: 0.02, denominator: COLUMN (counts)}]",
+        "(the bad one), critical: true|false, tolerance: 0.02, denominator: COLUMN (counts)}]; guards: "
+        "max_increase, max_decrease (relative), max_increase_abs, max_decrease_abs, max_value, min_value; Kayenta "
+        "thresholds: effect_measure (mean_ratio|cles), allowed_increase, allowed_decrease, critical_increase, "
+        "critical_decrease; alpha, min_points (the README's canary section has them all)",
     ),
     history: Path | None = typer.Option(
         None,
@@ -205,16 +208,28 @@ def judge_cmd(
         if missing:
             raise BadInput(f"{path}: no column for metric(s) {', '.join(missing)} named in {config}", field=missing[0])
     past = None
+    unused: list[str] = []
     if history is not None:
-        past = {
-            m: blocks_of(values, block_points) for m, values in _window(load_series_csv, history, "history").items()
-        }
+        read = _window(load_series_csv, history, "history")
+        names = [m.name for m in cfg.metrics]
+        unused = [n for n in names if n not in read]
+        if len(unused) == len(names):
+            raise BadInput(
+                f"{history}: no column for any metric named in {config} ({', '.join(names)}); it has "
+                f"{', '.join(sorted(read)) or 'none'}",
+                field="--history",
+            )
+        past = {m: blocks_of(values, block_points) for m, values in read.items()}
     v = judge(b, k, cfg, history=past)
     levels = {m.name: _levels(b, k, m.name, m.denominator) for m in cfg.metrics}
+    which = "that metric is" if len(unused) == 1 else "those metrics are"
+    note = f"--history has no column for {', '.join(unused)}: {which} judged without history" if unused else None
     if c.as_json:
-        c.emit({**v.model_dump(), "levels": levels})
+        c.emit({**v.model_dump(), "levels": levels, **({"history_note": note} if note else {})})
     else:
         _print_verdict(c, v, levels)
+        if note:
+            c.console.print(f"[yellow]{escape(note)}[/yellow]")
     if v.status == "fail":
         raise typer.Exit(1)
     if v.status == "inconclusive":
@@ -259,7 +274,8 @@ def _pct(x: float | None) -> str:
 def _print_verdict(c: Ctx, v: Any, levels: dict[str, dict[str, float | None]]) -> None:
     table = Table(
         "metric", "status", "baseline (median)", "canary (median)", "change (test)", "interval", "test", "reason",
-        title=f"verdict: {v.status} (score {'-' if v.score is None else f'{v.score:.1f}'} of 100)",
+        title=f"verdict: {v.status} (score {'-' if v.score is None else f'{v.score:.1f}'} of 100"
+        f"{' over the metrics that could be judged' if v.status == 'inconclusive' and v.score is not None else ''})",
     )  # fmt: skip
     for m in v.metrics:
         lv = levels.get(m.name, {})

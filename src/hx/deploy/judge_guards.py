@@ -17,7 +17,9 @@ thresholds, Kayenta's critical metrics), that fail a metric whatever the autocor
     is as unexplained as a rise, until the configuration says which way is bad.
 ``critical`` (critical metrics)
     Fully separated in a bad direction with a gap beyond the metric's ``tolerance``: every canary value beyond
-    every baseline value by more than the tolerance (an error rate rising from 0 everywhere, a doubled latency).
+    every baseline value by more than the tolerance (an error rate rising from 0 everywhere, a doubled latency);
+    with a Kayenta ``critical_increase`` (``critical_decrease``), only a move whose effect size reaches it (below
+    it the margins still apply, and the metric counts in the score).
 ``bound`` (``max_value`` / ``min_value``)
     The canary's median beyond an absolute bound, whatever the baseline does.
 ``departure`` (every metric)
@@ -100,7 +102,12 @@ def relative(diff: float, base: float) -> float:
 
 
 def _pct(x: float) -> str:
-    return f"{x * 100:+.1f}%" if math.isfinite(x) else f"{'+' if x > 0 else '-'}inf%"
+    """A relative move as a signed percentage; from a baseline of 0 there is none.
+
+    >>> _pct(0.25), _pct(math.inf)
+    ('+25.0%', 'from 0')
+    """
+    return f"{x * 100:+.1f}%" if math.isfinite(x) else "from 0"
 
 
 def _move(side: Side, medians: tuple[float, float], means: tuple[float, float]) -> tuple[float, float]:
@@ -110,14 +117,20 @@ def _move(side: Side, medians: tuple[float, float], means: tuple[float, float]) 
     return max(moves, key=lambda m: m[1]) if side == "higher" else min(moves, key=lambda m: m[1])
 
 
-def _margin_reason(cfg: MetricConfig, side: Side, gap: float, rel: float, diff: float) -> str | None:
-    """Why a fully separated move in a bad direction fails (critical tolerance, relative or absolute margin)."""
+def _margin_reason(cfg: MetricConfig, side: Side, gap: float, rel: float, diff: float, size: float) -> str | None:
+    """Why a fully separated move in a bad direction fails (critical tolerance, relative or absolute margin).
+    ``size``: the move's Kayenta effect size; with ``critical_increase`` (``critical_decrease``) set, a critical
+    metric's move fails the canary outright only when it reaches that, as the statistical verdict's does."""
     up = side == "higher"
     where = "above" if up else "below"
-    if cfg.critical and gap > cfg.tolerance:
+    crit = cfg.critical_increase if up else cfg.critical_decrease
+    reached = crit is None or (size >= crit if up else size <= crit)
+    if cfg.critical and gap > cfg.tolerance and reached:
+        beyond = "" if crit is None else f", {cfg.effect_measure} {size:.3g} beyond critical {crit:g}"
+        gap_text = f"with a gap of {_pct(gap if up else -gap)}" if math.isfinite(gap) else "of 0"
         return (
-            f"guard: critical metric, canary fully {where} baseline with a gap of {_pct(gap if up else -gap)} "
-            f"(level moved {_pct(rel)}; tolerance {cfg.tolerance:.0%})"
+            f"guard: critical metric, canary fully {where} baseline {gap_text} "
+            f"(level moved {_pct(rel)}; tolerance {cfg.tolerance:.0%}{beyond})"
         )
     margin = cfg.max_increase if up else cfg.max_decrease
     if margin is not None and (rel if up else -rel) > margin:
@@ -156,7 +169,9 @@ def guard(
         return None, None
     diff, rel = _move(side, (med_b, med_c), (float(b_all.mean()), float(c_all.mean())))
     unstated = cfg.direction not in bad[side]  # guarded only because no direction is configured
-    reason = _margin_reason(cfg.model_copy(update={"critical": False}) if unstated else cfg, side, gap, rel, diff)
+    size = effect_size(cfg.effect_measure, b_all, c_all)
+    use = cfg.model_copy(update={"critical": False}) if unstated else cfg
+    reason = _margin_reason(use, side, gap, rel, diff, size)
     if reason is not None and unstated:  # the default direction, not the user's: say so
         reason += f"; no direction is configured (set direction: {cfg.direction} to accept such a move)"
     return reason, side if reason is not None else None

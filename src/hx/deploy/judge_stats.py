@@ -313,15 +313,33 @@ def _decide(
 
 
 def _reason(status: Status, shift: Shift, effect: float, direction: Direction, tolerance: float) -> str:
-    pct = f"{effect * 100:+.1f}%" if math.isfinite(effect) and abs(effect) < 1e4 else "from a baseline of ~0"
+    """The test's verdict in words: the change as a signed percentage, or "from a baseline of ~0".
+
+    >>> _reason("fail", "lower", -0.3, "decrease", 0.02)
+    'canary lower than baseline (-30.0%; significant, beyond tolerance 2%)'
+    >>> _reason("fail", "higher", math.inf, "increase", 0.02)
+    'canary higher than baseline, from a baseline of ~0 (significant, beyond tolerance 2%)'
+    """
+    finite = math.isfinite(effect) and abs(effect) < 1e4
+    pct = f"{effect * 100:+.1f}%" if finite else "from a baseline of ~0"
     if status == "fail":
-        return f"canary {shift} than baseline by {pct} (significant, beyond tolerance {tolerance:.0%})"
+        if finite:
+            return f"canary {shift} than baseline ({pct}; significant, beyond tolerance {tolerance:.0%})"
+        return f"canary {shift} than baseline, {pct} (significant, beyond tolerance {tolerance:.0%})"
     if shift != "none":
         bad = (shift == "higher" and direction != "decrease") or (shift == "lower" and direction != "increase")
         if bad:
-            return f"canary {shift} by {pct}: significant but within tolerance {tolerance:.0%}"
-        return f"canary {shift} by {pct}: significant in the harmless direction"
+            return f"canary {shift} ({pct}): significant but within tolerance {tolerance:.0%}"
+        return f"canary {shift} ({pct}): significant in the harmless direction"
     return f"no significant difference ({pct})"
+
+
+def _too_few(min_points: int, n_b: int, n_c: int) -> str:
+    """
+    >>> _too_few(5, 3, 4)
+    'insufficient data: need 5 points in each series, have 3 (baseline) and 4 (canary)'
+    """
+    return f"insufficient data: need {min_points} points in each series, have {n_b} (baseline) and {n_c} (canary)"
 
 
 def _evidence_note(status: Status, phi: float, n_eff: float, assumed: bool = False) -> str:
@@ -371,7 +389,7 @@ def compare_continuous(
     n_b, n_c = sum(b.size for b in bs), sum(c.size for c in cs)
     name = "welch-t (AR(1)-corrected)" if autocorrelation else "welch-t"
     if n_b < min_points or n_c < min_points:
-        return inconclusive(name, n_b, n_c, f"insufficient data: need {min_points} points in each series")
+        return inconclusive(name, n_b, n_c, _too_few(min_points, n_b, n_c))
     extra = history_blocks(history)
     use_log = prefer_log(bs[0], cs[0], [*bs[1:], *cs[1:], *extra]) if log_scale is None else log_scale
     if use_log and any(np.any(x <= 0) for x in (*bs, *cs)):
@@ -493,7 +511,7 @@ def compare_counts(
     y_c, e_c = _aligned(canary, canary_denominator, "canary")
     name = "exact conditional binomial (Poisson rates)"
     if y_b.size < min_points or y_c.size < min_points:
-        return inconclusive(name, y_b.size, y_c.size, f"insufficient data: need {min_points} points in each series")
+        return inconclusive(name, y_b.size, y_c.size, _too_few(min_points, y_b.size, y_c.size))
     if np.any(y_b < 0) or np.any(y_c < 0):
         raise BadInput("counts must be >= 0", field="counts")
     ex_b, ex_c = float(e_b.sum()), float(e_c.sum())
