@@ -13,6 +13,15 @@ from hx.platform import Platform, build_platform
 from tests.support.postgres import create_database, postgres_server
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test`` runs two workers, ``--dist loadgroup``) the tests that start real servers
+    (marked ``integration``) run one after another on one worker, as they were written to, while the other worker
+    takes the rest; without xdist the mark does nothing."""
+    for item in items:
+        if item.get_closest_marker("integration") is not None:
+            item.add_marker(pytest.mark.xdist_group("servers"))
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings(environ={"HX_HOME": str(tmp_path / "hx")}).settings
