@@ -164,6 +164,14 @@ def main(argv: list[str] | None = None) -> int:
             "hx_allocate_risk": judge(alloc.levels, test)
             | {"in_sample_exceed": alloc.share, "budget_spent": alloc.budget},
         }
+        if res == "memory":  # --memory-cap: no VM's memory above its level in > 10 % of its learning intervals
+            capped = fleet_levels(
+                res, list(learn), [np.asarray(ts[:split], dtype=np.float64)] * len(k), args.risk_budget,
+                floors=False, memory_cap=True,
+            )  # fmt: skip
+            results[res]["hx_allocate_risk_memory_cap"] = judge(capped.levels, test) | {
+                "in_sample_exceed": capped.share, "budget_spent": capped.budget
+            }  # fmt: skip
     per_vm = [
         recommend(
             names[i],
@@ -218,6 +226,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{res}: {v['capacity_reduction']:.1%} less than VPA p90x1.15, exceed {v['exceed_hx']:.2%} vs "
             f"{v['exceed_vpa']:.2%} -> {'met' if v['met'] else 'NOT met'} (need >= 20% less at <= exceed)"
         )
+    mc, ref = results["memory"]["hx_allocate_risk_memory_cap"], results["memory"]["vpa_p90x1.15"]
+    console.print(
+        f"memory with --memory-cap (no VM above its level in > 10% of its learning intervals): "
+        f"{mc['provisioned']:.0f} GiB ({1 - mc['provisioned'] / ref['provisioned']:.1%} less than VPA) at "
+        f"{mc['exceed_rate']:.2%}, per-VM p90 {mc['exceed_per_vm_p90']:.1%}, {mc['vms_over_10pct']} VMs over 10% "
+        f"(hx without the cap: {results['memory']['hx_allocate_risk']['vms_over_10pct']}, VPA: {ref['vms_over_10pct']})"
+    )
     for res in ("cpu", "memory"):
         pv = results[res]["hx_recommend_per_vm"]
         eq = pv["vpa_at_equal_exceed"]

@@ -110,6 +110,19 @@ def test_cost_rightsize_reads_gwa_and_sizes_the_fleet_under_one_budget(
         cpu = plan["in_sample"]["cpu"]
         assert plan["vpa_cap"] is cap and cpu["budget_spent"] <= 0.3
         assert cpu["exceed_hx"] <= cpu["exceed_vpa"] if cap else cpu["budget_spent"] == 0.3
+    # the per-workload memory cap: off by default, asked for with --fleet only, and the totals count the
+    # workloads above their level in more than 10 % of intervals
+    assert main(["cost", "rightsize", str(folder), "--memory-cap"]) == 2
+    assert "--memory-cap applies to --fleet" in capsys.readouterr().err
+    assert main(["cost", "rightsize", str(folder), "--fleet", "--risk-budget", "2"]) == 2
+    assert "--risk-budget must be a share in (0, 0.5)" in capsys.readouterr().err
+    for args, on in (([], False), (["--memory-cap"], True)):
+        assert main(["--json", "cost", "rightsize", str(folder), "--fleet", "--no-vpa-cap", "--risk-budget", "0.3",
+                     *args]) == 0  # fmt: skip
+        plan = json.loads(capsys.readouterr().out)["fleet"]
+        mem = plan["in_sample"]["memory_gib"]
+        assert plan["memory_cap"] is on and {"workloads_over_tail_hx", "workloads_over_tail_vpa"} <= set(mem)
+        assert mem["workloads_over_tail_hx"] == 0 if on else mem["workloads_over_tail_hx"] >= 0
 
 
 def test_rightsize_a_folder_skips_the_files_it_cannot_use_and_names_them(

@@ -47,3 +47,25 @@ def test_the_plan_reports_the_budget_spent_per_resource() -> None:
     assert (
         free.totals["cpu"]["budget_spent"] == 0.2 and free.totals["cpu"]["exceed_hx"] > free.totals["cpu"]["exceed_vpa"]
     )
+
+
+def test_the_memory_cap_keeps_a_spiky_workload_out_of_the_pooled_budgets_oom_risk() -> None:
+    """Nine flat workloads and one at 8 GiB a fifth of the time: the pooled budget (10 %) sizes the spiky one at its
+    low level (above it 20 % of the time, out of memory); the cap holds every workload to <= 10 %, and the totals
+    count the workloads beyond it for hx and for the VPA-style rule."""
+    t = np.arange(0.0, 3 * DAY, 300.0)
+    rng = np.random.default_rng(2)
+    flat = [4.0 + 0.05 * rng.standard_normal(t.size) for _ in range(9)]
+    spiky = np.where(np.arange(t.size) % 5 == 0, 8.0, 1.0)
+    memory = [*flat, spiky]
+    free = fleet_levels("memory", memory, [t] * 10, 0.1, vpa_cap=False, floors=False)
+    capped = fleet_levels("memory", memory, [t] * 10, 0.1, vpa_cap=False, floors=False, memory_cap=True)
+    assert float(np.mean(spiky > free.levels[-1])) > 0.15
+    assert all(float(np.mean(h > lv)) <= 0.1 for h, lv in zip(memory, capped.levels, strict=True))
+    assert capped.levels.sum() > free.levels.sum()
+    fleet = {str(i): WorkloadHistory(t, flat[0], m) for i, m in enumerate(memory)}
+    plan = rightsize_fleet(fleet, 0.1, vpa_cap=False)
+    assert plan.totals["memory_gib"]["workloads_over_tail_hx"] == 1
+    assert plan.totals["memory_gib"]["workloads_over_tail_vpa"] == 0
+    capped_plan = rightsize_fleet(fleet, 0.1, vpa_cap=False, memory_cap=True)
+    assert capped_plan.totals["memory_gib"]["workloads_over_tail_hx"] == 0

@@ -28,8 +28,9 @@ def rightsize(
     files: list[Path] = typer.Argument(
         ...,
         exists=True,
-        help="usage files or folders: CSV of time,cpu,memory_gib[,workload], or Bitbrains GWA-T-12 VM files "
-        "(*.csv / *.csv.gz, semicolon separated; a folder is one file per VM)",
+        help="usage files or folders: CSV of time,cpu,memory_gib[,workload] (cpu in cores used, not percent; "
+        "memory in GiB), or Bitbrains GWA-T-12 VM files (*.csv / *.csv.gz, semicolon separated; a folder is one "
+        "file per VM)",
     ),
     fleet: bool = typer.Option(
         False, "--fleet", help="size all workloads together under one exceed budget (--risk-budget)"
@@ -48,6 +49,12 @@ def rightsize(
         "--vpa-cap/--no-vpa-cap",
         help="with --fleet: spend the budget only as far as hx's levels are exceeded, on the history given, no more "
         "often than the VPA-style rule's (p90 x 1.15)",
+    ),
+    memory_cap: bool = typer.Option(
+        False,
+        "--memory-cap",
+        help="with --fleet: no workload's memory above its level in more than 10 %% of its intervals (a plain "
+        "p90's share): the budget may not buy the saving with a few workloads' out-of-memory kills",
     ),
     current_cpu: float | None = typer.Option(None, min=0, help="vCPU provisioned now (for the saving)"),
     current_memory_gib: float | None = typer.Option(None, min=0, help="GiB provisioned now"),
@@ -72,10 +79,14 @@ def rightsize(
     cfg = c.loaded.settings.intelligent_monitoring.cost_optimization
     prices = Prices(vcpu_hour=cfg.cpu_hour_usd, gib_hour=cfg.gib_hour_usd)
     flags = ((risk_budget is not None, "--risk-budget"), (keep_memory_peaks, "--keep-memory-peaks"),
-             (not vpa_cap, "--no-vpa-cap"))  # fmt: skip
+             (not vpa_cap, "--no-vpa-cap"), (memory_cap, "--memory-cap"))  # fmt: skip
     for given, flag in flags:
         if given and not fleet:
             raise BadInput(f"{flag} applies to --fleet only", field=flag)
+    if risk_budget is not None and not 0.0 < risk_budget < 0.5:
+        raise BadInput(
+            f"--risk-budget must be a share in (0, 0.5), e.g. 0.04, got {risk_budget:g}", field="--risk-budget"
+        )
     with Progress(console=c.err, transient=True) as bar:
         task = bar.add_task("reading usage files", total=None)
         usage, origin, skipped = read_each(
@@ -98,6 +109,7 @@ def rightsize(
         prices=prices,
         keep_memory_peaks=keep_memory_peaks,
         vpa_cap=vpa_cap,
+        memory_cap=memory_cap,
     )
     if c.as_json:
         c.emit(report.to_dict())
@@ -144,13 +156,14 @@ def _print(console: Any, report: Report) -> None:
     for col in ("vCPU\nnow", "vCPU\nrec.", "GiB\nnow", "GiB\nrec.", "saving\nUSD/month", "CPU\nexceed",
                 "memory\nexceed\n(OOM)"):  # fmt: skip
         table.add_column(col, justify="right", no_wrap=True)
-    for r in report.recommendations:
+    recs = sorted(report.recommendations, key=lambda r: _natural(r.workload))
+    for r in recs:
         saving = f"{r.monthly_saving_usd:.2f}" if r.monthly_saving_usd is not None else "-"
         table.add_row(r.workload + (" *" if r.notes else ""), _size(r.current_cpu), _size(r.cpu),
                       _size(r.current_memory_gib), _size(r.memory_gib), saving,
                       f"{r.cpu_risk:.1%}", f"{r.memory_risk:.1%}")  # fmt: skip
     console.print(table)
-    for r in report.recommendations:
+    for r in recs:
         for note in r.notes:
             console.print(f"* {r.workload}: {note}")
     if report.skipped:
@@ -162,6 +175,17 @@ def _print(console: Any, report: Report) -> None:
         console.print(t)
     if report.fleet is not None:
         _print_fleet(console, report.fleet)
+
+
+def _natural(name: str) -> tuple[tuple[int, str], ...]:
+    """A sort key putting workload 2 before 10.
+
+    >>> sorted(["10", "2", "vm-1"], key=_natural)
+    ['2', '10', 'vm-1']
+    """
+    import re
+
+    return tuple((0, f"{int(p):020d}") if p.isdigit() else (1, p) for p in re.split(r"(\d+)", name) if p)
 
 
 def _size(v: float | None) -> str:
@@ -177,7 +201,8 @@ def _print_fleet(console: Any, fleet: dict[str, Any]) -> None:
     t = Table(title=title, box=box.SIMPLE_HEAD)
     t.add_column("resource", overflow="fold")
     t.add_column("exceed counted on", overflow="fold", min_width=16)
-    for col in ("hx", "VPA\np90x1.15", "change\nvs VPA", "exceed\nhx", "exceed\nVPA"):
+    for col in ("hx", "VPA\np90x1.15", "change\nvs VPA", "exceed\nhx", "exceed\nVPA", "workloads\n>10% hx",
+                "workloads\n>10% VPA"):  # fmt: skip
         t.add_column(col, justify="right", no_wrap=True)
     judged = f"out-of-sample: last {check['judge_days']:.3g} d, learned on first {check['learn_days']:.3g} d"
     for res, unit in _UNITS.items():
@@ -185,7 +210,8 @@ def _print_fleet(console: Any, fleet: dict[str, Any]) -> None:
             if not v:
                 continue
             t.add_row(unit, where, f"{v['hx']:.4g}", f"{v['vpa_p90x1.15']:.4g}", f"{-v['reduction_vs_vpa']:+.1%}",
-                      f"{v['exceed_hx']:.2%}", f"{v['exceed_vpa']:.2%}")  # fmt: skip
+                      f"{v['exceed_hx']:.2%}", f"{v['exceed_vpa']:.2%}", str(v.get("workloads_over_tail_hx", "-")),
+                      str(v.get("workloads_over_tail_vpa", "-")))  # fmt: skip
     console.print(t)
     console.print(
         f"out-of-sample rows: the {check['workloads_judged']} workloads with a day of samples in each part "
@@ -196,6 +222,14 @@ def _print_fleet(console: Any, fleet: dict[str, Any]) -> None:
         if spent < fleet["risk_budget"]:
             console.print(f"{unit}: budget held to {spent:.2%} so that hx is exceeded no more often than the "
                           "VPA-style rule on this history (--no-vpa-cap spends all of it)")  # fmt: skip
+    tail = fleet["in_sample"]["memory_gib"]
+    if not fleet.get("memory_cap") and tail.get("workloads_over_tail_hx", 0) > tail.get("workloads_over_tail_vpa", 0):
+        console.print(
+            f"[bold yellow]memory:[/bold yellow] {tail['workloads_over_tail_hx']} workload(s) above their level in "
+            f"more than 10% of intervals (out of memory), against {tail['workloads_over_tail_vpa']} under the "
+            "VPA-style rule: the pooled budget concentrates the risk on spiky workloads (--memory-cap prevents it, "
+            "at the cost of most of the memory saving)"
+        )
     below = fleet["in_sample"]["memory_gib"].get("below_recent_peak", 0)
     if below:
         console.print(f"{below} workload(s) get less memory than their working set's peak of the last day "

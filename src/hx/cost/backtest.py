@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from hx.cost.fleet import fleet_levels, pooled, vpa_level
+from hx.cost.fleet import fleet_levels, pooled, vpa_level, workloads_over
 from hx.cost.history import Grid
 from hx.cost.rightsizing import DAY_S
 
@@ -74,12 +74,13 @@ def backtest(
     floors: bool = True,
     keep_memory_peaks: bool = False,
     vpa_cap: bool = True,
+    memory_cap: bool = False,
 ) -> Backtest:
     """Learn on the first ``LEARN_SHARE`` of ``grid``, judge on the rest (histories given on ``grid``).
 
     ``floors=False`` judges the allocation alone, as ``bench/rightsizing.py`` does (no rounding, no minimums);
-    ``keep_memory_peaks`` and ``vpa_cap`` as in :func:`~hx.cost.fleet.rightsize_fleet` (the cap compares with the
-    VPA-style rule on the learning part only).
+    ``keep_memory_peaks``, ``vpa_cap`` and ``memory_cap`` as in :func:`~hx.cost.fleet.rightsize_fleet` (the VPA cap
+    compares with the VPA-style rule on the learning part only).
     """
     split = int(LEARN_SHARE * grid.n)
     excluded: dict[str, str] = {}
@@ -96,7 +97,9 @@ def backtest(
         learn = [arr[i][:split] for i in keep]
         judge = [arr[i][split:] for i in keep]
         results[res] = (
-            _judge(res, learn, judge, learn_t, risk_budget, floors, keep_memory_peaks, vpa_cap) if keep else {}
+            _judge(res, learn, judge, learn_t, risk_budget, floors, (keep_memory_peaks, vpa_cap, memory_cap))
+            if keep
+            else {}
         )
     return Backtest(
         learn_days=split * grid.step_s / DAY_S,
@@ -114,14 +117,16 @@ def _judge(
     learn_t: FloatArray,
     budget: float,
     floors: bool,
-    keep_peaks: bool,
-    vpa_cap: bool,
+    options: tuple[bool, bool, bool],
 ) -> dict[str, Any]:
+    """One resource's learn/judge figures; ``options``: (keep_memory_peaks, vpa_cap, memory_cap)."""
+    keep_peaks, vpa_cap, memory_cap = options
     resource = "cpu" if res == "cpu" else "memory"
     times = [learn_t] * len(learn)
     ours, share, spent = fleet_levels(
-        resource, learn, times, budget, floors=floors, keep_memory_peaks=keep_peaks, vpa_cap=vpa_cap
-    )
+        resource, learn, times, budget, floors=floors, keep_memory_peaks=keep_peaks, vpa_cap=vpa_cap,
+        memory_cap=memory_cap,
+    )  # fmt: skip
     ref = np.array([vpa_level(h) for h in learn])
     total, ref_total = float(ours.sum()), float(ref.sum())
     less = 1.0 - total / ref_total if ref_total > 0 else 0.0
@@ -135,5 +140,7 @@ def _judge(
         "exceed_hx_learning": pooled(learn, ours),
         "budget_share": share,
         "budget_spent": spent,
+        "workloads_over_tail_hx": workloads_over(judge, ours),
+        "workloads_over_tail_vpa": workloads_over(judge, ref),
         "target_met": bool(less >= TARGET_REDUCTION and ex <= ref_ex),
     }

@@ -42,6 +42,9 @@ FLEET_MARGIN = 0.1
 FLEET_HALF_LIFE_S = 14 * DAY_S
 #: bisection steps of the VPA cap on the budget (the budget found is within budget / 2**CAP_STEPS of the largest)
 CAP_STEPS = 12
+#: the share of one workload's intervals above its level that the totals count as a workload at risk (and the
+#: per-workload memory cap allows): what a plain p90 leaves above it
+TAIL_SHARE = round(1.0 - VPA_PERCENTILE, 9)
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ def fleet_levels(
     floors: bool = True,
     keep_memory_peaks: bool = False,
     vpa_cap: bool = True,
+    memory_cap: bool = False,
 ) -> Levels:
     """One resource's levels under the budget (``"cpu"`` or ``"memory"``).
 
@@ -106,10 +110,18 @@ def fleet_levels(
     (:func:`vpa_level`): when the budget would go further, the largest budget that does not is found by
     bisection (a budget of 0 sizes every workload to its peak, which is never exceeded).  The comparison the
     fleet is judged by -- less capacity at no higher exceed rate -- then holds on the history by construction.
+    ``memory_cap``: no workload's memory is above its level, on these histories, in more than
+    :data:`TAIL_SHARE` of its intervals (a plain p90's share), or the budget where that is more
+    (:func:`memory_floor`): the pooled budget may then not buy the fleet's saving with a few workloads'
+    out-of-memory kills.  Off by default: on the Bitbrains VMs it takes nearly all of the memory saving
+    (README, Right-sizing), which is how much of that saving comes from the spiky workloads.
     """
     peaks = None
-    if resource == "memory" and keep_memory_peaks:
-        peaks = [recent_peak(t, h) for t, h in zip(times, histories, strict=True)]
+    if resource == "memory" and (keep_memory_peaks or memory_cap):
+        peaks = [
+            max(recent_peak(t, h) if keep_memory_peaks else 0.0, memory_floor(h, budget) if memory_cap else 0.0)
+            for t, h in zip(times, histories, strict=True)
+        ]
 
     def at(b: float) -> Levels:
         alloc = allocate_risk(histories, b, timestamps=times, margin=margin, half_life_s=half_life_s, floors=peaks)
@@ -132,6 +144,30 @@ def fleet_levels(
     return best if best is not None else at(0.0)
 
 
+def memory_floor(values: FloatArray, budget: float) -> float:
+    """The lowest level one workload's memory may be given under the per-workload cap: the level it is above in
+    no more than :data:`TAIL_SHARE` of its intervals, or ``budget`` where that is more.
+
+    >>> h = np.r_[np.full(80, 1.0), np.full(20, 8.0)]   # a workload at 8 GiB a fifth of the time
+    >>> memory_floor(h, 0.04)                         # the budget may not size it at 1 GiB
+    8.0
+    """
+    ok = values[np.isfinite(values)]
+    if ok.size == 0:
+        return 0.0
+    allowed = max(TAIL_SHARE, budget)
+    return float(np.quantile(ok, 1.0 - allowed, method="higher"))
+
+
+def workloads_over(histories: list[FloatArray], levels: FloatArray, share: float = TAIL_SHARE) -> int:
+    """How many workloads are above their level in more than ``share`` of their real intervals.
+
+    >>> workloads_over([np.arange(10.0), np.arange(10.0)], np.array([8.5, 5.0]))
+    1
+    """
+    return int(sum(exceed_rate(h, float(lv)) > share for h, lv in zip(histories, levels, strict=True)))
+
+
 def pooled(histories: list[FloatArray], levels: FloatArray) -> float:
     """The share of all real intervals of all histories above their workload's level."""
     over = sum(int((h[np.isfinite(h)] > lv).sum()) for h, lv in zip(histories, levels, strict=True))
@@ -148,9 +184,11 @@ def rightsize_fleet(
     half_life_s: float = FLEET_HALF_LIFE_S,
     keep_memory_peaks: bool = False,
     vpa_cap: bool = True,
+    memory_cap: bool = False,
 ) -> FleetPlan:
     """Levels for every workload minimising the fleet's total while the pooled exceed share meets the budget
-    (``keep_memory_peaks``: no memory below the working set's recent peak; ``vpa_cap``: see :func:`fleet_levels`)."""
+    (``keep_memory_peaks``: no memory below the working set's recent peak; ``vpa_cap``, ``memory_cap``: see
+    :func:`fleet_levels`)."""
     if not workloads:
         raise BadInput("no workloads to right-size", field="workloads")
     if not 0.0 < risk_budget < 0.5:
@@ -177,6 +215,7 @@ def rightsize_fleet(
             half_life_s=half_life_s,
             keep_memory_peaks=keep_memory_peaks,
             vpa_cap=vpa_cap,
+            memory_cap=memory_cap,
         )
         levels[res] = got.levels
         totals["memory_gib" if res == "memory" else res] = _totals(h, got.levels, got.share) | {
@@ -253,4 +292,6 @@ def _totals(histories: list[FloatArray], levels: FloatArray, budget_share: float
         "exceed_hx": pooled(histories, levels),
         "exceed_vpa": pooled(histories, ref),
         "budget_share": budget_share,
+        "workloads_over_tail_hx": workloads_over(histories, levels),
+        "workloads_over_tail_vpa": workloads_over(histories, ref),
     }

@@ -55,6 +55,7 @@ def rightsize_report(
     prices: Prices | None = None,
     keep_memory_peaks: bool = False,
     vpa_cap: bool = True,
+    memory_cap: bool = False,
 ) -> Report:
     """Recommend every workload with enough history; ``files`` names each workload's file.
 
@@ -86,9 +87,13 @@ def rightsize_report(
     if not laid:
         raise BadInput(_nothing(skipped), field="path")
     if fleet:
-        plan = rightsize_fleet(laid, risk_budget, prices=prices, keep_memory_peaks=keep_memory_peaks, vpa_cap=vpa_cap)
+        options = (keep_memory_peaks, vpa_cap, memory_cap)
+        plan = rightsize_fleet(
+            laid, risk_budget, prices=prices, keep_memory_peaks=keep_memory_peaks, vpa_cap=vpa_cap,
+            memory_cap=memory_cap,
+        )  # fmt: skip
         recs = plan.recommendations
-        report: dict[str, Any] | None = _fleet(grid, laid, plan.totals, risk_budget, keep_memory_peaks, vpa_cap)
+        report: dict[str, Any] | None = _fleet(grid, laid, plan.totals, risk_budget, options)
     else:
         recs = [_alone(name, w, prices, risk_budget) for name, w in laid.items()]
         report = None
@@ -119,17 +124,20 @@ def _fleet(
     laid: Mapping[str, WorkloadHistory],
     totals: dict[str, dict[str, float]],
     budget: float,
-    keep: bool,
-    vpa_cap: bool,
+    options: tuple[bool, bool, bool],
 ) -> dict[str, Any]:
+    keep, vpa_cap, memory_cap = options
     names = list(laid)
     cpu, memory = [laid[n].cpu for n in names], [laid[n].memory_gib for n in names]
-    check = backtest(grid, names, cpu, memory, budget, keep_memory_peaks=keep, vpa_cap=vpa_cap).to_dict()
+    check = backtest(
+        grid, names, cpu, memory, budget, keep_memory_peaks=keep, vpa_cap=vpa_cap, memory_cap=memory_cap
+    ).to_dict()
     return {
         "risk_budget": budget,
         "risk_budget_bounds": BUDGET_MEANING,
         "vpa_cap": vpa_cap,
         "keep_memory_peaks": keep,
+        "memory_cap": memory_cap,
         "in_sample": totals,
         "learn_judge": check,
         "warnings": warnings(totals, check, budget),

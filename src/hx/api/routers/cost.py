@@ -55,6 +55,11 @@ class RightsizeRequest(BaseModel):
         None, gt=0, lt=0.5, description="with fleet: the budget (default: cost_optimization.risk_budget)"
     )
     keep_memory_peaks: bool = Field(False, description="with fleet: no memory below the last day's working-set peak")
+    memory_cap: bool = Field(
+        False,
+        description="with fleet: no workload's memory above its level in more than 10 % of its intervals (a plain "
+        "p90's share)",
+    )
     vpa_cap: bool = Field(
         True,
         description="with fleet: spend the budget only as far as hx's levels are exceeded, on the history given, no "
@@ -84,7 +89,7 @@ def rightsize(body: RightsizeRequest, request: Request) -> dict[str, Any]:
                 f"workload {w.name!r}: timestamps, cpu and memory_gib differ in length", field=f"workloads.{i}.cpu"
             )
     if not body.fleet:
-        for flag in ("risk_budget", "keep_memory_peaks", "vpa_cap"):
+        for flag in ("risk_budget", "keep_memory_peaks", "vpa_cap", "memory_cap"):
             if flag in body.model_fields_set and getattr(body, flag) != RightsizeRequest.model_fields[flag].default:
                 raise BadInput(f"{flag} applies to fleet: true only", field=flag)
     else:
@@ -127,6 +132,7 @@ def _fleet(body: RightsizeRequest, request: Request, prices: Prices) -> dict[str
         prices=prices,
         keep_memory_peaks=body.keep_memory_peaks,
         vpa_cap=body.vpa_cap,
+        memory_cap=body.memory_cap,
     )
     return report.to_dict()
 
