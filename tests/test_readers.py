@@ -82,6 +82,19 @@ def test_refusals_name_the_file_and_the_column(tmp_path: Path, text: str, axis: 
     assert str(f) in str(err.value) and all(n in str(err.value) for n in named), err.value
 
 
+def test_a_pandas_export_with_its_unnamed_index_column(tmp_path: Path) -> None:
+    """``df.to_csv()`` writes the index as a first column with no name: it is an index beside the time column,
+    not a second value column; an unnamed column is named by its place in messages."""
+    f = tmp_path / "pd.csv"
+    f.write_text(",time,rps\n" + "".join(f"{i},2026-01-01T00:{5 * i:02d}:00Z,{5 + i}\n" for i in range(6)))
+    ts, vs = read_series(f)
+    assert vs.tolist() == [5.0, 6.0, 7.0, 8.0, 9.0, 10.0] and ts[1] - ts[0] == 300.0
+    g = tmp_path / "two.csv"
+    g.write_text(",time,rps,errors\n" + "".join(f"{i},2026-01-01T00:{5 * i:02d}:00Z,{i},1\n" for i in range(6)))
+    with pytest.raises(BadInput, match=r"several value columns \(rps, errors\)"):
+        read_series(g)
+
+
 def test_a_step_must_be_positive() -> None:
     with pytest.raises(BadInput, match="--step"):
         TimeAxis(step_s=0)

@@ -111,7 +111,8 @@ def read_table(path: str | Path, *, delimiter: str | None = None) -> Table:
     head = [c.strip() for c in lines[0]]
     if all(is_number(c) or not c for c in head):  # no header row
         return Table(p, [f"column{i + 1}" for i in range(len(head))], lines, 1)
-    return Table(p, head, lines[1:], 2)
+    # an unnamed column (pandas writes its index so) is named by its place, as messages must name it
+    return Table(p, [c or f"column{i + 1}" for i, c in enumerate(head)], lines[1:], 2)
 
 
 def require_rows(table: Table) -> None:
@@ -301,6 +302,9 @@ def value_column(table: Table, axis: TimeAxis, time_col: str | None) -> str:
             )
         return axis.value_column
     others = [h for h in table.header if h != time_col]
+    index = _counting_first_column(table, axis)
+    if index is not None and index in others and len(others) > 1:
+        others.remove(index)  # a first column counting 0, 1, 2 ... beside a time column: an index (pandas')
     named = [h for h in others if h.strip().lower() == "value"]
     if len(named) == 1:
         return named[0]  # NAB's and the KPI corpora's timestamp,value[,label]

@@ -124,3 +124,18 @@ def test_history_may_be_json_too(
     code = main([*args, "--history", str(hist)])
     out = capsys.readouterr()
     assert code == 1 and json.loads(out.out)["status"] == "fail", out.err
+
+
+def test_semicolon_separated_windows_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A spreadsheet in a comma-decimal locale exports ``;``: the separator is sniffed from the header."""
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    base, can = tmp_path / "b.csv", tmp_path / "c.csv"
+    base.write_text("latency_ms;error_rate\n" + "".join(f"{v};0\n" for v in (100, 101, 99, 100, 102)))
+    can.write_text("latency_ms;error_rate\n" + "".join(f"{v};0\n" for v in (200, 201, 199, 203, 200)))
+    cfg = tmp_path / "m.yml"
+    cfg.write_text("metrics:\n  - {name: latency_ms}\n  - {name: error_rate}\n")
+    code = main(["--json", "canary", "judge", "--baseline", str(base), "--canary", str(can), "--config", str(cfg)])
+    out = capsys.readouterr()
+    assert code == 1 and json.loads(out.out)["status"] == "fail", out.err

@@ -116,6 +116,9 @@ def test_cost_rightsize_reads_gwa_and_sizes_the_fleet_under_one_budget(
     assert "--memory-cap applies to --fleet" in capsys.readouterr().err
     assert main(["cost", "rightsize", str(folder), "--fleet", "--risk-budget", "2"]) == 2
     assert "--risk-budget must be a share in (0, 0.5)" in capsys.readouterr().err
+    assert main(["--json", "cost", "rightsize", str(folder), "--fleet", "--risk-budget", "2"]) == 2
+    err = json.loads(capsys.readouterr().out)["error"]  # with --json, a refusal is JSON on stdout too
+    assert err["field"] == "--risk-budget" and err["exit_code"] == 2 and "(0, 0.5)" in err["detail"]
     for args, on in (([], False), (["--memory-cap"], True)):
         assert main(["--json", "cost", "rightsize", str(folder), "--fleet", "--no-vpa-cap", "--risk-budget", "0.3",
                      *args]) == 0  # fmt: skip

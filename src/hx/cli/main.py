@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -87,8 +88,23 @@ def main(argv: list[str] | None = None) -> int:
         return code if isinstance(code, int) else (0 if code is None else 1)
     except HxError as err:
         typer.echo(f"hx: error: {err}", err=True)
+        # bad input with --json: a script reads stdout, so the refusal goes there too, as JSON (a command that
+        # fails after answering, as audit verify does, has already printed its JSON)
+        if err.exit_code == 2 and "--json" in (sys.argv[1:] if argv is None else argv):
+            typer.echo(json.dumps({"error": error_object(err)}))
         return err.exit_code
     return 0
+
+
+def error_object(err: HxError) -> dict[str, object]:
+    """An hx error as ``--json`` prints it (the API's problem+json fields, with the exit code).
+
+    >>> from hx.errors import BadInput
+    >>> error_object(BadInput("--step must be > 0", field="--step"))["field"]
+    '--step'
+    """
+    data = {k: v for k, v in err.data.items() if v is not None and isinstance(v, (str, int, float, bool))}
+    return {"title": err.title, "detail": err.message, "exit_code": err.exit_code, **data}
 
 
 if __name__ == "__main__":

@@ -308,14 +308,17 @@ def judge(
 
 
 def load_series_csv(path: str | Path) -> dict[str, FloatArray]:
-    """Read per-interval metric values from a CSV: one column per metric, an optional ``timestamp`` column.
+    """Read per-interval metric values from a CSV (comma, semicolon or tab separated: sniffed from the header): one
+    column per metric, an optional ``timestamp`` column.
 
     Empty cells are gaps (NaN).  A cell that is not a number raises :class:`BadInput` naming the row (1 = header).
     """
     p = Path(path)
     if not p.is_file():
         raise BadInput(f"{p}: file not found", field=str(p))
-    rows = list(csv.reader(open_text(p)))
+    text = open_text(p).read()
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    rows = list(csv.reader(text.splitlines(), delimiter=max((",", ";", "\t"), key=first.count)))
     if not rows or not any(h.strip() for h in rows[0]):
         raise BadInput(f"{p}: empty file or no header row", field=str(p))
     header = [h.strip() for h in rows[0]]
