@@ -219,8 +219,6 @@ def forecast(
                             "grid_s": grid, "grid": _grid_note(ts, grid), "forecast": rows}  # fmt: skip
     if "fallback_from" in fc.meta:
         data["fallback"] = fc.meta
-    if "band_from" in fc.meta:
-        data["band"] = fc.meta
     if evaluate:
         data["eval"] = _evaluate(ts, vs, horizon, [model, *candidate], grid, rates)
     if c.as_json:
@@ -233,9 +231,6 @@ def forecast(
     c.console.print(data["grid"])
     if "fallback" in data:
         c.console.print(f"[yellow]{fc.meta['fallback_from']} replaced by seasonal naive: {fc.meta['reason']}[/yellow]")
-    if "band" in data:
-        c.console.print(f"[yellow]{fc.model}'s band replaced by seasonal naive's about its mean: {fc.meta['reason']}"
-                        "[/yellow]")  # fmt: skip
     if evaluate:
         _print_eval(c.console, data["eval"])
 
@@ -304,7 +299,6 @@ def _guard(folds: list[dict[str, float]]) -> dict[str, float]:
     return {
         "max_range_excess": max((f.get("max_range_excess", 0.0) for f in folds), default=0.0),
         "guard_fired": sum(f.get("guard_fired", 0.0) for f in folds),
-        "band_replaced": sum(f.get("band_replaced", 0.0) for f in folds),
     }
 
 

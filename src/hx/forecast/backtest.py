@@ -104,16 +104,12 @@ class RollingResult:
     excess: FloatArray = field(default_factory=lambda: np.zeros(0))
     #: whether the plausibility guard replaced the model's forecast at each origin
     fell_back: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    #: whether the guard kept the point forecast but replaced its runaway band by the seasonal naive's
-    band_replaced: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def guard_summary(self) -> dict[str, float]:
-        """The largest excess over the history's range (in ranges), how often the guard replaced the forecast,
-        and how often only its band."""
+        """The largest excess over the history's range (in ranges) and how often the guard fired."""
         return {
             "max_range_excess": float(self.excess.max()) if self.excess.size else 0.0,
             "guard_fired": float(self.fell_back.sum()),
-            "band_replaced": float(self.band_replaced.sum()),
         }
 
     def coverage_at(self, h: int) -> float:
@@ -149,17 +145,15 @@ def rolling_forecasts(
     actual = np.full((origins.size, horizon), np.nan)
     excess = np.zeros(origins.size)
     fell_back = np.zeros(origins.size, dtype=bool)
-    band = np.zeros(origins.size, dtype=bool)
     for i, o in enumerate(origins):
         fc = m.forecast(horizon)
         pred[i], lower[i], upper[i] = fc.mean, fc.lower, fc.upper
         fell_back[i] = "fallback_from" in fc.meta
-        band[i] = "band_from" in fc.meta
         excess[i] = float(fc.meta["excess"]) if fell_back[i] else range_excess(m.y_, fc.mean)
         k = min(horizon, y.shape[0] - o)
         actual[i, :k] = y[o : o + k]
         m.update(ts[o : o + every], y[o : o + every])
-    return RollingResult(origins, pred, actual, lower, upper, excess, fell_back, band)
+    return RollingResult(origins, pred, actual, lower, upper, excess, fell_back)
 
 
 @dataclass

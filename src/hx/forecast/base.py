@@ -85,7 +85,6 @@ class Forecast:
             "level": self.level,
             "model": self.model,
             **({"fallback": self.meta} if "fallback_from" in self.meta else {}),
-            **({"band": self.meta} if "band_from" in self.meta else {}),
         }
 
 
@@ -275,23 +274,8 @@ class Forecaster(abc.ABC):
         ts = self.t0_ + self.step_ * np.arange(n, n + h, dtype=np.float64)
         why = implausible(self.y_, mean, upper)
         if why is not None and self.name != "seasonal_naive":
-            if implausible(self.y_, mean, mean) is None:  # the point forecast is believable, only its band is not
-                return self._borrowed_band(ts, mean, why)
             return self._fallback(h, why, range_excess(self.y_, mean))
         return Forecast(ts, mean, lower, upper, level=self.level, model=self.name)
-
-    def _borrowed_band(self, ts: FloatArray, mean: FloatArray, why: str) -> Forecast:
-        """The model's own point forecast with the seasonal naive's band (its widths about the seasonal naive's
-        mean, laid about this mean), saying why: a believable forecast is kept when only its band runs away."""
-        fb = FORECASTERS.get("seasonal_naive")(level=self.level, step=self.step_)
-        fb.fit(self.timestamps_(0, self.y_.shape[0]), self.y_)
-        fc = fb.forecast(mean.shape[0])
-        lower = mean - np.maximum(fc.mean - fc.lower, 0.0)
-        upper = mean + np.maximum(fc.upper - fc.mean, 0.0)
-        if self.nonneg_:
-            lower = np.maximum(lower, 0.0)
-        meta = {"band_from": "seasonal_naive", "reason": why}
-        return Forecast(ts, mean, lower, upper, level=self.level, model=self.name, meta=meta)
 
     def _fallback(self, h: int, why: str, excess: float) -> Forecast:
         """The seasonal naive forecast of the same history, saying which model it replaces and why
