@@ -69,6 +69,11 @@ def test_simulate_table_and_bad_input(tmp_path: Path, trace_csv: Path) -> None:
     assert code == 2 and "history" in err
     code, _, err = run(["scale", "simulate", "--trace", "nope"], tmp_path)
     assert code == 2
+    kpi = tmp_path / "kpi.csv"  # a KPI that swings around 0 is not a demand rate: refused, not half gaps
+    t = 1_700_006_400.0 + np.arange(0.0, 3 * DAY, 300.0)
+    kpi.write_text("timestamp,value\n" + "".join(f"{a:.0f},{np.sin(a / 7200.0):.3f}\n" for a in t))
+    code, _, err = run(["scale", "simulate", "--trace", str(kpi), "--policy", "static", "--days", "0.5"], tmp_path)
+    assert code == 2 and "below 0" in err and "rate" in err
 
 
 def test_forecast_trace_json_and_table(tmp_path: Path, trace_csv: Path) -> None:

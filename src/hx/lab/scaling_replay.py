@@ -149,7 +149,8 @@ def split_trace(
 ) -> ReplayTrace:
     """Sort, de-duplicate and grid a raw series, scale it to ``peak_rps``, and keep ``test_days`` for replay.
 
-    Negative and non-finite values are gaps; at least :data:`MIN_TRAIN_DAYS` of history must remain.
+    Negative and non-finite values are gaps (a trace with more than 1 % of its values below 0 is not a rate: refused);
+    at least :data:`MIN_TRAIN_DAYS` of history must remain.
     ``resolution_s`` (at least the trace's step, dividing 300 s): replay the means of the rows present in
     buckets of that length (:func:`grid_history`) instead of the raw rows (the simulator interpolates
     between them).  Scaling a log of
@@ -163,6 +164,14 @@ def split_trace(
         raise BadInput(f"days must be > 0, got {test_days}", field="days")
     if not (math.isfinite(peak_rps) and peak_rps > 0):
         raise BadInput(f"peak_rps must be > 0, got {peak_rps}", field="peak_rps")
+    raw = np.asarray(vs, dtype=np.float64).ravel()
+    negative = int(np.sum(raw < 0))
+    if negative > 0.01 * max(int(np.isfinite(raw).sum()), 1):
+        raise BadInput(
+            f"{name}: {negative} of {raw.size} values are below 0: a demand trace is a rate (requests per second or "
+            "per minute), never negative; choose a rate column (--value-column)",
+            field="values",
+        )
     t, v = clean_history(ts, vs, None)
     if resolution_s is not None:
         raw_step = float(t[1] - t[0]) if t.size > 1 else STEP_S
