@@ -41,8 +41,30 @@ def test_rightsize_refuses_negative_usage_naming_the_sample(api: Api) -> None:
         assert r.status_code == 422, r.text
         assert r.headers["content-type"].startswith("application/problem+json")
         assert r.json()["field"] == "workloads.0.cpu.11"
-        r = c.post("/api/v1/cost/rightsize", json={"workloads": [{**usage, "cpu": [0.5] * 6 + [None] * 6}]})
-        assert r.status_code == 200, r.text  # null is a gap
+
+
+def test_rightsize_alone_screens_short_histories_as_the_cli_does(api: Api) -> None:
+    """An hour of usage is too little to size from (the CLI refuses it too): named, never recommended; nulls are
+    gaps; millisecond timestamps are read as the CLI reads them."""
+    t = np.arange(0, 3 * 86400.0, 300.0)
+    cpu = (0.5 + 0.2 * np.sin(2 * np.pi * t / 86400)).tolist()
+    long = {"name": "long", "timestamps": t.tolist(), "cpu": cpu, "memory_gib": [1.0] * t.size}
+    hour = {"name": "hour", "timestamps": t[:12].tolist(), "cpu": [0.5] * 12, "memory_gib": [1.0] * 12}
+    with api.client("operator") as c:
+        r = c.post("/api/v1/cost/rightsize", json={"workloads": [long, hour]})
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert [x["workload"] for x in out["recommendations"]] == ["long"] and out["fleet"] is None
+        assert [s["workload"] for s in out["skipped"]] == ["hour"] and "576" in out["skipped"][0]["reason"]
+        r = c.post("/api/v1/cost/rightsize", json={"workloads": [hour]})
+        assert r.status_code == 422 and "no workload could be right-sized" in r.json()["detail"]
+        gaps = {**long, "cpu": [None if i % 7 == 0 else v for i, v in enumerate(cpu)]}
+        assert c.post("/api/v1/cost/rightsize", json={"workloads": [gaps]}).status_code == 200  # null: a gap
+        ms = {**long, "timestamps": (1.7e12 + 1000.0 * t).tolist()}
+        got = c.post("/api/v1/cost/rightsize", json={"workloads": [ms]}).json()["recommendations"][0]
+        assert got["cpu"] == out["recommendations"][0]["cpu"]
+        r = c.post("/api/v1/cost/rightsize", json={"workloads": [long, long]})
+        assert r.status_code == 422 and "'long' is given twice" in r.json()["detail"]
 
 
 def test_rightsize_fleet_spreads_one_budget_and_reports_it_as_the_cli_does(api: Api) -> None:

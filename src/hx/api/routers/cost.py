@@ -33,7 +33,9 @@ class WorkloadUsage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    timestamps: list[float] = Field(min_length=12, max_length=200_000, description="unix seconds")
+    timestamps: list[float] = Field(
+        min_length=12, max_length=200_000, description="unix seconds (milliseconds, above 10^11, are converted)"
+    )
     cpu: list[Usage | None] = Field(description="vCPU in use per interval (null: a gap)")
     memory_gib: list[Usage | None] = Field(description="GiB in use per interval (null: a gap)")
     current_cpu: float | None = Field(None, gt=0)
@@ -80,8 +82,10 @@ def _prices(request: Request, vcpu: float | None = None, gib: float | None = Non
 
 @router.post("/cost/rightsize")
 def rightsize(body: RightsizeRequest, request: Request) -> dict[str, Any]:
-    """CPU and memory recommendations (percentile-based, cycle- and trend-aware) with saving and risk; with
-    ``fleet``, one exceed budget spread over all the workloads, as ``hx cost rightsize --fleet`` does."""
+    """CPU and memory recommendations (percentile-based, cycle- and trend-aware) with saving and risk, as
+    ``hx cost rightsize`` answers them: ``{"recommendations", "skipped", "fleet"}``; a workload needs two days of
+    usable intervals (fewer: skipped, with why); with ``fleet``, one exceed budget spread over all the workloads,
+    as ``hx cost rightsize --fleet`` does."""
     prices = _prices(request, body.vcpu_hour_usd, body.gib_hour_usd)
     for i, w in enumerate(body.workloads):
         if not len(w.timestamps) == len(w.cpu) == len(w.memory_gib):
@@ -92,42 +96,38 @@ def rightsize(body: RightsizeRequest, request: Request) -> dict[str, Any]:
         for flag in ("risk_budget", "keep_memory_peaks", "vpa_cap", "memory_cap"):
             if flag in body.model_fields_set and getattr(body, flag) != RightsizeRequest.model_fields[flag].default:
                 raise BadInput(f"{flag} applies to fleet: true only", field=flag)
-    else:
-        return _fleet(body, request, prices)
-    out = []
-    for w in body.workloads:
-        rec = recommend(
-            w.name,
-            np.asarray(w.timestamps),
-            _arr(w.cpu),
-            _arr(w.memory_gib),
-            current_cpu=w.current_cpu,
-            current_memory_gib=w.current_memory_gib,
-            prices=prices,
-        )
-        out.append(rec.to_dict())
-    return {"recommendations": out}
+    return _report(body, request, prices)
 
 
-def _fleet(body: RightsizeRequest, request: Request, prices: Prices) -> dict[str, Any]:
+def _seconds(timestamps: list[float]) -> np.ndarray:
+    """Unix seconds, from seconds or milliseconds (values above 10^11, as the CLI's readers take them)."""
+    from hx.readers import MS_ABOVE
+
+    t = np.asarray(timestamps, dtype=np.float64)
+    return t / 1000.0 if t.size and float(np.nanmax(t)) > MS_ABOVE else t
+
+
+def _report(body: RightsizeRequest, request: Request, prices: Prices) -> dict[str, Any]:
+    """What ``hx cost rightsize [--fleet]`` answers for the same usage: workloads with under two days of usable
+    intervals are skipped with the reason (none usable: 422), the others recommended alone or as a fleet."""
     from hx.cost.fleet import WorkloadHistory
     from hx.cost.report import rightsize_report
 
     names = [w.name for w in body.workloads]
     if len(set(names)) != len(names):
-        raise BadInput("workload names must be unique in a fleet", field="workloads")
+        dup = next(n for n in names if names.count(n) > 1)
+        raise BadInput(f"workload names must be unique: {dup!r} is given twice", field="workloads")
     cfg = request.app.state.platform.settings.intelligent_monitoring.cost_optimization
     histories = {
         w.name: WorkloadHistory(
-            np.asarray(w.timestamps, dtype=np.float64), _arr(w.cpu), _arr(w.memory_gib), w.current_cpu,
-            w.current_memory_gib,
+            _seconds(w.timestamps), _arr(w.cpu), _arr(w.memory_gib), w.current_cpu, w.current_memory_gib,
         )
         for w in body.workloads
     }  # fmt: skip
     report = rightsize_report(
         histories,
         {n: f"workloads[{i}]" for i, n in enumerate(names)},
-        fleet=True,
+        fleet=body.fleet,
         risk_budget=body.risk_budget if body.risk_budget is not None else cfg.risk_budget,
         prices=prices,
         keep_memory_peaks=body.keep_memory_peaks,
