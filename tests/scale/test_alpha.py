@@ -259,3 +259,54 @@ def test_the_engine_keeps_the_default_until_the_history_is_long_enough(tmp_path:
         assert not math.isinf(eng.tracks["shop"].alpha_due)
     finally:
         eng.platform.store.dispose()
+
+
+def test_on_the_wall_clock_the_whatif_runs_beside_the_step_and_a_failed_one_is_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A week's what-if can take a minute: on the wall clock it runs on its own thread (the step returns at once and
+    the previous alpha holds), is applied at the first step after it ends, and one that fails is logged, shown in
+    health (degraded, naming the service and the error) and tried again within the hour."""
+    import time
+
+    from hx.clock import WallClock
+    from hx.scale import engine as engine_module
+
+    end = write_history(tmp_path / "shop.csv", 3.2)
+    settings = load_settings(environ={"HX_HOME": str(tmp_path / "hx")}).settings
+    source = ReplaySource([tmp_path / "shop.csv"])
+    platform = build_platform(settings, clock=WallClock(), source=source)
+    cfg = replace(CONFIG, calibration_alpha="auto", alpha_days=1.0, alpha_refresh_s=DAY)
+    eng = PredictiveScaler(platform, source, None, lambda s: PROFILE, config=cfg, mode="recommend")
+
+    def wait() -> None:
+        for _ in range(1200):
+            if all(j.done() for j in eng._alpha_jobs.values()):
+                return
+            time.sleep(0.1)
+        raise AssertionError("the alpha what-if did not end")
+
+    try:
+        eng.step(end)
+        assert eng.health()["alpha_choosing"] == ["shop"] and alpha_events(eng) == []
+        wait()
+        eng.step(end + timedelta(minutes=1))
+        (ev,) = alpha_events(eng)
+        assert ev["chosen"] is True and eng.tracks["shop"].scaler.alpha == ev["alpha"]  # type: ignore[union-attr]
+        assert "alpha_choosing" not in eng.health()
+
+        def boom(*args: object, **kwargs: object) -> object:
+            raise ValueError("no such history")
+
+        monkeypatch.setattr(engine_module, "auto_alpha", boom)
+        eng.tracks["shop"].alpha_due = 0.0
+        eng.step(end + timedelta(minutes=2))
+        wait()
+        eng.step(end + timedelta(minutes=3))
+        health = eng.health()
+        assert health["status"] == "degraded" and "ValueError: no such history" in health["alpha_errors"]["shop"]
+        assert "shop: the alpha what-if failed" in health["reason"]
+        assert health["calibration"]["shop"]["alpha"] == ev["alpha"]  # the previous choice holds
+        assert eng.tracks["shop"].alpha_due <= (end + timedelta(minutes=3, hours=1)).timestamp()
+    finally:
+        eng.platform.store.dispose()

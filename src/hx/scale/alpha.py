@@ -400,4 +400,4 @@ def _verdict(alpha: float, tried: dict[float, Outcome], hpa: Outcome) -> str:
         return "no alpha tried halves HPA's violations or stays within HPA's replica-hours: the fewest violations"
     if rh <= (1.0 - COST_MARGIN) * hpa[1]:
         return f"the most cautious SLO-safe alpha within {1 - COST_MARGIN:g} x HPA's replica-hours"
-    return "no SLO-safe alpha is that cheap: the cheapest SLO-safe one"
+    return f"no SLO-safe alpha is within {1 - COST_MARGIN:g} x HPA's replica-hours: the cheapest SLO-safe one"

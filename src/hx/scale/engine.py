@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from hx.clock import WallClock
 from hx.config import Scaling
 from hx.errors import BadInput, EmptyResult, HxError, ModelError, NotFound, TelemetryError
 from hx.events import ScalingActed, ScalingAlphaChosen, ScalingDecided
@@ -384,7 +386,29 @@ class _Track:
     alpha: AlphaChoice | None = None
     alpha_at: float | None = None
     alpha_due: float = -math.inf
+    #: why the last alpha what-if failed (None: it did not); shown in health until a choice succeeds
+    alpha_error: str | None = None
     looked_up_at: float = -math.inf
+
+
+class _AlphaJob:
+    """One alpha what-if on its own (daemon) thread, so that an engine step on the wall clock is not held for
+    the minute a week's what-if can take (the step's bound and the leader lease would lapse)."""
+
+    def __init__(self, fn: Callable[[], AlphaChoice], name: str) -> None:
+        self.result: AlphaChoice | None = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn,), name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[[], AlphaChoice]) -> None:
+        try:
+            self.result = fn()
+        except Exception as err:  # handed to the engine's next step, which records and shows it
+            self.error = err
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
 
 
 class PredictiveScaler:
@@ -424,6 +448,8 @@ class PredictiveScaler:
         self.publish_every_s = publish_every_s
         self.name = name
         self.tracks: dict[str, _Track] = {}
+        #: alpha what-ifs running on their own threads (wall clock only; in simulated time they run in the step)
+        self._alpha_jobs: dict[str, _AlphaJob] = {}
 
     # ---- stepping ------------------------------------------------------------------------------
 
@@ -466,13 +492,44 @@ class PredictiveScaler:
 
     def _choose_alpha(self, service: str, track: _Track, now: datetime) -> None:
         """Re-choose the service's alpha from its own history when due (:func:`hx.scale.alpha.auto_alpha`); with
-        too little history keep the previous choice or the default, and look again within the hour."""
+        too little history keep the previous choice or the default, and look again within the hour.
+
+        On the wall clock the what-if runs on its own thread and is applied at the first step after it ends (the
+        previous alpha holds meanwhile); a what-if that fails is logged, shown in health and tried again within
+        the hour.  In simulated time it runs within the step, so that replays are repeatable."""
         scaler, t = track.scaler, now.timestamp()
-        if scaler is None or t < track.alpha_due:
+        if scaler is None:
+            return
+        job = self._alpha_jobs.get(service)
+        if job is not None:
+            if not job.done():
+                return
+            del self._alpha_jobs[service]
+            if job.result is None:
+                track.alpha_error = f"the alpha what-if failed: {type(job.error).__name__}: {job.error}"
+                track.alpha_due = t + min(self.config.alpha_refresh_s, 3600.0)
+                log.error("%s: %s: %s", self.name, service, track.alpha_error)
+                return
+            self._apply_alpha(service, track, job.result, t)
+            return
+        if t < track.alpha_due:
             return
         previous = track.alpha.alpha if track.alpha is not None else None
-        choice = auto_alpha(scaler.ts, scaler.ys, scaler.profile, self.config, days=self.config.alpha_days,
-                            previous=previous, seen=self._seen_demand(service, scaler, now))  # fmt: skip
+        ts, ys, profile, seen = scaler.ts, scaler.ys, scaler.profile, self._seen_demand(service, scaler, now)
+
+        def run() -> AlphaChoice:
+            return auto_alpha(ts, ys, profile, self.config, days=self.config.alpha_days, previous=previous, seen=seen)
+
+        if isinstance(self.platform.clock, WallClock):
+            self._alpha_jobs[service] = _AlphaJob(run, f"{self.name}-alpha-{service}")
+            return
+        self._apply_alpha(service, track, run(), t)
+
+    def _apply_alpha(self, service: str, track: _Track, choice: AlphaChoice, t: float) -> None:
+        scaler = track.scaler
+        if scaler is None:
+            return
+        track.alpha_error = None
         retry = self.config.alpha_refresh_s if choice.chosen else min(self.config.alpha_refresh_s, 3600.0)
         first = track.alpha is None
         track.alpha, track.alpha_at, track.alpha_due = choice, t, t + retry
@@ -691,11 +748,13 @@ class PredictiveScaler:
 
     def health(self) -> dict[str, Any]:
         no_count = {s: t.no_count for s, t in self.tracks.items() if t.no_count is not None}
+        failed = {s: f"{s}: {t.alpha_error}" for s, t in self.tracks.items() if t.alpha_error is not None}
         learning = self.learning(self.platform.clock.now())
-        status = "degraded" if no_count else "learning" if learning is not None else "ok"
+        problems = [*no_count.values(), *failed.values()]
+        status = "degraded" if problems else "learning" if learning is not None else "ok"
         return {
             "status": status,
-            **({"reason": "; ".join(no_count.values())} if no_count else {}),
+            **({"reason": "; ".join(problems)} if problems else {}),
             **(learning.to_json() if learning is not None else {}),
             "mode": self.mode,
             "services": len(self.tracks),
@@ -708,7 +767,10 @@ class PredictiveScaler:
         if self.config.calibration_alpha != "auto":
             return {}
         per = {s: _alpha_status(t)["calibration"] for s, t in self.tracks.items() if t.alpha is not None}
-        return {"calibration_alpha": "auto", "calibration": per}
+        failed = {s: t.alpha_error for s, t in self.tracks.items() if t.alpha_error is not None}
+        running = sorted(self._alpha_jobs)
+        return {"calibration_alpha": "auto", "calibration": per, **({"alpha_errors": failed} if failed else {}),
+                **({"alpha_choosing": running} if running else {})}  # fmt: skip
 
 
 def _alpha_event(service: str, c: AlphaChoice) -> ScalingAlphaChosen:
