@@ -91,6 +91,9 @@ def test_canary_judge_endpoint_takes_the_baselines_history(served: tuple[World, 
         bad = {**body, "history": {"latency": past}, "history_block_points": 0}
         r = c.post("/api/v1/canary/judge", headers=_h(tok["operator"]), json=bad)
         assert r.status_code == 422 and "history_block_points" in r.json()["field"]
+        # a history with none of the metrics is refused, naming what it has (it would change nothing, silently)
+        r = c.post("/api/v1/canary/judge", headers=_h(tok["operator"]), json={**body, "history": {"lat": past}})
+        assert r.status_code == 422 and r.json()["field"] == "history" and "it has lat" in r.json()["detail"]
 
 
 def test_canary_judge_endpoint_applies_guards_and_names_bad_settings(

@@ -195,7 +195,7 @@ def judge_cmd(
     to judge: never a pass), 2 on bad input.  A metric a guard fails (a gross regression) fails the verdict
     whatever the score.
     """
-    from hx.deploy.judge import judge, load_metrics_config, load_series_csv
+    from hx.deploy.judge import history_note, judge, load_metrics_config, load_series_csv
     from hx.deploy.judge_stats import blocks_of
     from hx.errors import BadInput
 
@@ -207,23 +207,16 @@ def judge_cmd(
         missing = sorted(n for n in need if n not in data)
         if missing:
             raise BadInput(f"{path}: no column for metric(s) {', '.join(missing)} named in {config}", field=missing[0])
-    past = None
-    unused: list[str] = []
+    past, note = None, None
     if history is not None:
         read = _window(load_series_csv, history, "history")
-        names = [m.name for m in cfg.metrics]
-        unused = [n for n in names if n not in read]
-        if len(unused) == len(names):
-            raise BadInput(
-                f"{history}: no column for any metric named in {config} ({', '.join(names)}); it has "
-                f"{', '.join(sorted(read)) or 'none'}",
-                field="--history",
-            )
+        try:
+            note = history_note(cfg, read, f"--history {history}")
+        except BadInput as err:
+            raise BadInput(str(err), field="--history") from None
         past = {m: blocks_of(values, block_points) for m, values in read.items()}
     v = judge(b, k, cfg, history=past)
     levels = {m.name: _levels(b, k, m.name, m.denominator) for m in cfg.metrics}
-    which = "that metric is" if len(unused) == 1 else "those metrics are"
-    note = f"--history has no column for {', '.join(unused)}: {which} judged without history" if unused else None
     if c.as_json:
         c.emit({**v.model_dump(), "levels": levels, **({"history_note": note} if note else {})})
     else:

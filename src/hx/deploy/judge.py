@@ -307,6 +307,28 @@ def judge(
     return combine(metrics_config, metrics)
 
 
+def history_note(cfg: JudgeConfig, history: Mapping[str, object], where: str) -> str | None:
+    """What to say of a baseline history that lacks some configured metrics (``None``: it has them all); one
+    that has none of them is refused, naming ``where`` and what it holds (it would silently change nothing).
+
+    >>> cfg = JudgeConfig(metrics=[{"name": "latency"}, {"name": "errors"}])
+    >>> history_note(cfg, {"latency": [1.0]}, "history")
+    'history has no series for errors: that metric is judged without history'
+    """
+    names = [m.name for m in cfg.metrics]
+    unused = [n for n in names if n not in history]
+    if len(unused) == len(names):
+        raise BadInput(
+            f"{where}: no series for any configured metric ({', '.join(names)}); it has "
+            f"{', '.join(sorted(history)) or 'none'}",
+            field="history",
+        )
+    if not unused:
+        return None
+    which = "that metric is" if len(unused) == 1 else "those metrics are"
+    return f"{where} has no series for {', '.join(unused)}: {which} judged without history"
+
+
 def load_series_csv(path: str | Path) -> dict[str, FloatArray]:
     """Read per-interval metric values from a CSV (comma, semicolon or tab separated: sniffed from the header): one
     column per metric, an optional ``timestamp`` column.

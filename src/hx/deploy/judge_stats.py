@@ -335,7 +335,8 @@ def _reason(status: Status, shift: Shift, effect: float, direction: Direction, t
 
 
 def _too_few(min_points: int, n_b: int, n_c: int) -> str:
-    """
+    """Why a metric is inconclusive for want of points, with the finite points each version has.
+
     >>> _too_few(5, 3, 4)
     'insufficient data: need 5 points in each series, have 3 (baseline) and 4 (canary)'
     """
@@ -389,7 +390,8 @@ def compare_continuous(
     n_b, n_c = sum(b.size for b in bs), sum(c.size for c in cs)
     name = "welch-t (AR(1)-corrected)" if autocorrelation else "welch-t"
     if n_b < min_points or n_c < min_points:
-        return inconclusive(name, n_b, n_c, _too_few(min_points, n_b, n_c))
+        have_b, have_c = (sum(clean(w).size for w in windows_of(x)) for x in (baseline, canary))
+        return inconclusive(name, n_b, n_c, _too_few(min_points, have_b, have_c))
     extra = history_blocks(history)
     use_log = prefer_log(bs[0], cs[0], [*bs[1:], *cs[1:], *extra]) if log_scale is None else log_scale
     if use_log and any(np.any(x <= 0) for x in (*bs, *cs)):

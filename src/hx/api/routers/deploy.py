@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hx.api.auth import authorize, register_roles
 from hx.deploy.component import service
-from hx.deploy.judge import JudgeConfig, judge
+from hx.deploy.judge import JudgeConfig, history_note, judge
 from hx.deploy.judge_stats import blocks_of
 from hx.deploy.records import DeploymentRepo
 from hx.deploy.service import DeploymentRequest
@@ -116,6 +116,7 @@ def canary_judge(body: JudgeRequest) -> dict[str, Any]:
         missing = sorted(n for n in names if n not in data)
         if missing:
             raise BadInput(f"{side} has no series for metric(s) {', '.join(missing)}", field=f"{side}.{missing[0]}")
+    note = history_note(body.config, body.history, "history") if body.history is not None else None
     history = (
         {k: blocks_of(_arr(v), body.history_block_points) for k, v in body.history.items()}
         if body.history is not None
@@ -127,4 +128,4 @@ def canary_judge(body: JudgeRequest) -> dict[str, Any]:
         body.config,
         history=history,
     )
-    return verdict.model_dump()
+    return {**verdict.model_dump(), **({"history_note": note} if note else {})}
