@@ -73,9 +73,10 @@ class BoundaryMiddleware:
     async def _read_body(self, scope: Scope, receive: Receive) -> tuple[bytes, Message | None]:
         """The whole body (refused once over the limit) and a disconnect seen while reading, if any."""
         limit = self.limit_for(scope["path"])
+        lift = _RAISE if limit == self.max_body_bytes else ""  # a route with its own limit keeps it
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            why = f"the body is {declared} bytes; the limit is {limit} bytes"
+            why = f"the body is {declared} bytes; the limit is {limit} bytes{lift}"
             raise PayloadTooLarge(why, field="body", limit=limit)
         chunks: list[bytes] = []
         size = 0
@@ -86,10 +87,14 @@ class BoundaryMiddleware:
             chunk: bytes = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                raise PayloadTooLarge(f"the body is over the limit of {limit} bytes", field="body", limit=limit)
+                raise PayloadTooLarge(f"the body is over the limit of {limit} bytes{lift}", field="body", limit=limit)
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks), None
+
+
+#: how an operator lifts the limit (README, "Sizes"): a fleet's month of 5-minute usage is megabytes
+_RAISE = " (server.max_body_bytes, HX_SERVER__MAX_BODY_BYTES, raises it)"
 
 
 def authenticates_itself(path: str) -> None:

@@ -53,7 +53,7 @@ def rightsize(
     memory_cap: bool = typer.Option(
         False,
         "--memory-cap",
-        help="with --fleet: no workload's memory above its level in more than 10 %% of its intervals (a plain "
+        help="with --fleet: no workload's memory above its level in more than 10 % of its intervals (a plain "
         "p90's share): the budget may not buy the saving with a few workloads' out-of-memory kills",
     ),
     current_cpu: float | None = typer.Option(None, min=0, help="vCPU provisioned now (for the saving)"),

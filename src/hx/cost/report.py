@@ -168,8 +168,10 @@ def warnings(in_sample: dict[str, dict[str, Any]], check: dict[str, Any], budget
                 f"above the {budget:.1%} budget, which bounds the learning intervals"
             )
         if not j["target_met"]:
+            less = j["reduction_vs_vpa"]
+            than = f"{less:.1%} less than" if less >= 0 else f"{-less:.1%} more than"
             out.append(
-                f"{name}: target NOT met on the judged days: {j['reduction_vs_vpa']:.1%} less than the VPA-style rule "
-                f"(need >= {TARGET_REDUCTION:.0%}) at {j['exceed_hx']:.2%} exceeded vs {j['exceed_vpa']:.2%}"
+                f"{name}: target NOT met on the judged days: {than} the VPA-style rule "
+                f"(need >= {TARGET_REDUCTION:.0%} less) at {j['exceed_hx']:.2%} exceeded vs {j['exceed_vpa']:.2%}"
             )
     return out
