@@ -31,7 +31,7 @@ from hx.lab.scenarios import (
     slo_breaches,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.lab]
 
 DATA_DIR = os.environ.get("HX_DATA_DIR", "")
 SLO_P95_S = 0.25
