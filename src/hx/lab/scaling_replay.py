@@ -198,7 +198,8 @@ def split_trace(
         need = MIN_TRAIN_DAYS + test_days
         fix = "replay fewer days (--days)" if have > MIN_TRAIN_DAYS + 1.0 / 24 else f"give at least {need:g} days"
         raise BadInput(
-            f"{name}: replaying {test_days:g} days of a {have * 24:.1f}-hour trace leaves less than "
+            f"{name}: replaying {test_days:g} days of a "
+            f"{f'{have * 24:.1f}-hour' if have < 2 else f'{have:.1f}-day'} trace leaves less than "
             f"{MIN_TRAIN_DAYS:g} day of history before them; {fix}",
             field="days",
         )
