@@ -67,7 +67,8 @@ def test_routes(scaler_platform: Platform) -> None:
             assert len(times) == 12 and all(t.utcoffset() == timedelta(0) for t in times)
             assert times[0] > datetime.fromisoformat(fc["issued_at"]) and times == sorted(times)
             assert c.get("/api/v1/forecasts", params={"service": "nope"}).status_code == 404
-            assert c.get("/api/v1/forecasts", params={"service": "shop", "model": "nope"}).status_code == 422
+            r = c.get("/api/v1/forecasts", params={"service": "shop", "model": "nope"})
+            assert r.status_code == 422 and r.json()["field"] == "model" and "holt_winters" in r.json()["detail"]
             assert c.get("/api/v1/forecasts", params={"service": "shop", "horizon": -5}).status_code == 422
             recs = c.get("/api/v1/scaling/recommendations").json()["recommendations"]
             assert recs[0]["service"] == "shop" and recs[0]["replicas"] >= 8

@@ -49,7 +49,8 @@ def forecasts(
     if p.source is None:
         raise Unsupported("no signal source is configured (telemetry.source)", field="service")
     name = model or "holt_winters"
-    FORECASTERS.get(name)
+    if name not in FORECASTERS:
+        raise BadInput(f"model must be one of {', '.join(FORECASTERS.names())}, got {name!r}", field="model")
     now = p.clock.now()
     s = p.source.signal(service, signal, now - HISTORY, now, GRID_S)
     if s.last() is None:
