@@ -9,7 +9,7 @@ A file's time axis is one of:
 - **no time column** with a declared step: the file's rows in order, one step apart.
 
 Without a declared start, an index or untimed series is laid so that its first row falls at midnight UTC
-and its last row falls before now: hour-of-day patterns keep their phase and a forecast lands on
+and its last row within the day before now: hour-of-day patterns keep their phase and a forecast lands on
 real, upcoming dates rather than in 1970.  Every refusal names the file, the column and what was
 expected (:class:`~hx.errors.BadInput`, exit 2 from the CLI).
 """
@@ -195,7 +195,7 @@ def _index_times(path: Path, column: str | None, index: FloatArray, axis: TimeAx
     start = axis.start
     if start is None:
         span = float(np.nanmax(seconds)) if seconds.size else 0.0
-        start = (math.floor((time.time() - span) / DAY_S) - 1) * DAY_S
+        start = math.floor((time.time() - span) / DAY_S) * DAY_S  # the last row within the day before now
     return start + seconds
 
 
