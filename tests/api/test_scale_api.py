@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from hx.api.app import create_app
@@ -19,6 +20,7 @@ from hx.scale.component import engine
 from hx.security.roles import Role
 from hx.sim import SimActuator, SimSource, Simulation
 from hx.wiring import embed_sim
+from tests.api.conftest import Api
 from tests.support.live import live_server
 
 SCALER = Component("predictive-scaler", 8082, "forecasts", routers=("hx.api.routers.scale:router",))
@@ -82,3 +84,30 @@ def test_routes(scaler_platform: Platform) -> None:
             p.services.pop("forecast.engine")  # another process: recommendations come from the events
             recs = c.get("/api/v1/scaling/recommendations", params={"service": "shop"}).json()["recommendations"]
             assert recs and recs[0]["replicas"] >= 8 and "event_id" in recs[0]
+
+
+def test_forecast_a_series_given_in_the_body_as_the_cli_does(api: Api) -> None:
+    """POST /forecasts: an hourly series forecast hour by hour, with the evaluation; the same document as
+    ``hx forecast --trace FILE --json``; bad bodies name the field."""
+    from hx.forecast.report import forecast_report
+
+    t = 1_700_006_400.0 + np.arange(0.0, 8 * 86400.0, 3600.0)
+    y = 200.0 + 100.0 * np.sin(2 * np.pi * t / 86400.0)
+    body = {"timestamps": t.tolist(), "values": y.tolist(), "horizon_s": 10800, "eval": True, "label": "api-01"}
+    with api.client("operator") as c:
+        r = c.post("/api/v1/forecasts", json=body)
+        assert r.status_code == 200, r.text
+        got = r.json()
+        assert got["grid_s"] == 3600.0 and len(got["forecast"]) == 3 and got["eval"]["horizon_steps"] == 3
+        want = forecast_report(t, y, 10800.0, label="api-01", evaluate=True)
+        assert got["forecast"] == want["forecast"] and got["eval"]["best"] == want["eval"]["best"]
+        ms = c.post("/api/v1/forecasts", json={**body, "timestamps": (t * 1000.0).tolist(), "eval": False}).json()
+        assert ms["forecast"] == got["forecast"]
+        r = c.post("/api/v1/forecasts", json={**body, "model": "prophet"})
+        assert r.status_code == 422 and r.json()["field"] == "model"
+        r = c.post("/api/v1/forecasts", json={**body, "values": y.tolist()[:-1]})
+        assert r.status_code == 422 and r.json()["field"] == "values"
+        r = c.post("/api/v1/forecasts", json={**body, "timestamps": t[:30].tolist(), "values": y[:30].tolist()})
+        assert r.status_code == 422 and r.json()["field"] == "eval" and "two days" in r.json()["detail"]
+    with api.client("viewer") as c:
+        assert c.post("/api/v1/forecasts", json=body).status_code == 403

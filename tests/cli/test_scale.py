@@ -249,3 +249,11 @@ def test_forecast_eval_on_a_real_trace_file_with_a_dropout(tmp_path: Path) -> No
     assert hw["guard_fired"] == 0 and hw["max_range_excess"] < 1.0 and hw["vs_seasonal_naive"] < 1.0
     code, out, _ = run(args, tmp_path)
     assert code == 0 and "rolling-origin backtest" in out and "guard" in out and "holt_winters" in out
+
+
+def test_the_eval_help_gives_the_origins_the_report_spreads(tmp_path: Path) -> None:
+    from hx.forecast.report import MAX_EVAL_ORIGINS, MIN_EVAL_ORIGINS
+
+    _wire()
+    out = CliRunner().invoke(app, ["forecast", "--help"], env={"COLUMNS": "400"}).stdout
+    assert f"{MIN_EVAL_ORIGINS} to {MAX_EVAL_ORIGINS} origins" in " ".join(out.split())

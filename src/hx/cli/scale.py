@@ -155,12 +155,6 @@ def _alpha_option(value: str | None) -> float | str | None:
     return a
 
 
-#: how many forecast origins --eval spreads over its span: enough that no handful of hours decides, few enough
-#: that the slower candidates stay within seconds
-MIN_EVAL_ORIGINS = 12
-MAX_EVAL_ORIGINS = 96
-
-
 #: the names --model and --candidate take (a test keeps it equal to the forecaster registry's)
 MODEL_NAMES = ("holt_winters", "seasonal_naive", "naive", "gbt", "combination", "lstm")
 
@@ -179,7 +173,7 @@ def forecast(
         False,
         "--eval",
         help="also backtest the models with rolling origins over the last (up to) 3 days, refitted each day, "
-        f"{MIN_EVAL_ORIGINS}-{MAX_EVAL_ORIGINS} origins (one every quarter horizon when that fits), scoring every "
+        "12 to 96 origins (hx.forecast.report; one every quarter horizon when that fits), scoring every "
         "step 1..horizon; prints their MASE (scaled by the in-sample seasonal-naive error, or by another naive "
         "one it names when that is 0) against seasonal naive",
     ),
@@ -189,123 +183,53 @@ def forecast(
     as_json: bool = JSON,
 ) -> None:
     """Print a forecast (mean and 80 % band) of a service's signal, or of the end of a trace."""
-    from hx.forecast.series import forecast_grid, forecast_series
+    from hx.forecast.report import check_model, forecast_report
 
     c = ctx_of(ctx, as_json)
     if (service is None) == (trace is None):
         raise BadInput("give a SERVICE or --trace (one of them)", field="service")
     if not (math.isfinite(horizon) and horizon > 0):
         raise BadInput(f"--horizon must be a positive number of seconds, got {horizon:g}", field="--horizon")
-    _check_model(model, "--model")
+    check_model(model, "--model")
     for name in candidate:
-        _check_model(name, "--candidate")
+        check_model(name, "--candidate")
     if trace is not None:
         ts, vs, label = _trace_history(trace, _axis(step, time_column, value_column))
     else:
         ts, vs, label = _service_history(ctx, str(service), signal)
-    grid = forecast_grid(ts) if len(ts) else 300.0
-    rates = not _is_file(trace)  # a user's CSV may hold a signal that goes negative; a rate may not
     try:
-        fc = forecast_series(ts, vs, horizon, model=model, grid_s=grid, rates=rates)
-    except BadInput as err:  # too little history, most often: name what was read
-        span = (float(ts[-1]) - float(ts[0])) / 60.0 if len(ts) else 0.0
-        msg = f"{label}: {len(ts)} rows over {span:.0f} min; on the forecast's {_duration(grid)} grid, {err}"
-        raise BadInput(msg, field="--trace" if trace is not None else "service") from err
-    rows: list[dict[str, Any]] = [
-        {"at": _iso(float(t)), "mean": float(m), "lower": float(lo), "upper": float(hi)}
-        for t, m, lo, hi in zip(fc.timestamps, fc.mean, fc.lower, fc.upper, strict=True)
-    ]
-    data: dict[str, Any] = {"series": label, "model": fc.model, "level": fc.level, "horizon_s": horizon,
-                            "grid_s": grid, "grid": _grid_note(ts, grid), "forecast": rows}  # fmt: skip
-    if "fallback_from" in fc.meta:
-        data["fallback"] = fc.meta
-    if evaluate:
-        data["eval"] = _evaluate(ts, vs, horizon, [model, *candidate], grid, rates)
+        data = forecast_report(
+            ts, vs, horizon, model=model, label=label, evaluate=evaluate, candidates=candidate,
+            rates=not _is_file(trace),  # a user's CSV may hold a signal that goes negative; a rate may not
+            field="--trace" if trace is not None else "service",
+        )  # fmt: skip
+    except BadInput as err:
+        if err.data.get("field") == "eval":
+            raise BadInput(f"--eval: {err}", field="--eval") from None
+        raise
     if c.as_json:
         c.emit(data)
         return
-    table = Table("time (UTC)", "lower", "mean", "upper", title=f"{label}: {fc.model}, {fc.level:.0%} interval")
-    for r in rows:
+    table = Table(
+        "time (UTC)", "lower", "mean", "upper", title=f"{label}: {data['model']}, {data['level']:.0%} interval"
+    )
+    for r in data["forecast"]:
         table.add_row(str(r["at"]), f"{r['lower']:.4g}", f"{r['mean']:.4g}", f"{r['upper']:.4g}")
     c.console.print(table)
     c.console.print(data["grid"])
     if "fallback" in data:
-        c.console.print(f"[yellow]{fc.meta['fallback_from']} replaced by seasonal naive: {fc.meta['reason']}[/yellow]")
+        fb = data["fallback"]
+        c.console.print(f"[yellow]{fb['fallback_from']} replaced by seasonal naive: {fb['reason']}[/yellow]")
     if evaluate:
         _print_eval(c.console, data["eval"])
 
 
-def _check_model(name: str, option: str) -> None:
-    from hx.forecast import FORECASTERS
-
-    if name not in FORECASTERS:
-        raise BadInput(f"{option} must be one of {', '.join(FORECASTERS.names())}, got {name!r}", field=option)
-
-
-#: the models --eval backtests besides the one asked for (gbt, combination and lstm refit often: add them with
-#: --candidate when minutes of CPU are acceptable)
-EVAL_MODELS = ("seasonal_naive", "naive", "holt_winters")
-
-
-def _evaluate(
-    ts: np.ndarray, vs: np.ndarray, horizon_s: float, models: list[str], grid_s: float = 300.0, rates: bool = True
-) -> dict[str, Any]:
-    """Rolling-origin MASE of each model over the last (up to) three days, refitted each day, scored on every step
-    of the horizon, against seasonal naive; on the forecast's grid."""
-    from hx.forecast.backtest import select_model
-    from hx.forecast.series import clean_history
-
-    t, v = clean_history(ts, vs, grid_s, rates=rates)
-    h = max(1, math.ceil(horizon_s / grid_s))
-    names = list(dict.fromkeys([*EVAL_MODELS, *models]))
-    per_day = round(86400.0 / grid_s)
-    folds = min(3, (t.size - per_day - 1) // per_day)  # a fold a day, after more than a day (a season) of fitting
-    if folds < 1:
-        raise BadInput(
-            f"--eval needs at least two days of history; this series spans {t.size * grid_s / 86400.0:.1f} day(s)",
-            field="--eval",
-        )
-    every = eval_spacing(folds * max(per_day, h) - h + 1, h)
-    best, scores = select_model(t, v, names, h, folds=folds, every=every, full_horizon=True)
-    ref = scores["seasonal_naive"].mase
-    out = []
-    for name, sc in scores.items():
-        vs_ref = sc.mase / ref if sc.error is None and ref > 1e-9 else None
-        out.append({"model": name, "mase": sc.mase, "smape": sc.smape, "vs_seasonal_naive": vs_ref,
-                    "error": sc.error, **_guard(sc.folds)})  # fmt: skip
-    return {
-        "horizon_steps": h,
-        "grid_s": grid_s,
-        "scored_steps": [1, h],
-        "folds": folds,
-        "origins": int(sum(f.get("origins", 0.0) for f in scores["seasonal_naive"].folds)),
-        "origin_every_steps": every,
-        "best": best,
-        "forecast_model": models[0],
-        "mase_scale": scores["seasonal_naive"].scale,
-        "models": out,
-    }
-
-
-def eval_spacing(span: int, horizon: int) -> int:
-    """Steps between --eval's origins over ``span`` possible origins: a quarter of the horizon, closer when that
-    gives fewer than :data:`MIN_EVAL_ORIGINS`, farther when it gives more than :data:`MAX_EVAL_ORIGINS`."""
-    return max(1, math.ceil(span / MAX_EVAL_ORIGINS), min(horizon // 4, span // MIN_EVAL_ORIGINS))
-
-
-def _guard(folds: list[dict[str, float]]) -> dict[str, float]:
-    """Over a model's backtest folds: its largest forecast outside the history's range (in ranges, before the
-    plausibility guard) and how often the guard replaced it by seasonal naive."""
-    return {
-        "max_range_excess": max((f.get("max_range_excess", 0.0) for f in folds), default=0.0),
-        "guard_fired": sum(f.get("guard_fired", 0.0) for f in folds),
-    }
-
-
 def _print_eval(console: Any, ev: dict[str, Any]) -> None:
+    from hx.forecast.report import duration
+
     h = ev["horizon_steps"]
     g = float(ev["grid_s"])
-    title = (f"rolling-origin backtest: steps 1-{h} ({_duration(g)} to {_duration(h * g)} ahead) scored, "
+    title = (f"rolling-origin backtest: steps 1-{h} ({duration(g)} to {duration(h * g)} ahead) scored, "
              f"{ev['origins']} origins in {ev['folds']} daily folds")  # fmt: skip
     note = f"MASE and sMAPE (in %) over every step and origin; MASE scaled by the error of the {ev['mase_scale']}; "
     note += "outside: the farthest forecast beyond the history's range, in ranges (before the guard); "
@@ -325,30 +249,10 @@ def _print_eval(console: Any, ev: dict[str, Any]) -> None:
     console.print(note)
 
 
-def _grid_note(ts: np.ndarray, grid_s: float) -> str:
-    """What grid the forecast is on, and whether the rows were averaged into it."""
-    from hx.forecast.series import forecast_grid
-
-    own = forecast_grid(ts, finest_s=0.0) if len(ts) > 1 else grid_s
-    if own < grid_s - 1e-6:
-        return f"forecast on a {_duration(grid_s)} grid: the rows ({_duration(own)} apart) are averaged into it"
-    return f"forecast at the rows' own step, {_duration(grid_s)}"
-
-
 def _is_file(trace: str | None) -> bool:
     from hx.sim import TRACE_NAMES
 
     return trace is not None and trace not in TRACE_NAMES
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 3600.0:
-        return f"{seconds / 60.0:g} min"
-    return f"{seconds / 3600.0:g} h" if seconds < 2 * 86400.0 else f"{seconds / 86400.0:g} days"
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="minutes")
 
 
 def _trace_history(trace: str, axis: TimeAxis) -> tuple[np.ndarray, np.ndarray, str]:

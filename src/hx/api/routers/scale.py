@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from hx.api.auth import authorize, register_roles
 from hx.errors import BadInput, NotFound, TelemetryError, Unsupported
@@ -22,6 +23,7 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)], tags=["p
 register_roles(
     {
         ("GET", "/api/v1/forecasts"): Role.VIEWER,
+        ("POST", "/api/v1/forecasts"): Role.OPERATOR,
         ("GET", "/api/v1/scaling/recommendations"): Role.VIEWER,
         ("GET", "/api/v1/scaling/decisions"): Role.VIEWER,
     }
@@ -60,6 +62,47 @@ def forecasts(
     times = [datetime.fromtimestamp(float(t), UTC).isoformat() for t in fc.timestamps]
     return {"service": service, "signal": signal, "horizon_s": horizon, "issued_at": now.isoformat(),
             "history_points": len(s), **fc.to_dict(), "timestamps": times}  # fmt: skip
+
+
+class SeriesForecastRequest(BaseModel):
+    """A user's series to forecast, as ``hx forecast --trace FILE [--eval]`` forecasts a file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timestamps: list[float] = Field(
+        min_length=2, max_length=200_000, description="unix seconds (milliseconds, above 10^11, are converted)"
+    )
+    values: list[float | None] = Field(description="one per timestamp (null: a gap)")
+    horizon_s: float = Field(3600.0, gt=0, le=7 * 86400, description="seconds ahead")
+    model: str = Field("holt_winters", description="the forecaster (holt_winters, seasonal_naive, naive, gbt, ...)")
+    eval: bool = Field(
+        False,
+        description="also backtest the model and seasonal naive, naive and holt_winters with rolling origins over "
+        "the last (up to) three days: MASE against seasonal naive on every step of the horizon",
+    )
+    candidates: list[str] = Field([], max_length=6, description="with eval: other models to backtest")
+    rates: bool = Field(False, description="a rate: negative values are gaps (a user's signal keeps them)")
+    label: str = Field("series", max_length=200, description="the series' name in the answer")
+
+
+@router.post("/forecasts")
+def forecast_series_route(body: SeriesForecastRequest) -> dict[str, Any]:
+    """Forecast a series given in the body (its own step from 5 minutes up, finer rows averaged into 5 minutes),
+    with the band, the grid it was laid on, the guard's fallback if it fired and, with ``eval``, the rolling-origin
+    backtest: the same document as ``hx forecast --trace FILE --json``."""
+    import numpy as np
+
+    from hx.forecast.report import forecast_report
+    from hx.readers import MS_ABOVE
+
+    if len(body.values) != len(body.timestamps):
+        raise BadInput(f"{len(body.timestamps)} timestamps but {len(body.values)} values", field="values")
+    ts = np.asarray(body.timestamps, dtype=np.float64)
+    if float(np.max(ts)) > MS_ABOVE:
+        ts = ts / 1000.0
+    vs = np.array([np.nan if v is None else v for v in body.values], dtype=np.float64)
+    return forecast_report(ts, vs, body.horizon_s, model=body.model, label=body.label, evaluate=body.eval,
+                           candidates=body.candidates, rates=body.rates, field="values")  # fmt: skip
 
 
 @router.get("/scaling/recommendations")
