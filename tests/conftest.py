@@ -13,6 +13,7 @@ from hx.platform import Platform, build_platform
 from tests.support.postgres import create_database, postgres_server
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the group into each test's id
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist (``make test`` runs two workers, ``--dist loadgroup``) the tests that start real servers
     (marked ``integration``) run one after another on one worker, as they were written to, while the other worker
