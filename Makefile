@@ -72,8 +72,8 @@ unit: install-test
 	$(BIN)/pytest -m "not integration"
 
 # Two workers: the tests that start real servers (marked integration) run one after another on one of them, the
-# rest on the other (tests/conftest.py); then the lab fleet's tests alone (they judge real processes on wall-clock
-# timings, which a busy second worker disturbs: a sample instance too slow to start, a rollout step late).
+# rest on the other (tests/conftest.py); then the lab fleet's six tests alone, on the one lab they share (they judge
+# real processes on wall-clock timings: a sample instance's start, a rollout's steps).
 test: install-test system-deps lint
 	$(BIN)/pytest -n 2 --dist loadgroup -m "not lab"
 	$(BIN)/pytest -m lab
