@@ -58,3 +58,17 @@ def test_health_and_metrics_are_open(api: Api) -> None:
         assert body["checks"]["store"]["status"] == "ok"
         m = c.get("/metrics")
         assert m.status_code == 200 and "hx_http_requests_total" in m.text
+
+
+def test_the_openapi_document_states_each_routes_role(platform: Platform) -> None:
+    spec = create_app(platform).openapi()
+    seen = 0
+    for path, operations in spec["paths"].items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method, op in operations.items():
+            role = ROUTE_ROLES[(method.upper(), path)].value
+            assert op["x-hx-role"] == role, (method, path)
+            assert f"the {role} role" in op["description"], (method, path)
+            seen += 1
+    assert seen == len([k for k in ROUTE_ROLES if k[1].startswith("/api/v1/")])

@@ -7,7 +7,8 @@ the same way without doing anything:
   instead of FastAPI's ``HTTPValidationError``), and each operation lists the error statuses it can answer:
   422 everywhere (the boundary checks the path and query of every request), and for ``/api/v1`` routes and the
   inbound webhooks under ``/hooks`` (signed, not token-bearing) 401, 403, 404 and 409, plus 413 where a body is read;
-- ``/api/v1`` operations declare the Bearer security scheme;
+- ``/api/v1`` operations declare the Bearer security scheme and the least role their token needs (from
+  :data:`hx.api.auth.ROUTE_ROLES`): ``x-hx-role``, and a line of the description;
 - every integer and number schema without a bound gets the 64-bit bounds the boundary enforces
   (:mod:`hx.api.boundary`).
 
@@ -21,6 +22,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from hx.api.auth import ROUTE_ROLES
 from hx.api.boundary import INT_MAX, INT_MIN
 
 PROBLEM_MEDIA = "application/problem+json"
@@ -111,6 +113,11 @@ def _complete(path: str, method: str, op: dict[str, Any]) -> None:
     if path.startswith("/api/v1/"):
         statuses.update(API_ERRORS)
         op["security"] = [{"bearer": []}]
+        role = ROUTE_ROLES.get((method.upper(), path))
+        if role is not None:
+            op["x-hx-role"] = role.value
+            line = f"Needs a token of the {role.value} role or above."
+            op["description"] = f"{op['description'].rstrip()}\n\n{line}" if op.get("description") else line
         if method in BODY_METHODS:
             statuses.add(413)
     elif path.startswith("/hooks/"):  # inbound webhooks: authenticated by their signature, not a token
