@@ -85,7 +85,6 @@ from hx.lab.scaling_replay import (
 )
 from hx.scale.alpha import (
     ALPHAS,
-    DEFAULT_ALPHA,
     AlphaChoice,
     choose_alpha,
     demand_for,
@@ -93,7 +92,7 @@ from hx.scale.alpha import (
     whatif_calibrated,
     whatif_hpa,
 )
-from hx.scale.engine import ServiceProfile
+from hx.scale.scaler import DEFAULT_ALPHA, ServiceProfile
 
 ROOT = Path(__file__).resolve().parents[1]
 #: label -> (trace, replay resolution in seconds; None: the trace's own rows)

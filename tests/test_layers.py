@@ -81,3 +81,83 @@ def test_no_engine_imports_another_engine_beyond_the_listed_pairs() -> None:
 @pytest.mark.parametrize("pair", sorted(LIBRARY_USES))
 def test_every_listed_pair_still_exists(pair: tuple[str, str]) -> None:
     assert pair in crossings(), f"{pair[0]} no longer imports {pair[1]}: remove the pair from the list"
+
+
+def _all_modules() -> dict[str, Path]:
+    out = {}
+    for path in sorted((SRC / "hx").rglob("*.py")):
+        parts = path.relative_to(SRC).with_suffix("").parts
+        out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    """hx module -> the hx modules it imports (a ``from m import name`` names m, or m.name when that is a module).
+
+    A package's ``__init__`` that only re-exports is left out as a target: importing ``hx.events.X`` runs it, but
+    the arrow that matters is to the module defining ``X``."""
+    modules = _all_modules()
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        targets = set()
+        for name, _line in imported(module, path):
+            while name and name not in modules:
+                name = name.rpartition(".")[0]
+            if name and name != module and modules[name].name != "__init__.py":
+                targets.add(name)
+        graph[module] = targets
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    found: list[list[str]] = []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    top = stack.pop()
+                    on.discard(top)
+                    component.append(top)
+                    if top == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_the_cycle_finder_finds_a_cycle_and_only_it() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert cycles(graph) == [["a", "b", "c"]]
+
+
+def test_no_module_imports_itself_round_a_cycle() -> None:
+    """Every import counts, lazy and ``TYPE_CHECKING`` ones too: a cycle hidden behind one is still two modules that
+    cannot be understood (or tested) apart."""
+    found = cycles(import_graph())
+    assert found == [], "\n".join(" <-> ".join(c) for c in found)

@@ -120,7 +120,7 @@ class Sleeper:
     def step(self, now: datetime) -> None:
         import time
 
-        from hx.runtime import step_time_left
+        from hx.engine import step_time_left
 
         end = time.monotonic() + self.seconds
         while time.monotonic() < end:

@@ -29,8 +29,8 @@ from hx.topology import StaticTopology, Topology, topology_from_settings
 
 if TYPE_CHECKING:
     from hx.actuate.base import Actuator
+    from hx.engine import Engine
     from hx.fleet import FleetFacts
-    from hx.runtime import Engine
     from hx.telemetry.base import SignalSource
 
 log = logging.getLogger(__name__)

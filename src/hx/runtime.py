@@ -2,7 +2,7 @@
 
 Every step is bounded in time (``server.step_bound_s``, at most half the lease's life): while a step runs, a
 heartbeat renews the engine's lease, so no other replica takes the engine over mid-step; an engine asks
-:func:`step_time_left` and stops its work (to go on at the next step) when the bound is near.  A step that
+:func:`hx.engine.step_time_left` and stops its work (to go on at the next step) when the bound is near.  A step that
 outlives its bound anyway is abandoned: its lease is no longer renewed (a healthy replica may take over), and it is
 counted and shown in ``/health`` (``slow``) and published.
 
@@ -15,7 +15,6 @@ log line every ``REPEAT_LOG_EVERY`` failures, and one when the engine recovers.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import threading
 import time
@@ -23,13 +22,14 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hx.clock import SimClock
+from hx.engine import STEP_DEADLINE, WORK_SHARE, Engine, Learning, learning_of
 from hx.events import RuntimeStarted, RuntimeStepFailed
 from hx.platform import Platform
 from hx.store.leases import LeaseManager
@@ -41,57 +41,6 @@ log = logging.getLogger(__name__)
 REPEAT_LOG_EVERY = 20
 #: how long a stopping server waits for an engine step in progress before leaving it behind
 STOP_GRACE_S = 3.0
-
-#: the share of the bound an engine's own work may use (the rest is for finishing what it started)
-WORK_SHARE = 0.8
-_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("hx_step_deadline", default=None)
-
-
-def step_time_left() -> float:
-    """Seconds left for the running step's work, :data:`WORK_SHARE` of its bound (``inf`` outside a step)."""
-    deadline = _DEADLINE.get()
-    return float("inf") if deadline is None else deadline - time.monotonic()
-
-
-class Engine(Protocol):
-    """Anything the runtime can step."""
-
-    name: str
-    interval_s: float
-
-    def step(self, now: datetime) -> None: ...
-
-
-@dataclass(frozen=True)
-class Learning:
-    """What an engine still waits for before it decides on its own (shown as ``learning`` in ``/health``).
-
-    ``waits_for`` says it in words (which history, how much of it is there); ``until`` is when the engine expects to
-    have it at the current rate of data (None when it cannot tell, e.g. no data has arrived at all).
-    """
-
-    waits_for: str
-    until: datetime | None = None
-    details: dict[str, Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "waits_for": self.waits_for,
-            "until": self.until.isoformat() if self.until else None,
-            **({"details": self.details} if self.details else {}),
-        }
-
-
-@runtime_checkable
-class Learns(Protocol):
-    """An engine that can say it is still learning (the detector, the scaler)."""
-
-    def learning(self, now: datetime) -> Learning | None: ...
-
-
-def learning_of(engine: object, now: datetime) -> Learning | None:
-    """The one check: what ``engine`` still waits for, None when it decides on its own (or cannot say)."""
-    return engine.learning(now) if isinstance(engine, Learns) else None
 
 
 @dataclass
@@ -221,7 +170,7 @@ class Runtime:
         t0 = time.perf_counter()
         done = threading.Event()
         beat = self._heartbeat(engine, done)
-        token = _DEADLINE.set(time.monotonic() + WORK_SHARE * self.bound_s())
+        token = STEP_DEADLINE.set(time.monotonic() + WORK_SHARE * self.bound_s())
         try:
             engine.step(now)
         except Exception as err:  # isolation: recorded, counted, surfaced, published; others go on
@@ -243,7 +192,7 @@ class Runtime:
                 log.warning("engine %s recovered after %d failed steps", engine.name, st.consecutive_errors)
             st.consecutive_errors = 0
         finally:
-            _DEADLINE.reset(token)
+            STEP_DEADLINE.reset(token)
             done.set()
             if beat is not None:
                 beat.join()

@@ -106,7 +106,7 @@ def check_database(platform: Platform) -> Check:
 
     from hx.store.migrate import alembic_config
 
-    head = ScriptDirectory.from_config(alembic_config(platform.store)).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     try:
         current = platform.store.current_revision()
     except HxError as err:

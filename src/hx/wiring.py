@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 from hx.clock import Clock, SimClock, WallClock
 from hx.components import Component
 from hx.config import Settings, check_world
+from hx.engine import Engine
 from hx.errors import ConfigError, IntegrityError
 from hx.fleet import ServiceFacts
 from hx.platform import Platform, state_sealer
-from hx.runtime import Engine, Runtime
+from hx.runtime import Runtime
 from hx.security.private import private_file, write_private
 from hx.security.sealing import Sealer
 from hx.topology import StaticTopology

@@ -17,7 +17,6 @@ from hx.events import ScalingAlphaChosen
 from hx.platform import build_platform
 from hx.scale.alpha import (
     ALPHAS,
-    DEFAULT_ALPHA,
     Demand,
     _score,
     auto_alpha,
@@ -27,7 +26,8 @@ from hx.scale.alpha import (
     whatif_calibrated,
     whatif_hpa,
 )
-from hx.scale.engine import PredictiveScaler, ScalerConfig, ServiceProfile, ServiceScaler
+from hx.scale.engine import PredictiveScaler
+from hx.scale.scaler import DEFAULT_ALPHA, ScalerConfig, ServiceProfile, ServiceScaler
 from hx.telemetry.replay import ReplaySource
 
 DAY = 86400.0

@@ -21,7 +21,8 @@ from hx.forecast.series import forecast_series
 from hx.platform import Platform, build_platform
 from hx.runtime import Runtime
 from hx.scale.component import engines, profiles_for
-from hx.scale.engine import PredictiveScaler, ScalerConfig, ServiceProfile, ServiceScaler
+from hx.scale.engine import PredictiveScaler
+from hx.scale.scaler import ScalerConfig, ServiceProfile, ServiceScaler
 from hx.sim import SimActuator, SimSource, Simulation
 from hx.sim.spec import SLO, FleetSpec, ServiceSpec
 from hx.sim.traces import TrafficShape
@@ -290,7 +291,7 @@ def test_calibrated_mode_is_off_by_default_and_switched_on_by_alpha() -> None:
 
 def test_calibrated_mode_is_switched_on_from_the_settings() -> None:
     from hx.config import load_settings
-    from hx.scale.engine import ScalerConfig
+    from hx.scale.scaler import ScalerConfig
 
     s = load_settings(environ={}, overrides={"intelligent_monitoring.scaling.calibration_alpha": 0.05})
     cfg = ScalerConfig.from_settings(s.settings.intelligent_monitoring.scaling)

@@ -13,7 +13,8 @@ from hx.config import load_settings
 from hx.events import ScalingActed, ScalingDecided
 from hx.platform import Platform, build_platform
 from hx.runtime import Runtime
-from hx.scale.engine import PredictiveScaler, ScalerConfig, ServiceProfile
+from hx.scale.engine import PredictiveScaler
+from hx.scale.scaler import ScalerConfig, ServiceProfile
 from hx.telemetry.replay import ReplaySource
 from tests.scale.test_engine import RUN_DAY, make_world
 

@@ -13,7 +13,7 @@ import typer
 from hx.cli.session import JSON, ctx_of
 
 if TYPE_CHECKING:
-    from hx.demo.runner import DemoContext
+    from hx.demo.context import DemoContext
 
 
 def register(app: typer.Typer) -> None:

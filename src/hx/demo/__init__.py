@@ -4,6 +4,7 @@ The demo is a list of scenes; each scene drives real engines through the runtime
 time and prints what happened.  Every engine issue adds its scene to ``SCENES``.
 """
 
-from hx.demo.runner import DemoContext, run_demo
+from hx.demo.context import DemoContext
+from hx.demo.runner import run_demo
 
 __all__ = ["DemoContext", "run_demo"]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,10 +12,11 @@ from rich.panel import Panel
 
 from hx.clock import SimClock
 from hx.components import COMPONENTS
-from hx.config import Settings, load_settings
+from hx.config import load_settings
+from hx.demo.context import DemoContext
+from hx.demo.scenes import SCENES
 from hx.errors import UnknownName
-from hx.platform import Platform, bootstrap_admin, build_platform
-from hx.runtime import Runtime
+from hx.platform import bootstrap_admin, build_platform
 from hx.wiring import build_runtime, build_world, embed_sim
 
 DEMO_START = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)  # a Tuesday morning (the day before is alike)
@@ -31,32 +30,6 @@ DEMO_OVERRIDES: dict[str, Any] = {
     # the main fleet's scaler only recommends (as in prod); the scaling scene shows it acting on its own fleet
     "intelligent_monitoring.scaling.mode": "recommend",
 }
-
-
-@dataclass
-class DemoContext:
-    settings: Settings
-    platform: Platform
-    clock: SimClock
-    runtime: Runtime
-    console: Console
-    sim: Any = None
-    results: dict[str, Any] = field(default_factory=dict)
-    state: dict[str, Any] = field(default_factory=dict)
-
-    def run_for(self, seconds: float, tick_s: float | None = None) -> None:
-        """Advance simulated time, stepping every due engine."""
-        tick = tick_s or float(self.settings.sim.step_s)
-        self.runtime.run_simulated(self.clock, self.clock.now() + timedelta(seconds=seconds), tick_s=tick)
-
-
-Scene = Callable[[DemoContext], dict[str, Any]]
-
-
-def _scenes() -> list[tuple[str, Scene]]:
-    from hx.demo.scenes import SCENES
-
-    return SCENES
 
 
 def run_demo(
@@ -76,7 +49,7 @@ def start_demo(
     overrides: dict[str, Any] | None = None,
 ) -> DemoContext:
     """The demo's platform, world and runtime, before any scene (refusing an unknown scene name first)."""
-    names = [name for name, _scene in _scenes()]
+    names = [name for name, _scene in SCENES]
     for name in only or []:
         if name not in names:
             raise UnknownName("scene", name, names)
@@ -105,7 +78,7 @@ def start_demo(
 
 def run_scenes(ctx: DemoContext, only: list[str] | None = None) -> dict[str, Any]:
     """Run every scene (or ``only`` those named) on a started demo; return each scene's summary."""
-    for name, scene in _scenes():
+    for name, scene in SCENES:
         if only and name not in only:
             continue
         ctx.console.rule(f"[bold]{name}")

@@ -14,7 +14,7 @@ from hx.cloud.placement import place
 from hx.cloud.planning import catalog_for, plan_report
 from hx.cloud.terraform import export_terraform
 from hx.cloud.workload import Workload, example_estate_path, load_estate
-from hx.demo.runner import DemoContext
+from hx.demo.context import DemoContext
 from hx.events import DrDrill, PlacementDecided
 from hx.lab.dr_drill import SimDrillActuator, drill_on_fresh_sim, platform_sim, run_sim_drill
 

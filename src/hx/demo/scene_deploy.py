@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
-from hx.demo.runner import DemoContext
+from hx.demo.context import DemoContext
 from hx.deploy.component import service
 from hx.deploy.records import TERMINAL, Deployment
 from hx.deploy.service import Change, DeploymentRequest

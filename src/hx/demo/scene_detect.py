@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
-from hx.demo.runner import DemoContext
+from hx.demo.context import DemoContext
 from hx.events import AnomalyDetected, AnomalyResolved, EventType
 from hx.sim import Fault, sparkline
 

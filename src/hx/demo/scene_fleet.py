@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
-from hx.demo.runner import DemoContext
+from hx.demo.context import DemoContext
 from hx.sim import sparkline
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from rich.table import Table
 
-from hx.demo.runner import DemoContext
+from hx.demo.context import DemoContext
 from hx.heal.component import heal_engine
 from hx.heal.engine import HealEngine
 from hx.heal.notifications import Escalator, build_notifiers

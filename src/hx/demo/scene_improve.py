@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from hx.cli.improve import fmt_value, gate_table
-from hx.demo.runner import DemoContext
+from hx.demo.context import DemoContext
 from hx.improve.component import engine
 
 

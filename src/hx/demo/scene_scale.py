@@ -16,9 +16,10 @@ import numpy as np
 from rich.table import Table
 
 from hx.clock import SimClock
-from hx.demo.runner import DemoContext
+from hx.demo.context import DemoContext
 from hx.events import ScalingActed
-from hx.scale.engine import PredictiveScaler, ScalerConfig, ServiceProfile
+from hx.scale.engine import PredictiveScaler
+from hx.scale.scaler import ScalerConfig, ServiceProfile
 from hx.sim import SimActuator, SimSource, Simulation, sparkline
 from hx.sim.spec import SLO, FleetSpec, ServiceSpec
 from hx.sim.traces import TrafficShape

@@ -8,7 +8,7 @@ from typing import Any
 from rich.table import Table
 
 from hx.api.health import health_report
-from hx.demo.runner import DemoContext, Scene
+from hx.demo.context import DemoContext, Scene
 from hx.demo.scene_cloud import scene_cloud
 from hx.demo.scene_deploy import scene_deploy
 from hx.demo.scene_detect import scene_detect

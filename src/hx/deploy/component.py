@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from hx.deploy.rollout import RolloutEngine
 from hx.deploy.service import DeploymentService
+from hx.engine import Engine
 from hx.errors import ConfigError
 from hx.platform import Platform
-from hx.runtime import Engine
 from hx.telemetry.common import signal_step_s
 
 KEY = "deploy.service"

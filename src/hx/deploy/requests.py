@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from hx.deploy.records import Deployment
+from hx.deploy.records import Deployment, DeploymentRepo
 from hx.errors import Conflict, NotFound
 from hx.events import DeploymentRollbackRefused, DeploymentRollbackRequested, Event
 from hx.store.state import EngineStateStore
 
 if TYPE_CHECKING:
-    from hx.deploy.rollout import RolloutEngine
+    from hx.platform import Platform
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +34,22 @@ def requester(event: Event) -> str:
     return f"{base}:incident:{incident}" if incident is not None else base
 
 
+class RollsBack(Protocol):
+    """What the requests need of the engine that carries them out (:class:`hx.deploy.rollout.RolloutEngine`)."""
+
+    name: str
+    platform: Platform
+    repo: DeploymentRepo
+
+    def rollback_on_request(
+        self, d: Deployment, actor: str, reason: str, now: datetime, request: int
+    ) -> Deployment: ...
+
+
 class RollbackRequests:
     """Reads rollback requests after the persisted cursor and hands each to the rollout engine once."""
 
-    def __init__(self, engine: RolloutEngine) -> None:
+    def __init__(self, engine: RollsBack) -> None:
         self.engine = engine
         platform = engine.platform
         self.state = EngineStateStore(platform.store, engine.name)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from hx.detect.engine import AnomalyEngine
+from hx.engine import Engine
 from hx.platform import Platform
-from hx.runtime import Engine
 
 KEY = "detect.engine"
 

@@ -28,10 +28,10 @@ from hx.detect.base import Detector, make
 from hx.detect.calibrate import effective_threshold
 from hx.detect.ensemble import Ensemble
 from hx.detect.explain import Action, ActionLog
+from hx.engine import Learning
 from hx.errors import IntegrityError, NotFound, TelemetryError
 from hx.events import AnomalyDetected, AnomalyExplained, AnomalyNoData, AnomalyResolved
 from hx.platform import Platform
-from hx.runtime import Learning
 from hx.security.sealing import Sealer
 from hx.store.state import EngineStateStore, pack, unpack
 from hx.telemetry.base import SignalSource

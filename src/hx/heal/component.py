@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from hx.clock import WallClock
+from hx.engine import Engine
 from hx.heal.breach_trend import PredictiveEngine
 from hx.heal.engine import HealEngine
 from hx.heal.notifications import Escalator, build_notifiers
 from hx.platform import Platform
-from hx.runtime import Engine
 from hx.telemetry.common import signal_step_s
 
 KEY = "heal.engine"

@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from hx.engine import step_time_left
 from hx.errors import BadInput, NotFound
 from hx.events import AnomalyDetected, AnomalyResolved, Event, IncidentClassified, IncidentUpdated
 from hx.heal import triage
@@ -41,7 +42,6 @@ from hx.heal.runbooks import Runbook, load_runbooks, select_runbook
 from hx.ml.registry import MODEL_STAGE_EVENTS, ModelHandle, ModelWatch
 from hx.platform import Platform
 from hx.quiet import active_rule
-from hx.runtime import step_time_left
 from hx.store.state import EngineStateStore
 from hx.store.tables import FIXED_BY_RUNBOOK
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from hx.engine import Engine
 from hx.improve.cycle import ImprovementEngine
 from hx.platform import Platform
-from hx.runtime import Engine
 
 KEY = "improve.engine"
 

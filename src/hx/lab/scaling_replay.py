@@ -39,11 +39,11 @@ import numpy as np
 
 from hx.errors import BadInput
 from hx.readers import TimeAxis, read_series
-from hx.scale.alpha import ALPHAS, COST_MARGIN, DEFAULT_ALPHA, SLO_Z, AlphaChoice, Outcome, auto_alpha
+from hx.scale.alpha import ALPHAS, COST_MARGIN, SLO_Z, AlphaChoice, Outcome, auto_alpha
 from hx.scale.alpha import choose_alpha as choose_alpha  # the rule lives in the scaler; kept importable here
-from hx.scale.engine import ScalerConfig, ServiceProfile, ServiceScaler
 from hx.scale.hpa import HpaPolicy
 from hx.scale.policy import replicas_for
+from hx.scale.scaler import DEFAULT_ALPHA, ScalerConfig, ServiceProfile, ServiceScaler
 from hx.sim import Simulation, load_trace, replica_minutes, slo_violation_minutes
 from hx.sim.spec import SLO, FleetSpec, ServiceSpec, slo_targets
 from hx.sim.traces import TRACE_NAMES, TrafficShape

@@ -31,18 +31,16 @@ import numpy.typing as npt
 
 from hx.errors import BadInput
 from hx.scale.hpa import HpaPolicy
+from hx.scale.scaler import DEFAULT_ALPHA, ScalerConfig, ServiceProfile, ServiceScaler
 
 if TYPE_CHECKING:
     from hx.forecast.base import Forecast
-    from hx.scale.engine import ScalerConfig, ServiceProfile
 
 FloatArray = npt.NDArray[np.float64]
 Outcome = tuple[float, float]  # (SLO-violation minutes, replica-hours)
 
 #: the calibration's exceedance rates tried, most cautious first
 ALPHAS: tuple[float, ...] = (0.001, 0.003, 0.01, 0.02, 0.035, 0.05, 0.07, 0.085, 0.1, 0.14)
-#: used until a service has enough history to choose its own (the cautious end of :data:`ALPHAS`)
-DEFAULT_ALPHA = 0.01
 #: SLO half: violations + SLO_Z x sqrt(violations) within half of HPA's (Poisson room)
 SLO_Z = 2.0
 #: cost half: replica-hours at most (1 - COST_MARGIN) x HPA's
@@ -270,8 +268,6 @@ def whatif_calibrated(
 
     ``forecasts``: :func:`forecasts_for` ``d`` (the forecaster does not depend on ``alpha``: computed once,
     shared by every candidate)."""
-    from hx.scale.engine import ServiceScaler
-
     cap = _capacity(profile)
     fcs = forecasts if forecasts is not None else forecasts_for(d, profile, config)
     scaler = ServiceScaler(profile, replace(config, calibration_alpha=alpha))
@@ -286,8 +282,6 @@ def whatif_calibrated(
 def forecasts_for(d: Demand, profile: ServiceProfile, config: ScalerConfig) -> list[Forecast | None]:
     """The engine's forecast at each minute of ``d`` (causal: a bucket is seen once it is over), refitted at
     most daily (a what-if of a week would otherwise spend most of its time fitting)."""
-    from hx.scale.engine import ServiceScaler
-
     scaler = ServiceScaler(profile, replace(config, refit_s=max(config.refit_s, 86400.0)))
     before = d.ts <= d.begin + 1e-6
     scaler.observe(d.ts[before], d.rps[before])

@@ -21,10 +21,11 @@ from datetime import timedelta
 
 import numpy as np
 
+from hx.engine import Engine
 from hx.errors import BadInput, NotFound, TelemetryError
 from hx.platform import Platform
-from hx.runtime import Engine
-from hx.scale.engine import PredictiveScaler, ProfileFn, ServiceProfile
+from hx.scale.engine import PredictiveScaler, ProfileFn
+from hx.scale.scaler import ServiceProfile
 from hx.telemetry.base import SignalSource
 from hx.telemetry.common import signal_step_s
 

@@ -155,16 +155,16 @@ class Store:
             conn.execute(text("SELECT 1"))
 
     def upgrade(self, revision: str = "head") -> None:
-        from hx.store.migrate import upgrade
+        from hx.store.migrate import upgrade  # alembic is imported only when a migration runs
 
         with self._answering():
-            upgrade(self, revision)
+            upgrade(self.engine, revision)
 
     def current_revision(self) -> str | None:
         from hx.store.migrate import current_revision
 
-        with self._answering():
-            return current_revision(self)
+        with self.read() as conn:
+            return current_revision(conn)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,34 +1,32 @@
-"""Alembic migrations, run programmatically against the store's engine."""
+"""Alembic migrations, run programmatically on a SQLAlchemy engine (:meth:`hx.store.db.Store.upgrade` calls them)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
+from sqlalchemy.engine import Connection, Engine
 
 from hx.errors import BadInput
-
-if TYPE_CHECKING:
-    from hx.store.db import Store
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def alembic_config(store: Store) -> Config:
+def alembic_config() -> Config:
+    """Alembic's configuration for hx's migrations (the connection is passed in ``attributes``)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.attributes["store"] = store
     return cfg
 
 
-def upgrade(store: Store, revision: str = "head") -> None:
-    with store.engine.connect() as conn:
-        cfg = alembic_config(store)
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the database behind ``engine`` to ``revision``; an unknown revision is refused naming the valid ones."""
+    with engine.connect() as conn:
+        cfg = alembic_config()
         cfg.attributes["connection"] = conn
         try:
             command.upgrade(cfg, revision)
@@ -40,6 +38,6 @@ def upgrade(store: Store, revision: str = "head") -> None:
         conn.commit()
 
 
-def current_revision(store: Store) -> str | None:
-    with store.read() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+def current_revision(conn: Connection) -> str | None:
+    """The revision the database behind ``conn`` is at (``None``: never migrated)."""
+    return MigrationContext.configure(conn).get_current_revision()

@@ -6,15 +6,12 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from hx.errors import Unsupported
-
-if TYPE_CHECKING:
-    from hx.telemetry.common import SourceHealth
 
 #: Canonical per-service signals.  Per-instance variants carry an ``instance`` label.
 CANONICAL_SIGNALS: tuple[str, ...] = (
@@ -30,6 +27,15 @@ CANONICAL_SIGNALS: tuple[str, ...] = (
 )
 
 FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    """Whether a signal source answers, and what it said (shown in the API's /health)."""
+
+    ok: bool
+    detail: str
+    latency_s: float = 0.0
 
 
 @dataclass(frozen=True)

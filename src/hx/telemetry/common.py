@@ -1,4 +1,4 @@
-"""Pieces every SignalSource shares: the step grid, alignment onto it, time conversion, health.
+"""Pieces every SignalSource shares: the step grid, alignment onto it, time conversion.
 
 A range read over [start, end] at ``step`` seconds is evaluated at ``start, start+step, ...`` up to
 ``end`` (the points a Prometheus range query evaluates at).  Samples are put on the grid point
@@ -8,7 +8,6 @@ nearest to them, within half a step; a grid point with no sample is NaN, never a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -33,15 +32,6 @@ def signal_step_s(settings: Settings) -> float:
     60.0
     """
     return float(settings.sim.step_s) if settings.telemetry.source == "sim" else float(settings.telemetry.step_s)
-
-
-@dataclass(frozen=True)
-class SourceHealth:
-    """Whether a signal source answers, and what it said (shown in the API's /health)."""
-
-    ok: bool
-    detail: str
-    latency_s: float = 0.0
 
 
 def to_unix(when: datetime, *, field: str = "time") -> float:

@@ -44,8 +44,8 @@ import numpy as np
 
 from hx.errors import BadInput, BadQuery, ConfigError, EmptyResult, NotFound, SourceDown, TelemetryError, Unsupported
 from hx.http import CONNECT_ERRORS, RETRY_STATUS, RetryPolicy, redact_url, retry_http
-from hx.telemetry.base import FloatArray, Series, SourceCapability
-from hx.telemetry.common import SourceHealth, align_to_grid, step_grid, to_unix
+from hx.telemetry.base import FloatArray, Series, SourceCapability, SourceHealth
+from hx.telemetry.common import align_to_grid, step_grid, to_unix
 from hx.telemetry.presets import Discovery, compose, fill, load_preset
 from hx.telemetry.presets import check_template as check_template  # re-exported: callers check templates here
 

@@ -49,8 +49,8 @@ import numpy as np
 
 from hx.errors import BadInput, EmptyResult, NotFound, Unsupported
 from hx.files import not_text
-from hx.telemetry.base import FloatArray, Series, SourceCapability
-from hx.telemetry.common import SourceHealth, align_to_grid, step_grid, to_unix
+from hx.telemetry.base import FloatArray, Series, SourceCapability, SourceHealth
+from hx.telemetry.common import align_to_grid, step_grid, to_unix
 
 log = logging.getLogger(__name__)
 
