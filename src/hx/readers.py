@@ -68,6 +68,19 @@ def parse_time(cell: str) -> float:
     return v / 1000.0 if abs(v) > MS_ABOVE else v
 
 
+def unix_seconds(values: npt.ArrayLike) -> FloatArray:
+    """A column of Unix times in seconds, from seconds or milliseconds (one unit for the column, judged by its
+    largest value: above :data:`MS_ABOVE` it is milliseconds).
+
+    >>> unix_seconds([1_700_000_000_000, 1_700_000_060_000]).tolist()
+    [1700000000.0, 1700000060.0]
+    >>> unix_seconds([1_700_000_000.0]).tolist()
+    [1700000000.0]
+    """
+    t = np.asarray(values, dtype=np.float64).ravel()
+    return t / 1000.0 if t.size and np.isfinite(t).any() and float(np.nanmax(t)) > MS_ABOVE else t
+
+
 def is_number(cell: str) -> bool:
     try:
         float(cell)
@@ -391,8 +404,7 @@ def read_gwa(table: Table) -> Usage:
             field=missing[0],
             file=str(table.path),
         )
-    t = numbers(table, "Timestamp [ms]")
-    t = np.where(t > MS_ABOVE, t / 1000.0, t)
+    t = unix_seconds(numbers(table, "Timestamp [ms]"))
     cores, cap, used = (numbers(table, c, allow_negative=False) for c in GWA_COLUMNS[1:4])
     mcap, mused = (numbers(table, c, allow_negative=False) for c in GWA_COLUMNS[4:6])
     live = (cap > 0) & (cores > 0)

@@ -99,19 +99,12 @@ def rightsize(body: RightsizeRequest, request: Request) -> dict[str, Any]:
     return _report(body, request, prices)
 
 
-def _seconds(timestamps: list[float]) -> np.ndarray:
-    """Unix seconds, from seconds or milliseconds (values above 10^11, as the CLI's readers take them)."""
-    from hx.readers import MS_ABOVE
-
-    t = np.asarray(timestamps, dtype=np.float64)
-    return t / 1000.0 if t.size and float(np.nanmax(t)) > MS_ABOVE else t
-
-
 def _report(body: RightsizeRequest, request: Request, prices: Prices) -> dict[str, Any]:
     """What ``hx cost rightsize [--fleet]`` answers for the same usage: workloads with under two days of usable
     intervals are skipped with the reason (none usable: 422), the others recommended alone or as a fleet."""
     from hx.cost.fleet import WorkloadHistory
     from hx.cost.report import rightsize_report
+    from hx.readers import unix_seconds
 
     names = [w.name for w in body.workloads]
     if len(set(names)) != len(names):
@@ -120,7 +113,7 @@ def _report(body: RightsizeRequest, request: Request, prices: Prices) -> dict[st
     cfg = request.app.state.platform.settings.intelligent_monitoring.cost_optimization
     histories = {
         w.name: WorkloadHistory(
-            _seconds(w.timestamps), _arr(w.cpu), _arr(w.memory_gib), w.current_cpu, w.current_memory_gib,
+            unix_seconds(w.timestamps), _arr(w.cpu), _arr(w.memory_gib), w.current_cpu, w.current_memory_gib,
         )
         for w in body.workloads
     }  # fmt: skip

@@ -93,13 +93,11 @@ def forecast_series_route(body: SeriesForecastRequest) -> dict[str, Any]:
     import numpy as np
 
     from hx.forecast.report import forecast_report
-    from hx.readers import MS_ABOVE
+    from hx.readers import unix_seconds
 
     if len(body.values) != len(body.timestamps):
         raise BadInput(f"{len(body.timestamps)} timestamps but {len(body.values)} values", field="values")
-    ts = np.asarray(body.timestamps, dtype=np.float64)
-    if float(np.max(ts)) > MS_ABOVE:
-        ts = ts / 1000.0
+    ts = unix_seconds(body.timestamps)
     vs = np.array([np.nan if v is None else v for v in body.values], dtype=np.float64)
     return forecast_report(ts, vs, body.horizon_s, model=body.model, label=body.label, evaluate=body.eval,
                            candidates=body.candidates, rates=body.rates, field="values")  # fmt: skip
