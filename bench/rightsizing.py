@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             "current": judge(np.nan_to_num(cap[k]), test),
             "vpa_p90x1.15": judge(vpa, test),
             "hx_allocate_risk": judge(alloc.levels, test)
-            | {"in_sample_exceed": alloc.share, "budget_spent": alloc.budget},
+            | {"in_sample_exceed": alloc.share, "budget_allowed": alloc.budget},
         }
         if res == "memory":  # --memory-cap: no VM's memory above its level in > 10 % of its learning intervals
             capped = fleet_levels(
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 floors=False, memory_cap=True,
             )  # fmt: skip
             results[res]["hx_allocate_risk_memory_cap"] = judge(capped.levels, test) | {
-                "in_sample_exceed": capped.share, "budget_spent": capped.budget
+                "in_sample_exceed": capped.share, "budget_allowed": capped.budget
             }  # fmt: skip
     per_vm = [
         recommend(

@@ -92,8 +92,8 @@ def test_rightsize_fleet_spreads_one_budget_and_reports_it_as_the_cli_does(api: 
         assert r.status_code == 422 and r.json()["field"] == "risk_budget"
         r = c.post("/api/v1/cost/rightsize", json={"workloads": [flat], "vpa_cap": False})
         assert r.status_code == 422 and r.json()["field"] == "vpa_cap"
-        assert fleet["vpa_cap"] is True and "budget_spent" in fleet["in_sample"]["cpu"]
+        assert fleet["vpa_cap"] is True and "budget_allowed" in fleet["in_sample"]["cpu"]
         r = c.post("/api/v1/cost/rightsize", json={"workloads": [flat, spiky], "fleet": True, "vpa_cap": False})
-        assert r.status_code == 200 and r.json()["fleet"]["in_sample"]["cpu"]["budget_spent"] == 0.04
+        assert r.status_code == 200 and r.json()["fleet"]["in_sample"]["cpu"]["budget_allowed"] == 0.04
         r = c.post("/api/v1/cost/rightsize", json={"workloads": [flat, flat], "fleet": True})
         assert r.status_code == 422 and "unique" in r.json()["detail"]

@@ -108,8 +108,8 @@ def test_cost_rightsize_reads_gwa_and_sizes_the_fleet_under_one_budget(
         assert main(["--json", "cost", "rightsize", str(folder), "--fleet", "--risk-budget", "0.3", *args]) == 0
         plan = json.loads(capsys.readouterr().out)["fleet"]
         cpu = plan["in_sample"]["cpu"]
-        assert plan["vpa_cap"] is cap and cpu["budget_spent"] <= 0.3
-        assert cpu["exceed_hx"] <= cpu["exceed_vpa"] if cap else cpu["budget_spent"] == 0.3
+        assert plan["vpa_cap"] is cap and cpu["budget_allowed"] <= 0.3
+        assert cpu["exceed_hx"] <= cpu["exceed_vpa"] if cap else cpu["budget_allowed"] == 0.3
     # the per-workload memory cap: off by default, asked for with --fleet only, and the totals count the
     # workloads above their level in more than 10 % of intervals
     assert main(["cost", "rightsize", str(folder), "--memory-cap"]) == 2

@@ -35,17 +35,18 @@ def test_a_budget_already_within_the_vpa_rule_is_spent_whole() -> None:
     assert np.array_equal(small.levels, fleet_levels("cpu", cpu, times, 0.001, vpa_cap=False, floors=False).levels)
 
 
-def test_the_plan_reports_the_budget_spent_per_resource() -> None:
+def test_the_plan_reports_the_budget_allowed_per_resource() -> None:
     cpu, times = _noisy()
     memory, _ = _noisy(seed=4)
     fleet = {str(i): WorkloadHistory(times[i], cpu[i], memory[i]) for i in range(4)}
     plan = rightsize_fleet(fleet, 0.2)
     for res in ("cpu", "memory_gib"):
         t = plan.totals[res]
-        assert t["budget_spent"] < 0.2 and t["exceed_hx"] <= t["exceed_vpa"]
+        assert t["budget_allowed"] < 0.2 and t["exceed_hx"] <= t["exceed_vpa"]
     free = rightsize_fleet(fleet, 0.2, vpa_cap=False)
     assert (
-        free.totals["cpu"]["budget_spent"] == 0.2 and free.totals["cpu"]["exceed_hx"] > free.totals["cpu"]["exceed_vpa"]
+        free.totals["cpu"]["budget_allowed"] == 0.2
+        and free.totals["cpu"]["exceed_hx"] > free.totals["cpu"]["exceed_vpa"]
     )
 
 

@@ -218,7 +218,7 @@ def _print_fleet(console: Any, fleet: dict[str, Any]) -> None:
         f"({len(check['excluded'])} others are recommended but not judged)"
     )
     for res, unit in _UNITS.items():
-        spent = fleet["in_sample"][res].get("budget_spent", fleet["risk_budget"])
+        spent = fleet["in_sample"][res].get("budget_allowed", fleet["risk_budget"])
         if spent < fleet["risk_budget"]:
             console.print(f"{unit}: budget held to {spent:.2%} so that hx is exceeded no more often than the "
                           "VPA-style rule on this history (--no-vpa-cap spends all of it)")  # fmt: skip

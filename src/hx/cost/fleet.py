@@ -15,7 +15,8 @@ VMs that costs about a third more memory and removes few judged out-of-memory in
 Every level is rounded up and held at the floors (:func:`~hx.cost.rightsizing.settle_levels`).
 
 What the budget bounds is the share of *learning* intervals above the level before the margin, weighted
-towards recent ones as the allocator weighs them (``budget_share``); the exceed rates in ``totals`` are
+towards recent ones as the allocator weighs them (``budget_used``, at most ``budget_allowed``: the budget given,
+or less where the VPA cap held it); the exceed rates in ``totals`` are
 counted on every interval of the history given (in-sample).  How often the levels would be exceeded on days
 they were not learned from is the learn/judge check of :mod:`hx.cost.backtest`.
 """
@@ -81,8 +82,8 @@ def vpa_level(values: FloatArray) -> float:
 
 
 class Levels(NamedTuple):
-    """One resource's levels under the budget, the share the budget bounds, and the budget spent (the one given,
-    or less when the VPA cap held it)."""
+    """One resource's levels under the budget, the share the budget bounds (``budget_used`` in the totals), and the
+    budget the allocator was allowed (``budget_allowed``: the one given, or less when the VPA cap held it)."""
 
     levels: FloatArray
     share: float
@@ -219,7 +220,7 @@ def rightsize_fleet(
         )
         levels[res] = got.levels
         totals["memory_gib" if res == "memory" else res] = _totals(h, got.levels, got.share) | {
-            "budget_spent": got.budget
+            "budget_allowed": got.budget
         }
     peaks = np.array([recent_peak(t, h) for t, h in zip(times, hist["memory"], strict=True)])
     totals["memory_gib"]["below_recent_peak"] = int((levels["memory"] < peaks).sum())
@@ -282,7 +283,7 @@ def risk_notes(cpu_risk: float, memory_risk: float, budget: float) -> tuple[str,
     return tuple(notes)
 
 
-def _totals(histories: list[FloatArray], levels: FloatArray, budget_share: float) -> dict[str, float]:
+def _totals(histories: list[FloatArray], levels: FloatArray, budget_used: float) -> dict[str, float]:
     ref = np.array([vpa_level(h) for h in histories])
     total, ref_total = float(levels.sum()), float(ref.sum())
     return {
@@ -291,7 +292,7 @@ def _totals(histories: list[FloatArray], levels: FloatArray, budget_share: float
         "reduction_vs_vpa": 1.0 - total / ref_total if ref_total > 0 else 0.0,
         "exceed_hx": pooled(histories, levels),
         "exceed_vpa": pooled(histories, ref),
-        "budget_share": budget_share,
+        "budget_used": budget_used,
         "workloads_over_tail_hx": workloads_over(histories, levels),
         "workloads_over_tail_vpa": workloads_over(histories, ref),
     }
