@@ -161,3 +161,29 @@ def test_config_validate_refuses_a_gate_on_a_kpi_nobody_computes(
     err = capsys.readouterr().err
     assert str(f) in err and "continuous_improvement.quality_gates.0.metric" in err
     assert "deploy.change_failure_rate" in err  # among the valid names
+
+
+@pytest.mark.parametrize(
+    ("args", "field", "says"),
+    [
+        (["canary", "judge", "--baseline", "nope.csv", "--canary", "nope.csv", "--config", "c.yml"], "--baseline",
+         "does not exist"),
+        (["scale", "simulate", "--trace", "nasa", "--startup", "-1"], "--startup", "greater than or equal to 0"),
+        (["canary", "judge", "--bogus"], None, "No such option: --bogus"),
+    ],
+)  # fmt: skip
+def test_a_refusal_of_the_option_parser_is_json_on_stdout_with_json(
+    tmp_path: Path, args: list[str], field: str | None, says: str
+) -> None:
+    r = run(["--json", *args], tmp_path)
+    assert r.returncode == 2
+    err = json.loads(r.stdout)["error"]
+    assert err["exit_code"] == 2 and says in err["detail"] and err.get("field") == field
+    assert "Usage: hx" in r.stderr  # the person still sees the usage and the message
+    plain = run(args, tmp_path)
+    assert plain.returncode == 2 and plain.stdout == "" and "Usage: hx" in plain.stderr
+
+
+def test_hx_alone_prints_its_help_once(tmp_path: Path) -> None:
+    r = run([], tmp_path)
+    assert r.returncode == 2 and r.stdout.count("Usage: hx") == 1 and r.stderr == ""

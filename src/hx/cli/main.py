@@ -80,20 +80,60 @@ _rca.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: usage errors exit 2 (click's own), hx errors map to their exit codes here."""
+    """Entry point: usage errors exit 2 (click's own), hx errors map to their exit codes here.
+
+    With ``--json`` a refusal is also printed on stdout as ``{"error": {...}}`` (a script reads stdout), whether
+    hx refused the input or the option parser did (a missing file, an unknown option, a value out of range)."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        app(args=argv, prog_name="hx")
+        rv = app(args=argv, prog_name="hx", standalone_mode=False)
     except SystemExit as done:
         code = done.code
         return code if isinstance(code, int) else (0 if code is None else 1)
+    except typer.Abort:
+        typer.echo("Aborted!", err=True)
+        return 1
+    except typer.TyperException as err:  # the option parser's refusals (typer's own click)
+        code = int(getattr(err, "exit_code", 2))
+        if type(err).__name__ == "NoArgsIsHelpError":  # ``hx`` or a group alone: typer has printed its help
+            return code
+        _show_usage_error(err)
+        if "--json" in args:
+            typer.echo(json.dumps({"error": usage_error_object(err)}))
+        return code
     except HxError as err:
         typer.echo(f"hx: error: {err}", err=True)
         # bad input with --json: a script reads stdout, so the refusal goes there too, as JSON (a command that
         # fails after answering, as audit verify does, has already printed its JSON)
-        if err.exit_code == 2 and "--json" in (sys.argv[1:] if argv is None else argv):
+        if err.exit_code == 2 and "--json" in args:
             typer.echo(json.dumps({"error": error_object(err)}))
         return err.exit_code
-    return 0
+    return rv if isinstance(rv, int) else 0
+
+
+def _show_usage_error(err: typer.TyperException) -> None:
+    """As typer shows it in standalone mode: the usage line and the message, on stderr."""
+    from typer import rich_utils
+
+    rich_utils.rich_format_error(err)  # type: ignore[arg-type]
+
+
+def usage_error_object(err: typer.TyperException) -> dict[str, object]:
+    """An option parser's refusal as ``--json`` prints it: the title, the message, the option, the exit code.
+
+    >>> usage_error_object(typer.BadParameter("must be >= 1", param_hint="'--history-block-points'"))["field"]
+    '--history-block-points'
+    """
+    detail = err.format_message() if hasattr(err, "format_message") else str(err)
+    code = int(getattr(err, "exit_code", 2))
+    out: dict[str, object] = {"title": "bad usage", "detail": detail, "exit_code": code}
+    param = getattr(err, "param", None)
+    hint = getattr(err, "param_hint", None)
+    if param is not None and getattr(param, "opts", None):
+        out["field"] = max(param.opts, key=len)
+    elif isinstance(hint, str):
+        out["field"] = hint.strip("'\"")
+    return out
 
 
 def error_object(err: HxError) -> dict[str, object]:
