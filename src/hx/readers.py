@@ -277,6 +277,13 @@ def cells_to_floats(path: str | Path, cells: Sequence[str], column: str, first_l
                 field=column,
                 file=str(path),
             ) from None
+        if math.isinf(out[i]):
+            raise BadInput(
+                f"{path}: row {first_line + i}, column {column!r}: {cell!r} is not a finite number "
+                "(a gap is an empty cell or nan)",
+                field=column,
+                file=str(path),
+            )
     return out
 
 
@@ -492,12 +499,34 @@ def _window_values(p: Path, name: str, raw: object) -> FloatArray:
         if v is None:
             continue
         try:
+            if isinstance(v, bool):  # JSON true/false: float() would read them as 1 and 0
+                raise TypeError(v)
             out[i] = float(v)
         except (TypeError, ValueError):
             raise BadInput(
-                f"{p}: metric {name!r}, point {i + 1}: {v!r} is not a number", field=name, file=str(p)
+                f"{p}: metric {name!r}, point {i + 1}: {json_text(v)} is not a number", field=name, file=str(p)
             ) from None
+        if math.isinf(out[i]):
+            raise BadInput(
+                f"{p}: metric {name!r}, point {i + 1}: {json_text(v)} is not a finite number (a gap is null)",
+                field=name,
+                file=str(p),
+            )
     return out
+
+
+def json_text(v: object) -> str:
+    """A JSON value as the file spells it (``true``, ``"x"``), for messages.
+
+    >>> json_text(True), json_text("5 ms")
+    ('true', '"5 ms"')
+    """
+    import json
+
+    try:
+        return json.dumps(v)
+    except (TypeError, ValueError):
+        return repr(v)
 
 
 def _window_rows(p: Path, rows: list[object]) -> dict[str, FloatArray]:
@@ -525,6 +554,15 @@ def read_windows(path: str | Path, side: str) -> dict[str, FloatArray]:
         if isinstance(data, dict) and isinstance(data.get(key), dict | list):
             data = data[key]
             break
+    else:
+        sides = {"baseline", "canary"}
+        if isinstance(data, dict) and data and set(data) <= sides:
+            raise BadInput(
+                f"{p}: no {side!r} key (the file holds {', '.join(repr(k) for k in sorted(data))}): "
+                f"give the {side}'s window, or one file with both keys",
+                field=side,
+                file=str(p),
+            )
     if isinstance(data, list):
         return _window_rows(p, data)
     if isinstance(data, dict) and data:

@@ -109,3 +109,7 @@ def test_canary_judge_endpoint_applies_guards_and_names_bad_settings(
         bad = {**body, "config": {"metrics": [{"name": "latency", "max_decrease": 1.5}]}}
         r = c.post("/api/v1/canary/judge", headers=_h(tok["operator"]), json=bad)
         assert r.status_code == 422 and "max_decrease" in r.json()["field"]
+        for value in (True, "3.5"):  # a boolean is not read as 1, a string is not parsed
+            bad = {**body, "canary": {"latency": [value, *can[1:]]}}
+            r = c.post("/api/v1/canary/judge", headers=_h(tok["operator"]), json=bad)
+            assert r.status_code == 422 and r.json()["field"] == "canary.latency.0", value

@@ -63,7 +63,7 @@ def test_the_table_shows_levels_and_changes_in_percent_not_raw_ratios(
 @pytest.mark.parametrize(
     ("text", "named"),
     [
-        ('{"baseline": {"latency_ms": [1, "x"]}}', ["latency_ms", "point 2", "'x'"]),
+        ('{"baseline": {"latency_ms": [1, "x"]}}', ["latency_ms", "point 2", '"x"']),
         ('{"baseline": {"latency_ms": []}}', ["latency_ms", "non-empty list"]),
         ("[1, 2", ["not valid JSON"]),
         ('"hello"', ["expected {metric: [values]}"]),
@@ -139,3 +139,52 @@ def test_semicolon_separated_windows_are_read(
     code = main(["--json", "canary", "judge", "--baseline", str(base), "--canary", str(can), "--config", str(cfg)])
     out = capsys.readouterr()
     assert code == 1 and json.loads(out.out)["status"] == "fail", out.err
+
+
+@pytest.mark.parametrize(
+    ("baseline", "canary", "says"),
+    [
+        ("latency\n100\ninf\n99\n102\n98\n", None, "row 3, column 'latency': 'inf' is not a finite number"),
+        (json.dumps({"latency": [100, True, 99, 102, 98]}), None, "point 2: true is not a number"),
+        (None, json.dumps({"baseline": {"latency": [1, 2, 3, 4, 5]}}), "no 'canary' key (the file holds 'baseline')"),
+    ],
+)
+def test_a_window_hx_would_misread_is_refused_naming_the_place(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    baseline: str | None,
+    canary: str | None,
+    says: str,
+) -> None:
+    """An infinity was dropped as a gap, JSON true read as 1, a file with only the baseline read as a metric."""
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    plain = tmp_path / "plain.csv"
+    plain.write_text("latency\n100\n101\n99\n102\n98\n")
+    cfg = tmp_path / "m.yml"
+    cfg.write_text("metrics:\n  - {name: latency}\n")
+    b = c = plain
+    if baseline is not None:
+        b = tmp_path / ("b.csv" if baseline.startswith("latency") else "b.json")
+        b.write_text(baseline)
+    if canary is not None:
+        c = tmp_path / "c.json"
+        c.write_text(canary)
+    code = main(["canary", "judge", "--baseline", str(b), "--canary", str(c), "--config", str(cfg)])
+    assert code == 2 and says in capsys.readouterr().err
+
+
+def test_a_negative_count_and_an_effect_size_beyond_its_limit_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    b, c, cfg = tmp_path / "b.csv", tmp_path / "c.csv", tmp_path / "m.yml"
+    b.write_text("errors,latency\n" + "".join(f"{i % 2},{100 + i % 3}\n" for i in range(20)))
+    c.write_text("errors,latency\n-1,150\n" + "".join(f"{i % 2},{150 + i % 3}\n" for i in range(19)))
+    cfg.write_text("metrics:\n  - {name: errors, kind: count}\n  - {name: latency, allowed_increase: 1.2}\n")
+    assert main(["canary", "judge", "--baseline", str(b), "--canary", str(c), "--config", str(cfg)]) == 2
+    assert "metric 'errors' (kind count): the canary's point 1 is -1" in capsys.readouterr().err
+    c.write_text("errors,latency\n" + "".join(f"{i % 2},{150 + i % 3}\n" for i in range(20)))
+    assert main(["--json", "canary", "judge", "--baseline", str(b), "--canary", str(c), "--config", str(cfg)]) == 1
+    latency = next(m for m in json.loads(capsys.readouterr().out)["metrics"] if m["name"] == "latency")
+    assert "beyond the allowed mean_ratio 1.2" in latency["reason"]

@@ -1,10 +1,16 @@
-"""Request bodies: unknown fields are rejected (422 naming the field)."""
+"""Request bodies: unknown fields are rejected (422 naming the field); data series hold JSON numbers only."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from hx.security.roles import Role
+
+#: a JSON number in a data series: ``true`` / ``false`` and numeric strings are refused (422 naming the point), not
+#: read as 1 / 0 or parsed
+Number = Annotated[float, Strict()]
 
 
 class Body(BaseModel):

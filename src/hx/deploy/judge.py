@@ -170,6 +170,14 @@ def judge_metric(
     if cfg.kind == "count":
         wb = _series(baseline, cfg.denominator, "baseline") if cfg.denominator else None
         wc = _series(canary, cfg.denominator, "canary") if cfg.denominator else None
+        for side, series in (("baseline", b), ("canary", c)):
+            negative = np.flatnonzero(np.concatenate(series) < 0)
+            if negative.size:
+                raise BadInput(
+                    f"metric {cfg.name!r} (kind count): the {side}'s point {int(negative[0]) + 1} is "
+                    f"{float(np.concatenate(series)[negative[0]]):g}; counts must be >= 0",
+                    field=cfg.name,
+                )
         res = compare_counts(
             np.concatenate(b),
             np.concatenate(c),
@@ -217,6 +225,10 @@ def apply_rules(cfg: MetricConfig, v: MetricVerdict, b: list[FloatArray], c: lis
         fails, critical = effect_size_gate(cfg, v.shift, size)
         if not fails:
             status, reason = "pass", f"{reason}; effect size {size:.3g} within the allowed {cfg.effect_measure}"
+        else:
+            limit = cfg.allowed_increase if v.shift == "higher" else cfg.allowed_decrease
+            if limit is not None:
+                reason = f"{reason}; effect size {size:.3g} beyond the allowed {cfg.effect_measure} {limit:g}"
     why, side = guard(cfg, b, c)
     if why is not None and size is not None and side is not None:
         fails, crit = effect_size_gate(cfg, side, size)
@@ -333,7 +345,8 @@ def load_series_csv(path: str | Path) -> dict[str, FloatArray]:
     """Read per-interval metric values from a CSV (comma, semicolon or tab separated: sniffed from the header): one
     column per metric, an optional ``timestamp`` column.
 
-    Empty cells are gaps (NaN).  A cell that is not a number raises :class:`BadInput` naming the row (1 = header).
+    Empty cells (and ``nan``) are gaps.  A cell that is not a finite number raises :class:`BadInput` naming the row
+    (1 = header) and the column.
     """
     p = Path(path)
     if not p.is_file():
@@ -358,9 +371,16 @@ def load_series_csv(path: str | Path) -> dict[str, FloatArray]:
         for i in cols:
             cell = row[i].strip()
             try:
-                values[header[i]].append(float(cell) if cell else math.nan)
+                v = float(cell) if cell else math.nan
             except ValueError as err:
                 raise BadInput(
                     f"{p}: row {lineno}, column {header[i]!r}: {cell!r} is not a number", field=f"row {lineno}"
                 ) from err
+            if math.isinf(v):
+                raise BadInput(
+                    f"{p}: row {lineno}, column {header[i]!r}: {cell!r} is not a finite number (a gap is an empty "
+                    "cell or nan)",
+                    field=f"row {lineno}",
+                )
+            values[header[i]].append(v)
     return {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hx.api.auth import authorize, register_roles
+from hx.api.schemas import Number
 from hx.cost import Prices, recommend
 from hx.errors import BadInput, TelemetryError
 from hx.events import CostReport
@@ -26,14 +27,14 @@ register_roles(
 
 
 #: one interval's usage: never negative
-Usage = Annotated[float, Field(ge=0)]
+Usage = Annotated[Number, Field(ge=0)]
 
 
 class WorkloadUsage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    timestamps: list[float] = Field(
+    timestamps: list[Number] = Field(
         min_length=12, max_length=200_000, description="unix seconds (milliseconds, above 10^11, are converted)"
     )
     cpu: list[Usage | None] = Field(description="vCPU in use per interval (null: a gap)")

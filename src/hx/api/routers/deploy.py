@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hx.api.auth import authorize, register_roles
+from hx.api.schemas import Number
 from hx.deploy.component import service
 from hx.deploy.judge import JudgeConfig, history_note, judge
 from hx.deploy.judge_stats import blocks_of
@@ -38,10 +39,10 @@ register_roles(
 class JudgeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    baseline: dict[str, list[float | None]] = Field(description="metric -> values per interval")
-    canary: dict[str, list[float | None]]
+    baseline: dict[str, list[Number | None]] = Field(description="metric -> values per interval")
+    canary: dict[str, list[Number | None]]
     config: JudgeConfig
-    history: dict[str, list[float | None]] | None = Field(
+    history: dict[str, list[Number | None]] | None = Field(
         None,
         description="metric -> the baseline's values per interval before the canary started, used only to estimate "
         "autocorrelation and noise level (rollouts read 6 h)",

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from hx.api.auth import authorize, register_roles
+from hx.api.schemas import Number
 from hx.errors import BadInput
 from hx.heal.rca_report import MAX_CELLS, check_size, rca_document
 from hx.readers import parse_time
@@ -55,7 +56,7 @@ Time = Annotated[
 ]
 Times = Annotated[list[Time], Field(min_length=1, max_length=MAX_ROWS)]
 #: a reading, or null for a gap; a string ("NaN", "1.5") is refused
-Value = Annotated[float, Strict()] | None
+Value = Number | None
 Series = Annotated[list[Value], Field(min_length=1, max_length=MAX_ROWS)]
 ServiceMetrics = Annotated[dict[Name, Series], Field(min_length=1, max_length=MAX_METRICS)]
 Metrics = Annotated[

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hx.api.auth import authorize, register_roles
+from hx.api.schemas import Number
 from hx.errors import BadInput, NotFound, TelemetryError, Unsupported
 from hx.events import EventType, ScalingDecided
 from hx.forecast import FORECASTERS
@@ -69,10 +70,10 @@ class SeriesForecastRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    timestamps: list[float] = Field(
+    timestamps: list[Number] = Field(
         min_length=2, max_length=200_000, description="unix seconds (milliseconds, above 10^11, are converted)"
     )
-    values: list[float | None] = Field(description="one per timestamp (null: a gap)")
+    values: list[Number | None] = Field(description="one per timestamp (null: a gap)")
     horizon_s: float = Field(3600.0, gt=0, le=7 * 86400, description="seconds ahead")
     model: str = Field("holt_winters", description="the forecaster (holt_winters, seasonal_naive, naive, gbt, ...)")
     eval: bool = Field(
