@@ -66,7 +66,7 @@ def test_one_row_and_a_column_without_numbers_are_refused_naming_the_file(tmp_pa
 def test_a_step_that_disagrees_with_real_times_is_refused_not_ignored(tmp_path: Path) -> None:
     f = tmp_path / "five_minutes.csv"
     f.write_text("timestamp,value\n" + "".join(f"{1_700_000_000 + 300 * i},{i}\n" for i in range(12)))
-    with pytest.raises(BadInput, match=r"five_minutes\.csv: column 'timestamp' holds times 300 s apart.*--step 60"):
+    with pytest.raises(BadInput, match=r"five_minutes\.csv: column 'timestamp' holds times 5 min apart.*--step 60"):
         read_series(f, TimeAxis(step_s=60))
     ts, _ = read_series(f, TimeAxis(step_s=300))  # agrees: nothing is lost
     assert np.allclose(np.diff(ts), 300.0) and ts[0] == 1_700_000_000

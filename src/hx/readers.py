@@ -249,13 +249,38 @@ def _times(table: Table, column: str, axis: TimeAxis) -> FloatArray:
     return out
 
 
+def spacing(times: FloatArray) -> str:
+    """How far apart distinct times are, in words: one spacing, or the range and the median of irregular ones.
+
+    >>> spacing(np.arange(0.0, 3000.0, 300.0))
+    '5 min apart'
+    >>> spacing(np.array([0.0, 60.0, 660.0, 1260.0, 90000.0]))
+    '60 s to 24.6 h apart (median 10 min)'
+    """
+    d = np.diff(np.unique(times[np.isfinite(times)]))
+    if not d.size:
+        return "a single time"
+    lo, hi, mid = float(d.min()), float(d.max()), float(np.median(d))
+    if math.isclose(lo, hi, rel_tol=1e-6):
+        return f"{_span(mid)} apart"
+    return f"{_span(lo)} to {_span(hi)} apart (median {_span(mid)})"
+
+
+def _span(seconds: float) -> str:
+    """``90 s``, ``10 min``, ``24.6 h``, ``3 d``."""
+    for unit, size in (("d", DAY_S), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
 def _check_declared_step(path: Path, column: str, times: FloatArray, step_s: float) -> None:
     """``--step`` beside real times: refused unless it agrees with them (it would be ignored)."""
     d = np.diff(np.unique(times))
     have = float(np.median(d)) if d.size else step_s
     if not math.isclose(have, step_s, rel_tol=1e-6):
         raise BadInput(
-            f"{path}: column {column!r} holds times {have:g} s apart, but --step {step_s:g} was given; --step is "
+            f"{path}: column {column!r} holds times {spacing(times)}, but --step {step_s:g} was given; --step is "
             "for a file whose time column is an index or that has none: drop --step",
             field="--step",
             file=str(path),

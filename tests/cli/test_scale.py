@@ -218,7 +218,7 @@ def test_simulate_chooses_the_calibration_alpha_itself(tmp_path: Path, trace_csv
     assert code == 0, err
     data = json.loads(out)
     c = data["calibration"]
-    assert c["chosen"] is True and c["tried"] and c["reason"].startswith(f"chose {c['alpha']:g} on the last 1 days")
+    assert c["chosen"] is True and c["tried"] and c["reason"].startswith(f"chose {c['alpha']:g} on the last 1 day ")
     assert c["window"][1] <= datetime.fromisoformat(data["replayed"][0]).timestamp()  # only days before the replay
     code, _, err = run([*base, "often", "--trace", str(path)], tmp_path)
     assert code == 2 and "--calibration-alpha" in err

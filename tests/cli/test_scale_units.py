@@ -112,7 +112,7 @@ def test_forecast_options_are_named_in_their_own_errors(
         code, _, err = _run([*base, "--horizon", bad], capsys)
         assert code == 2 and "--horizon must be a positive number of seconds" in err and "rows over" not in err, err
     code, _, err = _run([*base, "--step", "60"], capsys)  # real times 300 s apart: --step would be ignored
-    assert code == 2 and "events.csv" in err and "300 s apart" in err and "drop --step" in err, err
+    assert code == 2 and "events.csv" in err and "5 min apart" in err and "drop --step" in err, err
     missing = tmp_path / "nope.csv"
     for command in (["forecast"], ["scale", "simulate"]):
         code, _, err = _run([*command, "--trace", str(missing)], capsys)

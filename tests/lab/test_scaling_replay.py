@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hx.errors import BadInput
-from hx.lab.scaling_replay import read_csv_trace
+from hx.lab.scaling_replay import read_csv_trace, split_trace
 
 
 def test_read_csv_trace(tmp_path: Path) -> None:
@@ -23,3 +24,14 @@ def test_a_trace_that_is_not_text_is_named(tmp_path: Path) -> None:
     f.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")
     with pytest.raises(BadInput, match="bin.csv: not UTF-8"):
         read_csv_trace(f)
+
+
+def test_a_trace_too_coarse_to_replay_says_why_and_what_would_do() -> None:
+    hourly = np.arange(0.0, 10 * 86400.0, 3600.0)
+    with pytest.raises(BadInput, match=r"hourly: rows 60 min apart: too coarse to replay.*5 minutes apart or finer"):
+        split_trace("hourly", hourly, np.ones(hourly.size), test_days=1.0)
+    odd = np.arange(0.0, 10 * 86400.0, 70.0)
+    with pytest.raises(BadInput, match=r"the step \(70 s\) must divide 300 s; replay bucket means with --resolution"):
+        split_trace("odd", odd, np.ones(odd.size), test_days=1.0)
+    with pytest.raises(BadInput, match="rows over 5 minutes apart cannot be replayed"):
+        split_trace("hourly", hourly, np.ones(hourly.size), test_days=1.0, resolution_s=3600.0)

@@ -147,7 +147,7 @@ def test_auto_alpha_chooses_from_the_history_by_the_rule() -> None:
     t, v = history(3.0)
     c = auto_alpha(t, v, PROFILE, CONFIG, days=7.0)
     assert c.chosen and c.alpha in ALPHAS and c.hpa is not None and c.alpha in c.tried
-    assert "on the last 1 days" in c.reason and c.window is not None
+    assert "on the last 1 day " in c.reason and c.window is not None
     assert choose_alpha(list(c.tried), c.tried.__getitem__, c.hpa) == c.alpha
     js = c.to_dict()
     assert js["alpha"] == c.alpha and js["tried"] and js["hpa"]["replica_hours"] > 0

@@ -176,9 +176,14 @@ def split_trace(
     if resolution_s is not None:
         raw_step = float(t[1] - t[0]) if t.size > 1 else STEP_S
         if not (math.isfinite(resolution_s) and resolution_s >= raw_step and GRID_S % resolution_s == 0):
+            fix = (
+                f"; a trace with rows over {GRID_S / 60:g} minutes apart cannot be replayed"
+                if raw_step > GRID_S
+                else ""
+            )
             raise BadInput(
                 f"{name}: --resolution must be at least the trace's step ({raw_step:.0f} s) and divide "
-                f"{GRID_S:.0f} s, got {resolution_s:g}",
+                f"{GRID_S:.0f} s, got {resolution_s:g}{fix}",
                 field="resolution_s",
             )
         if resolution_s > raw_step:  # each bucket's mean, stamped at the bucket's start like a raw row
@@ -186,7 +191,20 @@ def split_trace(
             t = g - resolution_s
     step = float(t[1] - t[0]) if t.size > 1 else STEP_S
     if step > GRID_S or GRID_S % step:
-        raise BadInput(f"{name}: the trace's step ({step:.0f} s) must divide {GRID_S:.0f} s", field="timestamps")
+        from hx.readers import spacing
+
+        coarse = step > GRID_S
+        raise BadInput(
+            f"{name}: rows {spacing(np.asarray(ts, dtype=np.float64))}: "
+            + (
+                f"too coarse to replay: the scaler decides every minute on the demand of the last {GRID_S / 60:g} "
+                f"minutes, so the trace needs rows {GRID_S / 60:g} minutes apart or finer (hx forecast takes "
+                "coarser files)"
+                if coarse
+                else f"the step ({step:g} s) must divide {GRID_S:g} s; replay bucket means with --resolution {GRID_S:g}"
+            ),
+            field="timestamps",
+        )
     ok = np.isfinite(v)
     if ok.sum() < 4 or float(np.nanmax(v)) <= 0:
         raise BadInput(f"{name}: the trace needs at least 4 values and one above 0", field="values")

@@ -370,7 +370,7 @@ def auto_alpha(
     v_a, rh = tried[alpha]
     basis = _basis(d)
     text = (
-        f"chose {alpha:g} on the last {usable:g} days (what-if on {basis}): {v_a:.0f} SLO-violation min and {rh:.1f} "
+        f"chose {alpha:g} on the last {usable:g} day{'' if usable == 1 else 's'} (what-if on {basis}): {v_a:.0f} SLO-violation min and {rh:.1f} "
         f"replica-h against HPA's {hpa[0]:.0f} and {hpa[1]:.1f}; {_verdict(alpha, tried, hpa)}"
     )
     return AlphaChoice(alpha, text, True, (d.start, float(t[-1])), hpa, tried)
@@ -392,6 +392,7 @@ def _verdict(alpha: float, tried: dict[float, Outcome], hpa: Outcome) -> str:
         if rh <= hpa[1]:
             return "no alpha tried halves HPA's violations: the fewest violations within HPA's replica-hours"
         return "no alpha tried halves HPA's violations or stays within HPA's replica-hours: the fewest violations"
+    none = " (HPA had no violation minute: SLO-safe means none either)" if hpa[0] <= 0 else ""
     if rh <= (1.0 - COST_MARGIN) * hpa[1]:
-        return f"the most cautious SLO-safe alpha within {1 - COST_MARGIN:g} x HPA's replica-hours"
-    return f"no SLO-safe alpha is within {1 - COST_MARGIN:g} x HPA's replica-hours: the cheapest SLO-safe one"
+        return f"the most cautious SLO-safe alpha within {1 - COST_MARGIN:g} x HPA's replica-hours{none}"
+    return f"no SLO-safe alpha is within {1 - COST_MARGIN:g} x HPA's replica-hours: the cheapest SLO-safe one{none}"
