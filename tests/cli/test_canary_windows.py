@@ -188,3 +188,19 @@ def test_a_negative_count_and_an_effect_size_beyond_its_limit_are_named(
     assert main(["--json", "canary", "judge", "--baseline", str(b), "--canary", str(c), "--config", str(cfg)]) == 1
     latency = next(m for m in json.loads(capsys.readouterr().out)["metrics"] if m["name"] == "latency")
     assert "beyond the allowed mean_ratio 1.2" in latency["reason"]
+
+
+def test_the_json_says_whether_the_direction_was_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a direction a fall fails on the guard 'no direction is configured'; the JSON must not contradict it."""
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    b, c, cfg = tmp_path / "b.csv", tmp_path / "c.csv", tmp_path / "m.yml"
+    b.write_text("latency\n" + "".join(f"{100 + i % 3}\n" for i in range(10)))
+    c.write_text("latency\n" + "".join(f"{40 + i % 3}\n" for i in range(10)))
+    for stated, config, code in ((False, "{name: latency}", 1), (True, "{name: latency, direction: increase}", 0)):
+        cfg.write_text(f"metrics:\n  - {config}\n")
+        args = ["--json", "canary", "judge", "--baseline", str(b), "--canary", str(c), "--config", str(cfg)]
+        assert main(args) == code
+        m = json.loads(capsys.readouterr().out)["metrics"][0]
+        assert m["direction"] == "increase" and m["direction_stated"] is stated

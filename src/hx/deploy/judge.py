@@ -75,6 +75,8 @@ class MetricVerdict(BaseModel):
     weight: float
     critical: bool
     direction: str
+    #: False: the configuration states no direction (tested for an increase, guarded both ways, as Kayenta's default)
+    direction_stated: bool = True
     status: Literal["pass", "fail", "inconclusive"]
     shift: Literal["higher", "lower", "none"]
     test: str
@@ -105,6 +107,7 @@ class MetricVerdict(BaseModel):
             weight=cfg.weight,
             critical=cfg.critical,
             direction=cfg.direction,
+            direction_stated="direction" in cfg.model_fields_set,
             status=res.status,
             shift=res.shift,
             test=res.test,
