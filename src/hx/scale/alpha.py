@@ -371,7 +371,8 @@ def auto_alpha(
     basis = _basis(d)
     text = (
         f"chose {alpha:g} on the last {usable:g} day{'' if usable == 1 else 's'} (what-if on {basis}): "
-        f"{v_a:.0f} SLO-violation min and {rh:.1f} replica-h against HPA's {hpa[0]:.0f} and {hpa[1]:.1f}; {_verdict(alpha, tried, hpa)}"
+        f"{v_a:.0f} SLO-violation min and {rh:.1f} replica-h against HPA's {hpa[0]:.0f} and {hpa[1]:.1f}; "
+        f"{_verdict(alpha, tried, hpa)}"
     )
     return AlphaChoice(alpha, text, True, (d.start, float(t[-1])), hpa, tried)
 
