@@ -76,3 +76,23 @@ def test_hourly_blocks() -> None:
     blocks = hourly_blocks(np.arange(600.0), STEP)
     assert [b.size for b in blocks] == [240, 240, 120]
     assert blocks[1][0] == 240.0
+
+
+def test_signals_the_judge_cannot_take_are_a_telemetry_error_not_a_crash() -> None:
+    """A negative error count read from the source is the world's fault: the rollout records the analysis as
+    inconclusive (it catches TelemetryError) instead of failing its step on every retry."""
+    import pytest
+
+    from hx.errors import TelemetryError
+
+    class Negative(FakeSource):
+        def signal(
+            self, service: str, name: str, start: datetime, end: datetime, step: float, version: str | None = None
+        ) -> Series:
+            s = super().signal(service, name, start, end, step, version)
+            return Series(name, s.timestamps, np.full(s.timestamps.size, -1.0)) if name == "retries" else s
+
+    cfg = JudgeConfig(metrics=[MetricConfig(name="retries", kind="count")])
+    start = T0 + timedelta(minutes=1)
+    with pytest.raises(TelemetryError, match="cannot be judged: metric 'retries' \\(kind count\\)"):
+        analyse(Negative(), "api", "v1", "v2", start, start + timedelta(minutes=10), STEP, config=cfg, pre_start=T0)

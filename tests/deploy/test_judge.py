@@ -14,6 +14,7 @@ from hx.deploy.judge_stats import (
     binomial_tails,
     compare_continuous,
     compare_counts,
+    phi_series,
     pooled_lag1,
     prefer_log,
 )
@@ -332,3 +333,30 @@ def test_a_metric_a_guard_fails_fails_the_judgement_whatever_the_score() -> None
     v = judge(base, canary, cfg)
     assert v.metric("latency").status == "fail" and v.metric("latency").guard is None
     assert v.status == "marginal" and v.score == 75.0
+
+
+def test_a_canary_that_ramps_away_is_not_excused_by_its_own_ramp() -> None:
+    """A latency creep (flat baseline, canary climbing +50 % over the window): pooled with the canary, the climb read
+    as autocorrelation 0.95 and the +24 % passed; the estimate now comes from the baseline alone when the canary's
+    spread is far beyond it."""
+    rng = np.random.default_rng(7)
+    base = 100.0 + 3.0 * rng.standard_normal(30)
+    ramp = np.linspace(100.0, 150.0, 30) + 3.0 * rng.standard_normal(30)
+    res = compare_continuous(base, ramp, "increase")
+    assert res.status == "fail" and res.autocorrelation is not None and res.autocorrelation < 0.5
+    chosen = phi_series([base], [ramp], [])
+    assert len(chosen) == 1 and chosen[0] is base
+    # history stays in; several strata are summed; a constant baseline beside a moving canary switches too
+    hist = [100.0 + 3.0 * rng.standard_normal(240)]
+    assert [x.size for x in phi_series([base], [ramp], hist)] == [30, 240]
+    assert len(phi_series([base[:15], base[15:]], [ramp[:15], ramp[15:]], [])) == 2
+    flat = np.full(30, 100.0)
+    assert len(phi_series([flat], [ramp], [])) == 1 and len(phi_series([flat], [flat.copy()], [])) == 2
+    # equal versions, even autocorrelated ones, are pooled as before
+    b, c = 100 + 20 * _ar1(rng, 30, 0.7), 100 + 20 * _ar1(rng, 30, 0.7)
+    assert len(phi_series([b], [c], [])) == 2
+    # a pass after the switch says where its autocorrelation came from
+    smooth = 100.0 + 3.0 * _ar1(rng, 30, 0.95)
+    wide = 100.0 + 40.0 * _ar1(rng, 30, 0.95)
+    res = compare_continuous(smooth, wide - (wide.mean() - smooth.mean()), "increase")
+    assert res.status == "pass" and "estimated from the baseline alone" in res.reason

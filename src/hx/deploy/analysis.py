@@ -155,16 +155,19 @@ def analyse(
         ]
     except TelemetryError as err:
         raise TelemetryError(f"analysis could not read signals: {err}") from err
-    if looks is None or basis != "concurrent":
-        verdict = judge(baseline, canary, config, history=history)
-        return verdict, _record(verdict, start, end, baseline_version, canary_version, basis)
-    seq = SequentialJudge(config, looks=max(looks, len(chunks) + 1), history=history)
-    windows = [*chunks, (baseline, canary)]
-    result = seq.update(*windows[0])
-    for b, c in windows[1:]:
-        if result.stop:
-            break
-        result = seq.update(b, c)
+    try:
+        if looks is None or basis != "concurrent":
+            verdict = judge(baseline, canary, config, history=history)
+            return verdict, _record(verdict, start, end, baseline_version, canary_version, basis)
+        seq = SequentialJudge(config, looks=max(looks, len(chunks) + 1), history=history)
+        windows = [*chunks, (baseline, canary)]
+        result = seq.update(*windows[0])
+        for b, c in windows[1:]:
+            if result.stop:
+                break
+            result = seq.update(b, c)
+    except BadInput as err:  # the signals read are the world's, not the caller's: e.g. a negative count
+        raise TelemetryError(f"the signals read cannot be judged: {err}") from err
     record = _record(result.verdict, start, end, baseline_version, canary_version, basis)
     record["sequential"] = {"look": result.look, "looks": result.looks, "boundaries": result.boundaries}
     return result.verdict, record

@@ -6,10 +6,12 @@ Everything here is a pure function over numpy arrays; :mod:`hx.deploy.judge` wir
 Continuous metrics (latency, cpu)
     A Welch-type t-test on the difference of means -- on the log scale when every value is positive and the
     Box-Cox likelihood prefers logs to raw values (the effect is then a ratio of geometric means) -- whose variance
-    accounts for lag-1 autocorrelation.  ``phi`` is estimated once from both series (demeaned separately, pooled),
-    bias-corrected for the short series, raised by ``PHI_MARGIN + PHI_MARGIN_SMALL / n`` of its standard error
-    (the variance factor is convex in ``phi``: a noisy estimate plugged in would understate it), then clipped to
-    [0, 0.95].  The variance of each mean uses the exact AR(1) finite-sample factor
+    accounts for lag-1 autocorrelation.  ``phi`` is estimated once from both series (demeaned separately, pooled;
+    from the baseline alone when the canary's spread is far beyond the baseline's, so that a canary's own ramp or
+    drift is not read as autocorrelation that excuses it: :func:`phi_series`), bias-corrected for the short
+    series, raised by ``PHI_MARGIN + PHI_MARGIN_SMALL / n`` of its standard error (the variance factor is convex in
+    ``phi``: a noisy estimate plugged in would understate it), then clipped to [0, 0.95].  The variance of each
+    mean uses the exact AR(1) finite-sample factor
     ``f(n, phi) = 1 + 2 sum_k (1 - k/n) phi^k`` and an unbiased marginal variance ``s^2 (n-1) / (n-f)``; the
     reference distribution is Student's t with Welch-Satterthwaite degrees of freedom from the *effective* sample
     sizes ``n / f``.  Successive intervals are therefore not counted as independent evidence.  Optional
@@ -84,6 +86,9 @@ PHI_MIN_POINTS = 10
 #: the metrics the judge meets (a 10-point AR(1) window at phi 0.7 is flagged 0.6 % of the time at alpha 1 %),
 #: and unable to erase a fully separated shift, which the guards (:mod:`hx.deploy.judge_guards`) fail anyway.
 PHI_PRIOR = 0.6
+#: The level of the one-sided F-test (canary's residual variance over the baseline's) beyond which the canary is not
+#: pooled into the autocorrelation estimate (:func:`phi_series`).
+SPREAD_LEVEL = 0.001
 
 
 @dataclass(frozen=True)
@@ -343,11 +348,13 @@ def _too_few(min_points: int, n_b: int, n_c: int) -> str:
     return f"insufficient data: need {min_points} points in each series, have {n_b} (baseline) and {n_c} (canary)"
 
 
-def _evidence_note(status: Status, phi: float, n_eff: float, assumed: bool = False) -> str:
+def _evidence_note(status: Status, phi: float, n_eff: float, assumed: bool = False, baseline_only: bool = False) -> str:
     """Why a large effect can pass: strongly autocorrelated windows hold few independent points."""
     if status == "fail" or phi < 0.5:
         return ""
     how = " assumed (too few points to estimate it)" if assumed else ""
+    if baseline_only and not assumed:
+        how = " (estimated from the baseline alone: the canary's spread is far beyond it)"
     return f"; autocorrelation {phi:.2f}{how} leaves {n_eff:.1f} effective points in all"
 
 
@@ -359,6 +366,30 @@ def _strata(baseline: Windows, canary: Windows) -> tuple[list[FloatArray], list[
     pairs = [(clean(b), clean(c)) for b, c in zip(bs_raw, cs_raw, strict=True)]
     kept = [(b, c) for b, c in pairs if b.size >= 2 and c.size >= 2]  # evidence needs a level of each version
     return [b for b, _ in kept], [c for _, c in kept]
+
+
+def phi_series(bs: list[FloatArray], cs: list[FloatArray], extra: list[FloatArray]) -> list[FloatArray]:
+    """The series lag-1 autocorrelation is estimated from: baseline, canary and history pooled, or -- when the
+    canary's spread is far beyond the baseline's (F-test at :data:`SPREAD_LEVEL`, each window demeaned) -- the
+    baseline and history alone.  A canary that ramps or drifts away (a leak, a latency creep) would otherwise read
+    its own drift as autocorrelation, and the drift would excuse itself.  A constant baseline beside a canary that
+    moves counts as far beyond.  Under equal versions the baseline's estimate is as valid; the switch is rare on
+    independent noise (0.1 %) but not on strongly autocorrelated noise (a few per cent at phi 0.7, about 10 % at
+    0.9, whose short windows' spreads differ widely), where it moves the false-positive rate a little
+    (bench/canary.py's phi sweep without history: +0.1 to +0.3 points at phi 0.9).
+
+    >>> flat = 100.0 + np.tile([1.0, -1.0], 15)
+    >>> ramp = np.linspace(100.0, 150.0, 30) + np.tile([1.0, -1.0], 15)
+    >>> len(phi_series([flat], [ramp], [])), len(phi_series([flat], [flat + 1.0], []))
+    (1, 2)
+    """
+    ss_b = sum(float(np.sum((x - x.mean()) ** 2)) for x in bs)
+    ss_c = sum(float(np.sum((x - x.mean()) ** 2)) for x in cs)
+    df_b, df_c = sum(x.size - 1 for x in bs), sum(x.size - 1 for x in cs)
+    if df_b <= 0 or df_c <= 0 or ss_c <= 0.0:
+        return [*bs, *cs, *extra]
+    beyond = ss_b <= 0.0 or (ss_c / df_c) / (ss_b / df_b) > float(stats.f.isf(SPREAD_LEVEL, df_c, df_b))
+    return [*bs, *extra] if beyond else [*bs, *cs, *extra]
 
 
 def compare_continuous(
@@ -400,7 +431,8 @@ def compare_continuous(
         bs, cs = [np.log(b) for b in bs], [np.log(c) for c in cs]
         extra = [np.log(h[h > 0]) for h in extra if np.sum(h > 0) >= 3]
         name = "log-" + name
-    phi = lag1_for([*bs, *cs, *extra], phi_margin) if autocorrelation else 0.0
+    series = phi_series(bs, cs, extra)
+    phi = lag1_for(series, phi_margin) if autocorrelation else 0.0
     w = _weights(bs, cs)
     v_b, v_c, n_eff, df = _variances(bs, cs, extra, phi, w)
     diff = float(sum(wk * (c.mean() - b.mean()) for wk, b, c in zip(w, bs, cs, strict=True)))
@@ -436,7 +468,9 @@ def compare_continuous(
         n_eff,
         phi,
         _reason(status, shift, effect, direction, tolerance)
-        + _evidence_note(status, phi, n_eff, autocorrelation and not estimable([*bs, *cs, *extra])),
+        + _evidence_note(
+            status, phi, n_eff, autocorrelation and not estimable(series), len(series) < len(bs) + len(cs) + len(extra)
+        ),
     )
 
 
