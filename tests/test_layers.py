@@ -94,19 +94,33 @@ def _all_modules() -> dict[str, Path]:
 def import_graph() -> dict[str, set[str]]:
     """hx module -> the hx modules it imports (a ``from m import name`` names m, or m.name when that is a module).
 
-    A package's ``__init__`` that only re-exports is left out as a target: importing ``hx.events.X`` runs it, but
-    the arrow that matters is to the module defining ``X``."""
+    A package's ``__init__`` that only re-exports (imports, a docstring, ``__all__``) is left out as a target:
+    importing ``hx.events.X`` runs it, but the arrow that matters is to the module defining ``X``.  An ``__init__``
+    that defines code of its own is a module like any other."""
     modules = _all_modules()
+    faces = {m for m, path in modules.items() if path.name == "__init__.py" and _only_reexports(path)}
     graph: dict[str, set[str]] = {}
     for module, path in modules.items():
         targets = set()
         for name, _line in imported(module, path):
             while name and name not in modules:
                 name = name.rpartition(".")[0]
-            if name and name != module and modules[name].name != "__init__.py":
+            if name and name != module and name not in faces:
                 targets.add(name)
         graph[module] = targets
     return graph
+
+
+def _only_reexports(path: Path) -> bool:
+    def plain(node: ast.stmt) -> bool:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            return True
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            return True  # the docstring
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        return bool(targets) and all(isinstance(t, ast.Name) and t.id == "__all__" for t in targets)
+
+    return all(plain(n) for n in ast.parse(path.read_text(encoding="utf-8")).body)
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:

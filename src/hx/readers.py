@@ -580,14 +580,14 @@ def read_windows(path: str | Path, side: str) -> dict[str, FloatArray]:
             data = data[key]
             break
     else:
-        sides = {"baseline", "canary"}
-        if isinstance(data, dict) and data and set(data) <= sides:
-            raise BadInput(
-                f"{p}: no {side!r} key (the file holds {', '.join(repr(k) for k in sorted(data))}): "
-                f"give the {side}'s window, or one file with both keys",
-                field=side,
-                file=str(p),
+        if isinstance(data, dict) and data and set(data) <= {"baseline", "canary"}:
+            held = ", ".join(repr(k) for k in sorted(data) if isinstance(data[k], dict | list))
+            fix = (
+                "--history takes the baseline's values from before the canary started, not a baseline/canary pair"
+                if side == "history"
+                else f"give the {side}'s window, or one file with both windows"
             )
+            raise BadInput(f"{p}: no {side!r} window (the file holds {held or 'none'}): {fix}", field=side, file=str(p))
     if isinstance(data, list):
         return _window_rows(p, data)
     if isinstance(data, dict) and data:

@@ -146,7 +146,7 @@ def test_semicolon_separated_windows_are_read(
     [
         ("latency\n100\ninf\n99\n102\n98\n", None, "row 3, column 'latency': 'inf' is not a finite number"),
         (json.dumps({"latency": [100, True, 99, 102, 98]}), None, "point 2: true is not a number"),
-        (None, json.dumps({"baseline": {"latency": [1, 2, 3, 4, 5]}}), "no 'canary' key (the file holds 'baseline')"),
+        (None, json.dumps({"baseline": {"latency": [1, 2, 3, 4, 5]}}), "no 'canary' window (the file holds 'baseline"),
     ],
 )
 def test_a_window_hx_would_misread_is_refused_naming_the_place(

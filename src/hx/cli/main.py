@@ -126,13 +126,16 @@ def usage_error_object(err: typer.TyperException) -> dict[str, object]:
     """
     detail = err.format_message() if hasattr(err, "format_message") else str(err)
     code = int(getattr(err, "exit_code", 2))
-    out: dict[str, object] = {"title": "bad usage", "detail": detail, "exit_code": code}
+    out: dict[str, object] = {"title": "bad usage" if code == 2 else "error", "detail": detail, "exit_code": code}
     param = getattr(err, "param", None)
     hint = getattr(err, "param_hint", None)
+    option = getattr(err, "option_name", None)  # an unknown option, or one given without its value
     if param is not None and getattr(param, "opts", None):
         out["field"] = max(param.opts, key=len)
     elif isinstance(hint, str):
         out["field"] = hint.strip("'\"")
+    elif isinstance(option, str) and option:
+        out["field"] = option
     return out
 
 

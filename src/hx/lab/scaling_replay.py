@@ -13,7 +13,7 @@ Policies (all start from the replicas the first minute needs at 70 % utilisation
   the service's offered load over the capacity of all its replicas -- Kubernetes counts a not-yet-ready
   pod at 0 % on scale-up -- read once per simulated minute and evaluated at each of the minute's four
   15-second syncs (the rate limit applies per sync);
-- ``predictive``: :class:`~hx.scale.engine.ServiceScaler`, the predictive-scaler engine's own logic,
+- ``predictive``: :class:`~hx.scale.scaler.ServiceScaler`, the predictive-scaler engine's own logic,
   deciding once a minute (the engine's default interval), with the engine's defaults unless a
   ``config`` is given -- the benchmark gives the calibrated mode of :func:`tune_predictive`;
 - ``static``: the replicas the training history's peak (of 5-minute means) needs at 70 % utilisation,

@@ -4,7 +4,7 @@ Two parts:
 
 - :func:`choose_alpha`, the rule (the benchmark's and the engine's): the SLO-safe prefix of the
   candidate alphas, then the cheapest within a cost margin of the HPA reference, found by bisection;
-- the *what-if*: :func:`whatif_calibrated` replays the engine's own :class:`~hx.scale.engine.ServiceScaler`
+- the *what-if*: :func:`whatif_calibrated` replays the engine's own :class:`~hx.scale.scaler.ServiceScaler`
   (forecaster and conformal bound, causally: at each minute it has seen only the 5-minute buckets that
   are over) over the last days of a request-rate history, and :func:`whatif_hpa` the HPA reference
   (:class:`~hx.scale.hpa.HpaPolicy`) over the same demand -- no simulator.  The demand of each minute is
