@@ -17,9 +17,7 @@ on both CPU and memory, at no higher exceed rate.  Writes bench/results/rightsiz
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import random
 import sys
 import time
@@ -33,7 +31,9 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from canary import machine, write_result  # noqa: E402
 from hx.cost import WorkloadHistory  # noqa: E402
 from hx.cost.report import rightsize_report  # noqa: E402
 from hx.errors import BadInput  # noqa: E402
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "rightsizing_halves",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.node()} {platform.machine()} python {platform.python_version()} (shared 2-core box)",
+        "machine": machine(),
         "data": "Bitbrains GWA-T-12 Rnd (real usage), random halves",
         "seed": args.seed,
         "splits": args.splits,
@@ -131,9 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
         "seconds": round(time.time() - t0, 1),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    console.print(f"wrote {args.out} in {result['seconds']} s")
+    write_result(args.out, result, console)
     return 0
 
 

@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import os
-import platform
 import sys
 import time
 from datetime import UTC, datetime
@@ -43,7 +41,9 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from canary import machine, write_result  # noqa: E402
 from hx.errors import BadInput  # noqa: E402
 from hx.lab.scaling_replay import auto_choice, prepare_trace, replay, usable_warmup  # noqa: E402
 
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "scaling_unseen",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.node()} {platform.machine()} python {platform.python_version()} (shared 2-core box)",
+        "machine": machine(),
         "data": "NAB series (real shapes) as demand; service behaviour SIMULATED",
         "selection": f"every series of {', '.join(FOLDERS)} spanning >= {MIN_SPAN_DAYS:g} days, none negative, "
         "not constant (fixed before any run)",
@@ -188,9 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
         "seconds": round(time.time() - t0, 1),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    console.print(f"wrote {args.out} in {result['seconds']} s")
+    write_result(args.out, result, console)
     return 0
 
 
