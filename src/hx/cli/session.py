@@ -30,6 +30,19 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+#: the width of tables written to a file or a pipe (rich's 80 columns folded the canary's reasons into a column a
+#: word wide); a terminal's own width, or ``COLUMNS``, wins
+PIPED_WIDTH = 120
+
+
+def piped_width(stream: Any) -> int | None:
+    """:data:`PIPED_WIDTH` when ``stream`` is not a terminal and ``COLUMNS`` is unset; else None (rich decides)."""
+    import os
+
+    isatty = getattr(stream, "isatty", None)
+    return None if (isatty is not None and isatty()) or os.environ.get("COLUMNS") else PIPED_WIDTH
+
+
 @dataclass
 class Ctx:
     config_file: Path | None = None
@@ -38,8 +51,8 @@ class Ctx:
     as_json: bool = False
     _loaded: LoadedSettings | None = None
     _platform: Platform | None = None
-    console: Console = field(default_factory=lambda: Console(stderr=False))
-    err: Console = field(default_factory=lambda: Console(stderr=True))
+    console: Console = field(default_factory=lambda: Console(stderr=False, width=piped_width(sys.stdout)))
+    err: Console = field(default_factory=lambda: Console(stderr=True, width=piped_width(sys.stderr)))
 
     @property
     def loaded(self) -> LoadedSettings:

@@ -348,14 +348,22 @@ def _too_few(min_points: int, n_b: int, n_c: int) -> str:
     return f"insufficient data: need {min_points} points in each series, have {n_b} (baseline) and {n_c} (canary)"
 
 
-def _evidence_note(status: Status, phi: float, n_eff: float, assumed: bool = False, baseline_only: bool = False) -> str:
-    """Why a large effect can pass: strongly autocorrelated windows hold few independent points."""
+def _evidence_note(
+    status: Status, phi: float, n_eff: float, assumed: bool = False, baseline_only: bool = False, history: bool = True
+) -> str:
+    """Why a large effect can pass: strongly autocorrelated windows hold few independent points (and, without
+    history, what would measure the autocorrelation instead of estimating it from the windows or assuming it).
+
+    >>> _evidence_note("pass", 0.95, 2.4, history=False).endswith("history before the canary would measure it)")
+    True
+    """
     if status == "fail" or phi < 0.5:
         return ""
     how = " assumed (too few points to estimate it)" if assumed else ""
     if baseline_only and not assumed:
         how = " (estimated from the baseline alone: the canary's spread is far beyond it)"
-    return f"; autocorrelation {phi:.2f}{how} leaves {n_eff:.1f} effective points in all"
+    hint = "" if history else " (the baseline's history before the canary would measure it)"
+    return f"; autocorrelation {phi:.2f}{how} leaves {n_eff:.1f} effective points in all{hint}"
 
 
 def _strata(baseline: Windows, canary: Windows) -> tuple[list[FloatArray], list[FloatArray]]:
@@ -469,7 +477,12 @@ def compare_continuous(
         phi,
         _reason(status, shift, effect, direction, tolerance)
         + _evidence_note(
-            status, phi, n_eff, autocorrelation and not estimable(series), len(series) < len(bs) + len(cs) + len(extra)
+            status,
+            phi,
+            n_eff,
+            autocorrelation and not estimable(series),
+            len(series) < len(bs) + len(cs) + len(extra),
+            history=bool(extra),
         ),
     )
 
