@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from hx.components import Component
+from hx.components import ALL_IN_ONE_PORT, Component
 from hx.config import FleetSettings, Settings
 from hx.errors import HxError
 from hx.platform import Platform
@@ -55,9 +55,19 @@ def check_components(
     checks: list[Check] = []
     bodies: dict[str, Any] = {}
     need_tls = settings.environment in TLS_ENVIRONMENTS
+    shared: dict[str, tuple[dict[str, Any], str]] = {}  # the all-in-one process's /health, read once
     for comp in comps:
         url = settings.server.url_of(comp.name, comp.port)
         body, problem = _health(fetch, url)
+        if problem and comp.name not in settings.server.component_urls and settings.server.external_url is None:
+            # `hx serve` alone runs every component in one process on ALL_IN_ONE_PORT: look there before failing
+            one = settings.server.url_of("all", ALL_IN_ONE_PORT)
+            if one != url:
+                if one not in shared:
+                    shared[one] = _health(fetch, one)
+                b, p = shared[one]
+                if b.get("component") == "all" and comp.name in b.get("components", []):
+                    url, body, problem = one, b, p
         if need_tls and not url.startswith("https://"):
             problem = f"{url}: environment {settings.environment} needs TLS (server.component_urls / tls_cert)"
         checks.append(Check(f"health {comp.name}", problem == "", problem or f"{url}: {body.get('status')}"))

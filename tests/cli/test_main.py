@@ -136,6 +136,14 @@ def test_events_tail_json_is_one_json_document(
     assert main(["events", "tail", "--json", "--type", "cost.*"]) == 0
     events = json.loads(capsys.readouterr().out)
     assert [e["data"]["services"] for e in events] == [1, 2]
+    assert main(["events", "tail", "--type", "cost.*"]) == 0  # without --json: each event's data as JSON too
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "cost.report" in ln]
+    assert len(lines) == 2 and json.loads(lines[0][lines[0].index("{") :])["services"] == 1
+
+
+def test_version(tmp_path: Path) -> None:
+    r = run(["--version"], tmp_path)
+    assert r.returncode == 0 and r.stdout.startswith("hx ")
 
 
 def test_events_tail_names_an_unknown_type(

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from hx.cli.session import JSON, ctx_of
@@ -195,7 +196,8 @@ def events_tail(
                 sys.stdout.flush()
             else:
                 when = e.ts.isoformat(timespec="seconds")
-                c.console.print(f"{when} [bold]{e.type}[/bold] {e.subject} {dict(e.data)}")
+                data = json.dumps(dict(e.data), default=str)
+                c.console.print(f"{when} [bold]{e.type}[/bold] {e.subject} ", escape(data), sep="", soft_wrap=True)
         if not follow:
             return
         time.sleep(1.0)

@@ -22,6 +22,14 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from hx import __version__
+
+        typer.echo(f"hx {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -30,6 +38,9 @@ def root(
     set_: list[str] = typer.Option([], "--set", help="override a setting: key.path=value (repeatable)"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output on stdout"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="log at debug level"),
+    version: bool = typer.Option(
+        False, "--version", help="print hx's version and exit", is_eager=True, callback=_print_version
+    ),
 ) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

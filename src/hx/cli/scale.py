@@ -127,7 +127,10 @@ def simulate(
         table.add_row(r.policy, f"{r.slo_violation_minutes:.0f}", f"{r.replica_hours:.1f}", str(r.actions))
     c.console.print(table)
     if chosen is not None:
-        c.console.print(f"calibration alpha {chosen['alpha']:g}: {chosen['reason']}")
+        c.console.print(
+            f"calibration alpha {chosen['alpha']:g}, chosen by the scaler's own rule from the trace's days before the "
+            f"replayed ones (as the engine chooses from a service's last days): {chosen['reason']}"
+        )
     if png is not None:
         c.console.print(f"plot written to {png}")
 
