@@ -40,6 +40,8 @@ def config_show(ctx: typer.Context, as_json: bool = JSON) -> None:
         c.emit(rows)
         return
     table = Table("key", "value", "source", title=f"hx configuration ({loaded.file or 'built-in defaults'})")
+    for col in table.columns:  # keys are copied into --set: fold them, never cut them
+        col.overflow = "fold"
     for k, row in rows.items():
         table.add_row(k, json.dumps(row["value"], default=str), row["source"])
     c.console.print(table)

@@ -270,6 +270,8 @@ def _print_verdict(c: Ctx, v: Any, levels: dict[str, dict[str, float | None]]) -
         title=f"verdict: {v.status} (score {'-' if v.score is None else f'{v.score:.1f}'} of 100"
         f"{' over the metrics that could be judged' if v.status == 'inconclusive' and v.score is not None else ''})",
     )  # fmt: skip
+    for col in table.columns:  # a narrow terminal folds a long word (a test's name) instead of cutting it
+        col.overflow = "fold"
     for m in v.metrics:
         lv = levels.get(m.name, {})
         b, k = (f"{x:.4g}" if x is not None else "-" for x in (lv.get("baseline"), lv.get("canary")))
