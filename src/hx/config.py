@@ -702,18 +702,25 @@ def env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str,
 def _error_from_validation(
     err: ValidationError, file: Path | None, env_names: dict[str, str], cli_keys: set[str]
 ) -> ConfigError:
-    first = err.errors()[0]
-    key = ".".join(str(p) for p in first["loc"])
+    """One :class:`ConfigError` naming every wrong key: the first in full, the others after it (and in ``errors``)."""
+    found = [_one_error(e, file, env_names, cli_keys) for e in err.errors()]
+    return found[0] if len(found) == 1 else ConfigError.several(found)
+
+
+def _one_error(
+    error: Mapping[str, Any], file: Path | None, env_names: dict[str, str], cli_keys: set[str]
+) -> ConfigError:
+    key = ".".join(str(p) for p in error["loc"])
     where: str | None = str(file) if file else None
     for path, var in env_names.items():
         if _related(key, path):
             where = f"${var}"
     if any(_related(key, k) for k in cli_keys):
         where = "command line"
-    kind = first["type"]
+    kind = error["type"]
     if kind == "extra_forbidden":
         return ConfigError("unknown key", file=where, key=key, expected="one of the documented keys")
-    return ConfigError(first["msg"], file=where, key=key, expected=_expected(kind, first.get("ctx")))
+    return ConfigError(error["msg"], file=where, key=key, expected=_expected(kind, error.get("ctx")))
 
 
 def _related(key: str, given: str) -> bool:
@@ -741,7 +748,8 @@ def _expected(kind: str, ctx: Mapping[str, Any] | None) -> str | None:
     if kind == "value_error":  # a validator's own message already says what is expected
         return None
     if ctx:
-        return ", ".join(f"{k} {v}" for k, v in ctx.items())
+        bounds = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+        return ", ".join(f"a value {bounds[k]} {v}" if k in bounds else f"{k} {v}" for k, v in ctx.items())
     return None
 
 

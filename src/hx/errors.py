@@ -50,17 +50,40 @@ class ConfigError(BadInput):
     title = "invalid configuration"
 
     def __init__(
-        self, message: str, *, file: str | None = None, key: str | None = None, expected: str | None = None
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        key: str | None = None,
+        expected: str | None = None,
+        errors: list[dict[str, str | None]] | None = None,
     ) -> None:
         where = f"{file}: " if file else ""
         at = f"{key}: " if key else ""
         full = f"{where}{at}{message}"
         if expected:
             full += f" (expected {expected})"
-        super().__init__(full, field=key, file=file, expected=expected)
+        extra: dict[str, Any] = {"errors": errors} if errors else {}
+        super().__init__(full, field=key, file=file, expected=expected, **extra)
         self.file = file
         self.key = key
         self.expected = expected
+        self.detail = message if not expected else f"{message} (expected {expected})"
+
+    @classmethod
+    def several(cls, found: list[ConfigError]) -> ConfigError:
+        """One error for a file with several wrong keys: each on its own line; ``field`` the first key, ``errors``
+        every one."""
+        first = found[0]
+        out = cls(first.detail, file=first.file, key=first.key, errors=[e.as_item() for e in found])
+        lines = "\n".join(f"  - {e}" for e in found)
+        out.message = f"{len(found)} errors in the configuration:\n{lines}"
+        out.args = (out.message,)
+        return out
+
+    def as_item(self) -> dict[str, str | None]:
+        """This error as one entry of a list of them (``errors`` when a file has several)."""
+        return {"file": self.file, "key": self.key, "message": self.detail, "expected": self.expected}
 
 
 class UnknownName(BadInput):

@@ -40,6 +40,19 @@ def test_config_validate_exit_codes(tmp_path: Path) -> None:
     assert run(["--set", "novalue", "config", "show"], tmp_path).returncode == 2
 
 
+def test_config_validate_names_every_wrong_key_not_only_the_first(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text("intelligent_monitoring:\n  scaling: {target_utilization: lots, max_replicas: -3, bogus: 1}\n")
+    r = run(["config", "validate", str(bad), "--json"], tmp_path)
+    assert r.returncode == 2
+    error = json.loads(r.stdout)["error"]
+    keys = [e["key"] for e in error["errors"]]
+    assert keys == [f"intelligent_monitoring.scaling.{k}" for k in ("target_utilization", "max_replicas", "bogus")]
+    assert error["field"] == keys[0]
+    assert "3 errors" in r.stderr and all(k in r.stderr for k in keys)
+    assert "a value >= 1" in r.stderr  # pydantic's 'ge 1' said in words
+
+
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_shipped_environments_pass_config_validate(tmp_path: Path, env: str) -> None:
     shipped = Path(__file__).parents[2] / "environments" / env / "ai-config" / "ai-ml-config.yml"

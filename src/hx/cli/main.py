@@ -157,7 +157,7 @@ def error_object(err: HxError) -> dict[str, object]:
     >>> error_object(BadInput("--step must be > 0", field="--step"))["field"]
     '--step'
     """
-    data = {k: v for k, v in err.data.items() if v is not None and isinstance(v, (str, int, float, bool))}
+    data = {k: v for k, v in err.data.items() if v is not None and isinstance(v, (str, int, float, bool, list))}
     return {"title": err.title, "detail": err.message, "exit_code": err.exit_code, **data}
 
 
