@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
 from hx.config import Settings, load_settings
 from hx.platform import Platform, build_platform
 from tests.support.postgres import create_database, postgres_server
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A run stopped by SIGTERM (``timeout``, CI's cancel, ``kill``) stops as Ctrl-C does: pytest then tears the
+    fixtures down, so the servers they started in sessions of their own (PostgreSQL, Prometheus, the lab's HAProxy,
+    supervisord, ``hx serve``) are stopped, not left running.  Python's default for SIGTERM exits with no cleanup."""
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the run at once
+        raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the group into each test's id
