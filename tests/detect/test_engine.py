@@ -134,3 +134,25 @@ def test_ad_hoc_scoring_folds_at_the_threshold_it_is_cut_at() -> None:
     assert np.array_equal(score_series(v, t, "ensemble"), Ensemble().process(v, t))
     # a detector parameter given explicitly wins
     assert np.array_equal(score_series(v, t, "ensemble", 0.5, {"alert_threshold": 0.8}), Ensemble().process(v, t))
+
+
+def test_a_first_step_out_of_time_warms_the_rest_of_its_signals_at_the_next_steps(tmp_path: Path) -> None:
+    import time
+
+    from hx.engine import STEP_DEADLINE
+
+    _platform, clock, sim, engine, _runtime = _world(tmp_path)
+    total = len(sim.names) * 2
+    token = STEP_DEADLINE.set(time.monotonic() - 1.0)  # the step's time is already up: one signal, then stop
+    try:
+        engine.step(clock.now())
+    finally:
+        STEP_DEADLINE.reset(token)
+    assert len(engine.tracks) == 1
+    waiting = engine.learning(clock.now())
+    assert waiting is not None and waiting.details == {"signals_warmed": 1, "signals_waiting": total - 1}
+    assert engine.health()["status"] == "learning"
+    engine.step(clock.advance(60))  # outside a step's bound: every signal left
+    assert len(engine.tracks) == total
+    after = engine.learning(clock.now())
+    assert after is None or "warming" not in after.waits_for

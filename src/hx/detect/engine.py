@@ -28,7 +28,7 @@ from hx.detect.base import Detector, make
 from hx.detect.calibrate import effective_threshold
 from hx.detect.ensemble import Ensemble
 from hx.detect.explain import Action, ActionLog
-from hx.engine import Learning
+from hx.engine import Learning, step_time_left
 from hx.errors import IntegrityError, NotFound, TelemetryError
 from hx.events import AnomalyDetected, AnomalyExplained, AnomalyNoData, AnomalyResolved
 from hx.platform import Platform
@@ -109,6 +109,9 @@ class AnomalyEngine:
         self._loaded = False
         self._saved_at = 0.0
         self._unresolved: list[str] = []
+        #: signals left to warm at the next step: warming on hours of history is the slow part of a first step,
+        #: and a step stops taking new signals when its time is up (at least one each step)
+        self._deferred = 0
         self.actions = ActionLog(platform.bus, self.cfg.action_window_s)
 
     # ---- state ---------------------------------------------------------------------------------
@@ -169,15 +172,24 @@ class AnomalyEngine:
         if not self._loaded:
             self._load()
         self.actions.refresh(now)
+        warmed = deferred = 0
         for service in self.source.services():
             for signal in self.cfg.signals:
                 key = f"{service}/{signal}"
                 track = self.tracks.get(key)
                 if track is None:
+                    if warmed and step_time_left() <= 0:
+                        deferred += 1
+                        continue
+                    warmed += 1
                     track = self._new_track(service, signal, now)
                     if track is None:
                         continue
                 self._advance(track, now)
+        if deferred:
+            log.info("warmed %d signals on their history; %d more at the next step (the step's time is up)",
+                     warmed, deferred)  # fmt: skip
+        self._deferred = deferred
         if self._unresolved:  # shown once, all together: what the source does not answer for yet
             log.warning("%d signals do not resolve yet (no data at all): %s", len(self._unresolved),
                         ", ".join(self._unresolved))  # fmt: skip
@@ -346,6 +358,13 @@ class AnomalyEngine:
         """What the detector waits for before it can alert on every signal, and until when (None: it can)."""
         if not self.tracks:
             return Learning("the first step: no signal read yet (history is backfilled from the signal source)")
+        if self._deferred:
+            return Learning(
+                f"warming on their history: {len(self.tracks)} signals so far, {self._deferred} more at the next "
+                "steps (each step stops taking new ones when its time is up)",
+                None,
+                {"signals_warmed": len(self.tracks), "signals_waiting": self._deferred},
+            )
         short = [t for t in self.tracks.values() if t.learned < self._needed(t) and t.state != "not_resolving"]
         if not short:
             return None
