@@ -156,3 +156,25 @@ def test_a_first_step_out_of_time_warms_the_rest_of_its_signals_at_the_next_step
     assert len(engine.tracks) == total
     after = engine.learning(clock.now())
     assert after is None or "warming" not in after.waits_for
+
+
+def test_a_signal_warmed_steps_late_scores_a_fault_that_began_after_the_first_step(tmp_path: Path) -> None:
+    import time
+
+    from hx.engine import STEP_DEADLINE
+
+    platform, clock, sim, engine, _runtime = _world(tmp_path)
+    target = sim.names[-1]
+    sim.inject(Fault("error_spike", service=target, magnitude=0.2, duration_s=15 * 60))
+    for minute in range(8):  # 3 steps out of time warm one signal each: the target's error rate third, in the spike
+        token = STEP_DEADLINE.set(time.monotonic() - 1.0 if minute < 3 else time.monotonic() + 60.0)
+        try:
+            engine.step(clock.now())
+        finally:
+            STEP_DEADLINE.reset(token)
+        if minute == 1:
+            assert not any(k.startswith(f"{target}/") for k in engine.tracks)
+        sim.run_until(clock.advance(60))
+    # its history ends where the first step's did: the spike is scored, not learned as its normal
+    detected = [e for e in platform.bus.read(types=[AnomalyDetected]) if e.subject == target]
+    assert [e.data["signal"] for e in detected] == ["error_rate"]

@@ -112,6 +112,9 @@ class AnomalyEngine:
         #: signals left to warm at the next step: warming on hours of history is the slow part of a first step,
         #: and a step stops taking new signals when its time is up (at least one each step)
         self._deferred = 0
+        #: where the warm-up history of signals left to a later step ends: where it ended for the first ones, so
+        #: the points since are scored, not learned (a fault showing then would be learned as normal)
+        self._warm_end: datetime | None = None
         self.actions = ActionLog(platform.bus, self.cfg.action_window_s)
 
     # ---- state ---------------------------------------------------------------------------------
@@ -173,6 +176,7 @@ class AnomalyEngine:
             self._load()
         self.actions.refresh(now)
         warmed = deferred = 0
+        warm_end = self._warm_end or now - timedelta(seconds=max(self.interval_s, self.step_s))
         for service in self.source.services():
             for signal in self.cfg.signals:
                 key = f"{service}/{signal}"
@@ -182,7 +186,7 @@ class AnomalyEngine:
                         deferred += 1
                         continue
                     warmed += 1
-                    track = self._new_track(service, signal, now)
+                    track = self._new_track(service, signal, warm_end)
                     if track is None:
                         continue
                 self._advance(track, now)
@@ -190,6 +194,7 @@ class AnomalyEngine:
             log.info("warmed %d signals on their history; %d more at the next step (the step's time is up)",
                      warmed, deferred)  # fmt: skip
         self._deferred = deferred
+        self._warm_end = warm_end if deferred else None
         if self._unresolved:  # shown once, all together: what the source does not answer for yet
             log.warning("%d signals do not resolve yet (no data at all): %s", len(self._unresolved),
                         ", ".join(self._unresolved))  # fmt: skip
@@ -198,15 +203,15 @@ class AnomalyEngine:
             self.save(now)
             self._saved_at = now.timestamp()
 
-    def _new_track(self, service: str, signal: str, now: datetime) -> Track | None:
-        """Warm a fresh detector on the history before this step's points (learn only: no alerts about the past).
+    def _new_track(self, service: str, signal: str, end: datetime) -> Track | None:
+        """Warm a fresh detector on the history up to ``end`` (learn only: no alerts about the past).
 
-        The points of the last interval are left to :meth:`_advance`, which scores them: a fault already showing at
+        ``end`` is an interval before the step that first saw the signal (the first step of a warm-up spread over
+        several): the points after it are left to :meth:`_advance`, which scores them: a fault already showing at
         the first step is scored, not learned as normal (learning it would also start the ensemble's alert folding
         and hide the fault's next points)."""
         det = self._make(signal)
-        start = now - timedelta(seconds=self.warmup_s)
-        end = now - timedelta(seconds=max(self.interval_s, self.step_s))
+        start = end - timedelta(seconds=self.warmup_s - max(self.interval_s, self.step_s))
         try:
             series = self.source.signal(service, signal, start, end, self.step_s)
         except NotFound:
