@@ -27,7 +27,9 @@ def test_unix_seconds_milliseconds_and_iso_8601(tmp_path: Path) -> None:
         "iso.csv",
         "date,v\n2023-11-14T22:13:20Z,1\n2023-11-14T22:14:20Z,2\n2023-11-14 22:15:20,3\n2023-11-14T22:16:20+00:00,4\n",
     )
-    for f in (s, ms, iso):
+    us = _write(tmp_path, "us.csv", "time,v\n" + "".join(f"{1700000000 + 60 * i}000000,{i + 1}\n" for i in range(4)))
+    ns = _write(tmp_path, "ns.csv", "time,v\n" + "".join(f"{1700000000 + 60 * i}000000000,{i + 1}\n" for i in range(4)))
+    for f in (s, ms, us, ns, iso):
         ts, vs = read_series(f)
         assert ts.tolist() == [1700000000.0, 1700000060.0, 1700000120.0, 1700000180.0], f
         assert vs.tolist() == [1.0, 2.0, 3.0, 4.0]
@@ -142,3 +144,15 @@ def test_an_empty_folder_and_a_broken_gzip_are_named(tmp_path: Path) -> None:
     bad.write_bytes(b"not gzip at all")
     with pytest.raises(BadInput, match=r"4\.csv\.gz: not a readable gzip file"):
         read_usage([bad])
+
+
+def test_a_time_beyond_any_unix_unit_is_refused_naming_the_column(tmp_path: Path) -> None:
+    from hx.readers import unix_seconds
+
+    f = _write(tmp_path, "far.csv", "time,v\n1e21,1\n2e21,2\n")
+    with pytest.raises(BadInput, match=r"far\.csv: row 2, column 'time': '1e21' is not a Unix time") as err:
+        read_series(f)
+    assert err.value.field == "time"
+    with pytest.raises(BadInput, match="not a Unix time") as err:
+        unix_seconds([1e21], field="workloads.0.timestamps")
+    assert err.value.field == "workloads.0.timestamps"

@@ -39,6 +39,10 @@ _INDEX_NAME = re.compile(r"(index|minute|step|row|^i$|^n$|^t$)", re.I)
 MIN_UNIX_S = 1e8
 #: values above this are Unix milliseconds
 MS_ABOVE = 1e11
+#: a Unix time's unit from its size: (above, per second, name), largest first; seconds below MS_ABOVE (year 5138)
+UNITS = ((1e17, 1e9, "nanoseconds"), (1e14, 1e6, "microseconds"), (MS_ABOVE, 1e3, "milliseconds"))
+#: no Unix time in any of those units is this large (1e20 ns is year 5138)
+UNIX_MAX = 1e20
 DAY_S = 86400.0
 
 
@@ -57,28 +61,49 @@ class TimeAxis:
 
 
 def parse_time(cell: str) -> float:
-    """Unix seconds from Unix seconds, Unix milliseconds or ISO 8601 (naive = UTC); ValueError otherwise."""
+    """Unix seconds from Unix seconds, milliseconds, microseconds or nanoseconds (:data:`UNITS`) or ISO 8601
+    (naive = UTC); ValueError otherwise.
+
+    >>> [parse_time(c) for c in ("1700000000", "1700000000000", "1700000000000000", "2023-11-14T22:13:20Z")]
+    [1700000000.0, 1700000000.0, 1700000000.0, 1700000000.0]
+    """
     try:
         v = float(cell)
     except ValueError:
         d = datetime.fromisoformat(cell.strip().replace("Z", "+00:00"))
         return (d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp()
-    if not math.isfinite(v):
+    if not math.isfinite(v) or abs(v) >= UNIX_MAX:
         raise ValueError(cell)
-    return v / 1000.0 if abs(v) > MS_ABOVE else v
+    return v / _per_second(abs(v))
 
 
-def unix_seconds(values: npt.ArrayLike) -> FloatArray:
-    """A column of Unix times in seconds, from seconds or milliseconds (one unit for the column, judged by its
-    largest value: above :data:`MS_ABOVE` it is milliseconds).
+def _per_second(largest: float) -> float:
+    return next((per for above, per, _name in UNITS if largest > above), 1.0)
+
+
+def unix_seconds(values: npt.ArrayLike, field: str = "timestamps") -> FloatArray:
+    """A column of Unix times in seconds, from seconds, milliseconds, microseconds or nanoseconds (one unit for
+    the column, judged by its largest value, :data:`UNITS`); a value no Unix time reaches is
+    :class:`~hx.errors.BadInput` naming ``field``.
 
     >>> unix_seconds([1_700_000_000_000, 1_700_000_060_000]).tolist()
     [1700000000.0, 1700000060.0]
+    >>> unix_seconds([1_700_000_000_000_000]).tolist()
+    [1700000000.0]
     >>> unix_seconds([1_700_000_000.0]).tolist()
     [1700000000.0]
     """
     t = np.asarray(values, dtype=np.float64).ravel()
-    return t / 1000.0 if t.size and np.isfinite(t).any() and float(np.nanmax(t)) > MS_ABOVE else t
+    if not t.size or not np.isfinite(t).any():
+        return t
+    largest = float(np.nanmax(np.abs(t[np.isfinite(t)])))
+    if largest >= UNIX_MAX:
+        raise BadInput(
+            f"{field}: {largest:.6g} is not a Unix time in seconds, milliseconds, microseconds or nanoseconds",
+            field=field,
+            expected="Unix times (any of those units, one for the whole column)",
+        )
+    return t / _per_second(largest)
 
 
 def is_number(cell: str) -> bool:
@@ -197,15 +222,24 @@ def _index_times(path: Path, column: str | None, index: FloatArray, axis: TimeAx
             field="--step",
             file=str(path),
         )
+    return index_seconds(index, axis.step_s, axis.start)
+
+
+def index_seconds(index: FloatArray, step_s: float, start: float | None = None) -> FloatArray:
+    """Unix seconds for rows numbered by ``index`` (0, 1, 2 ... or seconds from the start, already ``step_s``
+    apart), ``step_s`` apart from ``start`` (default: so that the last row falls within the day before now).
+
+    >>> index_seconds(np.array([0.0, 1.0, 2.0]), 60.0, start=1_700_000_000.0).tolist()
+    [1700000000.0, 1700000060.0, 1700000120.0]
+    """
     if index.size == 0:
         return index.copy()
     offsets = index - float(np.nanmin(index))
     d = np.diff(index[np.isfinite(index)])
-    if d.size and float(np.median(d)) != 1.0 and math.isclose(float(np.median(d)), axis.step_s):
+    if d.size and float(np.median(d)) != 1.0 and math.isclose(float(np.median(d)), step_s):
         seconds = offsets  # seconds from the start, already ``step`` apart
     else:
-        seconds = offsets * axis.step_s
-    start = axis.start
+        seconds = offsets * step_s
     if start is None:
         span = float(np.nanmax(seconds)) if seconds.size else 0.0
         start = math.floor((time.time() - span) / DAY_S) * DAY_S  # the last row within the day before now
@@ -226,8 +260,8 @@ def _times(table: Table, column: str, axis: TimeAxis) -> FloatArray:
             out[i] = parse_time(cell)
         except ValueError:
             raise BadInput(
-                f"{table.path}: row {table.first_line + i}, column {column!r}: {cell!r} is not Unix seconds, "
-                "Unix milliseconds or an ISO 8601 time",
+                f"{table.path}: row {table.first_line + i}, column {column!r}: {cell!r} is not a Unix time "
+                "(seconds, milliseconds, microseconds or nanoseconds) or an ISO 8601 time",
                 field=column,
                 file=str(table.path),
             ) from None
@@ -436,7 +470,7 @@ def read_gwa(table: Table) -> Usage:
             field=missing[0],
             file=str(table.path),
         )
-    t = unix_seconds(numbers(table, "Timestamp [ms]"))
+    t = unix_seconds(numbers(table, "Timestamp [ms]"), field="Timestamp [ms]")
     cores, cap, used = (numbers(table, c, allow_negative=False) for c in GWA_COLUMNS[1:4])
     mcap, mused = (numbers(table, c, allow_negative=False) for c in GWA_COLUMNS[4:6])
     live = (cap > 0) & (cores > 0)

@@ -80,6 +80,11 @@ def test_a_sock_shop_case_as_json_ranks_as_hx_rca_json_does(
     assert doc["candidates"][0]["service"] == cli["candidates"][0]["service"] == "carts"
     assert doc == cli
     assert doc["candidates"][0]["evidence"][0]["deviation_robust_sd"] > 3
+    in_us = {**body, "timestamps": [float(t) * 1e6 for t in anomalous.timestamps]}  # microseconds, read from their size
+    with api.client("viewer") as c:
+        r = c.post(RCA, json=in_us)
+    assert r.status_code == 200, r.text
+    assert r.json() == doc
 
 
 def test_a_nezha_case_with_its_graph_and_alert_ranks_as_hx_rca_json_does(

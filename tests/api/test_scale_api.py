@@ -101,8 +101,18 @@ def test_forecast_a_series_given_in_the_body_as_the_cli_does(api: Api) -> None:
         assert got["grid_s"] == 3600.0 and len(got["forecast"]) == 3 and got["eval"]["horizon_steps"] == 3
         want = forecast_report(t, y, 10800.0, label="api-01", evaluate=True)
         assert got["forecast"] == want["forecast"] and got["eval"]["best"] == want["eval"]["best"]
-        ms = c.post("/api/v1/forecasts", json={**body, "timestamps": (t * 1000.0).tolist(), "eval": False}).json()
-        assert ms["forecast"] == got["forecast"]
+        for per_second in (1e3, 1e6, 1e9):  # milli-, micro-, nanoseconds: read from their size
+            scaled = c.post("/api/v1/forecasts", json={**body, "timestamps": (t * per_second).tolist()}).json()
+            assert scaled["forecast"] == got["forecast"], per_second
+        r = c.post("/api/v1/forecasts", json={**body, "timestamps": (t * 1e12).tolist()})
+        assert r.status_code == 422 and r.json()["field"].startswith("timestamps")  # beyond any Unix time
+        # a row index: refused without the step between rows, read with it
+        index = np.arange(float(t.size)).tolist()
+        r = c.post("/api/v1/forecasts", json={**body, "timestamps": index})
+        assert r.status_code == 422 and r.json()["field"] == "step_s" and "row index" in r.json()["detail"]
+        stepped = c.post("/api/v1/forecasts", json={**body, "timestamps": index, "step_s": 3600}).json()
+        assert stepped["grid_s"] == 3600.0  # the same forecast, dated from the day before now
+        assert [f["mean"] for f in stepped["forecast"]] == [f["mean"] for f in got["forecast"]]
         r = c.post("/api/v1/forecasts", json={**body, "model": "prophet"})
         assert r.status_code == 422 and r.json()["field"] == "model"
         r = c.post("/api/v1/forecasts", json={**body, "values": y.tolist()[:-1]})

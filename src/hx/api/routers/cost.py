@@ -114,9 +114,10 @@ def _report(body: RightsizeRequest, request: Request, prices: Prices) -> dict[st
     cfg = request.app.state.platform.settings.intelligent_monitoring.cost_optimization
     histories = {
         w.name: WorkloadHistory(
-            unix_seconds(w.timestamps), _arr(w.cpu), _arr(w.memory_gib), w.current_cpu, w.current_memory_gib,
+            unix_seconds(w.timestamps, field=f"workloads.{i}.timestamps"), _arr(w.cpu), _arr(w.memory_gib),
+            w.current_cpu, w.current_memory_gib,
         )
-        for w in body.workloads
+        for i, w in enumerate(body.workloads)
     }  # fmt: skip
     report = rightsize_report(
         histories,

@@ -42,11 +42,12 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _seconds(value: float | str) -> float:
-    """Unix seconds (milliseconds above 1e11 are read as such) or an ISO 8601 time (naive = UTC)."""
+    """A Unix time (seconds, or milli-, micro-, nanoseconds by its size: :func:`hx.readers.parse_time`) or an ISO
+    8601 time (naive = UTC)."""
     try:
         return parse_time(value if isinstance(value, str) else repr(float(value)))
     except ValueError:
-        raise ValueError(f"{value!r} is not Unix seconds or an ISO 8601 time") from None
+        raise ValueError(f"{value!r} is not a Unix time or an ISO 8601 time") from None
 
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]

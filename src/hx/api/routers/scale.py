@@ -71,7 +71,13 @@ class SeriesForecastRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     timestamps: list[Number] = Field(
-        min_length=2, max_length=200_000, description="unix seconds (milliseconds, above 10^11, are converted)"
+        min_length=2,
+        max_length=200_000,
+        description="Unix times: seconds, or milliseconds, microseconds or nanoseconds (read from their size); or "
+        "a row index (0, 1, 2 ...) with step_s",
+    )
+    step_s: float | None = Field(
+        None, gt=0, le=86400, description="with a row index as timestamps: the seconds between rows"
     )
     values: list[Number | None] = Field(description="one per timestamp (null: a gap)")
     horizon_s: float = Field(3600.0, gt=0, le=7 * 86400, description="seconds ahead")
@@ -94,11 +100,20 @@ def forecast_series_route(body: SeriesForecastRequest) -> dict[str, Any]:
     import numpy as np
 
     from hx.forecast.report import forecast_report
-    from hx.readers import unix_seconds
+    from hx.readers import MIN_UNIX_S, index_seconds, unix_seconds
 
     if len(body.values) != len(body.timestamps):
         raise BadInput(f"{len(body.timestamps)} timestamps but {len(body.values)} values", field="values")
     ts = unix_seconds(body.timestamps)
+    if float(np.nanmax(ts)) < MIN_UNIX_S:  # before 1973: a row index or seconds from the start, not Unix times
+        if body.step_s is None:
+            raise BadInput(
+                f"timestamps run {float(np.nanmin(ts)):g} .. {float(np.nanmax(ts)):g}: a row index, not Unix "
+                "times; give step_s, the seconds between rows",
+                field="step_s",
+                expected="Unix times, or a row index with step_s",
+            )
+        ts = index_seconds(ts, body.step_s)
     vs = np.array([np.nan if v is None else v for v in body.values], dtype=np.float64)
     return forecast_report(ts, vs, body.horizon_s, model=body.model, label=body.label, evaluate=body.eval,
                            candidates=body.candidates, rates=body.rates, field="values")  # fmt: skip
