@@ -254,3 +254,17 @@ def test_a_restart_step_with_instance_label_restarts_only_the_named_instance(hwo
     assert ex is not None and ex.steps[0]["_progress"]["done"] == [victim]
     restarted = [r.detail for r in hworld.platform.audit.records(limit=1000) if r.action == "heal.restart"]
     assert len(restarted) == 1
+
+
+def test_a_service_the_world_does_not_know_fails_the_step_and_escalates(hworld: HealWorld) -> None:
+    """An Alertmanager alert names a service the fleet has not got ('cart'): the restart cannot list its
+    instances; the execution fails and escalates (it stayed 'running' and failed the engine at every step)."""
+    rb, _ = select_runbook(load_runbooks(), "crash_loop", {}, "dev")
+    assert rb is not None
+    eng = engine_with(hworld, hworld.platform.actuator)
+    now = hworld.clock.now()
+    ex = eng.start(incident(hworld, "cart"), rb, "cart", now)
+    assert ex is not None
+    ex = eng.advance(ex, now + timedelta(seconds=15))
+    assert ex.state == "escalated", ex
+    assert "unknown service 'cart'" in ex.reason

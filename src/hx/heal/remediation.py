@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import select
 
 from hx.actuate.base import ActionResult, Actuator
-from hx.errors import ActuatorError, Conflict, HxError, NotFound, TelemetryError, Unsupported
+from hx.errors import ActuatorError, BadInput, Conflict, HxError, NotFound, TelemetryError, Unsupported
 from hx.events import (
     DeploymentFailed,
     DeploymentPaused,
@@ -145,6 +145,8 @@ class RemediationEngine:
                 out = self._execute(ex, step, now)
             except StepFailed as err:
                 return self._step_failed(ex, step, now, str(err))
+            except (NotFound, BadInput) as err:  # a service or instance the world does not know: no retry mends it
+                return self._step_failed(ex, step, now, f"{type(err).__name__}: {err}")
             if out is None:
                 return self.repo.get(ex.id)  # waiting (a retry count may have been saved)
             ex = out
