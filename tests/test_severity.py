@@ -16,7 +16,8 @@ from hx.severity import SEVERITIES, Severity
     ("raw", "want"),
     [("critical", "critical"), ("Page", "critical"), ("HIGH", "error"), ("major", "error"), ("minor", "warning"),
      ("medium", "warning"), ("low", "info"), ("none", "info"), (" Info ", "info"), ("bogus", "warning"),
-     (None, "warning")],
+     (None, "warning"), ("P1", "critical"), ("SEV-1", "critical"), ("sev2", "error"), ("p3", "warning"),
+     ("P4", "info"), ("fatal", "critical"), ("warn", "warning"), ("err", "error")],
 )  # fmt: skip
 def test_parse_maps_words_onto_the_four_levels(raw: object, want: str) -> None:
     assert Severity.parse(raw) == want

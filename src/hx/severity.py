@@ -5,6 +5,8 @@ maps them onto the four levels, and :attr:`Severity.rank` orders them so the wor
 
 >>> Severity.parse("PAGE"), Severity.parse("minor"), Severity.parse("whatever")
 (<Severity.CRITICAL: 'critical'>, <Severity.WARNING: 'warning'>, <Severity.WARNING: 'warning'>)
+>>> Severity.parse("P1"), Severity.parse("SEV-2"), Severity.parse("p3")
+(<Severity.CRITICAL: 'critical'>, <Severity.ERROR: 'error'>, <Severity.WARNING: 'warning'>)
 >>> Severity.CRITICAL.rank > Severity.ERROR.rank > Severity.WARNING.rank > Severity.INFO.rank
 True
 >>> Severity.ERROR == "error"
@@ -45,4 +47,10 @@ SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
 
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2, Severity.CRITICAL: 3}
 _ALIASES = {"page": "critical", "high": "error", "major": "error", "minor": "warning", "low": "info",
-            "none": "info", "medium": "warning"}  # fmt: skip
+            "none": "info", "medium": "warning", "fatal": "critical", "emergency": "critical", "emerg": "critical",
+            "alert": "critical", "crit": "critical", "err": "error", "severe": "error", "warn": "warning",
+            "notice": "info", "informational": "info", "debug": "info", "ok": "info"}  # fmt: skip
+# incident-priority scales (P1 .. P5, SEV1 .. SEV5, as PagerDuty, Opsgenie and most on-call tools number them)
+for _n, _level in enumerate(("critical", "error", "warning", "info", "info"), start=1):
+    for _form in (f"p{_n}", f"sev{_n}", f"sev-{_n}", f"sev {_n}", f"s{_n}"):
+        _ALIASES[_form] = _level
