@@ -58,6 +58,12 @@ def test_rightsize_alone_screens_short_histories_as_the_cli_does(api: Api) -> No
         assert [s["workload"] for s in out["skipped"]] == ["hour"] and "576" in out["skipped"][0]["reason"]
         r = c.post("/api/v1/cost/rightsize", json={"workloads": [hour]})
         assert r.status_code == 422 and "no workload could be right-sized" in r.json()["detail"]
+        assert r.json()["field"] == "workloads"
+        # memory in KB where GiB belong: 10^6 x the VM's 8 GiB is a unit error, not a workload to size
+        in_kb = {**long, "name": "kb", "memory_gib": [1.0 * 2**20] * t.size, "current_memory_gib": 8}
+        out_kb = c.post("/api/v1/cost/rightsize", json={"workloads": [long, in_kb]}).json()
+        assert [x["workload"] for x in out_kb["recommendations"]] == ["long"]
+        assert "memory_gib peaks at" in out_kb["skipped"][0]["reason"] and "units" in out_kb["skipped"][0]["reason"]
         gaps = {**long, "cpu": [None if i % 7 == 0 else v for i, v in enumerate(cpu)]}
         assert c.post("/api/v1/cost/rightsize", json={"workloads": [gaps]}).status_code == 200  # null: a gap
         ms = {**long, "timestamps": (1.7e12 + 1000.0 * t).tolist()}

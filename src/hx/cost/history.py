@@ -123,6 +123,31 @@ def screen(name: str, file: str, grid: Grid, cpu: FloatArray, memory: FloatArray
     )
 
 
+#: usage peaking this many times over what a workload has now is a unit error, not a workload (the Bitbrains VMs'
+#: memory peaks reach 6.3 x their provisioned memory, their CPU 1.3 x; memory in KB read as GiB is 10^6 x)
+UNIT_RATIO = 10.0
+
+
+def beyond_capacity(name: str, file: str, cpu: FloatArray, memory: FloatArray, current_cpu: float | None,
+                    current_memory: float | None) -> Skipped | None:  # fmt: skip
+    """``Skipped`` when a workload's usage peaks more than :data:`UNIT_RATIO` times over its current capacity.
+
+    >>> beyond_capacity("vm1", "vm1.csv", np.array([0.5, 27.7]), np.array([1.0, 2.0]), 2.0, 8.0).reason
+    'cpu peaks at 27.7, 13.8 x its current 2: check the units (cpu in vCPU, memory_gib in GiB)'
+    """
+    for what, used, now in (("cpu", cpu, current_cpu), ("memory_gib", memory, current_memory)):
+        finite = used[np.isfinite(used)]
+        if now is None or now <= 0 or not finite.size:
+            continue
+        peak = float(finite.max())
+        if peak > UNIT_RATIO * now:
+            return Skipped(
+                name, file, f"{what} peaks at {peak:.3g}, {peak / now:.3g} x its current {now:g}: check the units "
+                "(cpu in vCPU, memory_gib in GiB)",
+            )  # fmt: skip
+    return None
+
+
 def share_note(usable_rows: int, rows: int) -> str | None:
     """A note when a workload's usable rows are under ``LOW_SHARE`` of its rows.
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from hx.cost.backtest import TARGET_REDUCTION, backtest
 from hx.cost.fleet import FLEET_MARGIN, WorkloadHistory, rightsize_fleet, risk_notes
-from hx.cost.history import Grid, Skipped, common_grid, screen, share_note
+from hx.cost.history import Grid, Skipped, beyond_capacity, common_grid, screen, share_note
 from hx.cost.rightsizing import Prices, Recommendation, recommend
 from hx.errors import BadInput
 
@@ -56,14 +56,16 @@ def rightsize_report(
     keep_memory_peaks: bool = False,
     vpa_cap: bool = True,
     memory_cap: bool = False,
+    field: str = "path",
 ) -> Report:
     """Recommend every workload with enough history; ``files`` names each workload's file.
 
-    Raises :class:`~hx.errors.BadInput` when no workload can be recommended, naming each one and why.
+    Raises :class:`~hx.errors.BadInput` when no workload can be recommended, naming each one and why (and
+    ``field``, where they were given: the CLI's ``path``, the API's ``workloads``).
     """
     skipped = list(skipped or [])
     if not workloads:
-        raise BadInput(_nothing(skipped), field="path")
+        raise BadInput(_nothing(skipped), field=field)
     times = [np.asarray(w.timestamps, dtype=np.float64) for w in workloads.values()]
     sampled = [
         t[np.isfinite(w.cpu) & np.isfinite(w.memory_gib)] for t, w in zip(times, workloads.values(), strict=True)
@@ -77,7 +79,10 @@ def rightsize_report(
             cpu=grid.place(w.timestamps, w.cpu),
             memory_gib=grid.place(w.timestamps, w.memory_gib),
         )
-        skip = screen(name, files[name], grid, g.cpu, g.memory_gib, int(np.asarray(w.cpu).size))
+        skip = screen(name, files[name], grid, g.cpu, g.memory_gib, int(np.asarray(w.cpu).size)) or beyond_capacity(
+            name, files[name], np.asarray(w.cpu, dtype=np.float64), np.asarray(w.memory_gib, dtype=np.float64),
+            w.current_cpu, w.current_memory_gib,
+        )  # fmt: skip
         if skip is not None:
             skipped.append(skip)
             continue
@@ -85,7 +90,7 @@ def rightsize_report(
         usable = int((np.isfinite(w.cpu) & np.isfinite(w.memory_gib)).sum())
         notes[name] = tuple(n for n in (share_note(usable, int(np.asarray(w.cpu).size)),) if n)
     if not laid:
-        raise BadInput(_nothing(skipped), field="path")
+        raise BadInput(_nothing(skipped), field=field)
     if fleet:
         options = (keep_memory_peaks, vpa_cap, memory_cap)
         plan = rightsize_fleet(

@@ -128,6 +128,7 @@ def _report(body: RightsizeRequest, request: Request, prices: Prices) -> dict[st
         keep_memory_peaks=body.keep_memory_peaks,
         vpa_cap=body.vpa_cap,
         memory_cap=body.memory_cap,
+        field="workloads",
     )
     return report.to_dict()
 
