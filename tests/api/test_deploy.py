@@ -63,12 +63,20 @@ def test_canary_judge_endpoint(served: tuple[World, str, dict[str, str]]) -> Non
             json={"baseline": {"latency": base}, "canary": {"latency": [v * 1.5 for v in base]}, "config": cfg},
         )
         assert r.status_code == 200 and r.json()["status"] == "fail"
+        # each side's level in the metric's units, as hx canary judge --json gives it
+        assert r.json()["levels"] == {"latency": {"baseline": 103.0, "canary": 154.5}}
         r = c.post(
             "/api/v1/canary/judge",
             headers=_h(tok["operator"]),
             json={"baseline": {"lat": base}, "canary": {"latency": base}, "config": cfg},
         )
         assert r.status_code == 422 and r.json()["field"] == "baseline.latency"
+        r = c.post(
+            "/api/v1/canary/judge",
+            headers=_h(tok["operator"]),
+            json={"baseline": {"latency": base}, "canary": {"latency": []}, "config": cfg},
+        )
+        assert r.status_code == 422 and r.json()["field"] == "canary.latency"  # as the CLI refuses it
 
 
 def test_canary_judge_endpoint_takes_the_baselines_history(served: tuple[World, str, dict[str, str]]) -> None:

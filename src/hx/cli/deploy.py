@@ -196,6 +196,7 @@ def judge_cmd(
     whatever the score.
     """
     from hx.deploy.judge import history_note, judge, load_metrics_config, load_series_csv
+    from hx.deploy.judge import levels as side_levels
     from hx.deploy.judge_stats import blocks_of
     from hx.errors import BadInput
 
@@ -216,7 +217,7 @@ def judge_cmd(
             raise BadInput(str(err), field="--history") from None
         past = {m: blocks_of(values, block_points) for m, values in read.items()}
     v = judge(b, k, cfg, history=past)
-    levels = {m.name: _levels(b, k, m.name, m.denominator) for m in cfg.metrics}
+    levels = side_levels(b, k, cfg)
     if c.as_json:
         c.emit({**v.model_dump(), "levels": levels, **({"history_note": note} if note else {})})
     else:
@@ -237,24 +238,6 @@ def _window(load_csv: Any, path: Path, side: str) -> dict[str, Any]:
     from hx.readers import read_windows
 
     return read_windows(path, side) if path.suffix.lower() == ".json" else load_csv(path)
-
-
-def _levels(b: dict[str, Any], k: dict[str, Any], name: str, denominator: str | None) -> dict[str, float | None]:
-    """Each side's level in the metric's own units: the median, or the pooled rate for a count over requests."""
-    import math
-
-    import numpy as np
-
-    def level(d: dict[str, Any]) -> float | None:
-        v = np.asarray(d[name], dtype=float)
-        if denominator is not None:
-            den = float(np.nansum(np.asarray(d[denominator], dtype=float)))
-            x = float(np.nansum(v)) / den if den > 0 else math.nan
-        else:
-            x = float(np.nanmedian(v)) if np.isfinite(v).any() else math.nan
-        return x if math.isfinite(x) else None
-
-    return {"baseline": level(b), "canary": level(k)}
 
 
 def _pct(x: float | None) -> str:

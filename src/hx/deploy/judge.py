@@ -322,6 +322,33 @@ def judge(
     return combine(metrics_config, metrics)
 
 
+def levels(
+    baseline: Mapping[str, FloatArray], canary: Mapping[str, FloatArray], cfg: JudgeConfig
+) -> dict[str, dict[str, float | None]]:
+    """Each side's level per metric in the metric's own units: the median, or the pooled rate for a count over
+    requests (``None`` where there is none), as ``hx canary judge`` and the API show beside the verdict.
+
+    >>> cfg = JudgeConfig(metrics=[{"name": "p95"}, {"name": "errors", "kind": "count", "denominator": "requests"}])
+    >>> b = {"p95": np.array([1.0, 2.0, 3.0]), "errors": np.array([1.0, 1.0]), "requests": np.array([100.0, 100.0])}
+    >>> levels(b, b, cfg)["errors"]
+    {'baseline': 0.01, 'canary': 0.01}
+    """
+
+    def level(d: Mapping[str, FloatArray], name: str, denominator: str | None) -> float | None:
+        v = np.asarray(d[name], dtype=np.float64)
+        if denominator is not None:
+            den = float(np.nansum(np.asarray(d[denominator], dtype=np.float64)))
+            x = float(np.nansum(v)) / den if den > 0 else math.nan
+        else:
+            x = float(np.nanmedian(v)) if np.isfinite(v).any() else math.nan
+        return x if math.isfinite(x) else None
+
+    return {
+        m.name: {"baseline": level(baseline, m.name, m.denominator), "canary": level(canary, m.name, m.denominator)}
+        for m in cfg.metrics
+    }
+
+
 def history_note(cfg: JudgeConfig, history: Mapping[str, object], where: str) -> str | None:
     """What to say of a baseline history that lacks some configured metrics (``None``: it has them all); one
     that has none of them is refused, naming ``where`` and what it holds (it would silently change nothing).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hx.api.auth import authorize, register_roles
 from hx.api.schemas import Number
 from hx.deploy.component import service
-from hx.deploy.judge import JudgeConfig, history_note, judge
+from hx.deploy.judge import JudgeConfig, history_note, judge, levels
 from hx.deploy.judge_stats import blocks_of
 from hx.deploy.records import DeploymentRepo
 from hx.deploy.service import DeploymentRequest
@@ -36,11 +36,15 @@ register_roles(
 )
 
 
+#: one metric's window: a value per interval, null for a gap (an empty one is refused, as the CLI refuses it)
+Window = Annotated[list[Number | None], Field(min_length=1)]
+
+
 class JudgeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    baseline: dict[str, list[Number | None]] = Field(description="metric -> values per interval")
-    canary: dict[str, list[Number | None]]
+    baseline: dict[str, Window] = Field(description="metric -> values per interval (null: a gap)")
+    canary: dict[str, Window] = Field(description="metric -> values per interval (null: a gap)")
     config: JudgeConfig
     history: dict[str, list[Number | None]] | None = Field(
         None,
@@ -123,10 +127,8 @@ def canary_judge(body: JudgeRequest) -> dict[str, Any]:
         if body.history is not None
         else None
     )
-    verdict = judge(
-        {k: _arr(v) for k, v in body.baseline.items()},
-        {k: _arr(v) for k, v in body.canary.items()},
-        body.config,
-        history=history,
-    )
-    return {**verdict.model_dump(), **({"history_note": note} if note else {})}
+    baseline = {k: _arr(v) for k, v in body.baseline.items()}
+    canary = {k: _arr(v) for k, v in body.canary.items()}
+    verdict = judge(baseline, canary, body.config, history=history)
+    return {**verdict.model_dump(), "levels": levels(baseline, canary, body.config),
+            **({"history_note": note} if note else {})}  # fmt: skip
