@@ -93,6 +93,8 @@ def rca(
         c.emit(doc)
         return
     _print(c.console, rows[:top], len(rows), len(frame.timestamps))
+    if rows and doc["note"]:
+        c.console.print(f"[yellow]{doc['note']}[/yellow]")
 
 
 def _print(console: Any, rows: list[dict[str, Any]], total: int, n_rows: int) -> None:

@@ -28,6 +28,10 @@ MAX_CELLS = 2_000_000
 __all__ = ["MAX_CELLS", "candidate_rows", "rca_document"]
 
 
+#: a candidate is a clear cause past this many robust sd (rank_root_causes' default threshold)
+CLEAR_SD = 3.0
+
+
 def _num(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
@@ -108,10 +112,24 @@ def rca_document(
     alert_service: str | None = None,
     top: int | None = None,
 ) -> dict[str, Any]:
-    """``{"rows": n, "candidates": [...]}``: the ranking of :func:`rank_root_causes` with its evidence (the first
-    ``top`` candidates, or all)."""
+    """``{"rows": n, "clear": bool, "candidates": [...]}``: the ranking of :func:`rank_root_causes` with its
+    evidence (the first ``top`` candidates, or all); ``clear`` says whether any service moved past
+    :data:`CLEAR_SD` robust sd, and a ``note`` says what a ranking without one is worth."""
     check_size(metrics, normal)
     n_rows = _check_alert_service(alert_service, metrics, graph)
     ranked = rank_root_causes(metrics, timestamps, alert_time, graph, normal=normal, alert_service=alert_service)
     rows = candidate_rows(ranked)
-    return {"rows": n_rows, "candidates": rows if top is None else rows[:top]}
+    clear = any(c.deviation >= CLEAR_SD for c in ranked)
+    note = None
+    if not clear:
+        note = (
+            f"no service moved past {CLEAR_SD:g} robust sd: no clear cause, the order is weak evidence (too few "
+            "rows to learn the normal level from, or a fault these metrics do not show)"
+        )
+        if normal is not None and alert_time is not None:
+            note += (
+                "; the rows before the alert time are taken as the level just before the incident: if the fault "
+                "began before the alert, give its start as the alert time, or none to judge every row against "
+                "the normal data"
+            )
+    return {"rows": n_rows, "clear": clear, "note": note, "candidates": rows if top is None else rows[:top]}

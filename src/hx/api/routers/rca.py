@@ -126,6 +126,8 @@ class RcaAnswer(BaseModel):
     """The ranking, as ``hx rca --json`` prints it."""
 
     rows: int
+    clear: bool = Field(description="whether any service moved past 3 robust sd")
+    note: str | None = Field(None, description="when none did: what the order is worth")
     candidates: list[CandidateRow]
 
 
