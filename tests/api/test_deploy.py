@@ -77,6 +77,13 @@ def test_canary_judge_endpoint(served: tuple[World, str, dict[str, str]]) -> Non
             json={"baseline": {"latency": base}, "canary": {"latency": []}, "config": cfg},
         )
         assert r.status_code == 422 and r.json()["field"] == "canary.latency"  # as the CLI refuses it
+        counts = {"metrics": [{"name": "errors", "kind": "count"}]}
+        r = c.post(
+            "/api/v1/canary/judge",
+            headers=_h(tok["operator"]),
+            json={"baseline": {"errors": [0, 1, 0]}, "canary": {"errors": [1, -2, 0]}, "config": counts},
+        )
+        assert r.status_code == 422 and r.json()["field"] == "canary.errors.1", r.json()
 
 
 def test_canary_judge_endpoint_takes_the_baselines_history(served: tuple[World, str, dict[str, str]]) -> None:

@@ -183,7 +183,7 @@ def test_a_negative_count_and_an_effect_size_beyond_its_limit_are_named(
     c.write_text("errors,latency\n-1,150\n" + "".join(f"{i % 2},{150 + i % 3}\n" for i in range(19)))
     cfg.write_text("metrics:\n  - {name: errors, kind: count}\n  - {name: latency, allowed_increase: 1.2}\n")
     assert main(["canary", "judge", "--baseline", str(b), "--canary", str(c), "--config", str(cfg)]) == 2
-    assert "metric 'errors' (kind count): the canary's point 1 is -1" in capsys.readouterr().err
+    assert "metric 'errors' (kind count): canary.errors[0] (point 1) is -1" in capsys.readouterr().err
     c.write_text("errors,latency\n" + "".join(f"{i % 2},{150 + i % 3}\n" for i in range(20)))
     assert main(["--json", "canary", "judge", "--baseline", str(b), "--canary", str(c), "--config", str(cfg)]) == 1
     latency = next(m for m in json.loads(capsys.readouterr().out)["metrics"] if m["name"] == "latency")

@@ -161,6 +161,7 @@ def test_kayenta_effect_size_thresholds() -> None:
         ({"max_increase": 0}, "metrics.0.max_increase", "greater than 0"),
         ({"max_decrease": 1.5}, "metrics.0.max_decrease", "less than 1"),
         ({"effect_measure": "median"}, "metrics.0.effect_measure", "mean_ratio"),
+        ({"kind": "count", "denominator": "latency"}, "metrics.0", "'latency' cannot be its own denominator"),
     ],
 )
 def test_guard_and_effect_size_settings_are_validated_and_named(

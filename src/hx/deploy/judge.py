@@ -176,10 +176,11 @@ def judge_metric(
         for side, series in (("baseline", b), ("canary", c)):
             negative = np.flatnonzero(np.concatenate(series) < 0)
             if negative.size:
+                at = int(negative[0])
                 raise BadInput(
-                    f"metric {cfg.name!r} (kind count): the {side}'s point {int(negative[0]) + 1} is "
-                    f"{float(np.concatenate(series)[negative[0]]):g}; counts must be >= 0",
-                    field=cfg.name,
+                    f"metric {cfg.name!r} (kind count): {side}.{cfg.name}[{at}] (point {at + 1}) is "
+                    f"{float(np.concatenate(series)[at]):g}; counts must be >= 0",
+                    field=f"{side}.{cfg.name}.{at}",
                 )
         res = compare_counts(
             np.concatenate(b),

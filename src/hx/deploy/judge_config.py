@@ -75,6 +75,8 @@ class MetricConfig(BaseModel):
     def _denominator_for_counts(self) -> MetricConfig:
         if self.denominator is not None and self.kind != "count":
             raise ValueError("denominator is only for kind 'count'")
+        if self.denominator == self.name:
+            raise ValueError(f"{self.name!r} cannot be its own denominator (its rate would always be 1)")
         if self.max_value is not None and self.min_value is not None and self.min_value >= self.max_value:
             raise ValueError(f"min_value ({self.min_value:g}) must be below max_value ({self.max_value:g})")
         self._check_effect_sizes()
