@@ -360,3 +360,13 @@ def test_a_canary_that_ramps_away_is_not_excused_by_its_own_ramp() -> None:
     wide = 100.0 + 40.0 * _ar1(rng, 30, 0.95)
     res = compare_continuous(smooth, wide - (wide.mean() - smooth.mean()), "increase")
     assert res.status == "pass" and "estimated from the baseline alone" in res.reason
+
+
+def test_a_history_too_finely_cut_to_use_is_said_to_have_measured_nothing() -> None:
+    from hx.deploy.judge_stats import blocks_of
+
+    x = 100.0 + 0.1 * np.cumsum(np.random.default_rng(1).normal(0.0, 1.0, 40))
+    cfg = JudgeConfig(metrics=[MetricConfig(name="lat")])
+    cut = judge({"lat": x[:20]}, {"lat": x[20:] * 1.02}, cfg, history={"lat": blocks_of(x, 1)})
+    assert "the history given has no block of 3 or more points" in cut.metrics[0].reason
+    assert "would measure it" not in cut.metrics[0].reason

@@ -349,10 +349,17 @@ def _too_few(min_points: int, n_b: int, n_c: int) -> str:
 
 
 def _evidence_note(
-    status: Status, phi: float, n_eff: float, assumed: bool = False, baseline_only: bool = False, history: bool = True
+    status: Status,
+    phi: float,
+    n_eff: float,
+    assumed: bool = False,
+    baseline_only: bool = False,
+    history: bool = True,
+    unusable: bool = False,
 ) -> str:
     """Why a large effect can pass: strongly autocorrelated windows hold few independent points (and, without
-    history, what would measure the autocorrelation instead of estimating it from the windows or assuming it).
+    history, what would measure the autocorrelation instead of estimating it from the windows or assuming it;
+    ``unusable``: a history was given whose blocks are all too short to use).
 
     >>> _evidence_note("pass", 0.95, 2.4, history=False).endswith("history before the canary would measure it)")
     True
@@ -363,6 +370,8 @@ def _evidence_note(
     if baseline_only and not assumed:
         how = " (estimated from the baseline alone: the canary's spread is far beyond it)"
     hint = "" if history else " (the baseline's history before the canary would measure it)"
+    if unusable:
+        hint = " (the history given has no block of 3 or more points, so it measured nothing: give longer blocks)"
     return f"; autocorrelation {phi:.2f}{how} leaves {n_eff:.1f} effective points in all{hint}"
 
 
@@ -483,6 +492,7 @@ def compare_continuous(
             autocorrelation and not estimable(series),
             len(series) < len(bs) + len(cs) + len(extra),
             history=bool(extra),
+            unusable=history is not None and not extra,
         ),
     )
 
