@@ -71,6 +71,7 @@ def test_huge_body_is_413() -> None:
         (b"{not json", "body"),
         (json.dumps({"alerts": [{"status": "firing", "labels": {}}]}).encode(), "alerts.0.startsAt"),
         (json.dumps({"alerts": [{"status": "weird", "startsAt": "2026-01-01T00:00:00Z"}]}).encode(), "alerts.0.status"),
+        (json.dumps({"version": "4", "status": "firing"}).encode(), "alerts"),  # no alerts: not a webhook
     ],
 )
 def test_malformed_payload_names_the_field(body: bytes, field: str) -> None:

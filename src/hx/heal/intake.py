@@ -71,7 +71,7 @@ class AlertmanagerPayload(BaseModel):
     commonLabels: dict[str, str] = Field(default_factory=dict)
     commonAnnotations: dict[str, str] = Field(default_factory=dict)
     externalURL: str = ""
-    alerts: list[AmAlert] = Field(default_factory=list)
+    alerts: list[AmAlert]  # required: a body without it is not a webhook (it was accepted as 0 alerts)
 
 
 class HxAlert(BaseModel):
