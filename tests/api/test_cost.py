@@ -69,6 +69,9 @@ def test_rightsize_alone_screens_short_histories_as_the_cli_does(api: Api) -> No
         ms = {**long, "timestamps": (1.7e12 + 1000.0 * t).tolist()}
         got = c.post("/api/v1/cost/rightsize", json={"workloads": [ms]}).json()["recommendations"][0]
         assert got["cpu"] == out["recommendations"][0]["cpu"]
+        twice = {**long, "timestamps": [t[0], *t[:-1].tolist()]}  # the first time given twice
+        rec = c.post("/api/v1/cost/rightsize", json={"workloads": [twice]}).json()["recommendations"][0]
+        assert "1 row repeats an earlier row's time: averaged with it" in rec["notes"]
         r = c.post("/api/v1/cost/rightsize", json={"workloads": [long, long]})
         assert r.status_code == 422 and "'long' is given twice" in r.json()["detail"]
 

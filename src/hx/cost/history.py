@@ -148,6 +148,22 @@ def beyond_capacity(name: str, file: str, cpu: FloatArray, memory: FloatArray, c
     return None
 
 
+def repeat_note(timestamps: FloatArray) -> str | None:
+    """A note when rows repeat an earlier row's time (they are averaged with it on the grid).
+
+    >>> repeat_note(np.array([0.0, 300.0, 300.0, 600.0]))
+    "1 row repeats an earlier row's time: averaged with it"
+    """
+    t = np.asarray(timestamps, dtype=np.float64)
+    t = t[np.isfinite(t)]
+    repeats = int(t.size - np.unique(t).size)
+    if not repeats:
+        return None
+    if repeats == 1:
+        return "1 row repeats an earlier row's time: averaged with it"
+    return f"{repeats:,} rows repeat earlier rows' times: averaged with them"
+
+
 def share_note(usable_rows: int, rows: int) -> str | None:
     """A note when a workload's usable rows are under ``LOW_SHARE`` of its rows.
 

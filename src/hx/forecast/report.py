@@ -152,12 +152,21 @@ def grid_note(ts: npt.ArrayLike, grid_s: float) -> str:
 
     >>> grid_note([0.0, 60.0, 120.0], 300.0)
     'forecast on a 5 min grid: the rows (1 min apart) are averaged into it'
+    >>> grid_note([0.0, 300.0, 300.0, 600.0], 300.0)
+    "forecast at the rows' own step, 5 min; 1 row repeats an earlier row's time: averaged with it"
     """
     t = np.asarray(ts, dtype=np.float64)
     own = forecast_grid(t, finest_s=0.0) if t.size > 1 else grid_s
     if own < grid_s - 1e-6:
-        return f"forecast on a {duration(grid_s)} grid: the rows ({duration(own)} apart) are averaged into it"
-    return f"forecast at the rows' own step, {duration(grid_s)}"
+        note = f"forecast on a {duration(grid_s)} grid: the rows ({duration(own)} apart) are averaged into it"
+    else:
+        note = f"forecast at the rows' own step, {duration(grid_s)}"
+    finite = t[np.isfinite(t)]
+    repeats = int(finite.size - np.unique(finite).size)
+    if repeats:
+        rows = "1 row repeats an earlier row's time" if repeats == 1 else f"{repeats:,} rows repeat earlier rows' times"
+        note += f"; {rows}: averaged with {'it' if repeats == 1 else 'them'}"
+    return note
 
 
 def duration(seconds: float) -> str:
