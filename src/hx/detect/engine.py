@@ -56,7 +56,6 @@ TRACK_FIELDS = (
     "learned",
     "normal_low",
     "normal_high",
-    "moved",
 )
 
 
@@ -78,8 +77,6 @@ class Track:
     learned: int = 0
     normal_low: float | None = None
     normal_high: float | None = None
-    #: which way the value had left the expected range when the anomaly opened: "up", "down" or None (inside it)
-    moved: str | None = None
     dirty: bool = False
     last: dict[str, Any] = field(default_factory=dict)
     #: the action event whose change this signal was last annotated with (one anomaly.explained per action)
@@ -281,28 +278,17 @@ class AnomalyEngine:
 
     @staticmethod
     def _back_to_normal(t: Track, x: float, score: float) -> bool:
-        """Cleared when the value is back within the range expected when the anomaly opened (the detector keeps
-        learning during an anomaly, so its own score alone would clear a persisting fault too early).
-
-        On the side it left by: an error spike has ended when the errors are back under the range's top, even
-        where they then run under its bottom (a range learned over a few points can be narrower than the noise:
-        the demo's was 0.00216-0.00229 with the errors back at 0.001, and the spike never resolved)."""
+        """Cleared when the value is back inside the range expected when the anomaly opened (the detector keeps
+        learning during an anomaly, so its own score alone would clear a persisting fault too early)."""
         if t.normal_low is None or t.normal_high is None:
             return False
         pad = 0.25 * max(t.normal_high - t.normal_low, 1e-9)
-        if t.moved == "up":
-            return x <= t.normal_high + pad
-        if t.moved == "down":
-            return x >= t.normal_low - pad
         return t.normal_low - pad <= x <= t.normal_high + pad
 
     def _open(self, t: Track, ts: float, x: float, score: float, exp: dict[str, Any]) -> None:
         aid = uuid.uuid4().hex[:12]
         t.state, t.anomaly_id, t.opened_at, t.peak, t.below = "anomalous", aid, ts, score, 0
         t.normal_low, t.normal_high = _finite(exp.get("expected_low")), _finite(exp.get("expected_high"))
-        above = t.normal_high is not None and x > t.normal_high
-        below = t.normal_low is not None and x < t.normal_low
-        t.moved = "up" if above else "down" if below else None
         agreed = sorted(k for k, v in exp.get("components", {}).items() if v >= self.threshold)
         payload = AnomalyDetected(
             anomaly_id=aid,
