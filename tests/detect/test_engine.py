@@ -178,3 +178,53 @@ def test_a_signal_warmed_steps_late_scores_a_fault_that_began_after_the_first_st
     # its history ends where the first step's did: the spike is scored, not learned as its normal
     detected = [e for e in platform.bus.read(types=[AnomalyDetected]) if e.subject == target]
     assert [e.data["signal"] for e in detected] == ["error_rate"]
+
+
+def test_a_restart_mid_warm_up_warms_the_rest_to_where_the_first_step_ended(tmp_path: Path) -> None:
+    import time
+
+    from hx.engine import STEP_DEADLINE
+
+    platform, clock, sim, engine, _runtime = _world(tmp_path)
+    target = sim.names[-1]
+    sim.inject(Fault("error_spike", service=target, magnitude=0.2, duration_s=15 * 60))
+    for minute in range(8):  # out of time at the first 2 steps; the process restarts after the second
+        token = STEP_DEADLINE.set(time.monotonic() - 1.0 if minute < 2 else time.monotonic() + 60.0)
+        try:
+            engine.step(clock.now())
+        finally:
+            STEP_DEADLINE.reset(token)
+        if minute == 1:
+            assert not any(k.startswith(f"{target}/") for k in engine.tracks)
+            engine.save(clock.now())
+            engine = AnomalyEngine(platform, engine.source)  # the new process loads the saved tracks
+        sim.run_until(clock.advance(60))
+    detected = [e for e in platform.bus.read(types=[AnomalyDetected]) if e.subject == target]
+    assert [e.data["signal"] for e in detected] == ["error_rate"]
+
+
+def test_a_signal_the_source_has_not_got_does_not_use_up_a_late_steps_one_warm_up(tmp_path: Path) -> None:
+    import time
+
+    from hx.engine import STEP_DEADLINE
+    from hx.errors import NotFound
+
+    _platform, clock, sim, engine, _runtime = _world(tmp_path)
+    real = engine.source.signal
+
+    def missing_first(service: str, signal: str, *args: object, **kwargs: object) -> object:
+        if (service, signal) == (sim.names[0], "error_rate"):
+            raise NotFound(f"no {signal} for {service}")
+        return real(service, signal, *args, **kwargs)
+
+    engine.source.signal = missing_first
+    token = STEP_DEADLINE.set(time.monotonic() - 1.0)
+    try:
+        engine.step(clock.now())
+        assert len(engine.tracks) == 1  # the missing one is passed over, a real one warmed
+        engine.step(clock.advance(60))
+        assert len(engine.tracks) == 2
+    finally:
+        STEP_DEADLINE.reset(token)
+    waiting = engine.learning(clock.now())
+    assert waiting is not None and "warming" in waiting.waits_for

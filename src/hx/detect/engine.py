@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 ENGINE = "anomaly-detector"
 #: points below the threshold in a row that clear an open anomaly
 CLEAR_POINTS = 5
+#: the state key (beside the tracks' service/signal keys) of where a warm-up spread over steps ends its history
+WARM_KEY = "_warm_end"
 #: gaps in a row that make a signal ``no_data``
 NO_DATA_POINTS = 5
 TRACK_FIELDS = (
@@ -115,6 +117,7 @@ class AnomalyEngine:
         #: where the warm-up history of signals left to a later step ends: where it ended for the first ones, so
         #: the points since are scored, not learned (a fault showing then would be learned as normal)
         self._warm_end: datetime | None = None
+        self._warm_saved = True
         self.actions = ActionLog(platform.bus, self.cfg.action_window_s)
 
     # ---- state ---------------------------------------------------------------------------------
@@ -135,7 +138,11 @@ class AnomalyEngine:
             det.alert_threshold = self.threshold
 
     def _load(self) -> None:
-        for key, v in self.state.all().items():
+        saved = self.state.all()
+        warm = saved.pop(WARM_KEY, None)
+        if warm is not None and warm.get("at") is not None:
+            self._warm_end = datetime.fromtimestamp(float(warm["at"]), tz=UTC)
+        for key, v in saved.items():
             service, _, signal = key.partition("/")
             det = self._make(signal)
             if type(det).__name__ != v.get("detector"):
@@ -162,9 +169,13 @@ class AnomalyEngine:
 
     def save(self, now: datetime) -> int:
         dirty = [t for t in self.tracks.values() if t.dirty]
-        if not dirty:
+        values = {t.key: t.snapshot(self.platform.sealer) for t in dirty}
+        if not self._warm_saved:
+            values[WARM_KEY] = {"at": self._warm_end.timestamp() if self._warm_end is not None else None}
+            self._warm_saved = True
+        if not values:
             return 0
-        self.state.put_many({t.key: t.snapshot(self.platform.sealer) for t in dirty}, now)
+        self.state.put_many(values, now)
         for t in dirty:
             t.dirty = False
         return len(dirty)
@@ -185,16 +196,18 @@ class AnomalyEngine:
                     if warmed and step_time_left() <= 0:
                         deferred += 1
                         continue
-                    warmed += 1
                     track = self._new_track(service, signal, warm_end)
                     if track is None:
-                        continue
+                        continue  # a signal the source has not got does not count as warmed
+                    warmed += 1
                 self._advance(track, now)
         if deferred:
             log.info("warmed %d signals on their history; %d more at the next step (the step's time is up)",
                      warmed, deferred)  # fmt: skip
         self._deferred = deferred
-        self._warm_end = warm_end if deferred else None
+        if (warm_end if deferred else None) != self._warm_end:
+            self._warm_end = warm_end if deferred else None
+            self._warm_saved = False  # kept with the tracks: a restart mid-way warms the rest to the same end
         if self._unresolved:  # shown once, all together: what the source does not answer for yet
             log.warning("%d signals do not resolve yet (no data at all): %s", len(self._unresolved),
                         ", ".join(self._unresolved))  # fmt: skip
@@ -361,8 +374,6 @@ class AnomalyEngine:
 
     def learning(self, now: datetime) -> Learning | None:
         """What the detector waits for before it can alert on every signal, and until when (None: it can)."""
-        if not self.tracks:
-            return Learning("the first step: no signal read yet (history is backfilled from the signal source)")
         if self._deferred:
             return Learning(
                 f"warming on their history: {len(self.tracks)} signals so far, {self._deferred} more at the next "
@@ -370,6 +381,8 @@ class AnomalyEngine:
                 None,
                 {"signals_warmed": len(self.tracks), "signals_waiting": self._deferred},
             )
+        if not self.tracks:
+            return Learning("the first step: no signal read yet (history is backfilled from the signal source)")
         short = [t for t in self.tracks.values() if t.learned < self._needed(t) and t.state != "not_resolving"]
         if not short:
             return None
