@@ -17,7 +17,8 @@ from hx.severity import SEVERITIES, Severity
     [("critical", "critical"), ("Page", "critical"), ("HIGH", "error"), ("major", "error"), ("minor", "warning"),
      ("medium", "warning"), ("low", "info"), ("none", "info"), (" Info ", "info"), ("bogus", "warning"),
      (None, "warning"), ("P1", "critical"), ("SEV-1", "critical"), ("sev2", "error"), ("p3", "warning"),
-     ("P4", "info"), ("fatal", "critical"), ("warn", "warning"), ("err", "error")],
+     ("P4", "info"), ("P0", "critical"), ("SEV_0", "critical"), ("fatal", "critical"), ("warn", "warning"),
+     ("err", "error")],
 )  # fmt: skip
 def test_parse_maps_words_onto_the_four_levels(raw: object, want: str) -> None:
     assert Severity.parse(raw) == want

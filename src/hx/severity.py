@@ -51,6 +51,6 @@ _ALIASES = {"page": "critical", "high": "error", "major": "error", "minor": "war
             "alert": "critical", "crit": "critical", "err": "error", "severe": "error", "warn": "warning",
             "notice": "info", "informational": "info", "debug": "info", "ok": "info"}  # fmt: skip
 # incident-priority scales (P1 .. P5, SEV1 .. SEV5, as PagerDuty, Opsgenie and most on-call tools number them)
-for _n, _level in enumerate(("critical", "error", "warning", "info", "info"), start=1):
-    for _form in (f"p{_n}", f"sev{_n}", f"sev-{_n}", f"sev {_n}", f"s{_n}"):
+for _n, _level in enumerate(("critical", "critical", "error", "warning", "info", "info")):  # P0 = P1 = critical
+    for _form in (f"p{_n}", f"sev{_n}", f"sev-{_n}", f"sev_{_n}", f"sev {_n}", f"s{_n}"):
         _ALIASES[_form] = _level
