@@ -64,6 +64,10 @@ def test_rightsize_alone_screens_short_histories_as_the_cli_does(api: Api) -> No
         out_kb = c.post("/api/v1/cost/rightsize", json={"workloads": [long, in_kb]}).json()
         assert [x["workload"] for x in out_kb["recommendations"]] == ["long"]
         assert "memory_gib peaks at" in out_kb["skipped"][0]["reason"] and "units" in out_kb["skipped"][0]["reason"]
+        # a pod at 14 x its CPU request is sized (with a note), not skipped
+        over = {**long, "name": "pod", "current_cpu": 0.05}
+        rec = c.post("/api/v1/cost/rightsize", json={"workloads": [over]}).json()["recommendations"][0]
+        assert rec["cpu"] > 0.05 and any("cpu peaks at 14 x its current 0.05" in n for n in rec["notes"]), rec
         gaps = {**long, "cpu": [None if i % 7 == 0 else v for i, v in enumerate(cpu)]}
         assert c.post("/api/v1/cost/rightsize", json={"workloads": [gaps]}).status_code == 200  # null: a gap
         ms = {**long, "timestamps": (1.7e12 + 1000.0 * t).tolist()}

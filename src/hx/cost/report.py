@@ -17,7 +17,16 @@ import numpy as np
 
 from hx.cost.backtest import TARGET_REDUCTION, backtest
 from hx.cost.fleet import FLEET_MARGIN, WorkloadHistory, rightsize_fleet, risk_notes
-from hx.cost.history import Grid, Skipped, beyond_capacity, common_grid, repeat_note, screen, share_note
+from hx.cost.history import (
+    Grid,
+    Skipped,
+    beyond_capacity,
+    capacity_note,
+    common_grid,
+    repeat_note,
+    screen,
+    share_note,
+)
 from hx.cost.rightsizing import Prices, Recommendation, recommend
 from hx.errors import BadInput
 
@@ -88,9 +97,10 @@ def rightsize_report(
             continue
         laid[name] = g
         usable = int((np.isfinite(w.cpu) & np.isfinite(w.memory_gib)).sum())
-        notes[name] = tuple(
-            n for n in (share_note(usable, int(np.asarray(w.cpu).size)), repeat_note(w.timestamps)) if n
-        )
+        cap = capacity_note(np.asarray(w.cpu, dtype=np.float64), np.asarray(w.memory_gib, dtype=np.float64),
+                            w.current_cpu, w.current_memory_gib)  # fmt: skip
+        rows = int(np.asarray(w.cpu).size)
+        notes[name] = tuple(n for n in (share_note(usable, rows), repeat_note(w.timestamps), cap) if n)
     if not laid:
         raise BadInput(_nothing(skipped), field=field)
     if fleet:
