@@ -703,14 +703,35 @@ def _error_from_validation(
     err: ValidationError, file: Path | None, env_names: dict[str, str], cli_keys: set[str]
 ) -> ConfigError:
     """One :class:`ConfigError` naming every wrong key: the first in full, the others after it (and in ``errors``)."""
-    found = [_one_error(e, file, env_names, cli_keys) for e in err.errors()]
+    found: list[ConfigError] = []
+    for e in err.errors():
+        one = _one_error(e, file, env_names, cli_keys)
+        same = next((f for f in found if (f.file, f.key) == (one.file, one.key)), None)
+        if same is None:
+            found.append(one)
+        else:  # the members of a union setting, each refusing the value: one error, "a string or a list"
+            merged = ConfigError(
+                f"{_plain(same)}; or {_plain(one)}", file=same.file, key=same.key,
+                expected=" or ".join(x for x in (same.expected, one.expected) if x) or None,
+            )  # fmt: skip
+            found[found.index(same)] = merged
     return found[0] if len(found) == 1 else ConfigError.several(found)
+
+
+def _plain(e: ConfigError) -> str:
+    """An error's message without its file, key and expectation (they are said once when errors are merged)."""
+    text = e.message.removeprefix(f"{e.file}: " if e.file else "").removeprefix(f"{e.key}: " if e.key else "")
+    return text.removesuffix(f" (expected {e.expected})") if e.expected else text
+
+
+_UNION_MEMBER = re.compile(r"(str|int|float|bool|dict|list|none|literal|[a-z-]+\[.*\])")
 
 
 def _one_error(
     error: Mapping[str, Any], file: Path | None, env_names: dict[str, str], cli_keys: set[str]
 ) -> ConfigError:
-    key = ".".join(str(p) for p in error["loc"])
+    # pydantic names the member of a union setting that refused the value ('str', 'list[str]'): not a key
+    key = ".".join(str(p) for p in error["loc"] if not _UNION_MEMBER.fullmatch(str(p)))
     where: str | None = str(file) if file else None
     for path, var in env_names.items():
         if _related(key, path):

@@ -51,6 +51,11 @@ def test_config_validate_names_every_wrong_key_not_only_the_first(tmp_path: Path
     assert error["field"] == keys[0]
     assert "3 errors" in r.stderr and all(k in r.stderr for k in keys)
     assert "a value >= 1" in r.stderr  # pydantic's 'ge 1' said in words
+    union = tmp_path / "union.yml"  # a setting that takes a string or a list: one error, not one per member
+    union.write_text("telemetry:\n  prometheus: {preset: 5}\n")
+    r = run(["config", "validate", str(union)], tmp_path)
+    assert r.returncode == 2 and "telemetry.prometheus.preset: " in r.stderr and "errors in" not in r.stderr
+    assert "expected a string or a list" in r.stderr
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
