@@ -84,6 +84,14 @@ def test_canary_judge_endpoint(served: tuple[World, str, dict[str, str]]) -> Non
             json={"baseline": {"errors": [0, 1, 0]}, "canary": {"errors": [1, -2, 0]}, "config": counts},
         )
         assert r.status_code == 422 and r.json()["field"] == "canary.errors.1", r.json()
+        rated = {"metrics": [{"name": "errors", "kind": "count", "denominator": "requests"}]}
+        r = c.post(
+            "/api/v1/canary/judge",
+            headers=_h(tok["operator"]),
+            json={"baseline": {"errors": [0, 1], "requests": [100, 100]},
+                  "canary": {"errors": [0, 1], "requests": [100, -100]}, "config": rated},
+        )  # fmt: skip
+        assert r.status_code == 422 and r.json()["field"] == "canary.requests.1", r.json()
 
 
 def test_canary_judge_endpoint_takes_the_baselines_history(served: tuple[World, str, dict[str, str]]) -> None:

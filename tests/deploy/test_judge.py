@@ -368,5 +368,5 @@ def test_a_history_too_finely_cut_to_use_is_said_to_have_measured_nothing() -> N
     x = 100.0 + 0.1 * np.cumsum(np.random.default_rng(1).normal(0.0, 1.0, 40))
     cfg = JudgeConfig(metrics=[MetricConfig(name="lat")])
     cut = judge({"lat": x[:20]}, {"lat": x[20:] * 1.02}, cfg, history={"lat": blocks_of(x, 1)})
-    assert "the history given has no block of 3 or more points" in cut.metrics[0].reason
+    assert "the history given has no block of 3 or more values" in cut.metrics[0].reason
     assert "would measure it" not in cut.metrics[0].reason

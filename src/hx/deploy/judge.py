@@ -173,14 +173,17 @@ def judge_metric(
     if cfg.kind == "count":
         wb = _series(baseline, cfg.denominator, "baseline") if cfg.denominator else None
         wc = _series(canary, cfg.denominator, "canary") if cfg.denominator else None
-        for side, series in (("baseline", b), ("canary", c)):
+        checked = [("baseline", cfg.name, b), ("canary", cfg.name, c)]
+        if cfg.denominator and wb is not None and wc is not None:
+            checked += [("baseline", cfg.denominator, wb), ("canary", cfg.denominator, wc)]
+        for side, name, series in checked:
             negative = np.flatnonzero(np.concatenate(series) < 0)
             if negative.size:
                 at = int(negative[0])
                 raise BadInput(
-                    f"metric {cfg.name!r} (kind count): {side}.{cfg.name}[{at}] (point {at + 1}) is "
+                    f"metric {cfg.name!r} (kind count): {side}.{name}[{at}] (point {at + 1}) is "
                     f"{float(np.concatenate(series)[at]):g}; counts must be >= 0",
-                    field=f"{side}.{cfg.name}.{at}",
+                    field=f"{side}.{name}.{at}",
                 )
         res = compare_counts(
             np.concatenate(b),

@@ -371,7 +371,7 @@ def _evidence_note(
         how = " (estimated from the baseline alone: the canary's spread is far beyond it)"
     hint = "" if history else " (the baseline's history before the canary would measure it)"
     if unusable:
-        hint = " (the history given has no block of 3 or more points, so it measured nothing: give longer blocks)"
+        hint = " (the history given has no block of 3 or more values, so it measured nothing: give longer blocks)"
     return f"; autocorrelation {phi:.2f}{how} leaves {n_eff:.1f} effective points in all{hint}"
 
 
