@@ -3,6 +3,7 @@ missing data as its own state, state persisted across a restart."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 from hx.clock import SimClock
 from hx.config import load_settings
 from hx.detect.engine import AnomalyEngine, list_anomalies
+from hx.engine import STEP_DEADLINE
 from hx.events import AnomalyDetected, AnomalyNoData, AnomalyResolved
 from hx.platform import build_platform
 from hx.runtime import Runtime
@@ -39,6 +41,15 @@ def _world(home: Path, seed: int = 2, detector: str = "ensemble"):  # type: igno
     engine = AnomalyEngine(platform, source)
     runtime = Runtime(platform, [SimEngine(sim), engine])
     return platform, clock, sim, engine, runtime
+
+
+def _step(engine: AnomalyEngine, now: datetime, time_left_s: float) -> None:
+    """One step with ``time_left_s`` of the step's time left (<= 0: already up), as the runtime bounds it."""
+    token = STEP_DEADLINE.set(time.monotonic() + time_left_s)
+    try:
+        engine.step(now)
+    finally:
+        STEP_DEADLINE.reset(token)
 
 
 def test_fault_detected_explained_and_resolved(tmp_path: Path) -> None:
@@ -137,17 +148,9 @@ def test_ad_hoc_scoring_folds_at_the_threshold_it_is_cut_at() -> None:
 
 
 def test_a_first_step_out_of_time_warms_the_rest_of_its_signals_at_the_next_steps(tmp_path: Path) -> None:
-    import time
-
-    from hx.engine import STEP_DEADLINE
-
     _platform, clock, sim, engine, _runtime = _world(tmp_path)
     total = len(sim.names) * 2
-    token = STEP_DEADLINE.set(time.monotonic() - 1.0)  # the step's time is already up: one signal, then stop
-    try:
-        engine.step(clock.now())
-    finally:
-        STEP_DEADLINE.reset(token)
+    _step(engine, clock.now(), -1.0)  # the step's time is already up: one signal, then stop
     assert len(engine.tracks) == 1
     waiting = engine.learning(clock.now())
     assert waiting is not None and waiting.details == {"signals_warmed": 1, "signals_waiting": total - 1}
@@ -159,19 +162,11 @@ def test_a_first_step_out_of_time_warms_the_rest_of_its_signals_at_the_next_step
 
 
 def test_a_signal_warmed_steps_late_scores_a_fault_that_began_after_the_first_step(tmp_path: Path) -> None:
-    import time
-
-    from hx.engine import STEP_DEADLINE
-
     platform, clock, sim, engine, _runtime = _world(tmp_path)
     target = sim.names[-1]
     sim.inject(Fault("error_spike", service=target, magnitude=0.2, duration_s=15 * 60))
     for minute in range(8):  # 3 steps out of time warm one signal each: the target's error rate third, in the spike
-        token = STEP_DEADLINE.set(time.monotonic() - 1.0 if minute < 3 else time.monotonic() + 60.0)
-        try:
-            engine.step(clock.now())
-        finally:
-            STEP_DEADLINE.reset(token)
+        _step(engine, clock.now(), -1.0 if minute < 3 else 60.0)
         if minute == 1:
             assert not any(k.startswith(f"{target}/") for k in engine.tracks)
         sim.run_until(clock.advance(60))
@@ -181,19 +176,11 @@ def test_a_signal_warmed_steps_late_scores_a_fault_that_began_after_the_first_st
 
 
 def test_a_restart_mid_warm_up_warms_the_rest_to_where_the_first_step_ended(tmp_path: Path) -> None:
-    import time
-
-    from hx.engine import STEP_DEADLINE
-
     platform, clock, sim, engine, _runtime = _world(tmp_path)
     target = sim.names[-1]
     sim.inject(Fault("error_spike", service=target, magnitude=0.2, duration_s=15 * 60))
     for minute in range(8):  # out of time at the first 2 steps; the process restarts after the second
-        token = STEP_DEADLINE.set(time.monotonic() - 1.0 if minute < 2 else time.monotonic() + 60.0)
-        try:
-            engine.step(clock.now())
-        finally:
-            STEP_DEADLINE.reset(token)
+        _step(engine, clock.now(), -1.0 if minute < 2 else 60.0)
         if minute == 1:
             assert not any(k.startswith(f"{target}/") for k in engine.tracks)
             engine.save(clock.now())
@@ -204,9 +191,6 @@ def test_a_restart_mid_warm_up_warms_the_rest_to_where_the_first_step_ended(tmp_
 
 
 def test_a_signal_the_source_has_not_got_does_not_use_up_a_late_steps_one_warm_up(tmp_path: Path) -> None:
-    import time
-
-    from hx.engine import STEP_DEADLINE
     from hx.errors import NotFound
 
     _platform, clock, sim, engine, _runtime = _world(tmp_path)
@@ -218,13 +202,9 @@ def test_a_signal_the_source_has_not_got_does_not_use_up_a_late_steps_one_warm_u
         return real(service, signal, *args, **kwargs)
 
     engine.source.signal = missing_first
-    token = STEP_DEADLINE.set(time.monotonic() - 1.0)
-    try:
-        engine.step(clock.now())
-        assert len(engine.tracks) == 1  # the missing one is passed over, a real one warmed
-        engine.step(clock.advance(60))
-        assert len(engine.tracks) == 2
-    finally:
-        STEP_DEADLINE.reset(token)
+    _step(engine, clock.now(), -1.0)
+    assert len(engine.tracks) == 1  # the missing one is passed over, a real one warmed
+    _step(engine, clock.advance(60), -1.0)
+    assert len(engine.tracks) == 2
     waiting = engine.learning(clock.now())
     assert waiting is not None and "warming" in waiting.waits_for
