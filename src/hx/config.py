@@ -711,17 +711,11 @@ def _error_from_validation(
             found.append(one)
         else:  # the members of a union setting, each refusing the value: one error, "a string or a list"
             merged = ConfigError(
-                f"{_plain(same)}; or {_plain(one)}", file=same.file, key=same.key,
+                f"{same.reason}; or {one.reason}", file=same.file, key=same.key,
                 expected=" or ".join(x for x in (same.expected, one.expected) if x) or None,
             )  # fmt: skip
             found[found.index(same)] = merged
     return found[0] if len(found) == 1 else ConfigError.several(found)
-
-
-def _plain(e: ConfigError) -> str:
-    """An error's message without its file, key and expectation (they are said once when errors are merged)."""
-    text = e.message.removeprefix(f"{e.file}: " if e.file else "").removeprefix(f"{e.key}: " if e.key else "")
-    return text.removesuffix(f" (expected {e.expected})") if e.expected else text
 
 
 _UNION_MEMBER = re.compile(r"(str|int|float|bool|dict|list|none|literal|[a-z-]+\[.*\])")

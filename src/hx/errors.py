@@ -68,6 +68,7 @@ class ConfigError(BadInput):
         self.file = file
         self.key = key
         self.expected = expected
+        self.reason = message  # what is wrong, without the file, the key or the expectation
         self.detail = message if not expected else f"{message} (expected {expected})"
 
     @classmethod

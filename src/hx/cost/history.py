@@ -131,6 +131,22 @@ UNIT_RATIO = 100.0
 NOTE_RATIO = 10.0
 
 
+def peak_ratios(cpu: FloatArray, memory: FloatArray, current_cpu: float | None,
+                current_memory: float | None) -> list[tuple[str, str, float, float, float]]:  # fmt: skip
+    """``(column, unit, peak, peak / current, current)`` for each resource with a current capacity and usage.
+
+    >>> peak_ratios(np.array([0.5, np.nan, 1.0]), np.array([4.0]), 2.0, None)
+    [('cpu', 'vCPU', 1.0, 0.5, 2.0)]
+    """
+    out = []
+    for what, unit, used, now in (("cpu", "vCPU", cpu, current_cpu), ("memory_gib", "GiB", memory, current_memory)):
+        finite = used[np.isfinite(used)]
+        if now is not None and now > 0 and finite.size:
+            peak = float(finite.max())
+            out.append((what, unit, peak, peak / now, float(now)))
+    return out
+
+
 def beyond_capacity(name: str, file: str, cpu: FloatArray, memory: FloatArray, current_cpu: float | None,
                     current_memory: float | None) -> Skipped | None:  # fmt: skip
     """``Skipped`` when a workload's usage peaks more than :data:`UNIT_RATIO` times over its current capacity.
@@ -138,14 +154,10 @@ def beyond_capacity(name: str, file: str, cpu: FloatArray, memory: FloatArray, c
     >>> beyond_capacity("vm1", "vm1.csv", np.array([0.5, 1.0]), np.array([1.0, 2e6]), 2.0, 8.0).reason
     'memory_gib peaks at 2e+06, 2.5e+05 x its current 8: check the units (cpu in vCPU, memory_gib in GiB)'
     """
-    for what, used, now in (("cpu", cpu, current_cpu), ("memory_gib", memory, current_memory)):
-        finite = used[np.isfinite(used)]
-        if now is None or now <= 0 or not finite.size:
-            continue
-        peak = float(finite.max())
-        if peak > UNIT_RATIO * now:
+    for what, _, peak, ratio, now in peak_ratios(cpu, memory, current_cpu, current_memory):
+        if ratio > UNIT_RATIO:
             return Skipped(
-                name, file, f"{what} peaks at {peak:.3g}, {peak / now:.3g} x its current {now:g}: check the units "
+                name, file, f"{what} peaks at {peak:.3g}, {ratio:.3g} x its current {now:g}: check the units "
                 "(cpu in vCPU, memory_gib in GiB)",
             )  # fmt: skip
     return None
@@ -159,14 +171,12 @@ def capacity_note(cpu: FloatArray, memory: FloatArray, current_cpu: float | None
     >>> capacity_note(np.array([0.5, 27.7]), np.array([1.0, 2.0]), 2.0, 8.0)
     'cpu peaks at 13.8 x its current 2: if that is not a pod far over its request, check the units (cpu in vCPU)'
     """
-    for what, unit, used, now in (("cpu", "vCPU", cpu, current_cpu), ("memory_gib", "GiB", memory, current_memory)):
-        finite = used[np.isfinite(used)]
-        if now is None or now <= 0 or not finite.size or float(finite.max()) < NOTE_RATIO * now:
-            continue
-        return (
-            f"{what} peaks at {float(finite.max()) / now:.3g} x its current {now:g}: if that is not a pod far over "
-            f"its request, check the units ({what} in {unit})"
-        )
+    for what, unit, _, ratio, now in peak_ratios(cpu, memory, current_cpu, current_memory):
+        if ratio >= NOTE_RATIO:
+            return (
+                f"{what} peaks at {ratio:.3g} x its current {now:g}: if that is not a pod far over its request, "
+                f"check the units ({what} in {unit})"
+            )
     return None
 
 

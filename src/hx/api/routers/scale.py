@@ -97,12 +97,10 @@ def forecast_series_route(body: SeriesForecastRequest) -> dict[str, Any]:
     """Forecast a series given in the body (its own step from 5 minutes up, finer rows averaged into 5 minutes),
     with the band, the grid it was laid on, the guard's fallback if it fired and, with ``eval``, the rolling-origin
     backtest: the same document as ``hx forecast --trace FILE --json``."""
-    import math
-
     import numpy as np
 
     from hx.forecast.report import forecast_report
-    from hx.readers import MIN_UNIX_S, index_seconds, unix_seconds
+    from hx.readers import MIN_UNIX_S, index_seconds, spacing, step_contradicted, unix_seconds
 
     if len(body.values) != len(body.timestamps):
         raise BadInput(f"{len(body.timestamps)} timestamps but {len(body.values)} values", field="values")
@@ -116,14 +114,12 @@ def forecast_series_route(body: SeriesForecastRequest) -> dict[str, Any]:
                 expected="Unix times, or a row index with step_s",
             )
         ts = index_seconds(ts, body.step_s)
-    elif body.step_s is not None and ts.size > 1:  # real times: a step_s they contradict is refused, as --step is
-        apart = float(np.median(np.diff(np.sort(ts[np.isfinite(ts)]))))
-        if not math.isclose(apart, body.step_s, rel_tol=0.01):
-            raise BadInput(
-                f"timestamps are Unix times {apart:g} s apart, but step_s {body.step_s:g} was given: drop step_s "
-                "(it is for a row index)",
-                field="step_s",
-            )
+    elif body.step_s is not None and step_contradicted(ts, body.step_s):  # a step_s real times contradict
+        raise BadInput(
+            f"timestamps are Unix times {spacing(ts)}, but step_s {body.step_s:g} was given: drop step_s (it is "
+            "for a row index)",
+            field="step_s",
+        )
     vs = np.array([np.nan if v is None else v for v in body.values], dtype=np.float64)
     return forecast_report(ts, vs, body.horizon_s, model=body.model, label=body.label, evaluate=body.eval,
                            candidates=body.candidates, rates=body.rates, field="values")  # fmt: skip
