@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from hx.api.app import create_app
+from hx.deploy.judge import JudgeConfig, judge
 from hx.security.roles import Role
 from tests.deploy.conftest import World, make_world
 from tests.support.live import live_server
@@ -65,6 +67,11 @@ def test_canary_judge_endpoint(served: tuple[World, str, dict[str, str]]) -> Non
         assert r.status_code == 200 and r.json()["status"] == "fail"
         # each side's level in the metric's units, as hx canary judge --json gives it
         assert r.json()["levels"] == {"latency": {"baseline": 103.0, "canary": 154.5}}
+        # the whole verdict, nothing dropped by the answer's schema (which the OpenAPI document names)
+        want = judge({"latency": np.array(base)}, {"latency": 1.5 * np.array(base)}, JudgeConfig.model_validate(cfg))
+        assert {k: v for k, v in r.json().items() if k != "levels"} == json.loads(json.dumps(want.model_dump()))
+        ok = c.get("/openapi.json").json()["paths"]["/api/v1/canary/judge"]["post"]["responses"]["200"]
+        assert ok["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/JudgeAnswer"}
         r = c.post(
             "/api/v1/canary/judge",
             headers=_h(tok["operator"]),
@@ -109,7 +116,7 @@ def test_canary_judge_endpoint_takes_the_baselines_history(served: tuple[World, 
     }
     with httpx.Client(base_url=url, timeout=30) as c:
         r = c.post("/api/v1/canary/judge", headers=_h(tok["operator"]), json={**body, "history": {"latency": past}})
-        assert r.status_code == 200
+        assert r.status_code == 200 and "history_note" not in r.json()
         assert 0.6 < r.json()["metrics"][0]["autocorrelation"] < 0.8
         bad = {**body, "history": {"latency": past}, "history_block_points": 0}
         r = c.post("/api/v1/canary/judge", headers=_h(tok["operator"]), json=bad)
@@ -117,6 +124,12 @@ def test_canary_judge_endpoint_takes_the_baselines_history(served: tuple[World, 
         # a history with none of the metrics is refused, naming what it has (it would change nothing, silently)
         r = c.post("/api/v1/canary/judge", headers=_h(tok["operator"]), json={**body, "history": {"lat": past}})
         assert r.status_code == 422 and r.json()["field"] == "history" and "it has lat" in r.json()["detail"]
+        # a history serving one metric of two: the other is judged without it, and the answer says so
+        two = {"metrics": [{"name": "latency"}, {"name": "cpu"}]}
+        sides = {"baseline": {"latency": base, "cpu": base}, "canary": {"latency": base[::-1], "cpu": base[::-1]}}
+        r = c.post("/api/v1/canary/judge", headers=_h(tok["operator"]),
+                   json={**sides, "config": two, "history": {"latency": past}})  # fmt: skip
+        assert r.status_code == 200 and "has no series for cpu" in r.json()["history_note"], r.json()
 
 
 def test_canary_judge_endpoint_applies_guards_and_names_bad_settings(

@@ -100,7 +100,7 @@ def test_forecast_a_series_given_in_the_body_as_the_cli_does(api: Api) -> None:
         got = r.json()
         assert got["grid_s"] == 3600.0 and len(got["forecast"]) == 3 and got["eval"]["horizon_steps"] == 3
         want = forecast_report(t, y, 10800.0, label="api-01", evaluate=True)
-        assert got["forecast"] == want["forecast"] and got["eval"]["best"] == want["eval"]["best"]
+        assert got == want  # the whole document: the answer's schema drops and renames nothing
         for per_second in (1e3, 1e6, 1e9):  # milli-, micro-, nanoseconds: read from their size
             scaled = c.post("/api/v1/forecasts", json={**body, "timestamps": (t * per_second).tolist()}).json()
             assert scaled["forecast"] == got["forecast"], per_second
@@ -124,3 +124,42 @@ def test_forecast_a_series_given_in_the_body_as_the_cli_does(api: Api) -> None:
         assert r.status_code == 422 and r.json()["field"] == "eval" and "two days" in r.json()["detail"]
     with api.client("viewer") as c:
         assert c.post("/api/v1/forecasts", json=body).status_code == 403
+
+
+def test_a_forecast_the_guard_replaced_is_answered_whole_and_as_documented(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POST /forecasts with a model whose forecast leaves the history's range: the answer carries the fallback
+    and the backtest exactly as ``forecast_report`` builds them, and the OpenAPI document describes both."""
+    from hx.forecast import FORECASTERS
+    from hx.forecast.base import Forecaster
+    from hx.forecast.report import forecast_report
+
+    class Exploding(Forecaster):
+        name = "exploding"
+
+        def _fit(self, y: np.ndarray) -> None:
+            return None
+
+        def _forecast(self, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            m = np.full(h, 46_115.0)
+            return m, m * 0.9, m * 1.1
+
+    monkeypatch.setitem(FORECASTERS._items, "exploding", Exploding)
+    t = 1_700_006_400.0 + np.arange(0.0, 4 * 86400.0, 300.0)
+    y = 2500.0 + 500.0 * np.sin(2 * np.pi * t / 86400.0)
+    body = {"timestamps": t.tolist(), "values": y.tolist(), "horizon_s": 3600, "model": "exploding", "eval": True}
+    with api.client("operator") as c:
+        r = c.post("/api/v1/forecasts", json=body)
+        assert r.status_code == 200, r.text
+        got = r.json()
+        assert got["fallback"]["fallback_from"] == "exploding" and got["model"] == "seasonal_naive"
+        scores = {m["model"]: m for m in got["eval"]["models"]}
+        assert scores["exploding"]["guard_fired"] > 0 and scores["exploding"]["max_range_excess"] > 10
+        assert got == forecast_report(t, y, 3600.0, model="exploding", evaluate=True)
+        assert "fallback" not in c.post("/api/v1/forecasts", json={**body, "model": "seasonal_naive"}).json()
+        schema = c.get("/openapi.json").json()
+    answer = schema["paths"]["/api/v1/forecasts"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert answer["schema"] == {"$ref": "#/components/schemas/ForecastAnswer"}
+    props = schema["components"]["schemas"]["ForecastAnswer"]["properties"]
+    assert set(got) <= set(props) and {"fallback", "eval"} <= set(props)

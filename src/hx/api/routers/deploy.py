@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hx.api.auth import authorize, register_roles
 from hx.api.schemas import Number
 from hx.deploy.component import service
-from hx.deploy.judge import JudgeConfig, history_note, judge, levels
+from hx.deploy.judge import JudgeConfig, Verdict, history_note, judge, levels
 from hx.deploy.judge_stats import blocks_of
 from hx.deploy.records import DeploymentRepo
 from hx.deploy.service import DeploymentRequest
@@ -114,7 +114,17 @@ def rollback(dep_id: int, request: Request) -> dict[str, Any]:
     return service(request.app.state.platform).rollback(dep_id, request.state.principal).to_json()
 
 
-@router.post("/canary/judge")
+class JudgeAnswer(Verdict):
+    """The verdict, as ``hx canary judge --json`` prints it."""
+
+    levels: dict[str, dict[str, float | None]] = Field(
+        description="each metric's level on each side (baseline, canary), in the metric's units: the median, or "
+        "the pooled rate of a count over its denominator"
+    )
+    history_note: str | None = Field(None, description="with a history: the metrics it could not serve, and why")
+
+
+@router.post("/canary/judge", response_model=JudgeAnswer, response_model_exclude_unset=True)
 def canary_judge(body: JudgeRequest) -> dict[str, Any]:
     names = {m.name for m in body.config.metrics} | {m.denominator for m in body.config.metrics if m.denominator}
     for side, data in (("baseline", body.baseline), ("canary", body.canary)):

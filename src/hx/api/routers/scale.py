@@ -92,7 +92,65 @@ class SeriesForecastRequest(BaseModel):
     label: str = Field("series", max_length=200, description="the series' name in the answer")
 
 
-@router.post("/forecasts")
+class ForecastPoint(BaseModel):
+    """One step of the forecast: the mean and the band."""
+
+    at: str = Field(description="ISO 8601, UTC")
+    mean: float
+    lower: float
+    upper: float
+
+
+class ForecastFallback(BaseModel):
+    """The plausibility guard replaced the model's forecast by seasonal naive."""
+
+    fallback_from: str = Field(description="the model whose forecast was replaced")
+    reason: str
+    excess: float | None = Field(description="how far the replaced forecast left the history's range, in ranges")
+
+
+class ModelScore(BaseModel):
+    """One model's rolling-origin backtest."""
+
+    model: str
+    mase: float | None = Field(description="mean absolute scaled error (seasonal naive's in-sample error = 1)")
+    smape: float | None
+    vs_seasonal_naive: float | None = Field(description="MASE over seasonal naive's: below 1 is better")
+    error: str | None = Field(description="why the model could not be backtested")
+    max_range_excess: float | None = Field(description="its largest forecast outside the history's range, in ranges")
+    guard_fired: float = Field(description="backtest forecasts the guard replaced by seasonal naive")
+
+
+class ForecastEvaluation(BaseModel):
+    """The rolling-origin backtest of ``eval``: every step of the horizon scored, against seasonal naive."""
+
+    horizon_steps: int
+    grid_s: float
+    scored_steps: list[int] = Field(description="the first and last step of the horizon scored")
+    folds: int
+    origins: int
+    origin_every_steps: int
+    best: str = Field(description="the model with the lowest MASE")
+    forecast_model: str = Field(description="the model the forecast used")
+    mase_scale: str = Field(description="what MASE is scaled by (seasonal naive's in-sample error, or ...)")
+    models: list[ModelScore]
+
+
+class ForecastAnswer(BaseModel):
+    """A series' forecast, as ``hx forecast --json`` prints it."""
+
+    series: str
+    model: str
+    level: float = Field(description="the band's coverage")
+    horizon_s: float
+    grid_s: float = Field(description="the seconds between forecast steps")
+    grid: str = Field(description="the grid the forecast is on, and what was averaged into it")
+    forecast: list[ForecastPoint]
+    fallback: ForecastFallback | None = Field(None, description="when the plausibility guard fired")
+    eval: ForecastEvaluation | None = Field(None, description="with eval: the backtest")
+
+
+@router.post("/forecasts", response_model=ForecastAnswer, response_model_exclude_unset=True)
 def forecast_series_route(body: SeriesForecastRequest) -> dict[str, Any]:
     """Forecast a series given in the body (its own step from 5 minutes up, finer rows averaged into 5 minutes),
     with the band, the grid it was laid on, the guard's fallback if it fired and, with ``eval``, the rolling-origin
