@@ -1,8 +1,33 @@
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import numpy as np
 
 from tests.api.conftest import Api
+
+
+def _cli_document(api: Api, workloads: list[dict[str, Any]], *, fleet: bool) -> dict[str, Any]:
+    """What ``hx cost rightsize [--fleet] --json`` prints for these workloads, at the platform's prices."""
+    from hx.cost import Prices
+    from hx.cost.fleet import WorkloadHistory
+    from hx.cost.report import rightsize_report
+
+    cfg = api.platform.settings.intelligent_monitoring.cost_optimization
+    histories = {
+        w["name"]: WorkloadHistory(
+            np.array(w["timestamps"], dtype=float), np.array(w["cpu"], dtype=float),
+            np.array(w["memory_gib"], dtype=float), w.get("current_cpu"), w.get("current_memory_gib"),
+        )
+        for w in workloads
+    }  # fmt: skip
+    report = rightsize_report(
+        histories, {w["name"]: f"workloads[{i}]" for i, w in enumerate(workloads)}, fleet=fleet,
+        risk_budget=cfg.risk_budget, prices=Prices(vcpu_hour=cfg.cpu_hour_usd, gib_hour=cfg.gib_hour_usd),
+    )  # fmt: skip
+    doc: dict[str, Any] = json.loads(json.dumps(report.to_dict()))
+    return doc
 
 
 def test_rightsize_endpoint(api: Api) -> None:
@@ -55,6 +80,7 @@ def test_rightsize_alone_screens_short_histories_as_the_cli_does(api: Api) -> No
         assert r.status_code == 200, r.text
         out = r.json()
         assert [x["workload"] for x in out["recommendations"]] == ["long"] and out["fleet"] is None
+        assert out == _cli_document(api, [long, hour], fleet=False)
         assert [s["workload"] for s in out["skipped"]] == ["hour"] and "576" in out["skipped"][0]["reason"]
         r = c.post("/api/v1/cost/rightsize", json={"workloads": [hour]})
         assert r.status_code == 422 and "no workload could be right-sized" in r.json()["detail"]
@@ -94,6 +120,7 @@ def test_rightsize_fleet_spreads_one_budget_and_reports_it_as_the_cli_does(api: 
         out = r.json()
         assert {x["workload"] for x in out["recommendations"]} == {"flat", "spiky"}
         assert [s["workload"] for s in out["skipped"]] == ["short"]  # under two days: named, not sized
+        assert out == _cli_document(api, [flat, spiky, short], fleet=True)  # whole: the schema drops nothing
         fleet = out["fleet"]
         assert fleet["risk_budget"] == 0.04 and set(fleet["in_sample"]) == {"cpu", "memory_gib"}
         assert fleet["learn_judge"]["workloads_judged"] == 2

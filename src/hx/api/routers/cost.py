@@ -81,7 +81,55 @@ def _prices(request: Request, vcpu: float | None = None, gib: float | None = Non
     )
 
 
-@router.post("/cost/rightsize")
+class RecommendationRow(BaseModel):
+    """One workload's recommended size, with its saving and its risk."""
+
+    workload: str
+    cpu: float = Field(description="vCPU")
+    memory_gib: float = Field(description="GiB")
+    current_cpu: float | None
+    current_memory_gib: float | None
+    monthly_cost_usd: float
+    monthly_saving_usd: float | None = Field(description="against the current size, when it is given")
+    cpu_risk: float = Field(description="the share of learning intervals whose CPU use exceeds the recommendation")
+    memory_risk: float = Field(description="the share of learning intervals that would have run out of memory")
+    basis: dict[str, Any] = Field(description="how each size was reached (percentile, margin, cycles, trend)")
+    notes: list[str] = Field(description="what the reader should know about this recommendation")
+
+
+class SkippedRow(BaseModel):
+    """A workload, or a file, that got no recommendation, and why."""
+
+    workload: str | None
+    file: str = Field(description="the file, or where in the body (workloads[i])")
+    reason: str
+    usable_intervals: int | None = None
+    needed_intervals: int | None = None
+    rows: int | None = None
+
+
+class FleetCheck(BaseModel):
+    """With ``fleet``: the budget, the totals on the history learned from and the learn/judge check."""
+
+    risk_budget: float
+    risk_budget_bounds: str = Field(description="what the budget bounds")
+    vpa_cap: bool
+    keep_memory_peaks: bool
+    memory_cap: bool
+    in_sample: dict[str, dict[str, Any]] = Field(description="per resource (cpu, memory): hx against the VPA rule")
+    learn_judge: dict[str, Any] = Field(description="learned on the earlier days, judged on the later ones")
+    warnings: list[str]
+
+
+class RightsizeAnswer(BaseModel):
+    """What ``hx cost rightsize [--fleet] --json`` prints."""
+
+    recommendations: list[RecommendationRow]
+    skipped: list[SkippedRow]
+    fleet: FleetCheck | None = Field(description="with fleet: the fleet's totals and check (else null)")
+
+
+@router.post("/cost/rightsize", response_model=RightsizeAnswer, response_model_exclude_unset=True)
 def rightsize(body: RightsizeRequest, request: Request) -> dict[str, Any]:
     """CPU and memory recommendations (percentile-based, cycle- and trend-aware) with saving and risk, as
     ``hx cost rightsize`` answers them: ``{"recommendations", "skipped", "fleet"}``; a workload needs two days of
