@@ -298,3 +298,22 @@ def test_calibrated_mode_is_switched_on_from_the_settings() -> None:
     assert cfg.calibration_alpha == 0.05 and cfg.max_utilization == 0.8
     assert ScalerConfig.from_settings(load_settings(environ={}).settings.intelligent_monitoring.scaling
                                       ).calibration_alpha is None  # fmt: skip
+
+
+def test_an_action_done_from_another_count_is_recorded_as_done_and_warned_only_when_the_target_is_missed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The replica signal lags the fleet: the actuator's own before/after are recorded, with a verb that matches
+    them; a warning only when the fleet did not end at the scaler's target."""
+    from hx.scale.engine import _as_done
+
+    asked = {"before": 3, "after": 2, "reason": "scale in 3 -> 2 (forecast)"}
+    with caplog.at_level("INFO", logger="hx.scale.engine"):
+        done = _as_done("auth", asked, {"before": 2, "after": 2})
+        assert done["reason"].startswith("no change 2 -> 2 (decided on 3 replicas") and done["before"] == 2
+        assert [r.levelname for r in caplog.records] == ["INFO"]
+        caplog.clear()
+        missed = _as_done("auth", asked, {"before": 3, "after": 3})  # the actuator left it where it was
+        assert missed["after"] == 3 and [r.levelname for r in caplog.records] == ["WARNING"]
+        caplog.clear()
+        assert _as_done("auth", asked, {"before": 3, "after": 2}) == asked and not caplog.records

@@ -526,6 +526,8 @@ def _as_done(service: str, asked: dict[str, Any], output: Mapping[str, Any]) -> 
     verb = "scale out" if after > before else "scale in" if after < before else "no change"
     if not str(asked["reason"]).startswith(verb) or before != asked["before"]:
         done["reason"] = f"{verb} {before} -> {after} (decided on {asked['before']} replicas: {asked['reason']})"
-        log.warning("scaler: %s: the actuator found %s replicas and left %s; the scaler had decided on the %s read "
-                    "from the signal", service, before, after, asked["before"])  # fmt: skip
+        # the signal lags the fleet (a scrape, a deployment's own change): news only when the target was missed
+        level = logging.WARNING if after != asked["after"] else logging.INFO
+        log.log(level, "scaler: %s: the actuator found %s replicas and left %s; the scaler had decided on the %s "
+                "read from the signal", service, before, after, asked["before"])  # fmt: skip
     return done
