@@ -214,3 +214,20 @@ def test_a_refusal_of_the_option_parser_is_json_on_stdout_with_json(
 def test_hx_alone_prints_its_help_once(tmp_path: Path) -> None:
     r = run([], tmp_path)
     assert r.returncode == 2 and r.stdout.count("Usage: hx") == 1 and r.stderr == ""
+
+
+def test_an_internal_error_exits_70_not_a_verdicts_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bug surfaces with its traceback and exit 70 (EX_SOFTWARE): ``hx canary judge`` uses 1 for "fail"."""
+    import hx.cli.main as cli
+
+    def broken(**_: object) -> None:
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(cli, "app", broken)
+    assert cli.main(["canary", "judge", "--json"]) == 70
+    out, err = capsys.readouterr()
+    assert "Traceback" in err and "hx: internal error: ZeroDivisionError" in err
+    assert json.loads(out)["error"] == {"title": "internal error", "detail": "ZeroDivisionError: float division by "
+                                        "zero", "exit_code": 70}  # fmt: skip

@@ -370,3 +370,57 @@ def test_a_history_too_finely_cut_to_use_is_said_to_have_measured_nothing() -> N
     cut = judge({"lat": x[:20]}, {"lat": x[20:] * 1.02}, cfg, history={"lat": blocks_of(x, 1)})
     assert "the history given has no block of 3 or more values" in cut.metrics[0].reason
     assert "would measure it" not in cut.metrics[0].reason
+
+
+def test_fractional_counts_are_judged_on_their_totals_not_rounded_away() -> None:
+    """Prometheus' increase() gives fractions: 0.2 errors an interval is not 0 (the test was rounding each one)."""
+    base = np.where(np.arange(60) % 3 == 0, 0.2, 0.0)  # 4 errors in 60,000 requests
+    can = np.where(np.arange(60) % 3 == 0, 0.8, 0.0)  # four times as many (all rounded to 0 or 1 a row)
+    req = np.full(60, 1000.0)
+    cfg = JudgeConfig(metrics=[{"name": "errors", "kind": "count", "denominator": "requests"}])
+    v = judge({"errors": base, "requests": req}, {"errors": can, "requests": req}, cfg)
+    assert v.status == "fail" and v.metrics[0].effect == pytest.approx(can.sum() / base.sum() - 1.0)
+    half = np.array([1.5, 0.0, 2.0, 1.0, 0.0])  # 1.5 rounded to 2, 0.5 to 0: the effect was -100 %
+    r = compare_counts(half, np.array([1.0, 0.5, 2.0, 1.0, 0.0]), baseline_denominator=np.full(5, 100.0),
+                       canary_denominator=np.full(5, 100.0))  # fmt: skip
+    assert r.status == "pass" and r.effect == pytest.approx(0.0)
+
+
+def test_values_too_small_for_a_variance_are_judged_not_crashed() -> None:
+    """Constant windows of 1e-160 and 2e-160: the variance underflows to 0 (a ZeroDivisionError, a 500)."""
+    cfg = JudgeConfig(metrics=[{"name": "latency", "direction": "increase"}])
+    for b, c in ((np.full(5, 1e-160), np.full(5, 2e-160)), (np.full(5, 5e-324), np.full(5, 1e-323))):
+        r = compare_continuous(b, c, "increase", autocorrelation=False, log_scale=False)
+        assert r.statistic is not None and r.statistic > 0
+        assert judge({"latency": b}, {"latency": c}, cfg).status == "fail"  # the guard: fully above, doubled
+
+
+def test_a_history_too_short_to_use_is_said_not_ignored() -> None:
+    from hx.deploy.judge import history_note
+
+    cfg = JudgeConfig(metrics=[{"name": "latency"}])
+    for series, held in (([None, None], 0), ([120.0], 1), ([], 0)):
+        note = history_note(cfg, {"latency": series}, "history")
+        assert note == f"history holds under 3 values of latency ({held}): that metric is judged without history"
+    assert history_note(cfg, {"latency": np.array([1.0, np.nan, 2.0, 3.0])}, "history") is None
+
+
+def test_a_separated_move_the_unmeasured_autocorrelation_explains_away_is_inconclusive_not_a_pass() -> None:
+    """Ten points each, p95 fully separated +31 %, no history: the windows' own lag-1 (0.94) leaves 2.4 effective
+    points and the test cannot reject; that is "cannot tell", never "pass".  History measures it: a fail."""
+    base = np.array([205.1, 195.7, 189.7, 179.1, 183.5, 195.3, 199.8, 202.9, 199.4, 209.8])
+    can = np.array([265.8, 253.0, 257.4, 250.0, 255.4, 258.1, 250.6, 254.6, 264.5, 266.6])
+    cfg = JudgeConfig(metrics=[{"name": "lat", "direction": "increase"}])
+    v = judge({"lat": base}, {"lat": can}, cfg)
+    m = v.metrics[0]
+    assert v.status == "inconclusive" and m.status == "inconclusive" and m.p_value is not None
+    assert m.reason.startswith("canary fully above the baseline (+31.") and "effective points" in m.reason
+    rng = np.random.default_rng(8)
+    past = 200.0 + 8.0 * rng.standard_normal(600)  # the baseline's own past: barely autocorrelated
+    assert judge({"lat": base}, {"lat": can}, cfg, history={"lat": past}).status == "fail"
+    assert judge({"lat": base}, {"lat": base[::-1]}, cfg).status == "pass"  # no move: still a pass
+    overlap = can - 70.0  # not separated: the test's word stands
+    assert judge({"lat": base}, {"lat": overlap}, cfg).metrics[0].status == "pass"
+    allowed = JudgeConfig(metrics=[{"name": "lat", "direction": "increase", "allowed_increase": 1.5}])
+    within = judge({"lat": base}, {"lat": can}, allowed).metrics[0]  # Kayenta-style: +31 % is allowed
+    assert within.status == "pass" and "within the allowed" in within.reason

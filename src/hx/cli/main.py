@@ -1,4 +1,5 @@
-"""The ``hx`` command line.  Exit codes: 0 ok, 1 failure, 2 bad usage or input."""
+"""The ``hx`` command line.  Exit codes: 0 ok, 1 failure, 2 bad usage or input, 70 an internal error (a bug in
+hx: the traceback is on stderr).  ``hx canary judge`` adds 3: inconclusive."""
 
 from __future__ import annotations
 
@@ -119,7 +120,20 @@ def main(argv: list[str] | None = None) -> int:
         if err.exit_code == 2 and "--json" in args:
             typer.echo(json.dumps({"error": error_object(err)}))
         return err.exit_code
+    except Exception as err:  # a bug: never exit 1, which a command may use for its verdict ("fail")
+        import traceback
+
+        traceback.print_exc()
+        typer.echo(f"hx: internal error: {type(err).__name__}: {err} (a bug in hx; the traceback is above)", err=True)
+        if "--json" in args:
+            detail = f"{type(err).__name__}: {err}"
+            typer.echo(json.dumps({"error": {"title": "internal error", "detail": detail, "exit_code": INTERNAL}}))
+        return INTERNAL
     return rv if isinstance(rv, int) else 0
+
+
+#: the exit code of an internal error (EX_SOFTWARE of sysexits.h)
+INTERNAL = 70
 
 
 def _show_usage_error(err: typer.TyperException) -> None:

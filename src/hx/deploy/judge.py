@@ -37,6 +37,7 @@ from hx.deploy.judge_stats import (
     Comparison,
     FloatArray,
     History,
+    Shift,
     Windows,
     compare_continuous,
     compare_counts,
@@ -224,10 +225,14 @@ def apply_rules(cfg: MetricConfig, v: MetricVerdict, b: list[FloatArray], c: lis
     (the separation guards only for a move that the effect-size thresholds do not allow).  A failing critical
     metric is critical only when its effect size reaches ``critical_*`` (when set), as in Kayenta.
     """
-    if v.status == "inconclusive":
+    if v.status == "inconclusive" and v.p_value is None:  # no test could run (too few points): nothing to gate
         return v
     size = effect_size(cfg.effect_measure, np.concatenate(b), np.concatenate(c)) if _kayenta(cfg) else None
     status, reason, critical = v.status, v.reason, cfg.critical
+    if status == "inconclusive" and size is not None:  # a separated move too autocorrelated to test: its size
+        moved: Shift = "higher" if (v.effect or 0.0) > 0 else "lower"
+        if not effect_size_gate(cfg, moved, size)[0]:
+            status, reason = "pass", f"{reason}; effect size {size:.3g} within the allowed {cfg.effect_measure}"
     if status == "fail" and size is not None:
         fails, critical = effect_size_gate(cfg, v.shift, size)
         if not fails:
@@ -354,12 +359,15 @@ def levels(
 
 
 def history_note(cfg: JudgeConfig, history: Mapping[str, object], where: str) -> str | None:
-    """What to say of a baseline history that lacks some configured metrics (``None``: it has them all); one
-    that has none of them is refused, naming ``where`` and what it holds (it would silently change nothing).
+    """What to say of a baseline history that lacks some configured metrics or holds too few values of them to use
+    (``None``: it serves them all); one that has none of them is refused, naming ``where`` and what it holds (it
+    would silently change nothing).
 
     >>> cfg = JudgeConfig(metrics=[{"name": "latency"}, {"name": "errors"}])
-    >>> history_note(cfg, {"latency": [1.0]}, "history")
+    >>> history_note(cfg, {"latency": [1.0, 2.0, 3.0]}, "history")
     'history has no series for errors: that metric is judged without history'
+    >>> history_note(cfg, {"latency": [1.0, None], "errors": []}, "history")
+    'history holds under 3 values of latency (1), errors (0): those metrics are judged without history'
     """
     names = [m.name for m in cfg.metrics]
     unused = [n for n in names if n not in history]
@@ -369,10 +377,30 @@ def history_note(cfg: JudgeConfig, history: Mapping[str, object], where: str) ->
             f"{', '.join(sorted(history)) or 'none'}",
             field="history",
         )
-    if not unused:
-        return None
-    which = "that metric is" if len(unused) == 1 else "those metrics are"
-    return f"{where} has no series for {', '.join(unused)}: {which} judged without history"
+    held = {n: _finite_count(history[n]) for n in names if n in history}
+    short = {n: k for n, k in held.items() if k < MIN_HISTORY_VALUES}
+    notes = []
+    if unused:
+        which = "that metric is" if len(unused) == 1 else "those metrics are"
+        notes.append(f"{where} has no series for {', '.join(unused)}: {which} judged without history")
+    if short:
+        which = "that metric is" if len(short) == 1 else "those metrics are"
+        listed = ", ".join(f"{n} ({k})" for n, k in short.items())
+        notes.append(f"{where} holds under {MIN_HISTORY_VALUES} values of {listed}: {which} judged without history")
+    return "; ".join(notes) or None
+
+
+#: the fewest values a metric's history must hold to measure anything (a block of 3)
+MIN_HISTORY_VALUES = 3
+
+
+def _finite_count(values: object) -> int:
+    """How many finite numbers a history series holds (``None`` and NaN are gaps)."""
+    if isinstance(values, np.ndarray):
+        return int(np.isfinite(values.astype(np.float64)).sum())
+    if isinstance(values, list | tuple):
+        return sum(1 for v in values if isinstance(v, int | float) and math.isfinite(v))
+    return 0
 
 
 def load_series_csv(path: str | Path) -> dict[str, FloatArray]:

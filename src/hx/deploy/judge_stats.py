@@ -461,7 +461,7 @@ def compare_continuous(
             why = "both series constant and equal"
             return Comparison("pass", "none", name, 1.0, 0.0, 0.0, 0.0, 0.0, n_b, n_c, n_eff, phi, why)
         var = (abs(diff) * 1e-9) ** 2
-    se = math.sqrt(var)
+    se = math.sqrt(var) or math.ulp(0.0)  # values so small their variance underflows: still a statistic
     stat = diff / se
     p_up, p_down = _p_values(stat, df)
     q = float(stats.t.ppf(1.0 - alpha / 2.0 if direction == "either" else 1.0 - alpha, df))
@@ -471,30 +471,51 @@ def compare_continuous(
 
     effect = rel(diff)
     status, shift, p = _decide(p_up, p_down, effect, direction, alpha, tolerance)
-    return Comparison(
+    reason = _reason(status, shift, effect, direction, tolerance) + _evidence_note(
         status,
-        shift,
-        name,
-        p,
-        stat,
-        effect,
-        rel(diff - q * se),
-        rel(diff + q * se),
-        n_b,
-        n_c,
-        n_eff,
         phi,
-        _reason(status, shift, effect, direction, tolerance)
-        + _evidence_note(
-            status,
-            phi,
-            n_eff,
-            autocorrelation and not estimable(series),
-            len(series) < len(bs) + len(cs) + len(extra),
-            history=bool(extra),
-            unusable=history is not None and not extra,
-        ),
+        n_eff,
+        autocorrelation and not estimable(series),
+        len(series) < len(bs) + len(cs) + len(extra),
+        history=bool(extra),
+        unusable=history is not None and not extra,
     )
+    side = separated(bs, cs, effect, direction, tolerance)
+    if status == "pass" and side and not extra and phi >= UNDECIDED_PHI:
+        status = "inconclusive"  # the autocorrelation, not measured, is all that stands between it and a fail
+        reason = (
+            f"canary fully {side} the baseline ({effect * 100:+.1f}%), but autocorrelation {phi:.2f} leaves "
+            f"{n_eff:.1f} effective points: too few to tell a shift from drift (the baseline's history before the "
+            "canary would measure the autocorrelation and decide)"
+        )
+    return Comparison(
+        status, shift, name, p, stat, effect, rel(diff - q * se), rel(diff + q * se), n_b, n_c, n_eff, phi, reason
+    )
+
+
+#: without history, a fully separated move beyond the tolerance that the autocorrelation correction (at or above
+#: this) turns into "no significant difference" is inconclusive, not a pass: the windows alone cannot tell
+UNDECIDED_PHI = 0.5
+
+
+def separated(bs: Sequence[FloatArray], cs: Sequence[FloatArray], effect: float, direction: Direction,
+              tolerance: float) -> str | None:  # fmt: skip
+    """``"above"`` / ``"below"`` when every canary value lies beyond every baseline value in a bad direction and
+    the effect exceeds ``tolerance`` there, else ``None``.
+
+    >>> separated([np.array([1.0, 2.0])], [np.array([2.5, 3.0])], 0.5, "increase", 0.02)
+    'above'
+    >>> separated([np.array([1.0, 2.0])], [np.array([2.0, 3.0])], 0.5, "increase", 0.02) is None
+    True
+    """
+    b, c = np.concatenate(list(bs)), np.concatenate(list(cs))
+    if not (b.size and c.size and math.isfinite(effect)):
+        return None
+    if direction in ("increase", "either") and effect > tolerance and c.min() > b.max():
+        return "above"
+    if direction in ("decrease", "either") and effect < -tolerance and c.max() < b.min():
+        return "below"
+    return None
 
 
 # ---- counts ---------------------------------------------------------------------------------------------------
@@ -537,14 +558,14 @@ def _aligned(values: FloatArray, denominator: FloatArray | None, which: str) -> 
     v = np.asarray(values, dtype=np.float64).ravel()
     if denominator is None:
         keep = np.isfinite(v)
-        return np.rint(v[keep]), np.ones(int(keep.sum()))
+        return v[keep], np.ones(int(keep.sum()))
     d = np.asarray(denominator, dtype=np.float64).ravel()
     if d.size != v.size:
         raise BadInput(f"{which} counts and denominator differ in length ({v.size} vs {d.size})", field=which)
     keep = np.isfinite(v) & np.isfinite(d)
     if np.any(d[keep] < 0):
         raise BadInput(f"{which} denominator has negative values", field=which)
-    return np.rint(v[keep]), d[keep]
+    return v[keep], d[keep]
 
 
 def compare_counts(
@@ -560,7 +581,9 @@ def compare_counts(
 ) -> Comparison:
     """Compare event counts (optionally per request) with the exact conditional binomial test.
 
-    Zero events in both series is a pass (no evidence of a difference), not an error.
+    Counts need not be whole: Prometheus' ``increase()`` extrapolates to fractions, and the test is continuous in
+    the totals (each interval is not rounded).  Zero events in both series is a pass (no evidence of a difference),
+    not an error.
 
     >>> r = compare_counts(np.zeros(20), np.zeros(20))
     >>> r.status, r.p_value
