@@ -103,3 +103,15 @@ def test_boosted_trees_do_not_apply_a_floor_to_ceiling_jump_at_the_ceiling() -> 
     gbt = GradientBoosted(**GradientBoosted._unit_test_params())
     r = rolling_forecasts(gbt, ts, y, start, y.shape[0], 12, every=3)
     assert r.guard_summary()["max_range_excess"] <= 1.0 + 1e-9
+
+
+def test_a_short_series_is_forecast_from_its_recent_level_not_its_first_value() -> None:
+    """20-48 five-minute points: statsmodels, left to estimate its own starting level, absorbed the series into
+    it and returned a level smoothing of ~1e-8; the recursion from the first points then never moved (a flat
+    forecast at the first value, 721 after a climb to 809)."""
+    rng = np.random.default_rng(30)
+    for n in (20, 30, 48):
+        t = 1.7e9 + 300.0 * np.arange(n)
+        y = np.linspace(720.0, 810.0, n) + 10.0 * rng.standard_normal(n)
+        fc = HoltWinters().fit(t, y).forecast(4)
+        assert abs(float(fc.mean[0]) - float(np.mean(y[-3:]))) < 40.0, (n, fc.mean[0], y[-3:])

@@ -20,8 +20,13 @@ from hx.forecast.base import DAY_S, FORECASTERS, FloatArray, Forecaster, one_ran
 from hx.forecast.seasonal import SeasonalProfile
 
 
-def _holt_params(e: FloatArray, damped: bool) -> tuple[float, float, float]:
-    """(alpha, beta, phi) from statsmodels, or a conservative default when it cannot fit."""
+def _holt_params(e: FloatArray, damped: bool, l0: float) -> tuple[float, float, float]:
+    """(alpha, beta, phi) from statsmodels, or a conservative default when it cannot fit.
+
+    The fit starts from the state the recursion will start from (level ``l0``, no trend): with a starting
+    state of its own to estimate, statsmodels can absorb a short series into it and return a level smoothing
+    of ~1e-8, which the recursion from ``l0`` would then never move (a forecast flat at the first value).
+    """
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
     ok = ~np.isnan(e)
@@ -32,7 +37,10 @@ def _holt_params(e: FloatArray, damped: bool) -> tuple[float, float, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            res = ExponentialSmoothing(ef, trend="add", damped_trend=damped, initialization_method="estimated").fit()
+            res = ExponentialSmoothing(
+                ef, trend="add", damped_trend=damped, initialization_method="known", initial_level=l0,
+                initial_trend=0.0,
+            ).fit()  # fmt: skip
         except (ValueError, np.linalg.LinAlgError):
             return 0.3, 0.02, 0.9 if damped else 1.0
     p = res.params
@@ -239,7 +247,8 @@ class HoltWinters(Forecaster):
             e_fit = np.where(np.isnan(e[-w:]), np.nan, e_fit)
         else:
             e_fit = e[-w:]
-        self.alpha_, self.beta_, self.phi_ = _holt_params(e_fit, self.damped)
+        start = e_fit[~np.isnan(e_fit)]
+        self.alpha_, self.beta_, self.phi_ = _holt_params(e_fit, self.damped, float(np.median(start[:5])))
         lv, tr = self._filter(e, l0, 0.0)
         self.zrange_ = (float(np.nanmin(z)), float(np.nanmax(z)))
         self._fit_error_quantiles(z, lv, tr)
