@@ -45,3 +45,15 @@ def test_other_write_failures_are_failures_not_bad_input(tmp_path: Path) -> None
     with pytest.raises(HxError, match="--out /x: cannot write: No space left") as caught, writing("--out"):
         raise OSError(errno.ENOSPC, "No space left on device", "/x")
     assert not isinstance(caught.value, BadInput) and caught.value.exit_code == 1
+
+
+def test_a_byte_order_mark_is_dropped_so_the_first_column_keeps_its_name(tmp_path: Path) -> None:
+    """Excel's "CSV UTF-8" starts the file with a BOM: the time column was '\\ufefftime', found by no name."""
+    from hx.readers import read_series
+
+    f = tmp_path / "excel.csv"
+    rows = "".join(f"2024-03-01T{h:02d}:{m:02d}:00Z,{100 + m}\r\n" for h in range(2) for m in range(0, 60, 5))
+    f.write_bytes(b"\xef\xbb\xbf" + f"time,value\r\n{rows}".encode())
+    assert read_text(f).startswith("time,value")
+    ts, vs = read_series(f)
+    assert ts.size == 24 and ts[1] - ts[0] == 300.0 and vs[0] == 100.0

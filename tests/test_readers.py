@@ -129,6 +129,18 @@ def test_bitbrains_gwa_files_and_folders(tmp_path: Path) -> None:
     assert usage["2"].cpu[0] == pytest.approx(1.0)
 
 
+def test_gwa_memory_written_in_mb_or_gb_is_refused_not_read_as_an_8_kb_vm(tmp_path: Path) -> None:
+    """The format says KB: a file whose provisioned memory is 8 (GB) or 8192 (MB) sized an "8 KB VM" silently."""
+    for unit, cap in (("GB", 8.0), ("MB", 8192.0)):
+        f = tmp_path / f"vm_{unit}.csv"
+        f.write_text(GWA_HEADER + "".join(
+            f"{1372629804 + 300 * i};\t2;\t5200.0;\t1300;\t10;\t{cap};\t{cap / 2};\t0.0\n" for i in range(20)
+        ))  # fmt: skip
+        with pytest.raises(BadInput, match=r"'Memory capacity provisioned \[KB\]' holds .*MB or GB") as err:
+            read_usage([f])
+        assert err.value.data["field"] == "Memory capacity provisioned [KB]", unit
+
+
 def test_a_gwa_file_missing_a_column_is_named(tmp_path: Path) -> None:
     f = tmp_path / "3.csv"
     f.write_text("Timestamp [ms];CPU usage [MHZ];Memory usage [KB]\n1372629804;100;1000\n")

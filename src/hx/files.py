@@ -22,7 +22,8 @@ _PATH_ERRORS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.E
 
 
 def read_text(path: str | Path) -> str:
-    """The file's text (line endings untouched, for :mod:`csv`); a ``.gz`` file is decompressed.
+    """The file's text (line endings untouched, for :mod:`csv`); a ``.gz`` file is decompressed, and a UTF-8 byte
+    order mark (Excel's "CSV UTF-8" writes one) is dropped, so the first column keeps its name.
 
     >>> read_text("/no/such/file.csv")
     Traceback (most recent call last):
@@ -40,7 +41,7 @@ def read_text(path: str | Path) -> str:
         except (OSError, EOFError) as err:
             raise BadInput(f"{p}: not a readable gzip file ({err})", field="path", file=str(p)) from err
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise BadInput(f"{p}: {not_text(err)}", field="path", file=str(p)) from err
 

@@ -331,6 +331,22 @@ def step_contradicted(times: FloatArray, step_s: float) -> bool:
     return bool(d.size) and not math.isclose(float(np.median(d)), step_s, rel_tol=0.01)
 
 
+def repeat_note(timestamps: FloatArray) -> str | None:
+    """A note when rows repeat an earlier row's time (they are averaged with it on the grid).
+
+    >>> repeat_note(np.array([0.0, 300.0, 300.0, 600.0]))
+    "1 row repeats an earlier row's time: averaged with it"
+    """
+    t = np.asarray(timestamps, dtype=np.float64)
+    t = t[np.isfinite(t)]
+    repeats = int(t.size - np.unique(t).size)
+    if not repeats:
+        return None
+    if repeats == 1:
+        return "1 row repeats an earlier row's time: averaged with it"
+    return f"{repeats:,} rows repeat earlier rows' times: averaged with them"
+
+
 def cells_to_floats(path: str | Path, cells: Sequence[str], column: str, first_line: int) -> FloatArray:
     """Cells as floats (empty or ``nan`` = gap); a cell that is not a number names its file, row and column."""
     out = np.full(len(cells), math.nan)
@@ -455,6 +471,10 @@ GWA_COLUMNS = (
 )
 
 
+#: provisioned memory under this (32 MiB) is no VM: the GWA columns were written in MB or GB, not KB
+GWA_MIN_MEMORY_KB = 32 * 1024
+
+
 @dataclass(frozen=True)
 class Usage:
     """One workload's usage: times (Unix s), CPU (vCPU), memory (GiB) and, when the file says, what it has now."""
@@ -491,6 +511,15 @@ def read_gwa(table: Table) -> Usage:
     mem = np.where(mcap > 0, mused / 1024.0**2, math.nan)
     last_cores = float(cores[live][-1])
     last_mem = mcap[mcap > 0]
+    if last_mem.size and float(np.median(last_mem)) < GWA_MIN_MEMORY_KB:
+        kb = float(np.median(last_mem))
+        raise BadInput(
+            f"{table.path}: column {GWA_COLUMNS[4]!r} holds {kb:g} (median), {kb / 1024:.3g} MiB if KB as the format "
+            f"says: no VM has so little (the smallest Bitbrains VM has 114 MiB); were the memory columns written in "
+            "MB or GB? Give them in KB",
+            field=GWA_COLUMNS[4],
+            file=str(table.path),
+        )
     order = np.argsort(t, kind="stable")
     return Usage(
         t[order], cpu[order], mem[order], last_cores, float(last_mem[-1]) / 1024.0**2 if last_mem.size else None

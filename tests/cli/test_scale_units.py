@@ -47,6 +47,15 @@ def test_peak_rps_scales_the_trace_and_is_reported(
     assert quarter["results"][0]["replica_hours"] < 0.5 * full["results"][0]["replica_hours"]
     code, out, err = _run([*base[1:], "--peak-rps", "250"], capsys)
     assert code == 0 and "99.5th percentile scaled to 250 req/s" in " ".join(out.split()), out
+    assert "notes" not in full
+    # rows repeating a time are averaged with it, and the replay says so (hx forecast did; simulate did not)
+    lines = events_csv.read_text().splitlines()
+    twice = tmp_path / "twice.csv"
+    twice.write_text("\n".join([*lines[:11], lines[10], lines[10], *lines[11:]]) + "\n")
+    code, out, err = _run(["--json", "scale", "simulate", "--trace", str(twice), *base[5:]], capsys)
+    assert code == 0 and json.loads(out)["notes"] == ["2 rows repeat earlier rows' times: averaged with them"], err
+    code, out, err = _run(["scale", "simulate", "--trace", str(twice), *base[5:]], capsys)
+    assert code == 0 and "note: 2 rows repeat earlier rows' times" in out
 
 
 @pytest.mark.parametrize(

@@ -56,3 +56,19 @@ def test_warnings_say_when_hx_is_exceeded_more_than_the_vpa_rule_or_its_budget()
     assert any("in-sample" in w and "MORE often" in w for w in out)
     assert any("judged days" in w and "above the 4.0% budget" in w for w in out)
     assert any("target NOT met" in w for w in out) and not any(w.startswith("memory") for w in out)
+
+
+def test_usage_beyond_any_machine_or_at_one_time_is_skipped_naming_the_file() -> None:
+    """Memory in KB under memory_gib with no current size (no ratio to check): 2.6 million GiB was recommended;
+    a one-row file was refused as "no two distinct times" without its name."""
+    w = _workloads(3)
+    flat = w["flat"]
+    kb = WorkloadHistory(flat.timestamps, flat.cpu, np.full(flat.timestamps.size, 2.5e6), None, None)
+    one = WorkloadHistory(flat.timestamps[:1], flat.cpu[:1], flat.memory_gib[:1], None, None)
+    r = rightsize_report({"flat": flat, "kb": kb, "one": one}, {"flat": "a.csv", "kb": "kb.csv", "one": "one.csv"})
+    out = r.to_dict()
+    assert [x["workload"] for x in out["recommendations"]] == ["flat"]
+    why = {s["file"]: s["reason"] for s in out["skipped"]}
+    assert "more than any machine a cloud rents" in why["kb.csv"] and "1 row(s) at 1 distinct time" in why["one.csv"]
+    with pytest.raises(BadInput, match=r"one\.csv \(one\): 1 row\(s\)"):
+        rightsize_report({"one": one}, {"one": "one.csv"})

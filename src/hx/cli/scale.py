@@ -126,6 +126,8 @@ def simulate(
     for r in results.values():
         table.add_row(r.policy, f"{r.slo_violation_minutes:.0f}", f"{r.replica_hours:.1f}", str(r.actions))
     c.console.print(table)
+    for note in data.get("notes", []):
+        c.console.print(f"note: {note}")
     if chosen is not None:
         c.console.print(
             f"calibration alpha {chosen['alpha']:g}, chosen by the scaler's own rule from the trace's days before the "

@@ -149,7 +149,8 @@ def peak_ratios(cpu: FloatArray, memory: FloatArray, current_cpu: float | None,
 
 def beyond_capacity(name: str, file: str, cpu: FloatArray, memory: FloatArray, current_cpu: float | None,
                     current_memory: float | None) -> Skipped | None:  # fmt: skip
-    """``Skipped`` when a workload's usage peaks more than :data:`UNIT_RATIO` times over its current capacity.
+    """``Skipped`` when a workload's usage peaks more than :data:`UNIT_RATIO` times over its current capacity, or
+    (current capacity given or not) beyond any machine (:data:`LARGEST_VCPU`, :data:`LARGEST_GIB`).
 
     >>> beyond_capacity("vm1", "vm1.csv", np.array([0.5, 1.0]), np.array([1.0, 2e6]), 2.0, 8.0).reason
     'memory_gib peaks at 2e+06, 2.5e+05 x its current 8: check the units (cpu in vCPU, memory_gib in GiB)'
@@ -160,7 +161,19 @@ def beyond_capacity(name: str, file: str, cpu: FloatArray, memory: FloatArray, c
                 name, file, f"{what} peaks at {peak:.3g}, {ratio:.3g} x its current {now:g}: check the units "
                 "(cpu in vCPU, memory_gib in GiB)",
             )  # fmt: skip
+    for what, used, most in (("cpu", cpu, LARGEST_VCPU), ("memory_gib", memory, LARGEST_GIB)):
+        finite = used[np.isfinite(used)]
+        if finite.size and float(finite.max()) > most:
+            return Skipped(
+                name, file, f"{what} peaks at {float(finite.max()):.3g}, more than any machine a cloud rents "
+                f"({most:g}): check the units (cpu in vCPU, memory_gib in GiB)",
+            )  # fmt: skip
     return None
+
+
+#: more than the largest machines AWS, Azure and GCP rent (896 vCPU, 24 TiB in 2026), with room: a unit error
+LARGEST_VCPU = 2048.0
+LARGEST_GIB = 32768.0
 
 
 def capacity_note(cpu: FloatArray, memory: FloatArray, current_cpu: float | None,
@@ -178,22 +191,6 @@ def capacity_note(cpu: FloatArray, memory: FloatArray, current_cpu: float | None
                 f"check the units ({what} in {unit})"
             )
     return None
-
-
-def repeat_note(timestamps: FloatArray) -> str | None:
-    """A note when rows repeat an earlier row's time (they are averaged with it on the grid).
-
-    >>> repeat_note(np.array([0.0, 300.0, 300.0, 600.0]))
-    "1 row repeats an earlier row's time: averaged with it"
-    """
-    t = np.asarray(timestamps, dtype=np.float64)
-    t = t[np.isfinite(t)]
-    repeats = int(t.size - np.unique(t).size)
-    if not repeats:
-        return None
-    if repeats == 1:
-        return "1 row repeats an earlier row's time: averaged with it"
-    return f"{repeats:,} rows repeat earlier rows' times: averaged with them"
 
 
 def share_note(usable_rows: int, rows: int) -> str | None:

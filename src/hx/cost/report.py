@@ -23,12 +23,12 @@ from hx.cost.history import (
     beyond_capacity,
     capacity_note,
     common_grid,
-    repeat_note,
     screen,
     share_note,
 )
 from hx.cost.rightsizing import Prices, Recommendation, recommend
 from hx.errors import BadInput
+from hx.readers import repeat_note
 
 #: what the fleet's risk budget bounds, in the words the report uses
 BUDGET_MEANING = (
@@ -73,6 +73,13 @@ def rightsize_report(
     ``field``, where they were given: the CLI's ``path``, the API's ``workloads``).
     """
     skipped = list(skipped or [])
+    for name, w in list(workloads.items()):  # one time (a row, or rows at one time) has no step to lay out
+        distinct = np.unique(np.asarray(w.timestamps, dtype=np.float64)[np.isfinite(w.timestamps)])
+        if distinct.size < 2:
+            rows = int(np.asarray(w.cpu).size)
+            skipped.append(Skipped(name, files[name], f"{rows} row(s) at {distinct.size} distinct time(s): too few "
+                                   "to size from (two days of intervals are needed)", rows=rows))  # fmt: skip
+            workloads = {k: v for k, v in workloads.items() if k != name}
     if not workloads:
         raise BadInput(_nothing(skipped), field=field)
     times = [np.asarray(w.timestamps, dtype=np.float64) for w in workloads.values()]

@@ -279,7 +279,8 @@ class Forecaster(abc.ABC):
 
     def _fallback(self, h: int, why: str, excess: float) -> Forecast:
         """The seasonal naive forecast of the same history, saying which model it replaces and why
-        (``excess``: how far the replaced point forecast left the history's range, in ranges)."""
+        (``excess``: how far the replaced point forecast left the history's range, in ranges; near 0 when its
+        band's upper bound made the guard fire, as ``why`` says)."""
         fb = FORECASTERS.get("seasonal_naive")(level=self.level, step=self.step_)
         fb.fit(self.timestamps_(0, self.y_.shape[0]), self.y_)
         fc = fb.forecast(h)
@@ -373,17 +374,21 @@ def implausible(history: FloatArray, mean: FloatArray, upper: FloatArray) -> str
     >>> y = np.array([10.0, 12.0, 11.0, 13.0])
     >>> implausible(y, np.array([12.0]), np.array([14.0])) is None
     True
-    >>> implausible(y, np.array([12.0]), np.array([500.0]))
+    >>> implausible(y, np.array([500.0]), np.array([510.0]))
     'forecast reaches 500 where the history spans 10 .. 13'
+    >>> implausible(y, np.array([12.0]), np.array([500.0]))
+    "forecast's upper bound reaches 500 where the history spans 10 .. 13"
     """
     ok = history[np.isfinite(history)]
     if ok.size == 0:
         return None
     lo, hi = float(ok.min()), float(ok.max())
-    top = float(np.max(np.maximum(mean, upper)))
+    top_mean, top_upper = float(np.max(mean)), float(np.max(upper))
     bottom = float(np.min(mean))
-    if range_excess(history, np.array([top])) > PLAUSIBLE_RANGES:
-        return f"forecast reaches {top:.4g} where the history spans {lo:.4g} .. {hi:.4g}"
+    if range_excess(history, np.array([top_mean])) > PLAUSIBLE_RANGES:
+        return f"forecast reaches {top_mean:.4g} where the history spans {lo:.4g} .. {hi:.4g}"
+    if range_excess(history, np.array([top_upper])) > PLAUSIBLE_RANGES:
+        return f"forecast's upper bound reaches {top_upper:.4g} where the history spans {lo:.4g} .. {hi:.4g}"
     if range_excess(history, np.array([bottom])) > PLAUSIBLE_RANGES:
         return f"forecast falls to {bottom:.4g} where the history spans {lo:.4g} .. {hi:.4g}"
     return None

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from hx.errors import BadInput
 from hx.forecast.base import FORECASTERS
 from hx.forecast.series import clean_history, forecast_grid, forecast_series
+from hx.readers import repeat_note
 
 #: the models an evaluation backtests besides the one asked for (gbt, combination and lstm refit often: add them
 #: as candidates when minutes of CPU are acceptable)
@@ -161,12 +162,8 @@ def grid_note(ts: npt.ArrayLike, grid_s: float) -> str:
         note = f"forecast on a {duration(grid_s)} grid: the rows ({duration(own)} apart) are averaged into it"
     else:
         note = f"forecast at the rows' own step, {duration(grid_s)}"
-    finite = t[np.isfinite(t)]
-    repeats = int(finite.size - np.unique(finite).size)
-    if repeats:
-        rows = "1 row repeats an earlier row's time" if repeats == 1 else f"{repeats:,} rows repeat earlier rows' times"
-        note += f"; {rows}: averaged with {'it' if repeats == 1 else 'them'}"
-    return note
+    repeats = repeat_note(t)
+    return f"{note}; {repeats}" if repeats else note
 
 
 def duration(seconds: float) -> str:

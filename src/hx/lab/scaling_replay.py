@@ -38,7 +38,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from hx.errors import BadInput
-from hx.readers import TimeAxis, read_series
+from hx.readers import TimeAxis, read_series, repeat_note
 from hx.scale.alpha import ALPHAS, COST_MARGIN, SLO_Z, AlphaChoice, Outcome, auto_alpha
 from hx.scale.alpha import choose_alpha as choose_alpha  # the rule lives in the scaler; kept importable here
 from hx.scale.hpa import HpaPolicy
@@ -90,6 +90,8 @@ class ReplayTrace:
     step_s: float
     test_start: float
     test_end: float
+    #: what the reader should know of how the rows were read (rows repeating a time, averaged)
+    notes: tuple[str, ...] = ()
 
     @property
     def train(self) -> tuple[FloatArray, FloatArray]:
@@ -104,6 +106,7 @@ class ReplayTrace:
             "replayed": [_iso(self.test_start), _iso(self.test_end)],
             "history_days": round((self.test_start - float(self.ts[0])) / 86400.0, 2),
             "replayed_days": round((self.test_end - self.test_start) / 86400.0, 2),
+            **({"notes": list(self.notes)} if self.notes else {}),
         }
 
 
@@ -221,7 +224,8 @@ def split_trace(
             f"{MIN_TRAIN_DAYS:g} day of history before them; {fix}",
             field="days",
         )
-    return ReplayTrace(name, t, v * scale, step, start, end)
+    repeats = repeat_note(np.asarray(ts, dtype=np.float64))
+    return ReplayTrace(name, t, v * scale, step, start, end, (repeats,) if repeats else ())
 
 
 def grid_history(

@@ -106,7 +106,10 @@ class ForecastFallback(BaseModel):
 
     fallback_from: str = Field(description="the model whose forecast was replaced")
     reason: str
-    excess: float | None = Field(description="how far the replaced forecast left the history's range, in ranges")
+    excess: float | None = Field(
+        description="how far the replaced point forecast left the history's range, in ranges (near 0 when the "
+        "band's upper bound fired the guard, as the reason says)"
+    )
 
 
 class ModelScore(BaseModel):
