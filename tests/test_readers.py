@@ -168,3 +168,21 @@ def test_a_time_beyond_any_unix_unit_is_refused_naming_the_column(tmp_path: Path
     with pytest.raises(BadInput, match="not a Unix time") as err:
         unix_seconds([1e21], field="workloads.0.timestamps")
     assert err.value.field == "workloads.0.timestamps"
+
+
+def test_a_json_document_given_as_a_csv_is_named_as_json_not_quoted_whole(tmp_path: Path) -> None:
+    """Prometheus' range-query JSON read as a CSV was one 53 KB header, quoted whole in the refusal."""
+    from hx.readers import read_series
+
+    f = tmp_path / "matrix.json"
+    values = ",".join(f'[{1700000000 + 60 * i},"{i}"]' for i in range(3000))
+    f.write_text(
+        '{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[' + values + "]}]}}"
+    )
+    with pytest.raises(BadInput, match="not a CSV file \\(it looks like JSON") as err:
+        read_series(f)
+    assert len(str(err.value)) < 300
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"column_{i}" for i in range(500)) + "\n")
+    with pytest.raises(BadInput, match=r"only its header: column_0,.*\.\.\. \(\d{1,3},\d{3} characters\)"):
+        read_series(wide)

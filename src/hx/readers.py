@@ -156,11 +156,18 @@ def read_table(path: str | Path, *, delimiter: str | None = None) -> Table:
 def require_rows(table: Table) -> None:
     """Refuse a file with a header and no data rows (or only blank ones), naming the file."""
     if not table.rows:
-        raise BadInput(
-            f"{table.path}: no data rows (the file holds only its header: {','.join(table.header)})",
-            field="path",
-            file=str(table.path),
-        )
+        header = ",".join(table.header)
+        if len(header) > HEADER_SHOWN:
+            header = f"{header[:HEADER_SHOWN]}... ({len(header):,} characters)"
+        json_like = header.lstrip().startswith(("{", "["))
+        what = "not a CSV file (it looks like JSON: give a CSV of times and values)" if json_like else (
+            f"no data rows (the file holds only its header: {header})"
+        )  # fmt: skip
+        raise BadInput(f"{table.path}: {what}", field="path", file=str(table.path))
+
+
+#: how much of a header a refusal quotes (a JSON document read as a CSV is one 50 KB "header")
+HEADER_SHOWN = 200
 
 
 def _lower(header: Sequence[str]) -> dict[str, str]:

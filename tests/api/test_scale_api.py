@@ -122,6 +122,9 @@ def test_forecast_a_series_given_in_the_body_as_the_cli_does(api: Api) -> None:
         assert r.status_code == 422 and r.json()["field"] == "values"
         r = c.post("/api/v1/forecasts", json={**body, "timestamps": t[:30].tolist(), "values": y[:30].tolist()})
         assert r.status_code == 422 and r.json()["field"] == "eval" and "two days" in r.json()["detail"]
+        r = c.post("/api/v1/forecasts", json={**body, "values": [42.0] * t.size})  # MASE has nothing to scale by
+        assert r.status_code == 422 and r.json()["field"] == "eval" and "constant" in r.json()["detail"], r.json()
+        assert c.post("/api/v1/forecasts", json={**body, "values": [42.0] * t.size, "eval": False}).status_code == 200
     with api.client("viewer") as c:
         assert c.post("/api/v1/forecasts", json=body).status_code == 403
 

@@ -89,6 +89,9 @@ def test_a_trace_too_short_is_refused_naming_the_file_and_what_is_needed(
     assert code == 2 and "tiny.csv: 5 rows over 4 min" in err and "need at least 8" in err, err
     code, _, err = _run(["scale", "simulate", "--trace", str(tiny), "--step", "60"], capsys)
     assert code == 2 and "tiny.csv:" in err and "give at least 2 days" in err and "fewer" not in err, err
+    assert "replaying 1 day of a" in err  # not "1 days"
+    code, out, err = _run(["--json", "scale", "simulate", "--trace", str(tiny), "--step", "60"], capsys)
+    assert code == 2 and json.loads(out)["error"]["field"] == "--days", out  # the option, not the argument 'days'
 
 
 @pytest.mark.parametrize("text", ["timestamp,value\n", "timestamp,value\n\n"], ids=["header", "header-blank"])

@@ -89,7 +89,13 @@ def simulate(
             "--calibration-alpha applies to the predictive policy: add --policy predictive", field="--calibration-alpha"
         )
     _check_trace(trace)
-    tr = prepare_trace(trace, test_days=days or 1.0, resolution_s=resolution, axis=axis, peak_rps=peak_rps)
+    try:
+        tr = prepare_trace(trace, test_days=days or 1.0, resolution_s=resolution, axis=axis, peak_rps=peak_rps)
+    except BadInput as err:  # the replay names its arguments; the user gave options
+        option = _OPTIONS.get(str(err.data.get("field")))
+        if option is None:
+            raise
+        raise BadInput(str(err), field=option, file=err.data.get("file")) from None
 
     chosen: dict[str, Any] | None = None
     if alpha == "auto" and "predictive" in policy:
@@ -135,6 +141,11 @@ def simulate(
         )
     if png is not None:
         c.console.print(f"plot written to {png}")
+
+
+#: the replay's argument names and the options that set them (refusals name what the user typed)
+_OPTIONS = {"days": "--days", "resolution_s": "--resolution", "peak_rps": "--peak-rps", "timestamps": "--trace",
+            "values": "--trace", "trace": "--trace"}  # fmt: skip
 
 
 def _check_rates(capacity: float, peak_rps: float) -> None:

@@ -80,7 +80,11 @@ def forecast_report(
     if "fallback_from" in fc.meta:
         data["fallback"] = fc.meta
     if evaluate:
-        data["eval"] = evaluation(ts, vs, horizon_s, [model, *candidates], grid, rates)
+        try:
+            data["eval"] = evaluation(ts, vs, horizon_s, [model, *candidates], grid, rates)
+        except BadInput as err:  # the forecast stands; the backtest cannot be scored (too short, constant)
+            raise BadInput(f"{label}: the evaluation cannot be made: {err} (without it the forecast can)",
+                           field="eval") from err  # fmt: skip
     return data
 
 

@@ -219,7 +219,7 @@ def split_trace(
         need = MIN_TRAIN_DAYS + test_days
         fix = "replay fewer days (--days)" if have > MIN_TRAIN_DAYS + 1.0 / 24 else f"give at least {need:g} days"
         raise BadInput(
-            f"{name}: replaying {test_days:g} days of a "
+            f"{name}: replaying {test_days:g} day{'' if test_days == 1 else 's'} of a "
             f"{f'{have * 24:.1f}-hour' if have < 2 else f'{have:.1f}-day'} trace leaves less than "
             f"{MIN_TRAIN_DAYS:g} day of history before them; {fix}",
             field="days",
@@ -252,7 +252,7 @@ def development_split(tr: ReplayTrace) -> ReplayTrace:
     start = tr.test_start - span
     if ts.size == 0 or start - float(ts[0]) < MIN_TRAIN_DAYS * 86400.0:
         raise BadInput(
-            f"{tr.name}: a development period of {span / 86400.0:g} days before the test leaves less than "
+            f"{tr.name}: a development period of {span / 86400.0:g} day(s) before the test leaves less than "
             f"{MIN_TRAIN_DAYS:g} day of history; replay fewer days",
             field="days",
         )

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -321,12 +322,17 @@ class AlphaChoice:
             "alpha": self.alpha,
             "reason": self.reason,
             "chosen": self.chosen,
-            "window": list(self.window) if self.window else None,
+            "window": [_iso(t) for t in self.window] if self.window else None,
             "hpa": None if self.hpa is None else {"slo_violation_minutes": self.hpa[0],
                                                    "replica_hours": round(self.hpa[1], 1)},
             "tried": [{"alpha": a, "slo_violation_minutes": o[0], "replica_hours": round(o[1], 1)}
                       for a, o in sorted(self.tried.items())],
         }  # fmt: skip
+
+
+def _iso(t: float) -> str:
+    """Unix seconds as ISO 8601 (UTC, to the minute), as every other time hx prints."""
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="minutes")
 
 
 def history_needed_s(days: float, warmup_s: float = WARMUP_S) -> float:
