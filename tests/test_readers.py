@@ -179,9 +179,17 @@ def test_a_json_document_given_as_a_csv_is_named_as_json_not_quoted_whole(tmp_pa
     f.write_text(
         '{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[' + values + "]}]}}"
     )
-    with pytest.raises(BadInput, match="not a CSV file \\(it looks like JSON") as err:
+    with pytest.raises(BadInput, match="not a CSV file \\(it is JSON") as err:
         read_series(f)
     assert len(str(err.value)) < 300
+    pretty = tmp_path / "pretty.json"  # as jq . writes it: one value a line
+    pretty.write_text('{\n  "status": "success",\n  "data": {\n    "result": []\n  }\n}\n')
+    with pytest.raises(BadInput, match="not a CSV file \\(it is JSON"):
+        read_series(pretty)
+    bracket = tmp_path / "bracket.csv"  # a header that starts with '[' is still a CSV header
+    bracket.write_text("[time],value\n")
+    with pytest.raises(BadInput, match="only its header"):
+        read_series(bracket)
     wide = tmp_path / "wide.csv"
     wide.write_text(",".join(f"column_{i}" for i in range(500)) + "\n")
     with pytest.raises(BadInput, match=r"only its header: column_0,.*\.\.\. \(\d{1,3},\d{3} characters\)"):

@@ -140,6 +140,8 @@ def read_table(path: str | Path, *, delimiter: str | None = None) -> Table:
     """Rows of a CSV (comma, semicolon or tab separated: sniffed); blank lines are dropped."""
     p = Path(path)
     text = open_text(p).read()
+    if text.lstrip().startswith(("{", "[")) and _is_json(text):
+        raise BadInput(f"{p}: not a CSV file (it is JSON: give a CSV of times and values)", field="path", file=str(p))
     if delimiter is None:
         first = next((ln for ln in text.splitlines() if ln.strip()), "")
         delimiter = max((",", ";", "\t"), key=first.count)
@@ -153,17 +155,27 @@ def read_table(path: str | Path, *, delimiter: str | None = None) -> Table:
     return Table(p, [c or f"column{i + 1}" for i, c in enumerate(head)], lines[1:], 2)
 
 
+def _is_json(text: str) -> bool:
+    import json
+
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 def require_rows(table: Table) -> None:
     """Refuse a file with a header and no data rows (or only blank ones), naming the file."""
     if not table.rows:
         header = ",".join(table.header)
         if len(header) > HEADER_SHOWN:
             header = f"{header[:HEADER_SHOWN]}... ({len(header):,} characters)"
-        json_like = header.lstrip().startswith(("{", "["))
-        what = "not a CSV file (it looks like JSON: give a CSV of times and values)" if json_like else (
-            f"no data rows (the file holds only its header: {header})"
-        )  # fmt: skip
-        raise BadInput(f"{table.path}: {what}", field="path", file=str(table.path))
+        raise BadInput(
+            f"{table.path}: no data rows (the file holds only its header: {header})",
+            field="path",
+            file=str(table.path),
+        )
 
 
 #: how much of a header a refusal quotes (a JSON document read as a CSV is one 50 KB "header")

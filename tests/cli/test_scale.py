@@ -218,7 +218,8 @@ def test_simulate_chooses_the_calibration_alpha_itself(tmp_path: Path, trace_csv
     data = json.loads(out)
     c = data["calibration"]
     assert c["chosen"] is True and c["tried"] and c["reason"].startswith(f"chose {c['alpha']:g} on the last 1 day ")
-    assert c["window"][1] <= data["replayed"][0]  # only days before the replay (ISO 8601, as every time printed)
+    window_end, replay_start = (datetime.fromisoformat(x) for x in (c["window"][1], data["replayed"][0]))
+    assert window_end <= replay_start  # only days before the replay (ISO 8601, as every time printed)
     code, _, err = run([*base, "often", "--trace", str(path)], tmp_path)
     assert code == 2 and "--calibration-alpha" in err
 

@@ -72,3 +72,11 @@ def test_usage_beyond_any_machine_or_at_one_time_is_skipped_naming_the_file() ->
     assert "more than any machine a cloud rents" in why["kb.csv"] and "1 row(s) at 1 distinct time" in why["one.csv"]
     with pytest.raises(BadInput, match=r"one\.csv \(one\): 1 row\(s\)"):
         rightsize_report({"one": one}, {"one": "one.csv"})
+
+
+def test_a_huge_workload_with_a_current_size_that_holds_it_is_sized_not_skipped() -> None:
+    """An aggregate service of 4,000 vCPU using 3,000: the ratio to its current size judges, not the largest VM."""
+    t = 1.7e9 + np.arange(0, 3 * DAY, 300.0)
+    big = WorkloadHistory(t, np.full(t.size, 3000.0), np.full(t.size, 40000.0), 4000.0, 60000.0)
+    r = rightsize_report({"big": big}, {"big": "big.csv"}).to_dict()
+    assert [x["workload"] for x in r["recommendations"]] == ["big"] and not r["skipped"]

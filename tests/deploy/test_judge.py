@@ -424,3 +424,33 @@ def test_a_separated_move_the_unmeasured_autocorrelation_explains_away_is_inconc
     allowed = JudgeConfig(metrics=[{"name": "lat", "direction": "increase", "allowed_increase": 1.5}])
     within = judge({"lat": base}, {"lat": can}, allowed).metrics[0]  # Kayenta-style: +31 % is allowed
     assert within.status == "pass" and "within the allowed" in within.reason
+
+
+def test_the_untestable_separation_is_judged_per_step_and_only_when_the_plain_test_would_fail() -> None:
+    """Two canary steps at different loads, each fully above its baseline: pooled, the values overlap, yet each
+    step is separated (the guard's reading). A move the plain test would pass too (one outlier, p 0.15 with
+    the windows taken as independent) is not made inconclusive by the autocorrelation it does not need."""
+    from hx.deploy.judge_stats import separated
+
+    b1, b2 = np.array([100.2, 106.8, 106.1, 97.4, 98.5]), np.array([315.7, 299.0, 306.8, 298.6, 296.2])
+    c1, c2 = np.array([109.9, 110.1, 107.6, 111.0, 116.5]), np.array([320.8, 324.4, 318.2, 317.7, 323.0])
+    assert separated([b1, b2], [c1, c2], 0.066, "increase", 0.02) == "above"  # pooled, 109.9 < 315.7 overlap
+    assert separated([b1, b2], [c1, b2 + 1.0], 0.05, "increase", 0.02) is None  # one step overlaps
+    r = compare_continuous([b1, b2], [c1, c2], "increase")
+    assert r.status == "inconclusive" and r.reason.startswith("canary fully above the baseline (+6.6%)")
+    base = np.array([100.0, 101, 102, 103, 104, 100, 101, 102, 103, 104])
+    spike = np.array([105.0, 105, 105, 105, 105, 105, 105, 105, 105, 400])
+    plain = compare_continuous(base, spike, autocorrelation=False, log_scale=False)
+    assert plain.status == "pass"
+    assert compare_continuous(base, spike, log_scale=False).status == "pass"
+
+
+def test_an_unusable_history_is_named_in_the_inconclusive_reason() -> None:
+    from hx.deploy.judge_stats import blocks_of
+
+    base = np.array([205.1, 195.7, 189.7, 179.1, 183.5, 195.3, 199.8, 202.9, 199.4, 209.8])
+    can = np.array([265.8, 253.0, 257.4, 250.0, 255.4, 258.1, 250.6, 254.6, 264.5, 266.6])
+    past = 200.0 + 8.0 * np.random.default_rng(8).standard_normal(600)
+    cfg = JudgeConfig(metrics=[{"name": "lat", "direction": "increase"}])
+    m = judge({"lat": base}, {"lat": can}, cfg, history={"lat": blocks_of(past, 1)}).metrics[0]
+    assert m.status == "inconclusive" and "the history given has no block of 3 or more values" in m.reason

@@ -149,8 +149,8 @@ def peak_ratios(cpu: FloatArray, memory: FloatArray, current_cpu: float | None,
 
 def beyond_capacity(name: str, file: str, cpu: FloatArray, memory: FloatArray, current_cpu: float | None,
                     current_memory: float | None) -> Skipped | None:  # fmt: skip
-    """``Skipped`` when a workload's usage peaks more than :data:`UNIT_RATIO` times over its current capacity, or
-    (current capacity given or not) beyond any machine (:data:`LARGEST_VCPU`, :data:`LARGEST_GIB`).
+    """``Skipped`` when a workload's usage peaks more than :data:`UNIT_RATIO` times over its current capacity, or,
+    with no current capacity to compare with, beyond any machine (:data:`LARGEST_VCPU`, :data:`LARGEST_GIB`).
 
     >>> beyond_capacity("vm1", "vm1.csv", np.array([0.5, 1.0]), np.array([1.0, 2e6]), 2.0, 8.0).reason
     'memory_gib peaks at 2e+06, 2.5e+05 x its current 8: check the units (cpu in vCPU, memory_gib in GiB)'
@@ -161,9 +161,10 @@ def beyond_capacity(name: str, file: str, cpu: FloatArray, memory: FloatArray, c
                 name, file, f"{what} peaks at {peak:.3g}, {ratio:.3g} x its current {now:g}: check the units "
                 "(cpu in vCPU, memory_gib in GiB)",
             )  # fmt: skip
-    for what, used, most in (("cpu", cpu, LARGEST_VCPU), ("memory_gib", memory, LARGEST_GIB)):
-        finite = used[np.isfinite(used)]
-        if finite.size and float(finite.max()) > most:
+    for what, used, most, size in (("cpu", cpu, LARGEST_VCPU, current_cpu),
+                                   ("memory_gib", memory, LARGEST_GIB, current_memory)):  # fmt: skip
+        finite = used[np.isfinite(used)]  # with a current size the ratio above judges (an aggregate may be huge)
+        if (size is None or size <= 0) and finite.size and float(finite.max()) > most:
             return Skipped(
                 name, file, f"{what} peaks at {float(finite.max()):.3g}, more than any machine a cloud rents "
                 f"({most:g}): check the units (cpu in vCPU, memory_gib in GiB)",

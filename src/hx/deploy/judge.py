@@ -302,7 +302,7 @@ def combine(cfg: JudgeConfig, metrics: list[MetricVerdict]) -> Verdict:
         status = "fail"
     elif pending or score is None:
         status = "inconclusive"
-        reasons.insert(0, f"insufficient data: {', '.join(pending) or 'no metric was conclusive'}")
+        reasons.insert(0, f"insufficient data or evidence: {', '.join(pending) or 'no metric was conclusive'}")
     elif score >= cfg.pass_threshold:
         status = "pass"
     else:

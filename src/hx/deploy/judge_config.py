@@ -109,7 +109,8 @@ class JudgeConfig(BaseModel):
 
     ``groups`` maps group name to weight (groups not listed weigh 1).  ``alpha`` is the per-metric false-positive
     rate (one-sided in the bad direction; split over both sides for ``either``).  ``no_data`` says what a metric
-    with insufficient data does: make the verdict ``inconclusive`` (default), count as ``fail``, or be ``ignore``d.
+    with insufficient data does (too few points, or a separated move the windows alone cannot test): make the
+    verdict ``inconclusive`` (default), count as ``fail``, or be ``ignore``d.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -482,12 +482,19 @@ def compare_continuous(
     )
     side = separated(bs, cs, effect, direction, tolerance)
     if status == "pass" and side and not extra and phi >= UNDECIDED_PHI:
-        status = "inconclusive"  # the autocorrelation, not measured, is all that stands between it and a fail
-        reason = (
-            f"canary fully {side} the baseline ({effect * 100:+.1f}%), but autocorrelation {phi:.2f} leaves "
-            f"{n_eff:.1f} effective points: too few to tell a shift from drift (the baseline's history before the "
-            "canary would measure the autocorrelation and decide)"
-        )
+        v_b0, v_c0, _, df0 = _variances(bs, cs, extra, 0.0, w)  # the same test, the windows taken as independent
+        se0 = math.sqrt(v_b0 + v_c0) or math.ulp(0.0)
+        if _decide(*_p_values(diff / se0, df0), effect, direction, alpha, tolerance)[0] == "fail":
+            status = "inconclusive"  # the autocorrelation, not measured, is all that stands between it and a fail
+            fix = (
+                "the history given has no block of 3 or more values: give longer blocks"
+                if history is not None
+                else "the baseline's history before the canary would measure the autocorrelation and decide"
+            )
+            reason = (
+                f"canary fully {side} the baseline ({effect * 100:+.1f}%), but autocorrelation {phi:.2f} leaves "
+                f"{n_eff:.1f} effective points: too few to tell a shift from drift ({fix})"
+            )
     return Comparison(
         status, shift, name, p, stat, effect, rel(diff - q * se), rel(diff + q * se), n_b, n_c, n_eff, phi, reason
     )
@@ -500,20 +507,20 @@ UNDECIDED_PHI = 0.5
 
 def separated(bs: Sequence[FloatArray], cs: Sequence[FloatArray], effect: float, direction: Direction,
               tolerance: float) -> str | None:  # fmt: skip
-    """``"above"`` / ``"below"`` when every canary value lies beyond every baseline value in a bad direction and
-    the effect exceeds ``tolerance`` there, else ``None``.
+    """``"above"`` / ``"below"`` when, in every stratum (canary step), every canary value lies beyond every
+    baseline value on that side, the side is a bad direction, and the effect exceeds ``tolerance`` there.
 
     >>> separated([np.array([1.0, 2.0])], [np.array([2.5, 3.0])], 0.5, "increase", 0.02)
     'above'
     >>> separated([np.array([1.0, 2.0])], [np.array([2.0, 3.0])], 0.5, "increase", 0.02) is None
     True
     """
-    b, c = np.concatenate(list(bs)), np.concatenate(list(cs))
-    if not (b.size and c.size and math.isfinite(effect)):
+    pairs = [(b, c) for b, c in zip(bs, cs, strict=True) if b.size and c.size]
+    if not pairs or not math.isfinite(effect):
         return None
-    if direction in ("increase", "either") and effect > tolerance and c.min() > b.max():
+    if direction in ("increase", "either") and effect > tolerance and all(c.min() > b.max() for b, c in pairs):
         return "above"
-    if direction in ("decrease", "either") and effect < -tolerance and c.max() < b.min():
+    if direction in ("decrease", "either") and effect < -tolerance and all(c.max() < b.min() for b, c in pairs):
         return "below"
     return None
 

@@ -248,7 +248,8 @@ class HoltWinters(Forecaster):
         else:
             e_fit = e[-w:]
         start = e_fit[~np.isnan(e_fit)]
-        self.alpha_, self.beta_, self.phi_ = _holt_params(e_fit, self.damped, float(np.median(start[:5])))
+        l0_fit = float(np.median(start[:5])) if start.size else l0  # a window all gaps: the defaults, from l0
+        self.alpha_, self.beta_, self.phi_ = _holt_params(e_fit, self.damped, l0_fit)
         lv, tr = self._filter(e, l0, 0.0)
         self.zrange_ = (float(np.nanmin(z)), float(np.nanmax(z)))
         self._fit_error_quantiles(z, lv, tr)

@@ -331,8 +331,8 @@ class AlphaChoice:
 
 
 def _iso(t: float) -> str:
-    """Unix seconds as ISO 8601 (UTC, to the minute), as every other time hx prints."""
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="minutes")
+    """Unix seconds as ISO 8601 (UTC, to the second), as every other time hx prints."""
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
 
 
 def history_needed_s(days: float, warmup_s: float = WARMUP_S) -> float:
