@@ -135,20 +135,10 @@ def test_a_forecast_the_guard_replaced_is_answered_whole_and_as_documented(
     """POST /forecasts with a model whose forecast leaves the history's range: the answer carries the fallback
     and the backtest exactly as ``forecast_report`` builds them, and the OpenAPI document describes both."""
     from hx.forecast import FORECASTERS
-    from hx.forecast.base import Forecaster
     from hx.forecast.report import forecast_report
+    from tests.support.forecasters import EXPLODING
 
-    class Exploding(Forecaster):
-        name = "exploding"
-
-        def _fit(self, y: np.ndarray) -> None:
-            return None
-
-        def _forecast(self, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            m = np.full(h, 46_115.0)
-            return m, m * 0.9, m * 1.1
-
-    monkeypatch.setitem(FORECASTERS._items, "exploding", Exploding)
+    monkeypatch.setitem(FORECASTERS._items, "exploding", EXPLODING)
     t = 1_700_006_400.0 + np.arange(0.0, 4 * 86400.0, 300.0)
     y = 2500.0 + 500.0 * np.sin(2 * np.pi * t / 86400.0)
     body = {"timestamps": t.tolist(), "values": y.tolist(), "horizon_s": 3600, "model": "exploding", "eval": True}

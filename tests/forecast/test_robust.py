@@ -11,6 +11,7 @@ from hx.forecast.base import Forecaster, range_excess
 from hx.forecast.holt_winters import robust_holt_filter
 from hx.forecast.seasonal import SeasonalProfile, binned_median, mad_outliers
 from hx.forecast.series import clean_history
+from tests.support.forecasters import fixed
 
 DAY_MIN = 1440
 
@@ -96,19 +97,10 @@ def test_range_excess_is_in_ranges_of_the_history() -> None:
 
 
 def test_rolling_forecasts_report_how_often_the_guard_fired() -> None:
-    class Exploding(Forecaster):
-        name = "exploding"
-
-        def _fit(self, y: np.ndarray) -> None:
-            return None
-
-        def _forecast(self, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            m = np.full(h, 46_115.0)
-            return m, m, m
-
+    exploding = fixed("exploding", 46_115.0, 46_115.0, 46_115.0)
     t = 1.7e9 + 300.0 * np.arange(3 * 288, dtype=np.float64)
     y = 2500 + 500 * np.sin(2 * np.pi * np.arange(t.size) / 288)
-    r = rolling_forecasts(Exploding(step=300.0), t, y, t.size - 10, t.size, 3)
+    r = rolling_forecasts(exploding(step=300.0), t, y, t.size - 10, t.size, 3)
     summary = r.guard_summary()
     assert summary["guard_fired"] == 10 and summary["max_range_excess"] == pytest.approx((46_115 - 3000) / 3000)
     assert float(r.pred.max()) <= 3000.0 + 1e-9  # what was used is the seasonal naive
