@@ -14,7 +14,7 @@ import pytest
 from hx import validation
 from hx.actuate.base import Capability
 from hx.actuate.checks import Targets, check_actuator
-from hx.actuate.fleet import FleetActuator
+from hx.actuate.fleet import FleetActuator, ServiceSpec
 from hx.config import load_settings
 from hx.deploy.strategies import check_capabilities
 from hx.errors import ActuatorError, Unsupported
@@ -48,6 +48,22 @@ def test_deploy_starts_instances_that_answer_at_weight_zero(make_fleet: Make, ha
     assert [i["ready"] for i in status["instances"]] == [True, True, True]
     for inst in status["instances"]:
         assert httpx.get(f"http://127.0.0.1:{inst['port']}/healthz").json()["version"] == inst["name"].split("--")[1]
+
+
+def test_a_port_another_program_listens_on_is_skipped_not_started_into_fatal(
+    make_fleet: Make, cart_spec: ServiceSpec
+) -> None:
+    """The range's first port held by someone else's listener: the instance used to take it, fail to bind and
+    go FATAL (the lab's setup met it when a connection's own port landed in the range)."""
+    import socket
+
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        other.bind(("127.0.0.1", cart_spec.ports[0]))
+        other.listen()
+        fleet = make_fleet()
+        assert fleet.deploy("cart", "v1", 1).ok
+        assert [i["port"] for i in fleet.status("cart")["instances"]] == [cart_spec.ports[0] + 1]
 
 
 def test_a_5_95_split_shows_in_haproxys_per_server_counters(make_fleet: Make, haproxy: HAProxyHandle) -> None:

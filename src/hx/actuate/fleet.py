@@ -15,6 +15,7 @@ memory: instances are read from the manager, weights and states from HAProxy, so
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -70,6 +71,26 @@ def version_weights(servers: Sequence[tuple[str, str]], shares: Mapping[str, flo
         share = per_server[version]
         out[server] = max(1, round(share * MAX_WEIGHT / top)) if share > 0 else 0
     return out
+
+
+def bindable(host: str, port: int) -> bool:
+    """Whether a server could listen on ``host:port`` now (bound with ``SO_REUSEADDR``, as the instances bind, so
+    a port whose old connections wait in TIME_WAIT counts as free); a host that is not this machine's: assumed.
+
+    >>> import socket
+    >>> with socket.socket() as s:
+    ...     s.bind(("127.0.0.1", 0)); s.listen(); bindable("127.0.0.1", s.getsockname()[1])
+    False
+    """
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except OSError as err:
+        return err.errno != errno.EADDRINUSE  # not this machine's address (EADDRNOTAVAIL): its manager's to say
+    return True
 
 
 class FleetActuator:
@@ -307,7 +328,10 @@ class FleetActuator:
         new: list[Instance] = []
         for _ in range(count):
             index = next(i for i in range(len(used_index) + count + 1) if i not in used_index)
-            port = next((p for p in range(spec.ports[0], spec.ports[1] + 1) if p not in used_ports), None)
+            port = next(
+                (p for p in range(spec.ports[0], spec.ports[1] + 1) if p not in used_ports and bindable(spec.host, p)),
+                None,
+            )  # another program's listener (or a connection's own port) would leave the instance FATAL
             if port is None:
                 raise ActuatorError(f"{service}: no free port left in {spec.ports[0]}..{spec.ports[1]}")
             used_index.add(index)
