@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pyotp
@@ -89,3 +90,24 @@ def test_an_unexpected_error_is_a_500_problem_and_is_not_swallowed(
     assert r.status_code == 500 and r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["title"] == "internal error" and "RuntimeError" in r.json()["detail"]
     assert "health probe bug" in caplog.text  # logged with its traceback, for whoever runs the server
+
+
+def test_a_refused_call_is_audited_before_its_answer_arrives(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit row was written after the answer's last byte: a caller reading the audit right after a 422 could
+    miss it (CI did, once). With a slow audit store, each refusal's row is there as soon as its answer is."""
+    import time
+
+    audit = api.platform.audit
+    write = audit.append
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.1)
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(audit, "append", slow)
+    with api.client("admin") as c:
+        for i in range(5):
+            assert c.post("/api/v1/tokens", json={"name": f"x{i}"}).status_code == 422
+            recs = c.get("/api/v1/audit").json()["records"]
+            refused = [r for r in recs if r["action"] == "POST /api/v1/tokens" and r["outcome"] == "http_422"]
+            assert len(refused) == i + 1, (i, len(refused))

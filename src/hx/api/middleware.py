@@ -184,18 +184,31 @@ class ObserveMiddleware:
             return
         status = {"code": 500}
         t0 = time.perf_counter()
+        observed = False
+
+        async def observe() -> None:
+            nonlocal observed
+            observed = True
+            audit = self._observe(scope, status["code"], time.perf_counter() - t0)
+            if audit is not None:  # a database write: in a worker thread, so the event loop keeps answering
+                await anyio.to_thread.run_sync(audit)
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body", False) and not observed:
+                try:  # before the answer's last byte: a caller who has the answer finds its audit row
+                    await observe()
+                finally:  # an audit write that failed still lets the answer go out, then raises as before
+                    await send(message)
+                return
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            audit = self._observe(scope, status["code"], time.perf_counter() - t0)
-            if audit is not None:  # a database write: in a worker thread, so the event loop keeps answering
-                await anyio.to_thread.run_sync(audit)
+            if not observed:  # no answer was sent (the app raised): still counted and audited
+                await observe()
 
     def _observe(self, scope: Scope, code: int, seconds: float) -> Callable[[], None] | None:
         """Count the request; return the audit write it needs, if any (run off the event loop by the caller)."""
