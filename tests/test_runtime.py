@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 from hx.clock import SimClock
@@ -165,3 +166,17 @@ def test_the_lease_is_renewed_during_a_step_until_its_bound(platform: Platform) 
     t.join()
     assert seen == {"mid_step": False, "after_bound": True}
     assert rt.health()["long"]["status"] == "slow"
+
+
+def test_simulated_time_does_not_bound_a_step_so_no_work_is_deferred_on_a_busy_machine(platform: Platform) -> None:
+    # the demo and the benchmarks run in simulated time: a step taking long in wall time delays nothing there, and
+    # deferring work because the machine is busy made their figures depend on its load
+    slow, polite = Sleeper("slow", 1.3), Sleeper("polite", 1.3, cooperative=True)
+    rt = Runtime(platform, [slow, polite])
+    rt.step_bound_s = 1.0
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    rt.run_simulated(SimClock(start), start + timedelta(seconds=1), tick_s=1)
+    h = rt.health()
+    assert h["slow"]["status"] == "ok" and h["slow"]["over_bound"] == 0 and h["slow"]["max_duration_s"] >= 1.3
+    assert h["polite"]["max_duration_s"] >= 1.3 and math.inf in polite.left  # it was never told time is up
+    assert platform.bus.read(types=[RuntimeStepFailed]) == []
