@@ -5,6 +5,38 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+#: the span of times hx takes from outside (API, alerts, files): the Unix era up to the year 3000.  A time beyond it is
+#: a typo or a sentinel, and windows reckoned from it (a day before, a year after) would leave what a datetime holds.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
+class OutsideEra(ValueError):
+    """A time outside ``EARLIEST .. LATEST``; its message says so, naming the time."""
+
+
+def in_era(t: datetime) -> datetime:
+    """``t`` in UTC (a naive ``t`` is read as UTC); :class:`OutsideEra` when it lies outside ``EARLIEST .. LATEST``.
+
+    >>> in_era(datetime.fromisoformat("2026-03-03T12:00:00+01:00")).isoformat()
+    '2026-03-03T11:00:00+00:00'
+    >>> in_era(datetime.fromisoformat("9999-12-31T23:59:59-23:59"))
+    Traceback (most recent call last):
+    ...
+    hx.clock.OutsideEra: 9999-12-31T23:59:59-23:59 is outside the times hx takes (1970-01-01 to 3000-01-01 UTC)
+    """
+    if t.tzinfo is not None and EARLIEST.year - 1 <= t.year <= LATEST.year + 1:  # an offset is under a day
+        u = t.astimezone(UTC)
+    elif t.tzinfo is None:
+        u = t.replace(tzinfo=UTC)
+    else:
+        u = EARLIEST - timedelta(days=1)  # beyond the era whatever its offset (converting it could overflow)
+    if not EARLIEST <= u <= LATEST:
+        raise OutsideEra(
+            f"{t.isoformat()} is outside the times hx takes ({EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d} UTC)"
+        )
+    return u
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...

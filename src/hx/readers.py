@@ -22,12 +22,13 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from hx.clock import OutsideEra, in_era
 from hx.errors import BadInput
 from hx.files import open_text
 
@@ -62,7 +63,7 @@ class TimeAxis:
 
 def parse_time(cell: str) -> float:
     """Unix seconds from Unix seconds, milliseconds, microseconds or nanoseconds (:data:`UNITS`) or ISO 8601
-    (naive = UTC); ValueError otherwise.
+    (naive = UTC; within :func:`hx.clock.in_era`); ValueError otherwise.
 
     >>> [parse_time(c) for c in ("1700000000", "1700000000000", "1700000000000000", "2023-11-14T22:13:20Z")]
     [1700000000.0, 1700000000.0, 1700000000.0, 1700000000.0]
@@ -70,11 +71,17 @@ def parse_time(cell: str) -> float:
     try:
         v = float(cell)
     except ValueError:
-        d = datetime.fromisoformat(cell.strip().replace("Z", "+00:00"))
-        return (d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp()
+        return in_era(datetime.fromisoformat(cell.strip().replace("Z", "+00:00"))).timestamp()
     if not math.isfinite(v) or abs(v) >= UNIX_MAX:
         raise ValueError(cell)
     return v / _per_second(abs(v))
+
+
+def not_a_time(cell: object, err: ValueError) -> str:
+    """What is wrong with a time :func:`parse_time` refused: outside the era (saying so), or not a time at all."""
+    if isinstance(err, OutsideEra):
+        return str(err)
+    return f"{cell!r} is not a Unix time (seconds, milliseconds, microseconds or nanoseconds) or an ISO 8601 time"
 
 
 def _per_second(largest: float) -> float:
@@ -277,10 +284,9 @@ def _times(table: Table, column: str, axis: TimeAxis) -> FloatArray:
             )
         try:
             out[i] = parse_time(cell)
-        except ValueError:
+        except ValueError as err:
             raise BadInput(
-                f"{table.path}: row {table.first_line + i}, column {column!r}: {cell!r} is not a Unix time "
-                "(seconds, milliseconds, microseconds or nanoseconds) or an ISO 8601 time",
+                f"{table.path}: row {table.first_line + i}, column {column!r}: {not_a_time(cell, err)}",
                 field=column,
                 file=str(table.path),
             ) from None

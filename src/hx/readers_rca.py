@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from hx.errors import BadInput
 from hx.files import read_text
-from hx.readers import Table, TimeAxis, axis_times, cells_to_floats, is_number, parse_time, read_table
+from hx.readers import Table, TimeAxis, axis_times, cells_to_floats, is_number, not_a_time, parse_time, read_table
 
 FloatArray = npt.NDArray[np.float64]
 Nested = dict[str, dict[str, FloatArray]]
@@ -119,9 +119,9 @@ def _multi_header(table: Table, extra: int) -> tuple[FloatArray, Nested]:
     for i, r in enumerate(data):
         try:
             ts[i] = parse_time(r[0])
-        except ValueError:
+        except ValueError as err:
             raise BadInput(
-                f"{table.path}: row {first + i}, column 1: {r[0]!r} is not Unix seconds or an ISO 8601 time "
+                f"{table.path}: row {first + i}, column 1: {not_a_time(r[0], err)} "
                 "(the first column holds the time under header rows)",
                 field="column 1",
                 file=str(table.path),

@@ -80,6 +80,28 @@ def test_malformed_payload_names_the_field(body: bytes, field: str) -> None:
     assert err.value.data["field"] == field
 
 
+@pytest.mark.parametrize("start", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+01:00", "1969-12-31T23:59:59Z"])
+def test_a_start_outside_the_era_is_refused_naming_the_alert_not_a_500(start: str) -> None:
+    # one such alert in a batch made the whole batch a 500 (OverflowError reckoning its UTC time), and Alertmanager
+    # re-sent it for ever; the good alert beside it was never stored
+    good = {"status": "firing", "labels": {"alertname": "A"}, "startsAt": "2026-01-01T00:00:00Z"}
+    body = {"alerts": [good, {**good, "startsAt": start}]}
+    with pytest.raises(BadInput, match="outside the times hx takes") as err:
+        parse_alertmanager(json.dumps(body).encode())
+    assert err.value.data["field"] == "alerts.1.startsAt"
+    hx_body = {"alerts": [{"name": "Disk", "service": "db", "starts_at": start}]}
+    with pytest.raises(BadInput) as err:
+        parse_hx_alerts(json.dumps(hx_body).encode())
+    assert err.value.data["field"] == "alerts.0.starts_at"
+
+
+def test_alertmanagers_zero_end_in_any_zone_reads_as_not_ended() -> None:
+    for zero in ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00"):
+        a = {"status": "firing", "labels": {}, "startsAt": "2026-01-01T00:00:00+02:00", "endsAt": zero}
+        alert = parse_alertmanager(json.dumps({"alerts": [a]}).encode()).alerts[0]
+        assert alert.endsAt is None and alert.startsAt.isoformat() == "2025-12-31T22:00:00+00:00"
+
+
 def test_hx_schema_is_strict() -> None:
     ok = {"alerts": [{"name": "Disk", "service": "db", "starts_at": "2026-03-03T10:00:00Z"}]}
     assert parse_hx_alerts(json.dumps(ok).encode()).alerts[0].service == "db"

@@ -34,6 +34,7 @@ from urllib.parse import unquote_to_bytes
 
 from fastapi import Request
 from fastapi.routing import APIRoute
+from pydantic import AwareDatetime
 
 from hx.errors import BadInput
 
@@ -210,6 +211,8 @@ def _kinds(annotation: Any) -> set[type]:
         return set()
     if annotation in (int, float, datetime):
         return {annotation}
+    if annotation is AwareDatetime:  # pydantic's marker for a datetime with a zone (hx.api.schemas.Instant)
+        return {datetime}
     found: set[type] = set()
     for arg in get_args(annotation):
         found |= _kinds(arg)

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from hx.cli.session import JSON, ctx_of
-from hx.readers import TimeAxis, parse_time
+from hx.readers import TimeAxis, not_a_time, parse_time
 
 
 def _when(value: str | None, option: str) -> float | None:
@@ -21,8 +21,8 @@ def _when(value: str | None, option: str) -> float | None:
         return None
     try:
         return parse_time(value)
-    except ValueError:
-        raise BadInput(f"{option}: {value!r} is not Unix seconds or an ISO 8601 time", field=option) from None
+    except ValueError as err:
+        raise BadInput(f"{option}: {not_a_time(value, err)}", field=option) from None
 
 
 def _iso(t: float | None) -> str:

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -79,7 +79,7 @@ class Estate(BaseModel):
     workloads: list[Workload] = Field(min_length=1)
     egress: list[EgressPair] = Field(default_factory=list)
     budget_usd_per_hour: float | None = Field(default=None, gt=0)
-    region_vcpu_quota: dict[str, float] = Field(default_factory=dict)
+    region_vcpu_quota: dict[str, Annotated[float, Field(ge=0.0, allow_inf_nan=False)]] = Field(default_factory=dict)
     current: dict[str, str | dict[str, int]] = Field(default_factory=dict)
 
     @model_validator(mode="after")

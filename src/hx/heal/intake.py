@@ -23,10 +23,11 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from hx.clock import EARLIEST, in_era
 from hx.errors import BadInput
 from hx.events import AnomalyDetected, AnomalyResolved, Event
 from hx.heal.records import AlertRepo, AlertRow
@@ -43,6 +44,18 @@ class PayloadTooLarge(BadInput):
     title = "payload too large"
 
 
+def _ends(t: datetime | None) -> datetime | None:
+    """An end time; Alertmanager's zero time (``0001-01-01T00:00:00Z``: not resolved yet), or any other before
+    the era, reads as none."""
+    return None if t is None or t.year < EARLIEST.year else in_era(t)
+
+
+#: an alert's start: in UTC (naive = UTC), within :func:`hx.clock.in_era` (422 naming the alert otherwise: one
+#: alert whose start was beyond what a datetime holds in UTC made its whole batch a 500, good alerts and all)
+Start = Annotated[datetime, AfterValidator(in_era)]
+End = Annotated[datetime | None, AfterValidator(_ends)]
+
+
 class AmAlert(BaseModel):
     """One alert of an Alertmanager webhook (unknown fields tolerated)."""
 
@@ -51,8 +64,8 @@ class AmAlert(BaseModel):
     status: Literal["firing", "resolved"]
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime
-    endsAt: datetime | None = None
+    startsAt: Start
+    endsAt: End = None
     generatorURL: str = ""
     fingerprint: str = ""
 
@@ -86,8 +99,8 @@ class HxAlert(BaseModel):
     environment: str | None = Field(None, min_length=1, max_length=100)
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
-    starts_at: datetime
-    ends_at: datetime | None = None
+    starts_at: Start
+    ends_at: End = None
     fingerprint: str | None = Field(None, max_length=200)
 
 
@@ -186,7 +199,7 @@ def alertmanager_rows(p: AlertmanagerPayload, now: datetime, default_env: str) -
         labels = {**p.commonLabels, **a.labels}
         annotations = {**p.commonAnnotations, **a.annotations}
         fp = a.fingerprint or label_fingerprint(labels)
-        ends = a.endsAt if a.endsAt is not None and a.endsAt.year > 1 else None
+        ends = a.endsAt
         rows.append(
             AlertRow(
                 dedup_key=dedup_key("alertmanager", p.groupKey, fp, a.startsAt, a.status), source="alertmanager",

@@ -6,7 +6,7 @@ The operations behind them live in :mod:`hx.cloud.planning` (drills: :mod:`hx.la
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -94,7 +94,9 @@ class TerraformRequest(BaseModel):
 
 
 class CostRequest(EstateRequest):
-    price_changes: dict[str, float] = Field(default_factory=dict, description="cloud -> price change in percent")
+    price_changes: dict[str, Annotated[float, Field(gt=-100.0, allow_inf_nan=False)]] = Field(
+        default_factory=dict, description="cloud -> price change in percent (above -100: a price stays positive)"
+    )
 
 
 # ---- routes ---------------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from hx.api.auth import authorize, require_mfa
 from hx.api.openapi import sse_response
 from hx.api.responses import safe_dumps
-from hx.api.schemas import SecretPut, StageChange, TokenCreate
+from hx.api.schemas import Instant, SecretPut, StageChange, TokenCreate
 from hx.components import COMPONENTS
 from hx.errors import Conflict
 from hx.events import check_type_filter
@@ -48,8 +47,8 @@ def list_events(
     after: int = Query(0, ge=0, description="cursor: return events with id > after"),
     type: list[str] | None = Query(None, description="event types; 'deployment.*' matches a family"),
     subject: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     types = check_type_filter(type) if type else None

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from hx.api.auth import authorize, register_roles
+from hx.api.schemas import Instant
 from hx.config import Server
 from hx.dashboard.aiml import aiml
 from hx.dashboard.costs import ReplicaSize, costs
@@ -152,7 +153,7 @@ HOURS = Query(24.0, gt=0, le=24 * 31, description="the window's length in hours"
 
 
 @data.get("/executive")
-def executive_data(request: Request, until: datetime | None = UNTIL, hours: float = HOURS) -> dict[str, Any]:
+def executive_data(request: Request, until: Instant | None = UNTIL, hours: float = HOURS) -> dict[str, Any]:
     """KPIs over time against their gates, savings, the share of actions taken without a person."""
     return executive(request.app.state.platform, window_of(request, until, hours))
 
@@ -161,7 +162,7 @@ def executive_data(request: Request, until: datetime | None = UNTIL, hours: floa
 def operations_data(
     request: Request,
     service: str | None = Query(None, max_length=200),
-    until: datetime | None = UNTIL,
+    until: Instant | None = UNTIL,
     hours: float = HOURS,
 ) -> dict[str, Any]:
     """One service's signals with its marks, rollouts in progress, open incidents, the window's anomalies with their
@@ -170,7 +171,7 @@ def operations_data(
 
 
 @data.get("/aiml")
-def aiml_data(request: Request, until: datetime | None = UNTIL, hours: float = HOURS) -> dict[str, Any]:
+def aiml_data(request: Request, until: Instant | None = UNTIL, hours: float = HOURS) -> dict[str, Any]:
     """Models and versions, accuracy against the rules, shadow comparisons, forecasts, detector scores."""
     return aiml(request.app.state.platform, window_of(request, until, hours))
 
@@ -178,7 +179,7 @@ def aiml_data(request: Request, until: datetime | None = UNTIL, hours: float = H
 @data.get("/cost")
 def cost_data(
     request: Request,
-    until: datetime | None = UNTIL,
+    until: Instant | None = UNTIL,
     hours: float = HOURS,
     vcpu_per_replica: float = Query(2.0, gt=0, le=1024),
     gib_per_replica: float = Query(4.0, gt=0, le=16384),

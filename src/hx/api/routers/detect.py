@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hx.api.auth import authorize, register_roles
+from hx.api.schemas import Instant
 from hx.detect import DETECTORS, effective_threshold, validate_series
 from hx.detect.engine import list_anomalies, score_series
 from hx.security.roles import Role
@@ -61,8 +61,8 @@ def anomalies(
     service: str | None = None,
     signal: str | None = None,
     state: str | None = Query(None, pattern="^(open|resolved)$"),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     limit: int = Query(200, ge=1, le=1000),
 ) -> dict[str, Any]:
     p = request.app.state.platform

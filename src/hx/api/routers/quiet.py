@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hx.api.auth import authorize, register_roles
+from hx.api.schemas import Instant, Number
 from hx.quiet import QuietRules, list_rules
 from hx.security.roles import Role
 
@@ -36,9 +37,9 @@ class QuietBody(BaseModel):
     service: str = Field("", max_length=200, description="empty: every service")
     environment: str = Field("", max_length=100, description="empty: every environment")
     alert: str = Field("", max_length=200, description="alert name; empty: every alert")
-    starts_at: AwareDatetime | None = Field(None, description="default: now")
-    ends_at: AwareDatetime | None = Field(None, description="the end (or give duration_s)")
-    duration_s: float | None = Field(None, gt=0, le=366 * 86400.0, description="the length from the start")
+    starts_at: Instant | None = Field(None, description="default: now")
+    ends_at: Instant | None = Field(None, description="the end (or give duration_s)")
+    duration_s: Number | None = Field(None, gt=0, le=366 * 86400.0, description="the length from the start")
     reason: str = Field(min_length=1, max_length=2000)
 
     @model_validator(mode="after")

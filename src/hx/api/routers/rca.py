@@ -24,7 +24,7 @@ from hx.api.auth import authorize, register_roles
 from hx.api.schemas import Number
 from hx.errors import BadInput
 from hx.heal.rca_report import MAX_CELLS, check_size, rca_document
-from hx.readers import parse_time
+from hx.readers import not_a_time, parse_time
 from hx.security.roles import Role
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)], tags=["self-healing"])
@@ -46,8 +46,8 @@ def _seconds(value: float | str) -> float:
     8601 time (naive = UTC)."""
     try:
         return parse_time(value if isinstance(value, str) else repr(float(value)))
-    except ValueError:
-        raise ValueError(f"{value!r} is not a Unix time or an ISO 8601 time") from None
+    except ValueError as err:
+        raise ValueError(not_a_time(value, err)) from None
 
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -187,8 +187,8 @@ def _form_time(value: str | None, field: str) -> float | None:
         return None
     try:
         return parse_time(value)
-    except ValueError:
-        raise BadInput(f"{field}: {value!r} is not Unix seconds or an ISO 8601 time", field=field) from None
+    except ValueError as err:
+        raise BadInput(f"{field}: {not_a_time(value, err)}", field=field) from None
 
 
 def _save(files: Sequence[UploadFile], folder: Path, field: str) -> list[Path]:

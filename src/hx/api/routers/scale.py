@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hx.api.auth import authorize, register_roles
-from hx.api.schemas import Number
+from hx.api.schemas import Instant, Number
 from hx.errors import BadInput, NotFound, TelemetryError, Unsupported
 from hx.events import EventType, ScalingDecided
 from hx.forecast import FORECASTERS
@@ -222,7 +222,7 @@ def decisions(
     request: Request,
     service: str | None = None,
     type: str | None = Query(None, pattern="^(decided|acted)$"),
-    since: datetime | None = None,
+    since: Instant | None = None,
     after: int = Query(0, ge=0),
     limit: int = Query(200, ge=1, le=1000),
 ) -> dict[str, Any]:

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime
 
 from hx.api.auth import authorize, register_roles
+from hx.api.schemas import Instant
 from hx.errors import BadInput
 from hx.security.roles import Role
 from hx.timeline import grafana_annotations, timeline
@@ -22,8 +22,8 @@ register_roles({("GET", "/api/v1/timeline"): Role.VIEWER, ("GET", "/api/v1/annot
 def get_timeline(
     request: Request,
     subject: str = Query(..., min_length=1, max_length=200, description="the service"),
-    since: AwareDatetime | None = Query(None, description="default: 24 h before until"),
-    until: AwareDatetime | None = Query(None, description="default: now"),
+    since: Instant | None = Query(None, description="default: 24 h before until"),
+    until: Instant | None = Query(None, description="default: now"),
     signal: str | None = Query(None, max_length=200, description="the key signal (default: latency_p95, ...)"),
 ) -> dict[str, Any]:
     """Events about ``subject`` in time order, and the series of its key signal over the same span."""
