@@ -7,6 +7,7 @@ HTTP problem+json or CLI exit codes only at the edges (``hx.api.problems`` and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -222,3 +223,12 @@ class BadSignature(AuthError):
     """A signed webhook (PagerDuty, Slack) whose signature is missing, malformed, stale or wrong."""
 
     title = "bad signature"
+
+
+def validation_message(error: Mapping[str, Any]) -> str:
+    """One pydantic error's message, without the ``Value error, `` pydantic puts before a validator's own words.
+
+    >>> validation_message({"type": "value_error", "msg": "Value error, 0001-01-01 is outside the times hx takes"})
+    '0001-01-01 is outside the times hx takes'
+    """
+    return str(error.get("msg", "")).removeprefix("Value error, ")

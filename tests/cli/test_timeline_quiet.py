@@ -7,6 +7,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from hx.api.app import create_app
 from hx.cli.main import main
 from hx.events import AnomalyDetected
@@ -75,3 +77,23 @@ def test_quiet_commands_add_list_remove(tmp_path: Path) -> None:
         code, out = _hx(["--json", "freeze", "remove", str(rule["id"]), *auth])
         assert code == 0 and json.loads(out)["removed_by"].endswith("cli")
     w.platform.store.dispose()
+
+
+def test_a_since_reaching_before_the_era_is_bad_input_not_an_overflow() -> None:
+    from datetime import UTC, datetime
+
+    from hx.cli.timeline import parse_since
+    from hx.errors import BadInput
+
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    for text in ("1000000d", "99999999999999999999s", "0001-01-01T00:00:00+01:00"):
+        with pytest.raises(BadInput) as err:
+            parse_since(text, now)
+        assert err.value.data["field"] == "--since", text
+
+
+def test_an_onset_that_is_no_unix_time_is_shown_as_the_rows_number() -> None:
+    from hx.cli.rca import _iso
+
+    assert _iso(-99_999_999_999.0) == "t=-1e+11"
+    assert _iso(1_700_000_000.0) == "2023-11-14T22:13:20Z"

@@ -102,6 +102,14 @@ def test_alertmanagers_zero_end_in_any_zone_reads_as_not_ended() -> None:
         assert alert.endsAt is None and alert.startsAt.isoformat() == "2025-12-31T22:00:00+00:00"
 
 
+def test_an_end_before_the_era_other_than_the_zero_time_is_refused_not_read_as_not_ended() -> None:
+    a = {"name": "Disk", "service": "db", "status": "resolved", "starts_at": "2026-01-01T00:00:00Z"}
+    with pytest.raises(BadInput, match="outside the times hx takes") as err:
+        parse_hx_alerts(json.dumps({"alerts": [{**a, "ends_at": "1969-01-01T00:00:00Z"}]}).encode())
+    assert err.value.data["field"] == "alerts.0.ends_at"
+    assert not str(err.value).count("Value error")  # pydantic's prefix is dropped
+
+
 def test_hx_schema_is_strict() -> None:
     ok = {"alerts": [{"name": "Disk", "service": "db", "starts_at": "2026-03-03T10:00:00Z"}]}
     assert parse_hx_alerts(json.dumps(ok).encode()).alerts[0].service == "db"

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
 from hx.api.responses import SafeJSONResponse
-from hx.errors import HxError
+from hx.errors import HxError, validation_message
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             errors.append({"field": "body", "in": "body", "message": f"not valid JSON{at}: {why}"})
             continue
         field = ".".join(loc[1:] if loc and loc[0] in {"body", "query", "path", "header"} else loc)
-        errors.append({"field": field or loc[0] if loc else "", "in": loc[0] if loc else "", "message": e["msg"]})
+        msg = validation_message(e)
+        errors.append({"field": field or loc[0] if loc else "", "in": loc[0] if loc else "", "message": msg})
     first = errors[0] if errors else {"field": "", "message": "invalid request"}
     detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
     return problem(422, "invalid input", detail, field=first["field"], errors=errors)

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from hx.cli.session import JSON, ctx_of
+from hx.clock import EARLIEST, LATEST
 from hx.readers import TimeAxis, not_a_time, parse_time
 
 
@@ -28,6 +29,8 @@ def _when(value: str | None, option: str) -> float | None:
 def _iso(t: float | None) -> str:
     if t is None or not math.isfinite(t):
         return "-"
+    if not EARLIEST.timestamp() <= t <= LATEST.timestamp():  # a row number, not a Unix time
+        return f"t={t:g}"
     return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

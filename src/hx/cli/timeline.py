@@ -12,6 +12,7 @@ from rich.table import Table
 
 from hx.cli.client import ApiClient
 from hx.cli.session import JSON, ctx_of
+from hx.clock import EARLIEST, in_era
 from hx.errors import BadInput
 
 URL = typer.Option(None, "--url", help="hx server (default $HX_URL or http://127.0.0.1:8080)")
@@ -30,14 +31,20 @@ def parse_since(text: str, now: datetime, option: str = "--since") -> datetime:
     """
     m = SPAN.match(text.strip())
     if m:
-        return now - timedelta(seconds=float(m.group(1)) * UNIT_S[m.group(2)])
+        try:
+            return in_era(now - timedelta(seconds=float(m.group(1)) * UNIT_S[m.group(2)]))
+        except (OverflowError, ValueError):
+            raise BadInput(f"{option} {text!r}: reaches before {EARLIEST:%Y-%m-%d}", field=option) from None
     try:
         at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as err:
         raise BadInput(f"{option} {text!r}: expected a span (6h, 30m, 2d) or an ISO-8601 time", field=option) from err
     if at.tzinfo is None:
         raise BadInput(f"{option} {text!r}: give the time zone (2026-01-01T00:00:00Z)", field=option)
-    return at
+    try:
+        return in_era(at)
+    except ValueError as err:
+        raise BadInput(f"{option}: {err}", field=option) from None
 
 
 def _show(c: Any, data: dict[str, Any]) -> None:

@@ -27,8 +27,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from hx.clock import EARLIEST, in_era
-from hx.errors import BadInput
+from hx.clock import in_era
+from hx.errors import BadInput, validation_message
 from hx.events import AnomalyDetected, AnomalyResolved, Event
 from hx.heal.records import AlertRepo, AlertRow
 from hx.severity import Severity
@@ -45,9 +45,9 @@ class PayloadTooLarge(BadInput):
 
 
 def _ends(t: datetime | None) -> datetime | None:
-    """An end time; Alertmanager's zero time (``0001-01-01T00:00:00Z``: not resolved yet), or any other before
-    the era, reads as none."""
-    return None if t is None or t.year < EARLIEST.year else in_era(t)
+    """An end time; Alertmanager's zero time (``0001-01-01T00:00:00Z``, in any zone: not resolved yet) reads as
+    none, any other outside the era is refused."""
+    return None if t is None or t.year == 1 else in_era(t)
 
 
 #: an alert's start: in UTC (naive = UTC), within :func:`hx.clock.in_era` (422 naming the alert otherwise: one
@@ -134,7 +134,7 @@ def _check_count(data: Any) -> None:
 def _validation(err: ValidationError) -> BadInput:
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "body"
-    return BadInput(f"{where}: {first['msg']}", field=where)
+    return BadInput(f"{where}: {validation_message(first)}", field=where)
 
 
 def parse_alertmanager(body: bytes) -> AlertmanagerPayload:
