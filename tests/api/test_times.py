@@ -87,3 +87,11 @@ def test_cost_and_placement_refuse_prices_and_quotas_that_are_no_numbers_or_nega
         estate["region_vcpu_quota"] = {"gcp:us-central1": body.pop("estate_quota")}
     with api.client("admin") as c:
         _refused(c.post(path, json={"estate": estate, **body}), field)
+
+
+def test_a_routes_own_refusal_of_a_query_parameter_says_it_is_in_the_query(api: Api) -> None:
+    span = {"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}
+    with api.client("admin") as c:
+        r = c.get("/api/v1/timeline", params={"subject": "web", **span})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"field": "since", "in": "query", "message": r.json()["detail"]}]

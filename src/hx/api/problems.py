@@ -31,12 +31,13 @@ def problem(
     return SafeJSONResponse(body, status_code=status, media_type=PROBLEM, headers=sent or None)
 
 
-def error_response(exc: HxError) -> JSONResponse:
-    """The problem document of an :class:`HxError` (its data as extension members, the field named)."""
+def error_response(exc: HxError, where: str | None = None) -> JSONResponse:
+    """The problem document of an :class:`HxError` (its data as extension members, the field named, and where it
+    is: the error's own ``location``, else ``where``, else the body)."""
     extra: dict[str, Any] = {
         k: v for k, v in exc.data.items() if isinstance(v, str | int | float | bool | list) or v is None
     }
-    where = extra.pop("location", None) or "body"
+    where = extra.pop("location", None) or where or "body"
     if exc.status == 422 and "errors" not in extra and isinstance(extra.get("field"), str):
         extra["errors"] = [{"field": extra["field"], "in": where, "message": exc.message}]
     return problem(exc.status, exc.title, exc.message, **extra)
@@ -47,7 +48,19 @@ async def _hx_error(request: Request, exc: Exception) -> JSONResponse:
         raise exc
     if exc.status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc)
-    return error_response(exc)
+    return error_response(exc, _parameter_of(request, exc.data.get("field")))
+
+
+def _parameter_of(request: Request, field: object) -> str | None:
+    """``query`` or ``path`` when ``field`` names one of the matched route's parameters (a route's own check of
+    ``since`` or ``model`` said ``in: body``)."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None or not isinstance(field, str):
+        return None
+    for where, params in (("query", dependant.query_params), ("path", dependant.path_params)):
+        if any(p.alias == field for p in params):
+            return where
+    return None
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
