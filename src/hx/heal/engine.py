@@ -164,6 +164,13 @@ class HealEngine:
         else:
             c = triage.decide_class(feats, self.handle, self.platform.settings.self_healing.classifier_confidence)
             cls_name, conf, by, reason = c.incident_class, c.confidence, c.by, c.reason
+            if cls_name != "traffic_surge":  # the focus may be a victim of a surge entering upstream
+                entry, theirs = self._surge_target(inc, focus, feats, first, graph, alerts, now)
+                e = triage.decide_class(theirs, self.handle, self.platform.settings.self_healing.classifier_confidence)
+                if entry != focus and e.incident_class == "traffic_surge":
+                    focus, feats = entry, theirs
+                    cls_name, conf, by = e.incident_class, e.confidence, e.by
+                    reason = f"{e.reason} at {entry}, upstream of the alerting {sorted(first)}"
         if cls_name == "traffic_surge":  # a surge flows down the call graph: act where it enters
             focus, feats = self._surge_target(inc, focus, feats, first, graph, alerts, now)
         if focus != inc.service:
