@@ -80,7 +80,9 @@ BASELINE_NOTE = (
 HEALED_NOTE = (
     "an incident on the faulty service (or whose top root-cause candidate is it) resolved as 'fixed by runbook', "
     "verified on its signal, AND the injected fault cured by that action per the sim's ground truth; for "
-    "traffic_surge and node_loss (external traffic, a node that stays down) the verified mitigation counts"
+    "traffic_surge and node_loss (external traffic, a node that stays down) the verified mitigation counts; for "
+    "node_loss the faulty place is any service with an instance on the lost node (their NodeDown alerts group into "
+    "one incident, filed under one of them); healed_share_known_strict counts the picked service only"
 )
 COOLDOWN_S = 1800.0
 
@@ -194,18 +196,27 @@ def run_case(env: tuple[Any, ...], kind: str, rng: np.random.Generator) -> dict[
                 if d not in affected:
                     affected.add(d)
                     todo.append(d)
-    on_fault = [i for i in incs if i.service == sc.service or sc.service in (c["service"] for c in i.root_causes[:1])]
+
+    def about(i: Any, services: set[str]) -> bool:
+        return i.service in services or any(c["service"] in services for c in i.root_causes[:1])
+
+    # a lost node is the fault, and every service with an instance on it raises NodeDown: since alerts group along
+    # the call graph, they make one incident, filed under one of them -- any of them is the fault's place
+    on_fault = [i for i in incs if about(i, affected if sc.kind == "node_loss" else {sc.service})]
+    strict = [i for i in incs if about(i, {sc.service})]  # the definition before grouping: the picked service only
     verified = [i for i in on_fault if i.resolution.startswith("fixed by runbook")]
     # healed = a runbook's fix was verified AND the injected fault is really gone because of an action (the sim's
     # ground truth); a surge and a lost node are never "cured" (the traffic is external, the node stays down):
     # there the verified mitigation counts (saturation back down / replicas ready again elsewhere).
     cured = healed_by not in (None, "heal", "expired") or sc.kind in MITIGATED
     auto = verified if cured else []
+    strict_auto = [i for i in auto if i in strict]
     detected = bool(on_fault)
     mttr = min((i.mttr_s() or 0.0) for i in auto) if auto else None
     return {
         "kind": kind, "class": sc.incident_class, "service": sc.service, "magnitude": round(sc.magnitude, 4),
         "deployed": sc.deployed, "detected": detected, "healed_auto": bool(auto), "mttr_s": mttr,
+        "healed_auto_strict": bool(strict_auto),
         "detect_delay_s": min(((i.opened_at - injected_at).total_seconds() for i in on_fault), default=None),
         "classified_as": on_fault[0].incident_class if on_fault else None,
         "classified_by": on_fault[0].classified_by if on_fault else None,
@@ -238,6 +249,8 @@ def summarise(cases: list[dict[str, Any]]) -> dict[str, Any]:
         "cases": len(cases),
         "healed_share_all": float(np.mean([c["healed_auto"] for c in cases])) if cases else 0.0,
         "healed_share_known": float(np.mean([c["healed_auto"] for c in known])) if known else 0.0,
+        "healed_share_known_strict": float(np.mean([c.get("healed_auto_strict", c["healed_auto"]) for c in known]))
+        if known else 0.0,
         "detected_share": float(np.mean([c["detected"] for c in cases])) if cases else 0.0,
         "classification_accuracy": float(np.mean([c["classified_as"] == c["class"] for c in cases if c["detected"]]))
         if any(c["detected"] for c in cases) else 0.0,
