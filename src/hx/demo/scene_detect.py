@@ -40,9 +40,18 @@ def scene_detect(ctx: DemoContext) -> dict[str, Any]:
     ctx.console.print(f"{target} error_rate, last hour: {sparkline(values, width=60)}")
     detected = [e for e in events if isinstance(e.payload, AnomalyDetected) and e.subject == target]
     resolved = [e for e in events if isinstance(e.payload, AnomalyResolved) and e.subject == target]
+    closed = {e.payload.anomaly_id for e in events if isinstance(e.payload, AnomalyResolved)}
+    still_open = [
+        f"{e.payload.service}/{e.payload.signal}"
+        for e in events
+        if isinstance(e.payload, AnomalyDetected) and e.payload.anomaly_id not in closed
+    ]
+    if still_open:
+        ctx.console.print(f"still open at the scene's end: {', '.join(still_open)}")
     return {
         "detected": len(detected),
         "resolved": len(resolved),
+        "still_open": still_open,
         "false_alarms": sum(1 for e in events if isinstance(e.payload, AnomalyDetected) and e.subject != target),
         "ground_truth": truth,
     }
