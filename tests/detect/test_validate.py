@@ -90,3 +90,16 @@ def test_csv_that_is_not_text_names_the_file(tmp_path: Path) -> None:
     f.write_bytes(b"\xff\xfetimestamp,value\n")
     with pytest.raises(BadInput, match="s.csv: not UTF-8 text"):
         read_series_csv(f)
+
+
+def test_an_iso_time_outside_the_era_is_refused_naming_the_row() -> None:
+    from datetime import datetime
+
+    from hx.detect.validate import parse_timestamp
+
+    for raw in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59-23:59", datetime(1900, 1, 1)):
+        with pytest.raises(BadInput, match="outside the times hx takes") as err:
+            parse_timestamp(raw, 3)
+        assert err.value.data["field"] == "row 3"
+    assert parse_timestamp("2026-01-01T00:00:00Z", 1) == 1_767_225_600.0
+    assert parse_timestamp(5, 1) == 5.0  # a number is any time axis (an index too)

@@ -32,13 +32,14 @@ import csv
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from hx.clock import OutsideEra, in_era
 from hx.errors import BadInput
 from hx.files import open_text
 
@@ -68,7 +69,7 @@ def parse_timestamp(raw: object, row: int) -> float:
     if isinstance(raw, int | float | np.integer | np.floating):
         t = float(raw)
     elif isinstance(raw, datetime):
-        t = (raw if raw.tzinfo else raw.replace(tzinfo=UTC)).timestamp()
+        t = _in_era(raw, raw, row)
     elif isinstance(raw, np.datetime64):
         t = float(raw.astype("datetime64[us]").astype(np.int64)) / 1e6
     elif isinstance(raw, str):
@@ -82,12 +83,19 @@ def parse_timestamp(raw: object, row: int) -> float:
                 raise BadInput(
                     f"row {row}: timestamp {raw!r} is neither ISO 8601 nor unix seconds", field=f"row {row}"
                 ) from None
-            t = (d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp()
+            t = _in_era(d, raw, row)
     else:
         raise BadInput(f"row {row}: timestamp {raw!r} is not a time", field=f"row {row}")
     if not math.isfinite(t):
         raise BadInput(f"row {row}: timestamp {raw!r} is not finite", field=f"row {row}")
     return t
+
+
+def _in_era(d: datetime, raw: object, row: int) -> float:
+    try:
+        return in_era(d).timestamp()
+    except OutsideEra as err:
+        raise BadInput(f"row {row}: timestamp {raw!r}: {err}", field=f"row {row}") from None
 
 
 def parse_value(raw: object, row: int) -> float:
