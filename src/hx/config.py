@@ -439,7 +439,12 @@ class Server(Section):
         le=1024**3,
         description="largest request body any route reads (the alert intake keeps its own limit); larger is 413",
     )
-    step_bound_s: float = Field(10.0, gt=0, le=600, description="an engine step's time bound (<= lease_ttl_s / 2)")
+    step_bound_s: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="an engine step's wall-time bound when serving (<= lease_ttl_s / 2; none in simulated time)",
+    )
     health_refresh_s: float = Field(
         1.0, ge=0.1, le=60, description="/health is answered from a snapshot refreshed this often (its age shown)"
     )
