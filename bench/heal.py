@@ -295,7 +295,7 @@ def main() -> None:
                 console.print(f"[{len(cases):3d}] {kind:18s} {c['service']:9s} detected={c['detected']!s:5s} "
                               f"class={c['classified_as']} healed={c['healed_auto']!s:5s} mttr={c['mttr_s']} "
                               f"false={c['false_actions']}")  # fmt: skip
-            env[0].store.dispose()
+            env[0].close()  # stops its background work first (the outbox worker), then releases the store
     summary = summarise(cases)
     out = {
         "benchmark": "heal", "date": datetime.now(UTC).isoformat(), "seconds": round(time.perf_counter() - t0, 1),

@@ -228,7 +228,7 @@ def processing(url: str | None, home: Path) -> dict[str, Any]:
         out["incidents_per_s"] = round(out["incidents"] / out["firing"]["seconds"], 1)
         return out
     finally:
-        platform.store.dispose()
+        platform.close()
 
 
 def run_backend(name: str, stack: ExitStack, tmp: Path) -> dict[str, Any]:
