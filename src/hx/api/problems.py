@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -86,9 +87,21 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, StarletteHTTPException):
         raise exc
     headers = dict(exc.headers or {})
+    if exc.status_code == 400:  # the form parser's refusal (multipart without a boundary, a broken part)
+        why = str(exc.detail)
+        return problem(422, "invalid input", f"body: {why}", field="body",
+                       errors=[{"field": "body", "in": "body", "message": why}])  # fmt: skip
     if exc.status_code == 405:
         headers["Allow"] = ", ".join(allowed_methods(request))
-    return problem(exc.status_code, "error", str(exc.detail), headers=headers)
+    return problem(exc.status_code, _phrase(exc.status_code), str(exc.detail), headers=headers)
+
+
+def _phrase(status: int) -> str:
+    """The status's reason phrase as a problem title (``not found``), else ``error``."""
+    try:
+        return HTTPStatus(status).phrase.lower()
+    except ValueError:
+        return "error"
 
 
 def allowed_methods(request: Request) -> list[str]:
