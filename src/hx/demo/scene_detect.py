@@ -1,4 +1,4 @@
-"""Demo scene: an injected fault detected with its score and explanation, and the alert resolving after it heals."""
+"""Demo scene: an injected fault detected with its score and explanation; the alerts still open at its end are named."""
 
 from __future__ import annotations
 
