@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from hx.api.app import create_app
 from hx.components import Component
 from hx.heal.component import heal_engine
+from hx.heal.records import AlertRepo
 from hx.security.roles import Role
 from hx.sim import Fault
 from tests.heal.conftest import HealWorld, make_heal_world
@@ -97,9 +99,31 @@ def test_api_intake_incident_ack_and_resolve(tmp_path: Path) -> None:
         assert big.json()["field"] == "body"
         bad = c.post("/api/v1/alerts/alertmanager", content=b"{", headers=h)
         assert bad.status_code == 422 and bad.json()["field"] == "body"
+        # one malformed alert: the rest of its group is stored, the refusal named, counted and shown in /health
+        first = {"status": "firing", "labels": {"alertname": "HighErrorRate", "service": w.sim.names[0]},
+                 "startsAt": w.clock.now().isoformat()}  # fmt: skip
+        good, broken = {**first, "fingerprint": "def"}, {**first, "startsAt": "now"}
+        mixed = {**payload, "groupKey": "g2", "alerts": [good, broken]}
+        part = c.post("/api/v1/alerts/alertmanager", content=json.dumps(mixed), headers=h)
+        assert part.status_code == 200, part.text
+        body = part.json()
+        assert (body["status"], body["accepted"], body["refused"]) == ("partial", 1, 1)
+        assert body["problems"][0]["field"] == "alerts.1.startsAt"
+        allbad = {**mixed, "alerts": [broken]}
+        refused = c.post("/api/v1/alerts/alertmanager", content=json.dumps(allbad), headers=h)
+        assert refused.status_code == 422 and refused.json()["field"] == "alerts.0.startsAt"
+        deadline = time.monotonic() + 10.0  # /health answers from a snapshot its publisher refreshes each second
+        while True:
+            intake = c.get("/health", headers=h).json()["checks"]["self_healing"]["intake"]
+            if intake["alerts_refused"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert intake["alerts_refused"] == 1 and intake["last_refused"]["group_key"] == "g2"
+        assert 'hx_alerts_refused_total{field="startsAt",source="alertmanager"} 1.0' in c.get("/metrics").text
         heal_engine(w.platform).step(w.clock.now())
         incs = c.get("/api/v1/incidents", headers=h).json()["incidents"]
         assert len(incs) == 1 and incs[0]["labels"]["alertname"] == "HighErrorRate"
+        assert AlertRepo(w.platform.store).count() == 2  # abc, and def of the partial group
         iid = incs[0]["id"]
         detail = c.get(f"/api/v1/incidents/{iid}", headers=h).json()
         assert detail["timeline"][0]["kind"] == "opened"

@@ -85,14 +85,40 @@ def test_a_start_outside_the_era_is_refused_naming_the_alert_not_a_500(start: st
     # one such alert in a batch made the whole batch a 500 (OverflowError reckoning its UTC time), and Alertmanager
     # re-sent it for ever; the good alert beside it was never stored
     good = {"status": "firing", "labels": {"alertname": "A"}, "startsAt": "2026-01-01T00:00:00Z"}
-    body = {"alerts": [good, {**good, "startsAt": start}]}
+    p = parse_alertmanager(json.dumps({"alerts": [good, {**good, "startsAt": start}]}).encode())
+    assert len(p.alerts) == 1 and p.refused[0].field == "alerts.1.startsAt"
+    assert "outside the times hx takes" in p.refused[0].message
     with pytest.raises(BadInput, match="outside the times hx takes") as err:
-        parse_alertmanager(json.dumps(body).encode())
-    assert err.value.data["field"] == "alerts.1.startsAt"
+        parse_alertmanager(json.dumps({"alerts": [{**good, "startsAt": start}]}).encode())
+    assert err.value.data["field"] == "alerts.0.startsAt"
     hx_body = {"alerts": [{"name": "Disk", "service": "db", "starts_at": start}]}
     with pytest.raises(BadInput) as err:
         parse_hx_alerts(json.dumps(hx_body).encode())
     assert err.value.data["field"] == "alerts.0.starts_at"
+
+
+def test_a_malformed_alert_is_left_out_and_named_and_its_group_is_stored(tmp_path: Path) -> None:
+    # Alertmanager does not re-send a group answered with a 4xx: refusing the whole group for one bad alert lost the
+    # good ones at the sender
+    store = Store(f"sqlite:///{tmp_path / 'hx.db'}")
+    store.upgrade()
+    seen: list[tuple[str, str]] = []
+    intake = AlertIntake(AlertRepo(store), "dev", on_refused=lambda source, p: seen.append((source, p.field)))
+    body = am_payload(n=3)
+    alerts = body["alerts"]
+    assert isinstance(alerts, list)
+    alerts[1]["status"] = "weird"
+    alerts[2]["startsAt"] = "not a time"
+    result = intake.alertmanager(json.dumps(body).encode(), NOW)
+    assert result["received"] == 3 and result["accepted"] == 1 and result["refused"] == 2
+    assert [p["field"] for p in result["problems"]] == ["alerts.1.status", "alerts.2.startsAt"]
+    assert [r.fingerprint for r in intake.repo.unprocessed()] == ["fp0"]
+    assert seen == [("alertmanager", "alerts.1.status"), ("alertmanager", "alerts.2.startsAt")]
+    health = intake.health()
+    assert health["alerts_refused"] == 2 and health["last_refused"]["first"]["field"] == "alerts.1.status"
+    # a re-send stores nothing twice and counts the refusals again (each is a refused delivery)
+    again = intake.alertmanager(json.dumps(body).encode(), NOW)
+    assert again["duplicates"] == 1 and intake.health()["alerts_refused"] == 4
 
 
 def test_alertmanagers_zero_end_in_any_zone_reads_as_not_ended() -> None:

@@ -25,7 +25,7 @@ from hx.heal import triage
 from hx.heal.classify import CLASSES, MODEL_NAME
 from hx.heal.features import recent_changes
 from hx.heal.incidents import IncidentManager
-from hx.heal.intake import AlertIntake, anomaly_row
+from hx.heal.intake import AlertIntake, Problem, anomaly_row
 from hx.heal.notifications import Escalator
 from hx.heal.records import (
     EXEC_ACTIVE,
@@ -67,13 +67,17 @@ class HealEngine:
         self.escalator = escalator
         self.incidents = IncidentRepo(platform.store)
         self.executions = ExecutionRepo(platform.store)
-        self.intake = AlertIntake(AlertRepo(platform.store), platform.settings.environment)
+        self.intake = AlertIntake(AlertRepo(platform.store), platform.settings.environment, self._alert_refused)
         self.manager = IncidentManager(platform)
         self.state = EngineStateStore(platform.store, self.name)
         self.remediation = RemediationEngine(platform, platform.actuator, self._execution_finished,
                                              signal_step_s=signal_step_s)  # fmt: skip
         self.model = ModelWatch(platform.models, platform.bus, MODEL_NAME, platform.model_handles)
         platform.bus.subscribe(self._on_model_change, types=MODEL_STAGE_EVENTS, name="self-healing.models")
+
+    def _alert_refused(self, source: str, problem: Problem) -> None:
+        """Count a malformed alert the intake left out (by source and faulty field, not its index)."""
+        self.platform.metrics.alerts_refused.labels(source, problem.field.rsplit(".", 1)[-1]).inc()
 
     @property
     def handle(self) -> ModelHandle:
@@ -285,7 +289,8 @@ class HealEngine:
         """``degraded`` (with the notifications' detail) when a notifier is failing."""
         notifications = self.escalator.health()
         out = {"status": notifications["status"], "classifier": self.handle.health(), "runbooks": len(self.runbooks),
-               "open_incidents": self.incidents.count(status=OPEN_STATES), "notifications": notifications}  # fmt: skip
+               "open_incidents": self.incidents.count(status=OPEN_STATES), "notifications": notifications,
+               "intake": self.intake.health()}  # fmt: skip
         if "detail" in notifications:
             out["detail"] = notifications["detail"]
         return out

@@ -5,9 +5,14 @@ processes stored, unprocessed rows later, so an accepted alert is never lost and
 Intake is idempotent: every row has a dedup key (SHA-256 of source, group key, fingerprint,
 startsAt and status), so a group Alertmanager re-sends, or retries after a 5xx, adds nothing.
 
-Alertmanager's payload is a third-party format: unknown fields are tolerated.  hx's own schema
-(``POST /api/v1/alerts``) is strict.  Limits: a body over :data:`MAX_BODY_BYTES` or with more than
-:data:`MAX_ALERTS` alerts is refused with 413 naming the limit.
+Alertmanager's payload is a third-party format: unknown fields are tolerated, and its alerts are taken one by
+one.  Alertmanager does not re-send a group answered with a 4xx, so refusing a whole group for one malformed alert
+would drop its good alerts at the sender: the good ones are stored, each refused one is named in the answer
+(``status: partial``, ``refused``, ``problems``), logged, counted (``hx_alerts_refused_total``) and shown in
+``/health``.  A body that is no webhook, or whose every alert is malformed, is refused whole (422 naming the first
+fault).  hx's own schema
+(``POST /api/v1/alerts``) is strict and whole: its callers read the 422.  Limits: a body over
+:data:`MAX_BODY_BYTES` or with more than :data:`MAX_ALERTS` alerts is refused with 413 naming the limit.
 
 >>> p = parse_alertmanager(b'{"version": "4", "status": "firing", "groupKey": "g", "alerts": '
 ...     b'[{"status": "firing", "labels": {"alertname": "HighErrors", "service": "api"}, '
@@ -21,11 +26,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from hx.clock import in_era
 from hx.errors import BadInput, validation_message
@@ -33,8 +41,23 @@ from hx.events import AnomalyDetected, AnomalyResolved, Event
 from hx.heal.records import AlertRepo, AlertRow
 from hx.severity import Severity
 
+log = logging.getLogger(__name__)
+
 MAX_BODY_BYTES = 1024 * 1024
 MAX_ALERTS = 1000
+#: problems named in one answer (the count covers them all)
+MAX_PROBLEMS = 20
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One fault of a request: where (``alerts.3.startsAt``) and what."""
+
+    field: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
 
 
 class PayloadTooLarge(BadInput):
@@ -85,6 +108,20 @@ class AlertmanagerPayload(BaseModel):
     commonAnnotations: dict[str, str] = Field(default_factory=dict)
     externalURL: str = ""
     alerts: list[AmAlert]  # required: a body without it is not a webhook (it was accepted as 0 alerts)
+    #: the alerts left out as malformed, each named (``alerts.<i>.<field>``), in the order sent
+    _refused: list[Problem] = PrivateAttr(default_factory=list)
+
+    @property
+    def refused(self) -> list[Problem]:
+        return self._refused
+
+
+class _Envelope(BaseModel):
+    """The webhook without its alerts' shapes: each alert is checked on its own."""
+
+    model_config = ConfigDict(extra="allow")
+
+    alerts: list[Any]
 
 
 class HxAlert(BaseModel):
@@ -131,20 +168,50 @@ def _check_count(data: Any) -> None:
         raise PayloadTooLarge(f"{n} alerts in one request; the limit is {MAX_ALERTS}", field="alerts", limit=MAX_ALERTS)
 
 
-def _validation(err: ValidationError) -> BadInput:
+def _problem(err: ValidationError, prefix: tuple[str | int, ...] = ()) -> Problem:
     first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "body"
-    return BadInput(f"{where}: {validation_message(first)}", field=where)
+    where = ".".join(str(p) for p in (*prefix, *first["loc"])) or "body"
+    return Problem(where, f"{where}: {validation_message(first)}")
+
+
+def _validation(err: ValidationError, prefix: tuple[str | int, ...] = ()) -> BadInput:
+    p = _problem(err, prefix)
+    return BadInput(p.message, field=p.field)
 
 
 def parse_alertmanager(body: bytes) -> AlertmanagerPayload:
-    """Parse and check an Alertmanager webhook body (limits first, then shape)."""
+    """Parse and check an Alertmanager webhook body: limits first, then the envelope, then each alert.
+
+    Malformed alerts are left out and named in :attr:`AlertmanagerPayload.refused`; a body whose every alert is
+    malformed is refused (:class:`~hx.errors.BadInput` naming the first).
+
+    >>> good = {"status": "firing", "startsAt": "2026-01-01T00:00:00Z"}
+    >>> p = parse_alertmanager(json.dumps({"alerts": [good, {**good, "status": "weird"}]}).encode())
+    >>> len(p.alerts), p.refused[0].field
+    (1, 'alerts.1.status')
+    """
     data = _load_json(body)
     _check_count(data)
     try:
-        return AlertmanagerPayload.model_validate(data)
+        envelope = _Envelope.model_validate(data)
     except ValidationError as err:
         raise _validation(err) from err
+    good: list[AmAlert] = []
+    refused: list[Problem] = []
+    for i, raw in enumerate(envelope.alerts):
+        try:
+            good.append(AmAlert.model_validate(raw))
+        except ValidationError as err:
+            refused.append(_problem(err, ("alerts", i)))
+    if refused and not good:
+        raise BadInput(refused[0].message, field=refused[0].field)
+    try:
+        payload = AlertmanagerPayload.model_validate({**data, "alerts": []})
+    except ValidationError as err:
+        raise _validation(err) from err
+    payload.alerts = good
+    payload._refused = refused
+    return payload
 
 
 def parse_hx_alerts(body: bytes) -> HxAlertBatch:
@@ -260,18 +327,52 @@ def _text(x: float | None) -> str:
 
 
 class AlertIntake:
-    """Stores alerts (persist first); returns how many were new and how many were duplicates."""
+    """Stores alerts (persist first); returns how many were new, how many were duplicates and which were refused.
 
-    def __init__(self, repo: AlertRepo, default_env: str) -> None:
+    Refused Alertmanager alerts (the rest of their group stored) are logged, passed to ``on_refused`` (the
+    platform's counter) and kept for :meth:`health`: the sender never sees them fail."""
+
+    def __init__(self, repo: AlertRepo, default_env: str,
+                 on_refused: Callable[[str, Problem], None] | None = None) -> None:  # fmt: skip
         self.repo = repo
         self.default_env = default_env
+        self.on_refused = on_refused
+        self._lock = threading.Lock()
+        self.refused_total = 0
+        self.last_refused: dict[str, Any] | None = None
 
     def accept(self, rows: list[AlertRow]) -> dict[str, int]:
         added = self.repo.insert_new(rows)
         return {"received": len(rows), "accepted": added, "duplicates": len(rows) - added}
 
-    def alertmanager(self, body: bytes, now: datetime) -> dict[str, int]:
-        return self.accept(alertmanager_rows(parse_alertmanager(body), now, self.default_env))
+    def alertmanager(self, body: bytes, now: datetime) -> dict[str, Any]:
+        payload = parse_alertmanager(body)
+        result: dict[str, Any] = dict(self.accept(alertmanager_rows(payload, now, self.default_env)))
+        if payload.refused:
+            self._refused("alertmanager", payload.groupKey, payload.refused, now)
+            result["received"] += len(payload.refused)
+            result["refused"] = len(payload.refused)
+            result["problems"] = [p.to_json() for p in payload.refused[:MAX_PROBLEMS]]
+        return result
 
     def hx_alerts(self, body: bytes, now: datetime) -> dict[str, int]:
         return self.accept(hx_rows(parse_hx_alerts(body), now, self.default_env))
+
+    def _refused(self, source: str, group_key: str, problems: list[Problem], now: datetime) -> None:
+        log.warning("%s group %r: %d alert(s) refused, the rest stored; first: %s", source, group_key,
+                    len(problems), problems[0].message)  # fmt: skip
+        with self._lock:
+            self.refused_total += len(problems)
+            self.last_refused = {"at": now.isoformat(), "source": source, "group_key": group_key[:200],
+                                 "count": len(problems), "first": problems[0].to_json()}  # fmt: skip
+        if self.on_refused is not None:
+            for p in problems:
+                self.on_refused(source, p)
+
+    def health(self) -> dict[str, Any]:
+        """What the intake refused since start (the senders got a 200 for the rest of those groups)."""
+        with self._lock:
+            out: dict[str, Any] = {"alerts_refused": self.refused_total}
+            if self.last_refused is not None:
+                out["last_refused"] = dict(self.last_refused)
+        return out

@@ -53,6 +53,10 @@ class HxMetrics:
         )
         self.events_published = Counter("hx_events_published", "events published", ["type"], registry=r)
         self.actions = Counter("hx_actions", "actuator calls", ["verb", "ok"], registry=r)
+        self.alerts_refused = Counter(
+            "hx_alerts_refused", "malformed alerts left out of a stored group, by source and faulty field",
+            ["source", "field"], registry=r,
+        )  # fmt: skip
         self.up = Gauge("hx_component_up", "component is serving", ["component"], registry=r)
         self.anomaly_score = Gauge(
             "hx_anomaly_score", "the detector's latest calibrated score (0..1)", ["service", "signal"], registry=r

@@ -71,7 +71,7 @@ INTAKE_THREADS = 2
 _intake_limiter: anyio.CapacityLimiter | None = None
 
 
-async def _off_loop(fn: Callable[[], dict[str, int]]) -> dict[str, int]:
+async def _off_loop(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Parse and store an alert body in a worker thread: the event loop keeps answering meanwhile."""
     global _intake_limiter
     if _intake_limiter is None:  # made on the running loop
@@ -81,11 +81,15 @@ async def _off_loop(fn: Callable[[], dict[str, int]]) -> dict[str, int]:
 
 @router.post("/alerts/alertmanager", status_code=200, openapi_extra=json_body(_AM_BODY))
 async def alertmanager_webhook(request: Request) -> JSONResponse:
-    """Alertmanager's webhook (version 4). Stores the alerts and answers at once; idempotent on re-sends."""
+    """Alertmanager's webhook (version 4). Stores the alerts and answers at once; idempotent on re-sends.
+
+    A malformed alert is left out and named (``refused``, ``problems``) while the rest of its group is stored:
+    Alertmanager does not re-send a group answered with a 4xx, so a whole-group refusal would lose the good alerts.
+    A body that is no webhook, or whose every alert is malformed, is 422."""
     body = await _body(request)
     platform = request.app.state.platform
     result = await _off_loop(lambda: heal_engine(platform).intake.alertmanager(body, platform.clock.now()))
-    return JSONResponse({"status": "accepted", **result}, status_code=200)
+    return JSONResponse({"status": "partial" if result.get("refused") else "accepted", **result}, status_code=200)
 
 
 @router.post("/alerts", status_code=202, openapi_extra=json_body(_HX_BODY))
