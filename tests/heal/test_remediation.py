@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from hx.actuate.base import ActionResult, Actuator, Capability
-from hx.errors import ActuatorTimeout
+from hx.errors import ActuatorTimeout, NotFound
 from hx.heal.records import AlertRow, Incident
 from hx.heal.remediation import MAX_ATTEMPTS, RemediationEngine
 from hx.heal.runbooks import Runbook, load_runbooks, select_runbook
@@ -145,9 +145,12 @@ def test_hung_actuator_is_bounded_then_escalated_and_breaker_opens(tmp_path: Pat
     assert broken.calls == 2 * MAX_ATTEMPTS
     verdict = eng.check(leak_runbook(), svc, w.clock.now() + timedelta(minutes=30))
     assert verdict.guardrail == "circuit_breaker"
-    eng.reset_breaker(svc, "tester")
+    assert eng.reset_breaker(svc, "tester") == "open"
     w.clock.advance(60)
     assert eng.check(leak_runbook(), svc, w.clock.now()).allowed
+    assert eng.reset_breaker(svc, "tester") == "closed"
+    with pytest.raises(NotFound, match="no remediation has run on 'chekout'"):
+        eng.reset_breaker("chekout", "tester")  # a typo was answered "closed", the real breaker left open
 
 
 def test_approval_required_outside_full_auto(tmp_path: Path) -> None:

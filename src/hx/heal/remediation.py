@@ -494,10 +494,22 @@ class RemediationEngine:
         reset = self.state.get(f"breaker_reset:{target}")
         return datetime.fromisoformat(reset["at"]) if reset is not None else None
 
-    def reset_breaker(self, target: str, actor: str) -> None:
+    def reset_breaker(self, target: str, actor: str) -> str:
+        """Close ``target``'s circuit breaker (audited); return what it was (``open`` or ``closed``).
+
+        A service no remediation ever ran on has no breaker: :class:`~hx.errors.NotFound` (a typo would otherwise
+        be answered "closed" and the real service left stopped)."""
+        existing = self.repo.list(target=target, limit=200)
+        if not existing:
+            raise NotFound(f"no remediation has run on {target!r}, so it has no breaker to reset", field="service")
         now = self.platform.clock.now()
+        verdict = guardrails.circuit_breaker(
+            existing, target, self.cfg.circuit_breaker_failures, self.breaker_reset_at(target)
+        )
+        was = "closed" if verdict.allowed else "open"
         self.state.put(f"breaker_reset:{target}", {"at": now.isoformat(), "by": actor}, now)
-        self.platform.audit.append(actor, "heal.breaker_reset", target, "ok", {})
+        self.platform.audit.append(actor, "heal.breaker_reset", target, "ok", {"was": was})
+        return was
 
     def _event(self, ex: Execution, data: Mapping[str, Any]) -> None:
         payload = IncidentAction.model_validate({"incident": ex.incident_id, "execution": ex.id, "runbook": ex.runbook,

@@ -173,8 +173,8 @@ def reject(execution_id: int, body: ResolveBody, request: Request) -> dict[str, 
 @router.post("/remediations/breakers/{service}/reset")
 def reset_breaker(service: str, request: Request) -> dict[str, Any]:
     engine = heal_engine(request.app.state.platform)
-    engine.remediation.reset_breaker(service, request.state.principal.actor)
-    return {"service": service, "breaker": "closed"}
+    was = engine.remediation.reset_breaker(service, request.state.principal.actor)
+    return {"service": service, "breaker": "closed", "was": was}
 
 
 @router.get("/runbooks")
