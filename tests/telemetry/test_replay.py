@@ -82,6 +82,9 @@ def test_gzip_files_are_read(tmp_path: Path) -> None:
     ("row", "reason"),
     [
         ("yesterday,api,cpu_utilization,0.1", "timestamp"),
+        ("nan,api,cpu_utilization,0.1", "timestamp 'nan' is not a Unix time"),  # was taken as a time
+        ("1e300,api,cpu_utilization,0.1", "timestamp '1e300' is not a Unix time"),
+        ("9999-12-31T23:59:59-23:59,api,cpu_utilization,0.1", "outside the times hx takes"),
         ("0,api,cpu_utilization,lots", "not a number"),
         ("0,,cpu_utilization,0.1", "empty service"),
         ("0,api,cpu utilization,0.1", "not a name"),

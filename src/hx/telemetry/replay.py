@@ -49,6 +49,7 @@ import numpy as np
 
 from hx.errors import BadInput, EmptyResult, NotFound, Unsupported
 from hx.files import not_text
+from hx.readers import not_a_time, parse_time
 from hx.telemetry.base import FloatArray, Series, SourceCapability, SourceHealth
 from hx.telemetry.common import align_to_grid, step_grid, to_unix
 
@@ -76,18 +77,12 @@ class _BadRow(Exception):
 
 
 def _parse_time(raw: str) -> float:
-    text = raw.strip()
+    """Unix seconds (or milliseconds ... nanoseconds) or ISO 8601 (naive = UTC), within 1970..3000 UTC: a row
+    timed ``nan``, ``1e300`` or in year 9999 was taken as it was and made every query of its series fail."""
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise _BadRow(f"timestamp {raw!r} is neither unix seconds nor ISO-8601") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp()
+        return parse_time(raw.strip())
+    except ValueError as err:
+        raise _BadRow(f"timestamp {not_a_time(raw, err)}") from None
 
 
 def _parse_value(raw: str, column: str) -> float:
