@@ -114,7 +114,33 @@ def test_a_rule_across_keys_is_said_once(tmp_path: Path) -> None:
     f.write_text("continuous_improvement:\n  quality_gates:\n    - {name: g, metric: deploy.per_day, min: 5, max: 1}\n")
     with pytest.raises(ConfigError) as err:
         validate_file(f)
-    assert str(err.value) == f"{f}: continuous_improvement.quality_gates.0: Value error, min 5.0 is above max 1.0"
+    assert str(err.value) == f"{f}: continuous_improvement.quality_gates.0: min 5.0 is above max 1.0"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "says"),
+    [
+        # YAML's .inf and .nan passed every gt=0 bound: an analysis interval of .inf validated
+        ("ai_orchestrator:\n  canary: {analysis_interval_s: .inf}\n", "ai_orchestrator.canary.analysis_interval_s",
+         "finite"),
+        ("ai_orchestrator: {rollout_timeout_s: .inf}\n", "ai_orchestrator.rollout_timeout_s", "finite"),
+        ("intelligent_monitoring:\n  anomaly_detection: {alert_threshold: .nan}\n",
+         "intelligent_monitoring.anomaly_detection.alert_threshold", "finite"),
+        # steps the rollout planner refuses only when a deployment is planned
+        ("ai_orchestrator:\n  canary: {steps: [-5, 500]}\n", "ai_orchestrator.canary.steps",
+         "increasing percentages in (0, 100]"),
+        ("ai_orchestrator:\n  canary: {steps: [50, 25]}\n", "ai_orchestrator.canary.steps", "increasing"),
+    ],
+)  # fmt: skip
+def test_infinite_numbers_and_impossible_canary_steps_are_refused_naming_the_key(
+    tmp_path: Path, text: str, key: str, says: str
+) -> None:
+    f = tmp_path / "x.yml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        validate_file(f)
+    assert f"{f}: {key}: " in str(err.value) and says in str(err.value)
+    assert "Value error" not in str(err.value)
 
 
 def test_old_scaling_key_still_works_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

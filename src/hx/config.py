@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from hx.errors import ConfigError
+from hx.errors import ConfigError, validation_message
 from hx.files import not_text
 
 Role = Literal["viewer", "operator", "approver", "admin"]
@@ -43,9 +43,10 @@ RENAMED_KEYS: dict[str, str] = {
 
 
 class Section(BaseModel):
-    """Base of every settings section: unknown keys are errors."""
+    """Base of every settings section: unknown keys are errors, and so are infinite or NaN numbers (YAML's
+    ``.inf`` and ``.nan`` passed every ``gt=0`` bound: an analysis interval of ``.inf`` validated)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 # ---- ai_orchestrator ------------------------------------------------------------------
@@ -63,13 +64,25 @@ class AutomationLevels(Section):
 
 
 class CanarySettings(Section):
-    steps: list[float] = Field(default_factory=lambda: [5.0, 25.0, 50.0, 100.0])
+    steps: list[float] = Field(
+        default_factory=lambda: [5.0, 25.0, 50.0, 100.0], min_length=1,
+        description="traffic percentages, increasing, each in (0, 100] (100 is added when the last is below it)",
+    )  # fmt: skip
     analysis_interval_s: float = Field(300.0, gt=0)
     pass_threshold: float = Field(95.0, ge=0, le=100)
     marginal_threshold: float = Field(75.0, ge=0, le=100)
     #: hours of the baseline's own pre-canary signals read (in hourly blocks) to estimate its autocorrelation
     #: and noise level for the judge; 0 = judge from the canary windows alone
     history_hours: float = Field(6.0, ge=0, le=168)
+
+    @field_validator("steps")
+    @classmethod
+    def _increasing_percentages(cls, steps: list[float]) -> list[float]:
+        # the rollout planner refuses these too, but only when a deployment is planned: a config that validated
+        # then failed every canary (steps [-5, 500] validated)
+        if any(not 0 < w <= 100 for w in steps) or steps != sorted(steps) or len(set(steps)) != len(steps):
+            raise ValueError(f"steps must be increasing percentages in (0, 100], got {steps}")
+        return steps
 
 
 class AiOrchestrator(Section):
@@ -740,7 +753,7 @@ def _one_error(
     kind = error["type"]
     if kind == "extra_forbidden":
         return ConfigError("unknown key", file=where, key=key, expected="one of the documented keys")
-    return ConfigError(error["msg"], file=where, key=key, expected=_expected(kind, error.get("ctx")))
+    return ConfigError(validation_message(error), file=where, key=key, expected=_expected(kind, error.get("ctx")))
 
 
 def _related(key: str, given: str) -> bool:
