@@ -28,6 +28,9 @@ def test_cost_rightsize_from_a_usage_export(tmp_path: Path) -> None:
     f.write_text("timestamp,cpu\n1,2\n")
     r = subprocess.run(run, capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 2 and "memory_gib" in r.stderr
+    # an infinite current size passed min=0 and priced an infinite saving (printed as Infinity: not JSON)
+    r = subprocess.run([*run[:-1], "inf"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2 and json.loads(r.stdout)["error"]["field"] == "--current-cpu", r.stdout
 
 
 @pytest.mark.parametrize(

@@ -81,6 +81,11 @@ def test_a_folder_scores_every_file_and_names_the_bad_one(
     (tmp_path / "corpus" / "bad.csv").write_text("timestamp,value\n1,x\n")
     code, out, err = _run(["detect", "run", str(tmp_path / "corpus")], capsys)
     assert code == 2 and "bad.csv" in out and "1 of 3 file(s)" in err, (out, err)
+    # with --json: one document (the scores and the refusal), not the scores followed by an error document
+    code, out, err = _run(["--json", "detect", "run", str(tmp_path / "corpus")], capsys)
+    doc = json.loads(out)
+    assert code == 2 and "1 of 3 file(s)" in err
+    assert doc["error"]["exit_code"] == 2 and [f["name"] for f in doc["files"] if "error" in f] == ["bad.csv"]
 
 
 def test_detect_nab_takes_the_data_folder_itself(

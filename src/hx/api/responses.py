@@ -11,30 +11,11 @@ default class and the problem documents) and the event stream go through :func:`
 from __future__ import annotations
 
 import json
-import math
-import re
 from typing import Any
 
 from fastapi.responses import JSONResponse
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _escape(text: str) -> str:
-    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
-def scrub(value: Any) -> Any:
-    """``value`` with surrogates in every string (keys too) escaped and non-finite floats as ``None``."""
-    if isinstance(value, str):
-        return _escape(value)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {scrub(k): scrub(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [scrub(v) for v in value]
-    return value
+from hx.jsontext import scrub
 
 
 def safe_dumps(value: Any) -> str:

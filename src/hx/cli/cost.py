@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,6 +84,9 @@ def rightsize(
     for given, flag in flags:
         if given and not fleet:
             raise BadInput(f"{flag} applies to --fleet only", field=flag)
+    for size, flag in ((current_cpu, "--current-cpu"), (current_memory_gib, "--current-memory-gib")):
+        if size is not None and not math.isfinite(size):  # inf passed min=0 and priced an infinite saving
+            raise BadInput(f"{flag} must be a finite size, got {size:g}", field=flag)
     if risk_budget is not None and not 0.0 < risk_budget < 0.5:
         raise BadInput(
             f"--risk-budget must be a share in (0, 0.5), e.g. 0.04, got {risk_budget:g}", field="--risk-budget"

@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from hx.cli.session import JSON, ctx_of
+from hx.cli.session import JSON, ctx_of, error_object
 from hx.files import writing
 from hx.security.private import export_dir, open_private
 
@@ -152,12 +152,18 @@ def _run_folder(c: Any, folder: Path, out: Path | None, name: str, thr: float, a
                 results.append({"name": str(rel), "file": str(f), "error": err.message})
             bar.advance(task)
     failed = [r for r in results if "error" in r]
-    if c.as_json:
-        c.emit({"detector": name, "threshold": thr, "files": results})
-    else:
+    refusal = BadInput(f"{len(failed)} of {len(files)} file(s) could not be read (named above)", field="file")
+    if not c.as_json:
         _print_folder(c, results, name, thr)
+        if failed:
+            raise refusal
+        return
+    # one document on stdout: the refusal goes in it (raised, main would print a second document after it)
+    c.emit({"detector": name, "threshold": thr, "files": results,
+            **({"error": error_object(refusal)} if failed else {})})  # fmt: skip
     if failed:
-        raise BadInput(f"{len(failed)} of {len(files)} file(s) could not be read (named above)", field="file")
+        c.err.print(f"hx: error: {refusal}", markup=False, highlight=False)
+        raise typer.Exit(refusal.exit_code)
 
 
 def _print_folder(c: Any, results: list[dict[str, Any]], name: str, thr: float) -> None:

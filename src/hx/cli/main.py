@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from hx.cli import core
-from hx.cli.session import Ctx, parse_overrides
+from hx.cli.session import Ctx, error_object, parse_overrides
 from hx.errors import HxError
 
 app = typer.Typer(
@@ -162,17 +162,6 @@ def usage_error_object(err: typer.TyperException) -> dict[str, object]:
     elif isinstance(option, str) and option:
         out["field"] = option
     return out
-
-
-def error_object(err: HxError) -> dict[str, object]:
-    """An hx error as ``--json`` prints it (the API's problem+json fields, with the exit code).
-
-    >>> from hx.errors import BadInput
-    >>> error_object(BadInput("--step must be > 0", field="--step"))["field"]
-    '--step'
-    """
-    data = {k: v for k, v in err.data.items() if v is not None and isinstance(v, (str, int, float, bool, list))}
-    return {"title": err.title, "detail": err.message, "exit_code": err.exit_code, **data}
 
 
 if __name__ == "__main__":

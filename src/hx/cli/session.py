@@ -15,7 +15,7 @@ import yaml
 from rich.console import Console
 
 from hx.config import LoadedSettings, load_settings
-from hx.errors import BadInput
+from hx.errors import BadInput, HxError
 from hx.platform import Platform, build_platform
 
 
@@ -68,7 +68,13 @@ class Ctx:
     def emit(self, data: Any, human: str | None = None) -> None:
         """``--json``: machine output on stdout; else the human text (or pretty JSON)."""
         if self.as_json:
-            sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+            try:  # NaN and Infinity are not JSON: a strict reader refused the whole document
+                text = json.dumps(data, indent=2, default=str, allow_nan=False)
+            except ValueError:
+                from hx.jsontext import scrub
+
+                text = json.dumps(scrub(data), indent=2, default=str, allow_nan=False)
+            sys.stdout.write(text + "\n")
         elif human is not None:
             self.console.print(human)
         else:
@@ -96,3 +102,14 @@ def binding(host: str, port: int) -> Iterator[None]:
         yield
     except OSError as err:
         raise BadInput(f"cannot listen on {host}:{port}: {err.strerror} (--host / --port)", field="--port") from err
+
+
+def error_object(err: HxError) -> dict[str, object]:
+    """An hx error as ``--json`` prints it (the API's problem+json fields, with the exit code).
+
+    >>> from hx.errors import BadInput
+    >>> error_object(BadInput("--step must be > 0", field="--step"))["field"]
+    '--step'
+    """
+    data = {k: v for k, v in err.data.items() if v is not None and isinstance(v, (str, int, float, bool, list))}
+    return {"title": err.title, "detail": err.message, "exit_code": err.exit_code, **data}
