@@ -191,6 +191,13 @@ class EmptyResult(TelemetryError):
     title = "no data"
 
 
+class ServerUnreachable(HxError):
+    """The CLI could not reach the hx server it was pointed at (``--url``): not a signal source's failure."""
+
+    status = 503
+    title = "hx server unreachable"
+
+
 class ActuatorError(HxError):
     status = 502
     title = "actuator failed"

@@ -32,3 +32,22 @@ def test_a_server_that_answers_with_no_json_is_named(tmp_path: Path) -> None:
         api = ApiClient.from_env(server.url, "hx_x", tmp_path)
         with pytest.raises(HxError, match=f"{server.url} answered GET /api/v1/deployments with no JSON"):
             api.request("GET", "/api/v1/deployments")
+
+
+def test_a_server_that_is_down_is_named_as_the_hx_server_in_one_json_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it was titled "signal source unreachable", and with --json a failure other than bad input printed nothing on
+    # stdout: a script reading it got an empty document
+    import json
+    import socket
+
+    from hx.cli.main import main
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens once the socket is closed
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    code = main(["--json", "deploy", "status", "--url", f"http://127.0.0.1:{port}", "--token", "hx_x"])
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert code == 1 and error["title"] == "hx server unreachable" and error["exit_code"] == 1

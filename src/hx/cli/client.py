@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from hx.errors import AuthError, BadInput, Conflict, Forbidden, HxError, NotFound, SourceDown
+from hx.errors import AuthError, BadInput, Conflict, Forbidden, HxError, NotFound, ServerUnreachable
 from hx.http import redact_url
 
 
@@ -35,7 +35,7 @@ class ApiClient:
         try:
             r = self._client.request(method, path, **kwargs)
         except httpx.HTTPError as err:
-            raise SourceDown(f"hx server at {redact_url(self.url)} is unreachable: {err}") from err
+            raise ServerUnreachable(f"hx server at {redact_url(self.url)} is unreachable: {err}") from err
         if r.status_code >= 400:
             raise _error(r)
         try:

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from hx.cli import core
-from hx.cli.session import Ctx, error_object, parse_overrides
+from hx.cli.session import ANSWERED, Ctx, error_object, parse_overrides
 from hx.errors import HxError
 
 app = typer.Typer(
@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     With ``--json`` a refusal is also printed on stdout as ``{"error": {...}}`` (a script reads stdout), whether
     hx refused the input or the option parser did (a missing file, an unknown option, a value out of range)."""
     args = sys.argv[1:] if argv is None else argv
+    ANSWERED.done = False
     try:
         rv = app(args=argv, prog_name="hx", standalone_mode=False)
     except SystemExit as done:
@@ -115,9 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except HxError as err:
         typer.echo(f"hx: error: {err}", err=True)
-        # bad input with --json: a script reads stdout, so the refusal goes there too, as JSON (a command that
-        # fails after answering, as audit verify does, has already printed its JSON)
-        if err.exit_code == 2 and "--json" in args:
+        # with --json a script reads stdout, so the failure goes there too, as JSON (bad input, a server down, a
+        # lab not running); a command that fails after answering, as audit verify does, has printed its JSON
+        if "--json" in args and not ANSWERED.done:
             typer.echo(json.dumps({"error": error_object(err)}))
         return err.exit_code
     except Exception as err:  # a bug: never exit 1, which a command may use for its verdict ("fail")
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
         traceback.print_exc()
         typer.echo(f"hx: internal error: {type(err).__name__}: {err} (a bug in hx; the traceback is above)", err=True)
-        if "--json" in args:
+        if "--json" in args and not ANSWERED.done:
             detail = f"{type(err).__name__}: {err}"
             typer.echo(json.dumps({"error": {"title": "internal error", "detail": detail, "exit_code": INTERNAL}}))
         return INTERNAL

@@ -43,6 +43,20 @@ def piped_width(stream: Any) -> int | None:
     return None if (isatty is not None and isatty()) or os.environ.get("COLUMNS") else PIPED_WIDTH
 
 
+class _Answered:
+    """Whether this run of the CLI has printed its ``--json`` document: a command that fails after answering (as
+    ``audit verify`` does) must not print a second one; one that fails before must print its error as JSON."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def set(self) -> None:
+        self.done = True
+
+
+ANSWERED = _Answered()
+
+
 @dataclass
 class Ctx:
     config_file: Path | None = None
@@ -68,6 +82,7 @@ class Ctx:
     def emit(self, data: Any, human: str | None = None) -> None:
         """``--json``: machine output on stdout; else the human text (or pretty JSON)."""
         if self.as_json:
+            ANSWERED.set()
             try:  # NaN and Infinity are not JSON: a strict reader refused the whole document
                 text = json.dumps(data, indent=2, default=str, allow_nan=False)
             except ValueError:
