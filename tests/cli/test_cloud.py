@@ -123,6 +123,8 @@ def test_terraform_export_and_catalog(tmp_path: Path, hx: Hx) -> None:
     r = hx(["--json", "catalog", "regions", "--cloud", "azure", "--jurisdiction", "EU"], tmp_path)
     assert r.returncode == 0 and all(x["cloud"] == "azure" for x in json.loads(r.stdout)["regions"])
     assert hx(["catalog", "types", "--cloud", "oracle"], tmp_path).returncode == 2
+    r = hx(["--json", "catalog", "regions", "--jurisdiction", "MARS"], tmp_path)  # was "0 regions", exit 0
+    assert r.returncode == 2 and json.loads(r.stdout)["error"]["field"] == "--jurisdiction" and "EU" in r.stderr
     csv = tmp_path / "vms.csv"
     csv.write_text("InstanceType,vCPUs,MemoryGiB,Price,SpotPrice,Region\nm6i.large,2,8,0.05,0.02,us-east-1\n")
     r = hx(["--json", "catalog", "import", str(csv), "--cloud", "aws"], tmp_path)

@@ -87,6 +87,9 @@ def catalog_regions(
     cat = _catalog(c)
     if cloud is not None and cloud not in cat.clouds():
         raise UnknownName("cloud", cloud, cat.clouds())
+    known = sorted({r.jurisdiction for r in cat.regions()})
+    if jurisdiction is not None and jurisdiction not in known:  # it listed "0 regions" and exited 0
+        raise UnknownName("jurisdiction", jurisdiction, known, field="--jurisdiction")
     regions = cat.regions(cloud=cloud, jurisdiction=jurisdiction)
     if c.as_json:
         c.emit({"regions": [r.model_dump() for r in regions]})

@@ -54,6 +54,7 @@ def check(
     """
     c = ctx_of(ctx, as_json)
     source, topology = _world(c.loaded.settings)
+    _known(source, service)
     report = check_telemetry(
         source, c.loaded.settings, datetime.now(UTC), topology=topology, services=service, stale_after_s=stale_after
     )
@@ -63,6 +64,22 @@ def check(
         _print(c, report)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _known(source: SignalSource, given: list[str]) -> None:
+    """A ``--service`` the source does not list is a mistake (exit 2 naming the ones it lists), not a table of
+    "unknown service" for every signal with exit 1; when the listing itself fails, the check reports that."""
+    from hx.errors import HxError, UnknownName
+
+    if not given:
+        return
+    try:
+        listed = list(source.services())
+    except HxError:
+        return
+    for name in given:
+        if name not in listed:
+            raise UnknownName("service", name, listed, field="--service")
 
 
 def _print(c: Ctx, report: TelemetryReport) -> None:
