@@ -128,7 +128,7 @@ class QuietRules:
         with self.store.begin() as conn:
             row = conn.execute(select(quiet_rules).where(quiet_rules.c.id == rule_id)).first()
         if row is None:
-            raise NotFound(f"no quiet rule {rule_id}; list them with GET /api/v1/quiet")
+            raise NotFound(f"no quiet rule {rule_id}; hx silence|maintenance|freeze list (or GET /api/v1/quiet)")
         return _row(row)
 
     def remove(self, rule_id: int, actor: str, kind: str | None = None) -> QuietRule:

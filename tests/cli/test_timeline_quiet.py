@@ -76,6 +76,18 @@ def test_quiet_commands_add_list_remove(tmp_path: Path) -> None:
         assert code == 0 and "maintenance" in out
         code, out = _hx(["--json", "freeze", "remove", str(rule["id"]), *auth])
         assert code == 0 and json.loads(out)["removed_by"].endswith("cli")
+        code, out = _hx(["freeze", "remove", str(rule["id"]), *auth])  # again: says when and by whom, changes nothing
+        assert code == 0 and f"freeze {rule['id']} removed at " in out and "by token:" in out
+        code, out = _hx(["freeze", "list", *auth])
+        assert code == 0 and "1 freeze " in out  # not "1 freezes"
+        # the CLI's own words, not the server's field names (duration_s, ends_at); a long span is not "before 1970"
+        for args, says in (
+            (["--for", "0m"], "longer than 0"),
+            (["--for", "99999999999d"], "longer than the times"),
+            (["--until", "2020-01-01T00:00:00Z"], "--until 2020-01-01T00:00:00Z is not after"),
+        ):
+            code, out = _hx(["--json", "silence", "add", *args, "--reason", "x", *auth])
+            assert code == 2 and says in out, out
     w.platform.store.dispose()
 
 
