@@ -95,6 +95,8 @@ def test_pause_resume_promote_abort(world: World) -> None:
     assert d2.state == "aborted" and world.sim.versions(d2.service) == ["v2"]
     with pytest.raises(Conflict):
         world.svc.pause(d2.id, op)
+    with pytest.raises(Conflict, match="nothing to abort$"):  # it said "nothing to aborted"
+        world.svc.abort(d.id, op)
 
 
 def test_unsafe_rollback_pauses_for_a_person(world: World) -> None:

@@ -259,7 +259,7 @@ def model_promote(
 ) -> None:
     """Promote a model version (the previous promoted one is retired; engines everywhere pick it up).
 
-    Only a version in shadow is promoted unless ``--force`` (audited as a forced promotion)."""
+    Only a version in shadow is promoted unless --force (audited as a forced promotion)."""
     c = ctx_of(ctx, as_json)
     p = c.platform()
     action = promote_checked(p.models, name, version, actor="cli", force=force)

@@ -134,7 +134,7 @@ def train(
     """Retrain the strategy model from the store's deployment history (or the simulator's outcomes).
 
     The new version goes to shadow: the improvement cycle promotes it once it beats the one in use on live
-    outcomes.  ``--force`` promotes it at once."""
+    outcomes.  --force promotes it at once."""
     from rich.progress import Progress
 
     from hx.lab.strategy_training import train_decision_model

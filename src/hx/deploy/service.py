@@ -242,14 +242,17 @@ class DeploymentService:
         return self.engine.advance(d, now)
 
     def abort(self, dep_id: int, principal: Principal) -> Deployment:
-        return self._back(dep_id, principal, f"aborted by {principal.actor}")
+        return self._back(dep_id, principal, "abort", f"aborted by {principal.actor}")
 
     def rollback(self, dep_id: int, principal: Principal) -> Deployment:
-        return self._back(dep_id, principal, f"rollback requested by {principal.actor}", allow_promoted=True)
+        reason = f"rollback requested by {principal.actor}"
+        return self._back(dep_id, principal, "roll back", reason, allow_promoted=True)
 
-    def _back(self, dep_id: int, principal: Principal, reason: str, allow_promoted: bool = False) -> Deployment:
+    def _back(
+        self, dep_id: int, principal: Principal, what: str, reason: str, allow_promoted: bool = False
+    ) -> Deployment:
         d = self.repo.get(dep_id)
-        self.engine.check_rollback(d, allow_promoted, reason.split()[0])
+        self.engine.check_rollback(d, allow_promoted, what)  # "nothing to abort" (it said "nothing to aborted")
         now = self.platform.clock.now()
         # A person asking explicitly is the decision an unsafe change waits for: the flag does not block it.
         d = self.engine.start_rollback(replace(d, unsafe_rollback=False), now, reason)
