@@ -152,6 +152,15 @@ def test_count_rates_use_the_denominator() -> None:
     assert worse.status == "fail"
 
 
+def test_counts_and_their_denominator_of_different_lengths_name_the_metric_and_side() -> None:
+    # it said "baseline counts and denominator differ in length (1 vs 2)", naming neither the metric nor the column
+    cfg = JudgeConfig(metrics=[MetricConfig(name="errors", kind="count", denominator="requests")])
+    ok = {"errors": np.ones(2), "requests": np.full(2, 100.0)}
+    with pytest.raises(BadInput, match="'errors'.*baseline has 1 values of 'errors' but 2 of its denominator") as exc:
+        judge({"errors": np.ones(1), "requests": np.full(2, 100.0)}, ok, cfg)
+    assert exc.value.field == "baseline.errors"
+
+
 def test_overdispersed_counts_are_judged_with_quasi_poisson() -> None:
     rng = np.random.default_rng(8)
     b = rng.negative_binomial(1, 0.1, 60).astype(float)  # mean 9, variance 90

@@ -177,6 +177,13 @@ def judge_metric(
         checked = [("baseline", cfg.name, b), ("canary", cfg.name, c)]
         if cfg.denominator and wb is not None and wc is not None:
             checked += [("baseline", cfg.denominator, wb), ("canary", cfg.denominator, wc)]
+        for side, counts, exposure in (("baseline", b, wb), ("canary", c, wc)):
+            if exposure is not None and [len(x) for x in counts] != [len(x) for x in exposure]:
+                raise BadInput(  # it said "baseline counts and denominator differ in length", naming neither
+                    f"metric {cfg.name!r} (kind count): {side} has {sum(map(len, counts))} values of {cfg.name!r} "
+                    f"but {sum(map(len, exposure))} of its denominator {cfg.denominator!r}: one per interval each",
+                    field=f"{side}.{cfg.name}",
+                )
         for side, name, series in checked:
             negative = np.flatnonzero(np.concatenate(series) < 0)
             if negative.size:
