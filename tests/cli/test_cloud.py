@@ -95,6 +95,9 @@ def test_bad_estates_exit_2_naming_the_item(tmp_path: Path, hx: Hx) -> None:
     assert r.returncode == 2 and "budget" in r.stderr
     assert hx(["dr", "drill", ESTATE, "--workload", "nope"], tmp_path).returncode == 2
     assert hx(["place", str(tmp_path / "missing.yml")], tmp_path).returncode == 2
+    bad.write_text("workloads:\n  - {name: api, vcpus: 2, memory_gib: .inf}\n")  # "no region offers >= inf GiB"
+    r = hx(["place", str(bad)], tmp_path)
+    assert r.returncode == 2 and "memory_gib" in r.stderr and "finite" in r.stderr, r.stderr
 
 
 def test_dr_plan_and_drill(tmp_path: Path, hx: Hx) -> None:

@@ -20,7 +20,7 @@ from hx.files import read_text
 class LatencyTarget(BaseModel):
     """Users at (lat, lon) must see an estimated round trip of at most ``max_ms``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str = ""
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
@@ -30,7 +30,7 @@ class LatencyTarget(BaseModel):
 class Spread(BaseModel):
     """Availability rule: replicas over at least ``min`` distinct clouds or regions."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     across: Literal["cloud", "region"] = "region"
     min: int = Field(default=2, ge=1, le=50)
 
@@ -38,7 +38,7 @@ class Spread(BaseModel):
 class Workload(BaseModel):
     """One service to place: shape per replica, replica count and the rules it must obey."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str = Field(min_length=1)
     vcpus: float = Field(gt=0)
     memory_gib: float = Field(gt=0)
@@ -66,7 +66,7 @@ class Workload(BaseModel):
 class EgressPair(BaseModel):
     """``gb_per_hour`` sent from workload ``src`` to workload ``dst`` (billed at the sender's cloud)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     src: str
     dst: str
     gb_per_hour: float = Field(gt=0)
@@ -75,7 +75,7 @@ class EgressPair(BaseModel):
 class Estate(BaseModel):
     """Everything ``place`` needs besides the catalog: workloads, traffic between them, budget, quotas."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     workloads: list[Workload] = Field(min_length=1)
     egress: list[EgressPair] = Field(default_factory=list)
     budget_usd_per_hour: float | None = Field(default=None, gt=0)
