@@ -159,3 +159,22 @@ def test_a_cpu_hog_whose_memory_follows_the_lost_capacity_is_a_cpu_hog() -> None
 def test_lost_capacity_alone_is_no_hog(change: dict[str, float], why: str) -> None:
     f = HOG_AFTER_A_SURGE | change
     assert classify_rules(f)[0] != "cpu_saturation", why
+
+
+#: bench/heal.py case 52 (--alerts both): a leak on frontend caught early by the anomaly engine, while the morning
+#: traffic rose too: plain slope 0.20/h, 0.16/h of it beyond the load.  The load removed, the leak shows plainly
+#: (memory following the load grows < 0.02/h beyond it in every incident of the bench), so it needs no margin.
+EARLY_LEAK = dict.fromkeys(FEATURE_NAMES, 0.0) | {
+    "kw_memory": 1.0, "memory_utilization_pre": 0.2966, "memory_utilization_post": 0.331,
+    "memory_utilization_rel": 0.1156, "memory_utilization_slope": 0.2017, "cpu_utilization_pre": 0.0991,
+    "cpu_utilization_post": 0.1174, "cpu_utilization_rel": 0.1832, "request_rate_pre": 21.81,
+    "request_rate_post": 29.96, "request_rate_rel": 0.3737, "saturation_pre": 0.0545, "saturation_post": 0.0749,
+    "saturation_rel": 0.367, "error_rate_pre": 0.0023, "error_rate_post": 0.0022, "latency_p99_pre": 0.1993,
+    "latency_p99_post": 0.2033, "ready_replicas_pre": 2.0, "ready_replicas_post": 2.0, "ready_ratio": 1.0,
+    "cpu_excess": 0.0425, "disk_utilization_pre": 0.2, "disk_utilization_post": 0.2, "deploy_age_min": 999.0,
+    BEYOND: 0.1642,
+}  # fmt: skip
+
+
+def test_an_early_leak_under_a_rising_load_is_a_leak() -> None:
+    assert classify_rules(EARLY_LEAK)[0] == "memory_leak", classify_rules(EARLY_LEAK)

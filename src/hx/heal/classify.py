@@ -52,27 +52,34 @@ def _g(f: Mapping[str, float], k: str) -> float:
     return float(f.get(k, 0.0))
 
 
-#: Memory growth per hour (beyond what the load explains) that the rules call a leak.
+#: Memory growth per hour beyond what the load explains that the rules call a leak (memory filling in hours, about
+#: what the MemoryGrowing rule warns of); the load removed, no margin for memory following it is needed.
+LEAK_BEYOND_LOAD = 0.1
+#: The plain memory slope per hour the rules call a leak when the load's part cannot be told (a margin for memory
+#: following the load).
 LEAK_SLOPE = 0.2
 #: Share of capacity lost (replicas unchanged, no deployment) that, with CPU busy, the rules call a CPU hog.
 CAPACITY_LOSS = 0.4
 
 
-def memory_growth(f: Mapping[str, float]) -> float:
-    """Memory growth per hour the load does not explain (:data:`~hx.heal.features.MEMORY_BEYOND_LOAD`); the
-    plain memory slope when the features do not carry it (older incidents, no load signal).
+def memory_grows(f: Mapping[str, float]) -> bool:
+    """Memory growing steadily: its growth beyond the load (:data:`~hx.heal.features.MEMORY_BEYOND_LOAD`) above
+    :data:`LEAK_BEYOND_LOAD`, or, when the features do not carry it (older incidents, no load signal), the plain
+    memory slope above :data:`LEAK_SLOPE`.
 
-    >>> memory_growth({"memory_utilization_slope": 0.26, "memory_growth_beyond_load": 0.0})
-    0.0
-    >>> memory_growth({"memory_utilization_slope": 0.26})
-    0.26
+    >>> memory_grows({"memory_utilization_slope": 0.26, "memory_growth_beyond_load": 0.0})
+    False
+    >>> memory_grows({"memory_utilization_slope": 0.26})
+    True
     """
-    return float(f.get(MEMORY_BEYOND_LOAD, f.get("memory_utilization_slope", 0.0)))
+    if MEMORY_BEYOND_LOAD in f:
+        return _g(f, MEMORY_BEYOND_LOAD) > LEAK_BEYOND_LOAD
+    return _g(f, "memory_utilization_slope") > LEAK_SLOPE
 
 
 def load_explains_memory(f: Mapping[str, float]) -> bool:
-    """Memory rose, but no faster than the load explains, and is not near its limit: no evidence of a leak."""
-    return MEMORY_BEYOND_LOAD in f and memory_growth(f) <= LEAK_SLOPE and _g(f, "memory_utilization_post") <= 0.8
+    """The load explains the memory's growth, and memory is not near its limit: no evidence of a leak."""
+    return MEMORY_BEYOND_LOAD in f and not memory_grows(f) and _g(f, "memory_utilization_post") <= 0.8
 
 
 def _rule_checks(f: Mapping[str, float]) -> list[tuple[str, float, str]]:
@@ -103,7 +110,7 @@ def _rule_checks(f: Mapping[str, float]) -> list[tuple[str, float, str]]:
         out.append(("cpu_saturation", 0.7, "CPU busy while each replica serves far less than before (no deployment)"))
     # memory that follows the load also rises a little: a steady rise counts only with a memory alert, and only
     # the part of it the load does not explain (a leak grows with time; memory under a rising load is no leak)
-    if _g(f, "memory_utilization_post") > 0.8 or (memory_growth(f) > LEAK_SLOPE and _g(f, "kw_memory")):
+    if _g(f, "memory_utilization_post") > 0.8 or (memory_grows(f) and _g(f, "kw_memory")):
         out.append(("memory_leak", 0.8, "memory growing steadily"))
     if err_up:
         out.append(("error_spike", 0.55, "error rate up"))
