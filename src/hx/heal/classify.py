@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from hx.errors import BadInput, ModelError
-from hx.heal.features import FEATURE_NAMES, cpu_excess, vector
+from hx.heal.features import FEATURE_NAMES, MEMORY_BEYOND_LOAD, capacity_loss, cpu_excess, vector
 from hx.ml.registry import ModelHandle
 
 MODEL_NAME = "heal.incident_classifier"
@@ -52,6 +52,36 @@ def _g(f: Mapping[str, float], k: str) -> float:
     return float(f.get(k, 0.0))
 
 
+#: Memory growth per hour beyond what the load explains that the rules call a leak (memory filling in hours, about
+#: what the MemoryGrowing rule warns of); the load removed, no margin for memory following it is needed.
+LEAK_BEYOND_LOAD = 0.1
+#: The plain memory slope per hour the rules call a leak when the load's part cannot be told (a margin for memory
+#: following the load).
+LEAK_SLOPE = 0.2
+#: Share of capacity lost (replicas unchanged, no deployment) that, with CPU busy, the rules call a CPU hog.
+CAPACITY_LOSS = 0.4
+
+
+def memory_grows(f: Mapping[str, float]) -> bool:
+    """Memory growing steadily: its growth beyond the load (:data:`~hx.heal.features.MEMORY_BEYOND_LOAD`) above
+    :data:`LEAK_BEYOND_LOAD`, or, when the features do not carry it (older incidents, no load signal), the plain
+    memory slope above :data:`LEAK_SLOPE`.
+
+    >>> memory_grows({"memory_utilization_slope": 0.26, "memory_growth_beyond_load": 0.0})
+    False
+    >>> memory_grows({"memory_utilization_slope": 0.26})
+    True
+    """
+    if MEMORY_BEYOND_LOAD in f:
+        return _g(f, MEMORY_BEYOND_LOAD) > LEAK_BEYOND_LOAD
+    return _g(f, "memory_utilization_slope") > LEAK_SLOPE
+
+
+def load_explains_memory(f: Mapping[str, float]) -> bool:
+    """The load explains the memory's growth, and memory is not near its limit: no evidence of a leak."""
+    return MEMORY_BEYOND_LOAD in f and not memory_grows(f) and _g(f, "memory_utilization_post") <= 0.8
+
+
 def _rule_checks(f: Mapping[str, float]) -> list[tuple[str, float, str]]:
     """(class, confidence, why) for every rule that matches, strongest first."""
     out: list[tuple[str, float, str]] = []
@@ -76,8 +106,11 @@ def _rule_checks(f: Mapping[str, float]) -> list[tuple[str, float, str]]:
         out.append(("cpu_saturation", 0.75, "CPU up without more requests"))
     elif _g(f, "cpu_utilization_post") > 0.5 and cpu_excess(f) > 0.25:
         out.append(("cpu_saturation", 0.75, "CPU well above what the served load explains"))
-    # memory that follows the load also rises a little: a steady rise counts only with a memory alert
-    if _g(f, "memory_utilization_post") > 0.8 or (_g(f, "memory_utilization_slope") > 0.2 and _g(f, "kw_memory")):
+    elif _g(f, "cpu_utilization_post") > 0.5 and capacity_loss(f) > CAPACITY_LOSS and not deployed:
+        out.append(("cpu_saturation", 0.7, "CPU busy while each replica serves far less than before (no deployment)"))
+    # memory that follows the load also rises a little: a steady rise counts only with a memory alert, and only
+    # the part of it the load does not explain (a leak grows with time; memory under a rising load is no leak)
+    if _g(f, "memory_utilization_post") > 0.8 or (memory_grows(f) and _g(f, "kw_memory")):
         out.append(("memory_leak", 0.8, "memory growing steadily"))
     if err_up:
         out.append(("error_spike", 0.55, "error rate up"))
@@ -151,7 +184,10 @@ class IncidentForest:
 
 
 def classify(feats: Mapping[str, float], handle: ModelHandle | None, min_confidence: float) -> Classification:
-    """The model's answer when it is in use and confident enough, else the rules' (saying why)."""
+    """The model's answer when it is in use and confident enough, else the rules' (saying why).
+
+    A memory leak needs evidence independent of the load: when the load explains the memory growth
+    (:func:`load_explains_memory`) the model's ``memory_leak`` is not taken, the rules decide."""
     rule_cls, rule_conf, why = classify_rules(feats)
     if handle is None or handle.in_use != "model" or not isinstance(handle.model, IncidentForest):
         reason = handle.reason if handle is not None else "no model handle"
@@ -162,5 +198,10 @@ def classify(feats: Mapping[str, float], handle: ModelHandle | None, min_confide
         return Classification(
             rule_cls, rule_conf, "rules",
             f"{why} (model confidence {probs[best]:.2f} for {best} below {min_confidence:.2f})", probs,
+        )  # fmt: skip
+    if best == "memory_leak" and load_explains_memory(feats):  # a leak restart needs growth the load does not explain
+        return Classification(
+            rule_cls, rule_conf, "rules",
+            f"{why} (model said memory_leak, p={probs[best]:.2f}, but the load explains the memory growth)", probs,
         )  # fmt: skip
     return Classification(best, probs[best], "model", f"random forest, p={probs[best]:.2f}", probs)

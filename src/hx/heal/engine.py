@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from hx.engine import step_time_left
@@ -23,7 +23,7 @@ from hx.errors import BadInput, NotFound
 from hx.events import AnomalyDetected, AnomalyResolved, Event, IncidentClassified, IncidentUpdated
 from hx.heal import triage
 from hx.heal.classify import CLASSES, MODEL_NAME
-from hx.heal.features import recent_changes
+from hx.heal.features import PRE_S, recent_changes
 from hx.heal.incidents import IncidentManager
 from hx.heal.intake import AlertIntake, Problem, anomaly_row
 from hx.heal.notifications import Escalator
@@ -160,9 +160,7 @@ class HealEngine:
         causes = triage.rca_candidates(self.platform.source, scope, graph, onset, now, inc.service, self.signal_step_s)
         focus = triage.focus_service(inc.service, first, graph, causes) if inc.kind != "predicted" else inc.service
         names = sorted({a.name for a in alerts if a.service == focus or a.name == "NodeDown"}) or [inc.title]
-        changes = recent_changes(self.platform.bus, focus, now)
-        feats = triage.incident_features(self.platform.source, focus, inc.opened_at, now, names, changes,
-                                         self.signal_step_s)  # fmt: skip
+        feats = self._features(inc, focus, names, now)
         if inc.kind == "predicted":
             cls_name, conf, by, reason = inc.incident_class, 1.0, "trend", "predicted by a robust linear trend"
         else:
@@ -197,12 +195,27 @@ class HealEngine:
         if entry == focus:
             return focus, feats
         names = sorted({a.name for a in alerts if a.service == entry}) or [inc.title]
-        changes = recent_changes(self.platform.bus, entry, now)
-        theirs = triage.incident_features(self.platform.source, entry, inc.opened_at, now, names, changes,
-                                          self.signal_step_s)  # fmt: skip
+        theirs = self._features(inc, entry, names, now)
         if theirs.get("request_rate_rel", 0.0) >= triage.SURGE_MIN_REL:
             return entry, theirs
         return focus, feats
+
+    def _features(self, inc: Incident, service: str, names: Sequence[str], now: datetime) -> dict[str, float]:
+        """The incident's features on ``service``, the restarts hx itself made there in their window discounted."""
+        changes = recent_changes(self.platform.bus, service, now)
+        feats = triage.incident_features(self.platform.source, service, inc.opened_at, now, names, changes,
+                                         self.signal_step_s)  # fmt: skip
+        since = inc.opened_at - timedelta(seconds=triage.ONSET_LEAD_S + PRE_S)
+        return triage.discount_own_restarts(feats, self._own_restarts(service, since, now))
+
+    def _own_restarts(self, service: str, since: datetime, now: datetime) -> int:
+        """Replicas of ``service`` hx's runbooks restarted between ``since`` and ``now`` (dry runs excepted)."""
+        n = 0
+        for ex in self.executions.list(target=service, since=since - timedelta(hours=1), limit=50):
+            for r in ex.results if not ex.dry_run else ():
+                if r.get("kind") == "restart" and r.get("ok") and since <= datetime.fromisoformat(r["at"]) <= now:
+                    n += len(r.get("restarted") or ())
+        return n
 
     def _plan(self, inc: Incident, target: str, now: datetime) -> Incident:
         if inc.incident_class == "unknown":

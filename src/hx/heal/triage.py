@@ -69,6 +69,28 @@ def incident_features(
     return feat.extract(source, service, onset, now, alert_names, changes, step_s)
 
 
+def discount_own_restarts(feats: Mapping[str, float], own: int) -> dict[str, float]:
+    """The features with the restart counter's rise less the ``own`` restarts hx itself made in the window.
+
+    A rolling restart by a runbook moves the restart counter as a crash loop does; left in, it reads as one
+    in the next incident on the service (and the service is restarted again).
+
+    >>> f = discount_own_restarts({"restarts_pre": 0.0, "restarts_post": 7.0, "restarts_rel": 50.0}, 7)
+    >>> f["restarts_post"], f["restarts_rel"]
+    (0.0, 0.0)
+    >>> discount_own_restarts({"restarts_pre": 0.0, "restarts_post": 12.0}, 7)["restarts_post"]  # 5 not ours
+    5.0
+    """
+    out = dict(feats)
+    pre, post = float(feats.get("restarts_pre", 0.0)), float(feats.get("restarts_post", 0.0))
+    if own <= 0 or post <= pre:
+        return out
+    post = pre + max(0.0, post - pre - own)
+    out["restarts_post"] = post
+    out["restarts_rel"] = float(np.clip((post - pre) / (abs(pre) + 1e-3), -10.0, 50.0))
+    return out
+
+
 def decide_class(features: Mapping[str, float], handle: ModelHandle | None, min_conf: float) -> Classification:
     return classify(features, handle, min_conf)
 
