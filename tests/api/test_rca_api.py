@@ -144,6 +144,18 @@ def test_bad_inputs_are_problems_naming_the_field(api: Api) -> None:
         _problem(c.post(RCA, json={**ok, "extra": 1}), 422, "extra")
 
 
+def test_a_numeric_time_outside_1970_to_3000_is_422_naming_the_field(api: Api) -> None:
+    ok = _small()
+    with api.client("viewer") as c:
+        body = _problem(c.post(RCA, json={**ok, "alert_time": -1}), 422, "alert_time")
+        assert "outside the times hx takes" in body["detail"]
+        body = _problem(c.post(RCA, json={**ok, "alert_time": 99999999999999}), 422, "alert_time")
+        assert "read as milliseconds (5138-" in body["detail"]
+        files = [("metrics", ("m.csv", b"time,api_cpu\n1700000000,0.5\n1700000060,0.6\n", "text/csv"))]
+        body = _problem(c.post(f"{RCA}/files", files=files, data={"alert_time": "-1"}), 422, "alert_time")
+        assert "outside the times hx takes" in body["detail"]
+
+
 def test_over_the_size_limits_is_413_naming_the_limit(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     ok = _small()
     monkeypatch.setattr(rca_report, "MAX_CELLS", 70)  # the server runs in this process
