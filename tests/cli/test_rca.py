@@ -197,3 +197,34 @@ def test_the_explanation_gives_unix_times_as_utc(
     assert code == 0, err
     why = json.loads(out)["candidates"][0]["explanation"]
     assert "2023-11-14T" in why and "e+09" not in why, why
+
+
+def test_the_table_labels_the_services_deviation_and_the_lead_metrics_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The table put the service's combined deviation under the lead metric's name (PetShop: latency_p90 at 5.4 in
+    the table, 9.2 in the explanation)."""
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    rng = np.random.default_rng(3)
+    lat = {q: 1.0 + 0.01 * rng.standard_normal(N) for q in ("p50", "p90", "p99")}
+    for q, jump in (("p50", 0.06), ("p90", 0.08), ("p99", 0.7)):
+        lat[q][FAULT:] += jump
+    f = tmp_path / "m.csv"
+    rows = "".join(f"{T0 + 60 * i},{lat['p50'][i]},{lat['p90'][i]},{lat['p99'][i]}\n" for i in range(N))
+    f.write_text("time,api_latency_p50,api_latency_p90,api_latency_p99\n" + rows)
+    code, out, err = _run(["--json", "rca", str(f), "--alert-time", str(T0 + 60 * FAULT)], capsys)
+    assert code == 0, err
+    (row,) = json.loads(out)["candidates"]
+    lead = next(e for e in row["evidence"] if e["metric"] == row["metric"])
+    assert row["metric"] == "latency_p99" and row["lead_deviation_robust_sd"] == lead["deviation_robust_sd"]
+    assert row["deviation_robust_sd"] < lead["deviation_robust_sd"]
+    code, out, err = _run(["rca", str(f), "--alert-time", str(T0 + 60 * FAULT)], capsys)
+    assert code == 0, err
+    cells = [c.strip() for c in next(line for line in out.splitlines() if "latency_p99" in line).split("│")]
+    service_sd, metric, lead_sd = cells[4:7]
+    assert (metric, lead_sd, service_sd) == (
+        "latency_p99",
+        f"{row['lead_deviation_robust_sd']:.1f}",
+        f"{row['deviation_robust_sd']:.1f}",
+    )
+    assert "service sd" in out and "lead sd" in out and f"latency_p99 moved ({lead_sd} robust sd" in out

@@ -49,14 +49,19 @@ def _evidence(e: MetricEvidence) -> dict[str, Any]:
 
 
 def candidate_rows(ranked: Sequence[Candidate]) -> list[dict[str, Any]]:
-    """The ranked candidates as JSON rows, best first, each with its evidence metric by metric."""
+    """The ranked candidates as JSON rows, best first, each with its evidence metric by metric.
+
+    ``deviation_robust_sd`` is the service's own (its metrics combined; what ``clear`` and ``score`` build on);
+    ``metric`` is the lead metric and ``lead_deviation_robust_sd`` that metric's own deviation (its evidence row).
+    """
     return [
         {
             "rank": i + 1,
             "service": r.service,
             "score": _num(r.score),
-            "metric": r.metric,
             "deviation_robust_sd": _num(r.deviation),
+            "metric": r.metric,
+            "lead_deviation_robust_sd": _num(r.lead_deviation),
             "onset": r.onset,
             "explanation": r.explanation,
             "evidence": [_evidence(e) for e in r.evidence],
