@@ -228,3 +228,23 @@ def test_the_table_labels_the_services_deviation_and_the_lead_metrics_own(
         f"{row['deviation_robust_sd']:.1f}",
     )
     assert "service sd" in out and "lead sd" in out and f"latency_p99 moved ({lead_sd} robust sd" in out
+
+
+def test_a_normal_file_of_other_metrics_is_refused_and_one_lacking_some_is_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    src = _wide(tmp_path / "m.csv")
+    other = tmp_path / "othernorm.csv"
+    other.write_text("time,zzz_cpu\n" + "".join(f"{T0 - 3600 + 60 * i},{i}\n" for i in range(21)))
+    code, _, err = _run(["rca", str(src), "--normal", str(other)], capsys)
+    assert code == 2 and f"--normal {other}: its metrics (zzz_cpu) match none of the incident's (api_latency" in err
+    lines = src.read_text().splitlines()
+    part = tmp_path / "part.csv"
+    part.write_text("\n".join(line.rsplit(",", 1)[0] for line in lines[: FAULT - 5]) + "\n")  # no api_cpu
+    code, out, err = _run(["--json", "rca", str(src), "--normal", str(part)], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["normal_missing"] == ["api_cpu"] and f"no normal data in --normal {part} (api_cpu)" in doc["note"]
+    code, out, err = _run(["rca", str(src), "--normal", str(part)], capsys)
+    assert code == 0 and "1 of 3 metrics have no normal data" in out, err

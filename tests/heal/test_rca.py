@@ -375,3 +375,27 @@ def test_the_explanation_names_no_second_deviation_when_the_lead_is_the_services
     t = np.arange(40.0)
     (db,) = rank_root_causes({"db": {"latency": np.r_[np.ones(20), np.full(20, 9.0)]}}, t)
     assert db.lead_deviation == db.deviation and "own deviation" not in db.explanation
+
+
+def test_normal_data_sharing_no_metric_is_refused_and_one_lacking_some_is_said() -> None:
+    """A normal file of other metrics was taken: every incident metric lost its baseline and was dropped ("no
+    candidate", exit 0); a normal file lacking the faulty metric dropped it silently and ranked another service."""
+    from hx.heal.rca_report import rca_document
+
+    t = np.arange(40.0) + 1_700_000_000
+    db = np.r_[np.ones(20), np.full(20, 9.0)] + 0.01 * np.arange(40) % 0.03
+    api = np.r_[np.ones(25), np.full(15, 1.5)] + 0.01 * np.arange(40) % 0.02
+    metrics = {"db": {"cpu": db}, "api": {"cpu": api}}
+    with pytest.raises(BadInput, match=r"^normal: its metrics \(zzz_cpu\) match none of the incident's") as err:
+        rank_root_causes(metrics, t, normal={"zzz": {"cpu": np.ones(20)}})
+    assert err.value.field == "normal"
+    with pytest.raises(BadInput, match=r"^x\.csv: its metrics \(zzz_cpu\) match none") as err:
+        rca_document(metrics, t, normal={"zzz": {"cpu": np.ones(20)}}, normal_name="x.csv", normal_field="n")
+    assert err.value.field == "n"
+    partial = {"api": {"cpu": np.ones(20) + 0.01 * np.arange(20) % 0.02}}
+    doc = rca_document(metrics, t, normal=partial)
+    assert doc["normal_missing"] == ["db_cpu"] and [c["service"] for c in doc["candidates"]] == ["api"]
+    assert "1 of 2 metrics have no normal data in normal (db_cpu): left out of the ranking" in doc["note"]
+    doc = rca_document(metrics, t, t[20], normal=partial)
+    assert doc["candidates"][0]["service"] == "db" and "judged against the rows before the alert time" in doc["note"]
+    assert rca_document(metrics, t)["normal_missing"] == []

@@ -91,14 +91,16 @@ def rca(
         calls,
         normal=base,
         alert_service=alert_service,
+        normal_name="--normal " + ", ".join(map(str, normal)),
+        normal_field="--normal",
     )
     rows: list[dict[str, Any]] = doc["candidates"]
     if c.as_json:
         c.emit(doc)
         return
     _print(c.console, rows[:top], len(rows), len(frame.timestamps))
-    if rows and doc["note"]:
-        c.console.print(f"[yellow]{doc['note']}[/yellow]")
+    if doc["note"] and (rows or doc["normal_missing"]):
+        c.console.print(f"[yellow]{doc['note']}[/yellow]", soft_wrap=True)
 
 
 def _print(console: Any, rows: list[dict[str, Any]], total: int, n_rows: int) -> None:

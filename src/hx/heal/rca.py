@@ -65,7 +65,14 @@ import numpy as np
 import numpy.typing as npt
 
 from hx.errors import BadInput
-from hx.heal.rca_input import FloatArray, MetricTable, check_graph, check_timestamps, to_table
+from hx.heal.rca_input import (
+    FloatArray,
+    MetricTable,
+    check_graph,
+    check_timestamps,
+    missing_from_normal,
+    to_table,
+)
 from hx.heal.rca_kinds import DEFAULT_KIND_WEIGHTS, service_score
 from hx.heal.rca_onset import (
     MAD_TO_SIGMA,
@@ -189,7 +196,10 @@ def _check_start(anomaly_start: float | None) -> float | None:
 
 
 def _align_normal(normal: Any, table: MetricTable, known: Sequence[str]) -> FloatArray:
+    """The normal data's columns in the incident's order; a metric it lacks is a column of gaps (judged against the
+    rows before the alert time when there are such rows, else left out); none in common is refused."""
     ref = to_table(normal, known, name="normal")
+    missing_from_normal(table, ref)
     index = {k: j for j, k in enumerate(ref.keys())}
     out = np.full((ref.n_rows, len(table.services)), np.nan)
     for j, key in enumerate(table.keys()):

@@ -132,7 +132,15 @@ class RcaAnswer(BaseModel):
 
     rows: int
     clear: bool = Field(description="whether any service moved past 3 robust sd")
-    note: str | None = Field(None, description="when none did: what the order is worth")
+    note: str | None = Field(
+        None,
+        description="when none did: what the order is worth; when the normal data lacks some of the metrics: which, "
+        "and what became of them",
+    )
+    normal_missing: list[str] = Field(
+        [], description="the metrics (service_metric) the normal data lacks: judged against the rows before the "
+        "alert time, or left out without one; normal data sharing none is 422 naming `normal`"
+    )  # fmt: skip
     candidates: list[CandidateRow]
 
 
@@ -177,6 +185,8 @@ def rank(body: RcaRequest) -> dict[str, Any]:
         normal=normal,
         alert_service=body.alert_service,
         top=body.top,
+        normal_name="normal.metrics",
+        normal_field="normal.metrics",
     )
 
 
@@ -262,7 +272,8 @@ def rank_files(
         calls = read_graph(_save([graph], folder, "graph")[0]) if graph is not None else None
         frame = read_metrics(_save(metrics, folder, "metrics"), axis)
         frame = frame.clip(_form_time(start, "start"), _form_time(end, "end"))
-        base = read_metrics(_save(normal, folder, "normal"), axis).series if normal else None
+        saved = _save(normal, folder, "normal") if normal else []
+        base = read_metrics(saved, axis).series if saved else None
         return rca_document(
             frame.series,
             frame.timestamps,
@@ -271,4 +282,6 @@ def rank_files(
             normal=base,
             alert_service=alert_service,
             top=top,
+            normal_name=", ".join(map(str, saved)),
+            normal_field="normal",
         )
