@@ -170,6 +170,29 @@ def test_a_time_beyond_any_unix_unit_is_refused_naming_the_column(tmp_path: Path
     assert err.value.field == "workloads.0.timestamps"
 
 
+def test_a_numeric_time_outside_1970_to_3000_is_refused_after_its_unit_is_read() -> None:
+    """ISO times were held to the era, numbers were not: -1 (1969) passed, and 99999999999999 was read as
+    milliseconds of year 5138 and changed an RCA answer."""
+    from hx.clock import OutsideEra
+    from hx.readers import not_a_time, parse_time
+
+    assert parse_time("0") == 0.0 and parse_time("60") == 60.0  # the era starts at 1970-01-01, included
+    assert parse_time("32503680000") == 32503680000.0  # 3000-01-01, included
+    for cell, said in (("-1", "-1 (1969-12-31T23:59:59Z)"), ("99999999999999", "read as milliseconds (5138-")):
+        with pytest.raises(OutsideEra) as err:
+            parse_time(cell)
+        assert said in not_a_time(cell, err.value) and "outside the times hx takes" in str(err.value)
+
+
+def test_a_file_of_unix_times_past_3000_is_refused_but_an_index_still_reads(tmp_path: Path) -> None:
+    far = _write(tmp_path, "far.csv", "time,v\n1700000000,1\n1700000060,2\n99999999999,3\n1700000180,4\n")
+    with pytest.raises(BadInput, match=r"far\.csv: row 4, column 'time': 99999999999 \(5138-.*outside the times"):
+        read_series(far)
+    relative = _write(tmp_path, "rel.csv", "t,v\n" + "".join(f"{i},{i}\n" for i in range(-3, 3)))
+    ts, _ = read_series(relative, TimeAxis(step_s=60.0, start=1_700_000_000.0))
+    assert ts.tolist() == [1_700_000_000.0 + 60 * i for i in range(6)]
+
+
 def test_a_json_document_given_as_a_csv_is_named_as_json_not_quoted_whole(tmp_path: Path) -> None:
     """Prometheus' range-query JSON read as a CSV was one 53 KB header, quoted whole in the refusal."""
     from hx.readers import read_series

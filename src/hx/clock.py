@@ -38,6 +38,29 @@ def in_era(t: datetime) -> datetime:
     return u
 
 
+def seconds_in_era(t: float, shown: str | None = None) -> float:
+    """Unix seconds ``t`` when it lies in ``EARLIEST .. LATEST`` (both included); :class:`OutsideEra` naming ``shown``
+    (default ``t``) and the date ``t`` is otherwise.
+
+    >>> seconds_in_era(0.0), seconds_in_era(60.0)
+    (0.0, 60.0)
+    >>> seconds_in_era(-1.0)
+    Traceback (most recent call last):
+    ...
+    hx.clock.OutsideEra: -1 (1969-12-31T23:59:59Z) is outside the times hx takes (1970-01-01 to 3000-01-01 UTC)
+    """
+    if EARLIEST.timestamp() <= t <= LATEST.timestamp():
+        return t
+    try:
+        date = f" ({datetime.fromtimestamp(t, tz=UTC):%Y-%m-%dT%H:%M:%SZ})"
+    except (OverflowError, OSError, ValueError):  # beyond what a datetime holds
+        date = ""
+    raise OutsideEra(
+        f"{shown if shown is not None else f'{t:g}'}{date} is outside the times hx takes "
+        f"({EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d} UTC)"
+    )
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 

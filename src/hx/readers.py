@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from hx.clock import OutsideEra, in_era
+from hx.clock import LATEST, OutsideEra, in_era, seconds_in_era
 from hx.errors import BadInput
 from hx.files import open_text
 
@@ -63,18 +63,32 @@ class TimeAxis:
 
 def parse_time(cell: str) -> float:
     """Unix seconds from Unix seconds, milliseconds, microseconds or nanoseconds (:data:`UNITS`) or ISO 8601
-    (naive = UTC; within :func:`hx.clock.in_era`); ValueError otherwise.
+    (naive = UTC); ValueError otherwise, :class:`hx.clock.OutsideEra` for a time outside 1970..3000 UTC (a number
+    is judged after its unit's conversion: ``-1`` is 1969, ``99999999999999`` milliseconds are year 5138).
 
     >>> [parse_time(c) for c in ("1700000000", "1700000000000", "1700000000000000", "2023-11-14T22:13:20Z")]
     [1700000000.0, 1700000000.0, 1700000000.0, 1700000000.0]
+    >>> parse_time("0"), parse_time("60")
+    (0.0, 60.0)
     """
+    v = _number_time(cell)
+    if v is None:
+        return in_era(datetime.fromisoformat(cell.strip().replace("Z", "+00:00"))).timestamp()
+    seconds, unit = v
+    return seconds_in_era(seconds, cell.strip() if unit == "seconds" else f"{cell.strip()} read as {unit}")
+
+
+def _number_time(cell: str) -> tuple[float, str] | None:
+    """A numeric time cell as (seconds, the unit it was read in), not yet held to the era (an index or seconds from
+    the start may be any number); ``None`` when the cell is not a number, ValueError when no Unix time is that large."""
     try:
         v = float(cell)
     except ValueError:
-        return in_era(datetime.fromisoformat(cell.strip().replace("Z", "+00:00"))).timestamp()
+        return None
     if not math.isfinite(v) or abs(v) >= UNIX_MAX:
         raise ValueError(cell)
-    return v / _per_second(abs(v))
+    per, unit = next(((per, name) for above, per, name in UNITS if abs(v) > above), (1.0, "seconds"))
+    return v / per, unit
 
 
 def not_a_time(cell: object, err: ValueError) -> str:
@@ -282,14 +296,11 @@ def _times(table: Table, column: str, axis: TimeAxis) -> FloatArray:
                 field=column,
                 file=str(table.path),
             )
-        try:
-            out[i] = parse_time(cell)
+        try:  # a number is held to the era below, once the column is known to hold Unix times, not an index
+            number = _number_time(cell)
+            out[i] = parse_time(cell) if number is None else number[0]
         except ValueError as err:
-            raise BadInput(
-                f"{table.path}: row {table.first_line + i}, column {column!r}: {not_a_time(cell, err)}",
-                field=column,
-                file=str(table.path),
-            ) from None
+            raise _bad_time(table, column, i, cell, err) from None
     if out.size == 0:
         return out
     if axis.step_s is not None and out.max() < MIN_UNIX_S:  # an index, or seconds from the start
@@ -303,9 +314,24 @@ def _times(table: Table, column: str, axis: TimeAxis) -> FloatArray:
             field=column,
             file=str(table.path),
         )
+    late = np.nonzero(out > LATEST.timestamp())[0]
+    if late.size:  # Unix times, so within the era like every time hx takes
+        i = int(late[0])
+        try:
+            parse_time(cells[i])
+        except ValueError as err:
+            raise _bad_time(table, column, i, cells[i], err) from None
     if axis.step_s is not None:
         _check_declared_step(table.path, column, out, axis.step_s)
     return out
+
+
+def _bad_time(table: Table, column: str, i: int, cell: str, err: ValueError) -> BadInput:
+    return BadInput(
+        f"{table.path}: row {table.first_line + i}, column {column!r}: {not_a_time(cell, err)}",
+        field=column,
+        file=str(table.path),
+    )
 
 
 def spacing(times: FloatArray) -> str:

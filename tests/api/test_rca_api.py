@@ -144,6 +144,35 @@ def test_bad_inputs_are_problems_naming_the_field(api: Api) -> None:
         _problem(c.post(RCA, json={**ok, "extra": 1}), 422, "extra")
 
 
+def test_normal_data_sharing_no_metric_is_422_naming_the_field(api: Api) -> None:
+    ok = _small()
+    other = {"metrics": {"zzz": {"cpu": [1.0, 2.0, 3.0]}}}
+    files = [
+        ("metrics", ("m.csv", b"time,api_cpu\n1700000000,0.5\n1700000060,0.6\n1700000120,0.9\n", "text/csv")),
+        ("normal", ("othernorm.csv", b"time,zzz_cpu\n1699990000,1\n1699990060,2\n", "text/csv")),
+    ]
+    with api.client("viewer") as c:
+        body = _problem(c.post(RCA, json={**ok, "normal": other}), 422, "normal.metrics")
+        assert "its metrics (zzz_cpu) match none of the incident's" in body["detail"]
+        body = _problem(c.post(f"{RCA}/files", files=files), 422, "normal")
+        assert body["detail"].startswith("normal/othernorm.csv: its metrics (zzz_cpu) match none"), body
+        part = {"metrics": {"api": {"latency": [1.0, 1.01, 1.0, 1.02, 1.0, 1.01]}}}
+        doc = c.post(RCA, json={**ok, "normal": part}).json()
+        assert doc["normal_missing"] == ["db_latency"] and "no normal data in normal.metrics" in doc["note"]
+
+
+def test_a_numeric_time_outside_1970_to_3000_is_422_naming_the_field(api: Api) -> None:
+    ok = _small()
+    with api.client("viewer") as c:
+        body = _problem(c.post(RCA, json={**ok, "alert_time": -1}), 422, "alert_time")
+        assert "outside the times hx takes" in body["detail"]
+        body = _problem(c.post(RCA, json={**ok, "alert_time": 99999999999999}), 422, "alert_time")
+        assert "read as milliseconds (5138-" in body["detail"]
+        files = [("metrics", ("m.csv", b"time,api_cpu\n1700000000,0.5\n1700000060,0.6\n", "text/csv"))]
+        body = _problem(c.post(f"{RCA}/files", files=files, data={"alert_time": "-1"}), 422, "alert_time")
+        assert "outside the times hx takes" in body["detail"]
+
+
 def test_over_the_size_limits_is_413_naming_the_limit(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     ok = _small()
     monkeypatch.setattr(rca_report, "MAX_CELLS", 70)  # the server runs in this process

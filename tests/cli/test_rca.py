@@ -105,6 +105,9 @@ def test_rca_normal_reference_and_window(
     ("args", "named"),
     [
         (["--alert-time", "yesterday"], ["--alert-time", "'yesterday'", "ISO 8601"]),
+        (["--alert-time", "-1"], ["--alert-time: -1 (1969-12-31T23:59:59Z) is outside the times hx takes"]),
+        (["--alert-time", "99999999999999"], ["--alert-time", "read as milliseconds (5138-", "outside the times"]),
+        (["--end", "5000-01-01T00:00:00Z"], ["--end", "outside the times hx takes"]),
         (["--start", "2999-01-01"], ["no metric rows", "--start"]),
         (["--graph", "SELF"], ["not a call graph", "edge list", "adjacency matrix"]),
         (["--alert-service", "nosuch"], ["alert_service 'nosuch'", "known: api, db-main"]),
@@ -194,3 +197,54 @@ def test_the_explanation_gives_unix_times_as_utc(
     assert code == 0, err
     why = json.loads(out)["candidates"][0]["explanation"]
     assert "2023-11-14T" in why and "e+09" not in why, why
+
+
+def test_the_table_labels_the_services_deviation_and_the_lead_metrics_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The table put the service's combined deviation under the lead metric's name (PetShop: latency_p90 at 5.4 in
+    the table, 9.2 in the explanation)."""
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    rng = np.random.default_rng(3)
+    lat = {q: 1.0 + 0.01 * rng.standard_normal(N) for q in ("p50", "p90", "p99")}
+    for q, jump in (("p50", 0.06), ("p90", 0.08), ("p99", 0.7)):
+        lat[q][FAULT:] += jump
+    f = tmp_path / "m.csv"
+    rows = "".join(f"{T0 + 60 * i},{lat['p50'][i]},{lat['p90'][i]},{lat['p99'][i]}\n" for i in range(N))
+    f.write_text("time,api_latency_p50,api_latency_p90,api_latency_p99\n" + rows)
+    code, out, err = _run(["--json", "rca", str(f), "--alert-time", str(T0 + 60 * FAULT)], capsys)
+    assert code == 0, err
+    (row,) = json.loads(out)["candidates"]
+    lead = next(e for e in row["evidence"] if e["metric"] == row["metric"])
+    assert row["metric"] == "latency_p99" and row["lead_deviation_robust_sd"] == lead["deviation_robust_sd"]
+    assert row["deviation_robust_sd"] < lead["deviation_robust_sd"]
+    code, out, err = _run(["rca", str(f), "--alert-time", str(T0 + 60 * FAULT)], capsys)
+    assert code == 0, err
+    cells = [c.strip() for c in next(line for line in out.splitlines() if "latency_p99" in line).split("│")]
+    service_sd, metric, lead_sd = cells[4:7]
+    assert (metric, lead_sd, service_sd) == (
+        "latency_p99",
+        f"{row['lead_deviation_robust_sd']:.1f}",
+        f"{row['deviation_robust_sd']:.1f}",
+    )
+    assert "service sd" in out and "lead sd" in out and f"latency_p99 moved ({lead_sd} robust sd" in out
+
+
+def test_a_normal_file_of_other_metrics_is_refused_and_one_lacking_some_is_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    src = _wide(tmp_path / "m.csv")
+    other = tmp_path / "othernorm.csv"
+    other.write_text("time,zzz_cpu\n" + "".join(f"{T0 - 3600 + 60 * i},{i}\n" for i in range(21)))
+    code, _, err = _run(["rca", str(src), "--normal", str(other)], capsys)
+    assert code == 2 and f"--normal {other}: its metrics (zzz_cpu) match none of the incident's (api_latency" in err
+    lines = src.read_text().splitlines()
+    part = tmp_path / "part.csv"
+    part.write_text("\n".join(line.rsplit(",", 1)[0] for line in lines[: FAULT - 5]) + "\n")  # no api_cpu
+    code, out, err = _run(["--json", "rca", str(src), "--normal", str(part)], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["normal_missing"] == ["api_cpu"] and f"no normal data in --normal {part} (api_cpu)" in doc["note"]
+    code, out, err = _run(["rca", str(src), "--normal", str(part)], capsys)
+    assert code == 0 and "1 of 3 metrics have no normal data" in out, err

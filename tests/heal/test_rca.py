@@ -346,3 +346,56 @@ def test_the_document_says_when_no_service_moved_clearly() -> None:
     assert doc["clear"] is False and "no clear cause" in doc["note"]
     moved = rca_document(fleet("db", onset=120), None, graph=GRAPH)
     assert moved["clear"] is True and moved["note"] is None and moved["candidates"][0]["service"] == "db"
+
+
+def test_the_lead_metric_shows_its_own_deviation_beside_the_services_combined_one() -> None:
+    """A P99 that jumps 50x its noise while its P50 and P90 move a few sd: the service counts its latency family's
+    lower median (what its score builds on), and the lead metric (the P99) was shown with that number, while its
+    explanation gave the P99's own: 18 of PetShop low-traffic issue_9's 29 candidates read one number in the table
+    and another in the text."""
+    from hx.heal.rca_report import candidate_rows
+
+    rng = np.random.default_rng(3)
+    n, onset = 60, 40
+    lat = {q: 1.0 + 0.01 * rng.standard_normal(n) for q in ("latency_p50", "latency_p90", "latency_p99")}
+    for q, jump in (("latency_p50", 0.06), ("latency_p90", 0.08), ("latency_p99", 0.7)):
+        lat[q][onset:] += jump
+    (top,) = rank_root_causes({"api": lat}, np.arange(n) * 60.0 + 1_700_000_000, 1_700_000_000 + 60.0 * onset)
+    own = {e.metric: e.deviation for e in top.evidence}
+    assert top.metric == "latency_p99" and top.lead_deviation == own["latency_p99"]
+    assert top.deviation == sorted(own.values())[1] < top.lead_deviation  # the family's lower median
+    assert f"latency_p99 moved ({top.lead_deviation:.1f} robust sd" in top.explanation
+    assert f"the service's own deviation {top.deviation:.1f} robust sd" in top.explanation
+    (row,) = candidate_rows([top])
+    assert row["metric"] == "latency_p99" and row["lead_deviation_robust_sd"] == own["latency_p99"]
+    assert row["deviation_robust_sd"] == top.deviation
+
+
+def test_the_explanation_names_no_second_deviation_when_the_lead_is_the_services() -> None:
+    t = np.arange(40.0)
+    (db,) = rank_root_causes({"db": {"latency": np.r_[np.ones(20), np.full(20, 9.0)]}}, t)
+    assert db.lead_deviation == db.deviation and "own deviation" not in db.explanation
+
+
+def test_normal_data_sharing_no_metric_is_refused_and_one_lacking_some_is_said() -> None:
+    """A normal file of other metrics was taken: every incident metric lost its baseline and was dropped ("no
+    candidate", exit 0); a normal file lacking the faulty metric dropped it silently and ranked another service."""
+    from hx.heal.rca_report import rca_document
+
+    t = np.arange(40.0) + 1_700_000_000
+    db = np.r_[np.ones(20), np.full(20, 9.0)] + 0.01 * np.arange(40) % 0.03
+    api = np.r_[np.ones(25), np.full(15, 1.5)] + 0.01 * np.arange(40) % 0.02
+    metrics = {"db": {"cpu": db}, "api": {"cpu": api}}
+    with pytest.raises(BadInput, match=r"^normal: its metrics \(zzz_cpu\) match none of the incident's") as err:
+        rank_root_causes(metrics, t, normal={"zzz": {"cpu": np.ones(20)}})
+    assert err.value.field == "normal"
+    with pytest.raises(BadInput, match=r"^x\.csv: its metrics \(zzz_cpu\) match none") as err:
+        rca_document(metrics, t, normal={"zzz": {"cpu": np.ones(20)}}, normal_name="x.csv", normal_field="n")
+    assert err.value.field == "n"
+    partial = {"api": {"cpu": np.ones(20) + 0.01 * np.arange(20) % 0.02}}
+    doc = rca_document(metrics, t, normal=partial)
+    assert doc["normal_missing"] == ["db_cpu"] and [c["service"] for c in doc["candidates"]] == ["api"]
+    assert "1 of 2 metrics have no normal data in normal (db_cpu): left out of the ranking" in doc["note"]
+    doc = rca_document(metrics, t, t[20], normal=partial)
+    assert doc["candidates"][0]["service"] == "db" and "judged against the rows before the alert time" in doc["note"]
+    assert rca_document(metrics, t)["normal_missing"] == []

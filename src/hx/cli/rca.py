@@ -71,8 +71,9 @@ def rca(
 ) -> None:
     """Rank the services most likely to have caused an incident, with the evidence for each.
 
-    Each candidate's deviation is in robust standard deviations of the metric's own normal data (from --normal,
-    else the rows before the alert); onset is when the metric first crossed 3 robust sd.
+    Deviations are in robust standard deviations of each metric's own normal data (from --normal, else the rows
+    before the alert): the service's (its metrics combined, near-copies such as P90/P95/P99 by their lower median;
+    what its score builds on) and its lead metric's own; onset is when the lead metric first crossed 3 robust sd.
     """
     from hx.heal.rca_report import rca_document
     from hx.readers_rca import read_graph, read_metrics
@@ -90,14 +91,16 @@ def rca(
         calls,
         normal=base,
         alert_service=alert_service,
+        normal_name="--normal " + ", ".join(map(str, normal)),
+        normal_field="--normal",
     )
     rows: list[dict[str, Any]] = doc["candidates"]
     if c.as_json:
         c.emit(doc)
         return
     _print(c.console, rows[:top], len(rows), len(frame.timestamps))
-    if rows and doc["note"]:
-        c.console.print(f"[yellow]{doc['note']}[/yellow]")
+    if doc["note"] and (rows or doc["normal_missing"]):
+        c.console.print(f"[yellow]{doc['note']}[/yellow]", soft_wrap=True)
 
 
 def _print(console: Any, rows: list[dict[str, Any]], total: int, n_rows: int) -> None:
@@ -105,12 +108,13 @@ def _print(console: Any, rows: list[dict[str, Any]], total: int, n_rows: int) ->
         console.print(f"no service moved past 3 robust sd in {n_rows} rows: no candidate")
         return
     table = Table(
-        "rank", "service", "score", "lead metric", "deviation (robust sd)", "onset (UTC)",
-        title=f"root-cause candidates ({len(rows)} of {total}, {n_rows} rows)",
+        "rank", "service", "score", "service sd", "lead metric", "lead sd", "lead onset (UTC)",
+        title=f"root-cause candidates ({len(rows)} of {total}, {n_rows} rows; deviations in robust sd)",
+        caption="service sd: its metrics combined (what the score builds on); lead sd: the lead metric's own",
     )  # fmt: skip
     for r in rows:
-        table.add_row(str(r["rank"]), r["service"], _fmt(r["score"], ".3g"), r["metric"],
-                      _fmt(r["deviation_robust_sd"], ".1f"), _iso(r["onset"]))  # fmt: skip
+        table.add_row(str(r["rank"]), r["service"], _fmt(r["score"], ".3g"), _fmt(r["deviation_robust_sd"], ".1f"),
+                      r["metric"], _fmt(r["lead_deviation_robust_sd"], ".1f"), _iso(r["onset"]))  # fmt: skip
     console.print(table)
     for r in rows:
         console.print(f"{r['rank']}. {r['explanation']}", soft_wrap=True)

@@ -65,7 +65,14 @@ import numpy as np
 import numpy.typing as npt
 
 from hx.errors import BadInput
-from hx.heal.rca_input import FloatArray, MetricTable, check_graph, check_timestamps, to_table
+from hx.heal.rca_input import (
+    FloatArray,
+    MetricTable,
+    check_graph,
+    check_timestamps,
+    missing_from_normal,
+    to_table,
+)
 from hx.heal.rca_kinds import DEFAULT_KIND_WEIGHTS, service_score
 from hx.heal.rca_onset import (
     MAD_TO_SIGMA,
@@ -132,7 +139,13 @@ class MetricEvidence:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One candidate root cause, best first in :func:`rank_root_causes`' answer."""
+    """One candidate root cause, best first in :func:`rank_root_causes`' answer.
+
+    ``deviation`` is the service's own (its metrics combined, :func:`hx.heal.rca_kinds.service_score`: near-copies
+    by their lower median), what says whether it is anomalous and what its ``score`` builds on; ``metric`` is the
+    lead metric (the first to move, else the largest move), ``lead_deviation`` that metric's own deviation and
+    ``onset`` when it moved.  The two deviations differ when the lead's near-copies moved less than it did.
+    """
 
     service: str
     score: float
@@ -141,6 +154,7 @@ class Candidate:
     explanation: str
     deviation: float = 0.0
     evidence: tuple[MetricEvidence, ...] = field(default=(), repr=False)
+    lead_deviation: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -182,7 +196,10 @@ def _check_start(anomaly_start: float | None) -> float | None:
 
 
 def _align_normal(normal: Any, table: MetricTable, known: Sequence[str]) -> FloatArray:
+    """The normal data's columns in the incident's order; a metric it lacks is a column of gaps (judged against the
+    rows before the alert time when there are such rows, else left out); none in common is refused."""
     ref = to_table(normal, known, name="normal")
+    missing_from_normal(table, ref)
     index = {k: j for j, k in enumerate(ref.keys())}
     out = np.full((ref.n_rows, len(table.services)), np.nan)
     for j, key in enumerate(table.keys()):
@@ -528,13 +545,21 @@ def _t(t: float) -> str:
     return f"t={t:g}"
 
 
-def _explain(svc: str, lead: MetricEvidence, by: list[str], n_up: int, how: str, threshold: float) -> str:
+def _explain(
+    svc: str, lead: MetricEvidence, own: float, g: _Graded, how: str, threshold: float, combine: str = COMBINE
+) -> str:
+    """The candidate in words: its lead metric with that metric's own deviation, and the service's own deviation
+    (``own``, what its score builds on) when that reads differently."""
+    by, n_up = g.by, g.n_up
     moved = "moved" if lead.deviation >= threshold else "moved little"
     when = f" from {_t(lead.onset)}" if lead.onset is not None else ""
     text = f"{svc}: {lead.metric} {moved} ({lead.deviation:.1f} robust sd{when}; baseline: {how})"
     if math.isfinite(lead.level) and math.isfinite(lead.window[0]):
         lo, hi = lead.expected
         text += f"; {lead.level:.4g} over {_t(lead.window[0])}..{_t(lead.window[1])}, expected {lo:.4g} to {hi:.4g}"
+    if math.isfinite(own) and f"{own:.1f}" != f"{lead.deviation:.1f}":
+        combined = "its largest move" if combine == "max" else "its best kind, near-copies by their lower median"
+        text += f"; the service's own deviation {own:.1f} robust sd ({combined})"
     if n_up > 0:
         text += f"; would explain {n_up} anomalous upstream caller(s)"
     if by:
@@ -596,7 +621,7 @@ def rank_root_causes(
     )
     weights = DEFAULT_KIND_WEIGHTS if kind_weights is None else kind_weights
     prop = {s: _weighed(g, naming[s], scores[s], weights, combine) for s, g in prop.items()}
-    return _assemble(leads, scores, prop, evidence, win.how, threshold, alert_service)
+    return _assemble(leads, scores, prop, evidence, win.how, threshold, alert_service, combine)
 
 
 def _weighed(
@@ -618,13 +643,14 @@ def _assemble(
     how: str,
     threshold: float,
     alert_service: str | None,
+    combine: str = COMBINE,
 ) -> list[Candidate]:
     ranked = sorted(leads, key=lambda s: (not graded[s].linked, -graded[s].score, -scores[s], s))
     out = []
     for s in ranked:
-        g = graded[s]
-        text = _explain(s, leads[s], g.by, g.n_up, how, threshold)
+        g, lead = graded[s], leads[s]
+        text = _explain(s, lead, scores[s], g, how, threshold, combine)
         if not g.linked:
             text += f"; no anomalous call path up to the alerting service {alert_service}"
-        out.append(Candidate(s, g.score, leads[s].metric, leads[s].onset, text, scores[s], tuple(evidence[s])))
+        out.append(Candidate(s, g.score, lead.metric, lead.onset, text, scores[s], tuple(evidence[s]), lead.deviation))
     return out

@@ -138,6 +138,34 @@ def to_table(metrics: Any, known_services: Sequence[str] = (), *, name: str = "m
     )
 
 
+def _shown(keys: Sequence[tuple[str, str]], most: int = 8) -> str:
+    names = [f"{s}_{m}" for s, m in keys]
+    return ", ".join(names[:most]) + (f", ... ({len(names)} in all)" if len(names) > most else "")
+
+
+def missing_from_normal(table: MetricTable, ref: MetricTable, name: str = "normal", field: str = "normal") -> list[str]:
+    """The incident's metrics (``service_metric``) that the normal data ``ref`` lacks, in the incident's order;
+    :class:`BadInput` naming ``name`` (the normal data, as the caller knows it) and ``field`` when it holds none of
+    them: such a reference judges nothing, and every metric would be left out or judged without it.
+
+    >>> incident = to_table({"api": {"cpu": [1.0], "mem": [2.0]}})
+    >>> missing_from_normal(incident, to_table({"api": {"cpu": [1.0, 1.1]}}))
+    ['api_mem']
+    >>> missing_from_normal(incident, to_table({"zzz_cpu": [1.0]}), "--normal o.csv")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    hx.errors.BadInput: --normal o.csv: its metrics (zzz_cpu) match none of the incident's (api_cpu, api_mem); ...
+    """
+    have, want = set(ref.keys()), table.keys()
+    if not have.intersection(want):
+        raise BadInput(
+            f"{name}: its metrics ({_shown(ref.keys())}) match none of the incident's ({_shown(want)}); "
+            "give the same services' metrics in normal operation",
+            field=field,
+        )
+    return [f"{s}_{m}" for s, m in want if (s, m) not in have]
+
+
 def check_timestamps(timestamps: Any, n_rows: int) -> FloatArray:
     """Timestamps as floats (default ``0..n-1``): finite, strictly increasing, one per row."""
     if timestamps is None:

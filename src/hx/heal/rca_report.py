@@ -20,7 +20,7 @@ from typing import Any
 
 from hx.errors import BadInput, TooLarge
 from hx.heal.rca import Candidate, MetricEvidence, rank_root_causes
-from hx.heal.rca_input import check_graph, to_table
+from hx.heal.rca_input import MetricTable, check_graph, missing_from_normal, to_table
 
 #: the most values (rows x metrics, the normal data's included) one ranking takes: about a second of CPU
 MAX_CELLS = 2_000_000
@@ -49,14 +49,19 @@ def _evidence(e: MetricEvidence) -> dict[str, Any]:
 
 
 def candidate_rows(ranked: Sequence[Candidate]) -> list[dict[str, Any]]:
-    """The ranked candidates as JSON rows, best first, each with its evidence metric by metric."""
+    """The ranked candidates as JSON rows, best first, each with its evidence metric by metric.
+
+    ``deviation_robust_sd`` is the service's own (its metrics combined; what ``clear`` and ``score`` build on);
+    ``metric`` is the lead metric and ``lead_deviation_robust_sd`` that metric's own deviation (its evidence row).
+    """
     return [
         {
             "rank": i + 1,
             "service": r.service,
             "score": _num(r.score),
-            "metric": r.metric,
             "deviation_robust_sd": _num(r.deviation),
+            "metric": r.metric,
+            "lead_deviation_robust_sd": _num(r.lead_deviation),
             "onset": r.onset,
             "explanation": r.explanation,
             "evidence": [_evidence(e) for e in r.evidence],
@@ -87,10 +92,16 @@ def check_size(metrics: Any, normal: Any = None, *, field: str = "metrics") -> N
         )
 
 
-def _check_alert_service(alert_service: str | None, metrics: Any, graph: Mapping[str, Sequence[str]] | None) -> int:
-    """The number of rows, after refusing an ``alert_service`` that is in neither the metrics nor the graph."""
+def _known(graph: Mapping[str, Sequence[str]] | None) -> list[str]:
     calls = check_graph(graph)
-    known = sorted({*calls, *(c for cs in calls.values() for c in cs)})
+    return sorted({*calls, *(c for cs in calls.values() for c in cs)})
+
+
+def _check_alert_service(
+    alert_service: str | None, metrics: Any, graph: Mapping[str, Sequence[str]] | None
+) -> MetricTable:
+    """The metrics as one table, after refusing an ``alert_service`` that is in neither the metrics nor the graph."""
+    known = _known(graph)
     table = to_table(metrics, known)
     services = {*table.services, *known}
     if alert_service is not None and alert_service not in services:
@@ -99,7 +110,17 @@ def _check_alert_service(alert_service: str | None, metrics: Any, graph: Mapping
             f"alert_service {alert_service!r} is not a service of the metrics or the call graph (known: {shown})",
             field="alert_service",
         )
-    return table.n_rows
+    return table
+
+
+def _missing_note(missing: Sequence[str], n_metrics: int, name: str, alert_time: float | None) -> str:
+    shown = ", ".join(missing[:8]) + (", ..." if len(missing) > 8 else "")
+    what = (
+        "judged against the rows before the alert time instead (left out if there are none)"
+        if alert_time is not None
+        else "left out of the ranking (with an alert time they are judged against the rows before it)"
+    )
+    return f"{len(missing)} of {n_metrics} metrics have no normal data in {name} ({shown}): {what}"
 
 
 def rca_document(
@@ -111,25 +132,43 @@ def rca_document(
     normal: Any = None,
     alert_service: str | None = None,
     top: int | None = None,
+    normal_name: str = "normal",
+    normal_field: str = "normal",
 ) -> dict[str, Any]:
-    """``{"rows": n, "clear": bool, "candidates": [...]}``: the ranking of :func:`rank_root_causes` with its
-    evidence (the first ``top`` candidates, or all); ``clear`` says whether any service moved past
-    :data:`CLEAR_SD` robust sd, and a ``note`` says what a ranking without one is worth."""
+    """``{"rows": n, "clear": bool, "note": str | None, "normal_missing": [...], "candidates": [...]}``: the ranking
+    of :func:`rank_root_causes` with its evidence (the first ``top`` candidates, or all); ``clear`` says whether any
+    service moved past :data:`CLEAR_SD` robust sd, and a ``note`` says what a ranking without one is worth.
+
+    ``normal_missing`` lists the incident's metrics the normal data lacks, and the note says what became of them;
+    normal data sharing no metric with the incident is refused naming ``normal_name`` (the file or field as the
+    caller knows it) and ``normal_field``."""
     check_size(metrics, normal)
-    n_rows = _check_alert_service(alert_service, metrics, graph)
+    table = _check_alert_service(alert_service, metrics, graph)
+    missing = []
+    if normal is not None:  # none in common is refused; a metric missing is said
+        ref = to_table(normal, _known(graph), name=normal_name)
+        missing = missing_from_normal(table, ref, normal_name, normal_field)
     ranked = rank_root_causes(metrics, timestamps, alert_time, graph, normal=normal, alert_service=alert_service)
     rows = candidate_rows(ranked)
     clear = any(c.deviation >= CLEAR_SD for c in ranked)
-    note = None
+    notes = []
     if not clear:
-        note = (
+        notes.append(
             f"no service moved past {CLEAR_SD:g} robust sd: no clear cause, the order is weak evidence (too few "
             "rows to learn the normal level from, or a fault these metrics do not show)"
         )
         if normal is not None and alert_time is not None:
-            note += (
+            notes[-1] += (
                 "; the rows before the alert time are taken as the level just before the incident: if the fault "
                 "began before the alert, give its start as the alert time, or none to judge every row against "
                 "the normal data"
             )
-    return {"rows": n_rows, "clear": clear, "note": note, "candidates": rows if top is None else rows[:top]}
+    if missing:
+        notes.append(_missing_note(missing, len(table.metrics), normal_name, alert_time))
+    return {
+        "rows": table.n_rows,
+        "clear": clear,
+        "note": "; ".join(notes) or None,
+        "normal_missing": missing,
+        "candidates": rows if top is None else rows[:top],
+    }

@@ -114,10 +114,15 @@ class CandidateRow(BaseModel):
 
     rank: int
     service: str
-    score: float | None
-    metric: str = Field(description="the lead metric")
-    deviation_robust_sd: float | None
-    onset: float | None
+    score: float | None = Field(description="the ranking score: the service's deviation after the call graph and "
+                                "the kind weights")  # fmt: skip
+    deviation_robust_sd: float | None = Field(
+        description="the service's own deviation: its best kind of metric, near-copies (P90, P95, P99) counted by "
+        "their lower median; past 3 the service is anomalous (`clear`)"
+    )
+    metric: str = Field(description="the lead metric: the first to move past 3 robust sd, else the largest move")
+    lead_deviation_robust_sd: float | None = Field(description="the lead metric's own deviation (its evidence row)")
+    onset: float | None = Field(description="when the lead metric first crossed 3 robust sd (Unix seconds)")
     explanation: str
     evidence: list[Evidence]
 
@@ -127,7 +132,15 @@ class RcaAnswer(BaseModel):
 
     rows: int
     clear: bool = Field(description="whether any service moved past 3 robust sd")
-    note: str | None = Field(None, description="when none did: what the order is worth")
+    note: str | None = Field(
+        None,
+        description="when none did: what the order is worth; when the normal data lacks some of the metrics: which, "
+        "and what became of them",
+    )
+    normal_missing: list[str] = Field(
+        [], description="the metrics (service_metric) the normal data lacks: judged against the rows before the "
+        "alert time, or left out without one; normal data sharing none is 422 naming `normal`"
+    )  # fmt: skip
     candidates: list[CandidateRow]
 
 
@@ -146,8 +159,10 @@ def _plain(metrics: dict[str, dict[str, list[float | None]]], n: int | None, whe
 
 _DESCRIPTION = f"""Rank the services most likely to have caused an incident, with the evidence for each.
 
-Each candidate's deviation is in robust standard deviations of the metric's own normal data (`normal`, else the rows
-before the alert); onset is when the metric first crossed 3 robust sd.  The answer is the document `hx rca --json`
+Deviations are in robust standard deviations of each metric's own normal data (`normal`, else the rows before the
+alert): `deviation_robust_sd` is the service's (its metrics combined, near-copies such as P90/P95/P99 by their lower
+median; what `score` and `clear` build on), `lead_deviation_robust_sd` its lead metric's own; onset is when the lead
+metric first crossed 3 robust sd.  The answer is the document `hx rca --json`
 prints.  At most {MAX_CELLS:,} values in all (rows x metrics, `normal` included): more is 413 naming the limit; a
 series whose length differs from its `timestamps`, or an `alert_service` that names no service, is 422 naming the
 field."""
@@ -170,6 +185,8 @@ def rank(body: RcaRequest) -> dict[str, Any]:
         normal=normal,
         alert_service=body.alert_service,
         top=body.top,
+        normal_name="normal.metrics",
+        normal_field="normal.metrics",
     )
 
 
@@ -255,7 +272,8 @@ def rank_files(
         calls = read_graph(_save([graph], folder, "graph")[0]) if graph is not None else None
         frame = read_metrics(_save(metrics, folder, "metrics"), axis)
         frame = frame.clip(_form_time(start, "start"), _form_time(end, "end"))
-        base = read_metrics(_save(normal, folder, "normal"), axis).series if normal else None
+        saved = _save(normal, folder, "normal") if normal else []
+        base = read_metrics(saved, axis).series if saved else None
         return rca_document(
             frame.series,
             frame.timestamps,
@@ -264,4 +282,6 @@ def rank_files(
             normal=base,
             alert_service=alert_service,
             top=top,
+            normal_name=", ".join(map(str, saved)),
+            normal_field="normal",
         )
