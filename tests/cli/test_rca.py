@@ -248,3 +248,15 @@ def test_a_normal_file_of_other_metrics_is_refused_and_one_lacking_some_is_said(
     assert doc["normal_missing"] == ["api_cpu"] and f"no normal data in --normal {part} (api_cpu)" in doc["note"]
     code, out, err = _run(["rca", str(src), "--normal", str(part)], capsys)
     assert code == 0 and "1 of 3 metrics have no normal data" in out, err
+
+
+def test_help_keeps_the_brackets_rich_markup_would_eat(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "JSON {caller: [callees]}" was shown as "JSON {caller: }": rich read [callees] as a style tag
+    from hx.cli.main import main
+
+    monkeypatch.setenv("COLUMNS", "250")
+    assert main(["rca", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.replace("│", " ").split())  # wrapped lines joined, the box's border out
+    assert "[callees]" in text and "[and statistic]" in text

@@ -45,7 +45,7 @@ def rca(
         exists=True,
         help="metric files or folders around the incident: CSV with a time column and service_metric columns "
         "(carts_cpu), or a service/pod column and one column per metric, or header rows naming service, metric "
-        "[and statistic] with the time in the first column; *.csv or *.csv.gz",
+        "\\[and statistic] with the time in the first column; *.csv or *.csv.gz",
     ),
     normal: list[Path] = typer.Option(
         [], "--normal", exists=True, help="the same metrics in normal operation (same shapes; repeatable)"
@@ -55,7 +55,7 @@ def rca(
         "--graph",
         exists=True,
         dir_okay=False,
-        help="call graph: JSON {caller: [callees]}, CSV edge list (source,target) or CSV adjacency matrix (row "
+        help="call graph: JSON {caller: \\[callees]}, CSV edge list (source,target) or CSV adjacency matrix (row "
         "calls column)",
     ),
     alert_time: str | None = typer.Option(
