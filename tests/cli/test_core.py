@@ -22,6 +22,8 @@ def test_secret_set_reads_a_piped_value_and_refuses_none(tmp_path: Path) -> None
     listed = _hx(["--json", "secret", "list"], tmp_path, "")
     assert "slack_webhook" in json.loads(listed.stdout)["names"]
     assert "hooks.example" not in listed.stdout
+    plain = _hx(["secret", "list"], tmp_path, "")  # without --json: the names, one a line (it printed JSON)
+    assert plain.stdout.split() == ["slack_webhook"]
     r = _hx(["secret", "set", "empty"], tmp_path, "")
     assert r.returncode == 2 and "no value for secret 'empty'" in r.stderr and "Traceback" not in r.stderr
 

@@ -80,7 +80,8 @@ def db_current(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Show the applied migration revision."""
     c = ctx_of(ctx, as_json)
     p = c.platform(upgrade=False)
-    c.emit({"revision": p.store.current_revision(), "url": p.store.safe_url})
+    revision, url = p.store.current_revision(), p.store.safe_url
+    c.emit({"revision": revision, "url": url}, f"revision {revision or '(none: run hx db upgrade)'} at {url}")
 
 
 @token_app.command("create")
@@ -232,7 +233,8 @@ def secret_set(
 def secret_list(ctx: typer.Context, as_json: bool = JSON) -> None:
     """List secret names (never values)."""
     c = ctx_of(ctx, as_json)
-    c.emit({"names": c.platform().secrets.names()})
+    names = c.platform().secrets.names()
+    c.emit({"names": names}, "\n".join(names) if names else "no secrets stored (hx secret set NAME)")
 
 
 @model_app.command("list")
