@@ -143,7 +143,7 @@ class Store:
         try:
             yield
         except OperationalError as err:
-            raise StoreError(f"store unavailable: {err.orig}", url=self.safe_url) from err
+            raise StoreError(f"store {self.safe_url} unavailable: {err.orig}", url=self.safe_url) from err
 
     @property
     def safe_url(self) -> str:
