@@ -7,7 +7,7 @@ import pyotp
 import pytest
 
 from hx.clock import SimClock
-from hx.errors import AuthError, BadInput, MfaRequired
+from hx.errors import AuthError, BadInput, Conflict, MfaRequired
 from hx.security.roles import Role
 from hx.security.secrets import SecretBox
 from hx.security.tokens import TokenService, hash_token
@@ -57,6 +57,15 @@ def test_totp_second_factor(svc: TokenService) -> None:
         svc.verify_mfa(p, totp.at(clock.now()))
     clock.advance(30)
     svc.verify_mfa(p, totp.at(clock.now()))
+    # a second enrolment replaced the secret silently (the loaded app stopped working); a revoked token got one
+    with pytest.raises(Conflict, match="already has a second factor"):
+        svc.enroll_mfa(info.id)
+    new, _ = svc.enroll_mfa(info.id, replace=True)
+    clock.advance(30)
+    svc.verify_mfa(p, pyotp.TOTP(new).at(clock.now()))
+    svc.revoke(info.id)
+    with pytest.raises(Conflict, match="revoked"):
+        svc.enroll_mfa(info.id, replace=True)
 
 
 def test_roles_are_ordered() -> None:

@@ -129,13 +129,16 @@ def token_revoke(ctx: typer.Context, token_id: int = typer.Argument(...), as_jso
 
 @mfa_app.command("enroll")
 def mfa_enroll(
-    ctx: typer.Context, token_id: int = typer.Argument(..., help="the token's id"), as_json: bool = JSON
+    ctx: typer.Context,
+    token_id: int = typer.Argument(..., help="the token's id"),
+    replace: bool = typer.Option(False, "--replace", help="replace the token's second factor (the old app stops)"),
+    as_json: bool = JSON,
 ) -> None:
     """Give a token a TOTP secret; load the printed URI into an authenticator app."""
     c = ctx_of(ctx, as_json)
     p = c.platform()
-    secret, uri = p.tokens.enroll_mfa(token_id)
-    p.audit.append("cli", "token.mfa_enroll", f"token:{token_id}", "ok")
+    secret, uri = p.tokens.enroll_mfa(token_id, replace=replace)
+    p.audit.append("cli", "token.mfa_enroll", f"token:{token_id}", "ok", {"replaced": replace})
     c.emit({"token_id": token_id, "secret": secret, "otpauth_uri": uri}, f"secret: {secret}\nuri: {uri}")
 
 

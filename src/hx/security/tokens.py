@@ -13,7 +13,7 @@ import pyotp
 from sqlalchemy import func, insert, select, update
 
 from hx.clock import Clock, WallClock
-from hx.errors import AuthError, BadInput, MfaRequired, NotFound
+from hx.errors import AuthError, BadInput, Conflict, MfaRequired, NotFound
 from hx.security.private import private_dir
 from hx.security.roles import Role
 from hx.security.secrets import SecretBox
@@ -127,16 +127,28 @@ class TokenService:
 
     # ---- TOTP second factor (RFC 6238) --------------------------------------------------
 
-    def enroll_mfa(self, token_id: int, issuer: str = "hx") -> tuple[str, str]:
-        """Give a token a TOTP secret; returns (base32 secret, otpauth:// URI) to load in an app."""
+    def enroll_mfa(self, token_id: int, issuer: str = "hx", replace: bool = False) -> tuple[str, str]:
+        """Give a token a TOTP secret; returns (base32 secret, otpauth:// URI) to load in an app.
+
+        A revoked token gets none; one that has a secret keeps it unless ``replace`` (a second enrolment silently
+        replaced the secret, and the authenticator app already loaded stopped working)."""
         secret = pyotp.random_base32()
         blob = self.box.seal_blob(secret.encode(), f"totp:{token_id}".encode())
         with self.store.begin() as conn:
-            res = conn.execute(
+            row = conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).one_or_none()
+            if row is None:
+                raise NotFound(f"no token with id {token_id}")
+            if row.revoked_at is not None:
+                raise Conflict(f"token {token_id} is revoked: it gets no second factor", field="token_id")
+            if row.totp_secret is not None and not replace:
+                raise Conflict(
+                    f"token {token_id} already has a second factor; replace it explicitly (hx token mfa enroll "
+                    f"{token_id} --replace, or ?replace=true): the app holding the old one stops working",
+                    field="token_id",
+                )
+            conn.execute(
                 update(api_tokens).where(api_tokens.c.id == token_id).values(totp_secret=blob, totp_last_step=None)
             )
-        if res.rowcount == 0:
-            raise NotFound(f"no token with id {token_id}")
         uri = pyotp.TOTP(secret).provisioning_uri(name=f"token-{token_id}", issuer_name=issuer)
         return secret, uri
 

@@ -138,8 +138,12 @@ def revoke_token(token_id: int, request: Request) -> None:
 
 
 @router.post("/tokens/{token_id}/mfa", status_code=201)
-def enroll_mfa(token_id: int, request: Request) -> dict[str, Any]:
-    secret, uri = _platform(request).tokens.enroll_mfa(token_id)
+def enroll_mfa(
+    token_id: int,
+    request: Request,
+    replace: bool = Query(False, description="replace a second factor the token has (409 without it)"),
+) -> dict[str, Any]:
+    secret, uri = _platform(request).tokens.enroll_mfa(token_id, replace=replace)
     return {"token_id": token_id, "secret": secret, "otpauth_uri": uri}
 
 
