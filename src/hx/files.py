@@ -51,6 +51,23 @@ def not_text(err: UnicodeDecodeError) -> str:
     return f"not UTF-8 text (byte {err.start}: {err.reason}); save it as UTF-8"
 
 
+def is_json(text: str) -> bool:
+    """The text is a JSON document (an object or an array): given where a CSV belongs, it is named as JSON.
+
+    >>> is_json('{"a": [1, 2]}'), is_json("time,value")
+    (True, False)
+    """
+    import json
+
+    if not text.lstrip().startswith(("{", "[")):
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 def open_text(path: str | Path) -> io.StringIO:
     """:func:`read_text` as a handle for :func:`csv.reader` (which wants ``newline=""``)."""
     return io.StringIO(read_text(path), newline="")

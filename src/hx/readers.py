@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from hx.clock import LATEST, OutsideEra, in_era, seconds_in_era
 from hx.errors import BadInput
-from hx.files import open_text
+from hx.files import is_json, open_text
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -161,7 +161,7 @@ def read_table(path: str | Path, *, delimiter: str | None = None) -> Table:
     """Rows of a CSV (comma, semicolon or tab separated: sniffed); blank lines are dropped."""
     p = Path(path)
     text = open_text(p).read()
-    if text.lstrip().startswith(("{", "[")) and _is_json(text):
+    if is_json(text):
         raise BadInput(f"{p}: not a CSV file (it is JSON: give a CSV of times and values)", field="path", file=str(p))
     if delimiter is None:
         first = next((ln for ln in text.splitlines() if ln.strip()), "")
@@ -174,16 +174,6 @@ def read_table(path: str | Path, *, delimiter: str | None = None) -> Table:
         return Table(p, [f"column{i + 1}" for i in range(len(head))], lines, 1)
     # an unnamed column (pandas writes its index so) is named by its place, as messages must name it
     return Table(p, [c or f"column{i + 1}" for i, c in enumerate(head)], lines[1:], 2)
-
-
-def _is_json(text: str) -> bool:
-    import json
-
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
 
 
 def require_rows(table: Table) -> None:

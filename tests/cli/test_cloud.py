@@ -139,6 +139,9 @@ def test_terraform_export_and_catalog(tmp_path: Path, hx: Hx) -> None:
     csv.write_text("InstanceType,vCPUs,Price,Region\nm6i.large,2,0.05,us-east-1\n")
     r = hx(["catalog", "import", str(csv), "--cloud", "aws"], tmp_path)
     assert r.returncode == 2 and "MemoryGiB" in r.stderr
+    csv.write_text('[{"InstanceType": "m6i.large"}]')  # JSON given as the CSV: it said "missing column(s)"
+    r = hx(["catalog", "import", str(csv), "--cloud", "aws"], tmp_path)
+    assert r.returncode == 2 and "not a CSV file (it is JSON" in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize("args", [["place"], ["dr", "plan"], ["catalog", "import", "--cloud", "aws"]])

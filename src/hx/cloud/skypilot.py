@@ -10,6 +10,7 @@ are skipped and counted in ``catalog.meta["imports"]``.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 from hx.cloud.catalog import Catalog, InstanceType, Location, Offer
 from hx.cloud.providers import get
 from hx.errors import BadInput
-from hx.files import open_text
+from hx.files import is_json, open_text
 
 REQUIRED = ("InstanceType", "vCPUs", "MemoryGiB", "Price", "SpotPrice", "Region")
 
@@ -35,7 +36,11 @@ def import_skypilot_csv(
         raise BadInput("unknown_regions must be 'error' or 'skip'", field="unknown_regions")
     cat = base if base is not None else Catalog.builtin()
     p = Path(path)
-    rows = list(csv.DictReader(open_text(p)))
+    text = open_text(p).read()
+    if is_json(text):  # it said "missing column(s) InstanceType, ..."
+        raise BadInput(f"{p.name}: not a CSV file (it is JSON: give a CSV with {', '.join(REQUIRED)})", field="path",
+                       file=str(p))  # fmt: skip
+    rows = list(csv.DictReader(io.StringIO(text)))
     header = list(rows[0].keys()) if rows else []
     missing = [c for c in REQUIRED if c not in header]
     if missing:
