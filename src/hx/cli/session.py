@@ -26,8 +26,33 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise BadInput(f"--set expects key.path=value, got {pair!r}", field="--set")
-        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else raw
+        out[key.strip()] = _yaml_value(key.strip(), raw) if raw.strip() else raw
     return out
+
+
+def _yaml_value(key: str, raw: str) -> Any:
+    """One ``--set`` value parsed as YAML; a value YAML cannot read is refused naming its key (not a traceback).
+
+    >>> _yaml_value("ai_orchestrator.canary.steps", "[5, 25]")
+    [5, 25]
+    """
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as err:
+        reason = getattr(err, "problem", None) or getattr(err, "reason", None) or type(err).__name__
+        hint = f"; quote a string as {key}='...'" if isinstance(err, yaml.MarkedYAMLError) else ""
+        message = f"--set {key}: '{_printable(raw)}' is not a YAML value ({reason}){hint}"
+        raise BadInput(message, field="--set") from None
+
+
+def _printable(raw: str) -> str:
+    """``raw`` with the bytes the shell passed undecoded (``\\xff``) and control characters escaped."""
+    try:
+        data = raw.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        data = raw.encode("utf-8", "backslashreplace")
+    text = data.decode("utf-8", "backslashreplace")
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 #: the width of tables written to a file or a pipe (rich's 80 columns folded the canary's reasons into a column a

@@ -1,0 +1,35 @@
+"""What every command shares (:mod:`hx.cli.session`): ``--set`` values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    ("pair", "says"),
+    [
+        ("ai_orchestrator.canary.steps=[5, 25", "'[5, 25' is not a YAML value"),
+        ("ai_orchestrator.enabled=\udcff", "'\\xff' is not a YAML value (special characters are not allowed)"),
+    ],
+)
+def test_a_set_value_yaml_cannot_read_is_refused_naming_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], pair: str, says: str
+) -> None:
+    """A malformed value (or a byte the shell passed undecoded) is bad input naming the key, not a traceback."""
+    from hx.cli.main import main
+
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    assert main(["--set", pair, "--json", "config", "show"]) == 2
+    out, err = capsys.readouterr()
+    key = pair.partition("=")[0]
+    assert f"hx: error: --set {key}: {says}" in err and "Traceback" not in err
+    assert json.loads(out)["error"]["field"] == "--set"
+
+
+def test_a_set_value_is_parsed_as_yaml() -> None:
+    from hx.cli.session import parse_overrides
+
+    assert parse_overrides(["a.b=[5, 25]", "c=yes", "d="]) == {"a.b": [5, 25], "c": True, "d": ""}
