@@ -33,3 +33,25 @@ def test_a_set_value_is_parsed_as_yaml() -> None:
     from hx.cli.session import parse_overrides
 
     assert parse_overrides(["a.b=[5, 25]", "c=yes", "d="]) == {"a.b": [5, 25], "c": True, "d": ""}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["scale", "simulate", "--trace", "nasa", "--days", "0.1"],
+        ["sim", "run", "--days", "0.1"],
+        ["sim", "serve", "--port", "0"],
+        ["deploy", "train"],
+    ],
+)
+@pytest.mark.parametrize("seed", ["-1", str(2**32)])
+def test_a_seed_out_of_range_is_refused_naming_seed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str], seed: str
+) -> None:
+    """numpy refused a negative seed with a traceback (and scikit-learn one past 2**32 - 1)."""
+    from hx.cli.main import main
+
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    assert main(["--json", *command, "--seed", seed]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out)["error"]["field"] == "--seed" and "Traceback" not in err

@@ -11,7 +11,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from hx.cli.session import JSON, ctx_of
+from hx.cli.session import JSON, ctx_of, seed_option
 from hx.errors import BadInput
 from hx.files import writing
 from hx.readers import TimeAxis
@@ -54,7 +54,7 @@ def simulate(
         help="req/s the trace's 99.5th percentile is scaled to (its few busiest intervals replay above it)",
     ),
     startup: float = typer.Option(120.0, "--startup", min=0.0, help="replica start-up time, seconds"),
-    seed: int = typer.Option(1, "--seed"),
+    seed: int = seed_option(1),
     resolution: float | None = typer.Option(
         None,
         "--resolution",

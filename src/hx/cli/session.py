@@ -100,6 +100,15 @@ class Ctx:
             self.console.print_json(json.dumps(data, default=str))
 
 
+#: the largest ``--seed``: scikit-learn's ``random_state`` (and numpy's legacy generator) take 0 .. 2**32 - 1
+SEED_MAX = 2**32 - 1
+
+
+def seed_option(default: int) -> Any:
+    """``--seed``: a non-negative integer up to :data:`SEED_MAX` (numpy refused a negative one with a traceback)."""
+    return typer.Option(default, "--seed", min=0, max=SEED_MAX, help="random seed (0 .. 2**32 - 1)")
+
+
 #: ``--json`` after a command's name, as ``hx --json`` before it
 JSON = typer.Option(False, "--json", help="machine-readable output on stdout (as hx --json)")
 

@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from hx.cli.session import JSON, binding, ctx_of
+from hx.cli.session import JSON, binding, ctx_of, seed_option
 
 sim_app = typer.Typer(help="The simulated fleet: replay traces, serve metrics to Prometheus.", no_args_is_help=True)
 
@@ -20,7 +20,7 @@ def run(
     ctx: typer.Context,
     days: float = typer.Option(7.0, min=0.01, help="simulated days"),
     services: int = typer.Option(5, min=1, max=10000),
-    seed: int = typer.Option(1),
+    seed: int = seed_option(1),
     trace: str = typer.Option("nasa", help="profile (vendored), nasa, alibaba or azure"),
     step_s: float = typer.Option(60.0, min=1.0, help="simulated seconds per step"),
     faults: bool = typer.Option(True, help="inject one seeded fault a day"),
@@ -69,7 +69,7 @@ def serve_cmd(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(9464, min=0, max=65535, help="0 picks a free port"),
     services: int = typer.Option(5, min=1, max=10000),
-    seed: int = typer.Option(1),
+    seed: int = seed_option(1),
     speed: float = typer.Option(1.0, min=0.001, help="simulated seconds per wall second"),
     step_s: float = typer.Option(15.0, min=0.1),
 ) -> None:
