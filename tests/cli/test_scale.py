@@ -131,6 +131,16 @@ def test_simulate_names_a_bad_option(tmp_path: Path, trace_csv: Path, option: st
     assert code == 2 and option in err, (out, err)
 
 
+@pytest.mark.parametrize(("peak", "capacity"), [("1e300", "50"), ("35001", "50"), ("1000", "1e-300")])
+def test_simulate_refuses_a_peak_the_policies_cannot_size(
+    tmp_path: Path, trace_csv: Path, peak: str, capacity: str
+) -> None:
+    """A peak past 1000 replicas of --capacity (at 70 %) is named, not numpy's 'Maximum allowed dimension exceeded'."""
+    args = ["scale", "simulate", "--trace", str(trace_csv), "--policy", "hpa", "--peak-rps", peak]
+    code, out, err = run([*args, "--capacity", capacity], tmp_path)
+    assert code == 2 and "--peak-rps" in err and "1000 replicas" in err, (out, err)
+
+
 def test_forecast_reads_an_index_column_with_a_declared_step(tmp_path: Path) -> None:
 
     f = tmp_path / "minutes.csv"

@@ -149,9 +149,21 @@ _OPTIONS = {"days": "--days", "resolution_s": "--resolution", "peak_rps": "--pea
 
 
 def _check_rates(capacity: float, peak_rps: float) -> None:
+    """Both positive and finite, and --peak-rps within what the replayed policies can size: at most
+    :data:`~hx.lab.scaling_replay.MAX_REPLICAS` replicas of --capacity at the target utilization (1e300 sized a
+    fleet numpy could not allocate)."""
+    from hx.lab.scaling_replay import MAX_REPLICAS, TARGET
+
     for name, v in (("--capacity", capacity), ("--peak-rps", peak_rps)):
         if not (math.isfinite(v) and v > 0):
             raise BadInput(f"{name} must be a positive number of requests a second, got {v:g}", field=name)
+    most = MAX_REPLICAS * capacity * TARGET
+    if peak_rps > most:
+        raise BadInput(
+            f"--peak-rps {peak_rps:g} needs more than the {MAX_REPLICAS} replicas the policies scale to at --capacity "
+            f"{capacity:g} (at {TARGET:.0%} utilization); give at most {most:g}, or raise --capacity",
+            field="--peak-rps",
+        )
 
 
 def _alpha_option(value: str | None) -> float | str | None:
