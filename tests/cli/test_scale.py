@@ -125,7 +125,11 @@ def test_simulate_at_a_coarser_resolution(tmp_path: Path) -> None:
     assert code == 2 and "--resolution" in err and "resolution_s" not in err
 
 
-@pytest.mark.parametrize(("option", "value"), [("--days", "0"), ("--days", "-1"), ("--startup", "-5")])
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--days", "0"), ("--days", "-1"), ("--days", "inf"), ("--days", "0.0001"), ("--startup", "-5"),
+     ("--startup", "inf"), ("--startup", "3601")],
+)  # fmt: skip
 def test_simulate_names_a_bad_option(tmp_path: Path, trace_csv: Path, option: str, value: str) -> None:
     code, out, err = run(["scale", "simulate", "--trace", str(trace_csv), "--policy", "hpa", option, value], tmp_path)
     assert code == 2 and option in err, (out, err)
@@ -139,6 +143,18 @@ def test_simulate_refuses_a_peak_the_policies_cannot_size(
     args = ["scale", "simulate", "--trace", str(trace_csv), "--policy", "hpa", "--peak-rps", peak]
     code, out, err = run([*args, "--capacity", capacity], tmp_path)
     assert code == 2 and "--peak-rps" in err and "1000 replicas" in err, (out, err)
+
+
+def test_simulate_names_the_option_where_the_replay_names_its_argument() -> None:
+    from hx.cli.scale import _as_options
+    from hx.errors import BadInput
+
+    with pytest.raises(BadInput) as caught, _as_options():
+        raise BadInput("days must be > 0, got inf", field="days")
+    assert str(caught.value) == "--days must be > 0, got inf" and caught.value.data["field"] == "--days"
+    with pytest.raises(BadInput) as caught, _as_options():
+        raise BadInput("startup_s must be a number >= 0.0, got inf", field="startup_s")
+    assert str(caught.value) == "--startup must be a number >= 0.0, got inf"
 
 
 def test_forecast_reads_an_index_column_with_a_declared_step(tmp_path: Path) -> None:

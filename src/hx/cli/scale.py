@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,7 +55,13 @@ def simulate(
         "--peak-rps",
         help="req/s the trace's 99.5th percentile is scaled to (its few busiest intervals replay above it)",
     ),
-    startup: float = typer.Option(120.0, "--startup", min=0.0, help="replica start-up time, seconds"),
+    startup: float = typer.Option(
+        120.0,
+        "--startup",
+        min=0.0,
+        max=3600.0,
+        help="replica start-up time, seconds (at most 3600: the predictive policy forecasts an hour ahead)",
+    ),
     seed: int = seed_option(1),
     resolution: float | None = typer.Option(
         None,
@@ -73,11 +81,22 @@ def simulate(
 ) -> None:
     """Replay the last days of a trace through the simulated fleet; SLO-violation minutes and replica-hours."""
     from hx.lab.scaling_plot import plot_scaling
-    from hx.lab.scaling_replay import POLICIES, auto_choice, calibrated_config, prepare_trace, replay, usable_warmup
+    from hx.lab.scaling_replay import (
+        POLICIES,
+        STEP_S,
+        auto_choice,
+        calibrated_config,
+        prepare_trace,
+        replay,
+        usable_warmup,
+    )
 
     c = ctx_of(ctx, as_json)
-    if days is not None and not days > 0:  # 0 would silently mean the default day
-        raise BadInput(f"--days must be > 0, got {days:g}", field="--days")
+    if days is not None and not (math.isfinite(days) and days > 0):  # 0 would silently mean the default day
+        raise BadInput(f"--days must be a positive number of days, got {days:g}", field="--days")
+    if days is not None and days * 86400.0 < STEP_S:  # no step replayed: an empty result
+        raise BadInput(f"--days {days:g} ({days * 86400.0:g} s) is shorter than one replay step ({STEP_S:g} s)",
+                       field="--days")  # fmt: skip
     for p in policy:
         if p not in POLICIES:
             raise BadInput(f"policy must be one of {', '.join(POLICIES)}, got {p!r}", field="--policy")
@@ -89,17 +108,13 @@ def simulate(
             "--calibration-alpha applies to the predictive policy: add --policy predictive", field="--calibration-alpha"
         )
     _check_trace(trace)
-    try:
+    with _as_options():
         tr = prepare_trace(trace, test_days=days or 1.0, resolution_s=resolution, axis=axis, peak_rps=peak_rps)
-    except BadInput as err:  # the replay names its arguments; the user gave options
-        option = _OPTIONS.get(str(err.data.get("field")))
-        if option is None:
-            raise
-        raise BadInput(str(err), field=option, file=err.data.get("file")) from None
 
     chosen: dict[str, Any] | None = None
     if alpha == "auto" and "predictive" in policy:
-        choice, cfg = auto_choice(tr, cap=capacity, startup_s=startup)
+        with _as_options():
+            choice, cfg = auto_choice(tr, cap=capacity, startup_s=startup)
         chosen = choice.to_dict()
     elif isinstance(alpha, float):
         cfg = calibrated_config(alpha)
@@ -109,7 +124,8 @@ def simulate(
             return replay(tr, p, cap=capacity, startup_s=startup, seed=seed)
         return replay(tr, p, cap=capacity, startup_s=startup, seed=seed, config=cfg, warmup_s=usable_warmup(tr))
 
-    results = {p: run(p) for p in dict.fromkeys(policy)}
+    with _as_options():
+        results = {p: run(p) for p in dict.fromkeys(policy)}
     data: dict[str, Any] = {**tr.describe(), "capacity_rps": capacity, "peak_rps": peak_rps, "startup_s": startup,
                             "results": [r.summary() for r in results.values()]}  # fmt: skip
     if chosen is not None:
@@ -145,7 +161,25 @@ def simulate(
 
 #: the replay's argument names and the options that set them (refusals name what the user typed)
 _OPTIONS = {"days": "--days", "resolution_s": "--resolution", "peak_rps": "--peak-rps", "timestamps": "--trace",
-            "values": "--trace", "trace": "--trace"}  # fmt: skip
+            "values": "--trace", "trace": "--trace", "startup_s": "--startup", "capacity_rps": "--capacity",
+            "cap": "--capacity"}  # fmt: skip
+
+
+@contextmanager
+def _as_options() -> Iterator[None]:
+    """The replay's refusals name its arguments (``days must be > 0``); the user gave options: name those
+    (``--days must be > 0``), in the message and in ``field``."""
+    try:
+        yield
+    except BadInput as err:
+        field = str(err.data.get("field"))
+        option = _OPTIONS.get(field)
+        if option is None:
+            raise
+        message = str(err)
+        if message.startswith(f"{field} "):
+            message = option + message[len(field) :]
+        raise BadInput(message, field=option, file=err.data.get("file")) from None
 
 
 def _check_rates(capacity: float, peak_rps: float) -> None:

@@ -11,6 +11,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from hx.cli.session import JSON, binding, ctx_of, seed_option
+from hx.errors import BadInput
 
 sim_app = typer.Typer(help="The simulated fleet: replay traces, serve metrics to Prometheus.", no_args_is_help=True)
 
@@ -18,11 +19,11 @@ sim_app = typer.Typer(help="The simulated fleet: replay traces, serve metrics to
 @sim_app.command("run")
 def run(
     ctx: typer.Context,
-    days: float = typer.Option(7.0, min=0.01, help="simulated days"),
+    days: float = typer.Option(7.0, min=0.01, max=366.0, help="simulated days (at most a year: 366)"),
     services: int = typer.Option(5, min=1, max=10000),
     seed: int = seed_option(1),
     trace: str = typer.Option("nasa", help="profile (vendored), nasa, alibaba or azure"),
-    step_s: float = typer.Option(60.0, min=1.0, help="simulated seconds per step"),
+    step_s: float = typer.Option(60.0, min=1.0, max=3600.0, help="simulated seconds per step (1 .. 3600)"),
     faults: bool = typer.Option(True, help="inject one seeded fault a day"),
     as_json: bool = JSON,
 ) -> None:
@@ -30,6 +31,9 @@ def run(
     from hx.sim import run_summary
 
     c = ctx_of(ctx, as_json)
+    if days * 86400.0 < step_s:  # no step at all: an empty summary
+        raise BadInput(f"--days {days:g} ({days * 86400.0:g} s) is shorter than one --step-s ({step_s:g} s)",
+                       field="--days")  # fmt: skip
     with Progress(console=c.err, transient=True) as bar:
         task = bar.add_task(f"simulating {days:g} days of {services} services", total=None)
         summary = run_summary(
