@@ -73,3 +73,24 @@ def test_sim_run_refuses_days_and_steps_it_cannot_run(
     out, err = capsys.readouterr()
     error = json.loads(out)["error"]
     assert error["field"] == option and says in error["detail"] and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [(["--speed", "inf"], "--speed"), (["--speed", "nan"], "--speed"), (["--speed", "3601"], "--speed"),
+     (["--speed", "0"], "--speed"), (["--step-s", "inf"], "--step-s")],
+)  # fmt: skip
+def test_sim_serve_refuses_a_speed_it_cannot_keep(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    option: str,
+) -> None:
+    """--speed inf was taken: the simulation ran for ever under its lock, at full CPU, deaf to SIGTERM."""
+    from hx.cli.main import main
+
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    assert main(["--json", "sim", "serve", "--port", "0", "--services", "1", *args]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out)["error"]["field"] == option and "Traceback" not in err

@@ -74,8 +74,10 @@ def serve_cmd(
     port: int = typer.Option(9464, min=0, max=65535, help="0 picks a free port"),
     services: int = typer.Option(5, min=1, max=10000),
     seed: int = seed_option(1),
-    speed: float = typer.Option(1.0, min=0.001, help="simulated seconds per wall second"),
-    step_s: float = typer.Option(15.0, min=0.1),
+    speed: float = typer.Option(
+        1.0, min=0.001, max=3600.0, help="simulated seconds per wall second (at most 3600: an hour a second)"
+    ),
+    step_s: float = typer.Option(15.0, min=0.1, max=3600.0, help="simulated seconds per step (0.1 .. 3600)"),
 ) -> None:
     """Serve the fleet in Prometheus exposition format in real time (one target per instance at /targets)."""
     from hx.sim import Simulation, make_fleet, serve
