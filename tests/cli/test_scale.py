@@ -283,3 +283,34 @@ def test_the_eval_help_gives_the_origins_the_report_spreads(tmp_path: Path) -> N
     _wire()
     out = CliRunner().invoke(app, ["forecast", "--help"], env={"COLUMNS": "400"}).stdout
     assert f"{MIN_EVAL_ORIGINS} to {MAX_EVAL_ORIGINS} origins" in " ".join(out.split())
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["forecast", "--trace", "nasa", "--value-column", "nosuch", "--time-column", "nosuch", "--signal", "nosuch",
+          "--step", "17", "--candidate", "gbt"], "--candidate needs --eval"),
+        (["forecast", "--trace", "nasa", "--candidate", "gbt"], "--candidate needs --eval"),
+        (["forecast", "--trace", "nasa", "--value-column", "nosuch"],
+         "--value-column applies to a CSV --trace, not the named trace 'nasa'"),
+        (["forecast", "--trace", "nasa", "--step", "17"],
+         "--step applies to a CSV --trace, not the named trace 'nasa'"),
+        (["forecast", "--trace", "nasa", "--signal", "nosuch"], "--signal applies to a SERVICE, not --trace nasa"),
+        (["forecast", "frontend", "--time-column", "t"], "--time-column applies to a CSV --trace, not a SERVICE"),
+        (["scale", "simulate", "--trace", "nasa", "--days", "0.1", "--step", "17", "--value-column", "nosuch"],
+         "--step applies to a CSV --trace, not the named trace 'nasa'"),
+        (["scale", "simulate", "--trace", "nasa", "--days", "0.1", "--value-column", "nosuch"],
+         "--value-column applies to a CSV --trace, not the named trace 'nasa'"),
+    ],
+)  # fmt: skip
+def test_an_option_that_would_be_ignored_is_refused(tmp_path: Path, args: list[str], says: str) -> None:
+    """These options were silently ignored (exit 0, the trace read as if they were not given)."""
+    code, out, err = run(args, tmp_path)
+    assert code == 2 and says in err, (out, err)
+
+
+def test_the_csv_options_still_read_a_csv_trace(tmp_path: Path, trace_csv: Path) -> None:
+    args = ["--json", "forecast", "--trace", str(trace_csv), "--model", "naive", "--time-column", "timestamp"]
+    code, out, err = run([*args, "--value-column", "value", "--eval", "--candidate", "seasonal_naive"], tmp_path)
+    assert code == 0, err
+    assert "seasonal_naive" in {m["model"] for m in json.loads(out)["eval"]["models"]}

@@ -108,6 +108,7 @@ def simulate(
             "--calibration-alpha applies to the predictive policy: add --policy predictive", field="--calibration-alpha"
         )
     _check_trace(trace)
+    _check_csv_options(trace, step, time_column, value_column)
     with _as_options():
         tr = prepare_trace(trace, test_days=days or 1.0, resolution_s=resolution, axis=axis, peak_rps=peak_rps)
 
@@ -226,7 +227,7 @@ def forecast(
     service: str | None = typer.Argument(None, help="a service of the configured signal source"),
     trace: str | None = typer.Option(None, "--trace", help="forecast the end of nasa/alibaba/azure or a CSV file"),
     horizon: float = typer.Option(3600.0, "--horizon", help="seconds ahead"),
-    signal: str = typer.Option("request_rate", "--signal"),
+    signal: str | None = typer.Option(None, "--signal", help="with SERVICE: the signal (default: request_rate)"),
     model: str = typer.Option("holt_winters", "--model", help=f"the forecaster: {', '.join(MODEL_NAMES)}"),
     step: float | None = STEP,
     time_column: str | None = TIME_COLUMN,
@@ -255,10 +256,15 @@ def forecast(
     check_model(model, "--model")
     for name in candidate:
         check_model(name, "--candidate")
+    if candidate and not evaluate:
+        raise BadInput("--candidate needs --eval (candidates are backtested beside the model)", field="--candidate")
+    _check_csv_options(trace, step, time_column, value_column)
+    if trace is not None and signal is not None:
+        raise BadInput(f"--signal applies to a SERVICE, not --trace {trace} (a trace is one series)", field="--signal")
     if trace is not None:
         ts, vs, label = _trace_history(trace, _axis(step, time_column, value_column))
     else:
-        ts, vs, label = _service_history(ctx, str(service), signal)
+        ts, vs, label = _service_history(ctx, str(service), signal or "request_rate")
     try:
         data = forecast_report(
             ts, vs, horizon, model=model, label=label, evaluate=evaluate, candidates=candidate,
@@ -342,6 +348,21 @@ def _check_trace(trace: str) -> None:
     if not p.is_file():
         raise BadInput(f"--trace: no such file: {trace} (expected a CSV file or one of {', '.join(TRACE_NAMES)})",
                        field="--trace", file=trace)  # fmt: skip
+
+
+def _check_csv_options(
+    trace: str | None, step: float | None, time_column: str | None, value_column: str | None
+) -> None:
+    """--step, --time-column and --value-column say how to read a CSV file: refused (not ignored) with a named
+    trace or a SERVICE."""
+    from hx.sim import TRACE_NAMES
+
+    given = [o for o, v in (("--step", step), ("--time-column", time_column), ("--value-column", value_column))
+             if v is not None]  # fmt: skip
+    if not given or _is_file(trace):
+        return
+    to = f"the named trace {trace!r}" if trace in TRACE_NAMES else "a SERVICE"
+    raise BadInput(f"{given[0]} applies to a CSV --trace, not {to}", field=given[0])
 
 
 def _service_history(ctx: typer.Context, service: str, signal: str) -> tuple[np.ndarray, np.ndarray, str]:
