@@ -146,13 +146,14 @@ def test_simulate_refuses_a_peak_the_policies_cannot_size(
 
 
 def test_simulate_names_the_option_where_the_replay_names_its_argument() -> None:
-    from hx.cli.scale import _as_options
+    from hx.cli.scale import _OPTIONS
+    from hx.cli.session import named_options
     from hx.errors import BadInput
 
-    with pytest.raises(BadInput) as caught, _as_options():
+    with pytest.raises(BadInput) as caught, named_options(_OPTIONS):
         raise BadInput("days must be > 0, got inf", field="days")
     assert str(caught.value) == "--days must be > 0, got inf" and caught.value.data["field"] == "--days"
-    with pytest.raises(BadInput) as caught, _as_options():
+    with pytest.raises(BadInput) as caught, named_options(_OPTIONS):
         raise BadInput("startup_s must be a number >= 0.0, got inf", field="startup_s")
     assert str(caught.value) == "--startup must be a number >= 0.0, got inf"
 

@@ -55,3 +55,18 @@ def test_a_seed_out_of_range_is_refused_naming_seed(
     assert main(["--json", *command, "--seed", seed]) == 2
     out, err = capsys.readouterr()
     assert json.loads(out)["error"]["field"] == "--seed" and "Traceback" not in err
+
+
+def test_named_options_renames_the_argument_and_keeps_the_error() -> None:
+    from hx.cli.session import named_options
+    from hx.errors import BadInput, UnknownName
+
+    with pytest.raises(BadInput) as caught, named_options({"days": "--days"}):
+        raise BadInput("days must be > 0, got inf", field="days")
+    assert str(caught.value) == "--days must be > 0, got inf" and caught.value.field == "--days"
+    with pytest.raises(UnknownName) as unknown, named_options({"trace": "--trace"}):
+        raise UnknownName("trace", "x", ["nasa"])
+    assert unknown.value.data["field"] == "--trace" and unknown.value.data["valid"] == ["nasa"]
+    with pytest.raises(BadInput) as other, named_options({"days": "--days"}):
+        raise BadInput("values must be finite", field="values")
+    assert other.value.data["field"] == "values"  # an argument no option sets is left as it is

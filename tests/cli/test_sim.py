@@ -94,3 +94,15 @@ def test_sim_serve_refuses_a_speed_it_cannot_keep(
     assert main(["--json", "sim", "serve", "--port", "0", "--services", "1", *args]) == 2
     out, err = capsys.readouterr()
     assert json.loads(out)["error"]["field"] == option and "Traceback" not in err
+
+
+def test_sim_run_names_the_trace_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unknown --trace was refused with field 'trace', the simulation's argument; the valid names stay listed."""
+    from hx.cli.main import main
+
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    assert main(["--json", "sim", "run", "--days", "0.1", "--services", "1", "--trace", "nosuch"]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["field"] == "--trace" and error["title"] == "unknown name" and "nasa" in error["valid"]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from hx.cli.session import JSON, ctx_of, seed_option
+from hx.cli.session import JSON, ctx_of, named_options, seed_option
 from hx.errors import BadInput
 from hx.files import writing
 from hx.readers import TimeAxis
@@ -109,12 +107,12 @@ def simulate(
         )
     _check_trace(trace)
     _check_csv_options(trace, step, time_column, value_column)
-    with _as_options():
+    with named_options(_OPTIONS):
         tr = prepare_trace(trace, test_days=days or 1.0, resolution_s=resolution, axis=axis, peak_rps=peak_rps)
 
     chosen: dict[str, Any] | None = None
     if alpha == "auto" and "predictive" in policy:
-        with _as_options():
+        with named_options(_OPTIONS):
             choice, cfg = auto_choice(tr, cap=capacity, startup_s=startup)
         chosen = choice.to_dict()
     elif isinstance(alpha, float):
@@ -125,7 +123,7 @@ def simulate(
             return replay(tr, p, cap=capacity, startup_s=startup, seed=seed)
         return replay(tr, p, cap=capacity, startup_s=startup, seed=seed, config=cfg, warmup_s=usable_warmup(tr))
 
-    with _as_options():
+    with named_options(_OPTIONS):
         results = {p: run(p) for p in dict.fromkeys(policy)}
     data: dict[str, Any] = {**tr.describe(), "capacity_rps": capacity, "peak_rps": peak_rps, "startup_s": startup,
                             "results": [r.summary() for r in results.values()]}  # fmt: skip
@@ -164,23 +162,6 @@ def simulate(
 _OPTIONS = {"days": "--days", "resolution_s": "--resolution", "peak_rps": "--peak-rps", "timestamps": "--trace",
             "values": "--trace", "trace": "--trace", "startup_s": "--startup", "capacity_rps": "--capacity",
             "cap": "--capacity"}  # fmt: skip
-
-
-@contextmanager
-def _as_options() -> Iterator[None]:
-    """The replay's refusals name its arguments (``days must be > 0``); the user gave options: name those
-    (``--days must be > 0``), in the message and in ``field``."""
-    try:
-        yield
-    except BadInput as err:
-        field = str(err.data.get("field"))
-        option = _OPTIONS.get(field)
-        if option is None:
-            raise
-        message = str(err)
-        if message.startswith(f"{field} "):
-            message = option + message[len(field) :]
-        raise BadInput(message, field=option, file=err.data.get("file")) from None
 
 
 def _check_rates(capacity: float, peak_rps: float) -> None:

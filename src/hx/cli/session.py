@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +98,25 @@ class Ctx:
             self.console.print(human)
         else:
             self.console.print_json(json.dumps(data, default=str))
+
+
+@contextmanager
+def named_options(options: Mapping[str, str]) -> Iterator[None]:
+    """Refusals of library code name its arguments (``days must be > 0``, field ``days``); the user gave options:
+    name those (``--days must be > 0``, field ``--days``).  ``options``: argument name -> option.  The error keeps its
+    type and data (an unknown name still lists the valid ones)."""
+    try:
+        yield
+    except BadInput as err:
+        field = str(err.data.get("field"))
+        option = options.get(field)
+        if option is None:
+            raise
+        if err.message.startswith(f"{field} "):
+            err.message = option + err.message[len(field) :]
+            err.args = (err.message,)
+        err.field = err.data["field"] = option
+        raise
 
 
 #: the largest ``--seed``: scikit-learn's ``random_state`` (and numpy's legacy generator) take 0 .. 2**32 - 1

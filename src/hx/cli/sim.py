@@ -10,10 +10,14 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from hx.cli.session import JSON, binding, ctx_of, seed_option
+from hx.cli.session import JSON, binding, ctx_of, named_options, seed_option
 from hx.errors import BadInput
 
 sim_app = typer.Typer(help="The simulated fleet: replay traces, serve metrics to Prometheus.", no_args_is_help=True)
+
+
+#: the simulation's argument names and the options that set them (refusals name what the user typed)
+_OPTIONS = {"days": "--days", "services": "--services", "seed": "--seed", "trace": "--trace", "step_s": "--step-s"}
 
 
 @sim_app.command("run")
@@ -34,7 +38,7 @@ def run(
     if days * 86400.0 < step_s:  # no step at all: an empty summary
         raise BadInput(f"--days {days:g} ({days * 86400.0:g} s) is shorter than one --step-s ({step_s:g} s)",
                        field="--days")  # fmt: skip
-    with Progress(console=c.err, transient=True) as bar:
+    with Progress(console=c.err, transient=True) as bar, named_options(_OPTIONS):
         task = bar.add_task(f"simulating {days:g} days of {services} services", total=None)
         summary = run_summary(
             days,
@@ -83,7 +87,8 @@ def serve_cmd(
     from hx.sim import Simulation, make_fleet, serve
 
     c = ctx_of(ctx)
-    sim = Simulation(make_fleet(services, seed=seed, step_s=step_s), step_s=step_s)
+    with named_options(_OPTIONS):
+        sim = Simulation(make_fleet(services, seed=seed, step_s=step_s), step_s=step_s)
     with binding(host, port):
         server = serve(sim, host=host, port=port, speed=speed)
     c.err.print(f"hx sim serving {services} services at http://{server.address}/metrics (targets: /targets)")
