@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from hx.api.app import create_app
 from hx.cli.main import main
@@ -103,3 +104,21 @@ def test_canary_judge_takes_the_baselines_history(tmp_path: Path) -> None:
         (tmp_path / f"{name}.csv").write_text(text + "\n")
     code, out = _hx([*args, "--history", str(tmp_path / "history.csv")])
     assert json.loads(out)["history_note"].endswith("has no series for errors: that metric is judged without history")
+
+
+def test_train_refuses_fewer_scenarios_than_the_model_needs_before_running_any(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--scenarios 8 (the option's old minimum) simulated 8 scenarios for a minute, then the model refused 8 rows."""
+    from hx.deploy.decision import StrategyModel
+    from hx.deploy.risk import FEATURES, MIN_ROWS
+    from hx.errors import ModelError
+
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    code, out = _hx(["--json", "deploy", "train", "--scenarios", str(MIN_ROWS - 1)])
+    assert code == 2 and json.loads(out)["error"]["field"] == "--scenarios"
+    x = np.random.default_rng(0).uniform(size=(MIN_ROWS, len(FEATURES)))
+    y = np.array(["canary", "blue_green"] * (MIN_ROWS // 2))
+    assert StrategyModel().fit(x, y).model is not None  # the option's minimum is what the model trains on
+    with pytest.raises(ModelError):
+        StrategyModel().fit(x[:-1], y[:-1])

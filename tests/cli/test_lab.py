@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 HX = [sys.executable, "-m", "hx.cli"]
 
@@ -31,3 +34,37 @@ def test_bad_options_are_bad_input(tmp_path: Path) -> None:
     assert r.returncode == 2 and "--rps" in r.stderr
     r = run(["lab", "up", "--lab-dir", str(tmp_path / "lab"), "--workers", "65"], tmp_path)
     assert r.returncode == 2 and "--workers 65" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"", "Expecting value"),
+        (b'{"bogus": 1}', "unknown keys 'bogus'"),
+        (b"[1]", "a JSON object was expected"),
+        (b'{"root": "/x", "components": {"hx": {"name": "hx", "pid": "x"}}}', "pid and port must be integers"),
+        (bytes(range(256)), "can't decode"),
+    ],
+)
+@pytest.mark.parametrize("command", [["status"], ["down"], ["scenario", "good-rollout"], ["tour"]])
+def test_a_file_that_is_no_lab_state_is_named(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    content: bytes,
+    says: str,
+    command: list[str],
+) -> None:
+    """An empty, foreign or binary lab.json was a JSONDecodeError, TypeError or UnicodeDecodeError traceback (and
+    ``down`` must not answer 'stopped 0' for it: a lab may be running)."""
+    from hx.cli.main import main
+
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    lab = tmp_path / "fakelab"
+    lab.mkdir()
+    (lab / "lab.json").write_bytes(content)
+    assert main(["--json", "lab", *command, "--lab-dir", str(lab)]) == 2
+    out, err = capsys.readouterr()
+    error = json.loads(out)["error"]
+    assert error["detail"].startswith(f"{lab / 'lab.json'}: not a lab state file (") and says in error["detail"]
+    assert error["field"] == "--lab-dir" and "Traceback" not in err

@@ -125,10 +125,37 @@ def test_simulate_at_a_coarser_resolution(tmp_path: Path) -> None:
     assert code == 2 and "--resolution" in err and "resolution_s" not in err
 
 
-@pytest.mark.parametrize(("option", "value"), [("--days", "0"), ("--days", "-1"), ("--startup", "-5")])
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--days", "0"), ("--days", "-1"), ("--days", "inf"), ("--days", "0.0001"), ("--startup", "-5"),
+     ("--startup", "inf"), ("--startup", "3601")],
+)  # fmt: skip
 def test_simulate_names_a_bad_option(tmp_path: Path, trace_csv: Path, option: str, value: str) -> None:
     code, out, err = run(["scale", "simulate", "--trace", str(trace_csv), "--policy", "hpa", option, value], tmp_path)
     assert code == 2 and option in err, (out, err)
+
+
+@pytest.mark.parametrize(("peak", "capacity"), [("1e300", "50"), ("35001", "50"), ("1000", "1e-300")])
+def test_simulate_refuses_a_peak_the_policies_cannot_size(
+    tmp_path: Path, trace_csv: Path, peak: str, capacity: str
+) -> None:
+    """A peak past 1000 replicas of --capacity (at 70 %) is named, not numpy's 'Maximum allowed dimension exceeded'."""
+    args = ["scale", "simulate", "--trace", str(trace_csv), "--policy", "hpa", "--peak-rps", peak]
+    code, out, err = run([*args, "--capacity", capacity], tmp_path)
+    assert code == 2 and "--peak-rps" in err and "1000 replicas" in err, (out, err)
+
+
+def test_simulate_names_the_option_where_the_replay_names_its_argument() -> None:
+    from hx.cli.scale import _OPTIONS
+    from hx.cli.session import named_options
+    from hx.errors import BadInput
+
+    with pytest.raises(BadInput) as caught, named_options(_OPTIONS):
+        raise BadInput("days must be > 0, got inf", field="days")
+    assert str(caught.value) == "--days must be > 0, got inf" and caught.value.data["field"] == "--days"
+    with pytest.raises(BadInput) as caught, named_options(_OPTIONS):
+        raise BadInput("startup_s must be a number >= 0.0, got inf", field="startup_s")
+    assert str(caught.value) == "--startup must be a number >= 0.0, got inf"
 
 
 def test_forecast_reads_an_index_column_with_a_declared_step(tmp_path: Path) -> None:
@@ -257,3 +284,34 @@ def test_the_eval_help_gives_the_origins_the_report_spreads(tmp_path: Path) -> N
     _wire()
     out = CliRunner().invoke(app, ["forecast", "--help"], env={"COLUMNS": "400"}).stdout
     assert f"{MIN_EVAL_ORIGINS} to {MAX_EVAL_ORIGINS} origins" in " ".join(out.split())
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["forecast", "--trace", "nasa", "--value-column", "nosuch", "--time-column", "nosuch", "--signal", "nosuch",
+          "--step", "17", "--candidate", "gbt"], "--candidate needs --eval"),
+        (["forecast", "--trace", "nasa", "--candidate", "gbt"], "--candidate needs --eval"),
+        (["forecast", "--trace", "nasa", "--value-column", "nosuch"],
+         "--value-column applies to a CSV --trace, not the named trace 'nasa'"),
+        (["forecast", "--trace", "nasa", "--step", "17"],
+         "--step applies to a CSV --trace, not the named trace 'nasa'"),
+        (["forecast", "--trace", "nasa", "--signal", "nosuch"], "--signal applies to a SERVICE, not --trace nasa"),
+        (["forecast", "frontend", "--time-column", "t"], "--time-column applies to a CSV --trace, not a SERVICE"),
+        (["scale", "simulate", "--trace", "nasa", "--days", "0.1", "--step", "17", "--value-column", "nosuch"],
+         "--step applies to a CSV --trace, not the named trace 'nasa'"),
+        (["scale", "simulate", "--trace", "nasa", "--days", "0.1", "--value-column", "nosuch"],
+         "--value-column applies to a CSV --trace, not the named trace 'nasa'"),
+    ],
+)  # fmt: skip
+def test_an_option_that_would_be_ignored_is_refused(tmp_path: Path, args: list[str], says: str) -> None:
+    """These options were silently ignored (exit 0, the trace read as if they were not given)."""
+    code, out, err = run(args, tmp_path)
+    assert code == 2 and says in err, (out, err)
+
+
+def test_the_csv_options_still_read_a_csv_trace(tmp_path: Path, trace_csv: Path) -> None:
+    args = ["--json", "forecast", "--trace", str(trace_csv), "--model", "naive", "--time-column", "timestamp"]
+    code, out, err = run([*args, "--value-column", "value", "--eval", "--candidate", "seasonal_naive"], tmp_path)
+    assert code == 0, err
+    assert "seasonal_naive" in {m["model"] for m in json.loads(out)["eval"]["models"]}

@@ -44,3 +44,65 @@ def test_sim_serve_names_a_port_in_use(
         port = taken.getsockname()[1]
         assert main(["sim", "serve", "--services", "1", "--port", str(port)]) == 2
     assert f"127.0.0.1:{port}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "says"),
+    [
+        (["--days", "inf"], "--days", "366"),
+        (["--days", "1e6"], "--days", "366"),
+        (["--days", "nan"], "--days", ""),
+        (["--days", "0.1", "--step-s", "inf"], "--step-s", "3600"),
+        (["--days", "0.1", "--step-s", "1e9"], "--step-s", "3600"),
+        (["--days", "0.01", "--step-s", "3600"], "--days", "shorter than one --step-s"),
+    ],
+)
+def test_sim_run_refuses_days_and_steps_it_cannot_run(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    option: str,
+    says: str,
+) -> None:
+    """inf was a traceback, 1e6 days ran for ever, a step of 1e9 s was refused without naming --step-s."""
+    from hx.cli.main import main
+
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    assert main(["--json", "sim", "run", "--services", "1", *args]) == 2
+    out, err = capsys.readouterr()
+    error = json.loads(out)["error"]
+    assert error["field"] == option and says in error["detail"] and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [(["--speed", "inf"], "--speed"), (["--speed", "nan"], "--speed"), (["--speed", "3601"], "--speed"),
+     (["--speed", "0"], "--speed"), (["--step-s", "inf"], "--step-s")],
+)  # fmt: skip
+def test_sim_serve_refuses_a_speed_it_cannot_keep(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    option: str,
+) -> None:
+    """--speed inf was taken: the simulation ran for ever under its lock, at full CPU, deaf to SIGTERM."""
+    from hx.cli.main import main
+
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    assert main(["--json", "sim", "serve", "--port", "0", "--services", "1", *args]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out)["error"]["field"] == option and "Traceback" not in err
+
+
+def test_sim_run_names_the_trace_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unknown --trace was refused with field 'trace', the simulation's argument; the valid names stay listed."""
+    from hx.cli.main import main
+
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    assert main(["--json", "sim", "run", "--days", "0.1", "--services", "1", "--trace", "nosuch"]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["field"] == "--trace" and error["title"] == "unknown name" and "nasa" in error["valid"]

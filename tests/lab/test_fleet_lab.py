@@ -16,6 +16,7 @@ from hx.errors import BadInput
 from hx.lab.agent import Ramp
 from hx.lab.fleet_lab import (
     TIERS,
+    Component,
     LabOptions,
     LabState,
     alertmanager_config,
@@ -144,3 +145,10 @@ def test_a_port_left_in_time_wait_counts_as_free() -> None:
         plain.close()
     assert in_time_wait  # without SO_REUSEADDR the port looks taken
     assert _port_free(port)
+
+
+def test_the_state_saved_loads_back(state: LabState, tmp_path: Path) -> None:
+    """What ``save`` writes passes ``load``'s checks (a file that is no lab state is refused: tests/cli/test_lab.py)."""
+    state.components["hx"] = Component("hx", pid=123, port=8080, url="http://127.0.0.1:8080", argv=["hx", "serve"])
+    state.save()
+    assert LabState.load(tmp_path) == state

@@ -11,7 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from hx.cli.client import ApiClient
-from hx.cli.session import JSON, Ctx, ctx_of
+from hx.cli.session import JSON, Ctx, ctx_of, seed_option
+from hx.deploy.risk import MIN_ROWS
 
 deploy_app = typer.Typer(help="Ship a version: risk, strategy, rollout, canary judgement.", no_args_is_help=True)
 canary_app = typer.Typer(help="Judge a canary against its baseline.", no_args_is_help=True)
@@ -124,8 +125,12 @@ for _name, _help in (
 @deploy_app.command("train")
 def train(
     ctx: typer.Context,
-    scenarios: int = typer.Option(40, min=8, help="simulated scenarios when history is too short"),
-    seed: int = typer.Option(0),
+    scenarios: int = typer.Option(
+        40,
+        min=MIN_ROWS,
+        help=f"simulated scenarios when history is too short (at least {MIN_ROWS}: the model's minimum)",
+    ),
+    seed: int = seed_option(0),
     force: bool = typer.Option(
         False, "--force", help="promote the new version at once, skipping the shadow stage (audited as forced)"
     ),

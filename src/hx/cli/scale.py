@@ -11,7 +11,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from hx.cli.session import JSON, ctx_of
+from hx.cli.session import JSON, ctx_of, named_options, seed_option
 from hx.errors import BadInput
 from hx.files import writing
 from hx.readers import TimeAxis
@@ -53,8 +53,14 @@ def simulate(
         "--peak-rps",
         help="req/s the trace's 99.5th percentile is scaled to (its few busiest intervals replay above it)",
     ),
-    startup: float = typer.Option(120.0, "--startup", min=0.0, help="replica start-up time, seconds"),
-    seed: int = typer.Option(1, "--seed"),
+    startup: float = typer.Option(
+        120.0,
+        "--startup",
+        min=0.0,
+        max=3600.0,
+        help="replica start-up time, seconds (at most 3600: the predictive policy forecasts an hour ahead)",
+    ),
+    seed: int = seed_option(1),
     resolution: float | None = typer.Option(
         None,
         "--resolution",
@@ -73,11 +79,22 @@ def simulate(
 ) -> None:
     """Replay the last days of a trace through the simulated fleet; SLO-violation minutes and replica-hours."""
     from hx.lab.scaling_plot import plot_scaling
-    from hx.lab.scaling_replay import POLICIES, auto_choice, calibrated_config, prepare_trace, replay, usable_warmup
+    from hx.lab.scaling_replay import (
+        POLICIES,
+        STEP_S,
+        auto_choice,
+        calibrated_config,
+        prepare_trace,
+        replay,
+        usable_warmup,
+    )
 
     c = ctx_of(ctx, as_json)
-    if days is not None and not days > 0:  # 0 would silently mean the default day
-        raise BadInput(f"--days must be > 0, got {days:g}", field="--days")
+    if days is not None and not (math.isfinite(days) and days > 0):  # 0 would silently mean the default day
+        raise BadInput(f"--days must be a positive number of days, got {days:g}", field="--days")
+    if days is not None and days * 86400.0 < STEP_S:  # no step replayed: an empty result
+        raise BadInput(f"--days {days:g} ({days * 86400.0:g} s) is shorter than one replay step ({STEP_S:g} s)",
+                       field="--days")  # fmt: skip
     for p in policy:
         if p not in POLICIES:
             raise BadInput(f"policy must be one of {', '.join(POLICIES)}, got {p!r}", field="--policy")
@@ -89,17 +106,14 @@ def simulate(
             "--calibration-alpha applies to the predictive policy: add --policy predictive", field="--calibration-alpha"
         )
     _check_trace(trace)
-    try:
+    _check_csv_options(trace, step, time_column, value_column)
+    with named_options(_OPTIONS):
         tr = prepare_trace(trace, test_days=days or 1.0, resolution_s=resolution, axis=axis, peak_rps=peak_rps)
-    except BadInput as err:  # the replay names its arguments; the user gave options
-        option = _OPTIONS.get(str(err.data.get("field")))
-        if option is None:
-            raise
-        raise BadInput(str(err), field=option, file=err.data.get("file")) from None
 
     chosen: dict[str, Any] | None = None
     if alpha == "auto" and "predictive" in policy:
-        choice, cfg = auto_choice(tr, cap=capacity, startup_s=startup)
+        with named_options(_OPTIONS):
+            choice, cfg = auto_choice(tr, cap=capacity, startup_s=startup)
         chosen = choice.to_dict()
     elif isinstance(alpha, float):
         cfg = calibrated_config(alpha)
@@ -109,7 +123,8 @@ def simulate(
             return replay(tr, p, cap=capacity, startup_s=startup, seed=seed)
         return replay(tr, p, cap=capacity, startup_s=startup, seed=seed, config=cfg, warmup_s=usable_warmup(tr))
 
-    results = {p: run(p) for p in dict.fromkeys(policy)}
+    with named_options(_OPTIONS):
+        results = {p: run(p) for p in dict.fromkeys(policy)}
     data: dict[str, Any] = {**tr.describe(), "capacity_rps": capacity, "peak_rps": peak_rps, "startup_s": startup,
                             "results": [r.summary() for r in results.values()]}  # fmt: skip
     if chosen is not None:
@@ -145,13 +160,26 @@ def simulate(
 
 #: the replay's argument names and the options that set them (refusals name what the user typed)
 _OPTIONS = {"days": "--days", "resolution_s": "--resolution", "peak_rps": "--peak-rps", "timestamps": "--trace",
-            "values": "--trace", "trace": "--trace"}  # fmt: skip
+            "values": "--trace", "trace": "--trace", "startup_s": "--startup", "capacity_rps": "--capacity",
+            "cap": "--capacity"}  # fmt: skip
 
 
 def _check_rates(capacity: float, peak_rps: float) -> None:
+    """Both positive and finite, and --peak-rps within what the replayed policies can size: at most
+    :data:`~hx.lab.scaling_replay.MAX_REPLICAS` replicas of --capacity at the target utilization (1e300 sized a
+    fleet numpy could not allocate)."""
+    from hx.lab.scaling_replay import MAX_REPLICAS, TARGET
+
     for name, v in (("--capacity", capacity), ("--peak-rps", peak_rps)):
         if not (math.isfinite(v) and v > 0):
             raise BadInput(f"{name} must be a positive number of requests a second, got {v:g}", field=name)
+    most = MAX_REPLICAS * capacity * TARGET
+    if peak_rps > most:
+        raise BadInput(
+            f"--peak-rps {peak_rps:g} needs more than the {MAX_REPLICAS} replicas the policies scale to at --capacity "
+            f"{capacity:g} (at {TARGET:.0%} utilization); give at most {most:g}, or raise --capacity",
+            field="--peak-rps",
+        )
 
 
 def _alpha_option(value: str | None) -> float | str | None:
@@ -180,7 +208,7 @@ def forecast(
     service: str | None = typer.Argument(None, help="a service of the configured signal source"),
     trace: str | None = typer.Option(None, "--trace", help="forecast the end of nasa/alibaba/azure or a CSV file"),
     horizon: float = typer.Option(3600.0, "--horizon", help="seconds ahead"),
-    signal: str = typer.Option("request_rate", "--signal"),
+    signal: str | None = typer.Option(None, "--signal", help="with SERVICE: the signal (default: request_rate)"),
     model: str = typer.Option("holt_winters", "--model", help=f"the forecaster: {', '.join(MODEL_NAMES)}"),
     step: float | None = STEP,
     time_column: str | None = TIME_COLUMN,
@@ -209,10 +237,15 @@ def forecast(
     check_model(model, "--model")
     for name in candidate:
         check_model(name, "--candidate")
+    if candidate and not evaluate:
+        raise BadInput("--candidate needs --eval (candidates are backtested beside the model)", field="--candidate")
+    _check_csv_options(trace, step, time_column, value_column)
+    if trace is not None and signal is not None:
+        raise BadInput(f"--signal applies to a SERVICE, not --trace {trace} (a trace is one series)", field="--signal")
     if trace is not None:
         ts, vs, label = _trace_history(trace, _axis(step, time_column, value_column))
     else:
-        ts, vs, label = _service_history(ctx, str(service), signal)
+        ts, vs, label = _service_history(ctx, str(service), signal or "request_rate")
     try:
         data = forecast_report(
             ts, vs, horizon, model=model, label=label, evaluate=evaluate, candidates=candidate,
@@ -296,6 +329,21 @@ def _check_trace(trace: str) -> None:
     if not p.is_file():
         raise BadInput(f"--trace: no such file: {trace} (expected a CSV file or one of {', '.join(TRACE_NAMES)})",
                        field="--trace", file=trace)  # fmt: skip
+
+
+def _check_csv_options(
+    trace: str | None, step: float | None, time_column: str | None, value_column: str | None
+) -> None:
+    """--step, --time-column and --value-column say how to read a CSV file: refused (not ignored) with a named
+    trace or a SERVICE."""
+    from hx.sim import TRACE_NAMES
+
+    given = [o for o, v in (("--step", step), ("--time-column", time_column), ("--value-column", value_column))
+             if v is not None]  # fmt: skip
+    if not given or _is_file(trace):
+        return
+    to = f"the named trace {trace!r}" if trace in TRACE_NAMES else "a SERVICE"
+    raise BadInput(f"{given[0]} applies to a CSV --trace, not {to}", field=given[0])
 
 
 def _service_history(ctx: typer.Context, service: str, signal: str) -> tuple[np.ndarray, np.ndarray, str]:

@@ -22,7 +22,9 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         component: str | None = typer.Option(None, "--component", help="run one component on its own port"),
         host: str | None = typer.Option(None, "--host", help="address to bind (default from server.host)"),
-        port: int | None = typer.Option(None, "--port", help="port (default: the component's port, or 8080)"),
+        port: int | None = typer.Option(
+            None, "--port", min=1, max=65535, help="port (default: the component's port, or 8080)"
+        ),
         tls_cert: Path | None = typer.Option(None, "--tls-cert", help="serve HTTPS with this certificate"),
         tls_key: Path | None = typer.Option(None, "--tls-key", help="private key for --tls-cert"),
         engines: bool = typer.Option(True, "--engines/--no-engines", help="run the component's engines"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +26,33 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise BadInput(f"--set expects key.path=value, got {pair!r}", field="--set")
-        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else raw
+        out[key.strip()] = _yaml_value(key.strip(), raw) if raw.strip() else raw
     return out
+
+
+def _yaml_value(key: str, raw: str) -> Any:
+    """One ``--set`` value parsed as YAML; a value YAML cannot read is refused naming its key (not a traceback).
+
+    >>> _yaml_value("ai_orchestrator.canary.steps", "[5, 25]")
+    [5, 25]
+    """
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as err:
+        reason = getattr(err, "problem", None) or getattr(err, "reason", None) or type(err).__name__
+        hint = f"; quote a string as {key}='...'" if isinstance(err, yaml.MarkedYAMLError) else ""
+        message = f"--set {key}: '{_printable(raw)}' is not a YAML value ({reason}){hint}"
+        raise BadInput(message, field="--set") from None
+
+
+def _printable(raw: str) -> str:
+    """``raw`` with the bytes the shell passed undecoded (``\\xff``) and control characters escaped."""
+    try:
+        data = raw.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        data = raw.encode("utf-8", "backslashreplace")
+    text = data.decode("utf-8", "backslashreplace")
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 #: the width of tables written to a file or a pipe (rich's 80 columns folded the canary's reasons into a column a
@@ -94,6 +119,34 @@ class Ctx:
             self.console.print(human)
         else:
             self.console.print_json(json.dumps(data, default=str))
+
+
+@contextmanager
+def named_options(options: Mapping[str, str]) -> Iterator[None]:
+    """Refusals of library code name its arguments (``days must be > 0``, field ``days``); the user gave options:
+    name those (``--days must be > 0``, field ``--days``).  ``options``: argument name -> option.  The error keeps its
+    type and data (an unknown name still lists the valid ones)."""
+    try:
+        yield
+    except BadInput as err:
+        field = str(err.data.get("field"))
+        option = options.get(field)
+        if option is None:
+            raise
+        if err.message.startswith(f"{field} "):
+            err.message = option + err.message[len(field) :]
+            err.args = (err.message,)
+        err.field = err.data["field"] = option
+        raise
+
+
+#: the largest ``--seed``: scikit-learn's ``random_state`` (and numpy's legacy generator) take 0 .. 2**32 - 1
+SEED_MAX = 2**32 - 1
+
+
+def seed_option(default: int) -> Any:
+    """``--seed``: a non-negative integer up to :data:`SEED_MAX` (numpy refused a negative one with a traceback)."""
+    return typer.Option(default, "--seed", min=0, max=SEED_MAX, help="random seed (0 .. 2**32 - 1)")
 
 
 #: ``--json`` after a command's name, as ``hx --json`` before it

@@ -10,19 +10,24 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from hx.cli.session import JSON, binding, ctx_of
+from hx.cli.session import JSON, binding, ctx_of, named_options, seed_option
+from hx.errors import BadInput
 
 sim_app = typer.Typer(help="The simulated fleet: replay traces, serve metrics to Prometheus.", no_args_is_help=True)
+
+
+#: the simulation's argument names and the options that set them (refusals name what the user typed)
+_OPTIONS = {"days": "--days", "services": "--services", "seed": "--seed", "trace": "--trace", "step_s": "--step-s"}
 
 
 @sim_app.command("run")
 def run(
     ctx: typer.Context,
-    days: float = typer.Option(7.0, min=0.01, help="simulated days"),
+    days: float = typer.Option(7.0, min=0.01, max=366.0, help="simulated days (at most a year: 366)"),
     services: int = typer.Option(5, min=1, max=10000),
-    seed: int = typer.Option(1),
+    seed: int = seed_option(1),
     trace: str = typer.Option("nasa", help="profile (vendored), nasa, alibaba or azure"),
-    step_s: float = typer.Option(60.0, min=1.0, help="simulated seconds per step"),
+    step_s: float = typer.Option(60.0, min=1.0, max=3600.0, help="simulated seconds per step (1 .. 3600)"),
     faults: bool = typer.Option(True, help="inject one seeded fault a day"),
     as_json: bool = JSON,
 ) -> None:
@@ -30,7 +35,10 @@ def run(
     from hx.sim import run_summary
 
     c = ctx_of(ctx, as_json)
-    with Progress(console=c.err, transient=True) as bar:
+    if days * 86400.0 < step_s:  # no step at all: an empty summary
+        raise BadInput(f"--days {days:g} ({days * 86400.0:g} s) is shorter than one --step-s ({step_s:g} s)",
+                       field="--days")  # fmt: skip
+    with Progress(console=c.err, transient=True) as bar, named_options(_OPTIONS):
         task = bar.add_task(f"simulating {days:g} days of {services} services", total=None)
         summary = run_summary(
             days,
@@ -69,15 +77,18 @@ def serve_cmd(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(9464, min=0, max=65535, help="0 picks a free port"),
     services: int = typer.Option(5, min=1, max=10000),
-    seed: int = typer.Option(1),
-    speed: float = typer.Option(1.0, min=0.001, help="simulated seconds per wall second"),
-    step_s: float = typer.Option(15.0, min=0.1),
+    seed: int = seed_option(1),
+    speed: float = typer.Option(
+        1.0, min=0.001, max=3600.0, help="simulated seconds per wall second (at most 3600: an hour a second)"
+    ),
+    step_s: float = typer.Option(15.0, min=0.1, max=3600.0, help="simulated seconds per step (0.1 .. 3600)"),
 ) -> None:
     """Serve the fleet in Prometheus exposition format in real time (one target per instance at /targets)."""
     from hx.sim import Simulation, make_fleet, serve
 
     c = ctx_of(ctx)
-    sim = Simulation(make_fleet(services, seed=seed, step_s=step_s), step_s=step_s)
+    with named_options(_OPTIONS):
+        sim = Simulation(make_fleet(services, seed=seed, step_s=step_s), step_s=step_s)
     with binding(host, port):
         server = serve(sim, host=host, port=port, speed=speed)
     c.err.print(f"hx sim serving {services} services at http://{server.address}/metrics (targets: /targets)")

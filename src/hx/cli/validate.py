@@ -10,6 +10,7 @@ from rich.table import Table
 
 from hx.cli.session import JSON, Ctx, ctx_of
 from hx.components import COMPONENTS, get_component
+from hx.errors import BadInput
 from hx.validation import (
     Check,
     check_actuator,
@@ -21,6 +22,9 @@ from hx.validation import (
     http_fetch,
 )
 
+#: the longest ``--timeout`` of one HTTP request, seconds
+MAX_TIMEOUT_S = 3600.0
+
 
 def register(app: typer.Typer) -> None:
     @app.command()
@@ -28,13 +32,24 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         component: list[str] = typer.Option([], "--component", help="check only these components (repeatable)"),
         ca_file: Path | None = typer.Option(None, "--ca-file", help="CA bundle (default: server.tls_cert)"),
-        timeout_s: float = typer.Option(10.0, "--timeout", help="seconds per HTTP request"),
-        wait_s: float = typer.Option(0.0, "--wait", help="retry for this long until every check passes"),
+        timeout_s: float = typer.Option(
+            10.0, "--timeout", help=f"seconds per HTTP request (at most {MAX_TIMEOUT_S:g})"
+        ),
+        wait_s: float = typer.Option(
+            0.0,
+            "--wait",
+            min=0.0,
+            max=86400.0,
+            help="retry for this long (seconds, at most a day) until every check passes",
+        ),
         as_json: bool = JSON,
     ) -> None:
         """Every component's /health (over TLS), the database revision, engines stepping, a real signal source and
         actuator, the enabled notifiers, the audit chain; exit 1 if any check fails."""
         c = ctx_of(ctx, as_json)
+        if not 0 < timeout_s <= MAX_TIMEOUT_S:  # nan too: httpx refused it with a traceback, as -1 and inf
+            raise BadInput(f"--timeout must be in (0, {MAX_TIMEOUT_S:g}] seconds, got {timeout_s:g}", field="--timeout")
+        ca_bundle(ca_file, c.loaded.settings.server.tls_cert)
         deadline = time.monotonic() + wait_s
         checks = run_checks(c, component, ca_file, timeout_s)
         while not all(x.ok for x in checks) and time.monotonic() < deadline:
@@ -46,6 +61,24 @@ def register(app: typer.Typer) -> None:
             c.console.print(_table(checks))
         if not all(x.ok for x in checks):
             raise typer.Exit(1)
+
+
+def ca_bundle(ca_file: Path | None, tls_cert: str | None) -> None:
+    """Load the CA bundle the checks verify with (``--ca-file``, else ``server.tls_cert``) once, so that a missing
+    file or one that holds no certificate is named with the option that gave it, not met by httpx as a traceback."""
+    import ssl
+
+    if ca_file is None and not tls_cert:
+        return
+    path, option = (ca_file, "--ca-file") if ca_file is not None else (Path(str(tls_cert)), "server.tls_cert")
+    if not path.is_file():
+        what = "a folder, not a CA bundle" if path.is_dir() else "no such file"
+        raise BadInput(f"{option} {path}: {what}", field=option, file=str(path))
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except ssl.SSLError as err:
+        raise BadInput(f"{option} {path}: not a PEM certificate bundle ({err.reason})", field=option,
+                       file=str(path)) from err  # fmt: skip
 
 
 def run_checks(c: Ctx, names: list[str], ca_file: Path | None, timeout_s: float) -> list[Check]:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
-from hx.deploy.risk import FEATURES, Risk
+from hx.deploy.risk import FEATURES, MIN_ROWS, Risk
 from hx.errors import ModelError
 from hx.ml.registry import ModelHandle
 
@@ -44,8 +44,8 @@ class StrategyModel:
         return StrategyModel(**self.get_config())
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> StrategyModel:
-        if x.ndim != 2 or x.shape[1] != len(FEATURES) or len(x) != len(y) or len(x) < 10:
-            raise ModelError(f"training needs >= 10 rows of {len(FEATURES)} features with labels")
+        if x.ndim != 2 or x.shape[1] != len(FEATURES) or len(x) != len(y) or len(x) < MIN_ROWS:
+            raise ModelError(f"training needs >= {MIN_ROWS} rows of {len(FEATURES)} features with labels")
         self.model = RandomForestClassifier(
             n_estimators=self.n_estimators, max_depth=self.max_depth, random_state=self.seed, class_weight="balanced"
         ).fit(x, y)

@@ -32,6 +32,8 @@ WEIGHTS: dict[str, float] = {
     "error_budget": 0.10,
 }
 FEATURES: tuple[str, ...] = (*WEIGHTS, "migration")
+#: the fewest examples of these features the strategy model (:mod:`hx.deploy.decision`) is trained on
+MIN_ROWS = 10
 
 
 @dataclass(frozen=True)

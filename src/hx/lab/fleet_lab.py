@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -94,9 +94,34 @@ class LabState:
         path = root / "lab.json"
         if not path.exists():
             raise LabError(f"no lab in {root} (no lab.json); start one with `hx lab up`", path=str(root))
-        data = json.loads(path.read_text())
-        comps = {k: Component(**v) for k, v in data.pop("components", {}).items()}
-        return cls(**data, components=comps)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls._from_json(data)
+        except (OSError, UnicodeDecodeError, ValueError, TypeError) as err:
+            reason = f"{type(err).__name__}: {err}" if isinstance(err, OSError) else str(err)
+            raise BadInput(
+                f"{path}: not a lab state file ({reason}); `hx lab up` writes it (remove the file or the lab directory "
+                "if no lab runs there)",
+                field="--lab-dir",
+                file=str(path),
+            ) from None
+
+    @classmethod
+    def _from_json(cls, data: Any) -> LabState:
+        """The state ``save`` wrote; ValueError or TypeError naming what is not as it writes it."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a JSON object was expected, got {type(data).__name__}")
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown or not isinstance(data.get("root"), str):
+            raise ValueError(f"unknown keys {', '.join(map(repr, unknown))}" if unknown else "no 'root' path")
+        comps = data.get("components", {})
+        if not isinstance(comps, dict) or not all(isinstance(v, dict) for v in comps.values()):
+            raise ValueError("'components' is not an object of objects")
+        parsed = {k: Component(**v) for k, v in comps.items()}
+        for name, c in parsed.items():
+            if not (isinstance(c.pid, int) and isinstance(c.port, int)):
+                raise ValueError(f"component {name!r}: pid and port must be integers")
+        return cls(**{**data, "components": parsed})
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ SERVICE = "svc"
 STEP_S = 60.0
 GRID_S = 300.0
 TARGET = 0.7
+#: the most replicas a replayed policy scales to (HPA, predictive and static alike)
+MAX_REPLICAS = 1000
 #: days replayed by default: the last week, except Alibaba (7.8 days in all: its last two days)
 DEFAULT_TEST_DAYS = {"nasa": 7.0, "azure": 7.0, "alibaba": 2.0}
 MIN_TRAIN_DAYS = 1.0
@@ -359,7 +361,7 @@ def build_sim(
 def make_controller(
     policy: str, tr: ReplayTrace, cap: float, startup_s: float, config: ScalerConfig | None = None
 ) -> Controller:
-    lo, hi = (config.min_replicas, config.max_replicas) if config else (1, 1000)
+    lo, hi = (config.min_replicas, config.max_replicas) if config else (1, MAX_REPLICAS)
     if policy == "hpa":
         return HpaController(cap, HpaPolicy(target=TARGET, min_replicas=lo, max_replicas=hi))
     if policy == "static":
@@ -480,7 +482,7 @@ class Tuning:
 
 def calibrated_config(alpha: float, base: ScalerConfig | None = None) -> ScalerConfig:
     """The benchmark's predictive settings (:data:`CALIBRATED`) with calibration ``alpha``."""
-    cfg = base or ScalerConfig(min_replicas=1, max_replicas=1000, refit_s=86400.0)
+    cfg = base or ScalerConfig(min_replicas=1, max_replicas=MAX_REPLICAS, refit_s=86400.0)
     c = CALIBRATED
     return replace(
         cfg,

@@ -110,8 +110,8 @@ def run_summary(
     """Replay ``days`` of ``trace``-shaped traffic over a seeded fleet (with one injected fault a day when
     ``faults``) and summarise each service: requests, peak rate, mean/peak utilisation, SLO-violation
     minutes and the faults it had. ``progress(done_steps, total_steps)`` is called as it goes."""
-    if days <= 0:
-        raise BadInput("days must be > 0", field="days")
+    if not (math.isfinite(days) and days > 0):
+        raise BadInput(f"days must be a positive number, got {days}", field="days")
     sim = Simulation(make_fleet(services, seed=seed, trace=trace, data_dir=data_dir, step_s=step_s), step_s=step_s)
     total = int(days * 86400 // step_s)
     plan = sorted(scenario_faults(sim, days, seed) if faults else [], key=lambda p: p[0])
