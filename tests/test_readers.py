@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hx.errors import BadInput
-from hx.readers import TimeAxis, read_series, read_usage
+from hx.readers import TimeAxis, read_series, read_table, read_usage
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
@@ -217,3 +217,13 @@ def test_a_json_document_given_as_a_csv_is_named_as_json_not_quoted_whole(tmp_pa
     wide.write_text(",".join(f"column_{i}" for i in range(500)) + "\n")
     with pytest.raises(BadInput, match=r"only its header: column_0,.*\.\.\. \(\d{1,3},\d{3} characters\)"):
         read_series(wide)
+
+
+def test_a_row_with_more_filled_cells_than_the_header_is_refused_naming_it(tmp_path: Path) -> None:
+    # the extra cell was dropped and the row read as if it were not there
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("timestamp,value\n2015-01-01 00:00:00,1,5\n2015-01-01 00:05:00,2\n")
+    with pytest.raises(BadInput, match=r"row 2 has 3 cells but the header names 2 columns \(extra: '5'\)"):
+        read_table(ragged)
+    ragged.write_text("timestamp,value\n2015-01-01 00:00:00,1,\n2015-01-01 00:05:00,2\n")  # a trailing comma: no data
+    assert len(read_table(ragged).rows) == 2

@@ -172,8 +172,24 @@ def read_table(path: str | Path, *, delimiter: str | None = None) -> Table:
     head = [c.strip() for c in lines[0]]
     if all(is_number(c) or not c for c in head):  # no header row
         return Table(p, [f"column{i + 1}" for i in range(len(head))], lines, 1)
+    _no_cells_past_the_header(p, len(head), lines[1:])
     # an unnamed column (pandas writes its index so) is named by its place, as messages must name it
     return Table(p, [c or f"column{i + 1}" for i, c in enumerate(head)], lines[1:], 2)
+
+
+def _no_cells_past_the_header(path: Path, width: int, rows: list[list[str]]) -> None:
+    """A row with more filled cells than the header has names is refused, naming it (the extra cells were dropped
+    and the row read as if they were not there: a value shifted by a stray comma went unseen).  Empty cells past
+    the header (a trailing separator) are no data and pass."""
+    for n, r in enumerate(rows):
+        extra = [c for c in r[width:] if c.strip()]
+        if extra:
+            raise BadInput(
+                f"{path}: row {n + 2} has {width + len(r[width:])} cells but the header names {width} columns "
+                f"(extra: {', '.join(repr(c) for c in extra[:3])})",
+                field="path",
+                file=str(path),
+            )
 
 
 def require_rows(table: Table) -> None:
