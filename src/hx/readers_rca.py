@@ -25,11 +25,13 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from hx.clock import EARLIEST, LATEST
 from hx.errors import BadInput
 from hx.files import read_text
 from hx.readers import Table, TimeAxis, axis_times, cells_to_floats, is_number, not_a_time, parse_time, read_table
@@ -62,8 +64,15 @@ class MetricFrame:
         lo = -math.inf if start is None else start
         hi = math.inf if end is None else end
         keep = (self.timestamps >= lo) & (self.timestamps <= hi)
-        if not keep.any():
-            raise BadInput(f"no metric rows between --start and --end ({lo:g} .. {hi:g})", field="--start")
+        if not keep.any():  # the times as times (it said "(1.89346e+09 .. inf)"), and what the files cover
+            asked = f"{iso_or_row(start) if start is not None else 'the first row'} .. " + (
+                iso_or_row(end) if end is not None else "the last row"
+            )
+            ts = self.timestamps
+            have = (
+                f"; the files cover {iso_or_row(float(ts.min()))} .. {iso_or_row(float(ts.max()))}" if ts.size else ""
+            )
+            raise BadInput(f"no metric rows between --start and --end ({asked}){have}", field="--start")
         return MetricFrame(
             self.timestamps[keep],
             {k: v[keep] for k, v in self.flat.items()},
@@ -329,3 +338,16 @@ def _graph_matrix(table: Table) -> dict[str, list[str]]:
             if called and callee != caller:
                 graph.setdefault(caller, []).append(callee)
     return graph
+
+
+def iso_or_row(t: float | None) -> str:
+    """A time as RCA shows it: ISO 8601 in UTC, ``t=N`` when it is no Unix time (a row number), ``-`` when none.
+
+    >>> iso_or_row(1_700_000_000.0), iso_or_row(-99_999_999_999.0), iso_or_row(None)
+    ('2023-11-14T22:13:20Z', 't=-1e+11', '-')
+    """
+    if t is None or not math.isfinite(t):
+        return "-"
+    if not EARLIEST.timestamp() <= t <= LATEST.timestamp():
+        return f"t={t:g}"
+    return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -108,7 +108,10 @@ def test_rca_normal_reference_and_window(
         (["--alert-time", "-1"], ["--alert-time: -1 (1969-12-31T23:59:59Z) is outside the times hx takes"]),
         (["--alert-time", "99999999999999"], ["--alert-time", "read as milliseconds (5138-", "outside the times"]),
         (["--end", "5000-01-01T00:00:00Z"], ["--end", "outside the times hx takes"]),
-        (["--start", "2999-01-01"], ["no metric rows", "--start"]),
+        (
+            ["--start", "2999-01-01"],
+            ["no metric rows", "--start", "(2999-01-01T00:00:00Z .. the last row)", "the files cover 2023-"],
+        ),  # it said "(3.24...e+10 .. inf)"
         (["--graph", "SELF"], ["not a call graph", "edge list", "adjacency matrix"]),
         (["--alert-service", "nosuch"], ["alert_service 'nosuch'", "known: api, db-main"]),
     ],

@@ -105,7 +105,7 @@ def test_a_since_reaching_before_the_era_is_bad_input_not_an_overflow() -> None:
 
 
 def test_an_onset_that_is_no_unix_time_is_shown_as_the_rows_number() -> None:
-    from hx.cli.rca import _iso
+    from hx.readers_rca import iso_or_row as _iso
 
     assert _iso(-99_999_999_999.0) == "t=-1e+11"
     assert _iso(1_700_000_000.0) == "2023-11-14T22:13:20Z"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +9,8 @@ import typer
 from rich.table import Table
 
 from hx.cli.session import JSON, ctx_of
-from hx.clock import EARLIEST, LATEST
 from hx.readers import TimeAxis, not_a_time, parse_time
+from hx.readers_rca import iso_or_row
 
 
 def _when(value: str | None, option: str) -> float | None:
@@ -24,14 +22,6 @@ def _when(value: str | None, option: str) -> float | None:
         return parse_time(value)
     except ValueError as err:
         raise BadInput(f"{option}: {not_a_time(value, err)}", field=option) from None
-
-
-def _iso(t: float | None) -> str:
-    if t is None or not math.isfinite(t):
-        return "-"
-    if not EARLIEST.timestamp() <= t <= LATEST.timestamp():  # a row number, not a Unix time
-        return f"t={t:g}"
-    return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _fmt(x: float | None, spec: str) -> str:
@@ -114,7 +104,7 @@ def _print(console: Any, rows: list[dict[str, Any]], total: int, n_rows: int) ->
     )  # fmt: skip
     for r in rows:
         table.add_row(str(r["rank"]), r["service"], _fmt(r["score"], ".3g"), _fmt(r["deviation_robust_sd"], ".1f"),
-                      r["metric"], _fmt(r["lead_deviation_robust_sd"], ".1f"), _iso(r["onset"]))  # fmt: skip
+                      r["metric"], _fmt(r["lead_deviation_robust_sd"], ".1f"), iso_or_row(r["onset"]))  # fmt: skip
     console.print(table)
     for r in rows:
         console.print(f"{r['rank']}. {r['explanation']}", soft_wrap=True)
