@@ -123,8 +123,9 @@ def _check_tls(cert: tuple[Path, str], key: tuple[Path, str]) -> None:
             raise BadInput(f"{option} {path}: no such file", field=option)
     try:
         ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert[0], key[0])
-    except ssl.SSLError as err:
+    except ssl.SSLError as err:  # OpenSSL gives no reason for a file that is no PEM at all: "(None)" was shown
+        why = err.reason or err.strerror or str(err)
         raise BadInput(
-            f"{cert[1]} {cert[0]} / {key[1]} {key[0]}: not a PEM certificate and its private key ({err.reason})",
+            f"{cert[1]} {cert[0]} / {key[1]} {key[0]}: not a PEM certificate and its private key ({why})",
             field=cert[1],
         ) from err
