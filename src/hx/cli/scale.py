@@ -112,7 +112,7 @@ def simulate(
 
     chosen: dict[str, Any] | None = None
     if alpha == "auto" and "predictive" in policy:
-        with named_options(_OPTIONS):
+        with named_options(_OPTIONS), c.err.status("choosing alpha: what-ifs over the days before the replay"):
             choice, cfg = auto_choice(tr, cap=capacity, startup_s=startup)
         chosen = choice.to_dict()
     elif isinstance(alpha, float):
@@ -123,8 +123,11 @@ def simulate(
             return replay(tr, p, cap=capacity, startup_s=startup, seed=seed)
         return replay(tr, p, cap=capacity, startup_s=startup, seed=seed, config=cfg, warmup_s=usable_warmup(tr))
 
-    with named_options(_OPTIONS):
-        results = {p: run(p) for p in dict.fromkeys(policy)}
+    results: dict[str, Any] = {}
+    with named_options(_OPTIONS), c.err.status("replaying") as status:  # 20 s and more without a word before
+        for p in dict.fromkeys(policy):
+            status.update(f"replaying {tr.name} under {p} ({len(results) + 1} of {len(set(policy))})")
+            results[p] = run(p)
     data: dict[str, Any] = {**tr.describe(), "capacity_rps": capacity, "peak_rps": peak_rps, "startup_s": startup,
                             "results": [r.summary() for r in results.values()]}  # fmt: skip
     if chosen is not None:
@@ -246,12 +249,14 @@ def forecast(
         ts, vs, label = _trace_history(trace, _axis(step, time_column, value_column))
     else:
         ts, vs, label = _service_history(ctx, str(service), signal or "request_rate")
+    doing = "forecasting and backtesting (rolling origins)" if evaluate else "forecasting"
     try:
-        data = forecast_report(
-            ts, vs, horizon, model=model, label=label, evaluate=evaluate, candidates=candidate,
-            rates=not _is_file(trace),  # a user's CSV may hold a signal that goes negative; a rate may not
-            field="--trace" if trace is not None else "service",
-        )  # fmt: skip
+        with c.err.status(doing):
+            data = forecast_report(
+                ts, vs, horizon, model=model, label=label, evaluate=evaluate, candidates=candidate,
+                rates=not _is_file(trace),  # a user's CSV may hold a signal that goes negative; a rate may not
+                field="--trace" if trace is not None else "service",
+            )  # fmt: skip
     except BadInput as err:
         if err.data.get("field") == "eval":
             raise BadInput(f"--eval: {err}", field="--eval") from None
