@@ -106,3 +106,26 @@ def test_sim_run_names_the_trace_option(
     assert main(["--json", "sim", "run", "--days", "0.1", "--services", "1", "--trace", "nosuch"]) == 2
     error = json.loads(capsys.readouterr().out)["error"]
     assert error["field"] == "--trace" and error["title"] == "unknown name" and "nasa" in error["valid"]
+
+
+def test_sim_run_text_shows_short_titles_and_faults_in_words() -> None:
+    # the keys were cut to "mean_util…" at 120 columns and each fault printed as a Python dict
+    import io
+
+    from rich.console import Console
+
+    from hx.cli.session import Ctx
+    from hx.cli.sim import _print
+
+    fault = {"id": "f0001", "kind": "cpu_hog", "service": "frontend", "magnitude": 0.6,
+             "injected_at": "2026-01-05T18:42:00+00:00", "healed_at": None, "healed_by": None}  # fmt: skip
+    row = {"service": "frontend", "requests": 10, "peak_rps": 1.5, "mean_utilization": 0.2, "peak_utilization": 0.4,
+           "p99_latency_s_median": 0.1, "slo_p99_s": 0.25, "slo_violation_minutes": 0.0, "replicas": 2,
+           "faults": ["f0001:cpu_hog"]}  # fmt: skip
+    out = io.StringIO()
+    c = Ctx(console=Console(file=out, width=120))
+    _print(c, {"days": 1, "steps": 1440, "step_s": 60.0, "seed": 1, "trace": "nasa", "per_service": [row],
+               "faults": [fault]})  # fmt: skip
+    text = out.getvalue()
+    assert "mean util" in text and "…" not in text and "{'id'" not in text
+    assert "fault f0001: cpu_hog on frontend (magnitude 0.6), injected 2026-01-05T18:42:00+00:00, not healed" in text

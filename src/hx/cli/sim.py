@@ -63,12 +63,28 @@ def _print(c: Any, summary: dict[str, Any]) -> None:
     )
     if rows:
         for key in rows[0]:
-            table.add_column(str(key))
-        for r in rows:
-            table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in r.values()))
+            table.add_column(_HEADERS.get(str(key), str(key)), justify="left" if key == "service" else "right")
+        for r in rows:  # faults by id in the table ("f0001:cp…" at 120 columns), each told in full below it
+            shown = {**r, "faults": [str(f).split(":")[0] for f in r.get("faults", [])]} if "faults" in r else r
+            table.add_row(*(_cell(v) for v in shown.values()))
     c.console.print(table)
-    for f in summary.get("faults", []):
-        c.console.print(f"fault: {f}")
+    for f in summary.get("faults", []):  # it printed the fault's dict as Python shows it
+        healed = f"healed {f['healed_at']} by {f['healed_by']}" if f.get("healed_at") else "not healed"
+        c.console.print(f"fault {f['id']}: {f['kind']} on {f['service']} (magnitude {f['magnitude']:g}), injected "
+                        f"{f['injected_at']}, {healed}", markup=False)  # fmt: skip
+
+
+#: short column titles (the keys cut to "mean_util…" in 120 columns); --json keeps the keys
+_HEADERS = {"mean_utilization": "mean util", "peak_utilization": "peak util", "p99_latency_s_median": "p99 s (median)",
+            "slo_p99_s": "SLO p99 s", "slo_violation_minutes": "SLO viol. min", "peak_rps": "peak req/s"}  # fmt: skip
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, list):
+        return ", ".join(map(str, v)) or "-"
+    return str(v)
 
 
 @sim_app.command("serve")
