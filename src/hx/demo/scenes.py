@@ -30,7 +30,8 @@ def scene_platform(ctx: DemoContext) -> dict[str, Any]:
     for name, st in ctx.runtime.health().items():
         table.add_row(name, str(st["steps"]), str(st["errors"]), st["status"])
     ctx.console.print(table)
-    ctx.console.print(f"events so far: {dict(counts) or 'none yet'}")
+    told = ", ".join(f"{n} {t}" for t, n in counts.most_common()) or "none yet"  # not a Python dict
+    ctx.console.print(f"events so far: {told}", markup=False)
     _code, body = health_report(ctx.platform, "all", ctx.runtime.health())
     colour = "green" if body["status"] == "ok" else "red"
     ctx.console.print(f"/health: [{colour}]{body['status']}[/{colour}] (store {body['checks']['store']['backend']})")
