@@ -51,3 +51,20 @@ def test_a_ca_file_missing_a_folder_or_no_pem_is_named_with_its_path(
     given = ["--set", f"server.tls_cert={nope}", "--set", f"server.tls_key={nope}", "validate"]
     error = _refusal(given, capsys)  # the default bundle is the server's certificate: named as the setting
     assert error["field"] == "server.tls_cert" and str(nope) in str(error["detail"])
+
+
+def test_the_server_is_taken_from_url_or_hx_url(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # hx validate ignored $HX_URL, which every other command that talks to a server reads
+    import socket
+
+    assert _refusal(["validate", "--url", "ftp://x"], capsys)["field"] == "--url"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens once closed
+    monkeypatch.setenv("HX_URL", f"http://127.0.0.1:{port}/")
+    assert main(["--json", "validate", "--component", "self-healing", "--timeout", "2"]) == 1
+    checks = {x["name"]: x for x in json.loads(capsys.readouterr().out)["checks"]}
+    health = checks["health self-healing"]
+    assert not health["ok"] and f"http://127.0.0.1:{port}" in health["detail"], health

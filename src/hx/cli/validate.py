@@ -42,11 +42,18 @@ def register(app: typer.Typer) -> None:
             max=86400.0,
             help="retry for this long (seconds, at most a day) until every check passes",
         ),
+        url: str | None = typer.Option(
+            None,
+            "--url",
+            help="the hx server to check, serving every component (default $HX_URL; without either: "
+            "server.component_urls, server.external_url, else this host's component ports)",
+        ),
         as_json: bool = JSON,
     ) -> None:
         """Every component's /health (over TLS), the database revision, engines stepping, a real signal source and
         actuator, the enabled notifiers, the audit chain; exit 1 if any check fails."""
         c = ctx_of(ctx, as_json)
+        _server(c, url)
         if not 0 < timeout_s <= MAX_TIMEOUT_S:  # nan too: httpx refused it with a traceback, as -1 and inf
             raise BadInput(f"--timeout must be in (0, {MAX_TIMEOUT_S:g}] seconds, got {timeout_s:g}", field="--timeout")
         ca_bundle(ca_file, c.loaded.settings.server.tls_cert)
@@ -61,6 +68,24 @@ def register(app: typer.Typer) -> None:
             c.console.print(_table(checks))
         if not all(x.ok for x in checks):
             raise typer.Exit(1)
+
+
+def _server(c: Ctx, url: str | None) -> None:
+    """``--url`` or ``$HX_URL`` (as the other commands that talk to a server read it; validate ignored it): the one
+    server every component is checked at, before the settings are read."""
+    import os
+    import re
+
+    from hx.config import URL_PATTERN
+
+    where = "--url" if url is not None else "$HX_URL"
+    url = url if url is not None else os.environ.get("HX_URL")
+    if not url:
+        return
+    if not re.match(URL_PATTERN, url):
+        raise BadInput(f"{where} {url!r}: expected http://host:port or https://host:port", field=where)
+    c.overrides = {**c.overrides, "server.external_url": url.rstrip("/"), "server.component_urls": {}}
+    c._loaded = None  # read again with the server given
 
 
 def ca_bundle(ca_file: Path | None, tls_cert: str | None) -> None:
