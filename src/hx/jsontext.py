@@ -1,7 +1,8 @@
 r"""JSON text that is always valid JSON, pure: what the API's responses and the CLI's ``--json`` print.
 
-Text that is not Unicode scalar values (a lone surrogate) is escaped as the visible ``\udXXX``; a float that is
-not finite becomes ``null`` (``NaN`` and ``Infinity`` are not JSON: a strict reader refuses the whole document).
+Text that is not Unicode scalar values (a lone surrogate) is escaped as its visible code (``\ud800``); a float
+that is not finite becomes ``null`` (``NaN`` and ``Infinity`` are not JSON: a strict reader refuses the whole
+document).
 
 >>> scrub({"label": "a\ud800b", "ratio": float("inf"), "n": [1.5, float("nan")]})
 {'label': 'a\\ud800b', 'ratio': None, 'n': [1.5, None]}
