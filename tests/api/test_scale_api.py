@@ -106,6 +106,10 @@ def test_forecast_a_series_given_in_the_body_as_the_cli_does(api: Api) -> None:
             assert scaled["forecast"] == got["forecast"], per_second
         r = c.post("/api/v1/forecasts", json={**body, "timestamps": (t * 1e12).tolist()})
         assert r.status_code == 422 and r.json()["field"].startswith("timestamps")  # beyond any Unix time
+        late = (t + 32_503_680_000.0 - t[0]).tolist()  # seconds from 3000-01-01 on: Unix times beyond hx's era
+        r = c.post("/api/v1/forecasts", json={**body, "timestamps": late})
+        assert r.status_code == 422 and r.json()["field"] == f"timestamps.{t.size - 1}", r.json()
+        assert "outside the times hx takes" in r.json()["detail"]
         # a row index: refused without the step between rows, read with it
         index = np.arange(float(t.size)).tolist()
         r = c.post("/api/v1/forecasts", json={**body, "timestamps": index})

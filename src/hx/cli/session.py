@@ -99,6 +99,13 @@ class Ctx:
             self._loaded = load_settings(self.config_file, overrides=self.overrides, env_name=self.env_name)
         return self._loaded
 
+    def override(self, values: dict[str, Any]) -> None:
+        """Add ``--set``-style overrides (dotted keys); the settings are read again with them."""
+        if self._platform is not None:
+            raise RuntimeError("settings overridden after the platform was built")
+        self.overrides = {**self.overrides, **values}
+        self._loaded = None
+
     def platform(self, **kwargs: Any) -> Platform:
         if self._platform is None:
             self._platform = build_platform(self.loaded.settings, **kwargs)

@@ -84,8 +84,7 @@ def _server(c: Ctx, url: str | None) -> None:
         return
     if not re.match(URL_PATTERN, url):
         raise BadInput(f"{where} {url!r}: expected http://host:port or https://host:port", field=where)
-    c.overrides = {**c.overrides, "server.external_url": url.rstrip("/"), "server.component_urls": {}}
-    c._loaded = None  # read again with the server given
+    c.override({"server.external_url": url.rstrip("/"), "server.component_urls": {}})
 
 
 def ca_bundle(ca_file: Path | None, tls_cert: str | None) -> None:

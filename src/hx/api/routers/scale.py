@@ -160,6 +160,7 @@ def forecast_series_route(body: SeriesForecastRequest) -> dict[str, Any]:
     backtest: the same document as ``hx forecast --trace FILE --json``."""
     import numpy as np
 
+    from hx.clock import EARLIEST, LATEST
     from hx.forecast.report import forecast_report
     from hx.readers import MIN_UNIX_S, index_seconds, spacing, step_contradicted, unix_seconds
 
@@ -175,6 +176,14 @@ def forecast_series_route(body: SeriesForecastRequest) -> dict[str, Any]:
                 expected="Unix times, or a row index with step_s",
             )
         ts = index_seconds(ts, body.step_s)
+    elif float(np.nanmax(ts)) > LATEST.timestamp():  # Unix times, so within the era like every time hx takes
+        late = int(np.nanargmax(ts))
+        raise BadInput(
+            f"timestamps.{late}: {body.timestamps[late]:g} is {datetime.fromtimestamp(float(ts[late]), UTC):%Y-%m-%d}, "
+            f"outside the times hx takes ({EARLIEST.date()} to {LATEST.date()} UTC)",
+            field=f"timestamps.{late}",
+            expected="Unix times before 3000-01-01",
+        )
     elif body.step_s is not None and step_contradicted(ts, body.step_s):  # a step_s real times contradict
         raise BadInput(
             f"timestamps are Unix times {spacing(ts)}, but step_s {body.step_s:g} was given: drop step_s (it is "
