@@ -143,3 +143,15 @@ def test_hx_schema_is_strict() -> None:
     with pytest.raises(BadInput) as err:
         parse_hx_alerts(json.dumps(bad).encode())
     assert err.value.data["field"] == "alerts.0.colour"
+
+
+def test_a_number_as_a_time_is_refused_not_read_as_unix_seconds() -> None:
+    # pydantic read 0 as 1970-01-01 and 1.7e12 as milliseconds: the schema says ISO 8601 text, as both senders send
+    good = {"status": "firing", "labels": {"alertname": "A"}, "startsAt": "2026-01-01T00:00:00Z"}
+    p = parse_alertmanager(json.dumps({"alerts": [good, {**good, "startsAt": 1_767_225_600}]}).encode())
+    assert len(p.alerts) == 1 and p.refused[0].field == "alerts.1.startsAt"
+    assert "expected an ISO 8601 date-time string" in p.refused[0].message
+    a = {"name": "Disk", "service": "db", "status": "resolved", "starts_at": "2026-01-01T00:00:00Z", "ends_at": 0}
+    with pytest.raises(BadInput, match="got int 0") as err:
+        parse_hx_alerts(json.dumps({"alerts": [a]}).encode())
+    assert err.value.data["field"] == "alerts.0.ends_at"

@@ -21,6 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
 from hx.api.auth import ROUTE_ROLES
 from hx.api.boundary import INT_MAX, INT_MIN
@@ -82,9 +83,23 @@ def sse_response() -> dict[int | str, dict[str, Any]]:
     return {200: {"description": "server-sent events", "content": {"text/event-stream": {"schema": SSE_EVENT}}}}
 
 
-def json_body(schema: dict[str, Any]) -> dict[str, Any]:
-    """``openapi_extra=`` for a route that reads its JSON body itself (no pydantic parameter declares it)."""
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+#: schemas the bodies of :func:`json_body` refer to, added to the document's components by :func:`document`
+BODY_SCHEMAS: dict[str, dict[str, Any]] = {}
+
+
+def component(model: type[BaseModel]) -> dict[str, str]:
+    """A reference to ``model``'s schema, added (with the models it nests) to the document's components."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    BODY_SCHEMAS.update(schema.pop("$defs", {}))
+    BODY_SCHEMAS[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def json_body(schema: dict[str, Any] | type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra=`` for a route that reads its JSON body itself (no pydantic parameter declares it): a JSON
+    schema, or the pydantic model the route parses the body with (see :func:`component`)."""
+    body = component(schema) if isinstance(schema, type) else schema
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": body}}}}
 
 
 HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -99,6 +114,8 @@ def document(app: FastAPI) -> dict[str, Any]:
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     schemas["Problem"] = PROBLEM_SCHEMA
+    for name, body in BODY_SCHEMAS.items():
+        schemas.setdefault(name, body)
     spec["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     for path, operations in spec.get("paths", {}).items():
         for method, op in operations.items():

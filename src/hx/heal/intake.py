@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
 
 from hx.clock import in_era
 from hx.errors import BadInput, validation_message
@@ -73,10 +73,19 @@ def _ends(t: datetime | None) -> datetime | None:
     return None if t is None or t.year == 1 else in_era(t)
 
 
-#: an alert's start: in UTC (naive = UTC), within :func:`hx.clock.in_era` (422 naming the alert otherwise: one
-#: alert whose start was beyond what a datetime holds in UTC made its whole batch a 500, good alerts and all)
-Start = Annotated[datetime, AfterValidator(in_era)]
-End = Annotated[datetime | None, AfterValidator(_ends)]
+def _text_time(v: Any) -> Any:
+    """A time as the schema gives it: ISO 8601 text (a number was read as Unix seconds or milliseconds, by its size,
+    as pydantic guesses; neither Alertmanager nor hx's schema sends one)."""
+    if v is None or isinstance(v, str | datetime):
+        return v
+    raise ValueError(f"expected an ISO 8601 date-time string (e.g. 2026-12-06T10:00:00Z), got {type(v).__name__} {v!r}")
+
+
+#: an alert's start: ISO 8601 text, in UTC (naive = UTC), within :func:`hx.clock.in_era` (422 naming the alert
+#: otherwise: one alert whose start was beyond what a datetime holds in UTC made its whole batch a 500, good alerts
+#: and all)
+Start = Annotated[datetime, BeforeValidator(_text_time), AfterValidator(in_era)]
+End = Annotated[datetime | None, BeforeValidator(_text_time), AfterValidator(_ends)]
 
 
 class AmAlert(BaseModel):
@@ -144,7 +153,7 @@ class HxAlert(BaseModel):
 class HxAlertBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    alerts: list[HxAlert] = Field(min_length=1)
+    alerts: list[HxAlert] = Field(min_length=1, description=f"at most {MAX_ALERTS} (more: 413)")
 
 
 # ---- parsing with limits ----------------------------------------------------------------------

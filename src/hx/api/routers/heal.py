@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from hx.api.auth import authorize, register_roles
-from hx.api.openapi import json_body
+from hx.api.openapi import component, json_body
 from hx.heal.component import heal_engine
-from hx.heal.intake import MAX_BODY_BYTES, PayloadTooLarge
+from hx.heal.intake import MAX_ALERTS, MAX_BODY_BYTES, AmAlert, HxAlertBatch, PayloadTooLarge
 from hx.heal.records import EXEC_ACTIVE, EXEC_TERMINAL, ExecutionRepo, IncidentRepo
 from hx.security.roles import Role
 
@@ -60,9 +60,24 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-_ALERTS = {"type": "array", "items": {"type": "object"}}
-_AM_BODY = {"type": "object", "properties": {"version": {"type": "string"}, "alerts": _ALERTS}}
-_HX_BODY = {"type": "object", "required": ["alerts"], "properties": {"alerts": {**_ALERTS, "minItems": 1}}}
+#: Alertmanager's webhook as hx reads it: the alerts, each checked on its own; the group's fields are taken as sent
+_AM_BODY = {
+    "type": "object",
+    "title": "AlertmanagerWebhook",
+    "description": "Alertmanager's webhook, version 4. hx reads the alerts; the group's fields (version, groupKey, "
+    "status, receiver, groupLabels, commonLabels, commonAnnotations, externalURL, truncatedAlerts) are taken as "
+    "sent. An alert that does not match AmAlert is left out and named in the answer's problems (200, status "
+    "partial); when no alert matches, the answer is 422.",
+    "required": ["alerts"],
+    "properties": {
+        "alerts": {
+            "type": "array",
+            "description": f"at most {MAX_ALERTS} (more: 413)",
+            # not a $ref: a batch with some malformed alerts is answered 200 (Alertmanager re-sends no 4xx batch)
+            "items": {"type": "object", "description": f"an alert, as {component(AmAlert)['$ref']} describes it"},
+        }
+    },
+}
 
 
 #: intake requests parsed and stored at once, each in a worker thread; the rest wait without holding a thread (the
@@ -92,7 +107,7 @@ async def alertmanager_webhook(request: Request) -> JSONResponse:
     return JSONResponse({"status": "partial" if result.get("refused") else "accepted", **result}, status_code=200)
 
 
-@router.post("/alerts", status_code=202, openapi_extra=json_body(_HX_BODY))
+@router.post("/alerts", status_code=202, openapi_extra=json_body(HxAlertBatch))
 async def post_alerts(request: Request) -> JSONResponse:
     """hx's own alert schema: ``{"alerts": [{"name", "service", "status", "severity", "starts_at", ...}]}``."""
     body = await _body(request)
