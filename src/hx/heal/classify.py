@@ -78,8 +78,9 @@ def memory_grows(f: Mapping[str, float]) -> bool:
 
 
 def load_explains_memory(f: Mapping[str, float]) -> bool:
-    """The load explains the memory's growth, and memory is not near its limit: no evidence of a leak."""
-    return MEMORY_BEYOND_LOAD in f and not memory_grows(f) and _g(f, "memory_utilization_post") <= 0.8
+    """The signals show the load explains the memory's growth: no evidence of a leak, near the limit or not (a
+    restart frees nothing the load will not take again)."""
+    return MEMORY_BEYOND_LOAD in f and not memory_grows(f)
 
 
 def _rule_checks(f: Mapping[str, float]) -> list[tuple[str, float, str]]:
@@ -109,8 +110,10 @@ def _rule_checks(f: Mapping[str, float]) -> list[tuple[str, float, str]]:
     elif _g(f, "cpu_utilization_post") > 0.5 and capacity_loss(f) > CAPACITY_LOSS and not deployed:
         out.append(("cpu_saturation", 0.7, "CPU busy while each replica serves far less than before (no deployment)"))
     # memory that follows the load also rises a little: a steady rise counts only with a memory alert, and only
-    # the part of it the load does not explain (a leak grows with time; memory under a rising load is no leak)
-    if _g(f, "memory_utilization_post") > 0.8 or (memory_grows(f) and _g(f, "kw_memory")):
+    # the part of it the load does not explain (a leak grows with time; memory under a rising load is no leak);
+    # memory near its limit counts unless the signals show the load explains its growth
+    high = _g(f, "memory_utilization_post") > 0.8 and not load_explains_memory(f)
+    if high or (memory_grows(f) and _g(f, "kw_memory")):
         out.append(("memory_leak", 0.8, "memory growing steadily"))
     if err_up:
         out.append(("error_spike", 0.55, "error rate up"))
