@@ -23,6 +23,8 @@ def test_improve_cycle_kpis_and_report(tmp_path: Path) -> None:
     assert r.returncode == 0 and "deploy.change_failure_rate" in json.loads(r.stdout)
     r = _hx(tmp_path, "improve", "report")
     assert r.returncode == 0 and "pass" in r.stdout
+    r = _hx(tmp_path, "improve", "gates")
+    assert r.returncode == 0 and "MTTR: no data: no reactive incident" in " ".join(r.stdout.split()), r.stdout
 
 
 def test_a_failing_gate_exits_1_and_an_unknown_kpi_exits_2(tmp_path: Path) -> None:

@@ -19,6 +19,19 @@ def test_a_gate_passes_fails_or_has_no_data() -> None:
     assert res[0].advice is None and res[1].advice and "runbooks" in res[1].advice
     res = gates.evaluate(g, {"deploy.change_failure_rate": 0.15})
     assert [r.status for r in res] == ["pass", "no_data"]
+    assert res[0].note is None and res[1].note == "no incident was resolved in the KPI window"
+
+
+def test_every_kpi_and_model_gate_says_why_it_has_no_data() -> None:
+    # the demo's gates read "MTTR no_data" beside "healed automatically 1": the healed incident was a predicted one,
+    # which MTTR does not count, and nothing said so
+    g = [QualityGate(name=m, metric=m, max=1.0) for m in kpis.KPIS if m not in ("heal.open_incidents",)]
+    g += [QualityGate(name="model", metric="model.deploy-strategy.live_accuracy", min=0.6)]
+    counted = {"deploy.per_day", "detect.anomalies_per_day"}  # never without a value: a count over the window
+    res = [r for r in gates.evaluate(g, {}) if r.metric not in counted]
+    assert all(r.status == "no_data" and r.note for r in res), [r for r in res if not r.note]
+    mttr = next(r for r in res if r.metric == "heal.mttr_median_s")
+    assert mttr.note is not None and "predicted" in mttr.note
 
 
 def test_a_gate_needs_a_bound_and_a_sane_range() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from hx.cli.session import JSON, ctx_of
@@ -36,6 +37,19 @@ def kpis(ctx: typer.Context, as_json: bool = JSON) -> None:
     c.console.print(table)
 
 
+def gate_notes(gates: list[dict[str, Any]]) -> list[str]:
+    """A line for each gate without data, saying why (the table's status says only ``no_data``)."""
+    empty = [g for g in gates if g["status"] == "no_data" and g.get("note")]
+    return [f"[yellow]{g['name']}: no data[/]: {g['note']}" for g in empty]
+
+
+def print_gates(console: Console, gates: list[dict[str, Any]]) -> None:
+    """The gates' table, then why each gate without data has none."""
+    console.print(gate_table(gates))
+    for line in gate_notes(gates):
+        console.print(line)
+
+
 def gate_table(gates: list[dict[str, Any]]) -> Table:
     colour = {"pass": "green", "fail": "red", "no_data": "yellow"}
     table = Table("gate", "KPI", "value", "bound", "status")
@@ -60,7 +74,7 @@ def cycle(
     if c.as_json:
         c.emit(report)
     else:
-        c.console.print(gate_table(report["gates"]))
+        print_gates(c.console, report["gates"])
         for m in report["models"]:
             live = m["live"]
             acc, rules = fmt_value(live.get("accuracy")), fmt_value(live.get("rules_accuracy"))
@@ -80,7 +94,7 @@ def gates(ctx: typer.Context, as_json: bool = JSON) -> None:
 
     c = ctx_of(ctx, as_json)
     now = reports.gates_now(c.platform())
-    c.emit(now["gates"]) if c.as_json else c.console.print(gate_table(now["gates"]))
+    c.emit(now["gates"]) if c.as_json else print_gates(c.console, now["gates"])
     if not now["passed"]:
         raise typer.Exit(1)
 

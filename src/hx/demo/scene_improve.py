@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hx.cli.improve import fmt_value, gate_table
+from hx.cli.improve import fmt_value, print_gates
 from hx.demo.context import DemoContext
 from hx.improve.component import engine
 
@@ -15,7 +15,7 @@ def scene_improve(ctx: DemoContext) -> dict[str, Any]:
     eng = engine(ctx.platform)
     report = eng.cycle.run(ctx.clock.now())
     eng.last = report
-    ctx.console.print(gate_table(report["gates"]))
+    print_gates(ctx.console, report["gates"])
     for m in report["models"]:
         live = m["live"]
         ctx.console.print(

@@ -610,6 +610,7 @@ class QualityGateFailed(Payload):
     max: float | None
     status: str
     advice: str | None
+    note: str | None = None  #: with status no_data: why the KPI has no value
 
 
 # ---- simulator ------------------------------------------------------------------------------------

@@ -4,8 +4,8 @@
 >>> g = [QualityGate(name="cfr", metric="deploy.change_failure_rate", max=0.15)]
 >>> [r.status for r in evaluate(g, {"deploy.change_failure_rate": 0.2})]
 ['fail']
->>> [r.status for r in evaluate(g, {"deploy.change_failure_rate": None})]
-['no_data']
+>>> [(r.status, r.note) for r in evaluate(g, {"deploy.change_failure_rate": None})]
+[('no_data', 'no rollout finished in the KPI window')]
 """
 
 from __future__ import annotations
@@ -38,6 +38,20 @@ ADVICE: Mapping[str, str] = {
     "alert_threshold or lower its sensitivity for noisy signals",
 }
 
+#: Why a KPI has no value (a gate's ``no_data``), by KPI: what the window lacked, and where the data comes from.
+NO_DATA: Mapping[str, str] = {
+    "deploy.change_failure_rate": "no rollout finished in the KPI window",
+    "deploy.median_rollout_s": "no rollout finished in the KPI window",
+    "heal.mttr_median_s": "no reactive incident (opened by alerts) was resolved in the KPI window; incidents hx "
+    "predicted and headed off count in heal.auto_resolved_rate, not in MTTR",
+    "heal.mttr_p90_s": "no reactive incident (opened by alerts) was resolved in the KPI window",
+    "heal.auto_resolved_rate": "no incident was resolved in the KPI window",
+    "heal.escalation_rate": "no incident was opened in the KPI window",
+    "detect.precision": "no anomaly of the KPI window was labelled: label anomalies true or false positives (the "
+    "operations dashboard, or POST /api/v1/anomalies/{id}/label)",
+}
+MODEL_NO_DATA = "no labelled outcome of the model in use yet (its live accuracy needs people's labels)"
+
 
 @dataclass(frozen=True)
 class GateResult:
@@ -48,6 +62,8 @@ class GateResult:
     max: float | None
     status: GateStatus
     advice: str | None
+    #: with ``no_data``: why the KPI has no value
+    note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -85,5 +101,8 @@ def evaluate(gates: Sequence[QualityGate], values: Mapping[str, float | None]) -
         advice = ADVICE.get(g.metric) if status == "fail" else None
         if status == "fail" and advice is None and g.metric.startswith("model."):
             advice = "the model is below its gate on live outcomes: the cycle retrains it and the rules stand in"
-        out.append(GateResult(g.name, g.metric, v, g.min, g.max, status, advice))
+        note = None
+        if status == "no_data":
+            note = NO_DATA.get(g.metric) or (MODEL_NO_DATA if g.metric.startswith("model.") else None)
+        out.append(GateResult(g.name, g.metric, v, g.min, g.max, status, advice, note))
     return out
