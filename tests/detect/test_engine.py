@@ -208,3 +208,15 @@ def test_a_signal_the_source_has_not_got_does_not_use_up_a_late_steps_one_warm_u
     assert len(engine.tracks) == 2
     waiting = engine.learning(clock.now())
     assert waiting is not None and "warming" in waiting.waits_for
+
+
+def test_the_range_published_for_an_error_rate_does_not_reach_below_0(tmp_path: Path) -> None:
+    # the demo showed "expected -0.0009047 .. 0.003811" for an error rate: the detector's band around a rate near 0
+    platform, clock, _sim, engine, runtime = _world(tmp_path)
+    runtime.run_simulated(clock, START + timedelta(minutes=5), tick_s=60)
+    track = next(t for t in engine.tracks.values() if t.signal == "error_rate")
+    band = {"expected_low": -0.0009, "expected_high": 0.0038, "components": {"novelty": 1.0}}
+    engine._open(track, START.timestamp(), 0.09, 1.0, band)
+    d = platform.bus.read(types=[AnomalyDetected])[-1].data
+    assert (d["expected_low"], d["expected_high"]) == (0.0, 0.0038)
+    assert track.normal_low == -0.0009  # when it clears is judged on the detector's own band, as before

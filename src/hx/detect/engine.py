@@ -34,7 +34,7 @@ from hx.events import AnomalyDetected, AnomalyExplained, AnomalyNoData, AnomalyR
 from hx.platform import Platform
 from hx.security.sealing import Sealer
 from hx.store.state import EngineStateStore, pack, unpack
-from hx.telemetry.base import SignalSource
+from hx.telemetry.base import CANONICAL_SIGNALS, SignalSource
 from hx.telemetry.common import signal_step_s
 
 log = logging.getLogger(__name__)
@@ -310,8 +310,7 @@ class AnomalyEngine:
             score=round(score, 4),
             threshold=self.threshold,
             observed=x,
-            expected_low=_finite(exp.get("expected_low")),
-            expected_high=_finite(exp.get("expected_high")),
+            **_expected(t.signal, exp),
             detectors=agreed,
             components={k: round(v, 4) for k, v in exp.get("components", {}).items()},
             at=datetime.fromtimestamp(ts, tz=UTC),
@@ -327,8 +326,7 @@ class AnomalyEngine:
             score=round(score, 4),
             threshold=self.threshold,
             observed=x,
-            expected_low=_finite(exp.get("expected_low")),
-            expected_high=_finite(exp.get("expected_high")),
+            **_expected(t.signal, exp),
             explained_by=action.what,
             action_event=action.event_id,
             until=datetime.fromtimestamp(action.until, tz=UTC),
@@ -412,6 +410,21 @@ class AnomalyEngine:
             "not_resolving": sorted(t.key for t in self.tracks.values() if t.state == "not_resolving"),
             "threshold": self.threshold,
         }
+
+
+def _expected(signal: str, exp: dict[str, Any]) -> dict[str, float | None]:
+    """The detector's expected range as published: hx's own signals (rates, latencies, utilisations, counts) are
+    never negative, so neither is their range (a band around an error rate near 0 reached below it).
+
+    >>> _expected("error_rate", {"expected_low": -0.0009, "expected_high": 0.0038})
+    {'expected_low': 0.0, 'expected_high': 0.0038}
+    >>> _expected("temperature_delta", {"expected_low": -2.0, "expected_high": 1.0})
+    {'expected_low': -2.0, 'expected_high': 1.0}
+    """
+    lo, hi = _finite(exp.get("expected_low")), _finite(exp.get("expected_high"))
+    if signal in CANONICAL_SIGNALS:
+        lo, hi = (None if v is None else max(v, 0.0) for v in (lo, hi))
+    return {"expected_low": lo, "expected_high": hi}
 
 
 def _finite(x: Any) -> float | None:
