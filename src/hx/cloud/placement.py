@@ -412,10 +412,12 @@ def _explanation(a: Assignment, cs: CandidateSet, marginal: Marginal) -> Explana
         extra = marginal(best) - mine
         note = "cheapest feasible location" if not a.egress_usd_per_hour else "cheapest including egress to partners"
     else:
-        best = others[0]
-        dearest = max(p.unit_price for p in a.placements)
-        extra = best.unit_price - dearest
-        note = f"spread over {len(chosen)} locations; runner-up replaces the dearest replica"
+        swap = _runner_up_swap(a, cs, others)
+        if swap is None:
+            note = f"spread over {len(chosen)} locations; no other location keeps the spread"
+            return Explanation(chosen=sorted(chosen), rejected=rejected, candidates=len(cs.candidates), note=note)
+        extra, best, replaced = swap
+        note = f"spread over {len(chosen)} locations; runner-up takes the replicas at {replaced}"
     return Explanation(
         chosen=sorted(chosen),
         runner_up=f"{best.location} ({best.instance_type})",
@@ -424,6 +426,31 @@ def _explanation(a: Assignment, cs: CandidateSet, marginal: Marginal) -> Explana
         candidates=len(cs.candidates),
         note=note,
     )
+
+
+def _runner_up_swap(a: Assignment, cs: CandidateSet, others: list[Candidate]) -> tuple[float, Candidate, str] | None:
+    """The cheapest move of one chosen location's replicas to another candidate that keeps the spread rule (still
+    ``min`` clouds, for a spread over clouds): (extra USD/h, that candidate, the location it replaces).  It used to
+    replace the dearest replica by the cheapest other location whatever its cloud, so a runner-up that broke the
+    spread read as cheaper than the plan."""
+    spread = cs.workload.spread
+
+    def keeps(c: Candidate, p: Placement) -> bool:
+        if spread is None or spread.across != "cloud":
+            return True  # another location: as many distinct regions as before
+        clouds = {q.loc.cloud for q in a.placements if q is not p} | {c.location.cloud}
+        return len(clouds) >= spread.min
+
+    swaps = [
+        ((c.unit_price - p.unit_price) * p.replicas, str(c.location), c, p.location)
+        for c in others
+        for p in a.placements
+        if keeps(c, p)
+    ]
+    if not swaps:
+        return None
+    extra, _, best, replaced = min(swaps, key=lambda x: (x[0], x[1], x[3]))
+    return extra, best, replaced
 
 
 def _own_egress(a: Assignment, cs: CandidateSet, marginal: Marginal) -> float:
