@@ -326,3 +326,32 @@ def test_label_and_freeze_from_the_page_reach_the_api_and_the_audit_log(
     assert int(found["kpi-detect-precision"]["points"] or 0) > 0, found.get("kpi-detect-precision")
     now = driver.find_element(By.CSS_SELECTOR, "#kpi-detect-precision").find_element(By.XPATH, "..").text
     assert "gate detection precision: >= 0.95" in now and "fail" in now, now
+
+
+HEIGHTS_JS = """return Object.fromEntries([...document.querySelectorAll('.chart')].filter((e) => e._fullLayout)
+  .map((e) => [e.id, e._fullLayout.height]));"""
+
+
+def _viewport(driver: Any, width: int) -> None:
+    metrics = {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": False}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+
+
+@pytest.mark.timeout(1500)
+def test_a_narrow_window_keeps_each_chart_s_height_and_each_page_within_its_width(
+    server: Server, driver: Any, tmp_path: Path
+) -> None:
+    sign_in(driver, server.url + "/dashboard?hours=6", server.admin)
+    for page in ("", *EXPECTED):
+        _viewport(driver, 1200)
+        driver.get(f"{server.url}/dashboard/{page}?hours=6")
+        _wait(driver, lambda d: d.execute_script("return document.getElementById('hx-status').textContent"), page)
+        if page:
+            _wait(driver, drawn, f"the {page} charts", timeout=90)
+        wide = driver.execute_script(HEIGHTS_JS)
+        _viewport(driver, 800)  # a resize: plotly's autosize takes the element's height, not the one asked for
+        time.sleep(1.5)
+        assert driver.execute_script(HEIGHTS_JS) == wide, page
+        shoot(driver, f"narrow-{page or 'overview'}", tmp_path)
+        width = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], f"{page or 'overview'}: the page is wider than the window: {width}"

@@ -110,8 +110,10 @@ const HX = (() => {
   function plot(id, traces, layout = {}, why = "no data in this window") {
     const el = $(id);
     const points = traces.reduce((n, t) => n + ((t.y || t.x || t.values || []).filter((v) => v !== null && v !== undefined).length), 0);
-    if (!points) { Plotly.purge(el); el.innerHTML = `<p class="note empty">${esc(why)}</p>`; el.dataset.points = "0"; return; }
+    if (!points) { Plotly.purge(el); el.innerHTML = `<p class="note empty">${esc(why)}</p>`; el.dataset.points = "0"; el.style.height = ""; return; }
     if (el.querySelector("p.empty")) el.innerHTML = "";
+    // the element holds the chart's height: a resize (autosize) takes the element's, which would be the CSS minimum
+    el.style.height = layout.height ? layout.height + "px" : "";
     Plotly.react(el, traces, { ...DARK, ...layout, xaxis: { ...DARK.xaxis, ...(layout.xaxis || {}) }, yaxis: { ...DARK.yaxis, ...(layout.yaxis || {}) } },
       { displaylogo: false, responsive: true, displayModeBar: false });
     el.dataset.points = String(points);
