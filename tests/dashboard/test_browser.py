@@ -55,23 +55,38 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("demo") / "hx"
     port = free_port()
-    log = (home.parent / "demo.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hx.cli", "demo", "--data-dir", str(home), "--serve", "--port", str(port)],
-        env={**os.environ, "COLUMNS": "120"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    proc = _serve_demo(home, port)
     try:
-        _wait_served(proc, f"http://127.0.0.1:{port}/health", home.parent / "demo.log")
         yield Server(f"http://127.0.0.1:{port}", (home / "admin.token").read_text().strip())
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        _stop(proc)
+
+
+def _serve_demo(home: Path, port: int, *scenes: str) -> subprocess.Popen[bytes]:
+    """``hx demo --serve`` (its scenes, or only those named) on a port, once it answers; its log beside ``home``."""
+    only = [a for s in scenes for a in ("--scene", s)]
+    with (home.parent / "demo.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hx.cli", "demo", "--data-dir", str(home), *only, "--serve", "--port", str(port)],
+            env={**os.environ, "COLUMNS": "120"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_served(proc, f"http://127.0.0.1:{port}/health", home.parent / "demo.log")
+    except BaseException:
+        _stop(proc)
+        raise
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _wait_served(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 900) -> None:
@@ -355,3 +370,25 @@ def test_a_narrow_window_keeps_each_chart_s_height_and_each_page_within_its_widt
         shoot(driver, f"narrow-{page or 'overview'}", tmp_path)
         width = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
         assert width[0] <= width[1], f"{page or 'overview'}: the page is wider than the window: {width}"
+
+
+@pytest.mark.timeout(600)
+def test_a_page_says_when_the_server_is_unreachable_and_its_events_resume_with_it(driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    home, port = tmp_path / "hx", free_port()
+    proc = _serve_demo(home, port, "platform")
+    try:
+        sign_in(driver, f"http://127.0.0.1:{port}/dashboard", (home / "admin.token").read_text().strip())
+        _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#events div"), "the live events")
+        _stop(proc)
+        error = _wait(driver, lambda d: d.find_element(By.ID, "hx-error").text, "the page to say something", 30)
+        assert error.startswith("hx server unreachable (GET /health"), error
+        assert "the figures shown are from " in error and error.endswith(" UTC"), error
+        shoot(driver, "unreachable", tmp_path)
+        driver.execute_script("document.getElementById('events').replaceChildren()")
+        proc = _serve_demo(home, port, "platform")  # the same store and token, served again
+        _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#events div"), "the live events again", 60)
+        _wait(driver, lambda d: d.find_element(By.ID, "hx-error").text == "", "the error to clear", 30)
+    finally:
+        _stop(proc)

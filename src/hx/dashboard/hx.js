@@ -5,10 +5,11 @@ const HX = (() => {
   const PAGES = [["", "Overview"], ["executive", "Executive"], ["operations", "Operations"], ["aiml", "AI/ML"], ["cost", "Cost"]];
   const ROLES = ["viewer", "operator", "approver", "admin"];
   const KEY = "hx-token";
-  const state = { me: null, timer: null, refresh: null };
+  const state = { me: null, timer: null, refresh: null, updated: null };
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   const num = (v, p = 3) => (v === null || v === undefined || Number.isNaN(v)) ? "-" : Number(v).toPrecision(p);
+  const utc = (d = new Date()) => d.toISOString().slice(11, 19) + " UTC";
   const token = () => sessionStorage.getItem(KEY) || "";
   const bases = () => window.HX_API_BASES || {};
 
@@ -20,12 +21,21 @@ const HX = (() => {
     const s = q.toString(); return s ? "?" + s : "";
   }
 
+  // fetch, saying so when the server cannot be reached at all (fetch's own error is only "Failed to fetch")
+  async function reach(url, init = {}) {
+    try { return await fetch(url, init); }
+    catch (err) {
+      if (err.name === "AbortError") throw err;
+      const e = new Error(`hx server unreachable (${init.method || "GET"} ${url}: ${err.message})`); e.unreachable = true; throw e;
+    }
+  }
+
   async function call(method, path, { body, otp } = {}) {
-    const family = path.split("/")[3].split("?")[0];
+    const family = (path.split("/")[3] || "").split("?")[0];
     const headers = { Authorization: "Bearer " + token() };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (otp) headers["X-HX-OTP"] = otp;
-    const r = await fetch((bases()[family] || "") + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const r = await reach((bases()[family] || "") + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await r.text(); let data = null;
     try { data = text ? JSON.parse(text) : null; } catch (_) { data = { detail: text }; }
     if (!r.ok) { const e = new Error(`${method} ${path}: ${r.status} ${(data && (data.detail || data.title)) || ""}`); e.status = r.status; e.problem = data; throw e; }
@@ -84,8 +94,11 @@ const HX = (() => {
 
   async function tick() {
     if (!state.me || !state.refresh) return;
-    try { await state.refresh(); $("hx-status").textContent = "updated " + new Date().toLocaleTimeString(); $("hx-error").textContent = ""; }
-    catch (e) { $("hx-error").textContent = e.message; console.warn(e); }
+    try { await state.refresh(); state.updated = utc(); $("hx-status").textContent = "updated " + state.updated; $("hx-error").textContent = ""; }
+    catch (e) {
+      $("hx-error").textContent = e.message + (e.unreachable && state.updated ? `; the figures shown are from ${state.updated}` : "");
+      console.warn(e);
+    }
   }
 
   // start a page: header, sign-in, then refresh() now and every ms
@@ -132,5 +145,5 @@ const HX = (() => {
   const html = (s) => ({ html: s });
   const badge = (s) => html(`<span class="badge ${esc(s)}">${esc(s)}</span>`);
 
-  return { $, esc, num, api, act, allows, start, tick, notice, plot, table, html, badge, windowQuery, token, bases, me: () => state.me };
+  return { $, esc, num, utc, reach, api, act, allows, start, tick, notice, plot, table, html, badge, windowQuery, token, bases, me: () => state.me };
 })();
