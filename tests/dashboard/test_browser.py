@@ -372,6 +372,23 @@ def test_a_narrow_window_keeps_each_chart_s_height_and_each_page_within_its_widt
         assert width[0] <= width[1], f"{page or 'overview'}: the page is wider than the window: {width}"
 
 
+@pytest.mark.timeout(1500)
+def test_a_page_before_sign_in_says_so_and_signing_out_leaves_nothing_shown(server: Server, driver: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{server.url}/dashboard/cost?hours=6")
+    notice = _wait(driver, lambda d: d.find_element(By.ID, "hx-notice").text, "a notice before sign-in")
+    assert "Sign in with an API token" in notice
+    driver.find_element(By.ID, "hx-token").send_keys(server.admin)
+    driver.find_element(By.CSS_SELECTOR, "#hx-signin button").click()
+    _wait(driver, drawn, "the cost charts", timeout=90)
+    assert not driver.find_element(By.ID, "hx-notice").is_displayed()
+    driver.find_element(By.ID, "hx-signout").click()
+    _wait(driver, lambda d: d.find_elements(By.ID, "hx-token"), "the sign-in form again")
+    assert "Sign in with an API token" in driver.find_element(By.ID, "hx-notice").text
+    assert not [c for c in charts(driver).values() if c["traces"]], "a chart still shown after sign-out"
+
+
 @pytest.mark.timeout(600)
 def test_a_page_says_when_the_server_is_unreachable_and_its_events_resume_with_it(driver: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By

@@ -75,7 +75,7 @@ const HX = (() => {
     const box = $("hx-login");
     if (state.me) {
       box.innerHTML = `<span id="hx-me">${esc(state.me.name)} (${esc(state.me.role)})</span> <button id="hx-signout">sign out</button>`;
-      $("hx-signout").onclick = () => { sessionStorage.removeItem(KEY); state.me = null; loginBox(); };
+      $("hx-signout").onclick = () => { sessionStorage.removeItem(KEY); location.reload(); };  // nothing shown stays
     } else {
       box.innerHTML = `<form id="hx-signin"><input id="hx-token" type="password" autocomplete="off" placeholder="API token (viewer or above)"> <button type="submit">sign in</button></form>`;
       $("hx-signin").onsubmit = (ev) => { ev.preventDefault(); sessionStorage.setItem(KEY, $("hx-token").value.trim()); signIn(); };
@@ -89,6 +89,7 @@ const HX = (() => {
       catch (e) { sessionStorage.removeItem(KEY); $("hx-error").textContent = "sign-in refused: " + e.message; }
     }
     loginBox();
+    if (!state.me) signInNotice(); else $("hx-notice").style.display = "none";
     if (state.me && state.refresh) tick();
   }
 
@@ -105,6 +106,13 @@ const HX = (() => {
   function start(page, refresh, ms = 10000) {
     header(page); state.refresh = refresh; signIn();
     state.timer = setInterval(tick, ms);
+  }
+
+  // before sign-in every panel is empty: say why
+  function signInNotice() {
+    const el = $("hx-notice");
+    el.textContent = "Sign in with an API token (viewer or above) to see this dashboard: every figure needs one (hx token create, or admin.token in the demo's data directory).";
+    el.style.display = "block";
   }
 
   // when the window holds nothing, say when the platform last recorded something and offer that window
