@@ -372,6 +372,31 @@ def test_a_narrow_window_keeps_each_chart_s_height_and_each_page_within_its_widt
         assert width[0] <= width[1], f"{page or 'overview'}: the page is wider than the window: {width}"
 
 
+SERIES_JS = """return [...document.querySelectorAll('.chart')].filter((e) => e.data).flatMap((e) => e.data
+  .filter((t) => !(t.y || t.x || []).some((v) => v !== null && v !== undefined)).map((t) => e.id + ': ' + t.name));"""
+
+
+@pytest.mark.timeout(1500)
+def test_figures_read_plainly_with_their_units_and_no_series_without_data(server: Server, driver: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    sign_in(driver, server.url + "/dashboard?hours=6", server.admin)
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#anomalies td"), "the open anomalies")
+    observed = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#anomalies td")]
+    assert not [t for t in observed if "." in t and len(t.split(".")[1]) > 4], observed  # 3 significant digits
+    driver.get(f"{server.url}/dashboard/executive?hours=6")
+    found = _wait(driver, drawn, "the executive charts", timeout=90)
+    assert driver.execute_script(SERIES_JS) == []  # a legend entry or gate line alone is not data
+    status = driver.find_element(By.ID, "hx-status").text
+    assert status.startswith("updated ") and status.endswith(" UTC") and len(status) == len("updated 00:00:00 UTC")
+    now = {k: driver.find_element(By.ID, k).find_element(By.XPATH, "..").find_element(By.CSS_SELECTOR, ".now").text
+           for k in found if k.startswith("kpi-")}  # fmt: skip
+    assert not [t for t in now.values() if "e+" in t], now
+    timed = {k: t for k, t in now.items() if k.endswith("-s") and not t.startswith("now -")}
+    assert timed and all(t.split()[2] == "s" for t in timed.values()), now
+    assert found["kpi-heal-mttr-median-s"]["points"] == "0", found  # the demo resolves no reactive incident: no data
+
+
 @pytest.mark.timeout(1500)
 def test_a_page_before_sign_in_says_so_and_signing_out_leaves_nothing_shown(server: Server, driver: Any) -> None:
     from selenium.webdriver.common.by import By

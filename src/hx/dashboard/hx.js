@@ -8,7 +8,12 @@ const HX = (() => {
   const state = { me: null, timer: null, refresh: null, updated: null };
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-  const num = (v, p = 3) => (v === null || v === undefined || Number.isNaN(v)) ? "-" : Number(v).toPrecision(p);
+  // p significant digits, never in exponent form for large figures (1440 s, not 1.44e+3)
+  const num = (v, p = 3) => {
+    if (v === null || v === undefined || Number.isNaN(Number(v))) return "-";
+    const s = Number(v).toPrecision(p);
+    return s.includes("e+") ? String(Math.round(Number(v))) : s;
+  };
   const utc = (d = new Date()) => d.toISOString().slice(11, 19) + " UTC";
   const token = () => sessionStorage.getItem(KEY) || "";
   const bases = () => window.HX_API_BASES || {};
@@ -153,5 +158,5 @@ const HX = (() => {
   const html = (s) => ({ html: s });
   const badge = (s) => html(`<span class="badge ${esc(s)}">${esc(s)}</span>`);
 
-  return { $, esc, num, utc, reach, api, act, allows, start, tick, notice, plot, table, html, badge, windowQuery, token, bases, me: () => state.me };
+  return { DARK, $, esc, num, utc, reach, api, act, allows, start, tick, notice, plot, table, html, badge, windowQuery, token, bases, me: () => state.me };
 })();
