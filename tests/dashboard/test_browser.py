@@ -434,3 +434,28 @@ def test_a_page_says_when_the_server_is_unreachable_and_its_events_resume_with_i
         _wait(driver, lambda d: d.find_element(By.ID, "hx-error").text == "", "the error to clear", 30)
     finally:
         _stop(proc)
+
+
+@pytest.mark.timeout(1500)
+def test_a_refused_rollout_action_stays_shown_beside_the_rollouts_after_the_page_refreshes(
+    server: Server, driver: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    with server.client() as admin:
+        r = admin.post("/api/v1/deployments", json={"service": "catalog", "version": "v7", "environment": "staging"})
+        assert r.status_code == 201 and r.json()["state"] == "awaiting_approval", r.text
+        dep = r.json()["id"]
+        sign_in(driver, server.url + "/dashboard/operations?hours=6", server.admin)
+        approve = f'button[data-path="/api/v1/deployments/{dep}/approve"]'
+        _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, approve), "the approve button")
+        driver.execute_script("for (let i = 1; i < 100000; i++) clearInterval(i);")  # the page refreshes on our word
+        assert admin.post(f"/api/v1/deployments/{dep}/approve").status_code == 200  # meanwhile, elsewhere
+    driver.find_element(By.CSS_SELECTOR, approve).click()
+    said = f"POST /api/v1/deployments/{dep}/approve: 409 deployment {dep} is running, not awaiting approval"
+    rollouts = driver.find_element(By.ID, "rollouts").find_element(By.XPATH, "..")
+    _wait(driver, lambda _d: said in rollouts.text, "the refusal beside the rollouts", 20)
+    # the refresh that follows clears the header's error, not this
+    driver.execute_async_script("HX.tick().then(arguments[arguments.length - 1]);")
+    assert not driver.find_elements(By.CSS_SELECTOR, approve)
+    assert said in rollouts.text
