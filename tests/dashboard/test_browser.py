@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -384,6 +385,10 @@ def test_figures_read_plainly_with_their_units_and_no_series_without_data(server
     _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#anomalies td"), "the open anomalies")
     observed = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#anomalies td")]
     assert not [t for t in observed if "." in t and len(t.split(".")[1]) > 4], observed  # 3 significant digits
+    event = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#events div"), "the live events")[0].text
+    assert datetime.fromisoformat(event.split()[0]).utcoffset() == timedelta(0), (
+        event
+    )  # its date and zone, not 14:25:30
     driver.get(f"{server.url}/dashboard/executive?hours=6")
     found = _wait(driver, drawn, "the executive charts", timeout=90)
     assert driver.execute_script(SERIES_JS) == []  # a legend entry or gate line alone is not data
