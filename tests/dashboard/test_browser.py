@@ -432,6 +432,7 @@ def test_a_page_says_when_the_server_is_unreachable_and_its_events_resume_with_i
         error = _wait(driver, lambda d: d.find_element(By.ID, "hx-error").text, "the page to say something", 30)
         assert error.startswith("hx server unreachable (GET /health"), error
         assert "the figures shown are from " in error and error.endswith(" UTC"), error
+        assert driver.find_element(By.ID, "status").text == "unreachable"  # not the health last read
         shoot(driver, "unreachable", tmp_path)
         driver.execute_script("document.getElementById('events').replaceChildren()")
         proc = _serve_demo(home, port, "platform")  # the same store and token, served again
