@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,23 +56,38 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("demo") / "hx"
     port = free_port()
-    log = (home.parent / "demo.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hx.cli", "demo", "--data-dir", str(home), "--serve", "--port", str(port)],
-        env={**os.environ, "COLUMNS": "120"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    proc = _serve_demo(home, port)
     try:
-        _wait_served(proc, f"http://127.0.0.1:{port}/health", home.parent / "demo.log")
         yield Server(f"http://127.0.0.1:{port}", (home / "admin.token").read_text().strip())
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        _stop(proc)
+
+
+def _serve_demo(home: Path, port: int, *scenes: str) -> subprocess.Popen[bytes]:
+    """``hx demo --serve`` (its scenes, or only those named) on a port, once it answers; its log beside ``home``."""
+    only = [a for s in scenes for a in ("--scene", s)]
+    with (home.parent / "demo.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hx.cli", "demo", "--data-dir", str(home), *only, "--serve", "--port", str(port)],
+            env={**os.environ, "COLUMNS": "120"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_served(proc, f"http://127.0.0.1:{port}/health", home.parent / "demo.log")
+    except BaseException:
+        _stop(proc)
+        raise
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _wait_served(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 900) -> None:
@@ -326,3 +342,126 @@ def test_label_and_freeze_from_the_page_reach_the_api_and_the_audit_log(
     assert int(found["kpi-detect-precision"]["points"] or 0) > 0, found.get("kpi-detect-precision")
     now = driver.find_element(By.CSS_SELECTOR, "#kpi-detect-precision").find_element(By.XPATH, "..").text
     assert "gate detection precision: >= 0.95" in now and "fail" in now, now
+
+
+HEIGHTS_JS = """return Object.fromEntries([...document.querySelectorAll('.chart')].filter((e) => e._fullLayout)
+  .map((e) => [e.id, e._fullLayout.height]));"""
+
+
+def _viewport(driver: Any, width: int) -> None:
+    metrics = {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": False}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+
+
+@pytest.mark.timeout(1500)
+def test_a_narrow_window_keeps_each_chart_s_height_and_each_page_within_its_width(
+    server: Server, driver: Any, tmp_path: Path
+) -> None:
+    sign_in(driver, server.url + "/dashboard?hours=6", server.admin)
+    for page in ("", *EXPECTED):
+        _viewport(driver, 1200)
+        driver.get(f"{server.url}/dashboard/{page}?hours=6")
+        _wait(driver, lambda d: d.execute_script("return document.getElementById('hx-status').textContent"), page)
+        if page:
+            _wait(driver, drawn, f"the {page} charts", timeout=90)
+        wide = driver.execute_script(HEIGHTS_JS)
+        _viewport(driver, 800)  # a resize: plotly's autosize takes the element's height, not the one asked for
+        time.sleep(1.5)
+        assert driver.execute_script(HEIGHTS_JS) == wide, page
+        shoot(driver, f"narrow-{page or 'overview'}", tmp_path)
+        width = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], f"{page or 'overview'}: the page is wider than the window: {width}"
+
+
+SERIES_JS = """return [...document.querySelectorAll('.chart')].filter((e) => e.data).flatMap((e) => e.data
+  .filter((t) => !(t.y || t.x || []).some((v) => v !== null && v !== undefined)).map((t) => e.id + ': ' + t.name));"""
+
+
+@pytest.mark.timeout(1500)
+def test_figures_read_plainly_with_their_units_and_no_series_without_data(server: Server, driver: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    sign_in(driver, server.url + "/dashboard?hours=6", server.admin)
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#anomalies td"), "the open anomalies")
+    observed = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#anomalies td")]
+    assert not [t for t in observed if "." in t and len(t.split(".")[1]) > 4], observed  # 3 significant digits
+    event = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#events div"), "the live events")[0].text
+    assert datetime.fromisoformat(event.split()[0]).utcoffset() == timedelta(0), (
+        event
+    )  # its date and zone, not 14:25:30
+    driver.get(f"{server.url}/dashboard/executive?hours=6")
+    found = _wait(driver, drawn, "the executive charts", timeout=90)
+    assert driver.execute_script(SERIES_JS) == []  # a legend entry or gate line alone is not data
+    status = driver.find_element(By.ID, "hx-status").text
+    assert status.startswith("updated ") and status.endswith(" UTC") and len(status) == len("updated 00:00:00 UTC")
+    now = {k: driver.find_element(By.ID, k).find_element(By.XPATH, "..").find_element(By.CSS_SELECTOR, ".now").text
+           for k in found if k.startswith("kpi-")}  # fmt: skip
+    assert not [t for t in now.values() if "e+" in t], now
+    timed = {k: t for k, t in now.items() if k.endswith("-s") and not t.startswith("now -")}
+    assert timed and all(t.split()[2] == "s" for t in timed.values()), now
+    assert found["kpi-heal-mttr-median-s"]["points"] == "0", found  # the demo resolves no reactive incident: no data
+
+
+@pytest.mark.timeout(1500)
+def test_a_page_before_sign_in_says_so_and_signing_out_leaves_nothing_shown(server: Server, driver: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{server.url}/dashboard/cost?hours=6")
+    notice = _wait(driver, lambda d: d.find_element(By.ID, "hx-notice").text, "a notice before sign-in")
+    assert "Sign in with an API token" in notice
+    driver.find_element(By.ID, "hx-token").send_keys(server.admin)
+    driver.find_element(By.CSS_SELECTOR, "#hx-signin button").click()
+    _wait(driver, drawn, "the cost charts", timeout=90)
+    assert not driver.find_element(By.ID, "hx-notice").is_displayed()
+    driver.find_element(By.ID, "hx-signout").click()
+    _wait(driver, lambda d: d.find_elements(By.ID, "hx-token"), "the sign-in form again")
+    assert "Sign in with an API token" in driver.find_element(By.ID, "hx-notice").text
+    assert not [c for c in charts(driver).values() if c["traces"]], "a chart still shown after sign-out"
+
+
+@pytest.mark.timeout(600)
+def test_a_page_says_when_the_server_is_unreachable_and_its_events_resume_with_it(driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    home, port = tmp_path / "hx", free_port()
+    proc = _serve_demo(home, port, "platform")
+    try:
+        sign_in(driver, f"http://127.0.0.1:{port}/dashboard", (home / "admin.token").read_text().strip())
+        _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#events div"), "the live events")
+        _stop(proc)
+        error = _wait(driver, lambda d: d.find_element(By.ID, "hx-error").text, "the page to say something", 30)
+        assert error.startswith("hx server unreachable (GET /health"), error
+        assert "the figures shown are from " in error and error.endswith(" UTC"), error
+        assert driver.find_element(By.ID, "status").text == "unreachable"  # not the health last read
+        shoot(driver, "unreachable", tmp_path)
+        driver.execute_script("document.getElementById('events').replaceChildren()")
+        proc = _serve_demo(home, port, "platform")  # the same store and token, served again
+        _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#events div"), "the live events again", 60)
+        _wait(driver, lambda d: d.find_element(By.ID, "hx-error").text == "", "the error to clear", 30)
+    finally:
+        _stop(proc)
+
+
+@pytest.mark.timeout(1500)
+def test_a_refused_rollout_action_stays_shown_beside_the_rollouts_after_the_page_refreshes(
+    server: Server, driver: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    with server.client() as admin:
+        r = admin.post("/api/v1/deployments", json={"service": "catalog", "version": "v7", "environment": "staging"})
+        assert r.status_code == 201 and r.json()["state"] == "awaiting_approval", r.text
+        dep = r.json()["id"]
+        sign_in(driver, server.url + "/dashboard/operations?hours=6", server.admin)
+        approve = f'button[data-path="/api/v1/deployments/{dep}/approve"]'
+        _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, approve), "the approve button")
+        driver.execute_script("for (let i = 1; i < 100000; i++) clearInterval(i);")  # the page refreshes on our word
+        assert admin.post(f"/api/v1/deployments/{dep}/approve").status_code == 200  # meanwhile, elsewhere
+    driver.find_element(By.CSS_SELECTOR, approve).click()
+    said = f"POST /api/v1/deployments/{dep}/approve: 409 deployment {dep} is running, not awaiting approval"
+    rollouts = driver.find_element(By.ID, "rollouts").find_element(By.XPATH, "..")
+    _wait(driver, lambda _d: said in rollouts.text, "the refusal beside the rollouts", 20)
+    # the refresh that follows clears the header's error, not this
+    driver.execute_async_script("HX.tick().then(arguments[arguments.length - 1]);")
+    assert not driver.find_elements(By.CSS_SELECTOR, approve)
+    assert said in rollouts.text

@@ -99,6 +99,17 @@ def test_pause_resume_promote_abort(world: World) -> None:
         world.svc.abort(d.id, op)
 
 
+def test_a_rollout_aborted_while_awaiting_approval_ends_aborted(world: World) -> None:
+    """Its new version was never deployed: the rollback sends it no traffic and retires nothing (the simulated fleet
+    refused a weight of 0 for a version it did not know, so the abort answered 404 and left it rolling back)."""
+    op = world.principal(Role.OPERATOR, "ci")
+    d = world.svc.create(_req(world, "v7", env="staging"), op)
+    assert d.state == "awaiting_approval" and d.step_index == 0
+    d = world.svc.abort(d.id, op)
+    d = world.until(d.id)
+    assert d.state == "aborted" and world.sim.versions(d.service) == ["v1"]
+
+
 def test_unsafe_rollback_pauses_for_a_person(world: World) -> None:
     op = world.principal(Role.OPERATOR, "ci")
     d = world.svc.create(_req(world, "v9", migration=True), op)

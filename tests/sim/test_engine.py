@@ -124,6 +124,16 @@ def test_traffic_split_by_version_and_signals_per_version(make_sim: Make, last: 
         sim.set_traffic_split("web", {"v1": 0.0})
 
 
+def test_a_version_given_no_traffic_need_not_exist(make_sim: Make, last: Last) -> None:
+    """As the fleet actuator: aborting a rollout before its new version was deployed sends that version 0."""
+    sim = make_sim(rate=100.0, startup=0.0)
+    assert sim.set_traffic_split("web", {"v1": 100.0, "v7": 0.0}) is False
+    sim.step()
+    assert sim.versions("web") == ["v1"] and last(sim, "web", "request_rate", version="v1") == pytest.approx(100.0)
+    with pytest.raises(NotFound, match="v7"):
+        sim.set_traffic_split("web", {"v1": 50.0, "v7": 50.0})
+
+
 def test_a_version_without_ready_replicas_fails_its_traffic(make_sim: Make, last: Last) -> None:
     sim = make_sim(rate=100.0, startup=300.0)
     sim.deploy("web", "v2", 1)

@@ -5,10 +5,16 @@ const HX = (() => {
   const PAGES = [["", "Overview"], ["executive", "Executive"], ["operations", "Operations"], ["aiml", "AI/ML"], ["cost", "Cost"]];
   const ROLES = ["viewer", "operator", "approver", "admin"];
   const KEY = "hx-token";
-  const state = { me: null, timer: null, refresh: null };
+  const state = { me: null, timer: null, refresh: null, updated: null };
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-  const num = (v, p = 3) => (v === null || v === undefined || Number.isNaN(v)) ? "-" : Number(v).toPrecision(p);
+  // p significant digits, never in exponent form for large figures (1440 s, not 1.44e+3)
+  const num = (v, p = 3) => {
+    if (v === null || v === undefined || Number.isNaN(Number(v))) return "-";
+    const s = Number(v).toPrecision(p);
+    return s.includes("e+") ? String(Math.round(Number(v))) : s;
+  };
+  const utc = (d = new Date()) => d.toISOString().slice(11, 19) + " UTC";
   const token = () => sessionStorage.getItem(KEY) || "";
   const bases = () => window.HX_API_BASES || {};
 
@@ -20,12 +26,21 @@ const HX = (() => {
     const s = q.toString(); return s ? "?" + s : "";
   }
 
+  // fetch, saying so when the server cannot be reached at all (fetch's own error is only "Failed to fetch")
+  async function reach(url, init = {}) {
+    try { return await fetch(url, init); }
+    catch (err) {
+      if (err.name === "AbortError") throw err;
+      const e = new Error(`hx server unreachable (${init.method || "GET"} ${url}: ${err.message})`); e.unreachable = true; throw e;
+    }
+  }
+
   async function call(method, path, { body, otp } = {}) {
-    const family = path.split("/")[3].split("?")[0];
+    const family = (path.split("/")[3] || "").split("?")[0];
     const headers = { Authorization: "Bearer " + token() };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (otp) headers["X-HX-OTP"] = otp;
-    const r = await fetch((bases()[family] || "") + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const r = await reach((bases()[family] || "") + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await r.text(); let data = null;
     try { data = text ? JSON.parse(text) : null; } catch (_) { data = { detail: text }; }
     if (!r.ok) { const e = new Error(`${method} ${path}: ${r.status} ${(data && (data.detail || data.title)) || ""}`); e.status = r.status; e.problem = data; throw e; }
@@ -65,7 +80,7 @@ const HX = (() => {
     const box = $("hx-login");
     if (state.me) {
       box.innerHTML = `<span id="hx-me">${esc(state.me.name)} (${esc(state.me.role)})</span> <button id="hx-signout">sign out</button>`;
-      $("hx-signout").onclick = () => { sessionStorage.removeItem(KEY); state.me = null; loginBox(); };
+      $("hx-signout").onclick = () => { sessionStorage.removeItem(KEY); location.reload(); };  // nothing shown stays
     } else {
       box.innerHTML = `<form id="hx-signin"><input id="hx-token" type="password" autocomplete="off" placeholder="API token (viewer or above)"> <button type="submit">sign in</button></form>`;
       $("hx-signin").onsubmit = (ev) => { ev.preventDefault(); sessionStorage.setItem(KEY, $("hx-token").value.trim()); signIn(); };
@@ -79,19 +94,30 @@ const HX = (() => {
       catch (e) { sessionStorage.removeItem(KEY); $("hx-error").textContent = "sign-in refused: " + e.message; }
     }
     loginBox();
+    if (!state.me) signInNotice(); else $("hx-notice").style.display = "none";
     if (state.me && state.refresh) tick();
   }
 
   async function tick() {
     if (!state.me || !state.refresh) return;
-    try { await state.refresh(); $("hx-status").textContent = "updated " + new Date().toLocaleTimeString(); $("hx-error").textContent = ""; }
-    catch (e) { $("hx-error").textContent = e.message; console.warn(e); }
+    try { await state.refresh(); state.updated = utc(); $("hx-status").textContent = "updated " + state.updated; $("hx-error").textContent = ""; }
+    catch (e) {
+      $("hx-error").textContent = e.message + (e.unreachable && state.updated ? `; the figures shown are from ${state.updated}` : "");
+      console.warn(e);
+    }
   }
 
   // start a page: header, sign-in, then refresh() now and every ms
   function start(page, refresh, ms = 10000) {
     header(page); state.refresh = refresh; signIn();
     state.timer = setInterval(tick, ms);
+  }
+
+  // before sign-in every panel is empty: say why
+  function signInNotice() {
+    const el = $("hx-notice");
+    el.textContent = "Sign in with an API token (viewer or above) to see this dashboard: every figure needs one (hx token create, or admin.token in the demo's data directory).";
+    el.style.display = "block";
   }
 
   // when the window holds nothing, say when the platform last recorded something and offer that window
@@ -110,8 +136,10 @@ const HX = (() => {
   function plot(id, traces, layout = {}, why = "no data in this window") {
     const el = $(id);
     const points = traces.reduce((n, t) => n + ((t.y || t.x || t.values || []).filter((v) => v !== null && v !== undefined).length), 0);
-    if (!points) { Plotly.purge(el); el.innerHTML = `<p class="note empty">${esc(why)}</p>`; el.dataset.points = "0"; return; }
+    if (!points) { Plotly.purge(el); el.innerHTML = `<p class="note empty">${esc(why)}</p>`; el.dataset.points = "0"; el.style.height = ""; return; }
     if (el.querySelector("p.empty")) el.innerHTML = "";
+    // the element holds the chart's height: a resize (autosize) takes the element's, which would be the CSS minimum
+    el.style.height = layout.height ? layout.height + "px" : "";
     Plotly.react(el, traces, { ...DARK, ...layout, xaxis: { ...DARK.xaxis, ...(layout.xaxis || {}) }, yaxis: { ...DARK.yaxis, ...(layout.yaxis || {}) } },
       { displaylogo: false, responsive: true, displayModeBar: false });
     el.dataset.points = String(points);
@@ -130,5 +158,5 @@ const HX = (() => {
   const html = (s) => ({ html: s });
   const badge = (s) => html(`<span class="badge ${esc(s)}">${esc(s)}</span>`);
 
-  return { $, esc, num, api, act, allows, start, tick, notice, plot, table, html, badge, windowQuery, token, bases, me: () => state.me };
+  return { DARK, $, esc, num, utc, reach, api, act, allows, start, tick, notice, plot, table, html, badge, windowQuery, token, bases, me: () => state.me };
 })();

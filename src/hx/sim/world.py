@@ -300,20 +300,22 @@ class World:
         self._rebuild_effects()
 
     def set_traffic_split(self, service: str, weights: Mapping[str, float]) -> bool:
-        """Route traffic by version weights (normalised); versions left out get none. Returns changed."""
+        """Route traffic by version weights (normalised); versions left out get none, and a version given weight 0
+        need not exist (as with the fleet actuator: a rollback sends 0 to a new version never deployed). Returns
+        changed."""
         s = self.service_id(service)
         if not weights:
             raise BadInput("weights must name at least one version", field="weights")
         total = float(sum(weights.values()))
         if any(w < 0 for w in weights.values()) or total <= 0:
             raise BadInput("weights must be >= 0 and sum to > 0", field="weights")
-        gids = {v: self.group_id(service, v) for v in weights}
+        gids = {v: self.group_id(service, v) for v, w in weights.items() if w > 0}
         for v, g in gids.items():
             if not self.groups.col("active")[g]:
                 raise Conflict(f"version {v} of {service} is not deployed; deploy it first", version=v)
         new = np.zeros(self.groups.n)
-        for v, w in weights.items():
-            new[gids[v]] = w / total
+        for v, g in gids.items():
+            new[g] = weights[v] / total
         mine = self.groups.col("service") == s
         old = self.groups.col("weight")
         changed = not np.allclose(old[mine], new[mine])
