@@ -59,6 +59,8 @@ def test_a_viewer_reads_each_route_computed_from_the_records(api: Api) -> None:
     assert all(len(k["t"]) == len(k["values"]) == 12 for k in ex["kpis"])
     gated = {k["name"]: k["gate"] for k in ex["kpis"] if k["gate"]}
     assert gated["deploy.change_failure_rate"]["max"] == 0.15
+    why = {k["name"]: k["no_data"] for k in ex["kpis"]}  # what a KPI without a value lacked, as the gates say it
+    assert why["heal.mttr_median_s"] is not None and "predicted" in why["heal.mttr_median_s"]
     assert ex["savings"][0]["savings_vs_greedy_pct"] == 25.0 and "availability / SLO attainment" in ex["not_measured"]
     assert [m["label"] for m in ops["marks"]] == ["anomaly error_rate score 0.97", "scale 2 -> 3 (recommend)"]
     assert ops["anomalies"][0]["anomaly_id"] == "a-1" and ops["signals"] == []

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from hx.dashboard.window import Window, audit_actors, event_rows, latest_event_at
 from hx.events import EventType
 from hx.improve import kpis
+from hx.improve.gates import NO_DATA
 
 if TYPE_CHECKING:
     from hx.platform import Platform
@@ -49,6 +50,7 @@ def kpi_series(platform: Platform, window: Window, points: int = 12) -> list[dic
                 "t": [t.isoformat() for t in at],
                 "values": [v[name] for v in values],
                 "gate": None if gate is None else {"name": gate.name, "min": gate.min, "max": gate.max},
+                "no_data": NO_DATA.get(name),  # why a moment without a value has none
             }
         )
     return out
