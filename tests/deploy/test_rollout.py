@@ -110,6 +110,23 @@ def test_a_rollout_aborted_while_awaiting_approval_ends_aborted(world: World) ->
     assert d.state == "aborted" and world.sim.versions(d.service) == ["v1"]
 
 
+def test_an_actuator_refusing_a_rollback_step_fails_the_rollout_for_a_person(world: World) -> None:
+    """The fleet's refusal (any hx error, not only ActuatorError) is the step's failure: the rollout ends failed and
+    asks for a person; the abort is not answered with the fleet's error while the rollout is left rolling back."""
+    op = world.principal(Role.OPERATOR, "ci")
+    d = world.svc.create(_req(world, "v2"), op)
+    world.run(120)
+
+    def refuse(service: str, weights: dict[str, float]) -> None:
+        raise NotFound(f"unknown version of {service}", field="version")
+
+    world.svc.engine.actuator.set_traffic_split = refuse  # type: ignore[method-assign,assignment]
+    d = world.svc.abort(d.id, op)
+    assert d.state == "failed" and "rollback step failed: unknown version of" in d.reason, d.reason
+    failed = world.platform.bus.read(types=[EventType.DEPLOYMENT_FAILED])
+    assert failed and "a person" in failed[-1].data["needs"]
+
+
 def test_unsafe_rollback_pauses_for_a_person(world: World) -> None:
     op = world.principal(Role.OPERATOR, "ci")
     d = world.svc.create(_req(world, "v9", migration=True), op)

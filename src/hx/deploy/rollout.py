@@ -32,7 +32,7 @@ from hx.deploy.decision import MODEL_NAME as STRATEGY_MODEL
 from hx.deploy.judge import JudgeConfig
 from hx.deploy.records import ACTIVE, Deployment, DeploymentRepo
 from hx.deploy.requests import RollbackRequests
-from hx.errors import ActuatorError, BadInput, Conflict, HxError, TelemetryError, Unsupported
+from hx.errors import BadInput, Conflict, HxError, TelemetryError, Unsupported
 from hx.events import (
     DeploymentAborted,
     DeploymentAnalysis,
@@ -200,8 +200,8 @@ class RolloutEngine:
         kind = step["kind"]
         try:
             result = self._call(d, step)
-        except ActuatorError as err:
-            return self._step_failed(d, step, now, str(err))
+        except HxError as err:  # the fleet refused (an ActuatorError, or e.g. NotFound for a version it lacks); the
+            return self._step_failed(d, step, now, str(err))  # audited actuator has recorded the call either way
         self.platform.audit.append(
             "hx:rollouts",
             f"actuate.{result.verb}",
