@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.net import free_port, wait_http
+from tests.support.net import free_port, stop_process, wait_http
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -60,7 +59,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     try:
         yield Server(f"http://127.0.0.1:{port}", (home / "admin.token").read_text().strip())
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 def _serve_demo(home: Path, port: int, *scenes: str) -> subprocess.Popen[bytes]:
@@ -76,18 +75,9 @@ def _serve_demo(home: Path, port: int, *scenes: str) -> subprocess.Popen[bytes]:
     try:
         _wait_served(proc, f"http://127.0.0.1:{port}/health", home.parent / "demo.log")
     except BaseException:
-        _stop(proc)
+        stop_process(proc)
         raise
     return proc
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _wait_served(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 900) -> None:
@@ -430,7 +420,7 @@ def test_a_page_says_when_the_server_is_unreachable_and_its_events_resume_with_i
     try:
         sign_in(driver, f"http://127.0.0.1:{port}/dashboard", (home / "admin.token").read_text().strip())
         _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#events div"), "the live events")
-        _stop(proc)
+        stop_process(proc)
         error = _wait(driver, lambda d: d.find_element(By.ID, "hx-error").text, "the page to say something", 30)
         assert error.startswith("hx server unreachable (GET /health"), error
         assert "the figures shown are from " in error and error.endswith(" UTC"), error
@@ -441,7 +431,7 @@ def test_a_page_says_when_the_server_is_unreachable_and_its_events_resume_with_i
         _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#events div"), "the live events again", 60)
         _wait(driver, lambda d: d.find_element(By.ID, "hx-error").text == "", "the error to clear", 30)
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 @pytest.mark.timeout(1500)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -30,6 +29,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Gauge, Histogram, ProcessCollector, generate_latest
 
 from tests.integration.servers import free_port, wait_until
+from tests.support.net import stop_process
 
 BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 SERVER_LABELS = [
@@ -159,16 +159,6 @@ def _binary(name: str, package: str) -> str:
     return found
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @dataclass
 class Fleet:
     """What :func:`fleet` started: instances by name, HAProxy's ports, the node exporter's port."""
@@ -254,7 +244,7 @@ def fleet(tmp_path: Path, specs: Sequence[Spec], rps: float = 10.0) -> Iterator[
     finally:
         stop.set()
         for proc in procs:
-            _stop(proc)
+            stop_process(proc, timeout=10)
         for inst in instances.values():
             inst.stop()
 

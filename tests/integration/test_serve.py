@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.net import free_port, wait_http
+from tests.support.net import free_port, stop_process, wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -43,12 +43,7 @@ def hx_serve(
         wait_http(f"http://127.0.0.1:{port}/health", timeout=60)
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_process(proc)
         log.close()
 
 

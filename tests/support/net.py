@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
 import time
 
 import httpx
@@ -24,3 +26,15 @@ def wait_http(url: str, timeout: float = 30.0) -> httpx.Response:
             last = err
             time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer within {timeout}s: {last}")
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """Stop a server started for a test: SIGTERM (it shuts down cleanly), SIGKILL if it has not within ``timeout``."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
