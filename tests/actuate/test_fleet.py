@@ -19,8 +19,9 @@ from hx.config import load_settings
 from hx.deploy.strategies import check_capabilities
 from hx.errors import ActuatorError, Unsupported
 from hx.wiring import build_actuator
-from tests.integration.servers import free_port, wait_until
+from tests.integration.servers import wait_until
 from tests.support.fleet import HAProxyHandle, SupervisorHandle, pid_of
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,9 @@ import pytest
 
 from hx.actuate.haproxy import Endpoint, HAProxyRouter
 from hx.errors import ActuatorError, ConfigError
-from tests.integration.servers import _stop, free_port, wait_until
+from tests.integration.servers import wait_until
 from tests.support.fleet import HAProxyHandle, sample_command
+from tests.support.net import free_port, stop_process
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +33,7 @@ def two_instances() -> Iterator[dict[str, int]]:
         yield ports
     finally:
         for proc in procs:
-            _stop(proc)
+            stop_process(proc, timeout=10.0)
 
 
 def _answers(port: int) -> bool:

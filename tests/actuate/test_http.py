@@ -10,7 +10,8 @@ import pytest
 from hx.actuate.base import Capability
 from hx.actuate.http import HttpActuator, Webhook
 from hx.errors import ActuatorError, ActuatorTimeout, BadInput, ConfigError, Unsupported
-from tests.integration.servers import Reply, free_port, scripted_http_server
+from tests.integration.servers import Reply, scripted_http_server
+from tests.support.net import free_port
 
 
 def actuator(url: str, **kw: object) -> HttpActuator:

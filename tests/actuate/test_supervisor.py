@@ -12,8 +12,9 @@ from hx.actuate.instances import InstanceName
 from hx.actuate.manager import InstanceSpec
 from hx.actuate.supervisor import SupervisorManager
 from hx.errors import ActuatorError
-from tests.integration.servers import free_port, wait_until
+from tests.integration.servers import wait_until
 from tests.support.fleet import SupervisorHandle, pid_of, sample_command
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.integration
 

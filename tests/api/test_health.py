@@ -14,8 +14,9 @@ from hx.config import load_settings
 from hx.platform import Platform, build_platform
 from hx.telemetry.prometheus import PrometheusConfig, PrometheusSource
 from tests.heal.notify.receivers import hanging_server
-from tests.integration.servers import Reply, free_port, scripted_http_server
+from tests.integration.servers import Reply, scripted_http_server
 from tests.support.live import live_server
+from tests.support.net import free_port
 
 
 def _health(platform: Platform, prometheus_url: str) -> httpx.Response:

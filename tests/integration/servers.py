@@ -10,8 +10,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,14 +25,9 @@ import httpx
 import pytest
 import yaml
 
+from tests.support.net import free_port, stop_process
+
 MAKE_HINT = "`make test` installs it (Debian package `prometheus`)"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(what: str, check: Callable[[], object], timeout: float, interval: float = 0.2) -> None:
@@ -46,16 +39,6 @@ def wait_until(what: str, check: Callable[[], object], timeout: float, interval:
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(interval)
-
-
-def _stop(proc: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _dump_log(name: str, log: Path) -> None:
@@ -87,7 +70,7 @@ class PrometheusHandle:
 
     def stop(self) -> None:
         """Stop the server now (it is stopped at the end of the block in any case)."""
-        _stop(self.process)
+        stop_process(self.process, timeout=10.0)
 
     def targets_up(self) -> bool:
         """Every active scrape target is up."""
@@ -195,7 +178,7 @@ def prometheus_server(
         yield handle
         ok = True
     finally:
-        _stop(proc)
+        stop_process(proc, timeout=10.0)
         if not ok:
             _dump_log("prometheus", log_path)
 
@@ -240,7 +223,7 @@ class AlertmanagerHandle:
         return f"127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        _stop(self.process)
+        stop_process(self.process, timeout=10.0)
 
     def alerts(self) -> list[dict[str, object]]:
         """The alerts Alertmanager holds now (API v2)."""
@@ -324,7 +307,7 @@ def alertmanager_server(
         yield handle
         ok = True
     finally:
-        _stop(proc)
+        stop_process(proc, timeout=10.0)
         if not ok:
             _dump_log("alertmanager", log_path)
 

@@ -28,8 +28,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, Histogram, ProcessCollector, generate_latest
 
-from tests.integration.servers import free_port, wait_until
-from tests.support.net import stop_process
+from tests.integration.servers import wait_until
+from tests.support.net import free_port, stop_process
 
 BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 SERVER_LABELS = [

@@ -35,8 +35,9 @@ from hx.telemetry.discovery import CANARY_SIGNALS, check_telemetry
 from hx.telemetry.presets import load_preset
 from hx.telemetry.prometheus import PrometheusSource
 from hx.topology import topology_from_settings
-from tests.integration.servers import PrometheusHandle, free_port, prometheus_server, wait_until
+from tests.integration.servers import PrometheusHandle, prometheus_server, wait_until
 from tests.integration.telemetry_fleet import Fleet, Spec, fleet
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,8 @@ from hx.checks import check_name
 from hx.errors import BadQuery, EmptyResult, NotFound, SourceDown
 from hx.telemetry.checks import Check, Probe, yield_checks
 from hx.telemetry.prometheus import DEFAULT_TEMPLATES, PrometheusConfig, PrometheusSource
-from tests.integration.servers import PrometheusHandle, free_port, prometheus_server, wait_until
+from tests.integration.servers import PrometheusHandle, prometheus_server, wait_until
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.integration
 

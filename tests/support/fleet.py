@@ -25,7 +25,8 @@ import httpx
 import pytest
 
 from hx.actuate.haproxy import backend_config
-from tests.integration.servers import _dump_log, _stop, free_port, wait_until
+from tests.integration.servers import _dump_log, wait_until
+from tests.support.net import free_port, stop_process
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -110,7 +111,7 @@ def haproxy_server(tmp_path: Path, services: list[str], *, startup_timeout: floa
         yield handle
         ok = True
     finally:
-        _stop(proc)
+        stop_process(proc, timeout=10.0)
         shutil.rmtree(short, ignore_errors=True)
         if not ok:
             _dump_log("haproxy", log_path)
@@ -163,7 +164,7 @@ def supervisord_server(
         yield handle
         ok = True
     finally:
-        _stop(proc, grace_s=20.0)
+        stop_process(proc, timeout=20.0)
         if not ok:
             _dump_log("supervisord", log_path)
 

@@ -17,7 +17,8 @@ from hx.telemetry.prometheus import (
     escape_label_value,
     render_template,
 )
-from tests.integration.servers import Reply, free_port, scripted_http_server
+from tests.integration.servers import Reply, scripted_http_server
+from tests.support.net import free_port
 
 T0 = datetime.fromtimestamp(1_700_000_000, UTC)
 T1 = datetime.fromtimestamp(1_700_000_000 + 300, UTC)
