@@ -194,7 +194,12 @@ def test_config_validate_refuses_a_gate_on_a_kpi_nobody_computes(
     [
         (["canary", "judge", "--baseline", "nope.csv", "--canary", "nope.csv", "--config", "c.yml"], "--baseline",
          "does not exist"),
-        (["scale", "simulate", "--trace", "nasa", "--startup", "-1"], "--startup", "greater than or equal to 0"),
+        (["scale", "simulate", "--trace", "nasa", "--startup", "-1"], "--startup", "from 0 to 3600, got -1"),
+        # typer's own bounds called nan "more than 3600", and let inf through where there was no upper bound
+        (["scale", "simulate", "--trace", "nasa", "--startup", "nan"], "--startup", "from 0 to 3600, got nan"),
+        (["sim", "run", "--days", "nan"], "--days", "from 0.01 to 366, got nan"),
+        (["lab", "scenario", "good-rollout", "--timeout", "inf"], "--timeout", "a number at least 1, got inf"),
+        (["validate", "--wait", "abc"], "--wait", "expected a number, got 'abc'"),
         (["canary", "judge", "--bogus"], "--bogus", "No such option: --bogus"),
         (["canary", "judge", "--baseline"], "--baseline", "requires an argument"),
     ],

@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from hx.cli.session import JSON, Ctx, ctx_of
+from hx.cli.session import JSON, Ctx, ctx_of, number
 from hx.files import writing
 from hx.security.private import export_dir
 
@@ -104,8 +104,8 @@ def catalog_regions(
 def catalog_types(
     ctx: typer.Context,
     cloud: str | None = typer.Option(None, help="aws, azure or gcp"),
-    min_vcpus: float = typer.Option(0.0, min=0.0),
-    min_memory_gib: float = typer.Option(0.0, min=0.0),
+    min_vcpus: float = typer.Option(0.0, parser=number(0.0)),
+    min_memory_gib: float = typer.Option(0.0, parser=number(0.0)),
     as_json: bool = JSON,
 ) -> None:
     """Instance types with at least the given vCPUs and memory."""
@@ -160,7 +160,7 @@ def catalog_import(
 def place_cmd(
     ctx: typer.Context,
     file: Path = ESTATE,
-    time_limit_s: float = typer.Option(60.0, min=1.0, help="solver time limit"),
+    time_limit_s: float = typer.Option(60.0, parser=number(1.0), help="solver time limit"),
     as_json: bool = JSON,
 ) -> None:
     """Least-cost placement of an estate, with the runner-up and rejections of every workload."""

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from hx.cli.session import JSON, Ctx, ctx_of
+from hx.cli.session import JSON, Ctx, ctx_of, number
 
 lab_app = typer.Typer(help="A real fleet on this machine (HAProxy, supervisord, Prometheus, Alertmanager, hx).",
                       no_args_is_help=True)  # fmt: skip
@@ -95,7 +95,7 @@ def scenario(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="good-rollout, bad-rollout, kill-instance, traffic-triple, error-burst"),
     lab_dir: Path | None = LAB_DIR,
-    timeout: float = typer.Option(600.0, "--timeout", min=1.0, help="seconds to follow hx's events"),
+    timeout: float = typer.Option(600.0, "--timeout", parser=number(1.0), help="seconds to follow hx's events"),
     as_json: bool = JSON,
 ) -> None:
     """Inject a fault or start a rollout in the running lab, and print what hx did (its events)."""
@@ -116,7 +116,7 @@ def scenario(
 def tour(
     ctx: typer.Context,
     lab_dir: Path | None = LAB_DIR,
-    timeout: float = typer.Option(420.0, "--timeout", min=1.0, help="seconds to follow each scenario"),
+    timeout: float = typer.Option(420.0, "--timeout", parser=number(1.0), help="seconds to follow each scenario"),
     as_json: bool = JSON,
 ) -> None:
     """Every scenario in turn (good and bad rollout, a killed instance, an error burst, traffic tripling)."""

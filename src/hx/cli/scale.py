@@ -11,7 +11,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from hx.cli.session import JSON, ctx_of, named_options, seed_option
+from hx.cli.session import JSON, ctx_of, named_options, number, seed_option
 from hx.errors import BadInput
 from hx.files import writing
 from hx.readers import TimeAxis
@@ -56,8 +56,7 @@ def simulate(
     startup: float = typer.Option(
         120.0,
         "--startup",
-        min=0.0,
-        max=3600.0,
+        parser=number(0.0, 3600.0),
         help="replica start-up time, seconds (at most 3600: the predictive policy forecasts an hour ahead)",
     ),
     seed: int = seed_option(1),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +146,29 @@ def named_options(options: Mapping[str, str]) -> Iterator[None]:
             err.args = (err.message,)
         err.field = err.data["field"] = option
         raise
+
+
+def number(low: float, high: float = math.inf) -> Callable[[str], float]:
+    """A parser for a float option's text: a number from ``low`` to ``high``, else a usage error (exit 2) that
+    says the range and what was given.  Typer's own ``min``/``max`` read ``nan`` as out of range on the wrong
+    side ("less than or equal to 3600" for ``--startup nan``), and let ``inf`` through where there is no
+    ``max`` (a timeout of ``inf`` waits for ever).
+
+    >>> number(0.0, 10.0)("2.5")
+    2.5
+    """
+
+    def parse(text: str | float) -> float:
+        try:
+            value = float(text)
+        except (TypeError, ValueError):
+            raise typer.BadParameter(f"expected a number, got {text!r}") from None
+        if not (math.isfinite(value) and low <= value <= high):
+            span = f"at least {low:g}" if math.isinf(high) else f"from {low:g} to {high:g}"
+            raise typer.BadParameter(f"expected a number {span}, got {text}")
+        return value
+
+    return parse
 
 
 #: the largest ``--seed``: scikit-learn's ``random_state`` (and numpy's legacy generator) take 0 .. 2**32 - 1

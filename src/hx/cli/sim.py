@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from hx.cli.session import JSON, binding, ctx_of, named_options, seed_option
+from hx.cli.session import JSON, binding, ctx_of, named_options, number, seed_option
 from hx.errors import BadInput
 
 sim_app = typer.Typer(help="The simulated fleet: replay traces, serve metrics to Prometheus.", no_args_is_help=True)
@@ -23,11 +23,11 @@ _OPTIONS = {"days": "--days", "services": "--services", "seed": "--seed", "trace
 @sim_app.command("run")
 def run(
     ctx: typer.Context,
-    days: float = typer.Option(7.0, min=0.01, max=366.0, help="simulated days (at most a year: 366)"),
+    days: float = typer.Option(7.0, parser=number(0.01, 366.0), help="simulated days (at most a year: 366)"),
     services: int = typer.Option(5, min=1, max=10000),
     seed: int = seed_option(1),
     trace: str = typer.Option("nasa", help="profile (vendored), nasa, alibaba or azure"),
-    step_s: float = typer.Option(60.0, min=1.0, max=3600.0, help="simulated seconds per step (1 .. 3600)"),
+    step_s: float = typer.Option(60.0, parser=number(1.0, 3600.0), help="simulated seconds per step (1 .. 3600)"),
     faults: bool = typer.Option(True, help="inject one seeded fault a day"),
     as_json: bool = JSON,
 ) -> None:
@@ -95,9 +95,9 @@ def serve_cmd(
     services: int = typer.Option(5, min=1, max=10000),
     seed: int = seed_option(1),
     speed: float = typer.Option(
-        1.0, min=0.001, max=3600.0, help="simulated seconds per wall second (at most 3600: an hour a second)"
+        1.0, parser=number(0.001, 3600.0), help="simulated seconds per wall second (at most 3600: an hour a second)"
     ),
-    step_s: float = typer.Option(15.0, min=0.1, max=3600.0, help="simulated seconds per step (0.1 .. 3600)"),
+    step_s: float = typer.Option(15.0, parser=number(0.1, 3600.0), help="simulated seconds per step (0.1 .. 3600)"),
 ) -> None:
     """Serve the fleet in Prometheus exposition format in real time (one target per instance at /targets)."""
     from hx.sim import Simulation, make_fleet, serve

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import typer
 from rich.table import Table
 
-from hx.cli.session import JSON, Ctx, ctx_of
+from hx.cli.session import JSON, Ctx, ctx_of, number
 from hx.config import Settings
 from hx.telemetry.base import SignalSource
 from hx.telemetry.discovery import TelemetryReport, check_telemetry
@@ -45,7 +45,9 @@ def _world(settings: Settings) -> tuple[SignalSource, Topology]:
 def check(
     ctx: typer.Context,
     service: list[str] = typer.Option([], "--service", help="check only this service (repeatable)"),
-    stale_after: float = typer.Option(300.0, "--stale-after", min=1.0, help="seconds after which a value is stale"),
+    stale_after: float = typer.Option(
+        300.0, "--stale-after", parser=number(1.0), help="seconds after which a value is stale"
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Discovered services, versions and instances; every signal each enabled engine needs; the call graph.

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from hx.cli.session import JSON, Ctx, ctx_of
+from hx.cli.session import JSON, Ctx, ctx_of, number
 from hx.components import COMPONENTS, get_component
 from hx.errors import BadInput
 from hx.validation import (
@@ -38,8 +38,7 @@ def register(app: typer.Typer) -> None:
         wait_s: float = typer.Option(
             0.0,
             "--wait",
-            min=0.0,
-            max=86400.0,
+            parser=number(0.0, 86400.0),
             help="retry for this long (seconds, at most a day) until every check passes",
         ),
         url: str | None = typer.Option(
