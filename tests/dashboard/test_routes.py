@@ -61,6 +61,8 @@ def test_a_viewer_reads_each_route_computed_from_the_records(api: Api) -> None:
     assert gated["deploy.change_failure_rate"]["max"] == 0.15
     why = {k["name"]: k["no_data"] for k in ex["kpis"]}  # what a KPI without a value lacked, as the gates say it
     assert why["heal.mttr_median_s"] is not None and "predicted" in why["heal.mttr_median_s"]
+    verdict = {k["name"]: k["status"] for k in ex["kpis"]}
+    assert verdict["heal.mttr_median_s"] == "no_data" and all(verdict[n] is None for n in why if n not in gated)
     assert ex["savings"][0]["savings_vs_greedy_pct"] == 25.0 and "availability / SLO attainment" in ex["not_measured"]
     assert [m["label"] for m in ops["marks"]] == ["anomaly error_rate score 0.97", "scale 2 -> 3 (recommend)"]
     assert ops["anomalies"][0]["anomaly_id"] == "a-1" and ops["signals"] == []
@@ -107,3 +109,4 @@ def test_operations_shows_each_anomalys_label_and_the_quiet_rules_ahead(api: Api
     assert ops["refusals"] == []  # a rollout refused by a freeze: tests/dashboard/test_browser.py
     precision = next(k for k in ex["kpis"] if k["name"] == "detect.precision")
     assert precision["gate"]["min"] == 0.95 and precision["values"][-1] == 0.0
+    assert precision["status"] == "fail"  # the gate's verdict comes from the server (hx.improve.gates.evaluate)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from hx.dashboard.window import Window, audit_actors, event_rows, latest_event_at
 from hx.events import EventType
 from hx.improve import kpis
-from hx.improve.gates import NO_DATA
+from hx.improve.gates import evaluate, no_data_note
 
 if TYPE_CHECKING:
     from hx.platform import Platform
@@ -44,13 +44,16 @@ def kpi_series(platform: Platform, window: Window, points: int = 12) -> list[dic
     for item in kpis.describe():
         name = item["name"]
         gate = gates.get(name)
+        series = [v[name] for v in values]
         out.append(
             {
                 **item,
                 "t": [t.isoformat() for t in at],
-                "values": [v[name] for v in values],
+                "values": series,
                 "gate": None if gate is None else {"name": gate.name, "min": gate.min, "max": gate.max},
-                "no_data": NO_DATA.get(name),  # why a moment without a value has none
+                # the gate's verdict on the last moment, by the gate's own rule (not re-implemented in the page)
+                "status": None if gate is None else evaluate([gate], {name: series[-1]})[0].status,
+                "no_data": no_data_note(name),  # why a moment without a value has none
             }
         )
     return out

@@ -87,6 +87,11 @@ def check_metrics(
         )
 
 
+def no_data_note(metric: str) -> str | None:
+    """Why a KPI has no value when none was recorded, where hx knows (``None`` where it does not)."""
+    return NO_DATA.get(metric) or (MODEL_NO_DATA if metric.startswith("model.") else None)
+
+
 def evaluate(gates: Sequence[QualityGate], values: Mapping[str, float | None]) -> list[GateResult]:
     out = []
     for g in gates:
@@ -101,8 +106,6 @@ def evaluate(gates: Sequence[QualityGate], values: Mapping[str, float | None]) -
         advice = ADVICE.get(g.metric) if status == "fail" else None
         if status == "fail" and advice is None and g.metric.startswith("model."):
             advice = "the model is below its gate on live outcomes: the cycle retrains it and the rules stand in"
-        note = None
-        if status == "no_data":
-            note = NO_DATA.get(g.metric) or (MODEL_NO_DATA if g.metric.startswith("model.") else None)
+        note = no_data_note(g.metric) if status == "no_data" else None
         out.append(GateResult(g.name, g.metric, v, g.min, g.max, status, advice, note))
     return out
