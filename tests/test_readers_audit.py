@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hx.errors import BadInput
-from hx.readers import TimeAxis, axis_times, read_series, read_table, time_column, value_column
+from hx.readers import TimeAxis, axis_times, read_series, read_table, read_usage, time_column, value_column
 
 
 def test_a_counting_first_column_of_any_name_is_the_index_not_a_second_value(tmp_path: Path) -> None:
@@ -70,3 +70,15 @@ def test_a_step_that_disagrees_with_real_times_is_refused_not_ignored(tmp_path: 
         read_series(f, TimeAxis(step_s=60))
     ts, _ = read_series(f, TimeAxis(step_s=300))  # agrees: nothing is lost
     assert np.allclose(np.diff(ts), 300.0) and ts[0] == 1_700_000_000
+
+
+def test_a_usage_export_names_its_columns_in_any_case(tmp_path: Path) -> None:
+    # a spreadsheet's "CPU" and "Memory_GiB" were refused as "missing column(s) cpu, memory_gib", while its
+    # "Timestamp" was found in any case
+    f = tmp_path / "usage.csv"
+    rows = "".join(f"{1_700_000_000 + 300 * i},{w},{0.5 + i % 3 / 10},2.5\n" for w in ("api", "db") for i in range(6))
+    f.write_text(" Timestamp , Workload , CPU , Memory_GiB \n" + rows + "\n", encoding="utf-8-sig")
+    usage = read_usage([f])
+    assert sorted(usage) == ["api", "db"]
+    assert usage["api"].cpu.tolist()[:3] == [0.5, 0.6, 0.7] and usage["db"].memory_gib[0] == 2.5
+    assert np.allclose(np.diff(usage["api"].timestamps), 300.0)

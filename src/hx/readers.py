@@ -584,8 +584,10 @@ def read_gwa(table: Table) -> Usage:
 
 
 def read_usage_table(table: Table, axis: TimeAxis) -> dict[str, Usage]:
-    """hx's own usage CSV: a time axis, ``cpu`` (vCPU used), ``memory_gib`` and an optional ``workload`` column."""
-    missing = {"cpu", "memory_gib"} - set(table.header)
+    """hx's own usage CSV: a time axis, ``cpu`` (vCPU used), ``memory_gib`` and an optional ``workload`` column
+    (named in any case, as the time column is: a spreadsheet's ``CPU``, ``Memory_GiB``)."""
+    named = _lower(table.header)
+    missing = {"cpu", "memory_gib"} - set(named)
     if missing:
         raise BadInput(
             f"{table.path}: missing column(s) {', '.join(sorted(missing))} (expected a time axis, cpu, memory_gib"
@@ -593,10 +595,11 @@ def read_usage_table(table: Table, axis: TimeAxis) -> dict[str, Usage]:
             field=sorted(missing)[0],
             file=str(table.path),
         )
-    cpu = numbers(table, "cpu", allow_negative=False)
-    mem = numbers(table, "memory_gib", allow_negative=False)
-    ts, _ = axis_times(table, axis, exclude=("cpu", "memory_gib", "workload"))
-    names = table.column("workload") if "workload" in table.header else [table.path.stem] * len(table.rows)
+    cpu_col, mem_col, workload_col = named["cpu"], named["memory_gib"], named.get("workload")
+    cpu = numbers(table, cpu_col, allow_negative=False)
+    mem = numbers(table, mem_col, allow_negative=False)
+    ts, _ = axis_times(table, axis, exclude=(cpu_col, mem_col, workload_col or "workload"))
+    names = table.column(workload_col) if workload_col else [table.path.stem] * len(table.rows)
     out: dict[str, Usage] = {}
     for name in dict.fromkeys(names):
         pick = np.array([n == name for n in names])
