@@ -227,7 +227,29 @@ def split_trace(
             field="days",
         )
     repeats = repeat_note(np.asarray(ts, dtype=np.float64))
-    return ReplayTrace(name, t, v * scale, step, start, end, (repeats,) if repeats else ())
+    notes = tuple(n for n in (repeats, _gap_note(t, v, step, start)) if n)
+    return ReplayTrace(name, t, v * scale, step, start, end, notes)
+
+
+def _gap_note(t: FloatArray, v: FloatArray, step_s: float, start: float) -> str | None:
+    """A note when the replayed rows have gaps: the simulator interpolates demand across them (:func:`build_sim`),
+    so the figures there are not the trace's.
+
+    >>> _gap_note(np.arange(0.0, 600.0, 60.0), np.array([1.0] * 4 + [np.nan] * 3 + [1.0] * 3), 60.0, 0.0)
+    'the replayed rows have 3 min without data (the longest gap 3 min): demand is interpolated across them'
+    """
+    missing = ~np.isfinite(v[t >= start])
+    if not missing.any():
+        return None
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], missing.astype(np.int8), [0]))))
+    longest = int(np.max(edges[1::2] - edges[::2]))
+    return (f"the replayed rows have {_minutes(float(missing.sum()) * step_s)} without data (the longest gap "
+            f"{_minutes(longest * step_s)}): demand is interpolated across them")  # fmt: skip
+
+
+def _minutes(seconds: float) -> str:
+    """``45 min``, ``4.33 h``."""
+    return f"{seconds / 60.0:.0f} min" if seconds < 7200.0 else f"{seconds / 3600.0:.3g} h"
 
 
 def grid_history(
