@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 
 from hx.errors import BadInput
-from hx.readers import TimeAxis, axis_times, read_series, read_table, read_usage, time_column, value_column
+from hx.readers import (
+    TimeAxis,
+    axis_times,
+    read_series,
+    read_series_noted,
+    read_table,
+    read_usage,
+    time_column,
+    value_column,
+)
 
 
 def test_a_counting_first_column_of_any_name_is_the_index_not_a_second_value(tmp_path: Path) -> None:
@@ -82,3 +91,17 @@ def test_a_usage_export_names_its_columns_in_any_case(tmp_path: Path) -> None:
     assert sorted(usage) == ["api", "db"]
     assert usage["api"].cpu.tolist()[:3] == [0.5, 0.6, 0.7] and usage["db"].memory_gib[0] == 2.5
     assert np.allclose(np.diff(usage["api"].timestamps), 300.0)
+
+
+def test_rows_laid_from_a_step_are_said_to_be_laid(tmp_path: Path) -> None:
+    # the times of an index or untimed file are hx's (the last row within the day before now): shown bare, they
+    # read as the file's own
+    untimed = tmp_path / "untimed.csv"
+    untimed.write_text("requests\n" + "".join(f"{10 + i % 3}\n" for i in range(12)))
+    ts, _, laid = read_series_noted(untimed, TimeAxis(step_s=300))
+    assert laid is not None and laid.startswith("the file holds no dates (no time column): its rows are laid 300 s")
+    assert ts[0] % 86400 == 0 and "times shown are these" in laid
+    timed = tmp_path / "timed.csv"
+    timed.write_text("timestamp,requests\n" + "".join(f"{1_700_000_000 + 300 * i},{i}\n" for i in range(12)))
+    assert read_series_noted(timed, TimeAxis(step_s=300))[2] is None
+    assert read_series_noted(timed)[2] is None

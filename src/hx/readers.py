@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -495,6 +495,15 @@ def _numeric_column(table: Table, name: str) -> bool:
 
 def read_series(path: str | Path, axis: TimeAxis | None = None, *, min_rows: int = 4) -> tuple[FloatArray, FloatArray]:
     """One time series (Unix seconds, values) from a CSV; see the module's docstring for the time axis."""
+    ts, vs, _laid = read_series_noted(path, axis, min_rows=min_rows)
+    return ts, vs
+
+
+def read_series_noted(
+    path: str | Path, axis: TimeAxis | None = None, *, min_rows: int = 4
+) -> tuple[FloatArray, FloatArray, str | None]:
+    """:func:`read_series`, and a note when the file holds no dates (an index or no time column, with ``--step``):
+    the times shown for it are laid by hx, not the file's, and a reader must be told so."""
     axis = axis or TimeAxis()
     table = read_table(path)
     tcol = time_column(table, axis)
@@ -506,7 +515,7 @@ def read_series(path: str | Path, axis: TimeAxis | None = None, *, min_rows: int
             field=vcol,
             file=str(table.path),
         )
-    ts, _ = axis_times(table, axis)
+    ts, col = axis_times(table, axis)
     if len(table.rows) < min_rows:
         raise BadInput(
             f"{table.path}: {len(table.rows)} row(s) of data; at least {min_rows} are needed",
@@ -514,7 +523,21 @@ def read_series(path: str | Path, axis: TimeAxis | None = None, *, min_rows: int
             file=str(table.path),
         )
     order = np.argsort(ts, kind="stable")
-    return ts[order], vs[order]
+    return ts[order], vs[order], _laid_note(table, col, ts, axis)
+
+
+def _laid_note(table: Table, col: str | None, ts: FloatArray, axis: TimeAxis) -> str | None:
+    """Said when the rows were laid from ``--step`` (:func:`index_seconds`) rather than read from the file."""
+    if axis.step_s is None or not ts.size:
+        return None
+    if col is not None:
+        cells = [_number_time(c) for c in table.column(col)]
+        if any(c is None for c in cells) or max(c[0] for c in cells if c is not None) >= MIN_UNIX_S:
+            return None  # the file's own times, which --step agreed with
+    what = f"column {col!r} is an index" if col else "no time column"
+    first = datetime.fromtimestamp(float(np.nanmin(ts)), UTC).isoformat(timespec="minutes")
+    return (f"the file holds no dates ({what}): its rows are laid {axis.step_s:g} s apart from {first}, so that the "
+            "last falls within the day before now; the times shown are these")  # fmt: skip
 
 
 #: the Bitbrains GWA-T-12 columns read (semicolon separated; "Timestamp [ms]" holds Unix seconds)

@@ -38,7 +38,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from hx.errors import BadInput
-from hx.readers import TimeAxis, read_series, repeat_note
+from hx.readers import TimeAxis, read_series, read_series_noted, repeat_note
 from hx.scale.alpha import ALPHAS, COST_MARGIN, SLO_Z, AlphaChoice, Outcome, auto_alpha
 from hx.scale.alpha import choose_alpha as choose_alpha  # the rule lives in the scaler; kept importable here
 from hx.scale.hpa import HpaPolicy
@@ -135,18 +135,20 @@ def prepare_trace(
 
     ``resolution_s``: replay the trace's means over buckets of this length (see :func:`split_trace`).
     """
+    laid = None  # a note when a file's times were laid from its step (it holds no dates)
     if trace in TRACE_NAMES:
         ts, vs = load_trace(trace, data_dir)
         name = trace
     elif Path(trace).is_file():
-        ts, vs = read_csv_trace(trace, axis)
+        ts, vs, laid = read_series_noted(trace, axis)
         name = Path(trace).name
     else:
         raise BadInput(
             f"no such file: {trace} (a trace is a CSV file or one of {', '.join(TRACE_NAMES)})", field="trace"
         )
     days = test_days or DEFAULT_TEST_DAYS.get(trace, 1.0)
-    return split_trace(name, ts, vs, test_days=days, peak_rps=peak_rps, resolution_s=resolution_s)
+    tr = split_trace(name, ts, vs, test_days=days, peak_rps=peak_rps, resolution_s=resolution_s)
+    return replace(tr, notes=(laid, *tr.notes)) if laid else tr
 
 
 def split_trace(
