@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 
 from hx.errors import BadInput
-from hx.readers import TimeAxis, axis_times, read_series, read_table, time_column, value_column
+from hx.readers import (
+    TimeAxis,
+    axis_times,
+    read_series,
+    read_series_noted,
+    read_table,
+    read_usage,
+    time_column,
+    value_column,
+)
 
 
 def test_a_counting_first_column_of_any_name_is_the_index_not_a_second_value(tmp_path: Path) -> None:
@@ -70,3 +79,29 @@ def test_a_step_that_disagrees_with_real_times_is_refused_not_ignored(tmp_path: 
         read_series(f, TimeAxis(step_s=60))
     ts, _ = read_series(f, TimeAxis(step_s=300))  # agrees: nothing is lost
     assert np.allclose(np.diff(ts), 300.0) and ts[0] == 1_700_000_000
+
+
+def test_a_usage_export_names_its_columns_in_any_case(tmp_path: Path) -> None:
+    # a spreadsheet's "CPU" and "Memory_GiB" were refused as "missing column(s) cpu, memory_gib", while its
+    # "Timestamp" was found in any case
+    f = tmp_path / "usage.csv"
+    rows = "".join(f"{1_700_000_000 + 300 * i},{w},{0.5 + i % 3 / 10},2.5\n" for w in ("api", "db") for i in range(6))
+    f.write_text(" Timestamp , Workload , CPU , Memory_GiB \n" + rows + "\n", encoding="utf-8-sig")
+    usage = read_usage([f])
+    assert sorted(usage) == ["api", "db"]
+    assert usage["api"].cpu.tolist()[:3] == [0.5, 0.6, 0.7] and usage["db"].memory_gib[0] == 2.5
+    assert np.allclose(np.diff(usage["api"].timestamps), 300.0)
+
+
+def test_rows_laid_from_a_step_are_said_to_be_laid(tmp_path: Path) -> None:
+    # the times of an index or untimed file are hx's (the last row within the day before now): shown bare, they
+    # read as the file's own
+    untimed = tmp_path / "untimed.csv"
+    untimed.write_text("requests\n" + "".join(f"{10 + i % 3}\n" for i in range(12)))
+    ts, _, laid = read_series_noted(untimed, TimeAxis(step_s=300))
+    assert laid is not None and laid.startswith("the file holds no dates (no time column): its rows are laid 300 s")
+    assert ts[0] % 86400 == 0 and "times shown are these" in laid
+    timed = tmp_path / "timed.csv"
+    timed.write_text("timestamp,requests\n" + "".join(f"{1_700_000_000 + 300 * i},{i}\n" for i in range(12)))
+    assert read_series_noted(timed, TimeAxis(step_s=300))[2] is None
+    assert read_series_noted(timed)[2] is None

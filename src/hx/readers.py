@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -495,6 +495,15 @@ def _numeric_column(table: Table, name: str) -> bool:
 
 def read_series(path: str | Path, axis: TimeAxis | None = None, *, min_rows: int = 4) -> tuple[FloatArray, FloatArray]:
     """One time series (Unix seconds, values) from a CSV; see the module's docstring for the time axis."""
+    ts, vs, _laid = read_series_noted(path, axis, min_rows=min_rows)
+    return ts, vs
+
+
+def read_series_noted(
+    path: str | Path, axis: TimeAxis | None = None, *, min_rows: int = 4
+) -> tuple[FloatArray, FloatArray, str | None]:
+    """:func:`read_series`, and a note when the file holds no dates (an index or no time column, with ``--step``):
+    the times shown for it are laid by hx, not the file's, and a reader must be told so."""
     axis = axis or TimeAxis()
     table = read_table(path)
     tcol = time_column(table, axis)
@@ -506,7 +515,7 @@ def read_series(path: str | Path, axis: TimeAxis | None = None, *, min_rows: int
             field=vcol,
             file=str(table.path),
         )
-    ts, _ = axis_times(table, axis)
+    ts, col = axis_times(table, axis)
     if len(table.rows) < min_rows:
         raise BadInput(
             f"{table.path}: {len(table.rows)} row(s) of data; at least {min_rows} are needed",
@@ -514,7 +523,21 @@ def read_series(path: str | Path, axis: TimeAxis | None = None, *, min_rows: int
             file=str(table.path),
         )
     order = np.argsort(ts, kind="stable")
-    return ts[order], vs[order]
+    return ts[order], vs[order], _laid_note(table, col, ts, axis)
+
+
+def _laid_note(table: Table, col: str | None, ts: FloatArray, axis: TimeAxis) -> str | None:
+    """Said when the rows were laid from ``--step`` (:func:`index_seconds`) rather than read from the file."""
+    if axis.step_s is None or not ts.size:
+        return None
+    if col is not None:
+        cells = [_number_time(c) for c in table.column(col)]
+        if any(c is None for c in cells) or max(c[0] for c in cells if c is not None) >= MIN_UNIX_S:
+            return None  # the file's own times, which --step agreed with
+    what = f"column {col!r} is an index" if col else "no time column"
+    first = datetime.fromtimestamp(float(np.nanmin(ts)), UTC).isoformat(timespec="minutes")
+    return (f"the file holds no dates ({what}): its rows are laid {axis.step_s:g} s apart from {first}, so that the "
+            "last falls within the day before now; the times shown are these")  # fmt: skip
 
 
 #: the Bitbrains GWA-T-12 columns read (semicolon separated; "Timestamp [ms]" holds Unix seconds)
@@ -584,8 +607,10 @@ def read_gwa(table: Table) -> Usage:
 
 
 def read_usage_table(table: Table, axis: TimeAxis) -> dict[str, Usage]:
-    """hx's own usage CSV: a time axis, ``cpu`` (vCPU used), ``memory_gib`` and an optional ``workload`` column."""
-    missing = {"cpu", "memory_gib"} - set(table.header)
+    """hx's own usage CSV: a time axis, ``cpu`` (vCPU used), ``memory_gib`` and an optional ``workload`` column
+    (named in any case, as the time column is: a spreadsheet's ``CPU``, ``Memory_GiB``)."""
+    named = _lower(table.header)
+    missing = {"cpu", "memory_gib"} - set(named)
     if missing:
         raise BadInput(
             f"{table.path}: missing column(s) {', '.join(sorted(missing))} (expected a time axis, cpu, memory_gib"
@@ -593,10 +618,11 @@ def read_usage_table(table: Table, axis: TimeAxis) -> dict[str, Usage]:
             field=sorted(missing)[0],
             file=str(table.path),
         )
-    cpu = numbers(table, "cpu", allow_negative=False)
-    mem = numbers(table, "memory_gib", allow_negative=False)
-    ts, _ = axis_times(table, axis, exclude=("cpu", "memory_gib", "workload"))
-    names = table.column("workload") if "workload" in table.header else [table.path.stem] * len(table.rows)
+    cpu_col, mem_col, workload_col = named["cpu"], named["memory_gib"], named.get("workload")
+    cpu = numbers(table, cpu_col, allow_negative=False)
+    mem = numbers(table, mem_col, allow_negative=False)
+    ts, _ = axis_times(table, axis, exclude=(cpu_col, mem_col, workload_col or "workload"))
+    names = table.column(workload_col) if workload_col else [table.path.stem] * len(table.rows)
     out: dict[str, Usage] = {}
     for name in dict.fromkeys(names):
         pick = np.array([n == name for n in names])

@@ -204,3 +204,19 @@ def test_the_json_says_whether_the_direction_was_configured(
         assert main(args) == code
         m = json.loads(capsys.readouterr().out)["metrics"][0]
         assert m["direction"] == "increase" and m["direction_stated"] is stated
+
+
+def test_a_metric_without_its_column_is_refused_naming_the_columns_the_window_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A spreadsheet's 'Latency_P95' for the config's latency_p95 was refused without a word of what the file held."""
+    monkeypatch.setenv("HX_HOME", str(tmp_path))
+    base, can = tmp_path / "b.csv", tmp_path / "c.csv"
+    base.write_text("timestamp,Latency_P95,errors\n" + "".join(f"{i},{v},0\n" for i, v in enumerate((100, 101, 99))))
+    can.write_text("timestamp,latency_p95,errors\n" + "".join(f"{i},{v},0\n" for i, v in enumerate((200, 201, 199))))
+    cfg = tmp_path / "m.yml"
+    cfg.write_text("metrics:\n  - {name: latency_p95}\n")
+    code = main(["canary", "judge", "--baseline", str(base), "--canary", str(can), "--config", str(cfg)])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{base}: no column for metric(s) latency_p95" in err
+    assert "the file has: Latency_P95, errors" in err and "'Latency_P95' is not 'latency_p95'" in err, err

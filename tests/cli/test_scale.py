@@ -315,3 +315,19 @@ def test_the_csv_options_still_read_a_csv_trace(tmp_path: Path, trace_csv: Path)
     code, out, err = run([*args, "--value-column", "value", "--eval", "--candidate", "seasonal_naive"], tmp_path)
     assert code == 0, err
     assert "seasonal_naive" in {m["model"] for m in json.loads(out)["eval"]["models"]}
+
+
+def test_forecast_says_the_times_of_a_file_without_dates_are_laid_by_hx(tmp_path: Path) -> None:
+    # a minute_index file with --step 60 was forecast at "2026-12-06T00:05" without a word that no such date is in it
+    f = tmp_path / "minutes.csv"
+    y = 100 + 50 * np.sin(2 * np.pi * np.arange(3 * 1440) / 1440)
+    f.write_text("minute_index,requests\n" + "".join(f"{i},{v:.2f}\n" for i, v in enumerate(y)))
+    args = ["--json", "forecast", "--trace", str(f), "--model", "seasonal_naive", "--step", "60"]
+    code, out, err = run(args, tmp_path)
+    assert code == 0, err
+    grid = json.loads(out)["grid"]
+    assert "the file holds no dates (column 'minute_index' is an index): its rows are laid 60 s apart" in grid
+    dated = tmp_path / "dated.csv"  # real times that --step agrees with: nothing to say
+    dated.write_text("timestamp,requests\n" + "".join(f"{1_700_006_400 + 60 * i},{v:.2f}\n" for i, v in enumerate(y)))
+    code, out, err = run([*args[:3], str(dated), *args[4:]], tmp_path)
+    assert code == 0 and "no dates" not in json.loads(out)["grid"], err

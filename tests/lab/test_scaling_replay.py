@@ -35,3 +35,17 @@ def test_a_trace_too_coarse_to_replay_says_why_and_what_would_do() -> None:
         split_trace("odd", odd, np.ones(odd.size), test_days=1.0)
     with pytest.raises(BadInput, match="rows over 5 minutes apart cannot be replayed"):
         split_trace("hourly", hourly, np.ones(hourly.size), test_days=1.0, resolution_s=3600.0)
+
+
+def test_a_gap_in_the_replayed_rows_is_said_not_silently_interpolated() -> None:
+    # four hours missing from the replayed day were replayed as a straight line between their ends, and the SLO
+    # minutes and replica-hours counted over them, without a word
+    t = np.arange(0.0, 3 * 86400.0, 60.0)
+    v = 100.0 + 50.0 * np.sin(t / 86400.0 * 2 * np.pi)
+    keep = (t < 2.5 * 86400.0) | (t >= 2.5 * 86400.0 + 4 * 3600.0)
+    tr = split_trace("gap.csv", t[keep], v[keep], test_days=1.0)
+    assert tr.describe()["notes"] == [
+        "the replayed rows have 4 h without data (the longest gap 4 h): demand is interpolated across them"
+    ]
+    history_gap = (t < 0.5 * 86400.0) | (t >= 0.5 * 86400.0 + 4 * 3600.0)  # before the replay: no note
+    assert "notes" not in split_trace("gap.csv", t[history_gap], v[history_gap], test_days=1.0).describe()

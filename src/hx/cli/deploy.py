@@ -212,7 +212,9 @@ def judge_cmd(
     for _side, data, path in (("baseline", b, baseline), ("canary", k, canary)):
         missing = sorted(n for n in need if n not in data)
         if missing:
-            raise BadInput(f"{path}: no column for metric(s) {', '.join(missing)} named in {config}", field=missing[0])
+            held = _columns_held(data, missing)
+            raise BadInput(f"{path}: no column for metric(s) {', '.join(missing)} named in {config} ({held})",
+                           field=missing[0])  # fmt: skip
     past, note = None, None
     if history is not None:
         read = _window(load_series_csv, history, "history")
@@ -233,6 +235,18 @@ def judge_cmd(
         raise typer.Exit(1)
     if v.status == "inconclusive":
         raise typer.Exit(INCONCLUSIVE)
+
+
+def _columns_held(data: dict[str, Any], missing: list[str]) -> str:
+    """What a window holds instead, for a refusal: its columns, and a name that differs from a metric's only in case.
+
+    >>> _columns_held({"Latency_P95": [1.0], "errors": [0.0]}, ["latency_p95"])
+    "the file has: Latency_P95, errors; names are matched exactly: 'Latency_P95' is not 'latency_p95'"
+    """
+    held = f"the file has: {', '.join(data) or 'no metric column'}"
+    cased = {k.lower(): k for k in data}
+    near = [f"{cased[m.lower()]!r} is not {m!r}" for m in missing if m.lower() in cased]
+    return f"{held}; names are matched exactly: {', '.join(near)}" if near else held
 
 
 #: the exit code of an inconclusive canary verdict (0 pass or marginal, 1 fail, 2 bad input)

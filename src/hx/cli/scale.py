@@ -244,8 +244,9 @@ def forecast(
     _check_csv_options(trace, step, time_column, value_column)
     if trace is not None and signal is not None:
         raise BadInput(f"--signal applies to a SERVICE, not --trace {trace} (a trace is one series)", field="--signal")
+    laid = None
     if trace is not None:
-        ts, vs, label = _trace_history(trace, _axis(step, time_column, value_column))
+        ts, vs, label, laid = _trace_history(trace, _axis(step, time_column, value_column))
     else:
         ts, vs, label = _service_history(ctx, str(service), signal or "request_rate")
     doing = "forecasting and backtesting (rolling origins)" if evaluate else "forecasting"
@@ -260,6 +261,8 @@ def forecast(
         if err.data.get("field") == "eval":
             raise BadInput(f"--eval: {err}", field="--eval") from None
         raise
+    if laid:
+        data["grid"] = f"{data['grid']}; {laid}"
     if c.as_json:
         c.emit(data)
         return
@@ -308,16 +311,17 @@ def _is_file(trace: str | None) -> bool:
     return trace is not None and trace not in TRACE_NAMES
 
 
-def _trace_history(trace: str, axis: TimeAxis) -> tuple[np.ndarray, np.ndarray, str]:
-    from hx.lab.scaling_replay import read_csv_trace
+def _trace_history(trace: str, axis: TimeAxis) -> tuple[np.ndarray, np.ndarray, str, str | None]:
+    """The trace's times and values, its name, and a note when its times were laid from --step."""
+    from hx.readers import read_series_noted
     from hx.sim import TRACE_NAMES, load_trace
 
     if trace in TRACE_NAMES:
         ts, vs = load_trace(trace)
-        return ts, vs, trace
+        return ts, vs, trace, None
     _check_trace(trace)
-    ts, vs = read_csv_trace(trace, axis)
-    return ts, vs, Path(trace).name
+    ts, vs, laid = read_series_noted(trace, axis)
+    return ts, vs, Path(trace).name, laid
 
 
 def _check_trace(trace: str) -> None:

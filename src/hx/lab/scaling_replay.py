@@ -38,7 +38,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from hx.errors import BadInput
-from hx.readers import TimeAxis, read_series, repeat_note
+from hx.readers import TimeAxis, read_series, read_series_noted, repeat_note
 from hx.scale.alpha import ALPHAS, COST_MARGIN, SLO_Z, AlphaChoice, Outcome, auto_alpha
 from hx.scale.alpha import choose_alpha as choose_alpha  # the rule lives in the scaler; kept importable here
 from hx.scale.hpa import HpaPolicy
@@ -135,18 +135,20 @@ def prepare_trace(
 
     ``resolution_s``: replay the trace's means over buckets of this length (see :func:`split_trace`).
     """
+    laid = None  # a note when a file's times were laid from its step (it holds no dates)
     if trace in TRACE_NAMES:
         ts, vs = load_trace(trace, data_dir)
         name = trace
     elif Path(trace).is_file():
-        ts, vs = read_csv_trace(trace, axis)
+        ts, vs, laid = read_series_noted(trace, axis)
         name = Path(trace).name
     else:
         raise BadInput(
             f"no such file: {trace} (a trace is a CSV file or one of {', '.join(TRACE_NAMES)})", field="trace"
         )
     days = test_days or DEFAULT_TEST_DAYS.get(trace, 1.0)
-    return split_trace(name, ts, vs, test_days=days, peak_rps=peak_rps, resolution_s=resolution_s)
+    tr = split_trace(name, ts, vs, test_days=days, peak_rps=peak_rps, resolution_s=resolution_s)
+    return replace(tr, notes=(laid, *tr.notes)) if laid else tr
 
 
 def split_trace(
@@ -227,7 +229,29 @@ def split_trace(
             field="days",
         )
     repeats = repeat_note(np.asarray(ts, dtype=np.float64))
-    return ReplayTrace(name, t, v * scale, step, start, end, (repeats,) if repeats else ())
+    notes = tuple(n for n in (repeats, _gap_note(t, v, step, start)) if n)
+    return ReplayTrace(name, t, v * scale, step, start, end, notes)
+
+
+def _gap_note(t: FloatArray, v: FloatArray, step_s: float, start: float) -> str | None:
+    """A note when the replayed rows have gaps: the simulator interpolates demand across them (:func:`build_sim`),
+    so the figures there are not the trace's.
+
+    >>> _gap_note(np.arange(0.0, 600.0, 60.0), np.array([1.0] * 4 + [np.nan] * 3 + [1.0] * 3), 60.0, 0.0)
+    'the replayed rows have 3 min without data (the longest gap 3 min): demand is interpolated across them'
+    """
+    missing = ~np.isfinite(v[t >= start])
+    if not missing.any():
+        return None
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], missing.astype(np.int8), [0]))))
+    longest = int(np.max(edges[1::2] - edges[::2]))
+    return (f"the replayed rows have {_minutes(float(missing.sum()) * step_s)} without data (the longest gap "
+            f"{_minutes(longest * step_s)}): demand is interpolated across them")  # fmt: skip
+
+
+def _minutes(seconds: float) -> str:
+    """``45 min``, ``4.33 h``."""
+    return f"{seconds / 60.0:.0f} min" if seconds < 7200.0 else f"{seconds / 3600.0:.3g} h"
 
 
 def grid_history(
