@@ -20,6 +20,9 @@ def test_a_workload_under_two_days_of_usable_samples_is_skipped_naming_counts() 
     assert screen("vm", "vm.csv", grid, enough, enough, rows=grid.n) is None
     memory_gaps = np.where(np.arange(grid.n) < 500, 1.0, np.nan)  # CPU everywhere, memory under two days
     assert screen("vm", "vm.csv", grid, enough, memory_gaps, rows=grid.n) is not None
+    one = np.where(np.arange(grid.n) < 1, 0.1, np.nan)
+    lone = screen("vm", "vm.csv", grid, one, one, rows=1)
+    assert lone is not None and "1 usable 300 s interval (" in lone.reason and "of 1 row;" in lone.reason
 
 
 def test_a_small_share_of_usable_rows_gets_a_note() -> None:

@@ -106,6 +106,11 @@ class Skipped:
         return asdict(self)
 
 
+def _s(n: int) -> str:
+    """The plural ending for ``n`` things."""
+    return "" if n == 1 else "s"
+
+
 def screen(name: str, file: str, grid: Grid, cpu: FloatArray, memory: FloatArray, rows: int) -> Skipped | None:
     """``Skipped`` when a workload (CPU and memory on ``grid``) has less than ``MIN_HISTORY_S`` to learn from."""
     usable = int((np.isfinite(cpu) & np.isfinite(memory)).sum())
@@ -115,8 +120,8 @@ def screen(name: str, file: str, grid: Grid, cpu: FloatArray, memory: FloatArray
     return Skipped(
         name,
         file,
-        f"{usable:,} usable {grid.step_s:g} s intervals (rows with both a CPU and a memory sample) of {rows:,} "
-        f"rows; a recommendation needs at least {need:,} ({MIN_HISTORY_S / DAY_S:g} days)",
+        f"{usable:,} usable {grid.step_s:g} s interval{_s(usable)} (rows with both a CPU and a memory sample) of "
+        f"{rows:,} row{_s(rows)}; a recommendation needs at least {need:,} ({MIN_HISTORY_S / DAY_S:g} days)",
         usable,
         need,
         rows,
