@@ -150,3 +150,22 @@ def test_a_triaged_incident_is_not_merged(make: Any) -> None:
     engine.manager.process_pending(NOW)
     assert sorted((i.service, i.status) for i in engine.incidents.list(limit=10)) == [
         ("frontend", "open"), ("inventory", "open")]  # fmt: skip
+
+
+def test_an_alert_joining_an_incident_adds_the_labels_the_first_one_lacked(make: Any) -> None:
+    """An anomaly alert opened the incident, then a NodeDown joined it: the drain runbook acts on the incident's
+    ``node`` label, which only the NodeDown carries (the heal bench's node loss escalated "no 'node' label")."""
+    p = make({"topology.edges": {"frontend": ["auth"]}})
+    engine = heal_engine(p)
+    first = json.loads(_alert("auth", "HxAnomaly"))
+    first["alerts"][0]["labels"]["signal"] = "request_rate"
+    engine.intake.alertmanager(json.dumps(first).encode(), NOW)
+    engine.manager.process_pending(NOW)
+    down = json.loads(_alert("frontend", "NodeDown"))
+    down["alerts"][0]["labels"].update(node="node-1", severity="warning")
+    engine.intake.alertmanager(json.dumps(down).encode(), NOW)
+    engine.manager.process_pending(NOW)
+    [inc] = engine.incidents.list(limit=10)
+    assert inc.labels["node"] == "node-1" and inc.labels["signal"] == "request_rate"
+    assert inc.labels["alertname"] == "HxAnomaly" and inc.labels["service"] == "auth"  # the first alert's stay
+    assert engine.incidents.get(inc.id).labels["node"] == "node-1"  # stored, as the runbook reads it

@@ -83,7 +83,8 @@ class IncidentManager:
             self.repo.note(inc.id, now, "alert_after_fix", _alert_detail(row))
             return inc
         sev = row.severity if Severity.parse(row.severity).rank > Severity.parse(inc.severity).rank else inc.severity
-        inc = self._save(replace(inc, firing=[*inc.firing, row.fingerprint], severity=sev), now)
+        labels = {**row.labels, **inc.labels}  # what the first alert lacked (a NodeDown's node after an anomaly)
+        inc = self._save(replace(inc, firing=[*inc.firing, row.fingerprint], severity=sev, labels=labels), now)
         self.repo.note(inc.id, now, "alert", _alert_detail(row))
         self._publish(IncidentUpdated, inc, alert=row.name, alert_service=row.service)
         return inc
@@ -131,7 +132,10 @@ class IncidentManager:
         self.repo.move_alerts(other.id, into.id)
         worse = Severity.parse(other.severity).rank > Severity.parse(into.severity).rank
         firing = [*into.firing, *(f for f in other.firing if f not in into.firing)]
-        into = self._save(replace(into, firing=firing, severity=other.severity if worse else into.severity), now)
+        labels = {**other.labels, **into.labels}
+        into = self._save(
+            replace(into, firing=firing, severity=other.severity if worse else into.severity, labels=labels), now
+        )
         reason = f"{MERGED_INTO} {into.id}"
         other = self._save(replace(other, status="resolved", resolved_at=now, resolution=reason, firing=[]), now)
         self.repo.note(into.id, now, "merged", {"incident": other.id, "service": other.service})
