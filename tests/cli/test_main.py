@@ -27,6 +27,18 @@ def test_help_lists_the_groups(tmp_path: Path) -> None:
         assert group in r.stdout
 
 
+def test_a_commands_help_paragraphs_wrap_evenly(tmp_path: Path) -> None:
+    # typer kept the docstring's line breaks and wrapped again at the terminal's width: "memory: p98 of its working"
+    # ended a line of 35 characters, "set, never below its peak ..." began the next
+    r = run(["cost", "rightsize", "--help"], tmp_path, COLUMNS="200")
+    assert r.returncode == 0
+    text = " ".join(r.stdout.split())
+    assert "memory: p98 of its working set, never below its peak of the last day" in text
+    lines = [ln.strip() for ln in r.stdout.splitlines() if ln.strip() and not ln.strip().startswith(("│", "╭", "╰"))]
+    para = next(i for i, ln in enumerate(lines) if ln.startswith("Alone, each workload"))
+    assert len(lines[para]) > 150  # one paragraph, wrapped by the terminal only
+
+
 def test_config_validate_exit_codes(tmp_path: Path) -> None:
     good = Path(__file__).parents[2] / "environments" / "prod" / "ai-config" / "ai-ml-config.yml"
     assert run(["config", "validate", str(good)], tmp_path).returncode == 0

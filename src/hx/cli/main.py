@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from hx.cli import core
-from hx.cli.session import ANSWERED, Ctx, error_object, parse_overrides
+from hx.cli.session import ANSWERED, Ctx, error_object, parse_overrides, reflow_help
 from hx.errors import HxError
 
 app = typer.Typer(
@@ -89,6 +89,7 @@ _timeline.register(app)
 _quiet.register(app)
 _lab.register(app)
 _rca.register(app)
+reflow_help(app)  # after every command is registered
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -169,6 +171,39 @@ def number(low: float, high: float = math.inf) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def reflow(text: str) -> str:
+    r"""A docstring as help text: each paragraph's lines joined, so the terminal wraps it evenly (typer keeps a
+    docstring's line breaks and wraps again at the terminal's width, which left every other line short); a line
+    that starts a list item (``-``, ``*``, ``1.``) or is indented keeps its own line.
+
+    >>> reflow("Size each workload\nby its history.\n\n- CPU: p90\n- memory: p98")
+    'Size each workload by its history.\n\n- CPU: p90\n- memory: p98'
+    """
+    out: list[str] = []
+    for para in re.split(r"\n\s*\n", text.strip()):
+        lines = para.split("\n")
+        kept = [lines[0].strip()]
+        for line in lines[1:]:
+            if re.match(r"\s+|[-*]\s|\d+[.)]\s", line):
+                kept.append(line.rstrip())
+            else:
+                kept[-1] = f"{kept[-1]} {line.strip()}"
+        out.append("\n".join(kept))
+    return "\n\n".join(out)
+
+
+def reflow_help(app: typer.Typer) -> None:
+    """Give every command of ``app`` (and of its groups) its docstring reflowed as help (:func:`reflow`), where it
+    has no help of its own."""
+    for command in app.registered_commands:
+        doc = inspect.getdoc(command.callback) if command.callback else None
+        if command.help is None and doc:
+            command.help = reflow(doc)
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            reflow_help(group.typer_instance)
 
 
 #: the largest ``--seed``: scikit-learn's ``random_state`` (and numpy's legacy generator) take 0 .. 2**32 - 1
